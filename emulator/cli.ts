@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import path from 'node:path';
+import { deviceConnectionString, hubConnectionString } from '../protocol/connection-string.js';
+import { defaultOptions, resolveHostName, type HubOptions } from './config.js';
+import { startHub, type Hub } from './hub.js';
+import { findPolicy } from './identity/policies.js';
+import { readDeviceRecord } from './store/read-device.js';
+
+const env = (name: string): string => `IOTHUB_EMULATOR_${name}`;
+const int = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`'${value}' is not a port number`);
+  return n;
+};
+
+/** The options every command that locates the hub shares. */
+function hubOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--host <address>', 'address to listen on (connection strings then say localhost for 127.0.0.1)').env(env('HOST')).default(defaultOptions.host))
+    .addOption(new Option('--hostname <name>', 'host name in connection strings and the certificate (default: localhost, or --host)').env(env('HOSTNAME')))
+    .addOption(new Option('--data-dir <dir>', 'where state and certificates live').env(env('DATA_DIR')).default('./.iothub-emulator'));
+}
+
+const program = new Command()
+  .name('iothub-emulator')
+  .description('A local, offline, wire-compatible Azure IoT Hub for the official Azure IoT SDKs.')
+  .showHelpAfterError();
+
+hubOptions(program.command('start', { isDefault: true }).description('run the hub (HTTPS REST + MQTT over WebSocket, MQTT over TLS)'))
+  .addOption(new Option('--https-port <port>', 'HTTPS port for the REST API and MQTT over WebSocket (the service SDK always calls 443)').env(env('HTTPS_PORT')).default(defaultOptions.httpsPort).argParser(int))
+  .addOption(new Option('--mqtt-port <port>', 'MQTT over TLS port').env(env('MQTT_PORT')).default(defaultOptions.mqttPort).argParser(int))
+  .addOption(new Option('--mqtt-plain-port <port>', 'also serve plain-TCP MQTT for non-SDK tools (off by default)').env(env('MQTT_PLAIN_PORT')).argParser(int))
+  .addOption(new Option('--in-memory', 'keep state in memory only (certificates still go to the data directory)').env(env('IN_MEMORY')).default(false))
+  .addOption(new Option('--cert-name <name...>', 'extra DNS names or IPs for the server certificate').env(env('CERT_NAMES')).default([]))
+  .addOption(new Option('--max-active-jobs <n>', 'jobs running at once before 429 ThrottlingMaxActiveJobCountExceeded').env(env('MAX_ACTIVE_JOBS')).default(defaultOptions.maxActiveJobs).argParser(Number))
+  .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent').env(env('LOG_LEVEL')).default('info'))
+  .addOption(new Option('--log-format <format>', 'pretty (default on a terminal) or json').env(env('LOG_FORMAT')).choices(['pretty', 'json']))
+  .action(async (opts) => {
+    const options: Partial<HubOptions> = {
+      host: opts.host,
+      hostName: opts.hostname,
+      httpsPort: opts.httpsPort,
+      mqttPort: opts.mqttPort,
+      plainMqttPort: opts.mqttPlainPort,
+      dataDir: path.resolve(opts.dataDir),
+      inMemory: opts.inMemory === true || opts.inMemory === 'true' || opts.inMemory === '1',
+      certNames: typeof opts.certName === 'string' ? opts.certName.split(',') : opts.certName,
+      maxActiveJobs: opts.maxActiveJobs,
+      logLevel: opts.logLevel,
+      logFormat: opts.logFormat,
+    };
+    let hub: Hub;
+    try {
+      hub = await startHub(options);
+    } catch (error) {
+      console.error(`iothub-emulator: ${(error as Error).message}`);
+      process.exit(1);
+    }
+    printBanner(hub);
+    let stopping = false;
+    const stop = async (signal: string): Promise<void> => {
+      if (stopping) return;
+      stopping = true;
+      hub.log.info(`${signal}: stopping`);
+      await hub.stop();
+      process.exit(0);
+    };
+    process.on('SIGINT', () => void stop('SIGINT'));
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+  });
+
+hubOptions(program.command('connection-string').description("print the hub's connection string, or a device's"))
+  .option('--device <id>', "print this device's connection string (read from the data directory)")
+  .addOption(new Option('--policy <name>', 'shared access policy for the hub connection string').default('iothubowner'))
+  .action((opts) => {
+    const hostName = resolveHostName({ host: opts.host, hostName: opts.hostname });
+    if (opts.device) {
+      const record = readDeviceRecord(path.resolve(opts.dataDir), opts.device);
+      const key = record?.authentication.symmetricKey.primaryKey;
+      if (!record || !key) {
+        console.error(`iothub-emulator: no device '${opts.device}' with a symmetric key in ${path.resolve(opts.dataDir)}`);
+        process.exit(1);
+      }
+      console.log(deviceConnectionString({ hostName, deviceId: opts.device, sharedAccessKey: key }));
+      return;
+    }
+    const policy = findPolicy(opts.policy);
+    if (!policy) {
+      console.error(`iothub-emulator: no policy '${opts.policy}' (iothubowner, service, registryRead, registryReadWrite, device)`);
+      process.exit(1);
+    }
+    console.log(hubConnectionString({ hostName, sharedAccessKeyName: policy.keyName, sharedAccessKey: policy.primaryKey }));
+  });
+
+function printBanner(hub: Hub): void {
+  const lines = [
+    '',
+    `iothub-emulator is listening on ${hub.options.host}`,
+    `  REST API + MQTT/WebSocket   https://${hub.hostName}:${hub.httpsPort}  (wss://${hub.hostName}:${hub.httpsPort}/$iothub/websocket)`,
+    `  MQTT over TLS               mqtts://${hub.hostName}:${hub.mqttPort}`,
+    ...(hub.plainMqttPort !== undefined ? [`  MQTT over TCP (no TLS)      mqtt://${hub.hostName}:${hub.plainMqttPort}`] : []),
+    `  State                       ${hub.options.inMemory ? 'in memory' : hub.options.dataDir}`,
+    '',
+    'Hub connection string (iothubowner, a well-known development key):',
+    `  ${hub.connectionString()}`,
+    '',
+    `Trust the emulator's CA (${hub.caPath}) in the shell that runs your SDK app:`,
+    `  export NODE_EXTRA_CA_CERTS=${hub.caPath}`,
+    '',
+  ];
+  console.log(lines.join('\n'));
+}
+
+program.parseAsync(process.argv).catch((error: Error) => {
+  console.error(`iothub-emulator: ${error.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,15 @@
+import { EventEmitter } from 'node:events';
+import type { JsonObject } from './twin/json.js';
+
+/** What happened inside the hub, for recording, monitoring and metrics. */
+export interface HubEventMap {
+  deviceConnected: [{ deviceId: string; transport: string }];
+  deviceDisconnected: [{ deviceId: string; reason: string }];
+  telemetry: [{ deviceId: string; payload: Buffer; properties: Record<string, string | null>; enqueuedTime: string }];
+  methodInvoked: [{ deviceId: string; methodName: string; payload: unknown; status?: number; response?: unknown; error?: string; durationMs: number }];
+  twinUpdated: [{ deviceId: string; side: 'service' | 'device'; section: 'tags' | 'desired' | 'reported'; patch: JsonObject; version: number }];
+  deviceCreated: [{ deviceId: string }];
+  deviceDeleted: [{ deviceId: string }];
+}
+
+export class HubEvents extends EventEmitter<HubEventMap> {}

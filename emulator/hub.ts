@@ -1,0 +1,182 @@
+import type { Aedes } from 'aedes';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type net from 'node:net';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { createSasToken } from '../protocol/sas.js';
+import { deviceConnectionString, hubConnectionString } from '../protocol/connection-string.js';
+import { Clock } from './clock.js';
+import { defaultOptions, resolveHostName, type HubOptions } from './config.js';
+import { HubEvents } from './events.js';
+import { ServiceAuthenticator } from './identity/auth.js';
+import { findPolicy } from './identity/policies.js';
+import { RegistryService } from './identity/registry-service.js';
+import { createLogger } from './logger.js';
+import { MethodService } from './methods/method-service.js';
+import { createBroker } from './mqtt/broker.js';
+import { DeviceConnections } from './mqtt/device-connections.js';
+import { DeviceRouter } from './mqtt/device-router.js';
+import { attachMqttWebSocket, createMqttPlainServer, createMqttTlsServer } from './mqtt/listeners.js';
+import { createRestApp } from './rest/app.js';
+import { devicesRouter } from './rest/devices-router.js';
+import { twinsRouter } from './rest/twins-router.js';
+import { openDatabase, type Db } from './store/database.js';
+import { DeviceStore } from './store/device-store.js';
+import { SessionStore } from './store/session-store.js';
+import { loadOrCreateCredentials } from './tls/certificates.js';
+import { TwinService } from './twin/twin-service.js';
+
+export interface Hub {
+  readonly options: HubOptions;
+  /** the name in connection strings */
+  readonly hostName: string;
+  readonly httpsPort: number;
+  readonly mqttPort: number;
+  readonly plainMqttPort?: number;
+  /** PEM of the local CA, and where it is on disk */
+  readonly ca: string;
+  readonly caPath: string;
+  readonly log: Logger;
+  readonly events: HubEvents;
+  readonly clock: Clock;
+  readonly registry: RegistryService;
+  readonly twins: TwinService;
+  readonly methods: MethodService;
+  readonly connections: DeviceConnections;
+  connectionString(policy?: string): string;
+  deviceConnectionString(deviceId: string): string;
+  /** A service SAS token for REST calls made without an SDK (curl). */
+  serviceToken(policy?: string, validSeconds?: number): string;
+  stop(): Promise<void>;
+}
+
+/** Composition root: opens the store, builds the services, starts the listeners. */
+export async function startHub(partial: Partial<HubOptions> = {}, logger?: Logger): Promise<Hub> {
+  const options: HubOptions = { ...defaultOptions, ...partial };
+  const log = logger ?? createLogger(options.logLevel, options.logFormat);
+  const hostName = resolveHostName(options);
+  const certDir = options.certDir ?? path.join(options.dataDir, 'certs');
+  const credentials = await loadOrCreateCredentials(certDir, [hostName, options.host, ...options.certNames].filter((n) => n !== '0.0.0.0' && n !== '::'), !options.inMemory);
+
+  const db: Db = openDatabase({ dataDir: options.dataDir, inMemory: options.inMemory });
+  const store = new DeviceStore(db);
+  const sessions = new SessionStore(db);
+  const events = new HubEvents();
+  events.setMaxListeners(0);
+  const clock = new Clock();
+  const connections = new DeviceConnections();
+  const registry = new RegistryService(store, connections, events);
+  const twins = new TwinService(store, connections, events);
+  const methods = new MethodService(store, connections, events);
+  const router = new DeviceRouter(twins, methods, connections, events);
+  const auth = new ServiceAuthenticator();
+  events.on('deviceDeleted', ({ deviceId }) => sessions.forget(deviceId));
+
+  let broker: Aedes | undefined;
+  const servers: net.Server[] = [];
+  let healthy = false;
+  try {
+    broker = await createBroker({ registry, router, connections, sessions, events, log });
+    const app = createRestApp({
+      log,
+      isHealthy: () => healthy,
+      routers: [devicesRouter(auth, registry, twins, store), twinsRouter(auth, twins, methods)],
+    });
+    const httpsServer = https.createServer({ cert: credentials.cert, key: credentials.key, minVersion: 'TLSv1.2' }, app);
+    httpsServer.keepAliveTimeout = 120_000;
+    attachMqttWebSocket(httpsServer, broker);
+    const mqttServer = createMqttTlsServer(broker, credentials);
+    const plainServer = options.plainMqttPort !== undefined ? createMqttPlainServer(broker) : undefined;
+
+    const httpsPort = await listen(httpsServer, options.host, options.httpsPort, 'HTTPS');
+    servers.push(httpsServer);
+    const mqttPort = await listen(mqttServer, options.host, options.mqttPort, 'MQTT/TLS');
+    servers.push(mqttServer);
+    let plainMqttPort: number | undefined;
+    if (plainServer) {
+      plainMqttPort = await listen(plainServer, options.host, options.plainMqttPort!, 'MQTT/TCP');
+      servers.push(plainServer);
+    }
+    healthy = true;
+
+    const ownedBroker = broker;
+    let stopping: Promise<void> | undefined;
+    const hub: Hub = {
+      options,
+      hostName,
+      httpsPort,
+      mqttPort,
+      plainMqttPort,
+      ca: credentials.ca,
+      caPath: credentials.caPath,
+      log,
+      events,
+      clock,
+      registry,
+      twins,
+      methods,
+      connections,
+      connectionString(policy = 'iothubowner') {
+        const p = findPolicy(policy);
+        if (!p) throw new Error(`No shared access policy named '${policy}'`);
+        return hubConnectionString({ hostName, sharedAccessKeyName: p.keyName, sharedAccessKey: p.primaryKey });
+      },
+      deviceConnectionString(deviceId) {
+        const record = registry.get(deviceId);
+        const key = record.authentication.symmetricKey.primaryKey;
+        if (!key) throw new Error(`Device '${deviceId}' does not use symmetric keys`);
+        return deviceConnectionString({ hostName, deviceId, sharedAccessKey: key });
+      },
+      serviceToken(policy = 'iothubowner', validSeconds = 3600) {
+        const p = findPolicy(policy);
+        if (!p) throw new Error(`No shared access policy named '${policy}'`);
+        return createSasToken(hostName, p.primaryKey, Math.ceil(Date.now() / 1000) + validSeconds, p.keyName);
+      },
+      stop() {
+        stopping ??= (async () => {
+          healthy = false;
+          methods.close();
+          connections.closeAll();
+          await Promise.all(servers.map((s) => closeServer(s)));
+          await new Promise<void>((resolve) => ownedBroker.close(() => resolve()));
+          db.close();
+        })();
+        return stopping;
+      },
+    };
+    log.debug({ hostName, httpsPort, mqttPort }, 'hub started');
+    return hub;
+  } catch (error) {
+    await Promise.all(servers.map((s) => closeServer(s)));
+    if (broker) await new Promise<void>((resolve) => broker!.close(() => resolve()));
+    db.close();
+    throw error;
+  }
+}
+
+function listen(server: net.Server, host: string, port: number, what: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException): void => {
+      const hint =
+        error.code === 'EACCES'
+          ? ` (ports below 1024 need privileges: run as root, grant node CAP_NET_BIND_SERVICE, or lower net.ipv4.ip_unprivileged_port_start; see the README)`
+          : error.code === 'EADDRINUSE'
+            ? ' (another process is listening there: stop it or pick another port)'
+            : '';
+      reject(new Error(`Cannot listen for ${what} on ${host}:${port}: ${error.message}${hint}`));
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(server: net.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    (server as https.Server).closeAllConnections?.();
+  });
+}

@@ -1,0 +1,70 @@
+import { parseSasToken, resourceCovers, signatureMatches } from '../../protocol/sas.js';
+import { HubError } from '../errors.js';
+import type { DeviceRecord } from './device-record.js';
+import { findPolicy, type Permission, type Policy } from './policies.js';
+
+const unauthorized = (why: string): HubError => new HubError('IotHubUnauthorizedAccess', `Unauthorized: ${why}`);
+
+/**
+ * Checks a service request's `Authorization` header and that its policy grants one of `anyOf`.
+ *
+ * EMULATOR CHOICE: the host part of `sr` is not compared with the hub's name, because one
+ * emulator is reached as localhost, 127.0.0.1 or a container name; the signature, expiry, policy
+ * and rights are all checked as the hub does. Entra ID (Bearer) tokens are not supported.
+ */
+export class ServiceAuthenticator {
+  // The Node SDK re-signs per request with second resolution, so the same token repeats
+  // many times a second; a verified token is remembered until it expires.
+  private readonly verified = new Map<string, { policy: Policy; expiry: number }>();
+
+  authorize(header: string | undefined, anyOf: readonly Permission[]): Policy {
+    if (!header) throw unauthorized('the request has no Authorization header.');
+    const nowSeconds = Date.now() / 1000;
+    let entry = this.verified.get(header);
+    if (!entry) {
+      if (/^Bearer\s/i.test(header)) throw unauthorized('Entra ID (Bearer) tokens are not supported by the emulator; use a SharedAccessSignature.');
+      const token = parseSasToken(header);
+      if (!token) throw unauthorized('the Authorization header is not a SharedAccessSignature.');
+      if (!token.keyName) throw unauthorized('the SharedAccessSignature has no skn (policy name).');
+      const policy = findPolicy(token.keyName);
+      if (!policy) throw unauthorized(`there is no shared access policy named '${token.keyName}'.`);
+      if (!signatureMatches(token, [policy.primaryKey, policy.secondaryKey])) throw unauthorized('the signature does not match the policy key.');
+      entry = { policy, expiry: token.expiry };
+      if (this.verified.size > 10_000) this.verified.clear();
+      this.verified.set(header, entry);
+    }
+    if (entry.expiry < nowSeconds) throw unauthorized('the SharedAccessSignature has expired.');
+    if (!anyOf.some((right) => entry.policy.rights.includes(right))) {
+      throw unauthorized(`policy '${entry.policy.keyName}' lacks the ${anyOf.join(' or ')} permission this operation needs.`);
+    }
+    return entry.policy;
+  }
+}
+
+export type DeviceAuthResult = { ok: true; expiry: number } | { ok: false; reason: string };
+
+/**
+ * A device's MQTT password (spec §1.4): a token for `{host}/devices/{deviceId}` signed with one of
+ * the device's keys, or signed by a DeviceConnect policy (skn) for that device or for `{host}/devices`.
+ */
+export function authenticateDevice(record: DeviceRecord, password: string | undefined, nowSeconds = Date.now() / 1000): DeviceAuthResult {
+  if (!password) return { ok: false, reason: 'no SAS token in the password (X.509 authentication is not supported yet)' };
+  const token = parseSasToken(password);
+  if (!token) return { ok: false, reason: 'the password is not a SharedAccessSignature' };
+  const slash = token.resource.indexOf('/');
+  const path = slash < 0 ? '' : token.resource.slice(slash + 1);
+  const devicePath = `devices/${record.deviceId}`;
+  if (token.keyName) {
+    const policy = findPolicy(token.keyName);
+    if (!policy || !policy.rights.includes('DeviceConnect')) return { ok: false, reason: `policy '${token.keyName}' cannot connect devices` };
+    if (!resourceCovers(path, devicePath) && path !== '') return { ok: false, reason: `the token's resource '${token.resource}' does not cover ${devicePath}` };
+    if (!signatureMatches(token, [policy.primaryKey, policy.secondaryKey])) return { ok: false, reason: 'the signature does not match the policy key' };
+  } else {
+    // Device ids are case-sensitive, so the device path must match exactly.
+    if (path !== devicePath) return { ok: false, reason: `the token's resource '${token.resource}' is not this device's` };
+    const keys = [record.authentication.symmetricKey.primaryKey ?? '', record.authentication.symmetricKey.secondaryKey ?? ''];
+    if (!signatureMatches(token, keys)) return { ok: false, reason: 'the signature does not match the device keys' };
+  }
+  if (token.expiry < nowSeconds) return { ok: false, reason: 'the SAS token has expired' };
+  return { ok: true, expiry: token.expiry };
+}

@@ -1,0 +1,106 @@
+import { HubError } from '../errors.js';
+import type { DeviceRecord } from './device-record.js';
+import type { DeviceInput, RegistryService } from './registry-service.js';
+import type { TwinService } from '../twin/twin-service.js';
+import { checkTwinEtag, readServiceChange } from '../twin/twin-service.js';
+import { checkRegistryEtag } from './registry-service.js';
+import { isJsonObject } from '../twin/json.js';
+import type { DeviceStore } from '../store/device-store.js';
+
+export interface BulkResult {
+  isSuccessful: boolean;
+  errors: { deviceId: string; errorCode: string; errorStatus: string; moduleId: string | null; operation: string }[];
+  warnings: { deviceId: string; warningCode: string; warningStatus: string }[];
+}
+
+const MAX_ITEMS = 100;
+const MODES = ['create', 'createorupdate', 'createorupdateifmatchetag', 'update', 'updateifmatchetag', 'delete', 'deleteifmatchetag', 'updatetwin', 'updatetwinifmatchetag'];
+
+/**
+ * `POST /devices` (spec §3.1): each item succeeds or fails on its own, and the successful ones
+ * are written in one transaction. Import modes compare case-insensitively (Node sends `Update`).
+ */
+export function bulkImport(body: unknown, registry: RegistryService, twins: TwinService, store: DeviceStore): BulkResult {
+  if (!Array.isArray(body)) throw new HubError('ArgumentInvalid', 'The bulk registry operation expects a JSON array of devices.');
+  if (body.length === 0 || body.length > MAX_ITEMS) {
+    throw new HubError('ArgumentInvalid', `A bulk registry operation takes 1 to ${MAX_ITEMS} devices; got ${body.length}.`);
+  }
+  const seen = new Set<string>();
+  for (const item of body) {
+    const id = isJsonObject(item) ? (item.id ?? item.deviceId) : undefined;
+    if (typeof id === 'string') {
+      if (seen.has(id)) throw new HubError('DeviceDefinedMultipleTimes', `Device '${id}' appears more than once in the bulk operation.`);
+      seen.add(id);
+    }
+  }
+
+  const result: BulkResult = { isSuccessful: true, errors: [], warnings: [] };
+  const toSave: DeviceRecord[] = [];
+  const toDelete: string[] = [];
+  const afterSave: (() => void)[] = [];
+
+  for (const item of body) {
+    const input = isJsonObject(item) ? item : {};
+    const deviceId = typeof (input.id ?? input.deviceId) === 'string' ? String(input.id ?? input.deviceId) : '';
+    const mode = typeof input.importMode === 'string' ? input.importMode.toLowerCase() : 'createorupdate';
+    const device: DeviceInput = { ...input, deviceId };
+    const eTag = typeof input.eTag === 'string' ? input.eTag : undefined;
+    try {
+      if (!MODES.includes(mode)) throw new HubError('ArgumentInvalid', `Import mode '${String(input.importMode)}' is invalid.`);
+      const exists = registry.find(deviceId) !== undefined;
+      switch (mode) {
+        case 'create':
+          toSave.push(withTwin(registry.prepareCreate(device), input, twins));
+          break;
+        case 'createorupdate':
+        case 'createorupdateifmatchetag':
+        case 'update':
+        case 'updateifmatchetag': {
+          if (!exists && mode.startsWith('update')) throw new HubError('DeviceNotFound', `Device ${deviceId} could not be found.`);
+          if (!exists) {
+            toSave.push(withTwin(registry.prepareCreate(device), input, twins));
+            break;
+          }
+          const ifMatch = mode.endsWith('ifmatchetag') ? (eTag ?? '') : '*';
+          if (ifMatch === '') throw new HubError('PreconditionFailed', `An eTag is required for ${String(input.importMode)}.`);
+          const { record, wasEnabled } = registry.prepareUpdate(device, ifMatch);
+          toSave.push(withTwin(record, input, twins));
+          afterSave.push(() => registry.afterUpdate(record, wasEnabled));
+          break;
+        }
+        case 'delete':
+        case 'deleteifmatchetag': {
+          const record = registry.get(deviceId);
+          if (mode === 'deleteifmatchetag') checkRegistryEtag(record, eTag ?? '""');
+          toDelete.push(deviceId);
+          afterSave.push(() => registry.afterDelete(deviceId));
+          break;
+        }
+        case 'updatetwin':
+        case 'updatetwinifmatchetag': {
+          const record = registry.get(deviceId);
+          if (mode === 'updatetwinifmatchetag') {
+            checkTwinEtag(record, typeof input.twinETag === 'string' ? input.twinETag : '""');
+          }
+          toSave.push(withTwin(record, input, twins));
+          break;
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof HubError)) throw error;
+      result.isSuccessful = false;
+      result.errors.push({ deviceId, errorCode: error.errorName, errorStatus: error.message, moduleId: null, operation: String(input.importMode ?? 'createOrUpdate') });
+    }
+  }
+  store.saveMany(toSave);
+  store.deleteMany(toDelete);
+  for (const action of afterSave) action();
+  return result;
+}
+
+/** Bulk items may carry `tags` and `properties.desired`; they are merged into the twin. */
+function withTwin(record: DeviceRecord, input: Record<string, unknown>, twins: TwinService): DeviceRecord {
+  if (input.tags === undefined && input.properties === undefined) return record;
+  twins.applyMerge(record, readServiceChange({ tags: input.tags, properties: input.properties }), false);
+  return record;
+}

@@ -1,0 +1,232 @@
+import { randomBytes } from 'node:crypto';
+import type { DeviceChannel } from '../device-channel.js';
+import { HubError, argumentInvalid, deviceNotFound } from '../errors.js';
+import type { HubEvents } from '../events.js';
+import type { DeviceStore } from '../store/device-store.js';
+import { isoTime } from '../time.js';
+import { isJsonObject } from '../twin/json.js';
+import { invalidateView, newTwin } from '../twin/twin-view.js';
+import { NEVER, type DeviceAuthentication, type DeviceRecord, type DeviceStatus } from './device-record.js';
+import { validateDeviceId } from './device-id.js';
+import { registryEtag } from './device-json.js';
+import { generateKey, validateKey } from './keys.js';
+
+/** The fields of a Device body (spec §3.1) a caller may set. */
+export interface DeviceInput {
+  deviceId?: unknown;
+  status?: unknown;
+  statusReason?: unknown;
+  authentication?: unknown;
+  capabilities?: unknown;
+  deviceScope?: unknown;
+  parentScopes?: unknown;
+  etag?: unknown;
+}
+
+export class RegistryService {
+  constructor(
+    private readonly store: DeviceStore,
+    private readonly channel: DeviceChannel,
+    private readonly events: HubEvents,
+  ) {}
+
+  get(deviceId: string): DeviceRecord {
+    const record = this.store.get(deviceId);
+    if (!record) throw deviceNotFound(deviceId);
+    return record;
+  }
+
+  find(deviceId: string): DeviceRecord | undefined {
+    return this.store.get(deviceId);
+  }
+
+  list(top: number): DeviceRecord[] {
+    const result: DeviceRecord[] = [];
+    for (const record of this.store.all()) {
+      if (result.length >= top) break;
+      result.push(record);
+    }
+    return result;
+  }
+
+  count(): number {
+    return this.store.size;
+  }
+
+  statistics(): { totalDeviceCount: number; enabledDeviceCount: number; disabledDeviceCount: number } {
+    let enabled = 0;
+    for (const record of this.store.all()) if (record.status === 'enabled') enabled++;
+    return { totalDeviceCount: this.store.size, enabledDeviceCount: enabled, disabledDeviceCount: this.store.size - enabled };
+  }
+
+  create(input: DeviceInput): DeviceRecord {
+    const record = this.prepareCreate(input);
+    this.store.save(record);
+    this.events.emit('deviceCreated', { deviceId: record.deviceId });
+    return record;
+  }
+
+  /** Builds a new record without saving it (bulk calls save many in one transaction). */
+  prepareCreate(input: DeviceInput): DeviceRecord {
+    validateDeviceId(input.deviceId);
+    const deviceId = input.deviceId;
+    if (this.store.has(deviceId)) {
+      throw new HubError('DeviceAlreadyExists', `A device with ID '${deviceId}' is already registered.`);
+    }
+    const now = isoTime();
+    const record: DeviceRecord = {
+      deviceId,
+      generationId: String(BigInt(`0x${randomBytes(7).toString('hex')}`)),
+      etagVersion: 1,
+      status: readStatus(input.status) ?? 'enabled',
+      statusReason: readStatusReason(input.statusReason),
+      statusUpdatedTime: NEVER,
+      authentication: readAuthentication(input.authentication, undefined),
+      capabilities: readCapabilities(input.capabilities, { iotEdge: false }),
+      connectionState: 'Disconnected',
+      connectionStateUpdatedTime: NEVER,
+      lastActivityTime: NEVER,
+      cloudToDeviceMessageCount: 0,
+      modelId: '',
+      twin: newTwin(now),
+    };
+    if (typeof input.deviceScope === 'string') record.deviceScope = input.deviceScope;
+    if (Array.isArray(input.parentScopes)) record.parentScopes = input.parentScopes.filter((s): s is string => typeof s === 'string');
+    return record;
+  }
+
+  /** `PUT /devices/{id}` with If-Match: replaces the writable fields of an existing device. */
+  update(input: DeviceInput, ifMatch: string | undefined): DeviceRecord {
+    const { record, wasEnabled } = this.prepareUpdate(input, ifMatch);
+    this.store.save(record);
+    this.afterUpdate(record, wasEnabled);
+    return record;
+  }
+
+  prepareUpdate(input: DeviceInput, ifMatch: string | undefined): { record: DeviceRecord; wasEnabled: boolean } {
+    validateDeviceId(input.deviceId);
+    const existing = this.get(input.deviceId);
+    checkRegistryEtag(existing, ifMatch);
+    const status = readStatus(input.status) ?? existing.status;
+    const authentication = readAuthentication(input.authentication, existing.authentication);
+    const capabilities = readCapabilities(input.capabilities, existing.capabilities);
+    const statusReason = input.statusReason === undefined ? existing.statusReason : readStatusReason(input.statusReason);
+    const wasEnabled = existing.status === 'enabled';
+    // A copy: nothing is visible until the caller saves it, so a failure later leaves no trace.
+    const record: DeviceRecord = {
+      ...existing,
+      status,
+      statusUpdatedTime: status !== existing.status ? isoTime() : existing.statusUpdatedTime,
+      statusReason,
+      authentication,
+      capabilities,
+      etagVersion: existing.etagVersion + 1,
+    };
+    if (typeof input.deviceScope === 'string') record.deviceScope = input.deviceScope;
+    if (Array.isArray(input.parentScopes)) record.parentScopes = input.parentScopes.filter((s): s is string => typeof s === 'string');
+    return { record, wasEnabled };
+  }
+
+  afterUpdate(record: DeviceRecord, wasEnabled: boolean): void {
+    // A device disabled while connected is dropped, as the hub does.
+    if (wasEnabled && record.status === 'disabled') this.channel.disconnect(record.deviceId, 'device disabled');
+  }
+
+  delete(deviceId: string, ifMatch: string | undefined): void {
+    const record = this.get(deviceId);
+    checkRegistryEtag(record, ifMatch);
+    this.store.delete(deviceId);
+    this.afterDelete(deviceId);
+  }
+
+  afterDelete(deviceId: string): void {
+    this.channel.disconnect(deviceId, 'device deleted');
+    this.events.emit('deviceDeleted', { deviceId });
+  }
+
+  /** Marks a device's connection state; called by the MQTT face. */
+  setConnected(record: DeviceRecord, connected: boolean, modelId?: string): void {
+    const now = isoTime();
+    record.connectionState = connected ? 'Connected' : 'Disconnected';
+    record.connectionStateUpdatedTime = now;
+    record.lastActivityTime = now;
+    if (modelId !== undefined) record.modelId = modelId;
+    invalidateView(record);
+    // Only persisted on disconnect: connection state is reset at start anyway, and this keeps
+    // thousands of simultaneous connects off the disk.
+    if (!connected && this.store.get(record.deviceId) === record) this.store.save(record);
+  }
+
+  touch(record: DeviceRecord): void {
+    record.lastActivityTime = isoTime();
+    invalidateView(record);
+  }
+}
+
+export function checkRegistryEtag(record: DeviceRecord, ifMatch: string | undefined): void {
+  if (ifMatch === undefined) return;
+  let wanted = ifMatch.trim();
+  if (wanted.length >= 2 && wanted.startsWith('"') && wanted.endsWith('"')) wanted = wanted.slice(1, -1);
+  if (wanted === '*' || wanted === '') return;
+  const current = registryEtag(record);
+  if (wanted !== current) {
+    throw new HubError(
+      'PreconditionFailed',
+      `Precondition failed: Device version did not match, existing etag:${current} provided etag:${wanted}`,
+    );
+  }
+}
+
+function readStatus(status: unknown): DeviceStatus | undefined {
+  if (status === undefined || status === null) return undefined;
+  if (typeof status === 'string') {
+    const lower = status.toLowerCase();
+    if (lower === 'enabled' || lower === 'disabled') return lower;
+  }
+  throw argumentInvalid(`Device status '${String(status)}' is invalid: use 'enabled' or 'disabled'.`);
+}
+
+function readStatusReason(reason: unknown): string | null {
+  if (reason === undefined || reason === null) return null;
+  if (typeof reason !== 'string' || reason.length > 128) throw argumentInvalid('statusReason must be a string of at most 128 characters.');
+  return reason;
+}
+
+function readCapabilities(value: unknown, fallback: { iotEdge: boolean }): { iotEdge: boolean } {
+  if (value === undefined || value === null) return fallback;
+  if (!isJsonObject(value)) throw argumentInvalid('capabilities must be an object.');
+  return { iotEdge: value.iotEdge === true };
+}
+
+/**
+ * Empty keys are generated (the Node SDK sends '' on create and reads the keys back); keys that
+ * are given are checked. X.509 identities are stored but cannot connect yet.
+ */
+function readAuthentication(value: unknown, existing: DeviceAuthentication | undefined): DeviceAuthentication {
+  const noThumbprint = { primaryThumbprint: null, secondaryThumbprint: null };
+  if (value === undefined || value === null) {
+    return existing ?? { type: 'sas', symmetricKey: { primaryKey: generateKey(), secondaryKey: generateKey() }, x509Thumbprint: noThumbprint };
+  }
+  if (!isJsonObject(value)) throw argumentInvalid('authentication must be an object.');
+  const type = typeof value.type === 'string' ? value.type : 'sas';
+  if (!['sas', 'selfSigned', 'certificateAuthority', 'none'].includes(type)) {
+    throw argumentInvalid(`Authentication type '${type}' is invalid: use sas, selfSigned, certificateAuthority or none.`);
+  }
+  const symmetric = isJsonObject(value.symmetricKey) ? value.symmetricKey : {};
+  const thumbprint = isJsonObject(value.x509Thumbprint) ? value.x509Thumbprint : {};
+  const readKey = (key: unknown, which: 'primary' | 'secondary'): string | null => {
+    if (type !== 'sas') return null;
+    if (typeof key === 'string' && key.length > 0) {
+      validateKey(key, which);
+      return key;
+    }
+    const kept = which === 'primary' ? existing?.symmetricKey.primaryKey : existing?.symmetricKey.secondaryKey;
+    return kept ?? generateKey();
+  };
+  const readThumbprint = (t: unknown): string | null => (typeof t === 'string' && t.length > 0 ? t : null);
+  return {
+    type: type as DeviceAuthentication['type'],
+    symmetricKey: { primaryKey: readKey(symmetric.primaryKey, 'primary'), secondaryKey: readKey(symmetric.secondaryKey, 'secondary') },
+    x509Thumbprint: { primaryThumbprint: readThumbprint(thumbprint.primaryThumbprint), secondaryThumbprint: readThumbprint(thumbprint.secondaryThumbprint) },
+  };
+}

@@ -1,0 +1,161 @@
+import { methodRequestTopic } from '../../protocol/topics.js';
+import type { DeviceChannel } from '../device-channel.js';
+import { HubError, deviceNotFound } from '../errors.js';
+import type { HubEvents } from '../events.js';
+import type { DeviceStore } from '../store/device-store.js';
+
+export interface MethodCall {
+  methodName: string;
+  payload: unknown;
+  responseTimeoutInSeconds: number;
+  connectTimeoutInSeconds: number;
+}
+
+export interface MethodResult {
+  status: number;
+  payload: unknown;
+}
+
+export const MAX_METHOD_PAYLOAD_BYTES = 128 * 1024;
+
+interface Pending {
+  deviceId: string;
+  resolve: (result: MethodResult) => void;
+  reject: (error: HubError) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** Validates a `POST /twins/{id}/methods` body (spec §3.4) into a call with defaults applied. */
+export function readMethodCall(body: unknown): MethodCall {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new HubError('ArgumentInvalid', 'The method invocation body must be a JSON object.');
+  }
+  const b = body as Record<string, unknown>;
+  if (typeof b.methodName !== 'string' || b.methodName.length === 0) {
+    throw new HubError('ArgumentNull', 'methodName cannot be null or empty.');
+  }
+  if (b.methodName.length > 1024 || /[/?#+\s]/.test(b.methodName)) {
+    throw new HubError('ArgumentInvalid', `methodName '${b.methodName}' is invalid: it cannot contain '/', '?', '#', '+' or whitespace.`);
+  }
+  const responseTimeout = readSeconds(b.responseTimeoutInSeconds, 'responseTimeoutInSeconds', 30, 5, 300);
+  const connectTimeout = readSeconds(b.connectTimeoutInSeconds, 'connectTimeoutInSeconds', 0, 0, 300);
+  const payload = b.payload === undefined ? null : b.payload;
+  if (Buffer.byteLength(JSON.stringify(payload)) > MAX_METHOD_PAYLOAD_BYTES) {
+    throw new HubError('MessageTooLarge', `The method payload exceeds the maximum of ${MAX_METHOD_PAYLOAD_BYTES} bytes.`);
+  }
+  return { methodName: b.methodName, payload, responseTimeoutInSeconds: responseTimeout, connectTimeoutInSeconds: connectTimeout };
+}
+
+function readSeconds(value: unknown, name: string, fallback: number, min: number, max: number): number {
+  // 0 or absent means "the default": the C# SDK omits zero timeouts, Node sends `r || 30`.
+  if (value === undefined || value === null || value === 0) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new HubError('ArgumentInvalid', `${name} must be an integer from ${min} to ${max}; got ${JSON.stringify(value)}.`);
+  }
+  return value;
+}
+
+/** Direct methods: one request to the device's connection, correlated by `$rid`, bounded by the timeouts. */
+export class MethodService {
+  private readonly pending = new Map<string, Pending>();
+  private nextRid = 1;
+
+  constructor(
+    private readonly store: DeviceStore,
+    private readonly channel: DeviceChannel,
+    private readonly events: HubEvents,
+  ) {}
+
+  async invoke(deviceId: string, call: MethodCall): Promise<MethodResult> {
+    if (!this.store.has(deviceId)) throw deviceNotFound(deviceId);
+    const started = performance.now();
+    try {
+      const result = await this.dispatch(deviceId, call);
+      this.events.emit('methodInvoked', {
+        deviceId, methodName: call.methodName, payload: call.payload, status: result.status, response: result.payload, durationMs: performance.now() - started,
+      });
+      return result;
+    } catch (error) {
+      this.events.emit('methodInvoked', {
+        deviceId, methodName: call.methodName, payload: call.payload, error: (error as Error).message, durationMs: performance.now() - started,
+      });
+      throw error;
+    }
+  }
+
+  private async dispatch(deviceId: string, call: MethodCall): Promise<MethodResult> {
+    if (!this.channel.isSubscribed(deviceId, 'methods')) {
+      const online = call.connectTimeoutInSeconds > 0 && (await this.channel.whenSubscribed(deviceId, 'methods', call.connectTimeoutInSeconds * 1000));
+      if (!online) throw notOnline(call.connectTimeoutInSeconds);
+    }
+    // EMULATOR CHOICE (spec §1.6): request ids are short decimal strings, unique per hub run.
+    const rid = String(this.nextRid++);
+    return new Promise<MethodResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(rid);
+        reject(gatewayTimeout(call.responseTimeoutInSeconds));
+      }, call.responseTimeoutInSeconds * 1000);
+      this.pending.set(rid, { deviceId, resolve, reject, timer });
+      // `null` is sent as the text null: the Node device SDK cannot parse an empty body (spec §0.7).
+      const sent = this.channel.send(deviceId, methodRequestTopic(call.methodName, rid), JSON.stringify(call.payload));
+      if (!sent) {
+        clearTimeout(timer);
+        this.pending.delete(rid);
+        reject(notOnline(call.connectTimeoutInSeconds));
+      }
+    });
+  }
+
+  /** A device's `$iothub/methods/res/{status}/?$rid=` publish. Late or foreign answers are dropped. */
+  handleResponse(deviceId: string, rid: string, status: number, body: Buffer): void {
+    const pending = this.pending.get(rid);
+    if (!pending || pending.deviceId !== deviceId) return;
+    this.pending.delete(rid);
+    clearTimeout(pending.timer);
+    if (body.length > MAX_METHOD_PAYLOAD_BYTES) {
+      pending.reject(new HubError('MessageTooLarge', `The device's method response exceeds the maximum of ${MAX_METHOD_PAYLOAD_BYTES} bytes.`));
+      return;
+    }
+    if (body.length === 0) {
+      pending.resolve({ status, payload: null });
+      return;
+    }
+    try {
+      pending.resolve({ status, payload: JSON.parse(body.toString('utf8')) });
+    } catch {
+      // EMULATOR CHOICE (spec §3.4): a response that is not JSON fails the call with 502.
+      pending.reject(new HubError('InvalidResponseWhileProxying', 'The device answered the method with a payload that is not valid JSON.'));
+    }
+  }
+
+  close(): void {
+    for (const [rid, pending] of this.pending) {
+      clearTimeout(pending.timer);
+      pending.reject(new HubError('ServiceUnavailable', 'The hub is shutting down.'));
+      this.pending.delete(rid);
+    }
+  }
+}
+
+function notOnline(connectTimeoutSeconds: number): HubError {
+  return new HubError(
+    'DeviceNotOnline',
+    connectTimeoutSeconds > 0
+      ? 'Timed out waiting for device to connect.'
+      : "The operation failed because the requested device isn't online or hasn't registered the direct method callback. To learn more, see https://aka.ms/iothub404103",
+    'json',
+    { timeout: formatTimeSpan(connectTimeoutSeconds) },
+  );
+}
+
+function gatewayTimeout(seconds: number): HubError {
+  return new HubError('GatewayTimeout', 'Timed out waiting for the response from device.', 'json', { timeout: formatTimeSpan(seconds) });
+}
+
+function formatTimeSpan(seconds: number): string {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  return [h, m, s].map((n) => String(n).padStart(2, '0')).join(':');
+}
+

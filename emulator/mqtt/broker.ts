@@ -1,0 +1,203 @@
+import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import type { Logger } from 'pino';
+import { classifySubscription } from '../../protocol/topics.js';
+import type { HubEvents } from '../events.js';
+import { authenticateDevice } from '../identity/auth.js';
+import type { RegistryService } from '../identity/registry-service.js';
+import type { SessionStore } from '../store/session-store.js';
+import { subscriptionsOf, type DeviceConnections } from './device-connections.js';
+import { DeviceRouter, ProtocolViolation } from './device-router.js';
+
+/** Server-side keep-alive cap (spec §1.3): 1.5 × 1177 s ≈ the Azure load balancer's 1767 s idle limit. */
+const MAX_KEEPALIVE_SECONDS = 1177;
+const MAX_SUBSCRIPTIONS = 5;
+// The longest delay setTimeout accepts; tokens valid for longer are re-checked when it fires.
+const MAX_TIMER_MS = 2_147_000_000;
+
+interface DeviceClientState {
+  deviceId: string;
+  tokenExpiry: number;
+  expiryTimer?: NodeJS.Timeout;
+  modelId?: string;
+}
+
+const stateKey = Symbol('iothub-emulator device state');
+type HubClient = Client & { [stateKey]?: DeviceClientState; transport?: string };
+
+function refusal(returnCode: 4 | 5, message: string): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
+}
+
+/**
+ * Parses `{host}/{deviceId}/?api-version=…&model-id=…` leniently (spec §1.2, §8.9): the `?` and
+ * api-version are optional, and the host part is not compared (see identity/auth.ts).
+ */
+function parseUsername(username: string | undefined): { deviceId: string; modelId?: string } | undefined {
+  if (!username) return undefined;
+  const parts = username.split('/');
+  if (parts.length < 2 || !parts[1]) return undefined;
+  const rest = parts.slice(2).join('/');
+  const query = rest.startsWith('?') ? rest.slice(1) : rest;
+  const modelId = new URLSearchParams(query).get('model-id') ?? undefined;
+  return { deviceId: parts[1], modelId };
+}
+
+export interface BrokerDependencies {
+  registry: RegistryService;
+  router: DeviceRouter;
+  connections: DeviceConnections;
+  sessions: SessionStore;
+  events: HubEvents;
+  log: Logger;
+}
+
+/** aedes, reduced to IoT Hub's device protocol: authentication, the allowed topics, per-device sessions. */
+export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
+  const { registry, router, connections, sessions, events, log } = deps;
+
+  const broker = await Aedes.createBroker({
+    heartbeatInterval: 60_000,
+    connectTimeout: 30_000,
+
+    preConnect(client, packet, callback) {
+      if ((packet.keepalive ?? 0) > MAX_KEEPALIVE_SECONDS) packet.keepalive = MAX_KEEPALIVE_SECONDS;
+      callback(null, true);
+    },
+
+    authenticate(client, username, password, done) {
+      const hubClient = client as HubClient;
+      const clientId = client.id;
+      const user = parseUsername(username);
+      if (!user || user.deviceId !== clientId) {
+        log.info({ clientId, username }, 'connection refused: username does not name the client id');
+        return done(refusal(4, 'Bad username or password'), false);
+      }
+      if (clientId.includes('/')) {
+        log.info({ clientId }, 'connection refused: module identities are not supported');
+        return done(refusal(5, 'Not authorized'), false);
+      }
+      const record = registry.find(clientId);
+      if (!record) {
+        log.info({ deviceId: clientId }, 'connection refused: unknown device');
+        return done(refusal(5, 'Not authorized'), false);
+      }
+      // EMULATOR CHOICE (spec §1.2): a disabled device is refused with CONNACK 5.
+      if (record.status !== 'enabled') {
+        log.info({ deviceId: clientId }, 'connection refused: device is disabled');
+        return done(refusal(5, 'Not authorized'), false);
+      }
+      const result = authenticateDevice(record, password?.toString('utf8'));
+      if (!result.ok) {
+        log.info({ deviceId: clientId, reason: result.reason }, 'connection refused');
+        return done(refusal(5, 'Not authorized'), false);
+      }
+      hubClient[stateKey] = { deviceId: clientId, tokenExpiry: result.expiry, modelId: user.modelId };
+      done(null, true);
+    },
+
+    authorizeSubscribe(client, subscription, callback) {
+      const state = (client as HubClient)[stateKey];
+      const kind = state && classifySubscription(state.deviceId, subscription.topic);
+      if (!kind) {
+        // EMULATOR CHOICE (spec §1.9): an undocumented filter closes the connection.
+        log.info({ deviceId: state?.deviceId, topic: subscription.topic }, 'closing connection: subscription to a topic IoT Hub does not offer');
+        return callback(new Error(`subscription to '${subscription.topic}' is not allowed`));
+      }
+      const existing = Object.keys(subscriptionsOf(client));
+      if (!existing.includes(subscription.topic) && existing.length >= MAX_SUBSCRIPTIONS) {
+        log.info({ deviceId: state.deviceId }, 'closing connection: more than 5 subscriptions');
+        return callback(new Error('too many subscriptions'));
+      }
+      // QoS 2 is granted as QoS 1 (spec §1.9).
+      callback(null, { ...subscription, qos: subscription.qos > 1 ? 1 : subscription.qos });
+    },
+
+    authorizePublish(client, packet, callback) {
+      if (!client) return callback(null); // the broker's own $SYS traffic
+      const state = (client as HubClient)[stateKey];
+      try {
+        if (!state) throw new ProtocolViolation('publish before authentication');
+        if (packet.qos === 2) throw new ProtocolViolation('QoS 2 is not supported');
+        const message = router.classify(state.deviceId, packet.topic);
+        const retain = packet.retain;
+        // Never stored as a retained message: IoT Hub has none.
+        packet.retain = false;
+        const record = registry.find(state.deviceId);
+        if (record) registry.touch(record);
+        router.handle(state.deviceId, message, packet.payload as Buffer, retain);
+        callback(null);
+      } catch (error) {
+        if (error instanceof ProtocolViolation) {
+          log.info({ deviceId: state?.deviceId, topic: packet.topic, reason: error.message }, 'closing connection: protocol violation');
+          return callback(error);
+        }
+        log.error({ err: error, deviceId: state?.deviceId }, 'error while handling a device publish');
+        callback(error as Error);
+      }
+    },
+  });
+
+  // Subscriptions of CleanSession=0 clients survive restarts: aedes restores them on reconnect
+  // and answers sessionPresent=1, which the Node SDK relies on (spec §0.5).
+  for (const [clientId, subscriptions] of sessions.all()) {
+    await (broker as unknown as { persistence: { addSubscriptions(client: { id: string }, subs: object[]): Promise<unknown> } }).persistence.addSubscriptions({ id: clientId }, subscriptions);
+  }
+
+  broker.on('clientReady', (client: Client) => {
+    const hubClient = client as HubClient;
+    const state = hubClient[stateKey];
+    if (!state) return;
+    const record = registry.find(state.deviceId);
+    if (!record || record.status !== 'enabled') {
+      client.close();
+      return;
+    }
+    if (client.clean) sessions.forget(client.id);
+    connections.attach(state.deviceId, client);
+    registry.setConnected(record, true, state.modelId);
+    armExpiry(client, state);
+    events.emit('deviceConnected', { deviceId: state.deviceId, transport: hubClient.transport ?? 'mqtt' });
+  });
+
+  broker.on('subscribe', (subscriptions, client) => {
+    const state = (client as HubClient)[stateKey];
+    if (!state) return;
+    if (!client.clean) sessions.add(client.id, subscriptions.map((s) => ({ topic: s.topic, qos: s.qos })));
+    connections.wake(state.deviceId);
+  });
+
+  broker.on('unsubscribe', (topics, client) => {
+    if (!client.clean) sessions.removeTopics(client.id, topics);
+  });
+
+  broker.on('clientDisconnect', (client: Client) => onGone(client, 'disconnected'));
+  broker.on('clientError', (client: Client, error: Error) => {
+    log.debug({ clientId: client.id, err: error.message }, 'client error');
+  });
+  broker.on('keepaliveTimeout', (client: Client) => log.info({ clientId: client.id }, 'closing connection: keep-alive timed out'));
+
+  // 'clientDisconnect' only fires for connected clients; a close from an error path still ends here.
+  const onGone = (client: Client, reason: string): void => {
+    const state = (client as HubClient)[stateKey];
+    if (!state) return;
+    if (state.expiryTimer) clearTimeout(state.expiryTimer);
+    if (!connections.detach(state.deviceId, client)) return;
+    const record = registry.find(state.deviceId);
+    if (record) registry.setConnected(record, false);
+    events.emit('deviceDisconnected', { deviceId: state.deviceId, reason });
+  };
+  broker.on('clientError', (client: Client) => onGone(client, 'error'));
+
+  function armExpiry(client: Client, state: DeviceClientState): void {
+    const remaining = state.tokenExpiry * 1000 - Date.now();
+    state.expiryTimer = setTimeout(() => {
+      if (state.tokenExpiry * 1000 > Date.now()) return armExpiry(client, state);
+      // An expired token ends the session; the SDKs reconnect with a fresh one (spec §1.4).
+      log.info({ deviceId: state.deviceId }, 'closing connection: SAS token expired');
+      client.close();
+    }, Math.min(Math.max(remaining, 0), MAX_TIMER_MS));
+    state.expiryTimer.unref();
+  }
+
+  return broker;
+}

@@ -1,0 +1,35 @@
+import express, { type Express, type RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import { HubError } from '../errors.js';
+import { errorHandler, sendHubError } from './error-envelope.js';
+
+export interface RestAppOptions {
+  log: Logger;
+  /** routers mounted in order, after the body parser */
+  routers: RequestHandler[];
+  isHealthy: () => boolean;
+}
+
+/** The HTTPS face: IoT Hub's service REST API plus the emulator's own /health. */
+export function createRestApp(options: RestAppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('query parser', 'simple');
+
+  app.get('/health', (_req, res) => {
+    if (options.isHealthy()) res.json({ status: 'ok' });
+    else res.status(503).json({ status: 'starting' });
+  });
+
+  // Bodies are read raw and parsed by the handlers, so malformed JSON gets the hub's envelope.
+  // 1 MB leaves room for 100-device bulk bodies; single payload limits are checked per API.
+  app.use(express.raw({ type: () => true, limit: '1mb' }));
+  for (const router of options.routers) app.use(router);
+
+  app.use((req, res) => {
+    sendHubError(res, new HubError('NotFound', `The emulator does not implement ${req.method} ${req.path}.`));
+  });
+  app.use(errorHandler(options.log));
+  return app;
+}

@@ -1,0 +1,33 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { migrations } from './migrations.js';
+
+export type Db = Database.Database;
+
+/** Opens the hub's SQLite store (WAL on disk, or a private in-memory database) and migrates it. */
+export function openDatabase(options: { dataDir: string; inMemory: boolean }): Db {
+  let db: Db;
+  if (options.inMemory) {
+    db = new Database(':memory:');
+  } else {
+    mkdirSync(options.dataDir, { recursive: true });
+    db = new Database(path.join(options.dataDir, 'hub.sqlite'));
+    db.pragma('journal_mode = WAL');
+    // NORMAL under WAL survives a process kill (only an OS crash can lose the last commits).
+    db.pragma('synchronous = NORMAL');
+  }
+  db.pragma('foreign_keys = ON');
+  migrate(db);
+  return db;
+}
+
+function migrate(db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  for (let version = current; version < migrations.length; version++) {
+    db.transaction(() => {
+      db.exec(migrations[version]);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,71 @@
+import type { DeviceRecord } from '../identity/device-record.js';
+import type { Db } from './database.js';
+
+/**
+ * Devices and their twins. All records live in memory (reads and queries never touch SQLite or
+ * parse JSON); every change is written through before the caller answers, so a kill loses nothing.
+ */
+export class DeviceStore {
+  private readonly records = new Map<string, DeviceRecord>();
+  private readonly upsertStatement;
+  private readonly deleteStatement;
+  private readonly clearStatement;
+
+  constructor(private readonly db: Db) {
+    this.upsertStatement = db.prepare('INSERT INTO devices (device_id, record) VALUES (?, ?) ON CONFLICT(device_id) DO UPDATE SET record = excluded.record');
+    this.deleteStatement = db.prepare('DELETE FROM devices WHERE device_id = ?');
+    this.clearStatement = db.prepare('DELETE FROM devices');
+    for (const row of db.prepare('SELECT record FROM devices').iterate() as Iterable<{ record: string }>) {
+      const record = JSON.parse(row.record) as DeviceRecord;
+      // Nothing is connected to a hub that just started.
+      record.connectionState = 'Disconnected';
+      this.records.set(record.deviceId, record);
+    }
+  }
+
+  get(deviceId: string): DeviceRecord | undefined {
+    return this.records.get(deviceId);
+  }
+
+  has(deviceId: string): boolean {
+    return this.records.has(deviceId);
+  }
+
+  get size(): number {
+    return this.records.size;
+  }
+
+  all(): IterableIterator<DeviceRecord> {
+    return this.records.values();
+  }
+
+  save(record: DeviceRecord): void {
+    this.upsertStatement.run(record.deviceId, JSON.stringify(record));
+    this.records.set(record.deviceId, record);
+  }
+
+  /** Saves several records in one transaction (bulk registry calls, job batches). */
+  saveMany(records: readonly DeviceRecord[]): void {
+    this.db.transaction(() => {
+      for (const record of records) this.upsertStatement.run(record.deviceId, JSON.stringify(record));
+    })();
+    for (const record of records) this.records.set(record.deviceId, record);
+  }
+
+  delete(deviceId: string): boolean {
+    this.deleteStatement.run(deviceId);
+    return this.records.delete(deviceId);
+  }
+
+  deleteMany(deviceIds: readonly string[]): void {
+    this.db.transaction(() => {
+      for (const id of deviceIds) this.deleteStatement.run(id);
+    })();
+    for (const id of deviceIds) this.records.delete(id);
+  }
+
+  clear(): void {
+    this.clearStatement.run();
+    this.records.clear();
+  }
+}

@@ -1,0 +1,29 @@
+// Append-only: each entry moves the schema one version forward (tracked in PRAGMA user_version).
+export const migrations: readonly string[] = [
+  `
+  CREATE TABLE devices (
+    device_id TEXT PRIMARY KEY,
+    record    TEXT NOT NULL
+  );
+  CREATE TABLE mqtt_subscriptions (
+    client_id TEXT NOT NULL,
+    topic     TEXT NOT NULL,
+    qos       INTEGER NOT NULL,
+    PRIMARY KEY (client_id, topic)
+  );
+  CREATE TABLE jobs (
+    job_id     TEXT PRIMARY KEY,
+    status     TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    job        TEXT NOT NULL
+  );
+  CREATE INDEX jobs_status ON jobs(status);
+  CREATE TABLE device_jobs (
+    job_id    TEXT NOT NULL REFERENCES jobs(job_id) ON DELETE CASCADE,
+    device_id TEXT NOT NULL,
+    status    TEXT NOT NULL,
+    record    TEXT NOT NULL,
+    PRIMARY KEY (job_id, device_id)
+  );
+  `,
+];

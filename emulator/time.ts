@@ -1,0 +1,4 @@
+/** ISO-8601 UTC with the seven fractional digits the real hub writes (2021-05-07T00:50:38.0543092Z). */
+export function isoTime(ms: number = Date.now()): string {
+  return new Date(ms).toISOString().replace('Z', '0000Z');
+}

@@ -1,0 +1,101 @@
+import { HubError } from '../errors.js';
+import { isJsonObject, type Json, type JsonObject } from './json.js';
+
+// Content rules of twin sections (spec §2.2).
+export const TAGS_MAX_BYTES = 8 * 1024;
+export const PROPERTIES_MAX_BYTES = 32 * 1024;
+export const MAX_DEPTH = 10;
+const KEY_MAX_BYTES = 1024;
+const STRING_MAX_BYTES = 4 * 1024;
+const MAX_SAFE = 4503599627370495;
+const MIN_SAFE = -4503599627370496;
+// C0 and C1 control characters, '.', '$' and space may not appear in a key.
+const FORBIDDEN_KEY_CHAR = /[\u0000-\u001f\u007f-\u009f.$ ]/;
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/g;
+
+export type SectionName = 'tags' | 'desired' | 'reported';
+
+/**
+ * Checks a patch (or a replacement) for one section. `allowNull` is true for merge patches,
+ * where null deletes. Throws a 400 HubError naming the offending path.
+ */
+export function validateSection(section: SectionName, value: JsonObject, allowNull: boolean): void {
+  walk(value, section === 'tags' ? 'tags' : `properties.${section}`, 1, allowNull);
+}
+
+function walk(object: JsonObject, path: string, depth: number, allowNull: boolean): void {
+  if (depth > MAX_DEPTH) {
+    throw new HubError('ArgumentInvalid', `Twin property '${path}' exceeds the maximum nesting depth of ${MAX_DEPTH}.`);
+  }
+  for (const key of Object.keys(object)) {
+    const keyPath = `${path}.${key}`;
+    if (key.length === 0) throw new HubError('ArgumentInvalid', `Twin property names cannot be empty (in '${path}').`);
+    if (FORBIDDEN_KEY_CHAR.test(key)) {
+      throw new HubError('ArgumentInvalid', `Twin property name '${keyPath}' contains a forbidden character ('.', '$', space or a control character).`);
+    }
+    if (Buffer.byteLength(key) > KEY_MAX_BYTES) {
+      throw new HubError('ArgumentInvalid', `Twin property name '${keyPath.slice(0, 64)}…' is longer than ${KEY_MAX_BYTES} bytes.`);
+    }
+    checkValue(object[key], keyPath, depth, allowNull);
+  }
+}
+
+function checkValue(value: Json, path: string, depth: number, allowNull: boolean): void {
+  if (value === null) {
+    if (!allowNull) throw new HubError('ArgumentInvalid', `Twin property '${path}' cannot be null here.`);
+    return;
+  }
+  switch (typeof value) {
+    case 'string':
+      if (Buffer.byteLength(value) > STRING_MAX_BYTES) {
+        throw new HubError('ArgumentInvalid', `Twin property '${path}' is a string longer than ${STRING_MAX_BYTES} bytes.`);
+      }
+      return;
+    case 'number':
+      if (!Number.isFinite(value) || (Number.isInteger(value) && (value > MAX_SAFE || value < MIN_SAFE))) {
+        throw new HubError('ArgumentInvalid', `Twin property '${path}' is a number outside the supported range [${MIN_SAFE}, ${MAX_SAFE}].`);
+      }
+      return;
+    case 'boolean':
+      return;
+  }
+  if (Array.isArray(value)) {
+    // EMULATOR CHOICE (spec §2.2): arrays are accepted, as IoT Edge's IoT Hub validator does, but not null elements.
+    value.forEach((element, i) => {
+      if (element === null) throw new HubError('ArgumentInvalid', `Twin property '${path}[${i}]': arrays cannot contain null.`);
+      checkValue(element, `${path}[${i}]`, depth + 1, false);
+    });
+    return;
+  }
+  if (isJsonObject(value)) {
+    walk(value, path, depth + 1, allowNull);
+    return;
+  }
+  throw new HubError('ArgumentInvalid', `Twin property '${path}' has an unsupported value.`);
+}
+
+/** The hub's size measure: key and string lengths (control characters excluded), 8 per number, 4 per boolean. */
+export function sectionSize(value: Json): number {
+  if (value === null) return 0;
+  switch (typeof value) {
+    case 'string':
+      return Buffer.byteLength(value.replace(CONTROL_CHARS, ''));
+    case 'number':
+      return 8;
+    case 'boolean':
+      return 4;
+  }
+  if (Array.isArray(value)) return value.reduce<number>((sum, v) => sum + sectionSize(v), 0);
+  let size = 0;
+  for (const key of Object.keys(value)) size += Buffer.byteLength(key) + sectionSize(value[key]);
+  return size;
+}
+
+export function checkSectionSize(section: SectionName, value: JsonObject): void {
+  const limit = section === 'tags' ? TAGS_MAX_BYTES : PROPERTIES_MAX_BYTES;
+  const size = sectionSize(value);
+  if (size > limit) {
+    const name = section === 'tags' ? 'tags' : `properties.${section}`;
+    throw new HubError('ArgumentInvalid', `Twin ${name} would be ${size} bytes, over the limit of ${limit} bytes.`);
+  }
+}

@@ -1,0 +1,189 @@
+import { desiredPatchTopic } from '../../protocol/topics.js';
+import type { DeviceChannel } from '../device-channel.js';
+import { HubError, deviceNotFound } from '../errors.js';
+import type { HubEvents } from '../events.js';
+import type { DeviceRecord } from '../identity/device-record.js';
+import type { DeviceStore } from '../store/device-store.js';
+import { isoTime } from '../time.js';
+import { isJsonObject, type JsonObject } from './json.js';
+import { checkSectionSize, validateSection } from './twin-limits.js';
+import { effectiveChange, mergeIntoSection, previewMerge, replaceSection } from './twin-merge.js';
+import { deviceTwinView, invalidateView, twinEtag, twinView } from './twin-view.js';
+
+/** A service-side change to one twin: what `PATCH`/`PUT /twins/{id}` and twin jobs carry. */
+interface ServiceTwinChange {
+  tags?: JsonObject | null;
+  desired?: JsonObject | null;
+}
+
+export class TwinService {
+  constructor(
+    private readonly store: DeviceStore,
+    private readonly channel: DeviceChannel,
+    private readonly events: HubEvents,
+  ) {}
+
+  get(deviceId: string): JsonObject {
+    return twinView(this.require(deviceId));
+  }
+
+  /** PATCH semantics (spec §2.3): merge, null deletes; `desired: null` / `tags: null` clear the section. */
+  update(deviceId: string, body: unknown, ifMatch: string | undefined): JsonObject {
+    const record = this.require(deviceId);
+    const change = readServiceChange(body);
+    checkTwinEtag(record, ifMatch);
+    this.applyMerge(record, change);
+    return twinView(record);
+  }
+
+  /** PUT semantics: tags and desired replaced wholesale; a missing section means "empty" (spec §2.3). */
+  replace(deviceId: string, body: unknown, ifMatch: string | undefined): JsonObject {
+    const record = this.require(deviceId);
+    const change = readServiceChange(body);
+    checkTwinEtag(record, ifMatch);
+    const tags = change.tags ?? {};
+    const desired = change.desired ?? {};
+    validateSection('tags', tags, false);
+    validateSection('desired', desired, false);
+    checkSectionSize('tags', tags);
+    checkSectionSize('desired', desired);
+    const now = isoTime();
+    record.twin.tags = structuredClone(tags);
+    const notification = replaceSection(record.twin.desired, desired, now, true);
+    record.twin.version += 1;
+    record.twin.etag += 1;
+    this.commit(record);
+    this.events.emit('twinUpdated', { deviceId, side: 'service', section: 'tags', patch: tags, version: record.twin.version });
+    this.notifyDesired(record, notification);
+    return twinView(record);
+  }
+
+  /**
+   * Applies a merge change that was already read and etag-checked (twin jobs use this directly).
+   * Validates everything before touching the record, so a rejected change writes nothing.
+   */
+  applyMerge(record: DeviceRecord, change: ServiceTwinChange, save = true): void {
+    const twin = record.twin;
+    const tagsPatch = change.tags === null ? nullsFor(twin.tags) : change.tags;
+    const desiredPatch = change.desired === null ? nullsFor(twin.desired.properties) : change.desired;
+    if (tagsPatch) {
+      validateSection('tags', tagsPatch, true);
+      checkSectionSize('tags', previewMerge(twin.tags, tagsPatch));
+    }
+    if (desiredPatch) {
+      validateSection('desired', desiredPatch, true);
+      checkSectionSize('desired', previewMerge(twin.desired.properties, desiredPatch));
+    }
+    if (!tagsPatch && !desiredPatch) return;
+    const now = isoTime();
+    if (tagsPatch) {
+      mergeTags(twin.tags, tagsPatch);
+      this.events.emit('twinUpdated', { deviceId: record.deviceId, side: 'service', section: 'tags', patch: tagsPatch, version: twin.version + 1 });
+    }
+    let notification: JsonObject | undefined;
+    if (desiredPatch) {
+      notification = effectiveChange(twin.desired.properties, desiredPatch);
+      mergeIntoSection(twin.desired, desiredPatch, now, true);
+    }
+    twin.version += 1;
+    twin.etag += 1;
+    if (save) this.commit(record);
+    else invalidateView(record);
+    if (notification) this.notifyDesired(record, notification);
+  }
+
+  /** The device's own twin GET over MQTT. */
+  getForDevice(deviceId: string): JsonObject {
+    return deviceTwinView(this.require(deviceId));
+  }
+
+  /** A device's reported-properties PATCH; returns the new reported `$version`. */
+  patchReported(deviceId: string, patch: unknown): number {
+    const record = this.require(deviceId);
+    if (!isJsonObject(patch)) throw new HubError('ArgumentInvalid', 'The reported properties patch must be a JSON object.');
+    validateSection('reported', patch, true);
+    checkSectionSize('reported', previewMerge(record.twin.reported.properties, patch));
+    mergeIntoSection(record.twin.reported, patch, isoTime(), false);
+    record.twin.version += 1;
+    this.commit(record);
+    this.events.emit('twinUpdated', { deviceId, side: 'device', section: 'reported', patch, version: record.twin.reported.version });
+    return record.twin.reported.version;
+  }
+
+  private notifyDesired(record: DeviceRecord, change: JsonObject): void {
+    const version = record.twin.desired.version;
+    this.events.emit('twinUpdated', { deviceId: record.deviceId, side: 'service', section: 'desired', patch: change, version });
+    if (!this.channel.isSubscribed(record.deviceId, 'desired')) return;
+    this.channel.send(record.deviceId, desiredPatchTopic(version), JSON.stringify({ ...change, $version: version }));
+  }
+
+  private commit(record: DeviceRecord): void {
+    invalidateView(record);
+    this.store.save(record);
+  }
+
+  private require(deviceId: string): DeviceRecord {
+    const record = this.store.get(deviceId);
+    if (!record) throw deviceNotFound(deviceId);
+    return record;
+  }
+}
+
+/** `If-Match` against the twin etag: absent or `*` is unconditional (spec §2.4). */
+export function checkTwinEtag(record: DeviceRecord, ifMatch: string | undefined): void {
+  const wanted = unquote(ifMatch);
+  if (wanted === undefined || wanted === '*' || wanted === '') return;
+  if (wanted !== twinEtag(record.twin.etag)) {
+    throw new HubError('PreconditionFailed', `Precondition failed: the twin etag '${wanted}' does not match the current etag '${twinEtag(record.twin.etag)}'.`);
+  }
+}
+
+export function unquote(etag: string | undefined): string | undefined {
+  if (etag === undefined) return undefined;
+  const trimmed = etag.trim();
+  return trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"') ? trimmed.slice(1, -1) : trimmed;
+}
+
+/**
+ * Reads the writable parts of a service twin body. SDKs send extra members (deviceId, etag,
+ * version, an empty `reported`): tolerated and ignored. A non-empty `reported` is refused
+ * (EMULATOR CHOICE, spec §2.3): only devices write reported properties.
+ */
+export function readServiceChange(body: unknown): ServiceTwinChange {
+  if (!isJsonObject(body)) throw new HubError('ArgumentInvalid', 'The twin patch must be a JSON object.');
+  const change: ServiceTwinChange = {};
+  if ('tags' in body) {
+    const tags = body.tags;
+    if (tags !== null && !isJsonObject(tags)) throw new HubError('ArgumentInvalid', "Twin 'tags' must be a JSON object or null.");
+    change.tags = tags;
+  }
+  const properties = body.properties;
+  if (properties !== undefined && properties !== null) {
+    if (!isJsonObject(properties)) throw new HubError('ArgumentInvalid', "Twin 'properties' must be a JSON object.");
+    const reported = properties.reported;
+    if (reported !== undefined && reported !== null && !(isJsonObject(reported) && Object.keys(reported).length === 0)) {
+      throw new HubError('ArgumentInvalid', 'Reported properties can only be written by the device.');
+    }
+    if ('desired' in properties) {
+      const desired = properties.desired;
+      if (desired !== null && !isJsonObject(desired)) throw new HubError('ArgumentInvalid', "Twin 'properties.desired' must be a JSON object or null.");
+      change.desired = desired;
+    }
+  }
+  return change;
+}
+
+function nullsFor(object: JsonObject): JsonObject {
+  const patch: JsonObject = {};
+  for (const key of Object.keys(object)) patch[key] = null;
+  return patch;
+}
+
+function mergeTags(target: JsonObject, patch: JsonObject): void {
+  for (const key of Object.keys(patch)) {
+    const value = patch[key];
+    if (value === null) delete target[key];
+    else if (isJsonObject(value) && isJsonObject(target[key])) mergeTags(target[key] as JsonObject, value);
+    else target[key] = structuredClone(value);
+  }
+}

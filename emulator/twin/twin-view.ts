@@ -1,0 +1,71 @@
+import type { DeviceRecord, TwinState } from '../identity/device-record.js';
+import { registryEtag } from '../identity/device-json.js';
+import { isoTime } from '../time.js';
+import type { JsonObject } from './json.js';
+import { newSection } from './twin-merge.js';
+
+export function newTwin(now: string = isoTime()): TwinState {
+  return { tags: {}, desired: newSection(now, true), reported: newSection(now, false), version: 1, etag: 1 };
+}
+
+/** Twin etags look like base64 of an 8-byte big-endian counter ("AAAAAAAAAAE=" = 1), as observed on the real hub. */
+export function twinEtag(counter: number): string {
+  const buffer = Buffer.alloc(8);
+  buffer.writeBigUInt64BE(BigInt(counter));
+  return buffer.toString('base64');
+}
+
+// Built on demand and cached until the record changes: queries over 100,000 twins read these
+// without rebuilding them on every call.
+const views = new WeakMap<DeviceRecord, JsonObject>();
+
+export function invalidateView(record: DeviceRecord): void {
+  views.delete(record);
+}
+
+/** The service view of a twin (spec §2.1), as GET /twins/{id} and queries return it. Treat as read-only. */
+export function twinView(record: DeviceRecord): JsonObject {
+  let view = views.get(record);
+  if (!view) {
+    view = buildView(record);
+    views.set(record, view);
+  }
+  return view;
+}
+
+function buildView(record: DeviceRecord): JsonObject {
+  const twin = record.twin;
+  const view: Record<string, unknown> = {
+    deviceId: record.deviceId,
+    etag: twinEtag(twin.etag),
+    deviceEtag: registryEtag(record),
+    status: record.status,
+    statusReason: record.statusReason,
+    statusUpdateTime: record.statusUpdatedTime,
+    connectionState: record.connectionState,
+    lastActivityTime: record.lastActivityTime,
+    cloudToDeviceMessageCount: record.cloudToDeviceMessageCount,
+    authenticationType: record.authentication.type,
+    x509Thumbprint: record.authentication.x509Thumbprint,
+    modelId: record.modelId,
+    version: twin.version,
+    capabilities: record.capabilities,
+    tags: twin.tags,
+    properties: {
+      desired: { ...twin.desired.properties, $metadata: twin.desired.metadata, $version: twin.desired.version },
+      reported: { ...twin.reported.properties, $metadata: twin.reported.metadata, $version: twin.reported.version },
+    },
+  };
+  if (record.deviceScope !== undefined) view.deviceScope = record.deviceScope;
+  if (record.parentScopes !== undefined) view.parentScopes = record.parentScopes;
+  return view as JsonObject;
+}
+
+/** The device's view over MQTT (spec §1.7): no tags, no `properties` wrapper, no `$metadata`. */
+export function deviceTwinView(record: DeviceRecord): JsonObject {
+  const twin = record.twin;
+  return {
+    desired: { ...twin.desired.properties, $version: twin.desired.version },
+    reported: { ...twin.reported.properties, $version: twin.reported.version },
+  };
+}

@@ -1,0 +1,32 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startHub, type Hub } from '../../emulator/hub.js';
+import type { HubOptions } from '../../emulator/config.js';
+
+/**
+ * Starts a real hub (TLS, SQLite, real sockets) on a loopback address of its own: the service SDK
+ * only calls port 443, so parallel test files each take a different 127.0.0.x.
+ */
+export async function startTestHub(options: Partial<HubOptions> = {}): Promise<Hub> {
+  const certDir = process.env.IOTHUB_EMULATOR_TEST_CERT_DIR;
+  if (!certDir) throw new Error('test/support/global-setup.ts did not run');
+  const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'iothub-emulator-test-'));
+  const first = 2 + Math.floor(Math.random() * 250);
+  let lastError: unknown;
+  for (let i = 0; i < 250; i++) {
+    const host = options.host ?? `127.0.0.${((first + i - 2) % 250) + 2}`;
+    try {
+      return await startHub({ inMemory: true, logLevel: process.env.TEST_LOG_LEVEL ?? 'silent', ...options, host, hostName: options.hostName ?? host, dataDir, certDir, httpsPort: 443, mqttPort: 8883 });
+    } catch (error) {
+      lastError = error;
+      if (options.host || !/EADDRINUSE/.test(String((error as Error).message))) break;
+    }
+  }
+  throw lastError;
+}
+
+export function tempDataDir(): { dir: string; remove(): void } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'iothub-emulator-data-'));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
