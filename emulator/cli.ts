@@ -32,6 +32,7 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
   .addOption(new Option('--mqtt-port <port>', 'MQTT over TLS port').env(env('MQTT_PORT')).default(defaultOptions.mqttPort).argParser(int))
   .addOption(new Option('--mqtt-plain-port <port>', 'also serve plain-TCP MQTT for non-SDK tools (off by default)').env(env('MQTT_PLAIN_PORT')).argParser(int))
   .addOption(new Option('--in-memory', 'keep state in memory only (certificates still go to the data directory)').env(env('IN_MEMORY')).default(false))
+  .addOption(new Option('--cert-dir <dir>', 'where the local CA and server certificate live (default: <data-dir>/certs)').env(env('CERT_DIR')))
   .addOption(new Option('--cert-name <name...>', 'extra DNS names or IPs for the server certificate').env(env('CERT_NAMES')).default([]))
   .addOption(new Option('--max-active-jobs <n>', 'jobs running at once before 429 ThrottlingMaxActiveJobCountExceeded').env(env('MAX_ACTIVE_JOBS')).default(defaultOptions.maxActiveJobs).argParser(Number))
   .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent').env(env('LOG_LEVEL')).default('info'))
@@ -45,6 +46,7 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
       plainMqttPort: opts.mqttPlainPort,
       dataDir: path.resolve(opts.dataDir),
       inMemory: opts.inMemory === true || opts.inMemory === 'true' || opts.inMemory === '1',
+      certDir: opts.certDir ? path.resolve(opts.certDir) : undefined,
       certNames: typeof opts.certName === 'string' ? opts.certName.split(',') : opts.certName,
       maxActiveJobs: opts.maxActiveJobs,
       logLevel: opts.logLevel,

@@ -20,7 +20,7 @@ export type SectionName = 'tags' | 'desired' | 'reported';
  * where null deletes. Throws a 400 HubError naming the offending path.
  */
 export function validateSection(section: SectionName, value: JsonObject, allowNull: boolean): void {
-  walk(value, section === 'tags' ? 'tags' : `properties.${section}`, 1, allowNull);
+  walk(value, section === 'tags' ? 'tags' : `properties.${section}`, 0, allowNull);
 }
 
 function walk(object: JsonObject, path: string, depth: number, allowNull: boolean): void {

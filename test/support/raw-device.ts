@@ -1,0 +1,40 @@
+import mqtt, { type MqttClient } from 'mqtt';
+import { createSasToken } from '../../protocol/sas.js';
+import type { Hub } from '../../emulator/hub.js';
+
+/**
+ * A bare mqtt.js client speaking IoT Hub's device protocol, for what the SDK will not do
+ * (publish to another device's topic, QoS 2, odd subscriptions) and to watch the hub close it.
+ */
+export async function connectRaw(hub: Hub, deviceId: string, options: { password?: string; clean?: boolean; ws?: boolean } = {}): Promise<MqttClient> {
+  const record = hub.registry.get(deviceId);
+  const password = options.password ?? createSasToken(`${hub.hostName}/devices/${deviceId}`, record.authentication.symmetricKey.primaryKey!, Math.floor(Date.now() / 1000) + 3600);
+  const url = options.ws ? `wss://${hub.hostName}:${hub.httpsPort}/$iothub/websocket` : `mqtts://${hub.hostName}:${hub.mqttPort}`;
+  const client = mqtt.connect(url, {
+    clientId: deviceId,
+    username: `${hub.hostName}/${deviceId}/?api-version=2021-04-12`,
+    password,
+    protocolVersion: 4,
+    clean: options.clean ?? false,
+    reconnectPeriod: 0,
+    ca: hub.ca,
+  });
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve());
+    client.once('error', reject);
+    client.once('close', () => reject(new Error('closed before CONNACK')));
+  });
+  client.on('error', () => undefined);
+  return client;
+}
+
+export function closed(client: MqttClient, timeoutMs = 3000): Promise<boolean> {
+  if (!client.connected) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), timeoutMs);
+    client.once('close', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
