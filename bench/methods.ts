@@ -1,0 +1,109 @@
+import iothub from 'azure-iothub';
+import device from 'azure-iot-device';
+import deviceMqtt from 'azure-iot-device-mqtt';
+import hdr from 'hdr-histogram-js';
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+import { createSasToken } from '../protocol/sas.js';
+import { wellKnownPolicies } from '../emulator/identity/policies.js';
+import { startEmulatorProcess } from './support/emulator-process.js';
+import type { Bench, BenchRow } from './support/harness.js';
+import { connectLeanDevices, disconnectAll } from './support/lean-devices.js';
+import { provisionDevices } from './support/provision.js';
+
+const HOST = '127.0.0.201';
+const SEQUENTIAL_CALLS = 3000;
+const FLEET = 1000;
+const IN_FLIGHT = 64;
+const THROUGHPUT_SECONDS = 10;
+
+const owner = wellKnownPolicies[0];
+const hubConnectionString = `HostName=${HOST};SharedAccessKeyName=${owner.keyName};SharedAccessKey=${owner.primaryKey}`;
+
+export const bench: Bench = {
+  name: 'methods',
+  description: 'direct-method round trips through azure-iothub Client.invokeDeviceMethod',
+  async run() {
+    const certDir = process.env.IOTHUB_EMULATOR_BENCH_CERT_DIR!;
+    const ca = readFileSync(path.join(certDir, 'ca.pem'), 'utf8');
+    const emulator = await startEmulatorProcess(HOST, certDir);
+    const token = createSasToken(HOST, owner.primaryKey, Math.floor(Date.now() / 1000) + 7200, owner.keyName);
+    const rows: BenchRow[] = [];
+    try {
+      const service = iothub.Client.fromConnectionString(hubConnectionString);
+
+      // One SDK device, sequential calls: the latency a tutorial user sees.
+      const [door] = await provisionDevices(HOST, token, ['bench-door']);
+      const sdkDevice = device.Client.fromConnectionString(`HostName=${HOST};DeviceId=${door.deviceId};SharedAccessKey=${door.key}`, deviceMqtt.Mqtt);
+      await sdkDevice.open();
+      sdkDevice.onDeviceMethod('lockDoor', (_req, res) => res.send(200, { locked: true }));
+      await new Promise((r) => setTimeout(r, 300));
+      const call = (id: string) => service.invokeDeviceMethod(id, { methodName: 'lockDoor', payload: { by: 'bench' }, responseTimeoutInSeconds: 30 });
+      for (let i = 0; i < 200; i++) await call(door.deviceId);
+      const latency = hdr.build({ numberOfSignificantValueDigits: 3 });
+      for (let i = 0; i < SEQUENTIAL_CALLS; i++) {
+        const t0 = performance.now();
+        await call(door.deviceId);
+        latency.recordValue(Math.round((performance.now() - t0) * 1000));
+      }
+      await sdkDevice.close();
+      const health = await healthLatency();
+      rows.push(
+        { metric: 'sequential round trip p50', value: latency.getValueAtPercentile(50) / 1000, unit: 'ms', target: '≤ 1.5', baseline: health.p50, note: 'baseline: HTTPS GET /health p50, same agent' },
+        { metric: 'sequential round trip p99', value: latency.getValueAtPercentile(99) / 1000, unit: 'ms', target: '≤ 5', baseline: health.p99, note: 'baseline: HTTPS GET /health p99' },
+      );
+
+      // 1,000 lean devices, 64 calls in flight: the hub's method throughput.
+      const ids = Array.from({ length: FLEET }, (_, i) => `bench-m-${String(i).padStart(5, '0')}`);
+      const credentials = await provisionDevices(HOST, token, ids);
+      const fleet = await connectLeanDevices({ host: HOST, hostName: HOST, devices: credentials, ca });
+      await new Promise((r) => setTimeout(r, 500));
+      const throughput = await closedLoop(IN_FLIGHT, THROUGHPUT_SECONDS, (i) => call(ids[i % FLEET]));
+      const healthThroughput = await closedLoop(IN_FLIGHT, 3, () => getHealth());
+      await disconnectAll(fleet);
+      rows.push({ metric: `calls/s over ${FLEET} devices, ${IN_FLIGHT} in flight`, value: throughput, unit: 'calls/s', target: '≥ 3000', baseline: healthThroughput, note: 'baseline: GET /health at 64 in flight' });
+    } finally {
+      await emulator.stop();
+    }
+    return rows;
+  },
+};
+
+async function closedLoop(inFlight: number, seconds: number, op: (i: number) => Promise<unknown>): Promise<number> {
+  let done = 0;
+  let next = 0;
+  const until = performance.now() + seconds * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (performance.now() < until) {
+        await op(next++);
+        done++;
+      }
+    }),
+  );
+  return done / ((performance.now() - started) / 1000);
+}
+
+const agent = new https.Agent({ keepAlive: true });
+function getHealth(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    https
+      .get({ host: HOST, port: 443, path: '/health', agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve());
+      })
+      .on('error', reject);
+  });
+}
+
+async function healthLatency(): Promise<{ p50: number; p99: number }> {
+  const h = hdr.build({ numberOfSignificantValueDigits: 3 });
+  for (let i = 0; i < 2000; i++) {
+    const t0 = performance.now();
+    await getHealth();
+    h.recordValue(Math.round((performance.now() - t0) * 1000));
+  }
+  return { p50: h.getValueAtPercentile(50) / 1000, p99: h.getValueAtPercentile(99) / 1000 };
+}

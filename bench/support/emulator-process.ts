@@ -1,0 +1,57 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../emulator/cli.js');
+
+export interface EmulatorProcess {
+  host: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs the built emulator as its own process (as users run it), on a loopback address, sharing the
+ * bench's CA directory so this process already trusts it. Waits for /health.
+ */
+export async function startEmulatorProcess(host: string, certDir: string, extraArgs: string[] = []): Promise<EmulatorProcess> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'iothub-emulator-bench-'));
+  const child = spawn(process.execPath, [cli, 'start', '--host', host, '--hostname', host, '--data-dir', dataDir, '--in-memory', '--log-level', 'warn', '--log-format', 'json', ...extraArgs], {
+    env: { ...process.env, IOTHUB_EMULATOR_CERT_DIR: certDir },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the emulator exited with code ${child.exitCode}`);
+    if (await healthy(host)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    host,
+    process: child,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+function healthy(host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = https.get({ host, port: 443, path: '/health', timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(false);
+    });
+  });
+}
