@@ -107,3 +107,57 @@ describe('connection rules', () => {
     }
   });
 });
+
+describe('telemetry and the rest of the device protocol', () => {
+  it('accepts telemetry with its property bag and the C2D subscription', async () => {
+    const id = 'dev-telemetry';
+    const client = await openDevice(await createDevice(hub, id));
+    const seen: { payload: string; properties: Record<string, string | null> }[] = [];
+    const listener = (e: { deviceId: string; payload: Buffer; properties: Record<string, string | null> }): void => {
+      if (e.deviceId === id) seen.push({ payload: e.payload.toString(), properties: e.properties });
+    };
+    hub.events.on('telemetry', listener);
+    try {
+      const { Message } = (await import('azure-iot-device')).default;
+      const message = new Message(JSON.stringify({ temperature: 21.5 }));
+      message.messageId = 'm-1';
+      message.properties.add('alert', 'door open');
+      await client.sendEvent(message);
+      expect(seen).toHaveLength(1);
+      expect(JSON.parse(seen[0].payload)).toEqual({ temperature: 21.5 });
+      expect(seen[0].properties).toMatchObject({ '$.mid': 'm-1', alert: 'door open' });
+      client.on('message', () => undefined);
+      await waitFor(() => hub.connections.isSubscribed(id, 'c2d'), 3000, 'the C2D subscription');
+      expect(hub.connections.current(id)).toBeDefined();
+    } finally {
+      hub.events.off('telemetry', listener);
+      await client.close();
+    }
+  });
+
+  it('closes a connection that stays silent past 1.5 × its keep-alive', { timeout: 8000 }, async () => {
+    const id = 'dev-silent';
+    await createDevice(hub, id);
+    const { connect } = await import('node:tls');
+    const mqttPacket = (await import('mqtt-packet')).default;
+    const record = hub.registry.get(id);
+    const { createSasToken } = await import('../protocol/sas.js');
+    const socket = connect({ host: hub.options.host, port: hub.mqttPort, ca: hub.ca });
+    socket.on('error', () => undefined);
+    socket.resume(); // a paused socket would never see the hub's close
+    await new Promise((resolve) => socket.once('secureConnect', resolve));
+    socket.write(
+      mqttPacket.generate({
+        cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 1, clientId: id,
+        username: `${hub.hostName}/${id}/?api-version=2021-04-12`,
+        password: Buffer.from(createSasToken(`${hub.hostName}/devices/${id}`, record.authentication.symmetricKey.primaryKey!, Math.floor(Date.now() / 1000) + 60)),
+      }),
+    );
+    const started = Date.now();
+    await new Promise((resolve) => socket.once('close', resolve));
+    const elapsed = Date.now() - started;
+    socket.destroy();
+    expect(elapsed).toBeGreaterThanOrEqual(1400);
+    expect(elapsed).toBeLessThan(3000);
+  });
+});

@@ -1,0 +1,63 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { exited, runCli, waitForHealth } from './support/cli-process.js';
+import { Registry } from './support/sdk.js';
+
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'iothub-emulator-cli-'));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+describe('the iothub-emulator command', () => {
+  it('documents every flag with its environment variable in --help', async () => {
+    const help = runCli(['start', '--help']);
+    expect(await exited(help)).toBe(0);
+    for (const flag of ['--host', '--https-port', '--mqtt-port', '--mqtt-plain-port', '--data-dir', '--in-memory', '--cert-name']) {
+      expect(help.output()).toContain(flag);
+    }
+    expect(help.output()).toContain('IOTHUB_EMULATOR_HTTPS_PORT');
+  });
+
+  it('starts, prints the connection string and CA line, serves, and stops cleanly on SIGTERM', async () => {
+    const host = `127.0.0.${200 + Math.floor(Math.random() * 50)}`;
+    const child = runCli(['start', '--host', host, '--hostname', host, '--data-dir', dataDir, '--cert-dir', process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!, '--log-level', 'warn'], { IOTHUB_EMULATOR_MQTT_PLAIN_PORT: '18830' });
+    try {
+      await waitForHealth(host);
+      expect(child.output()).toContain(`HostName=${host};SharedAccessKeyName=iothubowner;SharedAccessKey=rRLBpgnCo0Oa8ww60kU1nM5HT4L3rAVjRIb3RRiooFk=`);
+      expect(child.output()).toContain(`export NODE_EXTRA_CA_CERTS=${path.join(process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!, 'ca.pem')}`);
+      expect(child.output()).toContain(`mqtt://${host}:18830`);
+      const registry = Registry.fromConnectionString(`HostName=${host};SharedAccessKeyName=iothubowner;SharedAccessKey=rRLBpgnCo0Oa8ww60kU1nM5HT4L3rAVjRIb3RRiooFk=`);
+      const key = (await registry.create({ deviceId: 'cli-door' })).responseBody.authentication!.symmetricKey!.primaryKey;
+
+      const printed = runCli(['connection-string', '--device', 'cli-door', '--host', host, '--data-dir', dataDir]);
+      expect(await exited(printed)).toBe(0);
+      expect(printed.output().trim()).toBe(`HostName=${host};DeviceId=cli-door;SharedAccessKey=${key}`);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited(child)).toBe(0);
+  });
+
+  it('prints the hub connection string for a policy, and fails clearly on an unknown one', async () => {
+    const ok = runCli(['connection-string', '--policy', 'service']);
+    expect(await exited(ok)).toBe(0);
+    expect(ok.output().trim()).toBe('HostName=localhost;SharedAccessKeyName=service;SharedAccessKey=/bAiRJykaPg8V1NLrhdqKVR2WvSJhcSRGCYSR7p/bnI=');
+    const bad = runCli(['connection-string', '--policy', 'nope']);
+    expect(await exited(bad)).toBe(1);
+    expect(bad.output()).toMatch(/no policy 'nope'/);
+  });
+
+  it('exits non-zero with a clear message when a port is taken', async () => {
+    const host = `127.0.0.${200 + Math.floor(Math.random() * 50)}`;
+    const first = runCli(['start', '--host', host, '--hostname', host, '--in-memory', '--data-dir', dataDir, '--cert-dir', process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!, '--log-level', 'silent']);
+    try {
+      await waitForHealth(host);
+      const second = runCli(['start', '--host', host, '--in-memory', '--data-dir', dataDir, '--cert-dir', process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!, '--log-level', 'silent']);
+      expect(await exited(second)).toBe(1);
+      expect(second.output()).toMatch(new RegExp(`Cannot listen for HTTPS on ${host.replace(/\./g, '\\.')}:443: .*EADDRINUSE`));
+    } finally {
+      first.kill('SIGINT');
+      expect(await exited(first)).toBe(0);
+    }
+  });
+});
