@@ -118,8 +118,13 @@ export class TwinService {
   }
 
   private commit(record: DeviceRecord): void {
+    // Saves what the store holds now: a registry update may have replaced the record object
+    // (sharing this twin) while a job held the old one, and a deleted device stays deleted.
+    const current = this.store.get(record.deviceId);
     invalidateView(record);
-    this.store.save(record);
+    if (!current) return;
+    invalidateView(current);
+    this.store.save(current);
   }
 
   private require(deviceId: string): DeviceRecord {
