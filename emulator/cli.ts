@@ -8,6 +8,11 @@ import { findPolicy } from './identity/policies.js';
 import { readDeviceRecord } from './store/read-device.js';
 
 const env = (name: string): string => `IOTHUB_EMULATOR_${name}`;
+const seconds = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`'${value}' is not a number of seconds ≥ 0 (the clock only moves forward)`);
+  return n;
+};
 const int = (value: string): number => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`'${value}' is not a port number`);
@@ -35,6 +40,7 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
   .addOption(new Option('--cert-dir <dir>', 'where the local CA and server certificate live (default: <data-dir>/certs)').env(env('CERT_DIR')))
   .addOption(new Option('--cert-name <name...>', 'extra DNS names or IPs for the server certificate').env(env('CERT_NAMES')).default([]))
   .addOption(new Option('--max-active-jobs <n>', 'jobs running at once before 429 ThrottlingMaxActiveJobCountExceeded').env(env('MAX_ACTIVE_JOBS')).default(defaultOptions.maxActiveJobs).argParser(Number))
+  .addOption(new Option('--clock-offset <seconds>', "start the emulator's job clock this many seconds ahead of real time (scheduled jobs run early)").env(env('CLOCK_OFFSET')).default(0).argParser(seconds))
   .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent').env(env('LOG_LEVEL')).default('info'))
   .addOption(new Option('--log-format <format>', 'pretty (default on a terminal) or json').env(env('LOG_FORMAT')).choices(['pretty', 'json']))
   .action(async (opts) => {
@@ -59,6 +65,8 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
       console.error(`iothub-emulator: ${(error as Error).message}`);
       process.exit(1);
     }
+    // Applied before any request can be served: startHub resolved in this same microtask chain.
+    if (opts.clockOffset > 0) hub.clock.advance(opts.clockOffset * 1000);
     printBanner(hub);
     let stopping = false;
     const stop = async (signal: string): Promise<void> => {
@@ -103,6 +111,7 @@ function printBanner(hub: Hub): void {
     `  MQTT over TLS               mqtts://${hub.hostName}:${hub.mqttPort}`,
     ...(hub.plainMqttPort !== undefined ? [`  MQTT over TCP (no TLS)      mqtt://${hub.hostName}:${hub.plainMqttPort}`] : []),
     `  State                       ${hub.options.inMemory ? 'in memory' : hub.options.dataDir}`,
+    ...(hub.clock.offset > 0 ? [`  Job clock                   ${hub.clock.offset / 1000} s ahead of real time (GET /$emulator/clock)`] : []),
     '',
     'Hub connection string (iothubowner, a well-known development key):',
     `  ${hub.connectionString()}`,

@@ -20,12 +20,17 @@ import { DeviceRouter } from './mqtt/device-router.js';
 import { attachMqttWebSocket, createMqttPlainServer, createMqttTlsServer } from './mqtt/listeners.js';
 import { createRestApp } from './rest/app.js';
 import { devicesRouter } from './rest/devices-router.js';
+import { emulatorRouter } from './rest/emulator-router.js';
+import { jobsRouter } from './rest/jobs-router.js';
+import { queryRouter } from './rest/query-router.js';
 import { twinsRouter } from './rest/twins-router.js';
 import { openDatabase, type Db } from './store/database.js';
 import { DeviceStore } from './store/device-store.js';
+import { JobStore } from './store/job-store.js';
 import { SessionStore } from './store/session-store.js';
 import { loadOrCreateCredentials } from './tls/certificates.js';
 import { TwinService } from './twin/twin-service.js';
+import { Scheduler } from '../scheduler/scheduler.js';
 
 export interface Hub {
   readonly options: HubOptions;
@@ -44,6 +49,7 @@ export interface Hub {
   readonly twins: TwinService;
   readonly methods: MethodService;
   readonly connections: DeviceConnections;
+  readonly scheduler: Scheduler;
   connectionString(policy?: string): string;
   deviceConnectionString(deviceId: string): string;
   /** A service SAS token for REST calls made without an SDK (curl). */
@@ -71,6 +77,7 @@ export async function startHub(partial: Partial<HubOptions> = {}, logger?: Logge
   const methods = new MethodService(store, connections, events);
   const router = new DeviceRouter(twins, methods, connections, events);
   const auth = new ServiceAuthenticator();
+  const scheduler = new Scheduler({ store: new JobStore(db), devices: store, twins, methods, clock, log }, { maxActiveJobs: options.maxActiveJobs });
   events.on('deviceDeleted', ({ deviceId }) => sessions.forget(deviceId));
 
   let broker: Aedes | undefined;
@@ -81,7 +88,13 @@ export async function startHub(partial: Partial<HubOptions> = {}, logger?: Logge
     const app = createRestApp({
       log,
       isHealthy: () => healthy,
-      routers: [devicesRouter(auth, registry, twins, store), twinsRouter(auth, twins, methods)],
+      routers: [
+        queryRouter(auth, store, scheduler),
+        devicesRouter(auth, registry, twins, store),
+        twinsRouter(auth, twins, methods),
+        jobsRouter(auth, scheduler),
+        emulatorRouter(auth, clock),
+      ],
     });
     const httpsServer = https.createServer({ cert: credentials.cert, key: credentials.key, minVersion: 'TLSv1.2' }, app);
     httpsServer.keepAliveTimeout = 120_000;
@@ -98,6 +111,7 @@ export async function startHub(partial: Partial<HubOptions> = {}, logger?: Logge
       plainMqttPort = await listen(plainServer, options.host, options.plainMqttPort!, 'MQTT/TCP');
       servers.push(plainServer);
     }
+    scheduler.start();
     healthy = true;
 
     const ownedBroker = broker;
@@ -117,6 +131,7 @@ export async function startHub(partial: Partial<HubOptions> = {}, logger?: Logge
       twins,
       methods,
       connections,
+      scheduler,
       connectionString(policy = 'iothubowner') {
         const p = findPolicy(policy);
         if (!p) throw new Error(`No shared access policy named '${policy}'`);
@@ -136,6 +151,8 @@ export async function startHub(partial: Partial<HubOptions> = {}, logger?: Logge
       stop() {
         stopping ??= (async () => {
           healthy = false;
+          // Before methods.close(): the calls it rejects stay in flight in the job records (as after a kill).
+          scheduler.stop();
           methods.close();
           connections.closeAll();
           await Promise.all(servers.map((s) => closeServer(s)));
@@ -148,6 +165,7 @@ export async function startHub(partial: Partial<HubOptions> = {}, logger?: Logge
     log.debug({ hostName, httpsPort, mqttPort }, 'hub started');
     return hub;
   } catch (error) {
+    scheduler.stop();
     await Promise.all(servers.map((s) => closeServer(s)));
     if (broker) await new Promise<void>((resolve) => broker!.close(() => resolve()));
     db.close();

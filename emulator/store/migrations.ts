@@ -25,5 +25,7 @@ export const migrations: readonly string[] = [
     record    TEXT NOT NULL,
     PRIMARY KEY (job_id, device_id)
   );
+  -- devices.jobs queries filtered on deviceId read through this instead of every record.
+  CREATE INDEX device_jobs_device ON device_jobs(device_id);
   `,
 ];

@@ -1,0 +1,102 @@
+import type { Db } from './database.js';
+
+/** A device-job row as the scheduler hands it over: the public record plus its status column. */
+export interface DeviceJobRow {
+  deviceId: string;
+  status: string;
+  /** the record `SELECT * FROM devices.jobs` returns */
+  record: object;
+}
+
+export interface JobRow {
+  jobId: string;
+  status: string;
+  createdMs: number;
+  job: object;
+}
+
+/**
+ * Jobs v2 and their device-job records in SQLite. Rows keep insertion order (rowid), which is the
+ * order the job list and devices.jobs queries page through. Batches are written inside the
+ * caller's `atomically`, so a job row and the device records it counts never disagree on disk.
+ */
+export class JobStore {
+  private readonly insertJobStatement;
+  private readonly updateJobStatement;
+  private readonly insertDeviceJobStatement;
+  private readonly updateDeviceJobStatement;
+  private readonly deviceJobsOfJobStatement;
+  private readonly allDeviceJobsStatement;
+  private readonly deviceJobsOfDeviceStatement;
+
+  constructor(private readonly db: Db) {
+    this.insertJobStatement = db.prepare('INSERT INTO jobs (job_id, status, created_ms, job) VALUES (?, ?, ?, ?)');
+    this.updateJobStatement = db.prepare('UPDATE jobs SET status = ?, job = ? WHERE job_id = ?');
+    this.insertDeviceJobStatement = db.prepare('INSERT INTO device_jobs (job_id, device_id, status, record) VALUES (?, ?, ?, ?)');
+    this.updateDeviceJobStatement = db.prepare('UPDATE device_jobs SET status = ?, record = ? WHERE job_id = ? AND device_id = ?');
+    this.deviceJobsOfJobStatement = db.prepare('SELECT device_id, status, record FROM device_jobs WHERE job_id = ? ORDER BY rowid');
+    this.allDeviceJobsStatement = db.prepare('SELECT rowid, record FROM device_jobs WHERE rowid > ? ORDER BY rowid LIMIT 1000');
+    this.deviceJobsOfDeviceStatement = db.prepare('SELECT record FROM device_jobs WHERE device_id = ? ORDER BY rowid');
+  }
+
+  /** Runs `work` in one transaction (nested calls, e.g. DeviceStore.saveMany, become savepoints). */
+  atomically<T>(work: () => T): T {
+    return this.db.transaction(work)();
+  }
+
+  loadJobs(): JobRow[] {
+    const rows = this.db.prepare('SELECT job_id, status, created_ms, job FROM jobs ORDER BY rowid').all() as { job_id: string; status: string; created_ms: number; job: string }[];
+    return rows.map((r) => ({ jobId: r.job_id, status: r.status, createdMs: r.created_ms, job: JSON.parse(r.job) as object }));
+  }
+
+  insertJob(jobId: string, status: string, createdMs: number, job: object): void {
+    this.insertJobStatement.run(jobId, status, createdMs, JSON.stringify(job));
+  }
+
+  updateJob(jobId: string, status: string, job: object): void {
+    this.updateJobStatement.run(status, JSON.stringify(job), jobId);
+  }
+
+  insertDeviceJobs(jobId: string, rows: Iterable<DeviceJobRow>): void {
+    for (const row of rows) this.insertDeviceJobStatement.run(jobId, row.deviceId, row.status, JSON.stringify(row.record));
+  }
+
+  updateDeviceJobs(jobId: string, rows: Iterable<DeviceJobRow>): void {
+    for (const row of rows) this.updateDeviceJobStatement.run(row.status, JSON.stringify(row.record), jobId, row.deviceId);
+  }
+
+  /** Forgets every job and device-job record (a hub reset). */
+  clear(): void {
+    this.atomically(() => {
+      this.db.prepare('DELETE FROM device_jobs').run();
+      this.db.prepare('DELETE FROM jobs').run();
+    });
+  }
+
+  /** One job's device records, for resuming it after a restart. */
+  deviceJobsOf(jobId: string): DeviceJobRow[] {
+    const rows = this.deviceJobsOfJobStatement.all(jobId) as { device_id: string; status: string; record: string }[];
+    return rows.map((r) => ({ deviceId: r.device_id, status: r.status, record: JSON.parse(r.record) as object }));
+  }
+
+  /**
+   * Device-job records in a stable order: all of them by insertion, or those of `deviceIds` (in
+   * that order) through the device index. Lazy, so a page that fills early stops reading; read in
+   * chunks rather than through an open SQLite iterator, which would block the connection for
+   * every other statement until the consumer finished.
+   */
+  *deviceJobRecords(deviceIds?: readonly string[]): Generator<object> {
+    if (deviceIds === undefined) {
+      let after = 0;
+      for (;;) {
+        const rows = this.allDeviceJobsStatement.all(after) as { rowid: number; record: string }[];
+        for (const row of rows) yield JSON.parse(row.record) as object;
+        if (rows.length < 1000) return;
+        after = rows[rows.length - 1]!.rowid;
+      }
+    }
+    for (const deviceId of deviceIds) {
+      for (const row of this.deviceJobsOfDeviceStatement.all(deviceId) as { record: string }[]) yield JSON.parse(row.record) as object;
+    }
+  }
+}

@@ -1,0 +1,292 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../emulator/clock.js';
+import { deviceNotFound } from '../emulator/errors.js';
+import type { DeviceRecord } from '../emulator/identity/device-record.js';
+import type { MethodService } from '../emulator/methods/method-service.js';
+import type { Query } from '../emulator/query/index.js';
+import type { DeviceStore } from '../emulator/store/device-store.js';
+import type { DeviceJobRow, JobStore } from '../emulator/store/job-store.js';
+import { isoTime } from '../emulator/time.js';
+import { checkTwinEtag, type TwinService } from '../emulator/twin/twin-service.js';
+import { twinView } from '../emulator/twin/twin-view.js';
+import type { ClockTimers } from './clock-timers.js';
+import { deviceJobError, markCanceled, markCompleted, markFailed, markRunning, newDeviceJob } from './device-job.js';
+import { emptyStatistics, statisticFor, type DeviceJob, type JobState, type JobStatus } from './job-model.js';
+import type { JobPlan } from './job-request.js';
+
+export interface RunContext {
+  store: JobStore;
+  devices: DeviceStore;
+  twins: TwinService;
+  methods: MethodService;
+  clock: Clock;
+  timers: ClockTimers;
+  log: Logger;
+  /** device operations in flight at once, read at every dispatch so a change applies to running jobs */
+  concurrency(): number;
+  ended(run: JobRun): void;
+}
+
+// Twin updates are synchronous, so they are applied in slices that leave the event loop free
+// for requests and device traffic in between; each slice is one transaction.
+const TWIN_SLICE = 1000;
+
+/**
+ * EMULATOR CHOICE (durability): a method call that was in flight when the emulator stopped is
+ * not repeated after the restart (the device may have run it: at most once); its record fails
+ * with the error a graceful stop gives in-flight direct methods.
+ */
+const INTERRUPTED = { code: 'ServiceUnavailable', description: 'The emulator stopped while this device\'s method call was in flight; the call is not repeated.' } as const;
+
+/**
+ * One running job: fans the operation out over the devices its condition selected, with at most
+ * `concurrency()` method calls in flight, keeps statistics as it goes, and writes progress in
+ * batches (one transaction per event-loop turn) so 10,000 devices do not mean 10,000 commits.
+ */
+export class JobRun {
+  private readonly records = new Map<string, DeviceJob>();
+  private readonly order: string[] = [];
+  private next = 0;
+  private inFlight = 0;
+  private readonly dirty = new Set<DeviceJob>();
+  private dirtyTwins: DeviceRecord[] = [];
+  private pumpQueued = false;
+  private state: 'running' | 'ended' | 'stopped' = 'running';
+  private cancelDeadline: () => void = () => undefined;
+
+  private constructor(
+    private readonly job: JobState,
+    private readonly plan: JobPlan,
+    private readonly ctx: RunContext,
+    records: readonly DeviceJob[],
+  ) {
+    const stats = emptyStatistics();
+    for (const record of records) {
+      this.records.set(record.deviceId, record);
+      this.order.push(record.deviceId);
+      stats[statisticFor(record.status)]++;
+    }
+    stats.deviceCount = records.length;
+    job.response.deviceJobStatistics = stats;
+  }
+
+  get jobId(): string {
+    return this.job.response.jobId;
+  }
+
+  /** Starts a queued or scheduled job: the device set is what the condition selects now (spec §5.1). */
+  static start(job: JobState, plan: JobPlan, ctx: RunContext): JobRun {
+    const now = ctx.clock.now();
+    const { jobId, type, maxExecutionTimeInSeconds } = job.response;
+    const records = selectDevices(plan.query, ctx.devices).map((deviceId) => newDeviceJob(jobId, type, deviceId, now, maxExecutionTimeInSeconds, now));
+    job.runStartedMs = now;
+    job.response.status = 'running';
+    const run = new JobRun(job, plan, ctx, records);
+    // One transaction: after a kill the job is either not started (and starts again) or running
+    // with every one of its device records — never half fanned out.
+    ctx.store.atomically(() => {
+      ctx.store.insertDeviceJobs(jobId, records.map(rowOf));
+      ctx.store.updateJob(jobId, 'running', job);
+    });
+    ctx.log.info({ jobId, type, devices: records.length }, 'job started');
+    run.begin();
+    return run;
+  }
+
+  /** Continues a job that was running when the emulator stopped (or was killed). */
+  static resume(job: JobState, plan: JobPlan, ctx: RunContext): JobRun {
+    const records = ctx.store.deviceJobsOf(job.response.jobId).map((row) => row.record as DeviceJob);
+    const run = new JobRun(job, plan, ctx, records);
+    const now = ctx.clock.now();
+    let interrupted = 0;
+    for (const record of records) {
+      if (record.status !== 'running') continue;
+      run.set(record, () => markFailed(record, { ...INTERRUPTED }, now));
+      interrupted++;
+    }
+    job.runStartedMs ??= now;
+    ctx.log.info({ jobId: run.jobId, devices: records.length, interrupted, pending: job.response.deviceJobStatistics.pendingCount }, 'job resumed');
+    run.begin();
+    return run;
+  }
+
+  /** Stops dispatch; what has not finished is canceled (EMULATOR CHOICE, spec §5.1). */
+  cancel(): void {
+    if (this.state !== 'running') return;
+    const now = this.ctx.clock.now();
+    for (const record of this.records.values()) {
+      if (record.status === 'pending' || record.status === 'running') this.set(record, () => markCanceled(record, now));
+    }
+    this.finish('cancelled');
+  }
+
+  /** The hub is stopping: write what is known and leave the rest to the next start (as after a kill). */
+  stop(): void {
+    if (this.state !== 'running') return;
+    this.state = 'stopped';
+    this.cancelDeadline();
+    this.flush(false);
+  }
+
+  /** Writes buffered progress now (queries read device-job records from the store). */
+  flushNow(): void {
+    if (this.state === 'running') this.flush(false);
+  }
+
+  private begin(): void {
+    const deadline = this.job.runStartedMs! + this.job.response.maxExecutionTimeInSeconds * 1000;
+    this.cancelDeadline = this.ctx.timers.at(deadline, () => this.expire());
+    this.schedulePump();
+  }
+
+  private schedulePump(): void {
+    if (this.pumpQueued || this.state !== 'running') return;
+    this.pumpQueued = true;
+    setImmediate(() => {
+      this.pumpQueued = false;
+      if (this.state !== 'running') return;
+      if (this.plan.twin) this.applyTwinSlice();
+      else this.dispatchMethods();
+    });
+  }
+
+  private dispatchMethods(): void {
+    const limit = Math.max(1, this.ctx.concurrency());
+    const now = this.ctx.clock.now();
+    const batch: DeviceJob[] = [];
+    while (this.inFlight + batch.length < limit && this.next < this.order.length) {
+      const record = this.records.get(this.order[this.next++]!)!;
+      if (record.status !== 'pending') continue;
+      this.set(record, () => markRunning(record, now));
+      batch.push(record);
+    }
+    // 'running' reaches the disk before any request leaves, so after a kill these devices are
+    // known to have been called and are not called again.
+    this.flush(false);
+    for (const record of batch) this.invoke(record);
+    if (this.next >= this.order.length && this.inFlight === 0) this.finish('completed');
+  }
+
+  private invoke(record: DeviceJob): void {
+    this.inFlight++;
+    this.ctx.methods.invoke(record.deviceId, this.plan.method!).then(
+      (result) => this.settle(record, () => markCompleted(record, { status: result.status, payload: result.payload }, this.ctx.clock.now())),
+      (error: unknown) => this.settle(record, () => markFailed(record, deviceJobError(error), this.ctx.clock.now())),
+    );
+  }
+
+  private settle(record: DeviceJob, mark: () => void): void {
+    this.inFlight--;
+    // A cancelled, expired or stopped job already decided this record; a late answer is dropped.
+    if (this.state !== 'running' || record.status !== 'running') return;
+    this.set(record, mark);
+    this.schedulePump();
+  }
+
+  private applyTwinSlice(): void {
+    const { change, etag } = this.plan.twin!;
+    const end = Math.min(this.next + TWIN_SLICE, this.order.length);
+    const now = this.ctx.clock.now();
+    while (this.next < end) {
+      const record = this.records.get(this.order[this.next++]!)!;
+      if (record.status !== 'pending') continue;
+      const device = this.ctx.devices.get(record.deviceId);
+      try {
+        if (!device) throw deviceNotFound(record.deviceId);
+        checkTwinEtag(device, etag);
+        // Saved below in the same transaction as the device-job record, so a kill can neither
+        // lose an applied update nor apply one twice.
+        this.ctx.twins.applyMerge(device, change, false);
+        this.dirtyTwins.push(device);
+        this.set(record, () => markCompleted(record, null, now));
+      } catch (error) {
+        this.set(record, () => markFailed(record, deviceJobError(error), now));
+      }
+    }
+    this.flush(false);
+    if (this.next < this.order.length) this.schedulePump();
+    else this.finish('completed');
+  }
+
+  /**
+   * maxExecutionTimeInSeconds elapsed (emulator clock). EMULATOR CHOICE (spec §5.1): what has not
+   * finished fails with JobTimeout; the job is completed, or failed when no device succeeded.
+   */
+  private expire(): void {
+    if (this.state !== 'running') return;
+    const now = this.ctx.clock.now();
+    const seconds = this.job.response.maxExecutionTimeInSeconds;
+    const error = { code: 'JobTimeout', description: `The job reached its maxExecutionTimeInSeconds (${seconds} s) before this device finished.` };
+    let unfinished = 0;
+    for (const record of this.records.values()) {
+      if (record.status !== 'pending' && record.status !== 'running') continue;
+      this.set(record, () => markFailed(record, { ...error }, now));
+      unfinished++;
+    }
+    const message = `The job reached its maxExecutionTimeInSeconds (${seconds} s) with ${unfinished} device(s) unfinished.`;
+    if (this.job.response.deviceJobStatistics.succeededCount === 0) this.finish('failed', message, message);
+    else this.finish('completed', message);
+  }
+
+  private finish(status: JobStatus, statusMessage?: string, failureReason?: string): void {
+    if (this.state !== 'running') return;
+    this.state = 'ended';
+    this.cancelDeadline();
+    const response = this.job.response;
+    response.status = status;
+    response.endTime = isoTime(this.ctx.clock.now());
+    if (statusMessage !== undefined) response.statusMessage = statusMessage;
+    if (failureReason !== undefined) response.failureReason = failureReason;
+    this.flush(true);
+    this.ctx.log.info({ jobId: this.jobId, status, statistics: response.deviceJobStatistics }, 'job ended');
+    this.ctx.ended(this);
+  }
+
+  /** Moves a record to another status, keeping the statistics in step, and queues it for writing. */
+  private set(record: DeviceJob, mark: () => void): void {
+    const stats = this.job.response.deviceJobStatistics;
+    stats[statisticFor(record.status)]--;
+    mark();
+    stats[statisticFor(record.status)]++;
+    this.dirty.add(record);
+  }
+
+  private flush(always: boolean): void {
+    if (!always && this.dirty.size === 0 && this.dirtyTwins.length === 0) return;
+    const rows = [...this.dirty].map(rowOf);
+    const twins = this.dirtyTwins;
+    this.dirty.clear();
+    this.dirtyTwins = [];
+    const { store, devices } = this.ctx;
+    store.atomically(() => {
+      if (twins.length > 0) devices.saveMany(twins);
+      store.updateDeviceJobs(this.jobId, rows);
+      store.updateJob(this.jobId, this.job.response.status, this.job);
+    });
+  }
+}
+
+/**
+ * The devices a job condition selects, in registry order, through the id index when the
+ * condition pins deviceIds. The emulator has no module identities, so a `FROM devices.modules`
+ * condition (spec §4.6) selects nothing.
+ */
+export function selectDevices(query: Query, devices: DeviceStore): string[] {
+  if (query.source !== 'devices') return [];
+  const ids: string[] = [];
+  if (query.deviceIds) {
+    for (const id of query.deviceIds) {
+      const record = devices.get(id);
+      if (record && query.matches(twinView(record))) ids.push(id);
+    }
+    return ids;
+  }
+  for (const record of devices.all()) {
+    if (query.matches(twinView(record))) ids.push(record.deviceId);
+  }
+  return ids;
+}
+
+function rowOf(record: DeviceJob): DeviceJobRow {
+  return { deviceId: record.deviceId, status: record.status, record };
+}
