@@ -10,6 +10,9 @@ export interface HubEventMap {
   twinUpdated: [{ deviceId: string; side: 'service' | 'device'; section: 'tags' | 'desired' | 'reported'; patch: JsonObject; version: number }];
   deviceCreated: [{ deviceId: string }];
   deviceDeleted: [{ deviceId: string }];
+  /** The scheduler emits these two; metrics (jobs.completed, jobs.failed, job device operations) count them. */
+  jobFinished: [{ jobId: string; type: string; status: 'completed' | 'failed' | 'cancelled' }];
+  jobDeviceFinished: [{ jobId: string; deviceId: string; type: string; outcome: 'completed' | 'failed' }];
 }
 
 export class HubEvents extends EventEmitter<HubEventMap> {}

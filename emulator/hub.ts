@@ -14,6 +14,10 @@ import { findPolicy } from './identity/policies.js';
 import { RegistryService } from './identity/registry-service.js';
 import { createLogger } from './logger.js';
 import { MethodService } from './methods/method-service.js';
+import { HubMetrics } from './operations/metrics.js';
+import { defaultRecordingOptions, Recording, type RecordingOptions } from './operations/recording.js';
+import { HubReset, type ResetHook, type ResetResult } from './operations/reset.js';
+import { restMetrics } from './operations/rest-metrics.js';
 import { createBroker } from './mqtt/broker.js';
 import { DeviceConnections } from './mqtt/device-connections.js';
 import { DeviceRouter } from './mqtt/device-router.js';
@@ -23,6 +27,7 @@ import { devicesRouter } from './rest/devices-router.js';
 import { emulatorRouter } from './rest/emulator-router.js';
 import { jobsRouter } from './rest/jobs-router.js';
 import { queryRouter } from './rest/query-router.js';
+import { operationsRouter } from './rest/operations-router.js';
 import { twinsRouter } from './rest/twins-router.js';
 import { openDatabase, type Db } from './store/database.js';
 import { DeviceStore } from './store/device-store.js';
@@ -49,6 +54,14 @@ export interface Hub {
   readonly twins: TwinService;
   readonly methods: MethodService;
   readonly connections: DeviceConnections;
+  /** What happened on the hub, for assertions and the event stream; bounded by recordingLimit and telemetryBuffer. */
+  readonly recording: Recording;
+  /** Prometheus metrics under IoT Hub's own names (GET /metrics). */
+  readonly metrics: HubMetrics;
+  /** Back to an empty hub without a restart: devices, twins, sessions, recording, metrics, and whatever reset hooks hold (jobs). */
+  reset(): Promise<ResetResult>;
+  /** Registers state a reset must also clear; returns the function that removes the hook. */
+  onReset(hook: ResetHook): () => void;
   readonly scheduler: Scheduler;
   connectionString(policy?: string): string;
   deviceConnectionString(deviceId: string): string;
@@ -58,7 +71,7 @@ export interface Hub {
 }
 
 /** Composition root: opens the store, builds the services, starts the listeners. */
-export async function startHub(partial: Partial<HubOptions> = {}, logger?: Logger): Promise<Hub> {
+export async function startHub(partial: Partial<HubOptions & RecordingOptions> = {}, logger?: Logger): Promise<Hub> {
   const options: HubOptions = { ...defaultOptions, ...partial };
   const log = logger ?? createLogger(options.logLevel, options.logFormat);
   const hostName = resolveHostName(options);
@@ -77,7 +90,26 @@ export async function startHub(partial: Partial<HubOptions> = {}, logger?: Logge
   const methods = new MethodService(store, connections, events);
   const router = new DeviceRouter(twins, methods, connections, events);
   const auth = new ServiceAuthenticator();
+  const recording = new Recording({
+    recordingLimit: partial.recordingLimit ?? defaultRecordingOptions.recordingLimit,
+    telemetryBuffer: partial.telemetryBuffer ?? defaultRecordingOptions.telemetryBuffer,
+  });
+  recording.attach(events);
+  const metrics = new HubMetrics({ connectedDevices: () => connections.count, totalDevices: () => registry.count() });
+  metrics.attach(events);
+  const resets = new HubReset({
+    deviceIds: () => Array.from(store.all(), (record) => record.deviceId),
+    clearDevices: () => store.clear(),
+    afterDelete: (deviceId) => registry.afterDelete(deviceId),
+    clearSessions: () => sessions.clear(),
+    connectedCount: () => connections.count,
+    clearObservations: () => {
+      recording.clear();
+      metrics.reset();
+    },
+  });
   const scheduler = new Scheduler({ store: new JobStore(db), devices: store, twins, methods, clock, log }, { maxActiveJobs: options.maxActiveJobs });
+  resets.add(scheduler);
   events.on('deviceDeleted', ({ deviceId }) => sessions.forget(deviceId));
 
   let broker: Aedes | undefined;
@@ -85,10 +117,13 @@ export async function startHub(partial: Partial<HubOptions> = {}, logger?: Logge
   let healthy = false;
   try {
     broker = await createBroker({ registry, router, connections, sessions, events, log });
+    metrics.observeDevicePublishes(broker, (deviceId) => registry.find(deviceId) !== undefined);
     const app = createRestApp({
       log,
       isHealthy: () => healthy,
       routers: [
+        restMetrics(metrics),
+        operationsRouter({ auth, recording, metrics, reset: () => resets.run() }),
         queryRouter(auth, store, scheduler),
         devicesRouter(auth, registry, twins, store),
         twinsRouter(auth, twins, methods),
@@ -132,6 +167,10 @@ export async function startHub(partial: Partial<HubOptions> = {}, logger?: Logge
       methods,
       connections,
       scheduler,
+      recording,
+      metrics,
+      reset: () => resets.run(),
+      onReset: (hook) => resets.add(hook),
       connectionString(policy = 'iothubowner') {
         const p = findPolicy(policy);
         if (!p) throw new Error(`No shared access policy named '${policy}'`);

@@ -1,0 +1,99 @@
+import type { HubEventMap } from '../events.js';
+import type { JsonObject } from '../twin/json.js';
+
+/** What a recorded entry is about; also the event names on the /$emulator/events stream. */
+export type EntryKind = 'telemetry' | 'method' | 'twin' | 'connection' | 'device';
+export const entryKinds: readonly EntryKind[] = ['telemetry', 'method', 'twin', 'connection', 'device'];
+
+interface EntryBase {
+  /** increasing per hub: the order things happened in, and the SSE event id */
+  seq: number;
+  /** when the hub recorded it (ISO-8601) */
+  time: string;
+  deviceId: string;
+}
+
+export interface TelemetryEntry extends EntryBase {
+  kind: 'telemetry';
+  /** the body parsed as JSON when it is JSON, else its UTF-8 text, else base64 (see `encoding`) */
+  payload: unknown;
+  encoding: 'json' | 'text' | 'base64';
+  /** application properties and system properties ($.ct, $.ce, $.mid…) as the device sent them */
+  properties: Record<string, string | null>;
+  enqueuedTime: string;
+  sizeInBytes: number;
+}
+
+export interface MethodEntry extends EntryBase {
+  kind: 'method';
+  methodName: string;
+  payload: unknown;
+  /** the device's status and answer; absent when the call failed (`error` says why) */
+  status?: number;
+  response?: unknown;
+  error?: string;
+  durationMs: number;
+}
+
+export interface TwinEntry extends EntryBase {
+  kind: 'twin';
+  /** who changed it: the back end (tags, desired) or the device (reported) */
+  side: 'service' | 'device';
+  section: 'tags' | 'desired' | 'reported';
+  patch: JsonObject;
+  version: number;
+}
+
+export interface ConnectionEntry extends EntryBase {
+  kind: 'connection';
+  event: 'connected' | 'disconnected';
+  transport?: string;
+  reason?: string;
+}
+
+export interface DeviceEntry extends EntryBase {
+  kind: 'device';
+  event: 'created' | 'deleted';
+}
+
+export type RecordedEntry = TelemetryEntry | MethodEntry | TwinEntry | ConnectionEntry | DeviceEntry;
+
+type WithoutStamp<T> = T extends unknown ? Omit<T, 'seq' | 'time'> : never;
+/** An entry before the recording numbers and stamps it. */
+export type NewEntry = WithoutStamp<RecordedEntry>;
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+export function telemetryEntry(event: HubEventMap['telemetry'][0]): NewEntry {
+  return { kind: 'telemetry', deviceId: event.deviceId, ...decodeBody(event.payload), properties: event.properties, enqueuedTime: event.enqueuedTime, sizeInBytes: event.payload.length };
+}
+
+/** Tests assert on values, not bytes: JSON bodies become values, text stays text, binary stays exact as base64. */
+export function decodeBody(body: Buffer): { payload: unknown; encoding: TelemetryEntry['encoding'] } {
+  let text: string;
+  try {
+    text = strictUtf8.decode(body);
+  } catch {
+    return { payload: body.toString('base64'), encoding: 'base64' };
+  }
+  try {
+    return { payload: JSON.parse(text), encoding: 'json' };
+  } catch {
+    return { payload: text, encoding: 'text' };
+  }
+}
+
+export function methodEntry(event: HubEventMap['methodInvoked'][0]): NewEntry {
+  const entry: Omit<MethodEntry, 'seq' | 'time'> = { kind: 'method', deviceId: event.deviceId, methodName: event.methodName, payload: event.payload, durationMs: Math.round(event.durationMs * 1000) / 1000 };
+  if (event.status !== undefined) {
+    entry.status = event.status;
+    entry.response = event.response;
+  }
+  if (event.error !== undefined) entry.error = event.error;
+  return entry;
+}
+
+export function twinEntry(event: HubEventMap['twinUpdated'][0]): NewEntry {
+  // A copy: the twin service may keep mutating the object it emitted.
+  return { kind: 'twin', deviceId: event.deviceId, side: event.side, section: event.section, patch: structuredClone(event.patch), version: event.version };
+}
