@@ -1,11 +1,30 @@
 import iothub from 'azure-iothub';
 import device from 'azure-iot-device';
 import deviceMqtt from 'azure-iot-device-mqtt';
+import mqtt, { type MqttClient } from 'mqtt';
 import type { Hub } from '../../emulator/hub.js';
+import { wellKnownPolicies } from '../../emulator/identity/policies.js';
+import { hubConnectionString } from '../../protocol/connection-string.js';
+import { createSasToken } from '../../protocol/sas.js';
+import { METHODS_FILTER, methodResponseTopic, parseHubPublish } from '../../protocol/topics.js';
 
 export const { Registry, JobClient } = iothub;
 const { Client: DeviceClient } = device;
 export type DeviceClientType = InstanceType<typeof DeviceClient>;
+
+/** What the service-side helpers need of a hub: an in-process Hub, or an emulator process (processTarget). */
+export type ServiceTarget = Pick<Hub, 'hostName' | 'httpsPort' | 'serviceToken' | 'connectionString'>;
+
+/** The service side of an emulator running as a child process on `host` (port 443, well-known keys). */
+export function processTarget(host: string): ServiceTarget {
+  const policy = (name: string) => wellKnownPolicies.find((p) => p.keyName === name)!;
+  return {
+    hostName: host,
+    httpsPort: 443,
+    serviceToken: (name = 'iothubowner', validSeconds = 3600) => createSasToken(host, policy(name).primaryKey, Math.ceil(Date.now() / 1000) + validSeconds, name),
+    connectionString: (name = 'iothubowner') => hubConnectionString({ hostName: host, sharedAccessKeyName: name, sharedAccessKey: policy(name).primaryKey }),
+  };
+}
 
 export interface JobDevice {
   id: string;
@@ -94,7 +113,7 @@ export interface RestAnswer {
 }
 
 /** A raw HTTPS call with a valid service SAS (policy selectable), for headers the SDKs hide. */
-export async function call(hub: Hub, method: string, path: string, body?: unknown, headers: Record<string, string> = {}, policy = 'iothubowner'): Promise<RestAnswer> {
+export async function call(hub: ServiceTarget, method: string, path: string, body?: unknown, headers: Record<string, string> = {}, policy = 'iothubowner'): Promise<RestAnswer> {
   const response = await fetch(`https://${hub.hostName}:${hub.httpsPort}${path}`, {
     method,
     headers: { authorization: hub.serviceToken(policy), 'content-type': 'application/json; charset=utf-8', ...headers },
@@ -105,7 +124,7 @@ export async function call(hub: Hub, method: string, path: string, body?: unknow
 }
 
 /** Every page of a devices query through the Node SDK's own paging loop. */
-export async function queryAll(hub: Hub, sql: string, pageSize?: number): Promise<{ items: any[]; pages: number }> {
+export async function queryAll(hub: ServiceTarget, sql: string, pageSize?: number): Promise<{ items: any[]; pages: number }> {
   const query = Registry.fromConnectionString(hub.connectionString()).createQuery(sql, pageSize);
   const items: any[] = [];
   let pages = 0;
@@ -117,4 +136,33 @@ export async function queryAll(hub: Hub, sql: string, pageSize?: number): Promis
     if (pages > 1000) throw new Error('the query never ended: x-ms-continuation on the last page?');
   }
   return { items, pages };
+}
+
+/**
+ * A bare mqtt.js device that answers lockDoor at once, or never: subscribed (SUBACK received)
+ * before it is returned, so it needs no view into the hub. For emulators in child processes.
+ */
+export async function rawLockDoorDevice(host: string, deviceId: string, key: string, answer: 'now' | 'never'): Promise<{ client: MqttClient; calls: () => number }> {
+  const client = mqtt.connect(`mqtts://${host}:8883`, {
+    clientId: deviceId,
+    username: `${host}/${deviceId}/?api-version=2021-04-12`,
+    password: createSasToken(`${host}/devices/${deviceId}`, key, Math.floor(Date.now() / 1000) + 3600),
+    protocolVersion: 4,
+    clean: true,
+    reconnectPeriod: 0,
+  });
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve());
+    client.once('error', reject);
+  });
+  client.on('error', () => undefined);
+  let calls = 0;
+  client.on('message', (topic) => {
+    const publish = parseHubPublish(topic);
+    if (publish?.kind !== 'methodRequest') return;
+    calls++;
+    if (answer === 'now') client.publish(methodResponseTopic(200, publish.rid), JSON.stringify({ locked: true }));
+  });
+  await client.subscribeAsync(METHODS_FILTER, { qos: 0 });
+  return { client, calls: () => calls };
 }

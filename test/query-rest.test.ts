@@ -1,0 +1,157 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '../emulator/hub.js';
+import { startTestHub } from './support/hub-factory.js';
+import { call, queryAll, Registry } from './support/job-helpers.js';
+
+// POST /devices/query (spec §3.5) as the Node SDK and raw HTTPS see it: paging, item types, errors.
+
+let hub: Hub;
+let registry: InstanceType<typeof Registry>;
+const COUNT = 250;
+const ids = Array.from({ length: COUNT }, (_, i) => `q${String(i).padStart(3, '0')}`);
+const QUERY = '/devices/query?api-version=2021-04-12';
+
+beforeAll(async () => {
+  hub = await startTestHub();
+  registry = Registry.fromConnectionString(hub.connectionString());
+  for (let i = 0; i < COUNT; i += 100) {
+    const batch = ids.slice(i, i + 100).map((id, j) => ({ id, importMode: 'create', tags: { building: String(40 + ((i + j) % 3)), n: i + j } }));
+    const answer = await call(hub, 'POST', '/devices?api-version=2021-04-12', batch);
+    expect(answer.status).toBe(200);
+  }
+});
+afterAll(() => hub?.stop());
+
+describe('paging', () => {
+  it('pages SELECT * through Registry.createQuery(...).nextAsTwin() and ends: no continuation on the last page', async () => {
+    const query = registry.createQuery('SELECT * FROM devices', 100);
+    const seen: string[] = [];
+    let pages = 0;
+    while (query.hasMoreResults && pages < 10) {
+      const page = await query.nextAsTwin();
+      pages++;
+      for (const twin of page.result) seen.push(twin.deviceId);
+      expect(page.result[0]!.constructor.name).toBe('Twin');
+    }
+    expect(pages).toBe(3);
+    expect(seen).toEqual(ids);
+  });
+
+  it('sends x-ms-continuation only while more pages exist, and 100 items when no size is asked', async () => {
+    const first = await call(hub, 'POST', QUERY, { query: 'SELECT * FROM devices' });
+    expect(first.status).toBe(200);
+    expect(first.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(first.headers.get('x-ms-item-type')).toBe('Twin');
+    expect(Array.isArray(first.json)).toBe(true);
+    expect(first.json).toHaveLength(100);
+    const token = first.headers.get('x-ms-continuation');
+    expect(token).toBeTruthy();
+    const second = await call(hub, 'POST', QUERY, { query: 'SELECT * FROM devices' }, { 'x-ms-continuation': token! });
+    expect(second.json[0].deviceId).toBe('q100');
+    const third = await call(hub, 'POST', QUERY, { query: 'SELECT * FROM devices' }, { 'x-ms-continuation': second.headers.get('x-ms-continuation')! });
+    expect(third.json).toHaveLength(50);
+    expect(third.headers.has('x-ms-continuation')).toBe(false);
+  });
+
+  it('caps a page at 100 items whatever x-ms-max-item-count asks (EMULATOR CHOICE, spec §8.19)', async () => {
+    const big = await call(hub, 'POST', QUERY, { query: 'SELECT * FROM devices' }, { 'x-ms-max-item-count': '1000' });
+    expect(big.json).toHaveLength(100);
+    const small = await call(hub, 'POST', QUERY, { query: 'SELECT * FROM devices' }, { 'x-ms-max-item-count': '7' });
+    expect(small.json).toHaveLength(7);
+  });
+
+  it('keeps TOP across pages', async () => {
+    const { items, pages } = await queryAll(hub, "SELECT TOP 10 * FROM devices WHERE tags.building = '41'", 4);
+    expect(pages).toBe(3);
+    expect(items).toHaveLength(10);
+    expect(items.every((t) => t.tags.building === '41')).toBe(true);
+  });
+
+  it('pages aggregates and projections too', async () => {
+    const { items, pages } = await queryAll(hub, 'SELECT deviceId, tags.n FROM devices WHERE tags.n >= 200', 20);
+    expect(pages).toBe(3);
+    expect(items).toEqual(ids.slice(200).map((id, i) => ({ deviceId: id, n: 200 + i })));
+  });
+
+  it('refuses a continuation token it did not issue, or one issued for another query', async () => {
+    const bogus = await call(hub, 'POST', QUERY, { query: 'SELECT * FROM devices' }, { 'x-ms-continuation': 'not-a-token' });
+    expect(bogus.status).toBe(400);
+    const token = (await call(hub, 'POST', QUERY, { query: 'SELECT * FROM devices' })).headers.get('x-ms-continuation')!;
+    const other = await call(hub, 'POST', QUERY, { query: "SELECT * FROM devices WHERE tags.building = '40'" }, { 'x-ms-continuation': token });
+    expect(other.status).toBe(400);
+    expect(other.json.Message).toMatch(/different query/);
+  });
+});
+
+describe('results and item types', () => {
+  it('returns full twins (with $metadata) that reflect a twin update at once', async () => {
+    const before = ((await registry.getTwin('q007')).responseBody as any).etag;
+    const after = ((await registry.updateTwin('q007', { tags: { building: '99' }, properties: { desired: { mode: 'eco' } } }, '*')).responseBody as any).etag;
+    const answer = await call(hub, 'POST', QUERY, { query: "SELECT * FROM devices WHERE tags.building = '99'" });
+    expect(answer.json).toHaveLength(1);
+    const twin = answer.json[0];
+    expect(twin).toMatchObject({ deviceId: 'q007', status: 'enabled', tags: { building: '99', n: 7 }, properties: { desired: { mode: 'eco', $version: 2 } } });
+    expect(twin.properties.desired.$metadata.mode.$lastUpdated).toBeDefined();
+    expect(twin.etag).toBe(after);
+    expect(twin.etag).not.toBe(before);
+  });
+
+  it("keeps the order of a deviceId IN [...] list (read through the id index)", async () => {
+    const answer = await call(hub, 'POST', QUERY, { query: "SELECT * FROM devices WHERE deviceId IN ['q200', 'q003', 'missing', 'q150']" });
+    expect(answer.json.map((t: any) => t.deviceId)).toEqual(['q200', 'q003', 'q150']);
+  });
+
+  it('answers aggregates as Raw, e.g. COUNT() … GROUP BY', async () => {
+    const answer = await call(hub, 'POST', QUERY, { query: 'SELECT tags.building, COUNT() AS numberOfDevices FROM devices GROUP BY tags.building' });
+    expect(answer.headers.get('x-ms-item-type')).toBe('Raw');
+    const counts = Object.fromEntries(answer.json.map((g: any) => [g.building, g.numberOfDevices]));
+    // n % 3 over 0…249 gives 84/83/83; q007 (building 41) moved to 99 above.
+    expect(counts).toEqual({ '40': 84, '41': 82, '42': 83, '99': 1 });
+    const total = await call(hub, 'POST', QUERY, { query: 'SELECT COUNT() AS n FROM devices' });
+    expect(total.json).toEqual([{ n: COUNT }]);
+  });
+
+  it('answers devices.jobs as DeviceJob and devices.modules as (empty) Twin', async () => {
+    const jobs = await call(hub, 'POST', QUERY, { query: 'SELECT * FROM devices.jobs' });
+    expect(jobs.headers.get('x-ms-item-type')).toBe('DeviceJob');
+    expect(jobs.json).toEqual([]);
+    const modules = await call(hub, 'POST', QUERY, { query: 'SELECT * FROM devices.modules' });
+    expect(modules.headers.get('x-ms-item-type')).toBe('Twin');
+    expect(modules.json).toEqual([]);
+  });
+
+  it('lets RegistryRead and ServiceConnect policies query, not a device policy', async () => {
+    for (const policy of ['registryRead', 'service']) {
+      expect((await call(hub, 'POST', QUERY, { query: 'SELECT COUNT() FROM devices' }, {}, policy)).status).toBe(200);
+    }
+    expect((await call(hub, 'POST', QUERY, { query: 'SELECT COUNT() FROM devices' }, {}, 'device')).status).toBe(401);
+  });
+});
+
+describe('errors', () => {
+  it("answers a syntax error with 400 in the hub's envelope, naming the position and what was expected", async () => {
+    const answer = await call(hub, 'POST', QUERY, { query: "SELECT * FROM devices WHER tags.x = 'y'" });
+    expect(answer.status).toBe(400);
+    expect(answer.headers.get('iothub-errorcode')).toBe('ArgumentInvalid');
+    expect(answer.json.Message).toBe("ErrorCode:ArgumentInvalid;The query is invalid. Syntax error at position 22 near 'WHER': expected WHERE, GROUP BY or end of query");
+    expect(answer.json.ExceptionMessage).toMatch(/^Tracking ID:[0-9A-F]{32}-G:0-TimeStamp:/);
+  });
+
+  it('answers an unknown function with 400, not 500', async () => {
+    const answer = await call(hub, 'POST', QUERY, { query: "SELECT * FROM devices WHERE CONTAINS(deviceId, 'q')" });
+    expect(answer.status).toBe(400);
+    expect(answer.json.Message).toMatch(/^ErrorCode:ArgumentInvalid;The query is invalid\. .*CONTAINS/);
+  });
+
+  it('answers a missing query with 400 ArgumentNull', async () => {
+    const answer = await call(hub, 'POST', QUERY, {});
+    expect(answer.status).toBe(400);
+    expect(answer.headers.get('iothub-errorcode')).toBe('ArgumentNull');
+  });
+
+  it('surfaces as an ArgumentError in the Node SDK', async () => {
+    const error = await registry.createQuery('SELECT FROM devices').nextAsTwin().catch((e) => e);
+    expect(error.constructor.name).toBe('ArgumentError');
+    expect(error.message).toMatch(/The query is invalid\. Syntax error at position 7/);
+  });
+});
