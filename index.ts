@@ -2,3 +2,12 @@
 export { startHub, type Hub } from './emulator/hub.js';
 export type { HubOptions } from './emulator/config.js';
 export { wellKnownPolicies } from './emulator/identity/policies.js';
+
+// For test suites: an emulator inside the test process, and what it recorded.
+export { startEmulator, type Emulator, type StartEmulatorOptions, type CreateDeviceOptions, type EmulatedDevice } from './emulator/testing/start-emulator.js';
+export type { TrustMethod } from './emulator/testing/trust-ca.js';
+export type { Recording, RecordingFilter, RecordingOptions } from './emulator/operations/recording.js';
+export type { RecordedEntry, EntryKind, TelemetryEntry, MethodEntry, TwinEntry, ConnectionEntry, DeviceEntry } from './emulator/operations/recorded-entry.js';
+export { loadSeedFile, parseSeed, type Seed, type SeedDevice } from './emulator/operations/seed.js';
+export type { SeedResult } from './emulator/operations/apply-seed.js';
+export type { ResetHook, ResetResult } from './emulator/operations/reset.js';
