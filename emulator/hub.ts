@@ -108,7 +108,7 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
       metrics.reset();
     },
   });
-  const scheduler = new Scheduler({ store: new JobStore(db), devices: store, twins, methods, clock, log }, { maxActiveJobs: options.maxActiveJobs });
+  const scheduler = new Scheduler({ store: new JobStore(db), devices: store, twins, methods, clock, events, log }, { maxActiveJobs: options.maxActiveJobs });
   resets.add(scheduler);
   events.on('deviceDeleted', ({ deviceId }) => sessions.forget(deviceId));
 

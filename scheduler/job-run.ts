@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../emulator/clock.js';
 import { deviceNotFound } from '../emulator/errors.js';
+import type { HubEvents } from '../emulator/events.js';
 import type { DeviceRecord } from '../emulator/identity/device-record.js';
 import type { MethodService } from '../emulator/methods/method-service.js';
 import type { Query } from '../emulator/query/index.js';
@@ -20,6 +21,7 @@ export interface RunContext {
   twins: TwinService;
   methods: MethodService;
   clock: Clock;
+  events: HubEvents;
   timers: ClockTimers;
   log: Logger;
   /** device operations in flight at once, read at every dispatch so a change applies to running jobs */
@@ -239,6 +241,7 @@ export class JobRun {
     if (failureReason !== undefined) response.failureReason = failureReason;
     this.flush(true);
     this.ctx.log.info({ jobId: this.jobId, status, statistics: response.deviceJobStatistics }, 'job ended');
+    this.ctx.events.emit('jobFinished', { jobId: this.jobId, type: response.type, status: status as 'completed' | 'failed' | 'cancelled' });
     this.ctx.ended(this);
   }
 
@@ -249,6 +252,9 @@ export class JobRun {
     mark();
     stats[statisticFor(record.status)]++;
     this.dirty.add(record);
+    if (record.status === 'completed' || record.status === 'failed') {
+      this.ctx.events.emit('jobDeviceFinished', { jobId: this.jobId, deviceId: record.deviceId, type: record.jobType, outcome: record.status });
+    }
   }
 
   private flush(always: boolean): void {

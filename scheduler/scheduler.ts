@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../emulator/clock.js';
 import { HubError } from '../emulator/errors.js';
+import type { HubEvents } from '../emulator/events.js';
 import type { MethodService } from '../emulator/methods/method-service.js';
 import type { DeviceStore } from '../emulator/store/device-store.js';
 import type { JobStore } from '../emulator/store/job-store.js';
@@ -18,6 +19,7 @@ export interface SchedulerDeps {
   twins: TwinService;
   methods: MethodService;
   clock: Clock;
+  events: HubEvents;
   log: Logger;
 }
 
@@ -117,6 +119,7 @@ export class Scheduler {
       job.response.status = 'cancelled';
       job.response.endTime = isoTime(this.deps.clock.now());
       this.deps.store.updateJob(jobId, 'cancelled', job);
+      this.deps.events.emit('jobFinished', { jobId, type: job.response.type, status: 'cancelled' });
     } else if (status === 'running') {
       this.runs.get(jobId)?.cancel();
     }
@@ -208,6 +211,7 @@ export class Scheduler {
     job.response.statusMessage = reason;
     job.response.endTime = isoTime(this.deps.clock.now());
     this.deps.store.updateJob(job.response.jobId, 'failed', job);
+    this.deps.events.emit('jobFinished', { jobId: job.response.jobId, type: job.response.type, status: 'failed' });
   }
 
   private require(jobId: string): JobState {

@@ -11,11 +11,15 @@ let jobs: InstanceType<typeof JobClient>;
 let registry: InstanceType<typeof Registry>;
 const devices: JobDevice[] = [];
 const ids = ['a', 'b', 'c', 'd'];
+const finished: { jobId: string; status: string }[] = [];
+const deviceOperations: { jobId: string; deviceId: string; outcome: string }[] = [];
 
 beforeAll(async () => {
   hub = await startTestHub();
   jobs = JobClient.fromConnectionString(hub.connectionString());
   registry = Registry.fromConnectionString(hub.connectionString());
+  hub.events.on('jobFinished', (e) => finished.push({ jobId: e.jobId, status: e.status }));
+  hub.events.on('jobDeviceFinished', (e) => deviceOperations.push({ jobId: e.jobId, deviceId: e.deviceId, outcome: e.outcome }));
   await registerDevices(hub, ids);
   await registry.updateTwin('c', { tags: { Building: '43' } }, '*');
   await registry.updateTwin('d', { tags: { Building: '43' } }, '*');
@@ -50,6 +54,9 @@ describe('scheduleDeviceMethod (lockDoor)', () => {
     expect(device('a').calls).toEqual([{ by: 'tutorial' }]);
     expect(device('b').calls).toEqual([{ by: 'tutorial' }]);
     expect(device('c').calls).toEqual([]);
+    // Hub events, which the recording and /metrics count.
+    expect(finished).toContainEqual({ jobId: 'lock-ab', status: 'completed' });
+    expect(deviceOperations.filter((e) => e.jobId === 'lock-ab').map((e) => `${e.deviceId}:${e.outcome}`).sort()).toEqual(['a:completed', 'b:completed']);
   });
 
   it("selects by tag: tags.Building = '43'", async () => {
