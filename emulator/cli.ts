@@ -5,12 +5,23 @@ import { deviceConnectionString, hubConnectionString } from '../protocol/connect
 import { defaultOptions, resolveHostName, type HubOptions } from './config.js';
 import { startHub, type Hub } from './hub.js';
 import { findPolicy } from './identity/policies.js';
+import { keepSeeded } from './operations/apply-seed.js';
+import { entryKinds, type EntryKind } from './operations/recorded-entry.js';
+import { defaultRecordingOptions } from './operations/recording.js';
+import { loadSeedFile, type Seed } from './operations/seed.js';
+import { monitor } from './remote/monitor.js';
+import { errorMessage, readCa, RemoteHub } from './remote/remote-hub.js';
 import { readDeviceRecord } from './store/read-device.js';
 
 const env = (name: string): string => `IOTHUB_EMULATOR_${name}`;
 const seconds = (value: string): number => {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0) throw new Error(`'${value}' is not a number of seconds ≥ 0 (the clock only moves forward)`);
+  return n;
+};
+const count = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`'${value}' is not a whole number ≥ 0`);
   return n;
 };
 const int = (value: string): number => {
@@ -41,6 +52,9 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
   .addOption(new Option('--cert-name <name...>', 'extra DNS names or IPs for the server certificate').env(env('CERT_NAMES')).default([]))
   .addOption(new Option('--max-active-jobs <n>', 'jobs running at once before 429 ThrottlingMaxActiveJobCountExceeded').env(env('MAX_ACTIVE_JOBS')).default(defaultOptions.maxActiveJobs).argParser(Number))
   .addOption(new Option('--clock-offset <seconds>', "start the emulator's job clock this many seconds ahead of real time (scheduled jobs run early)").env(env('CLOCK_OFFSET')).default(0).argParser(seconds))
+  .addOption(new Option('--seed <file>', 'JSON or YAML file of devices (tags, desired, reported, keys) applied at start and after every reset; idempotent').env(env('SEED')))
+  .addOption(new Option('--recording-limit <n>', 'method calls, twin patches and connection events kept for GET /$emulator/recording').env(env('RECORDING_LIMIT')).default(defaultRecordingOptions.recordingLimit).argParser(count))
+  .addOption(new Option('--telemetry-buffer <n>', 'device-to-cloud messages kept for the recording and `monitor --replay`').env(env('TELEMETRY_BUFFER')).default(defaultRecordingOptions.telemetryBuffer).argParser(count))
   .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent').env(env('LOG_LEVEL')).default('info'))
   .addOption(new Option('--log-format <format>', 'pretty (default on a terminal) or json').env(env('LOG_FORMAT')).choices(['pretty', 'json']))
   .action(async (opts) => {
@@ -59,11 +73,24 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
       logFormat: opts.logFormat,
     };
     let hub: Hub;
+    let seed: Seed | undefined;
     try {
-      hub = await startHub(options);
+      // Read before the hub starts: a broken seed file should not leave a half-started emulator.
+      seed = opts.seed ? loadSeedFile(path.resolve(opts.seed)) : undefined;
+      hub = await startHub({ ...options, recordingLimit: opts.recordingLimit, telemetryBuffer: opts.telemetryBuffer });
     } catch (error) {
       console.error(`iothub-emulator: ${(error as Error).message}`);
       process.exit(1);
+    }
+    if (seed) {
+      try {
+        const result = keepSeeded(hub, seed);
+        hub.log.info({ seed: path.resolve(opts.seed), created: result.created.length, updated: result.updated.length, unchanged: result.unchanged.length }, 'seed applied');
+      } catch (error) {
+        console.error(`iothub-emulator: the seed ${opts.seed} could not be applied: ${(error as Error).message}`);
+        await hub.stop();
+        process.exit(1);
+      }
     }
     // Applied before any request can be served: startHub resolved in this same microtask chain.
     if (opts.clockOffset > 0) hub.clock.advance(opts.clockOffset * 1000);
@@ -101,6 +128,62 @@ hubOptions(program.command('connection-string').description("print the hub's con
       process.exit(1);
     }
     console.log(hubConnectionString({ hostName, sharedAccessKeyName: policy.keyName, sharedAccessKey: policy.primaryKey }));
+  });
+
+/** The options of commands that talk to a running emulator over HTTPS. */
+function remoteOptions(command: Command): Command {
+  return hubOptions(command)
+    .addOption(new Option('--https-port <port>', "the emulator's HTTPS port").env(env('HTTPS_PORT')).default(defaultOptions.httpsPort).argParser(int))
+    .addOption(new Option('--cert-dir <dir>', 'where the emulator keeps its CA (default: <data-dir>/certs)').env(env('CERT_DIR')))
+    .addOption(new Option('--ca <file>', "the emulator's CA certificate (default: <cert-dir>/ca.pem)"));
+}
+
+function remoteHub(opts: { host: string; hostname?: string; httpsPort: number; certDir?: string; ca?: string; dataDir: string }, policy: string): RemoteHub {
+  return new RemoteHub({ host: opts.host, hostName: opts.hostname, httpsPort: opts.httpsPort, ca: readCa(opts), policy });
+}
+
+remoteOptions(program.command('monitor').description('print device-to-cloud messages, twin changes and connection events as they happen, like az iot hub monitor-events'))
+  .option('--device <id>', 'only this device')
+  .addOption(new Option('--kind <kinds>', `comma-separated: ${entryKinds.join(', ')}`).default('telemetry,twin,connection'))
+  .addOption(new Option('--output <format>', 'pretty (indented, as az prints) or json (one event per line)').choices(['pretty', 'json']).default('pretty'))
+  .addOption(new Option('--timeout <seconds>', 'stop after this many seconds without an event (0: never)').default(0).argParser(count))
+  .option('--replay', 'first print what the emulator still holds (up to --telemetry-buffer messages)')
+  .action(async (opts) => {
+    const kinds = String(opts.kind).split(',').map((k) => k.trim()).filter(Boolean);
+    const unknown = kinds.filter((k) => !entryKinds.includes(k as EntryKind));
+    if (unknown.length > 0 || kinds.length === 0) {
+      console.error(`iothub-emulator: unknown --kind ${unknown.join(', ')} (use ${entryKinds.join(', ')})`);
+      process.exit(2);
+    }
+    const abort = new AbortController();
+    process.once('SIGINT', () => abort.abort());
+    process.once('SIGTERM', () => abort.abort());
+    try {
+      const hub = remoteHub(opts, 'service');
+      const code = await monitor(
+        hub,
+        { deviceId: opts.device, kinds: kinds as EntryKind[], output: opts.output, idleTimeoutSeconds: opts.timeout, replay: opts.replay === true, hubName: opts.hostname ?? opts.host },
+        { event: (text) => process.stdout.write(`${text}\n`), status: (text) => process.stderr.write(`${text}\n`) },
+        abort.signal,
+      );
+      process.exitCode = code;
+    } catch (error) {
+      console.error(`iothub-emulator: ${(error as Error).message}`);
+      process.exitCode = 1;
+    }
+  });
+
+remoteOptions(program.command('reset').description('clear a running emulator: devices, twins, sessions, jobs, recording and metrics (seeded devices come back)'))
+  .action(async (opts) => {
+    try {
+      const response = await remoteHub(opts, 'iothubowner').request('POST', '/$emulator/reset');
+      if (response.status !== 200) throw new Error(`reset failed (${response.status}): ${errorMessage(response.body)}`);
+      const { devicesRemoved } = JSON.parse(response.body) as { devicesRemoved: number };
+      console.log(`Reset: ${devicesRemoved} device${devicesRemoved === 1 ? '' : 's'} removed.`);
+    } catch (error) {
+      console.error(`iothub-emulator: ${(error as Error).message}`);
+      process.exitCode = 1;
+    }
   });
 
 function printBanner(hub: Hub): void {
