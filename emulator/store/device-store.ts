@@ -40,6 +40,8 @@ export class DeviceStore {
   }
 
   save(record: DeviceRecord): void {
+    // Connections closing while the hub stops still report in; the store is already closed then.
+    if (!this.db.open) return;
     this.upsertStatement.run(record.deviceId, JSON.stringify(record));
     this.records.set(record.deviceId, record);
   }
