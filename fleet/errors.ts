@@ -1,0 +1,18 @@
+/** Why a fleet could not start, with the exit code the CLI uses for it. */
+export type FleetErrorKind = 'config' | 'unreachable' | 'unauthorized' | 'hub' | 'devices';
+
+const EXIT_CODES: Record<FleetErrorKind, number> = { config: 2, unreachable: 3, unauthorized: 4, hub: 5, devices: 6 };
+
+export class FleetError extends Error {
+  constructor(
+    readonly kind: FleetErrorKind,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'FleetError';
+  }
+
+  get exitCode(): number {
+    return EXIT_CODES[this.kind];
+  }
+}
