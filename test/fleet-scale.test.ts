@@ -1,0 +1,83 @@
+import iothub from 'azure-iothub';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '../emulator/hub.js';
+import { DEFAULT_TOKEN_TTL_SECONDS, type FleetConfig } from '../fleet/config.js';
+import { deviceId, WHOLE } from '../fleet/device-range.js';
+import { startFleet } from '../fleet/fleet.js';
+import { defaultScenario } from '../fleet/scenario/scenario.js';
+import { startTestHub } from './support/hub-factory.js';
+
+const { Client: ServiceClient, Registry } = iothub;
+
+describe('fleet scale-out: shards and worker processes', () => {
+  let hub: Hub;
+  let registry: ReturnType<typeof Registry.fromConnectionString>;
+
+  beforeAll(async () => {
+    hub = await startTestHub();
+    registry = Registry.fromConnectionString(hub.connectionString());
+  });
+  afterAll(async () => {
+    await hub?.stop();
+  });
+
+  const config = (change: Partial<FleetConfig>): FleetConfig => ({
+    connectionString: hub.connectionString(),
+    engine: 'light',
+    devices: 10,
+    prefix: 'scale-',
+    shard: WHOLE,
+    workers: 0,
+    tokenTtlSeconds: DEFAULT_TOKEN_TTL_SECONDS,
+    durationMs: 0,
+    scenario: defaultScenario,
+    ...change,
+  });
+
+  it('splits one device range across shards without overlap, and together they cover it', async () => {
+    const shards = await Promise.all([1, 2, 3].map((index) => startFleet(config({ prefix: 'shard-', shard: { index, count: 3 } }))));
+    try {
+      await Promise.all(shards.map((s) => s.ramped));
+      const owned = shards.map((s) => {
+        const ids: string[] = [];
+        for (let i = s.range.start; i < s.range.end; i++) ids.push(deviceId('shard-', i, 10));
+        return ids;
+      });
+      const all = owned.flat();
+      expect(new Set(all).size).toBe(all.length);
+      expect(all.sort()).toEqual(Array.from({ length: 10 }, (_, i) => deviceId('shard-', i, 10)));
+      expect(shards.map((s) => s.stats().counters.connected)).toEqual(owned.map((ids) => ids.length));
+
+      const query = registry.createQuery("SELECT deviceId, connectionState FROM devices WHERE STARTSWITH(deviceId, 'shard-')", 100);
+      const rows = (await query.nextAsTwin()).result as unknown as { deviceId: string; connectionState: string }[];
+      expect(rows.map((r) => r.deviceId).sort()).toEqual(all);
+      expect(rows.every((r) => r.connectionState === 'Connected')).toBe(true);
+    } finally {
+      await Promise.all(shards.map((s) => s.stop()));
+    }
+  });
+
+  it('holds devices in worker processes and merges what they count', async () => {
+    const fleet = await startFleet(config({ prefix: 'workers-', devices: 6, workers: 2 }));
+    const service = ServiceClient.fromConnectionString(hub.connectionString());
+    try {
+      await fleet.ramped;
+      const pids = fleet.hosts.map((h) => h.pid);
+      expect(new Set(pids).size).toBe(2);
+      expect(pids).not.toContain(process.pid);
+      expect(fleet.stats().counters).toMatchObject({ devices: 6, connected: 6 });
+      // Index 5 lives in the second worker.
+      const { result } = await service.invokeDeviceMethod(deviceId('workers-', 5, 6), { methodName: 'lockDoor', payload: {}, responseTimeoutInSeconds: 5 });
+      expect(result.status).toBe(200);
+    } finally {
+      await service.close();
+    }
+    const report = await fleet.stop();
+    expect(report.connect.everConnected).toBe(6);
+    expect(report.connect.connectedAtStop).toBe(6);
+    expect(report.methods.responses).toBe(1);
+    expect(report.methods.handlingOverheadMs.count).toBe(1);
+    const device = (await registry.get(deviceId('workers-', 0, 6))).responseBody;
+    expect(String(device.connectionState)).toBe('Disconnected');
+  });
+});
