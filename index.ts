@@ -6,6 +6,7 @@ export { wellKnownPolicies } from './emulator/identity/policies.js';
 // For test suites: an emulator inside the test process, and what it recorded.
 export { startEmulator, type Emulator, type StartEmulatorOptions, type CreateDeviceOptions, type EmulatedDevice } from './emulator/testing/start-emulator.js';
 export type { TrustMethod } from './emulator/testing/trust-ca.js';
+export type { SubscriptionKind } from './protocol/topics.js';
 export type { Recording, RecordingFilter, RecordingOptions } from './emulator/operations/recording.js';
 export type { RecordedEntry, EntryKind, TelemetryEntry, MethodEntry, TwinEntry, ConnectionEntry, DeviceEntry } from './emulator/operations/recorded-entry.js';
 export { loadSeedFile, parseSeed, type Seed, type SeedDevice } from './emulator/operations/seed.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../index.js';
-import { DeviceClient, Registry, ServiceClient, transports, waitFor } from './support/sdk.js';
+import { DeviceClient, Registry, ServiceClient, transports } from './support/sdk.js';
 import device from 'azure-iot-device';
 
 // The in-process helper as a user's test file calls it. This file's worker trusts the repo's test
@@ -34,7 +34,7 @@ describe('startEmulator', () => {
       const message = new device.Message(JSON.stringify({ temperature: 21.5 }));
       message.properties.add('alert', 'none');
       await client.sendEvent(message);
-      await waitFor(() => emulator.hub.connections.isSubscribed('door-7', 'methods'), 3000, 'methods subscription');
+      await emulator.waitForSubscription('door-7');
 
       const service = ServiceClient.fromConnectionString(emulator.connectionString);
       const { result } = await service.invokeDeviceMethod('door-7', { methodName: 'lockDoor', payload: { by: 'alice' }, responseTimeoutInSeconds: 5 });
@@ -65,6 +65,10 @@ describe('startEmulator', () => {
     expect(emulator.recording.entries({ deviceId: 'seeded-1' })).toEqual([]);
     expect(emulator.hub.registry.get('seeded-1').twin.tags).toEqual({ site: 'hq' });
     await expect(emulator.createDevice('quiet')).rejects.toThrow(/already exists/);
+  });
+
+  it('says why a device is not ready for method calls', async () => {
+    await expect(emulator.waitForSubscription('seeded-1', 'methods', 50)).rejects.toThrow("Device 'seeded-1' did not subscribe to methods within 50 ms: it is not connected");
   });
 
   it('says what it saw when waitFor times out', async () => {

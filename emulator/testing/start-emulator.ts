@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { SubscriptionKind } from '../../protocol/topics.js';
 import { startHub, type Hub } from '../hub.js';
 import { applySeedQuietly, keepSeeded, type SeedResult } from '../operations/apply-seed.js';
 import type { Recording } from '../operations/recording.js';
@@ -55,6 +56,11 @@ export interface Emulator {
   /** Registers a device (it must not exist yet) with optional tags, desired and reported properties and keys. */
   createDevice(deviceId: string, options?: CreateDeviceOptions): Promise<EmulatedDevice>;
   deviceConnectionString(deviceId: string): string;
+  /**
+   * Resolves once the device is connected and subscribed to `kind` (default: direct methods).
+   * The device SDK subscribes after open() returns, so a test calls a method only after this.
+   */
+  waitForSubscription(deviceId: string, kind?: SubscriptionKind, timeoutMs?: number): Promise<void>;
   /** Applies a seed now (idempotent); not recorded. */
   seed(seed: Seed | string): SeedResult;
   /** Back to the starting state: no devices but the seeded ones, empty recording. */
@@ -122,6 +128,12 @@ function emulatorFor(hub: Hub, trust: TrustMethod | 'none', ownDataDir: string |
       return { deviceId, connectionString: hub.deviceConnectionString(deviceId), primaryKey: hub.registry.get(deviceId).authentication.symmetricKey.primaryKey! };
     },
     deviceConnectionString: (deviceId) => hub.deviceConnectionString(deviceId),
+    async waitForSubscription(deviceId, kind = 'methods', timeoutMs = 10_000) {
+      if (!(await hub.connections.whenSubscribed(deviceId, kind, timeoutMs))) {
+        const state = hub.connections.current(deviceId) ? 'is connected but not subscribed to it' : 'is not connected';
+        throw new Error(`Device '${deviceId}' did not subscribe to ${kind} within ${timeoutMs} ms: it ${state}`);
+      }
+    },
     seed: (seed) => applySeedQuietly(hub, readSeed(seed)),
     async reset() {
       await hub.reset();
