@@ -12,6 +12,8 @@ import { loadSeedFile, type Seed } from './operations/seed.js';
 import { monitor } from './remote/monitor.js';
 import { errorMessage, readCa, RemoteHub } from './remote/remote-hub.js';
 import { readDeviceRecord } from './store/read-device.js';
+import { registerFleetCommand } from '../fleet/cli.js';
+import { demoFleetSize, startDemoFleet } from '../fleet/demo.js';
 
 const env = (name: string): string => `IOTHUB_EMULATOR_${name}`;
 const seconds = (value: string): number => {
@@ -55,6 +57,7 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
   .addOption(new Option('--seed <file>', 'JSON or YAML file of devices (tags, desired, reported, keys) applied at start and after every reset; idempotent').env(env('SEED')))
   .addOption(new Option('--recording-limit <n>', 'method calls, twin patches and connection events kept for GET /$emulator/recording').env(env('RECORDING_LIMIT')).default(defaultRecordingOptions.recordingLimit).argParser(count))
   .addOption(new Option('--telemetry-buffer <n>', 'device-to-cloud messages kept for the recording and `monitor --replay`').env(env('TELEMETRY_BUFFER')).default(defaultRecordingOptions.telemetryBuffer).argParser(count))
+  .addOption(new Option('--demo-fleet <n>', 'also run this many simulated lockDoor devices in this process, and print how to call them').env(env('DEMO_FLEET')).argParser(demoFleetSize))
   .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent').env(env('LOG_LEVEL')).default('info'))
   .addOption(new Option('--log-format <format>', 'pretty (default on a terminal) or json').env(env('LOG_FORMAT')).choices(['pretty', 'json']))
   .action(async (opts) => {
@@ -95,11 +98,13 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
     // Applied before any request can be served: startHub resolved in this same microtask chain.
     if (opts.clockOffset > 0) hub.clock.advance(opts.clockOffset * 1000);
     printBanner(hub);
+    const demoFleet = opts.demoFleet ? await startDemoFleet(hub, opts.demoFleet) : undefined;
     let stopping = false;
     const stop = async (signal: string): Promise<void> => {
       if (stopping) return;
       stopping = true;
       hub.log.info(`${signal}: stopping`);
+      await demoFleet?.stop();
       await hub.stop();
       process.exit(0);
     };
@@ -205,6 +210,8 @@ function printBanner(hub: Hub): void {
   ];
   console.log(lines.join('\n'));
 }
+
+registerFleetCommand(program);
 
 program.parseAsync(process.argv).catch((error: Error) => {
   console.error(`iothub-emulator: ${error.message}`);

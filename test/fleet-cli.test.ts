@@ -1,0 +1,115 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import iothub from 'azure-iothub';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '../emulator/hub.js';
+import { deviceId } from '../fleet/device-range.js';
+import type { FleetReport } from '../fleet/report.js';
+import { startTestHub } from './support/hub-factory.js';
+
+const { Client: ServiceClient, Registry } = iothub;
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** `iothub-emulator fleet …` from source, as a user runs the built one; NODE_EXTRA_CA_CERTS is not inherited. */
+function fleetCli(args: string[], env: Record<string, string> = {}) {
+  const { NODE_EXTRA_CA_CERTS: _ignored, ...inherited } = process.env;
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'emulator/cli.ts'), 'fleet', ...args], {
+    cwd: root,
+    env: { ...inherited, IOTHUB_FLEET_PROGRESS: 'lines', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, exited, output: () => output };
+}
+
+async function until(what: string, probe: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('iothub-emulator fleet', () => {
+  let hub: Hub;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fleet-cli-'));
+
+  beforeAll(async () => {
+    hub = await startTestHub();
+  });
+  afterAll(async () => {
+    await hub?.stop();
+  });
+
+  it('connects devices in a worker process, answers methods, and on Ctrl-C disconnects them and writes the report', async () => {
+    const report = path.join(dir, 'report.json');
+    const scenario = path.join(dir, 'scenario.yaml');
+    writeFileSync(scenario, 'seed: 4\nmethods:\n  errorProbability: 0\n  latency: 5ms\n');
+    const run = fleetCli(['--devices', '4', '--ca', hub.caPath, '--scenario', scenario, '--report', report, '--workers', '1'], {
+      IOTHUB_CONNECTION_STRING: hub.connectionString(),
+      IOTHUB_FLEET_PREFIX: 'cli-',
+    });
+    const registry = Registry.fromConnectionString(hub.connectionString());
+    const service = ServiceClient.fromConnectionString(hub.connectionString());
+    try {
+      await until('four connected devices', () => /connected 4\/4/.test(run.output()));
+      const { result } = await service.invokeDeviceMethod(deviceId('cli-', 3, 4), { methodName: 'lockDoor', payload: {}, responseTimeoutInSeconds: 5 });
+      expect(result.status).toBe(200);
+    } finally {
+      await service.close();
+    }
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(0);
+    expect(run.output()).toMatch(/SIGINT: disconnecting 4 devices/);
+    const written = JSON.parse(readFileSync(report, 'utf8')) as FleetReport;
+    expect(written).toMatchObject({ prefix: 'cli-', engine: 'light', seed: 4, workers: 1, devices: { fleet: 4, shard: 4 } });
+    expect(written.connect).toMatchObject({ everConnected: 4, connectedAtStop: 4, failures: 0 });
+    expect(written.methods).toMatchObject({ calls: 1, responses: 1, errorResponses: 0 });
+    expect(written.methods.handlingOverheadMs.count).toBe(1);
+    const states = await Promise.all([0, 1, 2, 3].map(async (i) => String((await registry.get(deviceId('cli-', i, 4))).responseBody.connectionState)));
+    expect(states).toEqual(['Disconnected', 'Disconnected', 'Disconnected', 'Disconnected']);
+  });
+
+  it('stops by itself after --duration, with the sdk engine and a shard', async () => {
+    const report = path.join(dir, 'shard.json');
+    const run = fleetCli(['--engine', 'sdk', '--devices', '6', '--shard', '2/3', '--duration', '1500ms', '--report', report, '--workers', '0', '--prefix', 'clishard-'], {
+      IOTHUB_FLEET_CONNECTION_STRING: hub.connectionString(),
+      IOTHUB_FLEET_CA: hub.caPath,
+    });
+    expect(await run.exited).toBe(0);
+    const written = JSON.parse(readFileSync(report, 'utf8')) as FleetReport;
+    expect(written).toMatchObject({ shard: '2/3', engine: 'sdk', devices: { fleet: 6, shard: 2, firstIndex: 2, lastIndex: 3 } });
+    expect(written.connect.everConnected).toBe(2);
+    expect(run.output()).toMatch(/registered 2 devices clishard-000002 … clishard-000003/);
+  });
+
+  it.concurrent('exits 4 with a clear message when the hub refuses the key', async () => {
+    const wrong = hub.connectionString().replace(/SharedAccessKey=[^;]+/, `SharedAccessKey=${Buffer.alloc(32, 7).toString('base64')}`);
+    const run = fleetCli(['--devices', '2', '--connection-string', wrong, '--ca', hub.caPath]);
+    expect(await run.exited).toBe(4);
+    expect(run.output()).toMatch(/refused the credentials \(401/);
+    expect(run.output()).toMatch(/SharedAccessKey/);
+  });
+
+  it.concurrent('exits 3 with a clear message when the hub cannot be reached', async () => {
+    const nowhere = hub.connectionString().replace(/HostName=[^;]+/, 'HostName=127.1.2.3');
+    const run = fleetCli(['--devices', '2', '--connection-string', nowhere]);
+    expect(await run.exited).toBe(3);
+    expect(run.output()).toMatch(/cannot reach the hub at https:\/\/127\.1\.2\.3: ECONNREFUSED/);
+  });
+
+  it.concurrent('exits 2 naming the setting that is wrong', async () => {
+    const run = fleetCli(['--devices', 'lots'], { IOTHUB_CONNECTION_STRING: hub.connectionString() });
+    const none = fleetCli(['--devices', '2'], { IOTHUB_CONNECTION_STRING: '' });
+    expect(await run.exited).toBe(2);
+    expect(run.output()).toMatch(/--devices: 'lots' is not a whole number/);
+    expect(await none.exited).toBe(2);
+    expect(none.output()).toMatch(/which hub\?/);
+  });
+});
