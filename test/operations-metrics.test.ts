@@ -91,7 +91,7 @@ describe('GET /metrics', () => {
     });
   });
 
-  it('counts job calls, throttled calls, and the job outcomes the scheduler reports', async () => {
+  it('counts job calls, throttled calls, and failed jobs as the scheduler reports them', async () => {
     const before = await scrape();
     const jobs = iothub.JobClient.fromConnectionString(hub.connectionString());
     const later = new Date(Date.now() + 3_600_000);
@@ -99,18 +99,35 @@ describe('GET /metrics', () => {
     // --max-active-jobs 1: a second job is throttled with 429.
     await expect(jobs.scheduleDeviceMethod('met-job-2', "deviceId = 'met-svc'", { methodName: 'lockDoor', payload: null, responseTimeoutInSeconds: 5 }, later, 60)).rejects.toThrow();
     await jobs.cancelJob('met-job-1');
-    hub.events.emit('jobFinished', { jobId: 'x', type: 'scheduleDeviceMethod', status: 'completed' });
+    // The scheduler's report of a failed job; a cancelled one (above) counts as neither outcome.
     hub.events.emit('jobFinished', { jobId: 'y', type: 'scheduleDeviceMethod', status: 'failed' });
-    hub.events.emit('jobDeviceFinished', { jobId: 'x', deviceId: 'd', type: 'scheduleDeviceMethod', outcome: 'completed' });
     const after = await scrape();
     const delta = (name: string): number => (after.get(name) ?? 0) - (before.get(name) ?? 0);
     expect(delta('jobs_createTwinUpdateJob_success')).toBe(1);
     expect(delta('jobs_createDirectMethodJob_failure')).toBe(1);
     expect(delta('iothub_emulator_throttled_requests{operation="jobs.createDirectMethodJob"}')).toBe(1);
     expect(delta('jobs_cancelJob_success')).toBe(1);
-    expect(delta('jobs_completed')).toBe(1);
+    expect(delta('jobs_completed')).toBe(0);
     expect(delta('jobs_failed')).toBe(1);
-    expect(delta('iothub_emulator_job_device_operations{job_type="scheduleDeviceMethod",outcome="completed"}')).toBe(1);
+  });
+
+  it('counts a job that runs: its outcome, its device operation, and the method call it made', async () => {
+    await createDevice(hub, 'met-job-door');
+    const client = await openDevice(hub.deviceConnectionString('met-job-door'));
+    client.onDeviceMethod('lockDoor', (_request, response) => response.send(200, { locked: true }));
+    await waitFor(() => hub.connections.isSubscribed('met-job-door', 'methods'), 3000, 'methods subscription');
+    const before = await scrape();
+    try {
+      const jobs = iothub.JobClient.fromConnectionString(hub.connectionString());
+      await jobs.scheduleDeviceMethod('met-job-run', "deviceId = 'met-job-door'", { methodName: 'lockDoor', payload: { by: 'job' }, responseTimeoutInSeconds: 5 }, new Date(), 60);
+      await waitFor(async () => (await jobs.getJob('met-job-run')).jobStatus.status === 'completed', 10_000, 'the job to complete');
+    } finally {
+      await client.close();
+    }
+    expect(await moved('jobs_completed', before)).toBe(1);
+    expect(await moved('iothub_emulator_job_device_operations{job_type="scheduleDeviceMethod",outcome="completed"}', before)).toBe(1);
+    expect(await moved('c2d_methods_success', before)).toBe(1);
+    expect(hub.recording.methodCalls({ deviceId: 'met-job-door' })).toMatchObject([{ methodName: 'lockDoor', payload: { by: 'job' }, status: 200 }]);
   });
 
   it('starts again from zero after a reset, like after a restart', async () => {
