@@ -3,6 +3,7 @@ import type { Hub } from '../emulator/hub.js';
 import { startTestHub } from './support/hub-factory.js';
 import { closed, connectRaw } from './support/raw-device.js';
 import { createDevice, openDevice, registryFor, waitFor, type TransportName } from './support/sdk.js';
+import type { TwinJson } from './support/sdk.js';
 
 let hub: Hub;
 let registry: ReturnType<typeof registryFor>;
@@ -24,13 +25,13 @@ describe.each<TransportName>(['Mqtt', 'MqttWs'])('an azure-iot-device client ove
       expect(twin.properties.desired.$version).toBe(2);
       expect(twin.properties.desired).not.toHaveProperty('$metadata');
       expect(twin).not.toHaveProperty('tags.secret');
-      const service = (await registry.getTwin(id)).responseBody;
+      const service = (await registry.getTwin(id)).responseBody as TwinJson;
       expect(service.connectionState).toBe('Connected');
       expect(service.lastActivityTime).not.toBe('0001-01-01T00:00:00Z');
     } finally {
       await client.close();
     }
-    await waitFor(async () => (await registry.getTwin(id)).responseBody.connectionState === 'Disconnected', 3000, 'Disconnected');
+    await waitFor(async () => ((await registry.getTwin(id)).responseBody as TwinJson).connectionState === 'Disconnected', 3000, 'Disconnected');
   });
 
   it('reports properties that the service sees, with $version moving by one', async () => {
@@ -40,7 +41,7 @@ describe.each<TransportName>(['Mqtt', 'MqttWs'])('an azure-iot-device client ove
       const twin = await client.getTwin();
       await new Promise<void>((resolve, reject) => twin.properties.reported.update({ doorState: 'locked', fw: { v: '1.0' } }, (e?: Error) => (e ? reject(e) : resolve())));
       await new Promise<void>((resolve, reject) => twin.properties.reported.update({ fw: null }, (e?: Error) => (e ? reject(e) : resolve())));
-      const reported = (await registry.getTwin(id)).responseBody.properties.reported;
+      const reported = ((await registry.getTwin(id)).responseBody as TwinJson).properties.reported;
       expect(reported.doorState).toBe('locked');
       expect(reported).not.toHaveProperty('fw');
       expect(reported.$version).toBe(3);
@@ -65,7 +66,7 @@ describe.each<TransportName>(['Mqtt', 'MqttWs'])('an azure-iot-device client ove
       await waitFor(() => seen.some((d) => d.interval === 10), 3000, 'first desired patch');
       expect(seen.at(-1)).toEqual({ interval: 10, $version: 2 });
 
-      const serviceTwin = (await registry.getTwin(id)).responseBody;
+      const serviceTwin = (await registry.getTwin(id)).responseBody as TwinJson;
       await serviceTwin.update({ properties: { desired: { interval: null, mode: 'eco' } } });
       await waitFor(() => seen.some((d) => d.mode === 'eco'), 3000, 'second desired patch');
       expect(seen.at(-1)).toEqual({ interval: null, mode: 'eco', $version: 3 });
@@ -84,7 +85,7 @@ describe('connection rules', () => {
     const dropped = closed(raw);
     await registry.update({ deviceId: id, status: 'disabled' });
     expect(await dropped).toBe(true);
-    await waitFor(async () => (await registry.getTwin(id)).responseBody.connectionState === 'Disconnected', 3000, 'Disconnected');
+    await waitFor(async () => ((await registry.getTwin(id)).responseBody as TwinJson).connectionState === 'Disconnected', 3000, 'Disconnected');
     const error = await openDevice(cs).catch((e) => e);
     expect(error.constructor.name).toBe('UnauthorizedError');
   });
@@ -101,7 +102,7 @@ describe('connection rules', () => {
       const answer = new Promise<string>((resolve) => second.on('message', (topic) => resolve(topic)));
       await second.publishAsync('$iothub/twin/GET/?$rid=42', ' ');
       expect(await answer).toBe('$iothub/twin/res/200/?$rid=42');
-      expect((await registry.getTwin(id)).responseBody.connectionState).toBe('Connected');
+      expect(((await registry.getTwin(id)).responseBody as TwinJson).connectionState).toBe('Connected');
     } finally {
       await second.endAsync();
     }

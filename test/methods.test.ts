@@ -3,6 +3,7 @@ import type { Hub } from '../emulator/hub.js';
 import { startTestHub } from './support/hub-factory.js';
 import { closed, connectRaw } from './support/raw-device.js';
 import { createDevice, openDevice, registryFor, rest, serviceClientFor, waitFor, type TransportName } from './support/sdk.js';
+import type { TwinJson } from './support/sdk.js';
 
 let hub: Hub;
 let service: ReturnType<typeof serviceClientFor>;
@@ -156,7 +157,7 @@ describe('direct methods through azure-iothub Client.invokeDeviceMethod', () => 
       const response = await rest(hub, 'POST', '/twins/m-garbage/methods', { methodName: 'x', responseTimeoutInSeconds: 5 });
       expect(response.status).toBe(502);
       expect(response.headers.get('iothub-errorcode')).toBe('InvalidResponseWhileProxying');
-      expect((await registryFor(hub).getTwin('m-garbage')).responseBody.connectionState).toBe('Connected');
+      expect(((await registryFor(hub).getTwin('m-garbage')).responseBody as TwinJson).connectionState).toBe('Connected');
     } finally {
       await raw.endAsync();
     }

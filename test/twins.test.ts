@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../emulator/hub.js';
 import { startTestHub } from './support/hub-factory.js';
 import { registryFor, rest } from './support/sdk.js';
+import type { TwinJson } from './support/sdk.js';
 
 let hub: Hub;
 let registry: ReturnType<typeof registryFor>;
@@ -18,7 +19,7 @@ const ETAG_2 = 'AAAAAAAAAAI=';
 describe('twins through the service SDK', () => {
   it('starts a twin with version 1, etag 1 and empty sections with $version 1', async () => {
     await registry.create({ deviceId: 'tw-new' });
-    const twin = (await registry.getTwin('tw-new')).responseBody;
+    const twin = (await registry.getTwin('tw-new')).responseBody as TwinJson;
     expect(twin.deviceId).toBe('tw-new');
     expect(twin.etag).toBe(ETAG_1);
     expect(twin.version).toBe(1);
@@ -33,7 +34,7 @@ describe('twins through the service SDK', () => {
   it('merges a patch (null deletes), bumps versions and records $metadata', async () => {
     await registry.create({ deviceId: 'tw-merge' });
     await registry.updateTwin('tw-merge', { tags: { building: '43', floor: 2 }, properties: { desired: { interval: 5, cfg: { a: 1, b: 2 } } } }, '*');
-    const after = (await registry.updateTwin('tw-merge', { tags: { floor: null }, properties: { desired: { cfg: { b: null, c: 3 } } } }, '*')).responseBody;
+    const after = (await registry.updateTwin('tw-merge', { tags: { floor: null }, properties: { desired: { cfg: { b: null, c: 3 } } } }, '*')).responseBody as TwinJson;
     expect(after.tags).toEqual({ building: '43' });
     expect(after.properties.desired).toMatchObject({ interval: 5, cfg: { a: 1, c: 3 }, $version: 3 });
     expect(after.properties.desired.cfg).not.toHaveProperty('b');
@@ -51,7 +52,7 @@ describe('twins through the service SDK', () => {
   it('clears all desired properties with desired: null', async () => {
     await registry.create({ deviceId: 'tw-null' });
     await registry.updateTwin('tw-null', { properties: { desired: { a: 1, b: 2 } } }, '*');
-    const cleared = (await registry.updateTwin('tw-null', { properties: { desired: null } }, '*')).responseBody;
+    const cleared = (await registry.updateTwin('tw-null', { properties: { desired: null } }, '*')).responseBody as TwinJson;
     expect(Object.keys(cleared.properties.desired).sort()).toEqual(['$metadata', '$version']);
   });
 
@@ -61,20 +62,20 @@ describe('twins through the service SDK', () => {
     const error = await registry.updateTwin('tw-etag', { tags: { x: 2 } }, ETAG_1).catch((e) => e);
     expect(error.constructor.name).toBe('InvalidEtagError');
     expect(error.response.statusCode).toBe(412);
-    const twin = (await registry.getTwin('tw-etag')).responseBody;
+    const twin = (await registry.getTwin('tw-etag')).responseBody as TwinJson;
     expect(twin.tags).toEqual({ x: 1 });
     expect(twin.etag).toBe(ETAG_2);
   });
 
   it('updates through a Twin object, which keeps its etag', async () => {
     await registry.create({ deviceId: 'tw-obj' });
-    const twin = (await registry.getTwin('tw-obj')).responseBody;
+    const twin = (await registry.getTwin('tw-obj')).responseBody as TwinJson;
     await twin.update({ tags: { room: 'a' } });
     expect(twin.tags).toEqual({ room: 'a' });
     expect(twin.etag).toBe(ETAG_2);
     // The cached etag is now current, so a second update through the same object succeeds.
     await twin.update({ tags: { room: 'b' } });
-    expect((await registry.getTwin('tw-obj')).responseBody.tags).toEqual({ room: 'b' });
+    expect(((await registry.getTwin('tw-obj')).responseBody as TwinJson).tags).toEqual({ room: 'b' });
   });
 
   it('replaces tags and desired with PUT', async () => {
@@ -143,7 +144,7 @@ describe('twin content rules answer 400 in the hub envelope and change nothing',
     const response = await rest(hub, 'PATCH', '/twins/tw-rules', '{"tags": {', { 'if-match': '*' });
     expect(response.status).toBe(400);
     expect(response.json.Message).toMatch(/^ErrorCode:ArgumentInvalid;The request body is not valid JSON/);
-    const twin = (await registry.getTwin('tw-rules')).responseBody;
+    const twin = (await registry.getTwin('tw-rules')).responseBody as TwinJson;
     expect(twin.properties.desired.$version).toBe(1);
   });
 

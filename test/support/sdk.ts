@@ -8,6 +8,10 @@ export const { Client: DeviceClient } = device;
 export const transports = { Mqtt: deviceMqtt.Mqtt, MqttWs: deviceMqtt.MqttWs } as const;
 export type TransportName = keyof typeof transports;
 
+/** The service twin as JSON: the SDK's Twin type omits root fields such as version and connectionState. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type TwinJson = Record<string, any>;
+
 export function registryFor(hub: Hub): InstanceType<typeof Registry> {
   return Registry.fromConnectionString(hub.connectionString());
 }
