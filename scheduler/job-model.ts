@@ -44,6 +44,12 @@ export interface JobState {
   startMs: number;
   /** when it actually started running; maxExecutionTimeInSeconds counts from here, across restarts too */
   runStartedMs?: number;
+  /**
+   * Method jobs: how many devices, in record order, have been handed a call. Written before the
+   * calls leave, so after a kill the records below it that had not finished are known to have
+   * been mid-call (instead of writing every record once more as `running`).
+   */
+  dispatched?: number;
 }
 
 export interface DeviceJobError {

@@ -6,7 +6,7 @@ import type { DeviceRecord } from '../emulator/identity/device-record.js';
 import type { MethodService } from '../emulator/methods/method-service.js';
 import type { Query } from '../emulator/query/index.js';
 import type { DeviceStore } from '../emulator/store/device-store.js';
-import type { DeviceJobRow, JobStore } from '../emulator/store/job-store.js';
+import type { DeviceJobRow, JobStore, NewDeviceJobRow } from '../emulator/store/job-store.js';
 import { isoTime } from '../emulator/time.js';
 import { checkTwinEtag, type TwinService } from '../emulator/twin/twin-service.js';
 import { twinView } from '../emulator/twin/twin-view.js';
@@ -47,10 +47,14 @@ const INTERRUPTED = { code: 'ServiceUnavailable', description: 'The emulator sto
  */
 export class JobRun {
   private readonly records = new Map<string, DeviceJob>();
+  private readonly rowids = new Map<DeviceJob, number>();
   private readonly order: string[] = [];
   private next = 0;
   private inFlight = 0;
   private readonly dirty = new Set<DeviceJob>();
+  /** running records not written as such: the `dispatched` mark covers them unless a query asks */
+  private readonly unwrittenRunning = new Set<DeviceJob>();
+  private jobDirty = false;
   private dirtyTwins: DeviceRecord[] = [];
   private pumpQueued = false;
   private state: 'running' | 'ended' | 'stopped' = 'running';
@@ -61,13 +65,15 @@ export class JobRun {
     private readonly plan: JobPlan,
     private readonly ctx: RunContext,
     records: readonly DeviceJob[],
+    rowids: readonly number[],
   ) {
     const stats = emptyStatistics();
-    for (const record of records) {
+    records.forEach((record, i) => {
       this.records.set(record.deviceId, record);
+      this.rowids.set(record, rowids[i]!);
       this.order.push(record.deviceId);
       stats[statisticFor(record.status)]++;
-    }
+    });
     stats.deviceCount = records.length;
     job.response.deviceJobStatistics = stats;
   }
@@ -82,14 +88,17 @@ export class JobRun {
     const { jobId, type, maxExecutionTimeInSeconds } = job.response;
     const records = selectDevices(plan.query, ctx.devices).map((deviceId) => newDeviceJob(jobId, type, deviceId, now, maxExecutionTimeInSeconds, now));
     job.runStartedMs = now;
+    job.dispatched = 0;
     job.response.status = 'running';
-    const run = new JobRun(job, plan, ctx, records);
+    job.response.deviceJobStatistics = { ...emptyStatistics(), deviceCount: records.length, pendingCount: records.length };
     // One transaction: after a kill the job is either not started (and starts again) or running
     // with every one of its device records — never half fanned out.
-    ctx.store.atomically(() => {
-      ctx.store.insertDeviceJobs(jobId, records.map(rowOf));
+    const rowids = ctx.store.atomically(() => {
+      const ids = ctx.store.insertDeviceJobs(jobId, records.map(newRowOf));
       ctx.store.updateJob(jobId, 'running', job);
+      return ids;
     });
+    const run = new JobRun(job, plan, ctx, records, rowids);
     ctx.log.info({ jobId, type, devices: records.length }, 'job started');
     run.begin();
     return run;
@@ -97,15 +106,19 @@ export class JobRun {
 
   /** Continues a job that was running when the emulator stopped (or was killed). */
   static resume(job: JobState, plan: JobPlan, ctx: RunContext): JobRun {
-    const records = ctx.store.deviceJobsOf(job.response.jobId).map((row) => row.record as DeviceJob);
-    const run = new JobRun(job, plan, ctx, records);
+    const rows = ctx.store.deviceJobsOf(job.response.jobId);
+    const records = rows.map((row) => row.record as DeviceJob);
+    const run = new JobRun(job, plan, ctx, records, rows.map((row) => row.rowid));
     const now = ctx.clock.now();
+    const dispatched = job.dispatched ?? 0;
     let interrupted = 0;
-    for (const record of records) {
-      if (record.status !== 'running') continue;
+    records.forEach((record, i) => {
+      // Below the mark and unfinished: its call was in flight when the emulator stopped.
+      if (i >= dispatched || (record.status !== 'pending' && record.status !== 'running')) return;
       run.set(record, () => markFailed(record, { ...INTERRUPTED }, now));
       interrupted++;
-    }
+    });
+    run.next = dispatched;
     job.runStartedMs ??= now;
     ctx.log.info({ jobId: run.jobId, devices: records.length, interrupted, pending: job.response.deviceJobStatistics.pendingCount }, 'job resumed');
     run.begin();
@@ -130,9 +143,12 @@ export class JobRun {
     this.flush(false);
   }
 
-  /** Writes buffered progress now (queries read device-job records from the store). */
+  /** Writes buffered progress now, running records included (queries read device-job records from the store). */
   flushNow(): void {
-    if (this.state === 'running') this.flush(false);
+    if (this.state !== 'running') return;
+    for (const record of this.unwrittenRunning) if (record.status === 'running') this.dirty.add(record);
+    this.unwrittenRunning.clear();
+    this.flush(false);
   }
 
   private begin(): void {
@@ -159,10 +175,15 @@ export class JobRun {
     while (this.inFlight + batch.length < limit && this.next < this.order.length) {
       const record = this.records.get(this.order[this.next++]!)!;
       if (record.status !== 'pending') continue;
-      this.set(record, () => markRunning(record, now));
+      this.set(record, () => markRunning(record, now), false);
+      this.unwrittenRunning.add(record);
       batch.push(record);
     }
-    // 'running' reaches the disk before any request leaves, so after a kill these devices are
+    if (batch.length > 0) {
+      this.job.dispatched = this.next;
+      this.jobDirty = true;
+    }
+    // The mark reaches the disk before any request leaves, so after a kill these devices are
     // known to have been called and are not called again.
     this.flush(false);
     for (const record of batch) this.invoke(record);
@@ -181,6 +202,7 @@ export class JobRun {
     this.inFlight--;
     // A cancelled, expired or stopped job already decided this record; a late answer is dropped.
     if (this.state !== 'running' || record.status !== 'running') return;
+    this.unwrittenRunning.delete(record);
     this.set(record, mark);
     this.schedulePump();
   }
@@ -246,27 +268,30 @@ export class JobRun {
   }
 
   /** Moves a record to another status, keeping the statistics in step, and queues it for writing. */
-  private set(record: DeviceJob, mark: () => void): void {
+  private set(record: DeviceJob, mark: () => void, write = true): void {
     const stats = this.job.response.deviceJobStatistics;
     stats[statisticFor(record.status)]--;
     mark();
     stats[statisticFor(record.status)]++;
-    this.dirty.add(record);
+    this.jobDirty = true;
+    if (write) this.dirty.add(record);
     if (record.status === 'completed' || record.status === 'failed') {
       this.ctx.events.emit('jobDeviceFinished', { jobId: this.jobId, deviceId: record.deviceId, type: record.jobType, outcome: record.status });
     }
   }
 
   private flush(always: boolean): void {
-    if (!always && this.dirty.size === 0 && this.dirtyTwins.length === 0) return;
-    const rows = [...this.dirty].map(rowOf);
+    if (!always && !this.jobDirty && this.dirty.size === 0 && this.dirtyTwins.length === 0) return;
+    const rows: DeviceJobRow[] = [];
+    for (const record of this.dirty) rows.push({ rowid: this.rowids.get(record)!, deviceId: record.deviceId, status: record.status, record });
     const twins = this.dirtyTwins;
     this.dirty.clear();
     this.dirtyTwins = [];
+    this.jobDirty = false;
     const { store, devices } = this.ctx;
     store.atomically(() => {
       if (twins.length > 0) devices.saveMany(twins);
-      store.updateDeviceJobs(this.jobId, rows);
+      store.updateDeviceJobs(rows);
       store.updateJob(this.jobId, this.job.response.status, this.job);
     });
   }
@@ -293,6 +318,6 @@ export function selectDevices(query: Query, devices: DeviceStore): string[] {
   return ids;
 }
 
-function rowOf(record: DeviceJob): DeviceJobRow {
+function newRowOf(record: DeviceJob): NewDeviceJobRow {
   return { deviceId: record.deviceId, status: record.status, record };
 }

@@ -4,6 +4,7 @@ import type { Scheduler } from '../../scheduler/scheduler.js';
 import { HubError } from '../errors.js';
 import type { ServiceAuthenticator } from '../identity/auth.js';
 import { parseQuery, QueryError, runQuery, type Query } from '../query/index.js';
+import type { DeviceRecord } from '../identity/device-record.js';
 import type { DeviceStore } from '../store/device-store.js';
 import { isJsonObject } from '../twin/json.js';
 import { twinView } from '../twin/twin-view.js';
@@ -87,47 +88,52 @@ export function queryRouter(auth: ServiceAuthenticator, devices: DeviceStore, sc
       throw error;
     }
     const page = readPageRequest(req, text);
-    const rows = rowsFor(query, devices, scheduler);
-    const { items, more } = query.itemType === 'Raw' ? sliceArray(runQuery(query, rows), page) : streamPage(query, rows, page);
+    const { items, more } = runPage(query, page, devices, scheduler);
     sendPage(res, query.itemType, items, page, more);
   });
 
   return router;
 }
 
-/** The collection a query reads; a deviceIds hint reads through the id index instead of scanning. */
-function rowsFor(query: Query, devices: DeviceStore, scheduler: Scheduler): Iterable<object> {
+function runPage(query: Query, page: PageRequest, devices: DeviceStore, scheduler: Scheduler): { items: unknown[]; more: boolean } {
   switch (query.source) {
-    case 'devices':
-      return query.deviceIds ? twinsOf(query.deviceIds, devices) : allTwins(devices);
+    case 'devices': {
+      // A deviceIds hint reads through the id index instead of scanning every twin.
+      const records = query.deviceIds ? recordsOf(query.deviceIds, devices) : devices.all();
+      if (query.itemType !== 'Raw') return streamPage(query, records, twinView, page);
+      const rows: object[] = [];
+      for (const record of records) rows.push(twinView(record));
+      return sliceArray(runQuery(query, rows), page);
+    }
     case 'devices.jobs':
-      return scheduler.deviceJobs(query.deviceIds);
+      return streamPage(query, scheduler.deviceJobs(query.deviceIds), (row) => row, page);
     case 'devices.modules':
       // The emulator has no module identities yet, so there are no module twins to return.
-      return [];
+      return { items: [], more: false };
   }
 }
 
-function* allTwins(devices: DeviceStore): Generator<object> {
-  for (const record of devices.all()) yield twinView(record);
-}
-
-function* twinsOf(deviceIds: readonly string[], devices: DeviceStore): Generator<object> {
+function recordsOf(deviceIds: readonly string[], devices: DeviceStore): DeviceRecord[] {
+  const records: DeviceRecord[] = [];
   for (const id of deviceIds) {
     const record = devices.get(id);
-    if (record) yield twinView(record);
+    if (record) records.push(record);
   }
+  return records;
 }
 
 /**
  * SELECT * pages without materialising every match: skip `offset` matches, take `size`, and
  * look one match further to know whether another page exists (TOP still bounds the whole result).
+ * Rows are rendered by `view` inside the loop: no generator sits between the registry and the
+ * predicate, which over 100,000 twins is a measurable share of a query.
  */
-function streamPage(query: Query, rows: Iterable<object>, page: PageRequest): { items: object[]; more: boolean } {
+function streamPage<T>(query: Query, source: Iterable<T>, view: (item: T) => object, page: PageRequest): { items: object[]; more: boolean } {
   const limit = query.top ?? Number.POSITIVE_INFINITY;
   const items: object[] = [];
   let index = 0;
-  for (const row of rows) {
+  for (const item of source) {
+    const row = view(item);
     if (!query.matches(row)) continue;
     if (index >= limit) break;
     if (index >= page.offset) {

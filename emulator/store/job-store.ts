@@ -1,11 +1,15 @@
 import type { Db } from './database.js';
 
-/** A device-job row as the scheduler hands it over: the public record plus its status column. */
-export interface DeviceJobRow {
+/** A device-job row: the public record plus its status column, addressed by rowid once inserted. */
+export interface NewDeviceJobRow {
   deviceId: string;
   status: string;
   /** the record `SELECT * FROM devices.jobs` returns */
   record: object;
+}
+
+export interface DeviceJobRow extends NewDeviceJobRow {
+  rowid: number;
 }
 
 export interface JobRow {
@@ -33,8 +37,9 @@ export class JobStore {
     this.insertJobStatement = db.prepare('INSERT INTO jobs (job_id, status, created_ms, job) VALUES (?, ?, ?, ?)');
     this.updateJobStatement = db.prepare('UPDATE jobs SET status = ?, job = ? WHERE job_id = ?');
     this.insertDeviceJobStatement = db.prepare('INSERT INTO device_jobs (job_id, device_id, status, record) VALUES (?, ?, ?, ?)');
-    this.updateDeviceJobStatement = db.prepare('UPDATE device_jobs SET status = ?, record = ? WHERE job_id = ? AND device_id = ?');
-    this.deviceJobsOfJobStatement = db.prepare('SELECT device_id, status, record FROM device_jobs WHERE job_id = ? ORDER BY rowid');
+    // By rowid: a job rewrites each of its records as it progresses, and the rowid skips the key index.
+    this.updateDeviceJobStatement = db.prepare('UPDATE device_jobs SET status = ?, record = ? WHERE rowid = ?');
+    this.deviceJobsOfJobStatement = db.prepare('SELECT rowid, device_id, status, record FROM device_jobs WHERE job_id = ? ORDER BY rowid');
     this.allDeviceJobsStatement = db.prepare('SELECT rowid, record FROM device_jobs WHERE rowid > ? ORDER BY rowid LIMIT 1000');
     this.deviceJobsOfDeviceStatement = db.prepare('SELECT record FROM device_jobs WHERE device_id = ? ORDER BY rowid');
   }
@@ -57,12 +62,13 @@ export class JobStore {
     this.updateJobStatement.run(status, JSON.stringify(job), jobId);
   }
 
-  insertDeviceJobs(jobId: string, rows: Iterable<DeviceJobRow>): void {
-    for (const row of rows) this.insertDeviceJobStatement.run(jobId, row.deviceId, row.status, JSON.stringify(row.record));
+  /** Returns the new rows' rowids, in order. */
+  insertDeviceJobs(jobId: string, rows: readonly NewDeviceJobRow[]): number[] {
+    return rows.map((row) => Number(this.insertDeviceJobStatement.run(jobId, row.deviceId, row.status, JSON.stringify(row.record)).lastInsertRowid));
   }
 
-  updateDeviceJobs(jobId: string, rows: Iterable<DeviceJobRow>): void {
-    for (const row of rows) this.updateDeviceJobStatement.run(row.status, JSON.stringify(row.record), jobId, row.deviceId);
+  updateDeviceJobs(rows: Iterable<DeviceJobRow>): void {
+    for (const row of rows) this.updateDeviceJobStatement.run(row.status, JSON.stringify(row.record), row.rowid);
   }
 
   /** Forgets every job and device-job record (a hub reset). */
@@ -75,8 +81,8 @@ export class JobStore {
 
   /** One job's device records, for resuming it after a restart. */
   deviceJobsOf(jobId: string): DeviceJobRow[] {
-    const rows = this.deviceJobsOfJobStatement.all(jobId) as { device_id: string; status: string; record: string }[];
-    return rows.map((r) => ({ deviceId: r.device_id, status: r.status, record: JSON.parse(r.record) as object }));
+    const rows = this.deviceJobsOfJobStatement.all(jobId) as { rowid: number; device_id: string; status: string; record: string }[];
+    return rows.map((r) => ({ rowid: r.rowid, deviceId: r.device_id, status: r.status, record: JSON.parse(r.record) as object }));
   }
 
   /**
