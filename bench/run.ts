@@ -8,6 +8,8 @@ import { formatTable, meetsTarget, type Bench } from './support/harness.js';
 // Each benchmark registers here; `npm run bench -- <name>…` runs a subset.
 const registry: Record<string, () => Promise<{ bench: Bench }>> = {
   methods: () => import('./methods.js'),
+  jobs: () => import('./jobs.js'),
+  query: () => import('./query.js'),
 };
 
 const certDir = path.join(os.tmpdir(), 'iothub-emulator-bench-certs');

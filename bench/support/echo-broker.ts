@@ -1,0 +1,107 @@
+import { Aedes } from 'aedes';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import mqtt, { type MqttClient } from 'mqtt';
+import { createMqttTlsServer } from '../../emulator/mqtt/listeners.js';
+import { loadOrCreateCredentials } from '../../emulator/tls/certificates.js';
+
+/**
+ * The raw-broker floor for job benchmarks: a bare aedes broker behind the emulator's own TLS
+ * listener, in a process of its own (as the emulator is), with no authentication, no hub logic
+ * and no storage. Devices are the same mqtt.js clients over the same TLS; each subscribes to a
+ * topic of its own and echoes what it gets. What a job takes beyond this is the hub's own work.
+ */
+
+const REQUEST = (id: string): string => `echo/${id}/req`;
+const RESPONSE = (id: string): string => `echo/${id}/res`;
+
+export interface EchoBroker {
+  stop(): Promise<void>;
+}
+
+export async function startEchoBroker(host: string, port: number, certDir: string): Promise<EchoBroker> {
+  const child: ChildProcess = spawn(process.execPath, [fileURLToPath(import.meta.url), host, String(port), certDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`the echo broker exited with code ${code}`)));
+  });
+  return {
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
+/** Connects `ids` as echo devices; they answer every request on their own response topic. */
+export async function connectEchoDevices(host: string, port: number, ca: string, ids: readonly string[], concurrency = 200): Promise<MqttClient[]> {
+  const clients: MqttClient[] = [];
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < ids.length) {
+      const id = ids[next++]!;
+      const client = mqtt.connect(`mqtts://${host}:${port}`, { clientId: id, protocolVersion: 4, clean: true, reconnectPeriod: 0, keepalive: 300, ca });
+      await new Promise<void>((resolve, reject) => {
+        client.once('connect', () => resolve());
+        client.once('error', reject);
+      });
+      client.on('message', (_topic, payload) => client.publish(RESPONSE(id), payload));
+      await client.subscribeAsync(REQUEST(id));
+      clients.push(client);
+    }
+  }));
+  return clients;
+}
+
+/**
+ * One request to each device and its echo, at most `inFlight` outstanding (as the scheduler
+ * dispatches method calls). Returns the seconds until the last echo arrived.
+ */
+export async function echoRound(host: string, port: number, ca: string, ids: readonly string[], inFlight: number): Promise<number> {
+  const driver = mqtt.connect(`mqtts://${host}:${port}`, { clientId: `driver-${process.pid}-${Date.now()}`, protocolVersion: 4, clean: true, reconnectPeriod: 0, ca });
+  await new Promise<void>((resolve, reject) => {
+    driver.once('connect', () => resolve());
+    driver.once('error', reject);
+  });
+  const payload = Buffer.from('{"by":"bench"}');
+  await driver.subscribeAsync('echo/+/res');
+  const started = performance.now();
+  let next = 0;
+  let received = 0;
+  await new Promise<void>((resolve) => {
+    const send = (): void => {
+      const id = ids[next++];
+      if (id !== undefined) driver.publish(REQUEST(id), payload);
+    };
+    driver.on('message', () => {
+      received++;
+      if (received === ids.length) resolve();
+      else send();
+    });
+    for (let i = 0; i < Math.min(inFlight, ids.length); i++) send();
+  });
+  const seconds = (performance.now() - started) / 1000;
+  await driver.endAsync(true);
+  return seconds;
+}
+
+async function main(host: string, port: number, certDir: string): Promise<void> {
+  const credentials = await loadOrCreateCredentials(certDir, [host], false);
+  const broker = await Aedes.createBroker();
+  const server = createMqttTlsServer(broker, credentials);
+  await new Promise<void>((resolve) => server.listen(port, host, () => resolve()));
+  process.stdout.write('ready\n');
+  process.on('SIGTERM', () => {
+    server.close();
+    broker.close(() => process.exit(0));
+  });
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const [host, port, certDir] = process.argv.slice(2);
+  main(host!, Number(port), certDir!).catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
