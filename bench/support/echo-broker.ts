@@ -6,10 +6,10 @@ import { createMqttTlsServer } from '../../emulator/mqtt/listeners.js';
 import { loadOrCreateCredentials } from '../../emulator/tls/certificates.js';
 
 /**
- * The raw-broker floor for job benchmarks: a bare aedes broker behind the emulator's own TLS
- * listener, in a process of its own (as the emulator is), with no authentication, no hub logic
- * and no storage. Devices are the same mqtt.js clients over the same TLS; each subscribes to a
- * topic of its own and echoes what it gets. What a job takes beyond this is the hub's own work.
+ * The raw-broker echo the job benchmark sets beside its figures: a bare aedes broker behind the
+ * emulator's own TLS listener, in a process of its own (as the emulator is), with no
+ * authentication, no hub logic and no storage. Devices are the same mqtt.js clients over the
+ * same TLS; each subscribes to a topic of its own and echoes what it gets.
  */
 
 const REQUEST = (id: string): string => `echo/${id}/req`;
