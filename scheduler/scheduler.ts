@@ -134,10 +134,13 @@ export class Scheduler {
     return result;
   }
 
-  /** Device-job records for `SELECT * FROM devices.jobs` (spec §5.4), progress of running jobs included. */
-  deviceJobs(deviceIds?: readonly string[]): Iterable<object> {
+  /**
+   * Device-job records for `SELECT * FROM devices.jobs` (spec §5.4), progress of running jobs
+   * included, with the rowid a later page resumes after.
+   */
+  deviceJobs(deviceIds?: readonly string[], afterRowid?: number): Iterable<{ rowid: number; record: object }> {
     for (const run of this.runs.values()) run.flushNow();
-    return this.deps.store.deviceJobRecords(deviceIds);
+    return this.deps.store.deviceJobRecords(deviceIds, afterRowid);
   }
 
   /**

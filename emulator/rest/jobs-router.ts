@@ -19,8 +19,7 @@ export function jobsRouter(auth: ServiceAuthenticator, scheduler: Scheduler): Ro
   router.get('/jobs/v2/query', read, (req, res) => {
     const filter = readJobFilter(req.query.jobType, req.query.jobStatus);
     const page = readPageRequest(req, `jobs?type=${filter.type ?? ''}&status=${filter.status ?? ''}`);
-    const { items, more } = sliceArray(scheduler.list(filter), page);
-    sendPage(res, 'JobResponse', items, page, more);
+    sendPage(res, 'JobResponse', sliceArray(scheduler.list(filter), page), page);
   });
 
   router.put('/jobs/v2/:id', write, (req, res) => {

@@ -20,17 +20,27 @@ export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 100;
 
 export interface PageRequest {
+  /** results already delivered by earlier pages */
   offset: number;
   size: number;
   /** identifies what is being paged, so a token cannot be replayed against another query */
   key: string;
+  /** the row the previous page ended on (deviceId, or device-job rowid), to resume without re-evaluating */
+  after?: string | number;
+}
+
+export interface Page<T> {
+  items: T[];
+  more: boolean;
+  /** the row the page ended on, when the source can resume from it */
+  last?: string | number;
 }
 
 /**
  * Reads page size and continuation from the headers (or, for the jobs list, the `pageSize` /
- * `continuationToken` query parameters the docs also show). The token is stateless — the
- * offset of the next item plus a hash of the query — because results come back in a stable
- * order (registry order, then insertion order of job records).
+ * `continuationToken` query parameters the docs also show). The token is stateless — how many
+ * results were delivered, the row the page ended on, and a hash of the query — because results
+ * come back in a stable order (registry order, then insertion order of job records).
  */
 export function readPageRequest(req: Request, what: string): PageRequest {
   const key = createHash('sha256').update(what).digest('base64url').slice(0, 16);
@@ -49,7 +59,8 @@ export function readPageRequest(req: Request, what: string): PageRequest {
     throw new HubError('ArgumentInvalid', 'The continuation token is not one this hub issued.');
   }
   if (decoded.k !== key) throw new HubError('ArgumentInvalid', 'The continuation token belongs to a different query.');
-  return { offset: decoded.o, size, key };
+  const after = typeof decoded.a === 'string' || typeof decoded.a === 'number' ? decoded.a : undefined;
+  return { offset: decoded.o, size, key, ...(after !== undefined && { after }) };
 }
 
 /**
@@ -57,14 +68,17 @@ export function readPageRequest(req: Request, what: string): PageRequest {
  * x-ms-item-type, and x-ms-continuation only when another page exists — the Node SDK treats
  * any value of that header, even an empty one, as "more".
  */
-export function sendPage(res: Response, itemType: string, items: readonly unknown[], page: PageRequest, more: boolean): void {
+export function sendPage(res: Response, itemType: string, result: Page<unknown>, page: PageRequest): void {
   res.set('x-ms-item-type', itemType);
-  if (more) res.set('x-ms-continuation', Buffer.from(JSON.stringify({ o: page.offset + items.length, k: page.key })).toString('base64'));
-  res.json(items);
+  if (result.more) {
+    const token = { o: page.offset + result.items.length, k: page.key, ...(result.last !== undefined && { a: result.last }) };
+    res.set('x-ms-continuation', Buffer.from(JSON.stringify(token)).toString('base64'));
+  }
+  res.json(result.items);
 }
 
 /** One page of a list computed in full (aggregates, the job list). */
-export function sliceArray<T>(all: readonly T[], page: PageRequest): { items: T[]; more: boolean } {
+export function sliceArray<T>(all: readonly T[], page: PageRequest): Page<T> {
   const end = page.offset + page.size;
   return { items: all.slice(page.offset, end), more: end < all.length };
 }
@@ -88,25 +102,35 @@ export function queryRouter(auth: ServiceAuthenticator, devices: DeviceStore, sc
       throw error;
     }
     const page = readPageRequest(req, text);
-    const { items, more } = runPage(query, page, devices, scheduler);
-    sendPage(res, query.itemType, items, page, more);
+    sendPage(res, query.itemType, runPage(query, page, devices, scheduler), page);
   });
 
   return router;
 }
 
-function runPage(query: Query, page: PageRequest, devices: DeviceStore, scheduler: Scheduler): { items: unknown[]; more: boolean } {
+function runPage(query: Query, page: PageRequest, devices: DeviceStore, scheduler: Scheduler): Page<unknown> {
   switch (query.source) {
     case 'devices': {
-      // A deviceIds hint reads through the id index instead of scanning every twin.
-      const records = query.deviceIds ? recordsOf(query.deviceIds, devices) : devices.all();
-      if (query.itemType !== 'Raw') return streamPage(query, records, twinView, page);
-      const rows: object[] = [];
-      for (const record of records) rows.push(twinView(record));
-      return sliceArray(runQuery(query, rows), page);
+      if (query.itemType === 'Raw') {
+        const rows: object[] = [];
+        for (const record of query.deviceIds ? recordsOf(query.deviceIds, devices) : devices.all()) rows.push(twinView(record));
+        return sliceArray(runQuery(query, rows), page);
+      }
+      // A deviceIds hint reads a handful of twins through the id index instead of scanning.
+      if (query.deviceIds) return scanPage(query, recordsOf(query.deviceIds, devices), twinView, undefined, undefined, page.offset, page);
+      // Later pages skip the twins before the previous page's last one without evaluating them;
+      // if that twin was deleted meanwhile, they fall back to counting matches.
+      const resume = typeof page.after === 'string' && devices.has(page.after) ? page.after : undefined;
+      return scanPage(query, devices.all(), twinView, (record) => record.deviceId, resume, resume === undefined ? page.offset : 0, page);
     }
-    case 'devices.jobs':
-      return streamPage(query, scheduler.deviceJobs(query.deviceIds), (row) => row, page);
+    case 'devices.jobs': {
+      if (query.deviceIds) {
+        return scanPage(query, scheduler.deviceJobs(query.deviceIds), (row) => row.record, undefined, undefined, page.offset, page);
+      }
+      // Device-job records resume after the last rowid, so paging a 10,000-device job reads each record once.
+      const after = typeof page.after === 'number' ? page.after : undefined;
+      return scanPage(query, scheduler.deviceJobs(undefined, after), (row) => row.record, (row) => row.rowid, undefined, after === undefined ? page.offset : 0, page);
+    }
     case 'devices.modules':
       // The emulator has no module identities yet, so there are no module twins to return.
       return { items: [], more: false };
@@ -123,24 +147,41 @@ function recordsOf(deviceIds: readonly string[], devices: DeviceStore): DeviceRe
 }
 
 /**
- * SELECT * pages without materialising every match: skip `offset` matches, take `size`, and
- * look one match further to know whether another page exists (TOP still bounds the whole result).
- * Rows are rendered by `view` inside the loop: no generator sits between the registry and the
- * predicate, which over 100,000 twins is a measurable share of a query.
+ * One SELECT * page without materialising every match: pass over the rows up to `resumeAfter`
+ * (by key, unevaluated), skip `skip` matches, take `page.size`, and look one match further to
+ * know whether another page exists; TOP bounds the whole result across pages. Rows are rendered
+ * by `view` inside the loop: no generator sits between the registry and the predicate, which
+ * over 100,000 twins is a measurable share of a query.
  */
-function streamPage<T>(query: Query, source: Iterable<T>, view: (item: T) => object, page: PageRequest): { items: object[]; more: boolean } {
-  const limit = query.top ?? Number.POSITIVE_INFINITY;
+function scanPage<T>(
+  query: Query,
+  source: Iterable<T>,
+  view: (item: T) => object,
+  key: ((item: T) => string | number) | undefined,
+  resumeAfter: string | number | undefined,
+  skip: number,
+  page: PageRequest,
+): Page<object> {
+  const allowed = (query.top ?? Number.POSITIVE_INFINITY) - page.offset;
   const items: object[] = [];
-  let index = 0;
+  let last: string | number | undefined;
+  let passing = resumeAfter !== undefined;
+  let toSkip = skip;
   for (const item of source) {
+    if (passing) {
+      if (key!(item) === resumeAfter) passing = false;
+      continue;
+    }
     const row = view(item);
     if (!query.matches(row)) continue;
-    if (index >= limit) break;
-    if (index >= page.offset) {
-      if (items.length === page.size) return { items, more: true };
-      items.push(row);
+    if (toSkip > 0) {
+      toSkip--;
+      continue;
     }
-    index++;
+    if (items.length >= allowed) break;
+    if (items.length === page.size) return { items, more: true, last };
+    items.push(row);
+    if (key) last = key(item);
   }
   return { items, more: false };
 }

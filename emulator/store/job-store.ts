@@ -41,7 +41,7 @@ export class JobStore {
     this.updateDeviceJobStatement = db.prepare('UPDATE device_jobs SET status = ?, record = ? WHERE rowid = ?');
     this.deviceJobsOfJobStatement = db.prepare('SELECT rowid, device_id, status, record FROM device_jobs WHERE job_id = ? ORDER BY rowid');
     this.allDeviceJobsStatement = db.prepare('SELECT rowid, record FROM device_jobs WHERE rowid > ? ORDER BY rowid LIMIT 1000');
-    this.deviceJobsOfDeviceStatement = db.prepare('SELECT record FROM device_jobs WHERE device_id = ? ORDER BY rowid');
+    this.deviceJobsOfDeviceStatement = db.prepare('SELECT rowid, record FROM device_jobs WHERE device_id = ? ORDER BY rowid');
   }
 
   /** Runs `work` in one transaction (nested calls, e.g. DeviceStore.saveMany, become savepoints). */
@@ -86,23 +86,24 @@ export class JobStore {
   }
 
   /**
-   * Device-job records in a stable order: all of them by insertion, or those of `deviceIds` (in
-   * that order) through the device index. Lazy, so a page that fills early stops reading; read in
-   * chunks rather than through an open SQLite iterator, which would block the connection for
-   * every other statement until the consumer finished.
+   * Device-job records in a stable order: all of them by insertion (from after `afterRowid`), or
+   * those of `deviceIds` (in that order) through the device index. Lazy, so a page that fills
+   * early stops reading; read in chunks rather than through an open SQLite iterator, which would
+   * block the connection for every other statement until the consumer finished.
    */
-  *deviceJobRecords(deviceIds?: readonly string[]): Generator<object> {
+  *deviceJobRecords(deviceIds?: readonly string[], afterRowid = 0): Generator<{ rowid: number; record: object }> {
+    type Row = { rowid: number; record: string };
     if (deviceIds === undefined) {
-      let after = 0;
+      let after = afterRowid;
       for (;;) {
-        const rows = this.allDeviceJobsStatement.all(after) as { rowid: number; record: string }[];
-        for (const row of rows) yield JSON.parse(row.record) as object;
+        const rows = this.allDeviceJobsStatement.all(after) as Row[];
+        for (const row of rows) yield { rowid: row.rowid, record: JSON.parse(row.record) as object };
         if (rows.length < 1000) return;
         after = rows[rows.length - 1]!.rowid;
       }
     }
     for (const deviceId of deviceIds) {
-      for (const row of this.deviceJobsOfDeviceStatement.all(deviceId) as { record: string }[]) yield JSON.parse(row.record) as object;
+      for (const row of this.deviceJobsOfDeviceStatement.all(deviceId) as Row[]) yield { rowid: row.rowid, record: JSON.parse(row.record) as object };
     }
   }
 }
