@@ -36,7 +36,8 @@ export function jobTypeOf(name: string): JobType | undefined {
 /** Validates a `PUT /jobs/v2/{id}` body into the job's first state (status queued). */
 export function readJobRequest(jobId: string, body: unknown, nowMs: number): JobState {
   if (!isJsonObject(body)) throw new HubError('ArgumentInvalid', 'The job body must be a JSON object.');
-  if (body.jobId !== undefined && body.jobId !== null && body.jobId !== jobId) {
+  // Node's JobClient takes numeric job ids too and sends them as JSON numbers.
+  if (body.jobId !== undefined && body.jobId !== null && String(body.jobId) !== jobId) {
     throw new HubError('ArgumentInvalid', `The jobId in the body ('${String(body.jobId)}') does not match the one in the path ('${jobId}').`);
   }
   if (typeof body.type !== 'string') throw new HubError('ArgumentNull', 'The job type cannot be null; use scheduleDeviceMethod or scheduleUpdateTwin.');

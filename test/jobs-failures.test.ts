@@ -130,6 +130,12 @@ describe('requests the hub refuses', () => {
     expect(answer.headers.get('iothub-errorcode')).toBe(code);
   });
 
+  it('accepts a numeric job id, as the Node JobClient allows', async () => {
+    const created = await jobs.scheduleTwinUpdate(4242, "deviceId = 'spare'", { tags: { numbered: true } } as any);
+    expect(created.jobStatus.jobId).toBe('4242');
+    expect((await pollJob(jobs, '4242')).status).toBe('completed');
+  });
+
   it('accepts the 2016 type names and answers with the current ones (spec §8.1)', async () => {
     const direct = await call(hub, 'PUT', url('old-direct'), methodJob('old-direct', { type: 'scheduleDirectRequest' }));
     expect(direct.json.type).toBe('scheduleDeviceMethod');
