@@ -111,8 +111,9 @@ function readStartTime(value: unknown, nowMs: number): number {
 
 function readMaxExecution(value: unknown): number {
   if (value === undefined || value === null || value === 0) return DEFAULT_MAX_EXECUTION_SECONDS;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw new HubError('ArgumentInvalid', `maxExecutionTimeInSeconds must be a positive whole number of seconds; got ${JSON.stringify(value)}.`);
+  // An Int32 in the service API (C# JobRequest.MaxExecutionTime is an int of seconds).
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 2 ** 31 - 1) {
+    throw new HubError('ArgumentInvalid', `maxExecutionTimeInSeconds must be a whole number of seconds from 1 to ${2 ** 31 - 1}; got ${JSON.stringify(value)}.`);
   }
   return value;
 }

@@ -122,6 +122,7 @@ describe('requests the hub refuses', () => {
     ['an unknown job type', { type: 'export' }, 'ArgumentInvalid'],
     ['an unreadable startTime', { startTime: 'tomorrow' }, 'ArgumentInvalid'],
     ['a negative maxExecutionTimeInSeconds', { maxExecutionTimeInSeconds: -5 }, 'ArgumentInvalid'],
+    ['a maxExecutionTimeInSeconds past Int32', { maxExecutionTimeInSeconds: 2 ** 31 }, 'ArgumentInvalid'],
     ['a body jobId that differs from the path', { jobId: 'other' }, 'ArgumentInvalid'],
     ['reported properties in updateTwin', { type: 'scheduleUpdateTwin', cloudToDeviceMethod: undefined, updateTwin: { properties: { reported: { x: 1 } } } }, 'ArgumentInvalid'],
   ])('answers 400 for %s', async (_what, extra, code) => {
