@@ -18,7 +18,8 @@ import { demoFleetSize, startDemoFleet } from '../fleet/demo.js';
 const env = (name: string): string => `IOTHUB_EMULATOR_${name}`;
 const seconds = (value: string): number => {
   const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`'${value}' is not a number of seconds ≥ 0 (the clock only moves forward)`);
+  // Up to a century ahead, as POST /$emulator/clock/advance allows.
+  if (!Number.isFinite(n) || n < 0 || n > 100 * 365.25 * 24 * 3600) throw new Error(`'${value}' is not a number of seconds from 0 to 100 years (the clock only moves forward)`);
   return n;
 };
 const count = (value: string): number => {
