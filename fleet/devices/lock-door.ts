@@ -27,7 +27,9 @@ class LockDoor implements DeviceBehaviour {
       if (!key.startsWith('$') && JSON.stringify(value) !== JSON.stringify(reported[key])) pending[key] = value;
     }
     const patch: JsonObject = { ...(this.onDesired(pending) ?? {}) };
-    const state: JsonObject = { deviceKind: 'lockDoor', doorState: this.doorState, lastLockedAt: this.lastLockedAt, firmware: { version: LOCK_DOOR_FIRMWARE } };
+    // A null reported value would delete the property (twin patch semantics): leave it out until set.
+    const state: JsonObject = { deviceKind: 'lockDoor', doorState: this.doorState, firmware: { version: LOCK_DOOR_FIRMWARE } };
+    if (this.lastLockedAt) state.lastLockedAt = this.lastLockedAt;
     for (const [key, value] of Object.entries(state)) {
       if (!(key in patch) && JSON.stringify(value) !== JSON.stringify(reported[key])) patch[key] = value;
     }

@@ -1,5 +1,5 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import type { TLSSocket } from 'node:tls';
+import { TLSSocket } from 'node:tls';
 import { createSasToken } from '../../protocol/sas.js';
 import {
   DESIRED_FILTER,
@@ -24,6 +24,11 @@ const CONNECT_TIMEOUT_MS = 30_000;
 const TWIN_TIMEOUT_MS = 30_000;
 const RENEWAL_RETRY_MS = 5_000;
 const noop = (): void => {};
+
+type ResumableSocket = TLSSocket & { setSession?(session: Buffer): void };
+// Node decodes the `session` option twice (in TLSSocket._init and again in tls.connect); setting it
+// on the socket before the handshake starts decodes it once. Fall back to the option without it.
+const canSetSession = typeof (TLSSocket.prototype as ResumableSocket).setSession === 'function';
 
 /**
  * IoT Hub's MQTT device protocol (spec §1) on a bare mqtt.js client per device: the SDK's username,
@@ -59,7 +64,7 @@ export class LightEngine implements Engine {
   dial(identity: FleetIdentity): { client: MqttClient; connected: Promise<boolean> } {
     const { hostName } = this.hub;
     const expiry = Math.ceil(Date.now() / 1000) + this.options.tokenTtlSeconds;
-    const options: IClientOptions & { secureContext: unknown; session?: Buffer } = {
+    const options: IClientOptions & { secureContext: unknown; noDelay: boolean; session?: Buffer } = {
       protocol: 'mqtts',
       host: hostName,
       port: this.hub.mqttPort,
@@ -75,10 +80,15 @@ export class LightEngine implements Engine {
       queueQoSZero: false,
       log: noop,
       secureContext: clientSecureContext(this.options.ca),
-      session: this.tlsSession,
+      // Method responses leave at once instead of waiting on Nagle's algorithm for an ACK.
+      noDelay: true,
+      ...(canSetSession ? {} : { session: this.tlsSession }),
     };
     const client = mqtt.connect(options);
-    (client.stream as TLSSocket | undefined)?.once('session', (session: Buffer) => {
+    const socket = client.stream as ResumableSocket | undefined;
+    // The TCP connection is still opening: the handshake has not started.
+    if (canSetSession && this.tlsSession) socket?.setSession?.(this.tlsSession);
+    socket?.once('session', (session: Buffer) => {
       this.tlsSession = session;
     });
     const connected = new Promise<boolean>((resolve, reject) => {

@@ -1,4 +1,5 @@
 import device, { type Client as DeviceClient, type Twin } from 'azure-iot-device';
+import { createRequire } from 'node:module';
 import deviceMqtt from 'azure-iot-device-mqtt';
 import { deviceConnectionString } from '../../protocol/connection-string.js';
 import type { JsonObject } from '../devices/device-behaviour.js';
@@ -10,6 +11,30 @@ import { renewalMarginSeconds, USER_AGENT, type DeviceLink, type Engine, type En
 // CommonJS packages: their named exports are only reachable through the default import under ESM.
 const { Client, Message, SharedAccessKeyAuthenticationProvider } = device;
 const { Mqtt } = deviceMqtt;
+
+rememberPlatformString();
+
+/**
+ * Every SDK client works out the OS name for its user agent with `getos`, which on Debian runs
+ * `lsb_release -a`, a Python program: one process per device, several seconds of CPU per hundred
+ * devices. The answer cannot change within a process, so the first one is kept; what goes on the
+ * wire is the same string.
+ */
+function rememberPlatformString(): void {
+  const common = createRequire(import.meta.url)('azure-iot-common') as { getAgentPlatformString: (done: (platform: string) => void) => void };
+  const original = common.getAgentPlatformString;
+  let known: string | undefined;
+  let waiting: ((platform: string) => void)[] | undefined;
+  common.getAgentPlatformString = (done) => {
+    if (known !== undefined) return done(known);
+    if (waiting) return void waiting.push(done);
+    waiting = [done];
+    original((platform) => {
+      known = platform;
+      for (const callback of waiting!.splice(0)) callback(platform);
+    });
+  };
+}
 
 /**
  * Each device is a real `azure-iot-device` Client over `azure-iot-device-mqtt`, exactly as a device

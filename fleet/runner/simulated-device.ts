@@ -75,6 +75,11 @@ export class SimulatedDevice {
   }
 
   async stop(): Promise<void> {
+    await this.halt()?.close().catch(() => {});
+  }
+
+  /** Stops everything at once and hands back the connection, for the caller to close when it suits. */
+  halt(): DeviceLink | undefined {
     const wasConnected = this.phase === 'connected';
     this.phase = 'stopped';
     clearTimeout(this.timer);
@@ -82,7 +87,7 @@ export class SimulatedDevice {
     const link = this.link;
     this.link = undefined;
     if (wasConnected) this.runtime.stats.counters.connected--;
-    await link?.close().catch(() => {});
+    return link;
   }
 
   private async connect(): Promise<boolean> {

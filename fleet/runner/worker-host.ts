@@ -56,7 +56,16 @@ export class WorkerHost implements DeviceHost {
       }
     });
     this.child.once('exit', (code, signal) => {
-      rejectStarted(new Error(`worker ${this.child.pid} exited (${signal ?? `code ${code}`}) before its devices were up`));
+      const how = signal ?? `code ${code}`;
+      rejectStarted(new Error(`worker ${this.child.pid} exited (${how}) before its devices were up`));
+      if (this.final) return;
+      // Died while running: its devices are gone, whatever its last report said.
+      const { counters, recentErrors } = this.latest;
+      this.latest = {
+        ...this.latest,
+        counters: { ...counters, connected: 0, connectionsLost: counters.connectionsLost + counters.connected },
+        recentErrors: [...recentErrors, `worker ${this.child.pid} exited (${how})`],
+      };
     });
     this.post({ type: 'start', part });
   }
