@@ -1,5 +1,5 @@
 import type { Scenario } from './scenario/scenario.js';
-import type { Shard } from './device-range.js';
+import type { AutoShard, Shard } from './device-range.js';
 
 export type EngineName = 'light' | 'sdk';
 export const ENGINES: readonly EngineName[] = ['light', 'sdk'];
@@ -16,7 +16,7 @@ export interface FleetConfig {
   /** size of the whole fleet; a shard simulates its part of it */
   readonly devices: number;
   readonly prefix: string;
-  readonly shard: Shard;
+  readonly shard: Shard | AutoShard;
   /** child processes that hold the connections; 0 = this process */
   readonly workers: number;
   /** SAS token lifetime; devices renew theirs before it runs out */

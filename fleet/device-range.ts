@@ -7,6 +7,12 @@ export interface Shard {
   readonly count: number;
 }
 
+/** `--shard auto/n`: take whichever of the n shards no other fleet holds (see hub/shard-lease.ts). */
+export interface AutoShard {
+  readonly index: 'auto';
+  readonly count: number;
+}
+
 /** Half-open index range [start, end). */
 export interface IndexRange {
   readonly start: number;
@@ -17,14 +23,14 @@ export const WHOLE: Shard = { index: 1, count: 1 };
 
 const MIN_DIGITS = 6;
 
-export function parseShard(text: string): Shard {
-  const match = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
-  const index = match ? Number(match[1]) : NaN;
+export function parseShard(text: string): Shard | AutoShard {
+  const match = /^\s*(\d+|auto)\s*\/\s*(\d+)\s*$/.exec(text);
   const count = match ? Number(match[2]) : NaN;
-  if (!match || count < 1 || index < 1 || index > count) {
-    throw new Error(`--shard: '${text}' is not k/n with 1 ≤ k ≤ n (e.g. 2/3 is the second of three shards)`);
+  const index = match?.[1] === 'auto' ? 'auto' : Number(match?.[1]);
+  if (!match || count < 1 || (index !== 'auto' && (index < 1 || index > count))) {
+    throw new Error(`--shard: '${text}' is not k/n with 1 ≤ k ≤ n (e.g. 2/3 is the second of three shards), nor auto/n`);
   }
-  return { index, count };
+  return index === 'auto' ? { index, count } : { index, count };
 }
 
 /** Width is fixed (at least six digits) so a 100-device run and a 10,000-device run share ids. */

@@ -2,10 +2,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { FleetConfig } from './config.js';
-import { rangeSize, shardRange, splitRange, type IndexRange } from './device-range.js';
+import { rangeSize, shardRange, splitRange, type IndexRange, type Shard } from './device-range.js';
+import { LightEngine } from './engines/light-engine.js';
 import { hubAddress } from './hub/hub-address.js';
 import { registerDevices } from './hub/registration.js';
 import { ServiceClient } from './hub/service-client.js';
+import { claimShard, type ShardLease } from './hub/shard-lease.js';
 import { buildReport, type FleetReport } from './report.js';
 import type { DeviceHost, FleetPart } from './runner/device-host.js';
 import { mergeSnapshots, type MergedStats } from './runner/fleet-stats.js';
@@ -13,11 +15,14 @@ import { LocalHost } from './runner/local-host.js';
 import { WorkerHost } from './runner/worker-host.js';
 
 export interface FleetHooks {
+  onShardClaimed?(shard: Shard): void;
   onRegistered?(registered: number, total: number): void;
 }
 
 export interface RunningFleet {
   readonly config: FleetConfig;
+  /** the shard simulated (the one claimed, for auto/n) */
+  readonly shard: Shard;
   /** the device indices this fleet (shard) simulates */
   readonly range: IndexRange;
   readonly hosts: readonly DeviceHost[];
@@ -31,10 +36,24 @@ export interface RunningFleet {
 /** Registers this shard's devices, then connects them in this process or in worker processes. */
 export async function startFleet(config: FleetConfig, hooks: FleetHooks = {}): Promise<RunningFleet> {
   const hub = hubAddress(config.connectionString, config.ports);
-  const range = shardRange(config.devices, config.shard);
   const client = new ServiceClient(hub, config.ca);
+  let lease: ShardLease | undefined;
+  let shard: Shard;
+  let range: IndexRange;
   try {
+    if (config.shard.index === 'auto') {
+      const leaseEngine = new LightEngine(hub, { ca: config.ca, tokenTtlSeconds: config.tokenTtlSeconds });
+      lease = await claimShard(client, hub, leaseEngine, config.prefix, config.shard.count, `${os.hostname()}:${process.pid}`);
+      hooks.onShardClaimed?.(lease.shard);
+      shard = lease.shard;
+    } else {
+      shard = config.shard;
+    }
+    range = shardRange(config.devices, shard);
     await registerDevices(client, hub, config.prefix, config.devices, range, (done) => hooks.onRegistered?.(done, rangeSize(range)));
+  } catch (error) {
+    await lease?.release();
+    throw error;
   } finally {
     client.close();
   }
@@ -72,6 +91,7 @@ export async function startFleet(config: FleetConfig, hooks: FleetHooks = {}): P
   let stopping: Promise<FleetReport> | undefined;
   return {
     config,
+    shard,
     range,
     hosts,
     ramped,
@@ -81,7 +101,8 @@ export async function startFleet(config: FleetConfig, hooks: FleetHooks = {}): P
         const connectedAtStop = stats().counters.connected;
         const finals = await Promise.all(hosts.map((h) => h.stop()));
         trust?.remove();
-        return buildReport(config, range, mergeSnapshots(finals), connectedAtStop, { startedAt, stoppedAt: new Date(), rampMs });
+        await lease?.release();
+        return buildReport(config, shard, range, mergeSnapshots(finals), connectedAtStop, { startedAt, stoppedAt: new Date(), rampMs });
       })();
       return stopping;
     },

@@ -1,5 +1,5 @@
 import type { FleetConfig } from './config.js';
-import { rangeSize, type IndexRange } from './device-range.js';
+import { rangeSize, type IndexRange, type Shard } from './device-range.js';
 import { errorCount, type Histogram, type MergedStats } from './runner/fleet-stats.js';
 
 export interface Percentiles {
@@ -53,13 +53,13 @@ export interface RunTimes {
   readonly rampMs: number | undefined;
 }
 
-export function buildReport(config: FleetConfig, range: IndexRange, stats: MergedStats, connectedAtStop: number, times: RunTimes): FleetReport {
+export function buildReport(config: FleetConfig, shard: Shard, range: IndexRange, stats: MergedStats, connectedAtStop: number, times: RunTimes): FleetReport {
   const c = stats.counters;
   return {
     hub: hostOf(config.connectionString),
     engine: config.engine,
     prefix: config.prefix,
-    shard: `${config.shard.index}/${config.shard.count}`,
+    shard: `${shard.index}/${shard.count}`,
     workers: config.workers,
     seed: config.scenario.seed,
     startedAt: times.startedAt.toISOString(),

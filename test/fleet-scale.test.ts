@@ -3,7 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../emulator/hub.js';
 import { DEFAULT_TOKEN_TTL_SECONDS, type FleetConfig } from '../fleet/config.js';
 import { deviceId, WHOLE } from '../fleet/device-range.js';
+import { LightEngine } from '../fleet/engines/light-engine.js';
 import { startFleet } from '../fleet/fleet.js';
+import { hubAddress } from '../fleet/hub/hub-address.js';
+import { ServiceClient as FleetServiceClient } from '../fleet/hub/service-client.js';
+import { claimShard, leaseDeviceId } from '../fleet/hub/shard-lease.js';
 import { defaultScenario } from '../fleet/scenario/scenario.js';
 import { startTestHub } from './support/hub-factory.js';
 
@@ -55,6 +59,26 @@ describe('fleet scale-out: shards and worker processes', () => {
     } finally {
       await Promise.all(shards.map((s) => s.stop()));
     }
+  });
+
+  it('lets identical replicas take different shards through the hub (--shard auto/n), and a stale one be taken over', async () => {
+    const replicas = await Promise.all([1, 2].map(() => startFleet(config({ prefix: 'auto-', devices: 6, shard: { index: 'auto', count: 2 } }))));
+    await Promise.all(replicas.map((r) => r.ramped));
+    expect(replicas.map((r) => r.shard.index).sort()).toEqual([1, 2]);
+    expect(replicas.map((r) => r.range)).toEqual(expect.arrayContaining([{ start: 0, end: 3 }, { start: 3, end: 6 }]));
+    const lease = (await registry.get(leaseDeviceId('auto-', replicas[0].shard.index, 2))).responseBody;
+    expect(String(lease.connectionState)).toBe('Connected');
+
+    // The first replica stops; after the grace period its shard is free for a newcomer.
+    await replicas[0].stop();
+    const hubAddr = hubAddress(hub.connectionString());
+    const client = new FleetServiceClient(hubAddr);
+    await new Promise((r) => setTimeout(r, 300));
+    const newcomer = await claimShard(client, hubAddr, new LightEngine(hubAddr, { tokenTtlSeconds: 3600 }), 'auto-', 2, 'newcomer', 200);
+    expect(newcomer.shard).toEqual(replicas[0].shard);
+    await newcomer.release();
+    client.close();
+    await replicas[1].stop();
   });
 
   it('holds devices in worker processes and merges what they count', async () => {

@@ -37,8 +37,9 @@ describe('device ids and shards', () => {
     expect(splitRange({ start: 100, end: 110 }, 2)).toEqual([{ start: 100, end: 105 }, { start: 105, end: 110 }]);
   });
 
-  it('reads k/n and refuses what is not a shard', () => {
+  it('reads k/n and auto/n, and refuses what is not a shard', () => {
     expect(parseShard('2/3')).toEqual({ index: 2, count: 3 });
+    expect(parseShard('auto/4')).toEqual({ index: 'auto', count: 4 });
     for (const bad of ['0/3', '4/3', '1', 'a/b', '1/0']) expect(() => parseShard(bad)).toThrow(/--shard/);
   });
 });

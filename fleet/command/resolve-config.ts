@@ -63,7 +63,8 @@ function resolve(options: Record<string, unknown>, sourceOf: SourceOf, environme
   const engine = read('engine', engineName, 'light' as EngineName);
   const shard = read('shard', (v) => parseShard(String(v)), WHOLE);
   if (shard.count > devices) throw new Error(`--shard: ${shard.count} shards of ${devices} devices would leave some empty`);
-  const workers = read('workers', (v, w) => wholeNumber(v, w, 0), defaultWorkers(rangeSize(shardRange(devices, shard))));
+  const typicalShard = shard.index === 'auto' ? { index: 1, count: shard.count } : shard;
+  const workers = read('workers', (v, w) => wholeNumber(v, w, 0), defaultWorkers(rangeSize(shardRange(devices, typicalShard))));
   const tokenTtlSeconds = read('tokenTtl', (v, w) => Math.round(parseDuration(v, w) / 1000), DEFAULT_TOKEN_TTL_SECONDS);
   if (tokenTtlSeconds < 2) throw new Error('--token-ttl: a token must live at least 2s');
   const durationMs = read('duration', parseDuration, 0);

@@ -37,7 +37,10 @@ export async function runFleet(options: CommandOptions, err: NodeJS.WriteStream 
     const host = /HostName=([^;]+)/i.exec(config.connectionString)?.[1];
     say(`fleet: ${config.devices.toLocaleString('en-US')} lockDoor devices (${config.engine} engine) on ${host}, shard ${config.shard.index}/${config.shard.count}`);
     for (const line of describeScenario(config.scenario)) say(`  ${line}`);
-    fleet = await startFleet(config, { onRegistered: (done, total) => display.registering(done, total) });
+    fleet = await startFleet(config, {
+      onShardClaimed: (shard) => say(`claimed shard ${shard.index}/${shard.count}`),
+      onRegistered: (done, total) => display.registering(done, total),
+    });
   } catch (error) {
     display.stop();
     err.write(`iothub-emulator fleet: ${(error as Error).message}\n`);

@@ -55,7 +55,7 @@ export const settings: readonly Setting[] = [
   { name: 'telemetryInterval', flags: '--telemetry-interval <time>', env: env('TELEMETRY_INTERVAL'), file: 'telemetry.interval', group: SCENARIO, help: 'each device sends telemetry this often (0 = none)', defaultText: '0' },
   { name: 'telemetryTemplate', flags: '--telemetry-template <json>', env: env('TELEMETRY_TEMPLATE'), file: 'telemetry.template', group: SCENARIO, help: 'message body with {{deviceId}}, {{seq}}, {{timestamp}}, {{doorState}}, {{int 0 100}}, {{number 1 5}}, {{pick a b}}' },
 
-  { name: 'shard', flags: '--shard <k/n>', env: env('SHARD'), file: 'shard', group: SCALE, help: 'simulate only the k-th of n equal parts of the device range (for several processes or machines)', defaultText: '1/1' },
+  { name: 'shard', flags: '--shard <k/n>', env: env('SHARD'), file: 'shard', group: SCALE, help: 'simulate only the k-th of n equal parts of the device range (for several processes or machines); auto/n takes a part no other fleet holds', defaultText: '1/1' },
   { name: 'workers', flags: '--workers <n>', env: env('WORKERS'), file: 'workers', group: SCALE, help: 'worker processes holding the connections (0 = this process)', defaultText: '1 per 15,000 devices' },
   { name: 'report', flags: '--report <file>', env: env('REPORT'), group: SCALE, help: 'write the final JSON report (counts, method-handling latency percentiles) here' },
   { name: 'progress', flags: '--progress <mode>', env: env('PROGRESS'), group: SCALE, help: 'bar: live display; lines: a status line every 10s; off', defaultText: 'bar on a terminal, else lines', choices: ['bar', 'lines', 'off'] },

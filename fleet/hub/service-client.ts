@@ -27,13 +27,14 @@ export class ServiceClient {
     this.agent = new https.Agent({ keepAlive: true, maxSockets: 8, ca: caBundle(ca) });
   }
 
-  async request(method: string, path: string, body?: unknown): Promise<ServiceResponse> {
+  async request(method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<ServiceResponse> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const expiry = Math.ceil(Date.now() / 1000) + 3600;
     const headers: Record<string, string | number> = {
       authorization: createSasToken(this.hub.hostName, this.hub.sharedAccessKey, expiry, this.hub.sharedAccessKeyName),
       'user-agent': 'iothub-emulator-fleet',
       accept: 'application/json',
+      ...extraHeaders,
     };
     if (payload) {
       headers['content-type'] = 'application/json; charset=utf-8';
