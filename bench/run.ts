@@ -10,6 +10,8 @@ const registry: Record<string, () => Promise<{ bench: Bench }>> = {
   methods: () => import('./methods.js'),
   jobs: () => import('./jobs.js'),
   query: () => import('./query.js'),
+  fleet: () => import('./fleet.js'),
+  'fleet-soak': () => import('./fleet-soak.js'), // opt-in: 18,000 devices for 5 minutes
 };
 
 const certDir = path.join(os.tmpdir(), 'iothub-emulator-bench-certs');
