@@ -1,4 +1,5 @@
 import cliProgress from 'cli-progress';
+import { formatDuration } from '../scenario/duration.js';
 import type { Counters } from '../runner/fleet-stats.js';
 import { connectingLine, summaryLine } from './summary.js';
 
@@ -35,9 +36,11 @@ export class ProgressDisplay {
   connecting(c: Counters): void {
     if (this.mode === 'off') return;
     const target = Math.max(1, c.devices - c.neverConnect);
-    if (this.enter('connecting')) this.openBar('connecting   {bar} {value}/{total} connected · {failed} failed · {rate}/s · ETA {eta_formatted}', target);
+    if (this.enter('connecting')) this.openBar('connecting   {bar} {value}/{total} connected · {failed} failed · {rate}/s · ETA {remaining}', target);
     this.sampleRate(c.everConnected);
-    this.bar?.update(c.everConnected, { failed: c.connectFailures.toLocaleString('en-US'), rate: Math.round(this.rate).toLocaleString('en-US') });
+    // Our own estimate: cli-progress's is infinite until the first device is in.
+    const remaining = this.rate > 0 ? formatDuration(((target - c.everConnected) * 1000) / this.rate) : '…';
+    this.bar?.update(c.everConnected, { failed: c.connectFailures.toLocaleString('en-US'), rate: Math.round(this.rate).toLocaleString('en-US'), remaining });
     this.periodic(() => connectingLine(c, this.rate));
   }
 
@@ -80,7 +83,7 @@ export class ProgressDisplay {
       { format, stream: this.stream, hideCursor: true, barsize: 30, etaBuffer: 50, fps: 5, clearOnComplete: false },
       cliProgress.Presets.shades_classic,
     );
-    this.bar.start(total, 0, { failed: '0', rate: '0', summary: '' });
+    this.bar.start(total, 0, { failed: '0', rate: '0', remaining: '…', summary: '' });
   }
 
   private line(text: string): void {
