@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { deviceId, rangeSize } from '../device-range.js';
-import { FleetError } from '../errors.js';
+import { EXIT_CODES, FleetError } from '../errors.js';
 import { startFleet, type RunningFleet } from '../fleet.js';
 import { ProgressDisplay } from '../display/progress-display.js';
 import type { FleetReport } from '../report.js';
@@ -72,7 +72,7 @@ export async function runFleet(options: CommandOptions, err: NodeJS.WriteStream 
     const target = counters.devices - counters.neverConnect;
     if (target > 0 && counters.everConnected === 0) {
       say(`iothub-emulator fleet: no device could connect${recentErrors.length ? ` (${recentErrors[recentErrors.length - 1]})` : ''}; is the hub's MQTT port (8883) reachable?`);
-      exitCode = new FleetError('devices', '').exitCode;
+      exitCode = EXIT_CODES.devices;
       requestStop('no device connected');
     } else {
       const seconds = outcome.ms / 1000;

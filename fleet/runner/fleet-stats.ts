@@ -81,14 +81,10 @@ export class FleetStats {
   readonly methodOverhead = histogram();
   readonly connectLatency = histogram();
   private readonly recentErrors: string[] = [];
-  /** distinct error texts seen, with how often */
-  readonly errorKinds = new Map<string, number>();
 
   /** Keeps the latest few failure messages for the display and the report. */
   error(what: string, error: unknown): void {
     const text = `${what}: ${error instanceof Error ? error.message : String(error)}`;
-    this.errorKinds.set(text, (this.errorKinds.get(text) ?? 0) + 1);
-    if (this.errorKinds.size > 50) this.errorKinds.delete(this.errorKinds.keys().next().value as string);
     this.recentErrors.push(text);
     if (this.recentErrors.length > MAX_RECENT_ERRORS) this.recentErrors.shift();
   }
