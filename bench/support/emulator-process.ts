@@ -19,7 +19,9 @@ export interface EmulatorProcess {
  */
 export async function startEmulatorProcess(host: string, certDir: string, extraArgs: string[] = []): Promise<EmulatorProcess> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'iothub-emulator-bench-'));
-  const child = spawn(process.execPath, [cli, 'start', '--host', host, '--hostname', host, '--data-dir', dataDir, '--in-memory', '--log-level', 'warn', '--log-format', 'json', ...extraArgs], {
+  // IOTHUB_EMULATOR_BENCH_NODE_ARGS passes Node flags to the emulator (e.g. --cpu-prof to profile it).
+  const nodeArgs = (process.env.IOTHUB_EMULATOR_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, cli, 'start', '--host', host, '--hostname', host, '--data-dir', dataDir, '--in-memory', '--log-level', 'warn', '--log-format', 'json', ...extraArgs], {
     env: { ...process.env, IOTHUB_EMULATOR_CERT_DIR: certDir },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
