@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadOrCreateCredentials } from '../emulator/tls/certificates.js';
-import { formatTable, meetsTarget, type Bench } from './support/harness.js';
+import { formatTable, meetsTarget, type Bench, type BenchRow } from './support/harness.js';
 
 // Each benchmark registers here; `npm run bench -- <name>…` runs a subset.
 const registry: Record<string, () => Promise<{ bench: Bench }>> = {
@@ -18,27 +18,37 @@ const OPT_IN = new Set(['fleet-soak']);
 const certDir = path.join(os.tmpdir(), 'iothub-emulator-bench-certs');
 
 async function main(): Promise<void> {
-  // The SDKs read NODE_EXTRA_CA_CERTS only at process start: create the CA, then run again trusting it.
-  if (!process.env.IOTHUB_EMULATOR_BENCH_CHILD) {
-    const { caPath } = await loadOrCreateCredentials(certDir, [], false);
-    const result = spawnSync(process.execPath, ['--max-old-space-size=8192', ...process.argv.slice(1)], {
-      stdio: 'inherit',
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: caPath, IOTHUB_EMULATOR_BENCH_CHILD: '1', IOTHUB_EMULATOR_BENCH_CERT_DIR: certDir },
-    });
-    process.exit(result.status ?? 1);
-  }
   const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
   const selected = names.length ? names : Object.keys(registry).filter((n) => !OPT_IN.has(n));
   const unknown = selected.filter((n) => !registry[n]);
   if (unknown.length) throw new Error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.keys(registry).join(', ')}`);
+
+  // A child runs one benchmark and hands its rows back in a file.
+  const rowsFile = process.env.IOTHUB_EMULATOR_BENCH_ROWS;
+  if (rowsFile) {
+    const { bench } = await registry[selected[0]]();
+    console.log(`\n▶ ${bench.name}: ${bench.description}`);
+    const rows = await bench.run();
+    writeFileSync(rowsFile, JSON.stringify({ title: `${bench.name} — ${bench.description}`, rows }));
+    return;
+  }
+
+  // Each benchmark runs in a fresh process: the SDKs read NODE_EXTRA_CA_CERTS only at process
+  // start, and memory and descriptor figures must not inherit what an earlier benchmark left.
+  const { caPath } = await loadOrCreateCredentials(certDir, [], false);
   const report: string[] = [`Benchmarks on ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ${new Date().toISOString()}`, ''];
   console.log(report[0]);
   let failed = 0;
   for (const name of selected) {
-    const { bench } = await registry[name]();
-    console.log(`\n▶ ${bench.name}: ${bench.description}`);
-    const rows = await bench.run();
-    const table = formatTable(`${bench.name} — ${bench.description}`, rows);
+    const rowsPath = path.join(os.tmpdir(), `iothub-emulator-bench-${process.pid}-${name}.json`);
+    const result = spawnSync(process.execPath, ['--max-old-space-size=8192', process.argv[1], name], {
+      stdio: 'inherit',
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: caPath, IOTHUB_EMULATOR_BENCH_CERT_DIR: certDir, IOTHUB_EMULATOR_BENCH_ROWS: rowsPath },
+    });
+    if (result.status !== 0) throw new Error(`benchmark ${name} failed (exit ${result.status})`);
+    const { title, rows } = JSON.parse(readFileSync(rowsPath, 'utf8')) as { title: string; rows: BenchRow[] };
+    rmSync(rowsPath, { force: true });
+    const table = formatTable(title, rows);
     console.log(`\n${table}`);
     report.push(table);
     failed += rows.filter((r) => meetsTarget(r) === false).length;
