@@ -143,17 +143,5 @@ async function runJob(agent: https.Agent, token: string, jobId: string, body: Re
 }
 
 function call(agent: https.Agent, token: string, method: string, urlPath: string, body?: unknown, headers: Record<string, string> = {}): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const req = https.request({ host: HOST, port: 443, method, path: urlPath, agent, headers: { authorization: token, 'content-type': 'application/json; charset=utf-8', ...headers } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => (text += chunk));
-      res.on('end', () => {
-        if ((res.statusCode ?? 500) >= 300) reject(new Error(`${method} ${urlPath}: ${res.statusCode} ${text}`));
-        else resolve(text ? JSON.parse(text) : undefined);
-      });
-    });
-    req.on('error', reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
+  return request(HOST, token, method, urlPath, body, { agent, headers });
 }

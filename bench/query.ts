@@ -3,6 +3,7 @@ import https from 'node:https';
 import { wellKnownPolicies } from '../emulator/identity/policies.js';
 import { createSasToken } from '../protocol/sas.js';
 import { startEmulatorProcess } from './support/emulator-process.js';
+import { request } from './support/provision.js';
 import type { Bench, BenchRow } from './support/harness.js';
 
 const HOST = '127.0.0.203';
@@ -96,17 +97,5 @@ async function latency(op: () => Promise<unknown>): Promise<{ p50: number; p99: 
 }
 
 function call(agent: https.Agent, token: string, method: string, urlPath: string, body?: unknown): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const req = https.request({ host: HOST, port: 443, method, path: urlPath, agent, headers: { authorization: token, 'content-type': 'application/json; charset=utf-8' } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => (text += chunk));
-      res.on('end', () => {
-        if ((res.statusCode ?? 500) >= 300) reject(new Error(`${method} ${urlPath}: ${res.statusCode} ${text}`));
-        else resolve(text ? JSON.parse(text) : undefined);
-      });
-    });
-    req.on('error', reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
+  return request(HOST, token, method, urlPath, body, { agent });
 }

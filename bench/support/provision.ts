@@ -14,9 +14,11 @@ export async function provisionDevices(host: string, token: string, ids: readonl
   return result;
 }
 
-export function request(host: string, token: string, method: string, path: string, body?: unknown): Promise<unknown> {
+/** One REST call to the emulator with a service SAS; rejects on any status ≥ 300 with the body. */
+export function request(host: string, token: string, method: string, path: string, body?: unknown, options: { agent?: https.Agent; headers?: Record<string, string> } = {}): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const req = https.request({ host, port: 443, method, path, headers: { authorization: token, 'content-type': 'application/json; charset=utf-8' } }, (res) => {
+    const headers = { authorization: token, 'content-type': 'application/json; charset=utf-8', ...options.headers };
+    const req = https.request({ host, port: 443, method, path, agent: options.agent, headers }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk) => (text += chunk));
