@@ -22,7 +22,7 @@ import { createBroker } from './mqtt/broker.js';
 import { DeviceConnections } from './mqtt/device-connections.js';
 import { DeviceRouter } from './mqtt/device-router.js';
 import { attachMqttWebSocket, createMqttPlainServer, createMqttTlsServer } from './mqtt/listeners.js';
-import { createRestApp } from './rest/app.js';
+import { createRestApp, under } from './rest/app.js';
 import { devicesRouter } from './rest/devices-router.js';
 import { emulatorRouter } from './rest/emulator-router.js';
 import { jobsRouter } from './rest/jobs-router.js';
@@ -123,12 +123,12 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
       isHealthy: () => healthy,
       routers: [
         restMetrics(metrics),
-        operationsRouter({ auth, recording, metrics, reset: () => resets.run() }),
-        queryRouter(auth, store, scheduler),
-        devicesRouter(auth, registry, twins, store),
-        twinsRouter(auth, twins, methods),
-        jobsRouter(auth, scheduler),
-        emulatorRouter(auth, clock),
+        under(['/metrics', '/$emulator'], operationsRouter({ auth, recording, metrics, reset: () => resets.run() })),
+        under(['/devices/query'], queryRouter(auth, store, scheduler)),
+        under(['/devices', '/statistics'], devicesRouter(auth, registry, twins, store)),
+        under(['/twins'], twinsRouter(auth, twins, methods)),
+        under(['/jobs'], jobsRouter(auth, scheduler)),
+        under(['/$emulator'], emulatorRouter(auth, clock)),
       ],
     });
     const httpsServer = https.createServer({ cert: credentials.cert, key: credentials.key, minVersion: 'TLSv1.2' }, app);

@@ -23,6 +23,8 @@ export interface DeviceInput {
   etag?: unknown;
 }
 
+const lastTouched = new WeakMap<DeviceRecord, number>();
+
 export class RegistryService {
   constructor(
     private readonly store: DeviceStore,
@@ -157,8 +159,15 @@ export class RegistryService {
     if (!connected && this.store.get(record.deviceId) === record) this.store.save(record);
   }
 
+  /**
+   * A device was heard from. Kept to the second: rewriting the timestamp (and dropping the cached
+   * twin view) on every message cost more than the message itself at thousands per second.
+   */
   touch(record: DeviceRecord): void {
-    record.lastActivityTime = isoTime();
+    const now = Date.now();
+    if (now - (lastTouched.get(record) ?? 0) < 1000) return;
+    lastTouched.set(record, now);
+    record.lastActivityTime = isoTime(now);
     invalidateView(record);
   }
 }

@@ -3,6 +3,20 @@ import type { Logger } from 'pino';
 import { HubError } from '../errors.js';
 import { errorHandler, sendHubError } from './error-envelope.js';
 
+/**
+ * A router that only sees requests under one of `prefixes`: the check is one string compare,
+ * where letting every request walk every router's layers cost more than the handlers themselves.
+ * Express is case-insensitive on paths, and so is this.
+ */
+export function under(prefixes: readonly string[], router: RequestHandler): RequestHandler {
+  const lower = prefixes.map((p) => p.toLowerCase());
+  return (req, res, next) => {
+    const path = req.path.toLowerCase();
+    if (lower.some((p) => path === p || path.startsWith(`${p}/`))) router(req, res, next);
+    else next();
+  };
+}
+
 export interface RestAppOptions {
   log: Logger;
   /** routers mounted in order, after the body parser */
