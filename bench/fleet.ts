@@ -79,7 +79,7 @@ async function lightInOneProcess(emulator: EmulatorProcess): Promise<BenchRow[]>
   const prefix = 'bench-light1-';
   const registerSeconds = await register(prefix);
   const emulatorCpu = cpuSeconds(emulator.process.pid!);
-  const tlsBaseline = await rawTlsMemoryPerSocket();
+  const tlsBaseline = await rawTlsBaseline(emulator.process.pid!);
 
   gc();
   const before = process.memoryUsage();
@@ -108,14 +108,14 @@ async function lightInOneProcess(emulator: EmulatorProcess): Promise<BenchRow[]>
       value: rampMs / 1000,
       unit: 's',
       target: '≤ 10',
-      note: `${connected} connected, ${rate}/s; CPU per device: fleet ${ms((cpu.user + cpu.system) / 1000 / DEVICES)} ms, emulator ${ms((emulatorCpuUsed * 1000) / DEVICES)} ms`,
+      note: `${connected} connected, ${rate}/s; CPU per device: fleet ${ms((cpu.user + cpu.system) / 1000 / DEVICES)} ms, emulator ${ms((emulatorCpuUsed * 1000) / DEVICES)} ms; a bare TLS connection (resumed session) alone: fleet ${ms(tlsBaseline.clientCpuMs)} ms, emulator ${ms(tlsBaseline.hubCpuMs)} ms`,
     },
     {
       metric: 'light: client memory per device (RSS delta / N)',
       value: rssPerDevice,
       unit: 'KB',
       target: '≤ 25',
-      baseline: tlsBaseline,
+      baseline: tlsBaseline.kbPerSocket,
       note: `JS heap ${heapPerDevice.toFixed(1)} KB of it; baseline: one bare TLS socket to the emulator (OpenSSL keeps ~30 KB of buffers per connection)`,
     },
     {
@@ -194,11 +194,14 @@ async function connectWithWorkers(engine: EngineName, workers: number, targetSec
 }
 
 /** What a bare TLS connection to the emulator costs in RSS, measured like the fleet. */
-async function rawTlsMemoryPerSocket(): Promise<number> {
+/** Bare TLS sockets to the emulator's MQTT port: memory per socket, and CPU per connection on each side. */
+async function rawTlsBaseline(emulatorPid: number): Promise<{ kbPerSocket: number; clientCpuMs: number; hubCpuMs: number }> {
   const ca = readFileSync(`${process.env.IOTHUB_EMULATOR_BENCH_CERT_DIR}/ca.pem`, 'utf8');
   const context = tls.createSecureContext({ ca: [...tls.rootCertificates, ca], maxVersion: 'TLSv1.2' });
   gc();
   const before = process.memoryUsage().rss;
+  const cpuBefore = process.cpuUsage();
+  const hubCpuBefore = cpuSeconds(emulatorPid);
   const sockets: tls.TLSSocket[] = [];
   let session: Buffer | undefined;
   for (let i = 0; i < TLS_BASELINE_SOCKETS; i += 100) {
@@ -216,11 +219,13 @@ async function rawTlsMemoryPerSocket(): Promise<number> {
       ),
     );
   }
+  const cpu = process.cpuUsage(cpuBefore);
+  const hubCpuMs = ((cpuSeconds(emulatorPid) - hubCpuBefore) * 1000) / TLS_BASELINE_SOCKETS;
   await new Promise((r) => setTimeout(r, 500));
   gc();
-  const perSocket = (process.memoryUsage().rss - before) / TLS_BASELINE_SOCKETS / 1024;
+  const kbPerSocket = (process.memoryUsage().rss - before) / TLS_BASELINE_SOCKETS / 1024;
   for (const s of sockets) s.destroy();
-  return perSocket;
+  return { kbPerSocket, clientCpuMs: (cpu.user + cpu.system) / 1000 / TLS_BASELINE_SOCKETS, hubCpuMs };
 }
 
 async function closedLoop(inFlight: number, seconds: number, op: (i: number) => Promise<unknown>): Promise<void> {
