@@ -34,9 +34,9 @@ const int = (value: string): number => {
 };
 
 /** The options every command that locates the hub shares. */
-function hubOptions(command: Command): Command {
+function hubOptions(command: Command, hostHelp = 'the address the emulator listens on (connection strings say localhost for 127.0.0.1)'): Command {
   return command
-    .addOption(new Option('--host <address>', 'address to listen on (connection strings then say localhost for 127.0.0.1)').env(env('HOST')).default(defaultOptions.host))
+    .addOption(new Option('--host <address>', hostHelp).env(env('HOST')).default(defaultOptions.host))
     .addOption(new Option('--hostname <name>', 'host name in connection strings and the certificate (default: localhost, or --host)').env(env('HOSTNAME')))
     .addOption(new Option('--data-dir <dir>', 'where state and certificates live').env(env('DATA_DIR')).default('./.iothub-emulator'));
 }
@@ -46,7 +46,7 @@ const program = new Command()
   .description('A local, offline, wire-compatible Azure IoT Hub for the official Azure IoT SDKs.')
   .showHelpAfterError();
 
-hubOptions(program.command('start', { isDefault: true }).description('run the hub (HTTPS REST + MQTT over WebSocket, MQTT over TLS)'))
+hubOptions(program.command('start', { isDefault: true }).description('run the hub (HTTPS REST + MQTT over WebSocket, MQTT over TLS)'), 'address to listen on (connection strings then say localhost for 127.0.0.1)')
   .addOption(new Option('--https-port <port>', 'HTTPS port for the REST API and MQTT over WebSocket (the service SDK always calls 443)').env(env('HTTPS_PORT')).default(defaultOptions.httpsPort).argParser(int))
   .addOption(new Option('--mqtt-port <port>', 'MQTT over TLS port').env(env('MQTT_PORT')).default(defaultOptions.mqttPort).argParser(int))
   .addOption(new Option('--mqtt-plain-port <port>', 'also serve plain-TCP MQTT for non-SDK tools (off by default)').env(env('MQTT_PLAIN_PORT')).argParser(int))
