@@ -162,3 +162,32 @@ describe('telemetry and the rest of the device protocol', () => {
     expect(elapsed).toBeLessThan(3000);
   });
 });
+
+describe('Will messages', () => {
+  it('forwards the Will as telemetry marked iothub-MessageType=Will when the connection drops', async () => {
+    const id = 'dev-will';
+    await createDevice(hub, id);
+    const seen: Record<string, string | null>[] = [];
+    const listener = (e: { deviceId: string; properties: Record<string, string | null> }): void => {
+      if (e.deviceId === id) seen.push(e.properties);
+    };
+    hub.events.on('telemetry', listener);
+    try {
+      const { default: mqtt } = await import('mqtt');
+      const { createSasToken } = await import('../protocol/sas.js');
+      const key = hub.registry.get(id).authentication.symmetricKey.primaryKey!;
+      const client = mqtt.connect(`mqtts://${hub.hostName}:${hub.mqttPort}`, {
+        clientId: id, username: `${hub.hostName}/${id}/?api-version=2021-04-12`, reconnectPeriod: 0, ca: hub.ca,
+        password: createSasToken(`${hub.hostName}/devices/${id}`, key, Math.floor(Date.now() / 1000) + 60),
+        will: { topic: `devices/${id}/messages/events/`, payload: Buffer.from('{"gone":true}'), qos: 1, retain: false },
+      });
+      await new Promise((resolve) => client.once('connect', resolve));
+      (client.stream as unknown as { destroy(): void }).destroy(); // ungraceful: no DISCONNECT
+      await waitFor(() => seen.length > 0, 3000, 'the Will');
+      expect(seen[0]).toMatchObject({ 'iothub-MessageType': 'Will' });
+      client.end(true);
+    } finally {
+      hub.events.off('telemetry', listener);
+    }
+  });
+});

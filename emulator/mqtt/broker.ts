@@ -124,7 +124,9 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
         packet.retain = false;
         const record = registry.find(state.deviceId);
         if (record) registry.touch(record);
-        router.handle(state.deviceId, message, packet.payload as Buffer, retain);
+        // aedes publishes a client's Will through this same hook when the connection drops.
+        const will = packet === (client as unknown as { will?: unknown }).will;
+        router.handle(state.deviceId, message, packet.payload as Buffer, { retain, will });
         callback(null);
       } catch (error) {
         if (error instanceof ProtocolViolation) {

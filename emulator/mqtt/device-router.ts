@@ -27,12 +27,15 @@ export class DeviceRouter {
     return message;
   }
 
-  handle(deviceId: string, message: DevicePublish, payload: Buffer, retain: boolean): void {
+  handle(deviceId: string, message: DevicePublish, payload: Buffer, flags: { retain: boolean; will: boolean }): void {
     switch (message.kind) {
       case 'telemetry': {
         if (payload.length > MAX_TELEMETRY_BYTES) throw new ProtocolViolation(`telemetry of ${payload.length} bytes exceeds ${MAX_TELEMETRY_BYTES}`);
-        // RETAIN is not supported; the message is forwarded with a marker property instead (spec §1.9).
-        const properties = retain ? { ...message.properties, 'mqtt-retain': 'true' } : message.properties;
+        // RETAIN is not supported; the message is forwarded with a marker property instead, and
+        // a Will sent on an ungraceful close is telemetry marked as such (spec §1.9).
+        let properties = message.properties;
+        if (flags.retain) properties = { ...properties, 'mqtt-retain': 'true' };
+        if (flags.will) properties = { ...properties, 'iothub-MessageType': 'Will' };
         this.events.emit('telemetry', { deviceId, payload, properties, enqueuedTime: isoTime() });
         return;
       }
