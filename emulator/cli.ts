@@ -33,6 +33,13 @@ const int = (value: string): number => {
   return n;
 };
 
+function bool(value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on', ''].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  throw new Error(`'${value}' is not true or false`);
+}
+
 /** The options every command that locates the hub shares. */
 function hubOptions(command: Command, hostHelp = 'the address the emulator listens on (connection strings say localhost for 127.0.0.1)'): Command {
   return command
@@ -50,7 +57,9 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
   .addOption(new Option('--https-port <port>', 'HTTPS port for the REST API and MQTT over WebSocket (the service SDK always calls 443)').env(env('HTTPS_PORT')).default(defaultOptions.httpsPort).argParser(int))
   .addOption(new Option('--mqtt-port <port>', 'MQTT over TLS port').env(env('MQTT_PORT')).default(defaultOptions.mqttPort).argParser(int))
   .addOption(new Option('--mqtt-plain-port <port>', 'also serve plain-TCP MQTT for non-SDK tools (off by default)').env(env('MQTT_PLAIN_PORT')).argParser(int))
-  .addOption(new Option('--in-memory', 'keep state in memory only (certificates still go to the data directory)').env(env('IN_MEMORY')).default(false))
+  // An optional value, so IOTHUB_EMULATOR_IN_MEMORY=false means false (commander treats any
+  // value of a plain flag's variable as true).
+  .addOption(new Option('--in-memory [bool]', 'keep state in memory only (certificates still go to the data directory)').env(env('IN_MEMORY')).default(false).argParser(bool))
   .addOption(new Option('--cert-dir <dir>', 'where the local CA and server certificate live (default: <data-dir>/certs)').env(env('CERT_DIR')))
   .addOption(new Option('--cert-name <name...>', 'extra DNS names or IPs for the server certificate').env(env('CERT_NAMES')).default([]))
   .addOption(new Option('--max-active-jobs <n>', 'jobs running at once before 429 ThrottlingMaxActiveJobCountExceeded').env(env('MAX_ACTIVE_JOBS')).default(defaultOptions.maxActiveJobs).argParser(Number))
@@ -69,7 +78,7 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
       mqttPort: opts.mqttPort,
       plainMqttPort: opts.mqttPlainPort,
       dataDir: path.resolve(opts.dataDir),
-      inMemory: opts.inMemory === true || opts.inMemory === 'true' || opts.inMemory === '1',
+      inMemory: opts.inMemory === true,
       certDir: opts.certDir ? path.resolve(opts.certDir) : undefined,
       certNames: typeof opts.certName === 'string' ? opts.certName.split(',') : opts.certName,
       maxActiveJobs: opts.maxActiveJobs,
