@@ -64,7 +64,8 @@ export const bench: Bench = {
       const benchCpuBefore = process.cpuUsage();
       const throughput = await closedLoop(IN_FLIGHT, THROUGHPUT_SECONDS, (i) => call(ids[i % FLEET]));
       const benchCpu = process.cpuUsage(benchCpuBefore);
-      const cpuShare = `emulator ${((cpuSeconds(emulator.process.pid!) - hubCpuBefore) / THROUGHPUT_SECONDS * 100).toFixed(0)}% of a core, bench process (service SDK + devices) ${((benchCpu.user + benchCpu.system) / 1e6 / THROUGHPUT_SECONDS * 100).toFixed(0)}%`;
+      const hubCpu = cpuSeconds(emulator.process.pid!) - hubCpuBefore;
+      const cpuShare = `emulator ${((hubCpu / THROUGHPUT_SECONDS) * 100).toFixed(0)}% of a core (${((hubCpu * 1000) / (throughput * THROUGHPUT_SECONDS)).toFixed(3)} ms CPU per call), bench process (service SDK + devices) ${((benchCpu.user + benchCpu.system) / 1e6 / THROUGHPUT_SECONDS * 100).toFixed(0)}%`;
       const healthThroughput = await closedLoop(IN_FLIGHT, 3, () => getHealth());
       await disconnectAll(fleet);
       rows.push({ metric: `calls/s over ${FLEET} devices, ${IN_FLIGHT} in flight`, value: throughput, unit: 'calls/s', target: '≥ 3000', baseline: healthThroughput, note: `baseline: GET /health at 64 in flight; ${cpuShare}` });

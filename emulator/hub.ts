@@ -23,6 +23,7 @@ import { DeviceConnections } from './mqtt/device-connections.js';
 import { DeviceRouter } from './mqtt/device-router.js';
 import { attachMqttWebSocket, createMqttPlainServer, createMqttTlsServer } from './mqtt/listeners.js';
 import { createRestApp, under } from './rest/app.js';
+import { directMethodRoute } from './rest/direct-method-route.js';
 import { devicesRouter } from './rest/devices-router.js';
 import { emulatorRouter } from './rest/emulator-router.js';
 import { jobsRouter } from './rest/jobs-router.js';
@@ -126,12 +127,15 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
         under(['/metrics', '/$emulator'], operationsRouter({ auth, recording, metrics, reset: () => resets.run() })),
         under(['/devices/query'], queryRouter(auth, store, scheduler)),
         under(['/devices', '/statistics'], devicesRouter(auth, registry, twins, store)),
-        under(['/twins'], twinsRouter(auth, twins, methods)),
+        under(['/twins'], twinsRouter(auth, twins)),
         under(['/jobs'], jobsRouter(auth, scheduler)),
         under(['/$emulator'], emulatorRouter(auth, clock)),
       ],
     });
-    const httpsServer = https.createServer({ cert: credentials.cert, key: credentials.key, minVersion: 'TLSv1.2' }, app);
+    const directMethods = directMethodRoute(auth, methods);
+    const httpsServer = https.createServer({ cert: credentials.cert, key: credentials.key, minVersion: 'TLSv1.2' }, (req, res) => {
+      if (!directMethods(req, res)) app(req, res);
+    });
     httpsServer.keepAliveTimeout = 120_000;
     attachMqttWebSocket(httpsServer, broker);
     const mqttServer = createMqttTlsServer(broker, credentials);

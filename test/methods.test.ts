@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../emulator/hub.js';
 import { startTestHub } from './support/hub-factory.js';
+import { createSasToken } from '../protocol/sas.js';
+import { wellKnownPolicies } from '../emulator/identity/policies.js';
+
+const registryRead = wellKnownPolicies.find((p) => p.keyName === 'registryRead')!;
 import { closed, connectRaw } from './support/raw-device.js';
 import { createDevice, openDevice, registryFor, rest, serviceClientFor, waitFor, type TransportName } from './support/sdk.js';
 import type { TwinJson } from './support/sdk.js';
@@ -121,6 +125,30 @@ describe('direct methods through azure-iothub Client.invokeDeviceMethod', () => 
     const big = await call({ methodName: 'x', payload: 'x'.repeat(128 * 1024), responseTimeoutInSeconds: 5 });
     expect(big.status).toBe(413);
     expect(big.headers.get('iothub-errorcode')).toBe('MessageTooLarge');
+  });
+
+  it('answers the method route like every other: auth, path forms, body limits', async () => {
+    const { client } = await lockDoorDevice('m-route');
+    try {
+      const body = { methodName: 'lockDoor', responseTimeoutInSeconds: 5 };
+      expect((await rest(hub, 'POST', '/TWINS/m-route/Methods/?api-version=2021-04-12', body)).json).toEqual({ status: 200, payload: { locked: true, by: null } });
+      const readOnly = await rest(hub, 'POST', '/twins/m-route/methods', body, { authorization: createSasToken(hub.hostName, registryRead.primaryKey, Math.floor(Date.now() / 1000) + 60, 'registryRead') });
+      expect(readOnly.status).toBe(401);
+      expect(readOnly.headers.get('iothub-errorcode')).toBe('IotHubUnauthorizedAccess');
+      const noAuth = await rest(hub, 'POST', '/twins/m-route/methods', body, { authorization: '' });
+      expect(noAuth.status).toBe(401);
+      const badPath = await rest(hub, 'POST', '/twins/%E0%A4%A/methods', body);
+      expect(badPath.status).toBe(400);
+      const badJson = await rest(hub, 'POST', '/twins/m-route/methods', '{"methodName":');
+      expect(badJson.status).toBe(400);
+      expect(badJson.json.Message).toMatch(/^ErrorCode:ArgumentInvalid;The request body is not valid JSON/);
+      expect(badJson.headers.get('content-type')).toBe('application/json; charset=utf-8');
+      const huge = await rest(hub, 'POST', '/twins/m-route/methods', JSON.stringify({ methodName: 'x', payload: 'x'.repeat(1100 * 1024) }));
+      expect(huge.status).toBe(413);
+      expect((await rest(hub, 'GET', '/twins/m-route/methods')).status).toBe(404);
+    } finally {
+      await client.close();
+    }
   });
 
   it('one device cannot answer or receive another device\'s method calls', async () => {

@@ -13,18 +13,22 @@ function dotNetTimestamp(date = new Date()): string {
 }
 
 /**
- * Writes IoT Hub's error response (spec §3.9): the `iothub-errorcode` header plus envelope A
- * (`ErrorCode:<Name>;<text>`, which the Node SDK parses) or, for direct methods, envelope B
- * (a JSON string with the numeric errorCode).
+ * IoT Hub's error body (spec §3.9): envelope A (`ErrorCode:<Name>;<text>`, which the Node SDK
+ * parses) or, for direct methods, envelope B (a JSON string with the numeric errorCode).
  */
-export function sendHubError(res: Response, error: HubError): void {
+export function hubErrorBody(error: HubError): { Message: string; ExceptionMessage: string } {
   const id = trackingId();
   const message =
     error.envelope === 'json'
       ? JSON.stringify({ errorCode: error.code, trackingId: id, message: error.message, info: error.info ?? {}, timestampUtc: isoTime() })
       : `ErrorCode:${error.errorName};${error.message}`;
   const exceptionMessage = error.envelope === 'json' ? '' : `Tracking ID:${id}-G:0-TimeStamp:${dotNetTimestamp()}`;
-  res.status(error.status).set('iothub-errorcode', error.errorName).json({ Message: message, ExceptionMessage: exceptionMessage });
+  return { Message: message, ExceptionMessage: exceptionMessage };
+}
+
+/** Writes the error response: its status, the `iothub-errorcode` header and the envelope. */
+export function sendHubError(res: Response, error: HubError): void {
+  res.status(error.status).set('iothub-errorcode', error.errorName).json(hubErrorBody(error));
 }
 
 interface BodyParserError {

@@ -1,0 +1,73 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HubError } from '../errors.js';
+import type { ServiceAuthenticator } from '../identity/auth.js';
+import { readMethodCall, type MethodService } from '../methods/method-service.js';
+import { hubErrorBody } from './error-envelope.js';
+
+const ROUTE = /^\/twins\/([^/?]+)\/methods\/?(?:\?|$)/i;
+const BODY_LIMIT = 1024 * 1024;
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * `POST /twins/{id}/methods` (spec §3.4) served straight from Node's request event. It is the
+ * hottest call of the service API (back ends and load tests fire thousands a second), and going
+ * through express's layers, body parser and response helpers cost as much CPU as the call's own
+ * work. Same contract as every other route: the policy must grant ServiceConnect, bad input gets
+ * the hub's error envelope, the answer is JSON with IoT Hub's content type.
+ * Returns false for any other request, which then goes to express.
+ */
+export function directMethodRoute(auth: ServiceAuthenticator, methods: MethodService): (req: IncomingMessage, res: ServerResponse) => boolean {
+  return (req, res) => {
+    if (req.method !== 'POST') return false;
+    const match = ROUTE.exec(req.url ?? '');
+    if (!match) return false;
+    let deviceId: string | undefined;
+    try {
+      deviceId = decodeURIComponent(match[1]);
+    } catch {
+      deviceId = undefined;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > BODY_LIMIT) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    req.on('end', () => {
+      handle(deviceId, req, tooLarge ? undefined : Buffer.concat(chunks, size)).then(
+        (result) => send(res, 200, result),
+        (error: unknown) => {
+          const hubError = error instanceof HubError ? error : new HubError('ServerError', 'An internal error occurred in the emulator.');
+          send(res, hubError.status, hubErrorBody(hubError), hubError.errorName);
+        },
+      );
+    });
+    req.on('error', () => res.destroy());
+    return true;
+  };
+
+  async function handle(deviceId: string | undefined, req: IncomingMessage, body: Buffer | undefined): Promise<unknown> {
+    auth.authorize(req.headers.authorization, ['ServiceConnect']);
+    if (deviceId === undefined) throw new HubError('ArgumentInvalid', 'The device id in the path is not valid percent-encoding.');
+    if (body === undefined) throw new HubError('MessageTooLarge', 'The request body is too large.');
+    if (body.length === 0) throw new HubError('ArgumentNull', 'The request body cannot be empty.');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch (error) {
+      throw new HubError('ArgumentInvalid', `The request body is not valid JSON: ${(error as Error).message}`);
+    }
+    return methods.invoke(deviceId, readMethodCall(parsed));
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown, errorCode?: string): void {
+  if (res.headersSent || res.destroyed) return;
+  const text = JSON.stringify(body);
+  const headers: Record<string, string | number> = { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text) };
+  if (errorCode) headers['iothub-errorcode'] = errorCode;
+  res.writeHead(status, headers);
+  res.end(text);
+}
