@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../emulator/hub.js';
-import { exited, runCli, waitForHealth } from './support/cli-process.js';
+import { exited, startEmulatorCli, waitForHealth } from './support/cli-process.js';
 import { startTestHub, tempDataDir } from './support/hub-factory.js';
 import { call, connectDevice, JobClient, pollJob, processTarget, queryAll, rawLockDoorDevice, registerDevices, until, whenSubscribed, type JobDevice, type ServiceTarget } from './support/job-helpers.js';
 
@@ -16,19 +16,13 @@ afterAll(async () => {
   for (const dir of dirs) dir.remove();
 });
 
-/** Starts `iothub-emulator start` on a free loopback address of its own. */
+/** Starts `iothub-emulator start` on a free loopback address of its own (or on `host`, for a restart). */
 async function startProcess(dataDir: string, host?: string, extra: string[] = []): Promise<{ child: ChildProcess; host: string }> {
   const certDir = process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!;
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const address = host ?? `127.0.0.${2 + Math.floor(Math.random() * 250)}`;
-    const child = runCli(['start', '--host', address, '--hostname', address, '--data-dir', dataDir, '--cert-dir', certDir, '--log-level', 'warn', ...extra]);
-    children.push(child);
-    const health = waitForHealth(address, 20_000).then(() => 'healthy' as const);
-    const outcome = await Promise.race([health, exited(child, 25_000).then(() => 'exited' as const)]);
-    if (outcome === 'healthy') return { child, host: address };
-    if (host || !/EADDRINUSE|another process/.test(child.output())) throw new Error(`the emulator did not start: ${child.output()}`);
-  }
-  throw new Error('no free loopback address');
+  const started = await startEmulatorCli((address) => ['--host', address, '--hostname', address, '--data-dir', dataDir, '--cert-dir', certDir, '--log-level', 'warn', ...extra], { host });
+  children.push(started.child);
+  await waitForHealth(started.host, 20_000);
+  return started;
 }
 
 async function createDevice(target: ServiceTarget, deviceId: string): Promise<string> {

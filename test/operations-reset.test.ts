@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import iothub from 'azure-iothub';
 import type { Hub } from '../emulator/hub.js';
 import { startTestHub } from './support/hub-factory.js';
-import { exited, runCli, waitForHealth } from './support/cli-process.js';
+import { exited, runCli, startEmulatorCli, waitForHealth } from './support/cli-process.js';
 import { createDevice, openDevice, Registry, rest } from './support/sdk.js';
 
 const certDir = (): string => process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!;
@@ -54,12 +54,13 @@ describe('iothub-emulator start --seed, then iothub-emulator reset', () => {
 
   it('seeds at start, reset keeps only the seed, and a restart on the same data applies the seed without changing anything', async () => {
     writeFileSync(seedFile, ['devices:', '  - deviceId: seeded-door', '    tags: { building: "43" }', '    desired: { lockTimeoutSeconds: 30 }', '    reported: { firmware: 1.2.0 }', ''].join('\n'));
-    const host = `127.0.0.${150 + Math.floor(Math.random() * 50)}`;
-    const start = (): ReturnType<typeof runCli> =>
-      runCli(['start', '--host', host, '--hostname', host, '--data-dir', dataDir, '--cert-dir', certDir(), '--seed', seedFile, '--log-level', 'info', '--log-format', 'json']);
+    const args = (h: string): string[] => ['--host', h, '--hostname', h, '--data-dir', dataDir, '--cert-dir', certDir(), '--seed', seedFile, '--log-level', 'info', '--log-format', 'json'];
+    const first = await startEmulatorCli(args);
+    const host = first.host;
+    const start = async (): Promise<ReturnType<typeof runCli>> => (await startEmulatorCli(args, { host })).child;
     const registry = Registry.fromConnectionString(`HostName=${host};${OWNER}`);
 
-    let emulator = start();
+    let emulator = first.child;
     try {
       await waitForHealth(host);
       expect(emulator.output()).toMatch(/"created":1,"updated":0,"unchanged":0,"msg":"seed applied"/);
@@ -80,7 +81,7 @@ describe('iothub-emulator start --seed, then iothub-emulator reset', () => {
     expect(await exited(emulator)).toBe(0);
 
     const etag = await (async () => {
-      emulator = start();
+      emulator = await start();
       try {
         await waitForHealth(host);
         expect(emulator.output()).toMatch(/"created":0,"updated":0,"unchanged":1,"msg":"seed applied"/);

@@ -45,3 +45,28 @@ export async function waitForHealth(host: string, timeoutMs = 20_000): Promise<v
   }
   throw new Error(`no healthy emulator on ${host}`);
 }
+
+/**
+ * Starts `iothub-emulator start …` on a loopback address no other test holds, and resolves once
+ * this child itself says it is listening. (A /health probe alone could be answered by another
+ * test's hub on the same address while this child exits with EADDRINUSE.) Retries on a taken
+ * address unless `host` is given.
+ */
+export async function startEmulatorCli(args: (host: string) => string[], options: { host?: string; env?: Record<string, string>; range?: [number, number] } = {}): Promise<{ child: ReturnType<typeof runCli>; host: string }> {
+  const [low, high] = options.range ?? [2, 251];
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const host = options.host ?? `127.0.0.${low + Math.floor(Math.random() * (high - low + 1))}`;
+    const child = runCli(['start', ...args(host)], options.env);
+    const outcome = await new Promise<'listening' | 'exited'>((resolve) => {
+      const check = (): void => {
+        if (child.output().includes(`is listening on ${host}`)) resolve('listening');
+      };
+      child.stdout!.on('data', check);
+      child.once('exit', () => resolve('exited'));
+      check();
+    });
+    if (outcome === 'listening') return { child, host };
+    if (options.host || !/EADDRINUSE/.test(child.output())) throw new Error(`the emulator did not start: ${child.output()}`);
+  }
+  throw new Error('no free loopback address');
+}
