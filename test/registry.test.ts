@@ -27,6 +27,9 @@ describe('registry through azure-iothub Registry', () => {
     expect(got.responseBody.authentication).toEqual(device.authentication);
     expect(got.httpResponse.headers['content-type']).toBe('application/json; charset=utf-8');
 
+    // Paths are case-insensitive and may end in a slash, as on the real hub.
+    expect((await rest(hub, 'GET', '/DEVICES/reg-1/?api-version=2021-04-12')).json.deviceId).toBe('reg-1');
+
     const list = await registry.list();
     expect(list.responseBody.map((d) => d.deviceId)).toContain('reg-1');
   });
