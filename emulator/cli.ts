@@ -131,7 +131,7 @@ hubOptions(program.command('connection-string').description("print the hub's con
       const record = readDeviceRecord(path.resolve(opts.dataDir), opts.device);
       const key = record?.authentication.symmetricKey.primaryKey;
       if (!record || !key) {
-        console.error(`iothub-emulator: no device '${opts.device}' with a symmetric key in ${path.resolve(opts.dataDir)}`);
+        console.error(`iothub-emulator: no device '${opts.device}' with a symmetric key in ${path.resolve(opts.dataDir)} (an emulator started with --in-memory keeps its devices only in its own memory)`);
         process.exit(1);
       }
       console.log(deviceConnectionString({ hostName, deviceId: opts.device, sharedAccessKey: key }));

@@ -2,8 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../emulator/hub.js';
 import { startTestHub } from './support/hub-factory.js';
 import { closed, connectRaw } from './support/raw-device.js';
-import { createDevice, openDevice, registryFor, waitFor, type TransportName } from './support/sdk.js';
-import type { TwinJson } from './support/sdk.js';
+import { createDevice, openDevice, registryFor, waitFor, type TransportName, type TwinJson } from './support/sdk.js';
 
 let hub: Hub;
 let registry: ReturnType<typeof registryFor>;

@@ -6,8 +6,7 @@ import { wellKnownPolicies } from '../emulator/identity/policies.js';
 
 const registryRead = wellKnownPolicies.find((p) => p.keyName === 'registryRead')!;
 import { closed, connectRaw } from './support/raw-device.js';
-import { createDevice, openDevice, registryFor, rest, serviceClientFor, waitFor, type TransportName } from './support/sdk.js';
-import type { TwinJson } from './support/sdk.js';
+import { createDevice, openDevice, registryFor, rest, serviceClientFor, waitFor, type TransportName, type TwinJson } from './support/sdk.js';
 
 let hub: Hub;
 let service: ReturnType<typeof serviceClientFor>;

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../emulator/hub.js';
 import { startTestHub } from './support/hub-factory.js';
-import { registryFor, rest } from './support/sdk.js';
-import type { TwinJson } from './support/sdk.js';
+import { registryFor, rest, type TwinJson } from './support/sdk.js';
 
 let hub: Hub;
 let registry: ReturnType<typeof registryFor>;

@@ -4,15 +4,15 @@ import { HubError } from '../errors.js';
 import { errorHandler, sendHubError } from './error-envelope.js';
 
 /**
- * A router that only sees requests under one of `prefixes`: the check is one string compare,
- * where letting every request walk every router's layers cost more than the handlers themselves.
- * Express is case-insensitive on paths, and so is this.
+ * A router that only sees requests under one of `prefixes`: one precompiled, case-insensitive
+ * test (express paths are case-insensitive too), where letting every request walk every router's
+ * layers cost more than the handlers themselves.
  */
 export function under(prefixes: readonly string[], router: RequestHandler): RequestHandler {
-  const lower = prefixes.map((p) => p.toLowerCase());
+  const escaped = prefixes.map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const match = new RegExp(`^(?:${escaped.join('|')})(?:/|$)`, 'i');
   return (req, res, next) => {
-    const path = req.path.toLowerCase();
-    if (lower.some((p) => path === p || path.startsWith(`${p}/`))) router(req, res, next);
+    if (match.test(req.path)) router(req, res, next);
     else next();
   };
 }
