@@ -1,5 +1,3 @@
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { TLSSocket } from 'node:tls';
 import { createSasToken } from '../../protocol/sas.js';
 import {
   DESIRED_FILTER,
@@ -17,29 +15,27 @@ import type { HubAddress } from '../hub/hub-address.js';
 import type { FleetIdentity } from '../hub/registration.js';
 import { clientSecureContext } from '../hub/trust.js';
 import { renewalMarginSeconds, USER_AGENT, type DeviceLink, type Engine, type EngineOptions, type LinkEvents, type TwinProperties } from './engine.js';
+import { MqttWire, type WireEvents } from './mqtt-wire.js';
 
 const API_VERSION = '2021-04-12';
 const KEEPALIVE_SECONDS = 180; // the Node SDK's choice, under the Azure load balancer's idle limit
 const CONNECT_TIMEOUT_MS = 30_000;
 const TWIN_TIMEOUT_MS = 30_000;
 const RENEWAL_RETRY_MS = 5_000;
-const noop = (): void => {};
-
-type ResumableSocket = TLSSocket & { setSession?(session: Buffer): void };
-// Node decodes the `session` option twice (in TLSSocket._init and again in tls.connect); setting it
-// on the socket before the handshake starts decodes it once. Fall back to the option without it.
-const canSetSession = typeof (TLSSocket.prototype as ResumableSocket).setSession === 'function';
 
 /**
- * IoT Hub's MQTT device protocol (spec §1) on a bare mqtt.js client per device: the SDK's username,
- * SAS password and CleanSession=0, the three subscriptions, twin GET / reported PATCH correlated by
- * $rid, method responses, and token renewal by reconnecting. No retry policy, FSM or per-device
- * context: tens of thousands fit in one process.
+ * IoT Hub's MQTT device protocol (spec §1) on one lean MQTT connection per device (MqttWire): the
+ * SDK's username, SAS password and CleanSession=0, the three subscriptions, twin GET / reported
+ * PATCH correlated by $rid, method responses, and token renewal by reconnecting. No retry policy,
+ * FSM or per-device context: tens of thousands fit in one process.
  */
 export class LightEngine implements Engine {
   readonly name = 'light' as const;
   /** a TLS session to resume: a resumed handshake skips the key exchange and certificate checks */
   private tlsSession: Buffer | undefined;
+  private readonly keepSession = (session: Buffer): void => {
+    this.tlsSession = session;
+  };
 
   constructor(
     private readonly hub: HubAddress,
@@ -60,52 +56,26 @@ export class LightEngine implements Engine {
     return this.options.tokenTtlSeconds;
   }
 
-  /** Opens one MQTT connection for the device with a fresh token; resolves with CONNACK's sessionPresent. */
-  dial(identity: FleetIdentity): { client: MqttClient; connected: Promise<boolean> } {
+  /** Opens one MQTT connection for the device with a fresh token; `connected` resolves with CONNACK's sessionPresent. */
+  dial(identity: FleetIdentity, events: WireEvents): MqttWire {
     const { hostName } = this.hub;
     const expiry = Math.ceil(Date.now() / 1000) + this.options.tokenTtlSeconds;
-    const options: IClientOptions & { secureContext: unknown; noDelay: boolean; session?: Buffer } = {
-      protocol: 'mqtts',
-      host: hostName,
-      port: this.hub.mqttPort,
-      protocolVersion: 4,
-      clientId: identity.deviceId,
-      username: `${hostName}/${identity.deviceId}/?api-version=${API_VERSION}&DeviceClientType=${encodeURIComponent(`${USER_AGENT} (light)`)}`,
-      password: createSasToken(`${hostName}/devices/${identity.deviceId}`, identity.keys.primaryKey, expiry),
-      clean: false,
-      keepalive: KEEPALIVE_SECONDS,
-      reconnectPeriod: 0,
-      connectTimeout: CONNECT_TIMEOUT_MS,
-      resubscribe: false,
-      queueQoSZero: false,
-      log: noop,
-      secureContext: clientSecureContext(this.options.ca),
-      // Method responses leave at once instead of waiting on Nagle's algorithm for an ACK.
-      noDelay: true,
-      ...(canSetSession ? {} : { session: this.tlsSession }),
-    };
-    const client = mqtt.connect(options);
-    const socket = client.stream as ResumableSocket | undefined;
-    // The TCP connection is still opening: the handshake has not started.
-    if (canSetSession && this.tlsSession) socket?.setSession?.(this.tlsSession);
-    socket?.once('session', (session: Buffer) => {
-      this.tlsSession = session;
-    });
-    const connected = new Promise<boolean>((resolve, reject) => {
-      const fail = (error?: Error): void => {
-        client.removeListener('connect', ok);
-        reject(error ?? new Error('the connection closed before the hub accepted it'));
-      };
-      const ok = (connack: { sessionPresent: boolean }): void => {
-        client.removeListener('error', fail);
-        client.removeListener('close', fail);
-        resolve(connack.sessionPresent);
-      };
-      client.once('connect', ok);
-      client.once('error', fail);
-      client.once('close', fail);
-    });
-    return { client, connected };
+    return new MqttWire(
+      {
+        host: hostName,
+        port: this.hub.mqttPort,
+        secureContext: clientSecureContext(this.options.ca),
+        session: this.tlsSession,
+        // A resumed handshake brings no new session; a full one (first, or after a hub restart) does.
+        onSession: this.keepSession,
+        clientId: identity.deviceId,
+        username: `${hostName}/${identity.deviceId}/?api-version=${API_VERSION}&DeviceClientType=${encodeURIComponent(`${USER_AGENT} (light)`)}`,
+        password: createSasToken(`${hostName}/devices/${identity.deviceId}`, identity.keys.primaryKey, expiry),
+        keepaliveSeconds: KEEPALIVE_SECONDS,
+        connectTimeoutMs: CONNECT_TIMEOUT_MS,
+      },
+      events,
+    );
   }
 }
 
@@ -116,15 +86,15 @@ interface PendingTwin {
 }
 
 class LightLink implements DeviceLink {
-  private client!: MqttClient;
-  private readonly pending = new Map<string, PendingTwin>();
+  private wire!: MqttWire;
+  /** twin requests awaiting their response, by $rid; made on first use */
+  private pending: Map<string, PendingTwin> | undefined;
   private nextRid = 1;
   private closing = false;
   private renewing = false;
   /** the current connection closed while a renewal was under way */
   private lostWhileRenewing: Error | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
-  private lastError: Error | undefined;
 
   constructor(
     private readonly engine: LightEngine,
@@ -134,56 +104,51 @@ class LightLink implements DeviceLink {
   ) {}
 
   async open(): Promise<void> {
-    const { client, connected } = this.engine.dial(this.identity);
-    this.client = client;
-    this.listen(client);
+    const wire = this.dial();
+    this.wire = wire;
     try {
       // CleanSession=0: when the hub kept our session it kept the subscriptions too (spec §0.5).
-      if (!(await connected)) await this.subscribe(client);
+      if (!(await wire.connected)) await this.subscribe(wire);
     } catch (error) {
       this.closing = true;
-      client.end(true);
+      wire.destroy();
       throw error;
     }
     this.scheduleRenewal();
   }
 
-  private listen(client: MqttClient): void {
-    client.on('message', (topic: string, payload: Buffer) => this.onMessage(client, topic, payload));
-    client.on('error', (error: Error) => {
-      this.lastError = error;
+  private dial(): MqttWire {
+    const wire: MqttWire = this.engine.dial(this.identity, {
+      message: (topic, payload) => this.onMessage(wire, topic, payload),
+      closed: (error) => this.onClosed(wire, error),
     });
-    client.on('close', () => this.onClosed(client));
+    return wire;
   }
 
-  private onClosed(client: MqttClient): void {
-    // A connection that never became current (a failed dial) is reported by its dial promise.
-    if (client !== this.client || this.closing) return;
-    const error = this.lastError ?? new Error('the hub closed the connection');
+  private onClosed(wire: MqttWire, error: Error | undefined): void {
+    // A connection that never became current (a failed dial) is reported by its `connected` promise.
+    if (wire !== this.wire || this.closing) return;
+    const reason = error ?? new Error('the hub closed the connection');
     if (this.renewing) {
-      this.lostWhileRenewing = error;
+      this.lostWhileRenewing = reason;
       return;
     }
-    this.lose(error);
+    this.lose(reason);
   }
 
   private lose(error: Error): void {
     this.closing = true;
     clearTimeout(this.renewTimer);
     this.failPending(error);
-    this.client.end(true);
+    this.wire.destroy();
     this.events.lost(error);
   }
 
-  private subscribe(client: MqttClient): Promise<void> {
-    return new Promise((resolve, reject) => {
-      client.subscribe([METHODS_FILTER, TWIN_RESPONSE_FILTER, DESIRED_FILTER], { qos: 0 }, (error, granted) => {
-        if (error) return reject(error);
-        const refused = granted?.find((g) => g.qos === 128);
-        if (refused) return reject(new Error(`the hub refused the subscription to ${refused.topic}`));
-        resolve();
-      });
-    });
+  private async subscribe(wire: MqttWire): Promise<void> {
+    const filters = [METHODS_FILTER, TWIN_RESPONSE_FILTER, DESIRED_FILTER];
+    const granted = await wire.subscribe(filters);
+    const refused = granted.findIndex((qos) => qos === 128);
+    if (refused >= 0) throw new Error(`the hub refused the subscription to ${filters[refused]}`);
   }
 
   /** Renews the token by connecting again before it expires; the hub then drops the old connection. */
@@ -198,14 +163,13 @@ class LightLink implements DeviceLink {
     if (this.closing) return;
     this.renewing = true;
     this.lostWhileRenewing = undefined;
-    const { client, connected } = this.engine.dial(this.identity);
-    this.listen(client);
+    const wire = this.dial();
     let sessionPresent: boolean;
     try {
-      sessionPresent = await connected;
+      sessionPresent = await wire.connected;
     } catch {
       this.renewing = false;
-      client.end(true);
+      wire.destroy();
       if (this.closing) return;
       // Without a new connection the old one serves until its token runs out; try again meanwhile.
       if (this.lostWhileRenewing) this.lose(this.lostWhileRenewing);
@@ -213,15 +177,15 @@ class LightLink implements DeviceLink {
       return;
     }
     this.renewing = false;
-    const previous = this.client;
-    this.client = client;
-    previous.end(true);
+    const previous = this.wire;
+    this.wire = wire;
+    previous.destroy();
     if (this.closing) {
-      client.end(true);
+      wire.destroy();
       return;
     }
     try {
-      if (!sessionPresent) await this.subscribe(client);
+      if (!sessionPresent) await this.subscribe(wire);
     } catch (error) {
       this.lose(error as Error);
       return;
@@ -230,7 +194,7 @@ class LightLink implements DeviceLink {
     this.scheduleRenewal();
   }
 
-  private onMessage(client: MqttClient, topic: string, payload: Buffer): void {
+  private onMessage(wire: MqttWire, topic: string, payload: Buffer): void {
     const arrivedAt = performance.now();
     const message = parseHubPublish(topic);
     if (!message) return;
@@ -240,7 +204,7 @@ class LightLink implements DeviceLink {
         // Answer on the connection the request came in on, as the hub expects.
         const rid = message.rid;
         const respond = (status: number, body: unknown): void => {
-          client.publish(methodResponseTopic(status, rid), body === undefined ? 'null' : JSON.stringify(body), { qos: 0 });
+          void wire.publish(methodResponseTopic(status, rid), body === undefined ? 'null' : JSON.stringify(body), 0).catch(() => {});
         };
         let request: unknown;
         try {
@@ -254,9 +218,9 @@ class LightLink implements DeviceLink {
         return;
       }
       case 'twinResponse': {
-        const pending = this.pending.get(message.rid);
+        const pending = this.pending?.get(message.rid);
         if (!pending) return;
-        this.pending.delete(message.rid);
+        this.pending!.delete(message.rid);
         clearTimeout(pending.timer);
         pending.resolve({ status: message.status, body: payload });
         return;
@@ -281,11 +245,11 @@ class LightLink implements DeviceLink {
     const rid = String(this.nextRid++);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.pending.delete(rid);
+        this.pending?.delete(rid);
         reject(new Error(`no twin response within ${TWIN_TIMEOUT_MS / 1000}s`));
       }, TWIN_TIMEOUT_MS);
-      this.pending.set(rid, { resolve, reject, timer });
-      this.client.publish(topicFor(rid), body, { qos: 0 });
+      (this.pending ??= new Map()).set(rid, { resolve, reject, timer });
+      this.wire.publish(topicFor(rid), body, 0).catch(() => {});
     });
   }
 
@@ -304,9 +268,7 @@ class LightLink implements DeviceLink {
 
   sendTelemetry(body: string, properties: Record<string, string>): Promise<void> {
     if (this.closing) return Promise.reject(new Error('the device is disconnected'));
-    return new Promise((resolve, reject) => {
-      this.client.publish(telemetryTopic(this.identity.deviceId, buildPropertyBag(properties)), body, { qos: 1 }, (error) => (error ? reject(error) : resolve()));
-    });
+    return this.wire.publish(telemetryTopic(this.identity.deviceId, buildPropertyBag(properties)), body, 1);
   }
 
   close(): Promise<void> {
@@ -314,23 +276,16 @@ class LightLink implements DeviceLink {
     this.closing = true;
     clearTimeout(this.renewTimer);
     this.failPending(new Error('the device is disconnecting'));
-    const client = this.client;
-    return new Promise((resolve) => {
-      // A DISCONNECT first, so the hub sees a clean goodbye; never wait long for it.
-      const timer = setTimeout(() => client.end(true, {}, () => resolve()), 2_000);
-      client.end(false, {}, () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    return this.wire.end();
   }
 
   private failPending(error: Error): void {
+    if (!this.pending) return;
     for (const pending of this.pending.values()) {
       clearTimeout(pending.timer);
       pending.reject(error);
     }
-    this.pending.clear();
+    this.pending = undefined;
   }
 }
 

@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Hub } from '../emulator/hub.js';
+import { MqttWire, type WireOptions } from '../fleet/engines/mqtt-wire.js';
+import { clientSecureContext } from '../fleet/hub/trust.js';
+import { createSasToken } from '../protocol/sas.js';
+import { METHODS_FILTER, TWIN_RESPONSE_FILTER, telemetryTopic } from '../protocol/topics.js';
+import { startTestHub } from './support/hub-factory.js';
+import { createDevice } from './support/sdk.js';
+
+// The light engine's MQTT connection, on its own against the emulator: what the engine tests
+// cannot see (keep-alive, refusals, QoS 1 acknowledgements, how a connection ends).
+let hub: Hub;
+
+beforeAll(async () => {
+  hub = await startTestHub();
+});
+afterAll(() => hub?.stop());
+
+async function options(deviceId: string, change: Partial<WireOptions> = {}): Promise<WireOptions> {
+  if (!hub.registry.find(deviceId)) await createDevice(hub, deviceId);
+  const key = hub.registry.get(deviceId).authentication.symmetricKey.primaryKey!;
+  return {
+    host: hub.hostName,
+    port: 8883,
+    secureContext: clientSecureContext(hub.ca),
+    clientId: deviceId,
+    username: `${hub.hostName}/${deviceId}/?api-version=2021-04-12`,
+    password: createSasToken(`${hub.hostName}/devices/${deviceId}`, key, Math.floor(Date.now() / 1000) + 3600),
+    keepaliveSeconds: 60,
+    connectTimeoutMs: 5_000,
+    ...change,
+  };
+}
+
+function open(wireOptions: WireOptions) {
+  const messages: { topic: string; payload: string }[] = [];
+  let resolveClosed!: (error: Error | undefined) => void;
+  const closed = new Promise<Error | undefined>((r) => (resolveClosed = r));
+  const wire = new MqttWire(wireOptions, {
+    message: (topic, payload) => messages.push({ topic, payload: payload.toString('utf8') }),
+    closed: (error) => resolveClosed(error),
+  });
+  return { wire, messages, closed };
+}
+
+describe('the light engine\u2019s MQTT connection', () => {
+  it('refuses a wrong key with the same message as mqtt.js, and reports the close', async () => {
+    const { wire, closed } = open(await options('w-wrong', { password: createSasToken(`${hub.hostName}/devices/w-wrong`, Buffer.alloc(32, 7).toString('base64'), Math.floor(Date.now() / 1000) + 60) }));
+    await expect(wire.connected).rejects.toThrow('Connection refused: Not authorized');
+    expect((await closed)?.message).toBe('Connection refused: Not authorized');
+  });
+
+  it('reports sessionPresent: false first, then true once the hub kept the subscriptions', async () => {
+    const first = open(await options('w-session'));
+    expect(await first.wire.connected).toBe(false);
+    expect(await first.wire.subscribe([METHODS_FILTER, TWIN_RESPONSE_FILTER])).toEqual([0, 0]);
+    await first.wire.end();
+    expect(await first.closed).toBeUndefined();
+
+    const again = open(await options('w-session'));
+    expect(await again.wire.connected).toBe(true);
+    // The kept subscription delivers: a twin GET is answered without subscribing again.
+    await again.wire.publish('$iothub/twin/GET/?$rid=7', ' ', 0);
+    await expect.poll(() => again.messages.map((m) => m.topic)).toContain('$iothub/twin/res/200/?$rid=7');
+    await again.wire.end();
+  });
+
+  it('keeps a quiet connection alive with pings past 1.5 \u00d7 its keep-alive', async () => {
+    const { wire, closed } = open(await options('w-ping', { keepaliveSeconds: 1 }));
+    await wire.connected;
+    let ended = false;
+    void closed.then(() => (ended = true));
+    // The hub drops a connection silent for 1.5 s; the wire pings every quiet second.
+    await new Promise((r) => setTimeout(r, 3_500));
+    expect(ended).toBe(false);
+    expect(hub.registry.get('w-ping').connectionState).toBe('Connected');
+    await wire.end();
+  });
+
+  it('resolves a QoS 1 publish on the hub\u2019s PUBACK, after the hub has the message', async () => {
+    const { wire } = open(await options('w-qos1'));
+    await wire.connected;
+    const seen: string[] = [];
+    const listener = (event: { deviceId: string; payload: Buffer }) => {
+      if (event.deviceId === 'w-qos1') seen.push(event.payload.toString('utf8'));
+    };
+    hub.events.on('telemetry', listener);
+    try {
+      await wire.publish(telemetryTopic('w-qos1', ''), '{"n":1}', 1);
+      expect(seen).toEqual(['{"n":1}']);
+    } finally {
+      hub.events.off('telemetry', listener);
+      await wire.end();
+    }
+  });
+
+  it('reports why when the hub drops it, and refuses work afterwards', async () => {
+    const base = await options('w-dropped');
+    const first = open(base);
+    await first.wire.connected;
+    // A second connection for the same device makes the hub drop the first (spec §1.2).
+    const second = open(base);
+    await second.wire.connected;
+    const error = await first.closed;
+    expect(error).toBeInstanceOf(Error);
+    await expect(first.wire.publish(telemetryTopic('w-dropped', ''), '{}', 1)).rejects.toThrow();
+    await expect(first.wire.subscribe([METHODS_FILTER])).rejects.toThrow();
+    await second.wire.end();
+  });
+});
