@@ -10,11 +10,20 @@ export class DeviceStore {
   private readonly upsertStatement;
   private readonly deleteStatement;
   private readonly clearStatement;
+  // Built once: better-sqlite3 makes a new wrapper for every transaction() call.
+  private readonly upsertAll;
+  private readonly deleteAll;
 
   constructor(private readonly db: Db) {
     this.upsertStatement = db.prepare('INSERT INTO devices (device_id, record) VALUES (?, ?) ON CONFLICT(device_id) DO UPDATE SET record = excluded.record');
     this.deleteStatement = db.prepare('DELETE FROM devices WHERE device_id = ?');
     this.clearStatement = db.prepare('DELETE FROM devices');
+    this.upsertAll = db.transaction((records: readonly DeviceRecord[]) => {
+      for (const record of records) this.upsertStatement.run(record.deviceId, JSON.stringify(record));
+    });
+    this.deleteAll = db.transaction((deviceIds: readonly string[]) => {
+      for (const id of deviceIds) this.deleteStatement.run(id);
+    });
     for (const row of db.prepare('SELECT record FROM devices').iterate() as Iterable<{ record: string }>) {
       const record = JSON.parse(row.record) as DeviceRecord;
       // Nothing is connected to a hub that just started.
@@ -48,9 +57,7 @@ export class DeviceStore {
 
   /** Saves several records in one transaction (bulk registry calls, job batches). */
   saveMany(records: readonly DeviceRecord[]): void {
-    this.db.transaction(() => {
-      for (const record of records) this.upsertStatement.run(record.deviceId, JSON.stringify(record));
-    })();
+    this.upsertAll(records);
     for (const record of records) this.records.set(record.deviceId, record);
   }
 
@@ -60,9 +67,7 @@ export class DeviceStore {
   }
 
   deleteMany(deviceIds: readonly string[]): void {
-    this.db.transaction(() => {
-      for (const id of deviceIds) this.deleteStatement.run(id);
-    })();
+    this.deleteAll(deviceIds);
     for (const id of deviceIds) this.records.delete(id);
   }
 

@@ -10,11 +10,16 @@ export class SessionStore {
   private readonly insert;
   private readonly remove;
   private readonly removeClient;
+  // better-sqlite3 builds a wrapper per transaction() call; built once, it stays off the connect path.
+  private readonly insertAll;
 
   constructor(private readonly db: Db) {
     this.insert = db.prepare('INSERT INTO mqtt_subscriptions (client_id, topic, qos) VALUES (?, ?, ?) ON CONFLICT(client_id, topic) DO UPDATE SET qos = excluded.qos');
     this.remove = db.prepare('DELETE FROM mqtt_subscriptions WHERE client_id = ? AND topic = ?');
     this.removeClient = db.prepare('DELETE FROM mqtt_subscriptions WHERE client_id = ?');
+    this.insertAll = db.transaction((clientId: string, subscriptions: readonly StoredSubscription[]) => {
+      for (const s of subscriptions) this.insert.run(clientId, s.topic, s.qos);
+    });
   }
 
   all(): Map<string, StoredSubscription[]> {
@@ -29,9 +34,7 @@ export class SessionStore {
   }
 
   add(clientId: string, subscriptions: readonly StoredSubscription[]): void {
-    this.db.transaction(() => {
-      for (const s of subscriptions) this.insert.run(clientId, s.topic, s.qos);
-    })();
+    this.insertAll(clientId, subscriptions);
   }
 
   removeTopics(clientId: string, topics: readonly string[]): void {
