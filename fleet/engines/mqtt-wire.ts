@@ -41,6 +41,7 @@ const DISCONNECT = mqttPacket.generate({ cmd: 'disconnect' });
 const END_GRACE_MS = 2_000;
 
 type ResumableSocket = tls.TLSSocket & { setSession?(session: Buffer): void };
+const canSetSession = typeof (tls.TLSSocket.prototype as ResumableSocket).setSession === 'function';
 
 /**
  * One device's MQTT 3.1.1 connection over TLS, written straight on the socket with mqtt-packet, the
@@ -74,11 +75,12 @@ export class MqttWire {
     });
     // Settled on every path; a caller that never awaits must not see an unhandled rejection.
     this.connected.catch(() => {});
-    const socket = tls.connect({ host: options.host, port: options.port, secureContext: options.secureContext }) as ResumableSocket;
+    // Set before the TCP connection completes, the session is decoded once; the `session` option
+    // of tls.connect decodes it twice (setSession is not in Node's documented API: hence the fallback).
+    const session = canSetSession ? undefined : options.session;
+    const socket = tls.connect({ host: options.host, port: options.port, secureContext: options.secureContext, session }) as ResumableSocket;
     this.socket = socket;
-    // Set before the TCP connection completes, so the session is decoded once (the `session`
-    // option of tls.connect decodes it twice).
-    if (options.session) socket.setSession?.(options.session);
+    if (canSetSession && options.session) socket.setSession!(options.session);
     if (options.onSession) socket.once('session', options.onSession);
     socket.setNoDelay(true);
     this.connectTimer = setTimeout(() => this.destroy(new Error(`no CONNACK within ${options.connectTimeoutMs / 1000}s`)), options.connectTimeoutMs);
