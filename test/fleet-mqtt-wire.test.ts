@@ -1,3 +1,7 @@
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../emulator/hub.js';
 import { MqttWire, type WireOptions } from '../fleet/engines/mqtt-wire.js';
@@ -106,5 +110,26 @@ describe('the light engine\u2019s MQTT connection', () => {
     await expect(first.wire.publish(telemetryTopic('w-dropped', ''), '{}', 1)).rejects.toThrow();
     await expect(first.wire.subscribe([METHODS_FILTER])).rejects.toThrow();
     await second.wire.end();
+  });
+
+  it('names the host in SNI as mqtt.js does, and no name for an address', async () => {
+    // Only the TLS handshake matters here: a bare TLS server with the emulator's certificate sees it.
+    const certDir = process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!;
+    const seen: (string | false)[] = [];
+    const server = tls.createServer({ cert: readFileSync(path.join(certDir, 'server.pem')), key: readFileSync(path.join(certDir, 'server-key.pem')) }, (socket) => {
+      seen.push((socket as tls.TLSSocket & { servername: string | false }).servername);
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      for (const host of ['localhost', '127.0.0.1']) {
+        const { closed } = open({ ...(await options('w-sni')), host, port });
+        await closed;
+      }
+      expect(seen).toEqual(['localhost', false]);
+    } finally {
+      server.close();
+    }
   });
 });

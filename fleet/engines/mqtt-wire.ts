@@ -1,4 +1,5 @@
 import mqttPacket, { type IConnackPacket, type IPublishPacket, type ISubackPacket, type Packet } from 'mqtt-packet';
+import { isIP } from 'node:net';
 import tls from 'node:tls';
 
 export interface WireOptions {
@@ -78,7 +79,9 @@ export class MqttWire {
     // Set before the TCP connection completes, the session is decoded once; the `session` option
     // of tls.connect decodes it twice (setSession is not in Node's documented API: hence the fallback).
     const session = canSetSession ? undefined : options.session;
-    const socket = tls.connect({ host: options.host, port: options.port, secureContext: options.secureContext, session }) as ResumableSocket;
+    // tls.connect sends no SNI by itself; the SDK (through mqtt.js) sends the host name, as IoT Hub expects.
+    const servername = isIP(options.host) ? undefined : options.host;
+    const socket = tls.connect({ host: options.host, port: options.port, servername, secureContext: options.secureContext, session }) as ResumableSocket;
     this.socket = socket;
     if (canSetSession && options.session) socket.setSession!(options.session);
     if (options.onSession) socket.once('session', options.onSession);
