@@ -1,27 +1,13 @@
-import type { Logger } from 'pino';
-import type { Clock } from '../emulator/clock.js';
 import { HubError } from '../emulator/errors.js';
-import type { HubEvents } from '../emulator/events.js';
-import type { MethodService } from '../emulator/methods/method-service.js';
-import type { DeviceStore } from '../emulator/store/device-store.js';
-import type { JobStore } from '../emulator/store/job-store.js';
 import { isoTime } from '../emulator/time.js';
-import type { TwinService } from '../emulator/twin/twin-service.js';
 import { ClockTimers } from './clock-timers.js';
 import { matchesFilter, type JobFilter } from './job-filter.js';
 import { ACTIVE_JOB_STATUSES, type JobResponse, type JobState } from './job-model.js';
 import { planJob, readJobRequest } from './job-request.js';
 import { JobRun, type RunContext } from './job-run.js';
 
-export interface SchedulerDeps {
-  store: JobStore;
-  devices: DeviceStore;
-  twins: TwinService;
-  methods: MethodService;
-  clock: Clock;
-  events: HubEvents;
-  log: Logger;
-}
+/** What the scheduler is given; each run also gets its timers, concurrency and end callback. */
+export type SchedulerDeps = Pick<RunContext, 'store' | 'devices' | 'twins' | 'methods' | 'clock' | 'events' | 'log'>;
 
 export interface SchedulerOptions {
   /** jobs queued, scheduled or running at once before 429 ThrottlingMaxActiveJobCountExceeded */

@@ -70,12 +70,12 @@ describe('the light engine\u2019s MQTT connection', () => {
   });
 
   it('keeps a quiet connection alive with pings past 1.5 \u00d7 its keep-alive', async () => {
-    const { wire, closed } = open(await options('w-ping', { keepaliveSeconds: 1 }));
+    const { wire, closed } = open(await options('w-ping', { keepaliveSeconds: 2 }));
     await wire.connected;
     let ended = false;
     void closed.then(() => (ended = true));
-    // The hub drops a connection silent for 1.5 s; the wire pings every quiet second.
-    await new Promise((r) => setTimeout(r, 3_500));
+    // The hub drops a connection silent for 3 s; the wire pings within every quiet 2 s.
+    await new Promise((r) => setTimeout(r, 5_000));
     expect(ended).toBe(false);
     expect(hub.registry.get('w-ping').connectionState).toBe('Connected');
     await wire.end();
