@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { DEFAULT_MAX_PENDING_CONNECTIONS, DEFAULT_MQTT_MAX_PACKET_BYTES, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS } from './limits.js';
 
 export interface HubOptions {
   /** address the listeners bind to */
@@ -19,6 +20,12 @@ export interface HubOptions {
   logFormat?: 'pretty' | 'json';
   /** concurrently active jobs allowed before 429 ThrottlingMaxActiveJobCountExceeded */
   maxActiveJobs: number;
+  /** largest MQTT packet (and MQTT-over-WebSocket frame) a device may send; emulator/limits.ts */
+  mqttMaxPacketBytes: number;
+  /** TLS handshake deadline on every TLS listener; emulator/limits.ts */
+  tlsHandshakeTimeoutMs: number;
+  /** connections per listener not authenticated yet, beyond which new ones are closed; emulator/limits.ts */
+  maxPendingConnections: number;
 }
 
 export const defaultOptions: HubOptions = {
@@ -30,6 +37,9 @@ export const defaultOptions: HubOptions = {
   certNames: [],
   logLevel: 'info',
   maxActiveJobs: 100,
+  mqttMaxPacketBytes: DEFAULT_MQTT_MAX_PACKET_BYTES,
+  tlsHandshakeTimeoutMs: DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
+  maxPendingConnections: DEFAULT_MAX_PENDING_CONNECTIONS,
 };
 
 export function resolveHostName(options: Pick<HubOptions, 'host' | 'hostName'>): string {

@@ -23,6 +23,9 @@ import { DeviceConnections } from './mqtt/device-connections.js';
 import { DeviceRouter } from './mqtt/device-router.js';
 import { attachMqttWebSocket, createMqttPlainServer, createMqttTlsServer } from './mqtt/listeners.js';
 import { createRestApp, under } from './rest/app.js';
+import { answerClientErrors } from './rest/client-errors.js';
+import { REST_MAX_HEADER_BYTES } from './limits.js';
+import { guardListener, tlsHandshakeOptions } from './net/pending-connections.js';
 import { directMethodRoute } from './rest/direct-method-route.js';
 import { devicesRouter } from './rest/devices-router.js';
 import { emulatorRouter } from './rest/emulator-router.js';
@@ -133,13 +136,17 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
       ],
     });
     const directMethods = directMethodRoute(auth, methods);
-    const httpsServer = https.createServer({ cert: credentials.cert, key: credentials.key, minVersion: 'TLSv1.2' }, (req, res) => {
+    const httpsServer = https.createServer({ cert: credentials.cert, key: credentials.key, minVersion: 'TLSv1.2', maxHeaderSize: REST_MAX_HEADER_BYTES, ...tlsHandshakeOptions(options) }, (req, res) => {
       if (!directMethods(req, res)) app(req, res);
     });
     httpsServer.keepAliveTimeout = 120_000;
-    attachMqttWebSocket(httpsServer, broker);
-    const mqttServer = createMqttTlsServer(broker, credentials);
-    const plainServer = options.plainMqttPort !== undefined ? createMqttPlainServer(broker) : undefined;
+    // HTTPS connections count as pending until their TLS handshake is done (docs/protocol.md §Hardening).
+    const httpsPending = guardListener(httpsServer, 'HTTPS', options, log);
+    httpsServer.on('secureConnection', (socket) => httpsPending.authenticated(socket));
+    answerClientErrors(httpsServer);
+    attachMqttWebSocket(httpsServer, broker, options, httpsPending);
+    const mqttServer = createMqttTlsServer(broker, credentials, options, log);
+    const plainServer = options.plainMqttPort !== undefined ? createMqttPlainServer(broker, options, log) : undefined;
 
     const httpsPort = await listen(httpsServer, options.host, options.httpsPort, 'HTTPS');
     servers.push(httpsServer);

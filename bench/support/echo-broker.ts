@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import { createMqttTlsServer } from '../../emulator/mqtt/listeners.js';
+import { defaultOptions } from '../../emulator/config.js';
 import { loadOrCreateCredentials } from '../../emulator/tls/certificates.js';
 
 /**
@@ -89,7 +90,8 @@ export async function echoRound(host: string, port: number, ca: string, ids: rea
 async function main(host: string, port: number, certDir: string): Promise<void> {
   const credentials = await loadOrCreateCredentials(certDir, [host], false);
   const broker = await Aedes.createBroker();
-  const server = createMqttTlsServer(broker, credentials);
+  // The hub's own listener and bounds, so the baseline pays what the hub pays per packet.
+  const server = createMqttTlsServer(broker, credentials, defaultOptions);
   await new Promise<void>((resolve) => server.listen(port, host, () => resolve()));
   process.stdout.write('ready\n');
   process.on('SIGTERM', () => {

@@ -1,3 +1,4 @@
+import { ifMatchEtag } from '../if-match.js';
 import { randomBytes } from 'node:crypto';
 import type { DeviceChannel } from '../device-channel.js';
 import { HubError, argumentInvalid, deviceNotFound } from '../errors.js';
@@ -173,10 +174,8 @@ export class RegistryService {
 }
 
 export function checkRegistryEtag(record: DeviceRecord, ifMatch: string | undefined): void {
-  if (ifMatch === undefined) return;
-  let wanted = ifMatch.trim();
-  if (wanted.length >= 2 && wanted.startsWith('"') && wanted.endsWith('"')) wanted = wanted.slice(1, -1);
-  if (wanted === '*' || wanted === '') return;
+  const wanted = ifMatchEtag(ifMatch, 'device');
+  if (wanted === undefined) return;
   const current = registryEtag(record);
   if (wanted !== current) {
     throw new HubError(

@@ -1,6 +1,7 @@
 import { methodRequestTopic } from '../../protocol/topics.js';
 import type { DeviceChannel } from '../device-channel.js';
 import { HubError, deviceNotFound } from '../errors.js';
+import { METHOD_NAME_MAX_LENGTH } from '../limits.js';
 import type { HubEvents } from '../events.js';
 import type { DeviceStore } from '../store/device-store.js';
 
@@ -18,6 +19,11 @@ export interface MethodResult {
 
 export const MAX_METHOD_PAYLOAD_BYTES = 128 * 1024;
 
+// IoT Hub's rule for direct-method names (emulator/limits.ts METHOD_NAME_MAX_LENGTH, spec §3.4):
+// printable US-ASCII without the HTTP separators, and without MQTT's wildcards, since the name
+// becomes a level of the device's topic `$iothub/methods/POST/{name}/`.
+const METHOD_NAME = /^[!%&'*\-.0-9A-Z^_`a-z|~]+$/;
+
 interface Pending {
   deviceId: string;
   resolve: (result: MethodResult) => void;
@@ -34,8 +40,11 @@ export function readMethodCall(body: unknown): MethodCall {
   if (typeof b.methodName !== 'string' || b.methodName.length === 0) {
     throw new HubError('ArgumentNull', 'methodName cannot be null or empty.');
   }
-  if (b.methodName.length > 1024 || /[/?#+\s]/.test(b.methodName)) {
-    throw new HubError('ArgumentInvalid', `methodName '${b.methodName}' is invalid: it cannot contain '/', '?', '#', '+' or whitespace.`);
+  if (b.methodName.length > METHOD_NAME_MAX_LENGTH || !METHOD_NAME.test(b.methodName)) {
+    throw new HubError(
+      'ArgumentInvalid',
+      `methodName ${JSON.stringify(b.methodName)} is invalid: it must be 1 to ${METHOD_NAME_MAX_LENGTH} printable US-ASCII characters other than $ ( ) < > @ , ; : \\ " / [ ] ? = { } # +, space and tab.`,
+    );
   }
   const responseTimeout = readSeconds(b.responseTimeoutInSeconds, 'responseTimeoutInSeconds', 30, 5, 300);
   const connectTimeout = readSeconds(b.connectTimeoutInSeconds, 'connectTimeoutInSeconds', 0, 0, 300);

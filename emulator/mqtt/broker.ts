@@ -1,6 +1,7 @@
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from 'pino';
 import { classifySubscription } from '../../protocol/topics.js';
+import { MQTT_CONNECT_TIMEOUT_MS } from '../limits.js';
 import type { HubEvents } from '../events.js';
 import { authenticateDevice } from '../identity/auth.js';
 import type { RegistryService } from '../identity/registry-service.js';
@@ -57,7 +58,7 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
 
   const broker = await Aedes.createBroker({
     heartbeatInterval: 60_000,
-    connectTimeout: 30_000,
+    connectTimeout: MQTT_CONNECT_TIMEOUT_MS,
 
     preConnect(client, packet, callback) {
       if ((packet.keepalive ?? 0) > MAX_KEEPALIVE_SECONDS) packet.keepalive = MAX_KEEPALIVE_SECONDS;
@@ -108,7 +109,9 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
         log.info({ deviceId: state.deviceId }, 'closing connection: more than 5 subscriptions');
         return callback(new Error('too many subscriptions'));
       }
-      // QoS 2 is granted as QoS 1 (spec §1.9).
+      // QoS 2 is granted as QoS 1 (spec §1.9). aedes builds its SUBACK from the requested QoS,
+      // so mqtt/packet-guard.ts lowers it in the SUBSCRIBE packet before aedes reads it; this
+      // keeps the delivery QoS right should a packet reach here another way.
       callback(null, { ...subscription, qos: subscription.qos > 1 ? 1 : subscription.qos });
     },
 

@@ -3,9 +3,9 @@ import { HubError } from '../errors.js';
 import type { ServiceAuthenticator } from '../identity/auth.js';
 import { readMethodCall, type MethodService } from '../methods/method-service.js';
 import { hubErrorBody } from './error-envelope.js';
+import { readBody, tooLarge } from './request-body.js';
 
 const ROUTE = /^\/twins\/([^/?]+)\/methods\/?(?:\?|$)/i;
-const BODY_LIMIT = 1024 * 1024;
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
@@ -27,20 +27,13 @@ export function directMethodRoute(auth: ServiceAuthenticator, methods: MethodSer
     } catch {
       deviceId = undefined;
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > BODY_LIMIT) tooLarge = true;
-      else chunks.push(chunk);
-    });
-    req.on('end', () => {
-      handle(deviceId, req, tooLarge ? undefined : Buffer.concat(chunks, size)).then(
+    readBody(req, (body) => {
+      handle(deviceId, req, body).then(
         (result) => send(res, 200, result),
         (error: unknown) => {
           const hubError = error instanceof HubError ? error : new HubError('ServerError', 'An internal error occurred in the emulator.');
-          send(res, hubError.status, hubErrorBody(hubError), hubError.errorName);
+          // Not reading the rest of an oversized body: Node closes the connection after the answer.
+          send(res, hubError.status, hubErrorBody(hubError), hubError.errorName, body === undefined);
         },
       );
     });
@@ -51,7 +44,7 @@ export function directMethodRoute(auth: ServiceAuthenticator, methods: MethodSer
   async function handle(deviceId: string | undefined, req: IncomingMessage, body: Buffer | undefined): Promise<unknown> {
     auth.authorize(req.headers.authorization, ['ServiceConnect']);
     if (deviceId === undefined) throw new HubError('ArgumentInvalid', 'The device id in the path is not valid percent-encoding.');
-    if (body === undefined) throw new HubError('MessageTooLarge', 'The request body is too large.');
+    if (body === undefined) throw tooLarge();
     if (body.length === 0) throw new HubError('ArgumentNull', 'The request body cannot be empty.');
     let parsed: unknown;
     try {
@@ -63,11 +56,12 @@ export function directMethodRoute(auth: ServiceAuthenticator, methods: MethodSer
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown, errorCode?: string): void {
+function send(res: ServerResponse, status: number, body: unknown, errorCode?: string, close = false): void {
   if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body);
   const headers: Record<string, string | number> = { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text) };
   if (errorCode) headers['iothub-errorcode'] = errorCode;
+  if (close) headers.connection = 'close';
   res.writeHead(status, headers);
   res.end(text);
 }

@@ -52,3 +52,20 @@ export function errorHandler(log: { error(obj: object, msg: string): void }) {
     sendHubError(res, new HubError('ServerError', 'An internal error occurred in the emulator.'));
   };
 }
+
+/**
+ * The same answer as raw HTTP/1.1 bytes, for requests Node's HTTP parser refuses before any
+ * request object exists (rest/client-errors.ts); the connection closes after it.
+ */
+export function rawHubErrorResponse(error: HubError): string {
+  const text = JSON.stringify(hubErrorBody(error));
+  return (
+    `HTTP/1.1 ${error.status} ${STATUS_TEXT[error.status] ?? 'Error'}\r\n` +
+    `Content-Type: application/json; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(text)}\r\n` +
+    `iothub-errorcode: ${error.errorName}\r\n` +
+    `Connection: close\r\n\r\n${text}`
+  );
+}
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 413: 'Payload Too Large' };

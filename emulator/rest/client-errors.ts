@@ -1,0 +1,38 @@
+import type { Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { HubError } from '../errors.js';
+import { rawHubErrorResponse } from './error-envelope.js';
+
+/**
+ * Requests Node's HTTP parser refuses before our request listener runs (an unknown method such as
+ * `FOO`, a header line without a colon, headers over 16 KB, bytes that are not HTTP) get the hub's
+ * envelope: 400 ArgumentInvalid with `iothub-errorcode` and a JSON `Message`, where Node would
+ * answer a bare 400 or 431. IoT Hub's front end answers all of these 400 (docs/protocol.md
+ * §Hardening). A reset or timed-out connection is only closed: nobody is there to read an answer.
+ */
+export function answerClientErrors(server: Server): void {
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    const code = error.code ?? '';
+    // A response already under way on this connection cannot be followed by another one.
+    const busy = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+    if (code === 'ECONNRESET' || code === 'ERR_HTTP_REQUEST_TIMEOUT' || busy || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    socket.end(rawHubErrorResponse(new HubError('ArgumentInvalid', describe(code))));
+  });
+}
+
+function describe(code: string): string {
+  switch (code) {
+    case 'HPE_INVALID_METHOD':
+      return 'The HTTP method is not supported.';
+    case 'HPE_HEADER_OVERFLOW':
+      return 'The request line and headers exceed 16 KB.';
+    case 'HPE_INVALID_HEADER_TOKEN':
+    case 'HPE_INVALID_HEADER_VALUE':
+      return 'A request header is malformed.';
+    default:
+      return `The request is not valid HTTP (${code || 'malformed'}).`;
+  }
+}

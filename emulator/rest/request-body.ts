@@ -1,0 +1,62 @@
+import type { IncomingMessage } from 'node:http';
+import type { RequestHandler } from 'express';
+import { HubError } from '../errors.js';
+import { REST_BODY_LIMIT_BYTES } from '../limits.js';
+import { sendHubError } from './error-envelope.js';
+
+/**
+ * Reads a request body of at most `limit` bytes, for every route (express and the direct-method
+ * route alike). A body known to be larger (Content-Length) is refused before a byte of it is read;
+ * one that grows past the limit is refused at the chunk that crosses it. Either way `done` gets
+ * undefined and the caller answers 413 MessageTooLarge with `Connection: close`, so Node closes
+ * the connection after the answer instead of reading the rest (docs/protocol.md §Hardening).
+ */
+export function readBody(req: IncomingMessage, done: (body: Buffer | undefined) => void, limit = REST_BODY_LIMIT_BYTES): void {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) {
+    done(undefined);
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let finished = false;
+  const finish = (body: Buffer | undefined): void => {
+    if (finished) return;
+    finished = true;
+    req.off('data', onData);
+    req.off('end', onEnd);
+    done(body);
+  };
+  const onData = (chunk: Buffer): void => {
+    size += chunk.length;
+    if (size > limit) {
+      chunks.length = 0;
+      req.pause();
+      finish(undefined);
+    } else chunks.push(chunk);
+  };
+  const onEnd = (): void => finish(Buffer.concat(chunks, size));
+  req.on('data', onData);
+  req.on('end', onEnd);
+}
+
+export const tooLarge = (): HubError => new HubError('MessageTooLarge', `The request body exceeds the maximum of ${REST_BODY_LIMIT_BYTES} bytes.`);
+
+/** express: the raw body as a Buffer on `req.body`, parsed by the handlers so bad JSON gets the hub's envelope. */
+export function bodyReader(limit = REST_BODY_LIMIT_BYTES): RequestHandler {
+  return (req, res, next) => {
+    readBody(
+      req,
+      (body) => {
+        if (body === undefined) {
+          res.set('connection', 'close');
+          sendHubError(res, tooLarge());
+          return;
+        }
+        req.body = body;
+        next();
+      },
+      limit,
+    );
+  };
+}
