@@ -27,6 +27,16 @@ const count = (value: string): number => {
   if (!Number.isInteger(n) || n < 0) throw new Error(`'${value}' is not a whole number ≥ 0`);
   return n;
 };
+const positive = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`'${value}' is not a whole number ≥ 1`);
+  return n;
+};
+const positiveSeconds = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 3600) throw new Error(`'${value}' is not a number of seconds above 0 and at most 3600`);
+  return n;
+};
 const int = (value: string): number => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`'${value}' is not a port number`);
@@ -68,6 +78,9 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
   .addOption(new Option('--recording-limit <n>', 'method calls, twin patches and connection events kept for GET /$emulator/recording').env(env('RECORDING_LIMIT')).default(defaultRecordingOptions.recordingLimit).argParser(count))
   .addOption(new Option('--telemetry-buffer <n>', 'device-to-cloud messages kept for the recording and `monitor --replay`').env(env('TELEMETRY_BUFFER')).default(defaultRecordingOptions.telemetryBuffer).argParser(count))
   .addOption(new Option('--demo-fleet <n>', 'also run this many simulated lockDoor devices in this process, and print how to call them').env(env('DEMO_FLEET')).argParser(demoFleetSize))
+  .addOption(new Option('--mqtt-max-packet-size <bytes>', 'largest MQTT packet or MQTT-over-WebSocket frame a device may send; larger ones close the connection (IoT Hub: 256 KB messages)').env(env('MQTT_MAX_PACKET_SIZE')).default(defaultOptions.mqttMaxPacketBytes).argParser(positive))
+  .addOption(new Option('--tls-handshake-timeout <seconds>', 'close a connection whose TLS handshake has not finished this long after it was accepted').env(env('TLS_HANDSHAKE_TIMEOUT')).default(defaultOptions.tlsHandshakeTimeoutMs / 1000).argParser(positiveSeconds))
+  .addOption(new Option('--max-pending-connections <n>', 'connections per listener that have not authenticated yet; beyond it new ones are closed at once').env(env('MAX_PENDING_CONNECTIONS')).default(defaultOptions.maxPendingConnections).argParser(positive))
   .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent').env(env('LOG_LEVEL')).default('info'))
   .addOption(new Option('--log-format <format>', 'pretty (default on a terminal) or json').env(env('LOG_FORMAT')).choices(['pretty', 'json']))
   .action(async (opts) => {
@@ -82,6 +95,9 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
       certDir: opts.certDir ? path.resolve(opts.certDir) : undefined,
       certNames: typeof opts.certName === 'string' ? opts.certName.split(',') : opts.certName,
       maxActiveJobs: opts.maxActiveJobs,
+      mqttMaxPacketBytes: opts.mqttMaxPacketSize,
+      tlsHandshakeTimeoutMs: Math.round(opts.tlsHandshakeTimeout * 1000),
+      maxPendingConnections: opts.maxPendingConnections,
       logLevel: opts.logLevel,
       logFormat: opts.logFormat,
     };

@@ -19,7 +19,8 @@ export function runCli(args: string[], env: Record<string, string> = {}): ChildP
 }
 
 export function exited(child: ChildProcess, timeoutMs = 20_000): Promise<number | null> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  // A child ended by a signal (kill -9) has signalCode set and exitCode null.
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the process did not exit')), timeoutMs);
     child.once('exit', (code) => {
