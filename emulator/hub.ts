@@ -1,4 +1,5 @@
 import type { Aedes } from 'aedes';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type net from 'node:net';
@@ -136,14 +137,15 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
       ],
     });
     const directMethods = directMethodRoute(auth, methods);
-    const httpsServer = https.createServer({ cert: credentials.cert, key: credentials.key, minVersion: 'TLSv1.2', maxHeaderSize: REST_MAX_HEADER_BYTES, ...tlsHandshakeOptions(options) }, (req, res) => {
+    const serve = (req: IncomingMessage, res: ServerResponse): void => {
       if (!directMethods(req, res)) app(req, res);
-    });
+    };
+    const httpsServer = https.createServer({ cert: credentials.cert, key: credentials.key, minVersion: 'TLSv1.2', maxHeaderSize: REST_MAX_HEADER_BYTES, ...tlsHandshakeOptions(options) }, serve);
     httpsServer.keepAliveTimeout = 120_000;
     // HTTPS connections count as pending until their TLS handshake is done (docs/protocol.md §Hardening).
     const httpsPending = guardListener(httpsServer, 'HTTPS', options, log);
     httpsServer.on('secureConnection', (socket) => httpsPending.authenticated(socket));
-    answerClientErrors(httpsServer);
+    answerClientErrors(httpsServer, serve);
     attachMqttWebSocket(httpsServer, broker, options, httpsPending);
     const mqttServer = createMqttTlsServer(broker, credentials, options, log);
     const plainServer = options.plainMqttPort !== undefined ? createMqttPlainServer(broker, options, log) : undefined;

@@ -6,6 +6,8 @@ import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { guardListener, tlsHandshakeOptions, type ListenerLimits, type PendingConnections } from '../net/pending-connections.js';
+import { HubError } from '../errors.js';
+import { rawHubErrorResponse } from '../rest/error-envelope.js';
 import { guardParser } from './packet-guard.js';
 
 type Connection = Parameters<Aedes['handle']>[0];
@@ -75,9 +77,10 @@ export function attachMqttWebSocket(server: HttpsServer, broker: Aedes, limits: 
     handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : false),
   });
   server.on('upgrade', (req, socket, head) => {
-    const pathname = (req.url ?? '').split('?')[0];
-    if (pathname !== WEBSOCKET_PATH) {
-      socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
+    const refusal = upgradeRefusal(req);
+    if (refusal) {
+      socket.on('error', () => socket.destroy());
+      socket.end(rawHubErrorResponse(refusal));
       return;
     }
     pending?.unauthenticated(socket);
@@ -88,4 +91,18 @@ export function attachMqttWebSocket(server: HttpsServer, broker: Aedes, limits: 
     });
   });
   return wss;
+}
+
+/**
+ * Why an upgrade request cannot become MQTT over WebSocket, in the hub's envelope (ws would
+ * answer its own bare 400 for the last three): another path, or not a valid WebSocket handshake.
+ */
+function upgradeRefusal(req: IncomingMessage): HubError | undefined {
+  const pathname = (req.url ?? '').split('?')[0];
+  if (pathname !== WEBSOCKET_PATH) return new HubError('NotFound', `The emulator does not implement an upgrade of ${pathname}.`);
+  if (req.method !== 'GET' || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return new HubError('ArgumentInvalid', 'Only a WebSocket upgrade (GET, Upgrade: websocket) is served here.');
+  if (!/^[+/0-9A-Za-z]{22}==$/.test(req.headers['sec-websocket-key'] ?? '')) return new HubError('ArgumentInvalid', 'Sec-WebSocket-Key is missing or invalid.');
+  const version = req.headers['sec-websocket-version'];
+  if (version !== '8' && version !== '13') return new HubError('ArgumentInvalid', 'Sec-WebSocket-Version must be 13.');
+  return undefined;
 }

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { HubError } from '../errors.js';
 import { rawHubErrorResponse } from './error-envelope.js';
@@ -9,8 +9,18 @@ import { rawHubErrorResponse } from './error-envelope.js';
  * envelope: 400 ArgumentInvalid with `iothub-errorcode` and a JSON `Message`, where Node would
  * answer a bare 400 or 431. IoT Hub's front end answers all of these 400 (docs/protocol.md
  * §Hardening). A reset or timed-out connection is only closed: nobody is there to read an answer.
+ * A CONNECT request (Node's 'connect' event, which otherwise drops the socket) and an upgrade to
+ * anything but MQTT over WebSocket get the envelope too.
  */
-export function answerClientErrors(server: Server): void {
+export function answerClientErrors(server: Server, serve: (req: IncomingMessage, res: ServerResponse) => void): void {
+  // EMULATOR CHOICE: an `Expect` other than 100-continue is ignored and the request served, where
+  // Node would answer a bare 417 (IoT Hub has no error code for it; clients never send one).
+  server.on('checkExpectation', serve);
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    socket.on('error', () => socket.destroy());
+    socket.end(rawHubErrorResponse(new HubError('NotFound', `The emulator does not implement ${req.method}.`)));
+  });
+
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     const code = error.code ?? '';
     // A response already under way on this connection cannot be followed by another one.
