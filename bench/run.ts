@@ -12,8 +12,9 @@ const registry: Record<string, () => Promise<{ bench: Bench }>> = {
   query: () => import('./query.js'),
   fleet: () => import('./fleet.js'),
   'fleet-soak': () => import('./fleet-soak.js'), // opt-in: 18,000 devices for 5 minutes
+  fuzz: () => import('./fuzz.js'), // opt-in: the long fuzz run (issue 17)
 };
-const OPT_IN = new Set(['fleet-soak']);
+const OPT_IN = new Set(['fleet-soak', 'fuzz']);
 
 const certDir = path.join(os.tmpdir(), 'iothub-emulator-bench-certs');
 

@@ -27,9 +27,8 @@ beforeAll(async () => {
     alive: () => child.exitCode === null && child.signalCode === null,
   };
 });
-afterAll(async () => {
-  emulator?.child.kill('SIGINT');
-  if (emulator) await exited(emulator.child);
+afterAll(() => {
+  if (emulator && emulator.child.exitCode === null && emulator.child.signalCode === null) emulator.child.kill('SIGKILL');
 });
 
 it('survives seeded MQTT, REST and query inputs with every invariant holding after each batch', async () => {
@@ -40,3 +39,8 @@ it('survives seeded MQTT, REST and query inputs with every invariant holding aft
   expect(report.inputs.query).toBeGreaterThanOrEqual(120);
   expect(emulator.child.output()).not.toMatch(/unexpected error|uncaught/i);
 }, 180_000);
+
+it('then stops on SIGINT at once: no connection the fuzz left behind holds it open', async () => {
+  emulator.child.kill('SIGINT');
+  expect(await exited(emulator.child, 10_000)).toBe(0);
+});

@@ -1,3 +1,4 @@
+import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../emulator/hub.js';
 import { REST_BODY_LIMIT_BYTES } from '../emulator/limits.js';
@@ -67,6 +68,22 @@ describe('requests Node\u2019s HTTP parser refuses get the hub\u2019s envelope',
     expectEnvelope(await rawHttp(hub, `\u0001\u0002 nonsense\r\n\r\n`), 400, 'ArgumentInvalid');
   });
 
+  it('an Expect other than 100-continue is ignored and the request served (Node answered a bare 417)', async () => {
+    const response = await rawHttp(hub, `GET /statistics/devices HTTP/1.1\r\n${host()}Authorization: ${hub.serviceToken()}\r\nExpect: 0\r\nConnection: close\r\n\r\n`);
+    expect(response.status).toBe(200);
+    expect(response.json).toHaveProperty('totalDeviceCount');
+  });
+
+  it('a CONNECT request (Node dropped the connection without an answer)', async () => {
+    expectEnvelope(await rawHttp(hub, `CONNECT ${hub.hostName}:443 HTTP/1.1\r\n${host()}\r\n`), 404, 'NotFound');
+  });
+
+  it('an upgrade on a path other than /$iothub/websocket, and a broken WebSocket handshake', async () => {
+    const upgrade = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n';
+    expectEnvelope(await rawHttp(hub, `GET /devices/x HTTP/1.1\r\n${host()}${upgrade}Sec-WebSocket-Key: AQEBAQEBAQEBAQEBAQEBAQ==\r\n\r\n`), 404, 'NotFound');
+    expectEnvelope(await rawHttp(hub, `GET /$iothub/websocket HTTP/1.1\r\n${host()}${upgrade}Sec-WebSocket-Key: short\r\n\r\n`), 400, 'ArgumentInvalid');
+  });
+
   it('a method Node knows but no route serves', async () => {
     expectEnvelope(await rawHttp(hub, `PROPFIND /devices/x HTTP/1.1\r\n${host()}Authorization: ${hub.serviceToken()}\r\n\r\n`), 404, 'NotFound');
   });
@@ -100,6 +117,60 @@ describe('REST body size on every route', () => {
       5000,
     );
     expectEnvelope(response, 413, 'MessageTooLarge');
+  });
+});
+
+describe('a refused request does not keep its connection', () => {
+  // A peer that gets its answer and then neither reads nor closes: the hub closes the connection itself.
+  async function closedByHubAfterAnswer(bytes: string): Promise<{ status: number; closedMs: number }> {
+    const socket = tls.connect({ host: hub.options.host, port: hub.httpsPort, servername: hub.hostName, ca: hub.ca });
+    socket.on('error', () => undefined);
+    await new Promise((resolve) => socket.once('secureConnect', resolve));
+    let answered = 0;
+    let head = '';
+    socket.on('data', (chunk: Buffer) => {
+      head += chunk.toString('latin1');
+      if (!answered && head.includes('\r\n\r\n')) answered = Date.now();
+    });
+    socket.write(bytes);
+    const closed = await new Promise<number>((resolve) => {
+      const timer = setTimeout(() => resolve(-1), 8000);
+      socket.once('close', () => (clearTimeout(timer), resolve(Date.now())));
+    });
+    socket.destroy();
+    return { status: Number(head.split(' ')[1]), closedMs: closed < 0 ? -1 : closed - answered };
+  }
+
+  it('after 413 for a body declared too large, while the peer goes on sending', async () => {
+    const result = await closedByHubAfterAnswer(`PUT /devices/r-keep HTTP/1.1\r\nHost: x\r\nAuthorization: ${hub.serviceToken()}\r\nContent-Length: 52428800\r\n\r\n${' '.repeat(4096)}`);
+    expect(result.status).toBe(413);
+    expect(result.closedMs).toBeGreaterThanOrEqual(0);
+    expect(result.closedMs).toBeLessThan(4000);
+  });
+
+  it('after refusing an upgrade, when the peer closes with its body unread: the hub still stops', async () => {
+    // Node hands an upgrade request's socket over paused and forgets it; the peer's FIN queued
+    // behind the unread body, so a socket only half-closed by us stayed open for good, and
+    // hub.stop() (which waits for it) never finished. The long fuzz run found this.
+    const own = await startTestHub();
+    const socket = tls.connect({ host: own.options.host, port: own.httpsPort, servername: own.hostName, ca: own.ca });
+    socket.on('error', () => undefined);
+    await new Promise((resolve) => socket.once('secureConnect', resolve));
+    const answered = new Promise<string>((resolve) => socket.once('data', (c: Buffer) => resolve(c.toString('latin1'))));
+    socket.write(`PUT /devices/x HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 2000000\r\n\r\n`);
+    for (let i = 0; i < 16; i++) socket.write(Buffer.alloc(64 * 1024, 0x20));
+    expect((await answered).split(' ')[1]).toBe('404');
+    socket.end();
+    const stopped = await Promise.race([own.stop().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 6000))]);
+    expect(stopped).toBe(true);
+    socket.destroy();
+  });
+
+  it('after the envelope for a request Node could not parse', async () => {
+    const result = await closedByHubAfterAnswer('FOO / HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(result.status).toBe(400);
+    expect(result.closedMs).toBeGreaterThanOrEqual(0);
+    expect(result.closedMs).toBeLessThan(4000);
   });
 });
 

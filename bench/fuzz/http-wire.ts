@@ -1,3 +1,4 @@
+import net from 'node:net';
 import tls from 'node:tls';
 
 export interface HttpTarget {
@@ -26,7 +27,7 @@ export class HttpWire {
 
   send(bytes: Buffer, timeoutMs = 10_000): Promise<WireResponse | { error: string }> {
     return new Promise((resolve) => {
-      const socket = tls.connect({ host: this.target.host, port: this.target.httpsPort, servername: this.target.hostName, ca: this.target.ca, session: this.session });
+      const socket = tls.connect({ host: this.target.host, port: this.target.httpsPort, servername: serverName(this.target.hostName), ca: this.target.ca, session: this.session });
       socket.on('session', (session: Buffer) => (this.session = session));
       let data = Buffer.alloc(0);
       let done = false;
@@ -90,4 +91,9 @@ function dechunk(data: Buffer): Buffer | undefined {
     parts.push(data.subarray(lineEnd + 2, lineEnd + 2 + size));
     at = lineEnd + 2 + size + 2;
   }
+}
+
+/** SNI carries host names only (RFC 6066): none for an IP address. */
+export function serverName(hostName: string): string | undefined {
+  return net.isIP(hostName) ? undefined : hostName;
 }

@@ -3,6 +3,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import WebSocket from 'ws';
 import { createSasToken } from '../../protocol/sas.js';
+import { serverName } from './http-wire.js';
 import { Random } from './random.js';
 
 /** A fuzz device: registered by the runner with a key it knows. */
@@ -239,7 +240,7 @@ interface Channel {
 function open(target: MqttTarget, transport: MqttTransport): Promise<Channel> {
   return new Promise((resolve, reject) => {
     if (transport === 'ws') {
-      const ws = new WebSocket(`wss://${target.host}:${target.httpsPort}/$iothub/websocket`, 'mqtt', { ca: target.ca, servername: target.hostName } as WebSocket.ClientOptions);
+      const ws = new WebSocket(`wss://${target.host}:${target.httpsPort}/$iothub/websocket`, 'mqtt', { ca: target.ca, servername: serverName(target.hostName) } as WebSocket.ClientOptions);
       ws.once('open', () =>
         resolve({
           write: (bytes) => ws.readyState === WebSocket.OPEN && ws.send(bytes),
@@ -254,7 +255,7 @@ function open(target: MqttTarget, transport: MqttTransport): Promise<Channel> {
     }
     const socket =
       transport === 'tls'
-        ? tls.connect({ host: target.host, port: target.tlsPort, servername: target.hostName, ca: target.ca })
+        ? tls.connect({ host: target.host, port: target.tlsPort, servername: serverName(target.hostName), ca: target.ca })
         : net.connect({ host: target.host, port: target.plainPort });
     socket.once(transport === 'tls' ? 'secureConnect' : 'connect', () =>
       resolve({
@@ -268,3 +269,4 @@ function open(target: MqttTarget, transport: MqttTransport): Promise<Channel> {
     socket.on('error', () => undefined);
   });
 }
+

@@ -6,7 +6,7 @@ import { deviceConnectionString, hubConnectionString } from '../../protocol/conn
 import { errorCodes, type ErrorName } from '../../protocol/error-codes.js';
 import { createSasToken } from '../../protocol/sas.js';
 import { findPolicy } from '../../emulator/identity/policies.js';
-import { HttpWire, type WireResponse } from './http-wire.js';
+import { HttpWire, serverName, type WireResponse } from './http-wire.js';
 import { mqttCase, runMqttCase, type FuzzDevice } from './mqtt-cases.js';
 import { Random, streamSeed } from './random.js';
 import { describeCase, queryCases, requestBytes, restCases, type RestCase, type RestContext } from './rest-cases.js';
@@ -64,12 +64,16 @@ export async function runFuzz(target: FuzzTarget, plan: FuzzPlan): Promise<FuzzR
   const findings: Finding[] = [];
   const inputs = { mqtt: 0, rest: 0, query: 0 };
 
-  const devices: FuzzDevice[] = [];
-  for (let i = 0; i < DEVICE_POOL; i++) {
-    const key = randomBytes(32).toString('base64');
-    await registry.create({ deviceId: `fz-${i}`, authentication: { symmetricKey: { primaryKey: key, secondaryKey: randomBytes(32).toString('base64') } } });
-    devices.push({ deviceId: `fz-${i}`, key });
-  }
+  const devices: FuzzDevice[] = Array.from({ length: DEVICE_POOL }, (_, i) => ({ deviceId: `fz-${i}`, key: randomBytes(32).toString('base64') }));
+  // REST cases delete, disable and re-key the pool's devices: each batch starts from a fresh pool,
+  // so the MQTT cases get past authentication.
+  const resetPool = async (): Promise<void> => {
+    for (const d of devices) {
+      await registry.delete(d.deviceId).catch(() => undefined);
+      await registry.create({ deviceId: d.deviceId, authentication: { symmetricKey: { primaryKey: d.key, secondaryKey: randomBytes(32).toString('base64') } } });
+    }
+  };
+  await resetPool();
   await sentinel.start();
 
   const token = (): string => createSasToken(target.hostName, owner.primaryKey, Math.ceil(Date.now() / 1000) + 3600, owner.keyName);
@@ -96,6 +100,7 @@ export async function runFuzz(target: FuzzTarget, plan: FuzzPlan): Promise<FuzzR
 
   try {
     for (let batch = 0; batch < plan.batches && target.alive(); batch++) {
+      if (batch > 0) await resetPool();
       // MQTT: four connections at a time.
       const random = new Random(streamSeed(plan.seed, 'mqtt', batch));
       const cases = Array.from({ length: plan.mqttPerBatch }, () => mqttCase(random, devices, mqttTarget));
@@ -150,6 +155,7 @@ export async function runFuzz(target: FuzzTarget, plan: FuzzPlan): Promise<FuzzR
     }
   } finally {
     await sentinel.stop();
+    await service.close().catch(() => undefined);
   }
   return { seed: plan.seed, inputs, findings, baseline, peak, durationMs: Date.now() - started };
 }
@@ -199,7 +205,7 @@ async function settle(target: FuzzTarget, maxMs: number, descriptors = Infinity,
 
 function get(target: FuzzTarget, path: string): Promise<number> {
   return new Promise((resolve) => {
-    const req = https.get({ host: target.host, servername: target.hostName, port: target.httpsPort, path, ca: target.ca, timeout: 5000, agent: false }, (res) => {
+    const req = https.get({ host: target.host, servername: serverName(target.hostName), port: target.httpsPort, path, ca: target.ca, timeout: 5000, agent: false }, (res) => {
       res.resume();
       resolve(res.statusCode ?? 0);
     });

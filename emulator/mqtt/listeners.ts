@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { guardListener, tlsHandshakeOptions, type ListenerLimits, type PendingConnections } from '../net/pending-connections.js';
 import { HubError } from '../errors.js';
-import { rawHubErrorResponse } from '../rest/error-envelope.js';
+import { answerAndClose } from '../rest/client-errors.js';
 import { guardParser } from './packet-guard.js';
 
 type Connection = Parameters<Aedes['handle']>[0];
@@ -79,8 +79,7 @@ export function attachMqttWebSocket(server: HttpsServer, broker: Aedes, limits: 
   server.on('upgrade', (req, socket, head) => {
     const refusal = upgradeRefusal(req);
     if (refusal) {
-      socket.on('error', () => socket.destroy());
-      socket.end(rawHubErrorResponse(refusal));
+      answerAndClose(socket, refusal);
       return;
     }
     pending?.unauthenticated(socket);

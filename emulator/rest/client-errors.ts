@@ -16,10 +16,7 @@ export function answerClientErrors(server: Server, serve: (req: IncomingMessage,
   // EMULATOR CHOICE: an `Expect` other than 100-continue is ignored and the request served, where
   // Node would answer a bare 417 (IoT Hub has no error code for it; clients never send one).
   server.on('checkExpectation', serve);
-  server.on('connect', (req: IncomingMessage, socket: Duplex) => {
-    socket.on('error', () => socket.destroy());
-    socket.end(rawHubErrorResponse(new HubError('NotFound', `The emulator does not implement ${req.method}.`)));
-  });
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => answerAndClose(socket, new HubError('NotFound', `The emulator does not implement ${req.method}.`)));
 
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     const code = error.code ?? '';
@@ -29,8 +26,19 @@ export function answerClientErrors(server: Server, serve: (req: IncomingMessage,
       socket.destroy();
       return;
     }
-    socket.end(rawHubErrorResponse(new HubError('ArgumentInvalid', describe(code))));
+    answerAndClose(socket, new HubError('ArgumentInvalid', describe(code)));
   });
+}
+
+/**
+ * Writes the envelope on a socket no request object owns and closes it: ends our side, and
+ * destroys it a second later whether or not the peer has closed its own (a half-closed socket
+ * would otherwise stay open for as long as a peer that never closes likes).
+ */
+export function answerAndClose(socket: Duplex, error: HubError): void {
+  socket.on('error', () => socket.destroy());
+  socket.end(rawHubErrorResponse(error));
+  setTimeout(() => socket.destroy(), 1000).unref();
 }
 
 function describe(code: string): string {

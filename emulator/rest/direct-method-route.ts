@@ -3,7 +3,7 @@ import { HubError } from '../errors.js';
 import type { ServiceAuthenticator } from '../identity/auth.js';
 import { readMethodCall, type MethodService } from '../methods/method-service.js';
 import { hubErrorBody } from './error-envelope.js';
-import { readBody, tooLarge } from './request-body.js';
+import { closeAfterAnswer, readBody, tooLarge } from './request-body.js';
 
 const ROUTE = /^\/twins\/([^/?]+)\/methods\/?(?:\?|$)/i;
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -32,8 +32,9 @@ export function directMethodRoute(auth: ServiceAuthenticator, methods: MethodSer
         (result) => send(res, 200, result),
         (error: unknown) => {
           const hubError = error instanceof HubError ? error : new HubError('ServerError', 'An internal error occurred in the emulator.');
-          // Not reading the rest of an oversized body: Node closes the connection after the answer.
-          send(res, hubError.status, hubErrorBody(hubError), hubError.errorName, body === undefined);
+          // The rest of an oversized body is not read: the connection closes after the answer.
+          if (body === undefined) closeAfterAnswer(req, res);
+          send(res, hubError.status, hubErrorBody(hubError), hubError.errorName);
         },
       );
     });
@@ -56,12 +57,11 @@ export function directMethodRoute(auth: ServiceAuthenticator, methods: MethodSer
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown, errorCode?: string, close = false): void {
+function send(res: ServerResponse, status: number, body: unknown, errorCode?: string): void {
   if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body);
   const headers: Record<string, string | number> = { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text) };
   if (errorCode) headers['iothub-errorcode'] = errorCode;
-  if (close) headers.connection = 'close';
   res.writeHead(status, headers);
   res.end(text);
 }

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 import { HubError } from '../errors.js';
 import { REST_BODY_LIMIT_BYTES } from '../limits.js';
@@ -8,12 +8,14 @@ import { sendHubError } from './error-envelope.js';
  * Reads a request body of at most `limit` bytes, for every route (express and the direct-method
  * route alike). A body known to be larger (Content-Length) is refused before a byte of it is read;
  * one that grows past the limit is refused at the chunk that crosses it. Either way `done` gets
- * undefined and the caller answers 413 MessageTooLarge with `Connection: close`, so Node closes
- * the connection after the answer instead of reading the rest (docs/protocol.md §Hardening).
+ * undefined and the caller answers 413 MessageTooLarge through `closeAfterAnswer`: the rest is
+ * discarded, not buffered, and the connection is closed a moment after the answer, instead of
+ * being read to its end (docs/protocol.md §Hardening).
  */
 export function readBody(req: IncomingMessage, done: (body: Buffer | undefined) => void, limit = REST_BODY_LIMIT_BYTES): void {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) {
+    req.resume();
     done(undefined);
     return;
   }
@@ -31,14 +33,26 @@ export function readBody(req: IncomingMessage, done: (body: Buffer | undefined) 
     size += chunk.length;
     if (size > limit) {
       chunks.length = 0;
-      req.pause();
       finish(undefined);
+      req.resume(); // flowing with no listener: the rest is discarded until the connection closes
     } else chunks.push(chunk);
   };
   const onEnd = (): void => finish(Buffer.concat(chunks, size));
   req.on('data', onData);
   req.on('end', onEnd);
 }
+
+/**
+ * Marks a response as the last on its connection (`Connection: close`) and destroys the socket a
+ * second after the answer has been written: the peer may still be sending a body nobody reads,
+ * and a half-closed socket waiting for its FIN would stay open as long as the peer likes.
+ */
+export function closeAfterAnswer(req: IncomingMessage, res: ServerResponse): void {
+  res.setHeader('connection', 'close');
+  res.once('finish', () => setTimeout(() => req.socket.destroy(), CLOSE_GRACE_MS).unref());
+}
+
+const CLOSE_GRACE_MS = 1000;
 
 export const tooLarge = (): HubError => new HubError('MessageTooLarge', `The request body exceeds the maximum of ${REST_BODY_LIMIT_BYTES} bytes.`);
 
@@ -49,7 +63,7 @@ export function bodyReader(limit = REST_BODY_LIMIT_BYTES): RequestHandler {
       req,
       (body) => {
         if (body === undefined) {
-          res.set('connection', 'close');
+          closeAfterAnswer(req, res);
           sendHubError(res, tooLarge());
           return;
         }
