@@ -38,6 +38,19 @@ describe('If-Match that names no etag is a failed precondition (412), never unco
     });
   }
 
+  it('a bulk deleteIfMatchETag or updateTwinIfMatchETag without an eTag fails its device with PreconditionFailed', async () => {
+    await createDevice(hub, 'r-bulk');
+    await createDevice(hub, 'r-bulk2');
+    const response = await rest(hub, 'POST', '/devices?api-version=2021-04-12', [
+      { id: 'r-bulk', importMode: 'updateTwinIfMatchETag', tags: { x: 1 } },
+      { id: 'r-bulk2', importMode: 'deleteIfMatchETag' },
+    ]);
+    expect(response.status).toBe(400);
+    expect((response.json as { errors: { errorCode: string }[] }).errors.map((e) => e.errorCode)).toEqual(['PreconditionFailed', 'PreconditionFailed']);
+    expect((await rest(hub, 'GET', '/devices/r-bulk2')).status).toBe(200);
+    expect(((await rest(hub, 'GET', '/twins/r-bulk')).json as { tags?: object }).tags ?? {}).toEqual({});
+  });
+
   it('still takes "*", * and the current etag, quoted or not', async () => {
     for (const value of ['"*"', '*']) {
       expect((await rest(hub, 'PATCH', '/twins/r-etag', { tags: { b: value } }, { 'if-match': value })).status).toBe(200);
