@@ -30,6 +30,8 @@ export interface MqttCase {
   describe: string[];
   /** the bytes, in the chunks they are written in */
   chunks: Buffer[];
+  /** why the hub must close this connection (a packet over the bound, a topic that is not UTF-8), if it must */
+  mustClose?: string;
 }
 
 const FILTERS = ['$iothub/twin/res/#', '$iothub/twin/PATCH/properties/desired/#', '$iothub/methods/POST/#', 'devices/{id}/messages/devicebound/#', '#', '+', '$iothub/#', 'devices/{other}/messages/devicebound/#', '$SYS/#', ''];
@@ -49,12 +51,18 @@ export function mqttCase(random: Random, devices: readonly FuzzDevice[], target:
   const id = device.deviceId;
   const describe: string[] = [];
   const packets: Buffer[] = [];
+  let mustClose: string | undefined;
+  // True while every packet so far is well framed: only then does the hub surely read the next header.
+  let framed = true;
   const add = (what: string, packet: Buffer): void => {
     if (packet.length === 0) return;
     if (random.chance(0.25)) {
       const [mutated, how] = mutate(random, packet);
       describe.push(`${what} (${how})`);
       packets.push(mutated);
+      // The hub reads this header (all before it was well framed): it declares more than the bound.
+      if (how === 'remaining length inflated' && framed) mustClose ??= `${what} declaring over 2 MB`;
+      framed = false;
     } else {
       describe.push(what);
       packets.push(packet);
@@ -117,7 +125,17 @@ export function mqttCase(random: Random, devices: readonly FuzzDevice[], target:
         break;
       }
       case 8:
-        add('PINGREQ', gen({ cmd: 'pingreq' }));
+        if (random.chance(0.3)) {
+          // A telemetry topic whose property bag is not UTF-8 (MQTT 3.1.1 §1.5.3: the hub closes).
+          const bad = random.pick([Buffer.from([0xff, 0xfe]), Buffer.from([0x00]), Buffer.from([0xc0, 0xaf]), Buffer.from([0xed, 0xa0, 0x80])]);
+          const topic = Buffer.concat([Buffer.from(`devices/${id}/messages/events/k=`), bad]);
+          const length = Buffer.alloc(2);
+          length.writeUInt16BE(topic.length);
+          const body = Buffer.concat([length, topic, Buffer.from('{}')]);
+          describe.push(`PUBLISH telemetry, topic with bytes ${bad.toString('hex')}`);
+          packets.push(Buffer.concat([Buffer.from([0x30, body.length]), body]));
+          if (framed) mustClose ??= `a topic with bytes ${bad.toString('hex')}`;
+        } else add('PINGREQ', gen({ cmd: 'pingreq' }));
         break;
       default: {
         const kind = random.int(0, 2);
@@ -141,7 +159,7 @@ export function mqttCase(random: Random, devices: readonly FuzzDevice[], target:
     }
   }
   const transport: MqttTransport = random.chance(0.6) ? 'tcp' : random.chance(0.6) ? 'tls' : 'ws';
-  return { transport, deviceId: id, describe, chunks };
+  return { transport, deviceId: id, describe, chunks, mustClose };
 }
 
 /** mqtt-packet refuses some generated fields (an empty filter); such a packet is left out. */
@@ -198,7 +216,7 @@ function mutate(random: Random, packet: Buffer): [Buffer, string] {
  * Sends one case and waits until the hub closes the connection or has been quiet for `quietMs`
  * after the last write; then closes its side. Resolves with how it ended, never rejects.
  */
-export async function runMqttCase(target: MqttTarget, testCase: MqttCase, quietMs = 150, maxMs = 5000): Promise<'closed by hub' | 'quiet' | 'connect failed'> {
+export async function runMqttCase(target: MqttTarget, testCase: MqttCase, quietMs = testCase.mustClose ? 3000 : 150, maxMs = 5000): Promise<'closed by hub' | 'quiet' | 'connect failed'> {
   const channel = await open(target, testCase.transport).catch(() => undefined);
   if (!channel) return 'connect failed';
   return new Promise((resolve) => {

@@ -30,7 +30,7 @@ export interface FuzzPlan {
 
 export interface Finding {
   batch: number;
-  kind: 'crash' | 'health' | 'sentinel' | 'descriptors' | 'memory' | 'rest' | 'query';
+  kind: 'crash' | 'health' | 'sentinel' | 'descriptors' | 'memory' | 'mqtt' | 'rest' | 'query';
   detail: string;
   /** how to run exactly this input again */
   reproduce: string;
@@ -105,7 +105,13 @@ export async function runFuzz(target: FuzzTarget, plan: FuzzPlan): Promise<FuzzR
       const random = new Random(streamSeed(plan.seed, 'mqtt', batch));
       const cases = Array.from({ length: plan.mqttPerBatch }, () => mqttCase(random, devices, mqttTarget));
       for (let i = 0; i < cases.length; i += 4) {
-        await Promise.all(cases.slice(i, i + 4).map((c) => runMqttCase(mqttTarget, c)));
+        await Promise.all(
+          cases.slice(i, i + 4).map(async (c, j) => {
+            const how = await runMqttCase(mqttTarget, c);
+            // A case the hub must end (a packet over the bound, a topic that is not UTF-8) that it left open.
+            if (c.mustClose && how === 'quiet') findings.push({ batch, kind: 'mqtt', detail: `not closed after ${c.mustClose} (${c.transport}: ${c.describe.join(' → ')})`, reproduce: `mqttCase seed ${streamSeed(plan.seed, 'mqtt', batch)} index ${i + j}` });
+          }),
+        );
         inputs.mqtt += Math.min(4, cases.length - i);
       }
 
