@@ -37,6 +37,7 @@ import { SessionStore } from './store/session-store.js';
 import { loadOrCreateCredentials } from './tls/certificates.js';
 import { TwinService } from './twin/twin-service.js';
 import { Scheduler } from '../scheduler/scheduler.js';
+import { HTTPS_KEEP_ALIVE_MS } from './limits.js';
 
 export interface Hub {
   readonly options: HubOptions;
@@ -136,7 +137,7 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
     const httpsServer = https.createServer({ cert: credentials.cert, key: credentials.key, minVersion: 'TLSv1.2' }, (req, res) => {
       if (!directMethods(req, res)) app(req, res);
     });
-    httpsServer.keepAliveTimeout = 120_000;
+    httpsServer.keepAliveTimeout = HTTPS_KEEP_ALIVE_MS;
     attachMqttWebSocket(httpsServer, broker);
     const mqttServer = createMqttTlsServer(broker, credentials);
     const plainServer = options.plainMqttPort !== undefined ? createMqttPlainServer(broker) : undefined;

@@ -6,6 +6,7 @@ import { checkTwinEtag, readServiceChange } from '../twin/twin-service.js';
 import { checkRegistryEtag } from './registry-service.js';
 import { isJsonObject } from '../twin/json.js';
 import type { DeviceStore } from '../store/device-store.js';
+import { BULK_MAX_DEVICES } from '../limits.js';
 
 export interface BulkResult {
   isSuccessful: boolean;
@@ -13,7 +14,6 @@ export interface BulkResult {
   warnings: { deviceId: string; warningCode: string; warningStatus: string }[];
 }
 
-const MAX_ITEMS = 100;
 const MODES = ['create', 'createorupdate', 'createorupdateifmatchetag', 'update', 'updateifmatchetag', 'delete', 'deleteifmatchetag', 'updatetwin', 'updatetwinifmatchetag'];
 
 /**
@@ -22,8 +22,8 @@ const MODES = ['create', 'createorupdate', 'createorupdateifmatchetag', 'update'
  */
 export function bulkImport(body: unknown, registry: RegistryService, twins: TwinService, store: DeviceStore): BulkResult {
   if (!Array.isArray(body)) throw new HubError('ArgumentInvalid', 'The bulk registry operation expects a JSON array of devices.');
-  if (body.length === 0 || body.length > MAX_ITEMS) {
-    throw new HubError('ArgumentInvalid', `A bulk registry operation takes 1 to ${MAX_ITEMS} devices; got ${body.length}.`);
+  if (body.length === 0 || body.length > BULK_MAX_DEVICES) {
+    throw new HubError('ArgumentInvalid', `A bulk registry operation takes 1 to ${BULK_MAX_DEVICES} devices; got ${body.length}.`);
   }
   const seen = new Set<string>();
   for (const item of body) {

@@ -10,6 +10,7 @@ import { NEVER, type DeviceAuthentication, type DeviceRecord, type DeviceStatus 
 import { validateDeviceId } from './device-id.js';
 import { registryEtag } from './device-json.js';
 import { generateKey, validateKey } from './keys.js';
+import { STATUS_REASON_MAX_CHARS } from '../limits.js';
 
 /** The fields of a Device body (spec §3.1) a caller may set. */
 export interface DeviceInput {
@@ -197,7 +198,7 @@ function readStatus(status: unknown): DeviceStatus | undefined {
 
 function readStatusReason(reason: unknown): string | null {
   if (reason === undefined || reason === null) return null;
-  if (typeof reason !== 'string' || reason.length > 128) throw argumentInvalid('statusReason must be a string of at most 128 characters.');
+  if (typeof reason !== 'string' || reason.length > STATUS_REASON_MAX_CHARS) throw argumentInvalid(`statusReason must be a string of at most ${STATUS_REASON_MAX_CHARS} characters.`);
   return reason;
 }
 

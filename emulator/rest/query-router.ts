@@ -10,14 +10,7 @@ import { isJsonObject } from '../twin/json.js';
 import { twinView } from '../twin/twin-view.js';
 import { requires } from './authorization.js';
 import { jsonBody } from './request.js';
-
-/**
- * EMULATOR CHOICE (spec §3.5, §8.19): a page holds 100 items when x-ms-max-item-count is absent
- * or unreadable, and never more than 100 — the documented maximum ("the service may use a
- * different value if the value specified is not acceptable"). Smaller sizes are honoured.
- */
-export const DEFAULT_PAGE_SIZE = 100;
-export const MAX_PAGE_SIZE = 100;
+import { QUERY_DEFAULT_PAGE_SIZE, QUERY_MAX_PAGE_SIZE } from '../limits.js';
 
 export interface PageRequest {
   /** results already delivered by earlier pages */
@@ -46,7 +39,7 @@ export function readPageRequest(req: Request, what: string): PageRequest {
   const key = createHash('sha256').update(what).digest('base64url').slice(0, 16);
   const sizeText = header(req, 'x-ms-max-item-count') ?? queryParam(req, 'pageSize');
   const requested = sizeText === undefined ? NaN : Number(sizeText);
-  const size = Number.isInteger(requested) && requested >= 1 ? Math.min(requested, MAX_PAGE_SIZE) : DEFAULT_PAGE_SIZE;
+  const size = Number.isInteger(requested) && requested >= 1 ? Math.min(requested, QUERY_MAX_PAGE_SIZE) : QUERY_DEFAULT_PAGE_SIZE;
   const token = header(req, 'x-ms-continuation') ?? queryParam(req, 'continuationToken');
   if (token === undefined || token === '') return { offset: 0, size, key };
   let decoded: unknown;

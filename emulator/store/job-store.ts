@@ -1,4 +1,5 @@
 import type { Db } from './database.js';
+import { JOB_RECORDS_READ_CHUNK } from '../limits.js';
 
 /** A device-job row: the public record plus its status column, addressed by rowid once inserted. */
 export interface NewDeviceJobRow {
@@ -40,7 +41,7 @@ export class JobStore {
     // By rowid: a job rewrites each of its records as it progresses, and the rowid skips the key index.
     this.updateDeviceJobStatement = db.prepare('UPDATE device_jobs SET status = ?, record = ? WHERE rowid = ?');
     this.deviceJobsOfJobStatement = db.prepare('SELECT rowid, device_id, status, record FROM device_jobs WHERE job_id = ? ORDER BY rowid');
-    this.allDeviceJobsStatement = db.prepare('SELECT rowid, record FROM device_jobs WHERE rowid > ? ORDER BY rowid LIMIT 1000');
+    this.allDeviceJobsStatement = db.prepare('SELECT rowid, record FROM device_jobs WHERE rowid > ? ORDER BY rowid LIMIT ?');
     this.deviceJobsOfDeviceStatement = db.prepare('SELECT rowid, record FROM device_jobs WHERE device_id = ? ORDER BY rowid');
   }
 
@@ -96,9 +97,9 @@ export class JobStore {
     if (deviceIds === undefined) {
       let after = afterRowid;
       for (;;) {
-        const rows = this.allDeviceJobsStatement.all(after) as Row[];
+        const rows = this.allDeviceJobsStatement.all(after, JOB_RECORDS_READ_CHUNK) as Row[];
         for (const row of rows) yield { rowid: row.rowid, record: JSON.parse(row.record) as object };
-        if (rows.length < 1000) return;
+        if (rows.length < JOB_RECORDS_READ_CHUNK) return;
         after = rows[rows.length - 1]!.rowid;
       }
     }
