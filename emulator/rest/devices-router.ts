@@ -4,14 +4,13 @@ import type { ServiceAuthenticator } from '../identity/auth.js';
 import { bulkImport } from '../identity/bulk-import.js';
 import { deviceJson } from '../identity/device-json.js';
 import type { DeviceInput, RegistryService } from '../identity/registry-service.js';
-import type { DeviceStore } from '../store/device-store.js';
 import type { TwinService } from '../twin/twin-service.js';
 import { requires } from './authorization.js';
 import { ifMatch, jsonBody, param } from './request.js';
 import { DEVICE_LIST_MAX_TOP } from '../limits.js';
 
 /** Registry (spec §3.1): devices, bulk operations and statistics. */
-export function devicesRouter(auth: ServiceAuthenticator, registry: RegistryService, twins: TwinService, store: DeviceStore): Router {
+export function devicesRouter(auth: ServiceAuthenticator, registry: RegistryService, twins: TwinService): Router {
   const router = Router();
   const read = requires(auth, 'RegistryRead');
   const write = requires(auth, 'RegistryWrite');
@@ -28,7 +27,7 @@ export function devicesRouter(auth: ServiceAuthenticator, registry: RegistryServ
   });
 
   router.post('/devices', write, (req, res) => {
-    const result = bulkImport(jsonBody(req), registry, twins, store);
+    const result = bulkImport(jsonBody(req), registry, twins);
     res.status(result.isSuccessful ? 200 : 400).json(result);
   });
 

@@ -1,5 +1,4 @@
-import type { Db } from './database.js';
-import { JOB_RECORDS_READ_CHUNK } from '../limits.js';
+import { JOB_RECORDS_READ_CHUNK, type Db, type HubStorage } from '../emulator/index.js';
 
 /** A device-job row: the public record plus its status column, addressed by rowid once inserted. */
 export interface NewDeviceJobRow {
@@ -21,8 +20,9 @@ export interface JobRow {
 }
 
 /**
- * Jobs v2 and their device-job records in SQLite. Rows keep insertion order (rowid), which is the
- * order the job list and devices.jobs queries page through. Batches are written inside the
+ * Jobs v2 and their device-job records in SQLite, on the connection the hub lends (HubStorage);
+ * the tables themselves are in the hub's one schema (emulator/store/migrations.ts). Rows keep
+ * insertion order (rowid), which is the order the job list and devices.jobs queries page through. Batches are written inside the
  * caller's `atomically`, so a job row and the device records it counts never disagree on disk.
  */
 export class JobStore {
@@ -34,7 +34,11 @@ export class JobStore {
   private readonly allDeviceJobsStatement;
   private readonly deviceJobsOfDeviceStatement;
 
-  constructor(private readonly db: Db) {
+  private readonly db: Db;
+
+  constructor(private readonly storage: HubStorage) {
+    const db = storage.database;
+    this.db = db;
     this.insertJobStatement = db.prepare('INSERT INTO jobs (job_id, status, created_ms, job) VALUES (?, ?, ?, ?)');
     this.updateJobStatement = db.prepare('UPDATE jobs SET status = ?, job = ? WHERE job_id = ?');
     this.insertDeviceJobStatement = db.prepare('INSERT INTO device_jobs (job_id, device_id, status, record) VALUES (?, ?, ?, ?)');
@@ -45,9 +49,9 @@ export class JobStore {
     this.deviceJobsOfDeviceStatement = db.prepare('SELECT rowid, record FROM device_jobs WHERE device_id = ? ORDER BY rowid');
   }
 
-  /** Runs `work` in one transaction (nested calls, e.g. DeviceStore.saveMany, become savepoints). */
+  /** Runs `work` in one transaction (nested calls, e.g. a twin service commit, become savepoints). */
   atomically<T>(work: () => T): T {
-    return this.db.transaction(work)();
+    return this.storage.atomically(work);
   }
 
   loadJobs(): JobRow[] {
