@@ -28,6 +28,9 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
 }
 
 /** An emulator inside a test process (emulator/testing), with the scheduler like every other way to start one. */
-export function startEmulator(options: StartEmulatorOptions = {}): Promise<Emulator> {
-  return startEmulatorWith(options, { jobs: schedulerFor(() => undefined) });
+export async function startEmulator(options: StartEmulatorOptions = {}): Promise<Emulator & { readonly hub: Hub }> {
+  let scheduler: Scheduler | undefined;
+  const emulator = await startEmulatorWith(options, { jobs: schedulerFor((s) => (scheduler = s)) });
+  Object.assign(emulator.hub, { scheduler: scheduler! });
+  return emulator as Emulator & { readonly hub: Hub };
 }
