@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { HubError } from '../errors.js';
+import { REFUSED_CONNECTION_GRACE_MS } from '../limits.js';
 import { rawHubErrorResponse } from './error-envelope.js';
 
 /**
@@ -38,7 +39,7 @@ export function answerClientErrors(server: Server, serve: (req: IncomingMessage,
 export function answerAndClose(socket: Duplex, error: HubError): void {
   socket.on('error', () => socket.destroy());
   socket.end(rawHubErrorResponse(error));
-  setTimeout(() => socket.destroy(), 1000).unref();
+  setTimeout(() => socket.destroy(), REFUSED_CONNECTION_GRACE_MS).unref();
 }
 
 function describe(code: string): string {

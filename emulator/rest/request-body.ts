@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 import { HubError } from '../errors.js';
-import { REST_BODY_LIMIT_BYTES } from '../limits.js';
+import { REFUSED_CONNECTION_GRACE_MS, REST_BODY_LIMIT_BYTES } from '../limits.js';
 import { sendHubError } from './error-envelope.js';
 
 /**
@@ -49,10 +49,8 @@ export function readBody(req: IncomingMessage, done: (body: Buffer | undefined) 
  */
 export function closeAfterAnswer(req: IncomingMessage, res: ServerResponse): void {
   res.setHeader('connection', 'close');
-  res.once('finish', () => setTimeout(() => req.socket.destroy(), CLOSE_GRACE_MS).unref());
+  res.once('finish', () => setTimeout(() => req.socket.destroy(), REFUSED_CONNECTION_GRACE_MS).unref());
 }
-
-const CLOSE_GRACE_MS = 1000;
 
 export const tooLarge = (): HubError => new HubError('MessageTooLarge', `The request body exceeds the maximum of ${REST_BODY_LIMIT_BYTES} bytes.`);
 
