@@ -3,7 +3,8 @@ import { Clock } from '../emulator/clock.js';
 import type { Hub } from '../emulator/hub.js';
 import { ClockTimers } from '../scheduler/clock-timers.js';
 import { startTestHub } from './support/hub-factory.js';
-import { call, connectDevice, JobClient, pollJob, queryAll, registerDevices, until, whenSubscribed, type JobDevice } from './support/job-helpers.js';
+import { call, connectDevice, JobClient, pollJob, queryAll, registerDevices, whenSubscribed, type JobDevice } from './support/job-helpers.js';
+import { waitUntil } from './support/wait.js';
 
 describe('ClockTimers', () => {
   const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -88,7 +89,7 @@ describe('the clock through REST (/$emulator/clock)', () => {
   it('runs a job scheduled an hour ahead as soon as the clock is advanced past its start', async () => {
     const inAnHour = new Date(Date.now() + 3600_000);
     await jobs.scheduleDeviceMethod('hourly', "deviceId = 'door'", { methodName: 'lockDoor', payload: { at: 'dawn' }, responseTimeoutInSeconds: 5 }, inAnHour, 600);
-    await until(async () => (await jobs.getJob('hourly')).jobStatus.status === 'scheduled', 2000, 'scheduled');
+    await waitUntil(async () => (await jobs.getJob('hourly')).jobStatus.status === 'scheduled', 2000, 'scheduled');
     await new Promise((r) => setTimeout(r, 100));
     expect(devices[0]!.calls).toEqual([]);
 
@@ -107,9 +108,9 @@ describe('the clock through REST (/$emulator/clock)', () => {
     // Start "now" in real time, which the clock (an hour ahead by now) already passed: they run at once.
     await jobs.scheduleDeviceMethod('slowpoke', "deviceId IN ['door', 'stuck']", { methodName: 'lockDoor', responseTimeoutInSeconds: 300 }, new Date(), 120);
     await jobs.scheduleDeviceMethod('all-stuck', "deviceId = 'stuck'", { methodName: 'lockDoor', responseTimeoutInSeconds: 300 }, new Date(), 120);
-    await until(async () => (await jobs.getJob('slowpoke')).jobStatus.deviceJobStatistics.succeededCount === 1, 3000, 'door answered');
+    await waitUntil(async () => (await jobs.getJob('slowpoke')).jobStatus.deviceJobStatistics.succeededCount === 1, 3000, 'door answered');
     expect((await jobs.getJob('slowpoke')).jobStatus.status).toBe('running');
-    await until(async () => (await jobs.getJob('all-stuck')).jobStatus.status === 'running', 3000, 'all-stuck running');
+    await waitUntil(async () => (await jobs.getJob('all-stuck')).jobStatus.status === 'running', 3000, 'all-stuck running');
 
     await call(hub, 'POST', '/$emulator/clock/advance', { seconds: 121 });
     const partial = await pollJob(jobs, 'slowpoke', undefined, 3000);

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import https from 'node:https';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitUntil } from './wait.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -30,9 +31,8 @@ export function exited(child: ChildProcess, timeoutMs = 20_000): Promise<number 
 }
 
 export async function waitForHealth(host: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
+  const healthy = (): Promise<boolean> =>
+    new Promise<boolean>((resolve) => {
       https
         .get({ host, port: 443, path: '/health', timeout: 1000 }, (res) => {
           res.resume();
@@ -40,10 +40,7 @@ export async function waitForHealth(host: string, timeoutMs = 20_000): Promise<v
         })
         .on('error', () => resolve(false));
     });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no healthy emulator on ${host}`);
+  await waitUntil(healthy, timeoutMs, `a healthy emulator on ${host}`, 100);
 }
 
 /**
