@@ -42,7 +42,9 @@ describe.each(['light', 'sdk'] as EngineName[])('the %s engine across a hub rest
     expect(fleet.stats().counters.connected).toBe(2);
 
     await hub.stop();
-    // The light engine notices at once; the SDK retries inside the client and says nothing.
+    // The light engine notices at once; the SDK retries inside the client and says nothing, so for
+    // it there is no event to wait on: the hub simply stays down for a second (the outage being
+    // tested), long enough for the SDK's first reconnection attempts to fail.
     if (engine === 'light') await waitUntil(() => fleet!.stats().counters.connected === 0, 10_000, 'the devices to notice the hub is gone');
     else await new Promise((r) => setTimeout(r, 1_000));
     hub = await startTestHub({ dataDir: data.dir, inMemory: false, host });

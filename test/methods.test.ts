@@ -87,6 +87,8 @@ describe('direct methods through azure-iothub Client.invokeDeviceMethod', () => 
   it('waits connectTimeoutInSeconds for a device to come online', async () => {
     const cs = await createDevice(hub, 'm-late');
     const call = service.invokeDeviceMethod('m-late', { methodName: 'lockDoor', payload: { by: 'late' }, responseTimeoutInSeconds: 5, connectTimeoutInSeconds: 5 });
+    // The device comes 300 ms after the call (the scenario, not a wait for something): the hub
+    // publishes no event while a call waits for its device.
     await new Promise((r) => setTimeout(r, 300));
     const client = await openDevice(cs);
     client.onDeviceMethod('lockDoor', (_req, res) => res.send(201, 'done'));
