@@ -48,6 +48,8 @@ describe('GET /$emulator/recording', () => {
   });
 
   it('keeps the newest telemetry up to --telemetry-buffer, with properties and enqueue time, and says how many it dropped', async () => {
+    // From an empty buffer, whatever telemetry other tests sent.
+    expect((await rest(hub, 'DELETE', '/$emulator/recording')).status).toBe(204);
     await createDevice(hub, 'rec-chatty');
     const device = await connectRaw(hub, 'rec-chatty');
     try {
