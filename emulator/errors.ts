@@ -2,7 +2,7 @@ import { errorCodes, type ErrorName } from '../protocol/error-codes.js';
 
 /**
  * The one error type services throw. Faces turn it into the hub's REST envelope or an MQTT status.
- * `envelope: 'json'` selects the newer body that direct methods use (spec §3.9 envelope B).
+ * `envelope: 'json'` selects the newer body that direct methods use (docs/protocol.md §3.9 envelope B).
  */
 export class HubError extends Error {
   readonly status: number;

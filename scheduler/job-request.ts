@@ -7,7 +7,7 @@ import { readServiceChange, unquote } from '../emulator/twin/twin-service.js';
 import { emptyStatistics, type JobResponse, type JobState, type JobType } from './job-model.js';
 
 /**
- * EMULATOR CHOICE (spec §3.6): the Node SDK's promise form sends no maxExecutionTimeInSeconds
+ * EMULATOR CHOICE (docs/protocol.md §3.6): the Node SDK's promise form sends no maxExecutionTimeInSeconds
  * and the C# SDK omits a zero; both get the hour the Node SDK's callback form uses.
  */
 export const DEFAULT_MAX_EXECUTION_SECONDS = 3600;
@@ -21,7 +21,7 @@ export interface JobPlan {
   twin?: { change: TwinChange; etag: string | undefined };
 }
 
-// Both generations of names are accepted (spec §8.1); the current ones are emitted.
+// Both generations of names are accepted (docs/protocol.md §8.1); the current ones are emitted.
 const TYPE_NAMES: Record<string, JobType> = {
   scheduledevicemethod: 'scheduleDeviceMethod',
   scheduledirectrequest: 'scheduleDeviceMethod',
@@ -90,7 +90,7 @@ export function planJob(response: JobResponse): JobPlan {
   }
   const body = response.updateTwin;
   const change = readServiceChange(body);
-  // EMULATOR CHOICE (spec §5.2): etag null, absent or * updates unconditionally; any other value is
+  // EMULATOR CHOICE (docs/protocol.md §5.2): etag null, absent or * updates unconditionally; any other value is
   // checked against each device's twin etag, and a mismatch fails that device with PreconditionFailed.
   const rawEtag = isJsonObject(body) ? body.etag : undefined;
   if (rawEtag !== undefined && rawEtag !== null && typeof rawEtag !== 'string') {
@@ -101,7 +101,7 @@ export function planJob(response: JobResponse): JobPlan {
 }
 
 function readStartTime(value: unknown, nowMs: number): number {
-  // null/absent means "now" (spec §3.6: the Node promise form sends "startTime": null).
+  // null/absent means "now" (docs/protocol.md §3.6: the Node promise form sends "startTime": null).
   if (value === undefined || value === null) return nowMs;
   if (typeof value !== 'string') throw new HubError('ArgumentInvalid', 'startTime must be an ISO-8601 date string.');
   const ms = Date.parse(value);

@@ -18,13 +18,13 @@ export interface SchedulerOptions {
 
 /**
  * EMULATOR CHOICE: 1,000 method calls in flight per job. The real hub paces job device operations
- * at 10/s on S1 (spec §5.6); the emulator runs them as fast as the devices answer, bounded so a
+ * at 10/s on S1 (docs/protocol.md §5.6); the emulator runs them as fast as the devices answer, bounded so a
  * 100,000-device job does not open 100,000 pending calls at once.
  */
 export const DEFAULT_JOB_CONCURRENCY = 1000;
 
 /**
- * The job service behind /jobs/v2 (spec §3.6, §5): validates and stores jobs, starts them at
+ * The job service behind /jobs/v2 (docs/protocol.md §3.6, §5): validates and stores jobs, starts them at
  * their start time on the emulator clock, runs them through JobRun, and brings jobs that were
  * scheduled or running when the emulator stopped to a terminal state after a restart.
  */
@@ -73,7 +73,7 @@ export class Scheduler {
   /** `PUT /jobs/v2/{id}`: answers with the job as queued; it is scheduled or started right after. */
   create(jobId: string, body: unknown): JobResponse {
     if (this.jobs.has(jobId)) {
-      // EMULATOR CHOICE (spec §5.1): a reused jobId is 409 JobAlreadyExists, whatever its state.
+      // EMULATOR CHOICE (docs/protocol.md §5.1): a reused jobId is 409 JobAlreadyExists, whatever its state.
       throw new HubError('JobAlreadyExists', `A job with id '${jobId}' already exists.`);
     }
     const job = readJobRequest(jobId, body, this.deps.clock.now());
@@ -94,7 +94,7 @@ export class Scheduler {
 
   /**
    * `POST /jobs/v2/{id}/cancel`. Queued and scheduled jobs never start; a running one stops
-   * dispatching (EMULATOR CHOICE, spec §5.1). A job already ended is answered as it is.
+   * dispatching (EMULATOR CHOICE, docs/protocol.md §5.1). A job already ended is answered as it is.
    */
   cancel(jobId: string): JobResponse {
     const job = this.require(jobId);
@@ -121,7 +121,7 @@ export class Scheduler {
   }
 
   /**
-   * Device-job records for `SELECT * FROM devices.jobs` (spec §5.4), progress of running jobs
+   * Device-job records for `SELECT * FROM devices.jobs` (docs/protocol.md §5.4), progress of running jobs
    * included, with the rowid a later page resumes after.
    */
   deviceJobs(deviceIds?: readonly string[], afterRowid?: number): Iterable<{ rowid: number; record: object }> {
@@ -160,7 +160,7 @@ export class Scheduler {
   private arm(job: JobState): void {
     const jobId = job.response.jobId;
     if (job.response.status === 'queued' && job.startMs > this.deps.clock.now()) {
-      // Written after the PUT has answered `queued`, as the hub moves a future job along (spec §5.1).
+      // Written after the PUT has answered `queued`, as the hub moves a future job along (docs/protocol.md §5.1).
       setImmediate(() => {
         if (this.stopped || job.response.status !== 'queued') return;
         job.response.status = 'scheduled';

@@ -102,7 +102,7 @@ describe('the light engine\u2019s MQTT connection', () => {
     const base = await options('w-dropped');
     const first = open(base);
     await first.wire.connected;
-    // A second connection for the same device makes the hub drop the first (spec §1.2).
+    // A second connection for the same device makes the hub drop the first (docs/protocol.md §1.2).
     const second = open(base);
     await second.wire.connected;
     const error = await first.closed;

@@ -49,7 +49,7 @@ describe('device failures inside a method job', () => {
   });
 
   it('waits for an offline device to come online when the job gives a connect timeout', async () => {
-    // The CLI sends connectTimeoutInSeconds inside cloudToDeviceMethod (spec §3.6).
+    // The CLI sends connectTimeoutInSeconds inside cloudToDeviceMethod (docs/protocol.md §3.6).
     const body = { jobId: 'wait-late', type: 'scheduleDeviceMethod', queryCondition: "deviceId = 'late'", cloudToDeviceMethod: { methodName: 'lockDoor', payload: {}, responseTimeoutInSeconds: 5, connectTimeoutInSeconds: 10 } };
     expect((await call(hub, 'PUT', '/jobs/v2/wait-late?api-version=2021-04-12', body)).status).toBe(200);
     await waitUntil(async () => (await jobs.getJob('wait-late')).jobStatus.status === 'running', 2000, 'running');
@@ -138,7 +138,7 @@ describe('requests the hub refuses', () => {
     expect((await pollJob(jobs, '4242')).status).toBe('completed');
   });
 
-  it('accepts the 2016 type names and answers with the current ones (spec §8.1)', async () => {
+  it('accepts the 2016 type names and answers with the current ones (docs/protocol.md §8.1)', async () => {
     const direct = await call(hub, 'PUT', url('old-direct'), methodJob('old-direct', { type: 'scheduleDirectRequest' }));
     expect(direct.json.type).toBe('scheduleDeviceMethod');
     const twin = await call(hub, 'PUT', url('old-twin'), { type: 'scheduleTwinUpdate', queryCondition: "deviceId = 'spare'", updateTwin: { tags: { old: true } } });

@@ -110,7 +110,7 @@ describe('a graceful stop with devices still pending', () => {
       open.push(hang);
       await whenSubscribed(hub, 'p-hang', 'methods');
       hub.scheduler.setConcurrency(1);
-      // The connect timeout lets the pending devices come back after the restart (spec §5.3).
+      // The connect timeout lets the pending devices come back after the restart (docs/protocol.md §5.3).
       const body = { type: 'scheduleDeviceMethod', queryCondition: "STARTSWITH(deviceId, 'p-')", cloudToDeviceMethod: { methodName: 'lockDoor', responseTimeoutInSeconds: 30, connectTimeoutInSeconds: 20 } };
       expect((await call(hub, 'PUT', '/jobs/v2/pending', body)).status).toBe(200);
       await waitUntil(() => hang.calls.length === 1, 3000, 'the first call');

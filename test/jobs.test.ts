@@ -43,7 +43,7 @@ describe('scheduleDeviceMethod (lockDoor)', () => {
   it("runs on deviceId IN ['a','b'] only, and getJob reports it completed with statistics", async () => {
     const before = callCounts();
     const created = await jobs.scheduleDeviceMethod('lock-ab', "deviceId IN ['a','b']", { methodName: 'lockDoor', payload: { by: 'tutorial' }, responseTimeoutInSeconds: 5 }, new Date(), 300);
-    // The real hub answers the PUT with the job queued (spec §3.6); the Node e2e test asserts both.
+    // The real hub answers the PUT with the job queued (docs/protocol.md §3.6); the Node e2e test asserts both.
     expect(created.jobStatus.jobId).toBe('lock-ab');
     expect(created.jobStatus.status).toBe('queued');
     expect(created.jobStatus.type).toBe('scheduleDeviceMethod');
@@ -71,7 +71,7 @@ describe('scheduleDeviceMethod (lockDoor)', () => {
     expect(job.status).toBe('completed');
     expect(job.deviceJobStatistics.deviceCount).toBe(2);
     expect(job.deviceJobStatistics.succeededCount).toBe(2);
-    // The promise form sends "startTime": null and no max time: start now, an hour at most (spec §3.6).
+    // The promise form sends "startTime": null and no max time: start now, an hour at most (docs/protocol.md §3.6).
     expect(job.maxExecutionTimeInSeconds).toBe(3600);
     expect(callsSince(before, 'c')).toEqual([null]);
     expect(callsSince(before, 'd')).toEqual([null]);
@@ -196,7 +196,7 @@ describe('cancel and list', () => {
     const cancelled = (await jobs.createQuery(undefined, 'cancelled').next()).result as any[];
     expect(cancelled.every((j) => j.status === 'cancelled')).toBe(true);
     expect(mine(cancelled)).toEqual(['list-cancelled']);
-    // C# sends its enum names (spec §3.6): matched case-insensitively.
+    // C# sends its enum names (docs/protocol.md §3.6): matched case-insensitively.
     const csharp = await call(hub, 'GET', '/jobs/v2/query?api-version=2021-04-12&jobType=ScheduleDeviceMethod&jobStatus=Completed');
     expect(csharp.json.every((j: any) => j.type === 'scheduleDeviceMethod' && j.status === 'completed')).toBe(true);
     expect(mine(csharp.json)).toEqual(['list-method']);

@@ -4,7 +4,7 @@ import { startTestHub } from './support/hub-factory.js';
 import { call, queryAll, Registry } from './support/job-helpers.js';
 import { waitUntil } from './support/wait.js';
 
-// POST /devices/query (spec §3.5) as the Node SDK and raw HTTPS see it: paging, item types, errors.
+// POST /devices/query (docs/protocol.md §3.5) as the Node SDK and raw HTTPS see it: paging, item types, errors.
 
 let hub: Hub;
 let registry: InstanceType<typeof Registry>;
@@ -69,7 +69,7 @@ describe('paging', () => {
     expect(third.headers.has('x-ms-continuation')).toBe(false);
   });
 
-  it('caps a page at 100 items whatever x-ms-max-item-count asks (EMULATOR CHOICE, spec §8.19)', async () => {
+  it('caps a page at 100 items whatever x-ms-max-item-count asks (EMULATOR CHOICE, docs/protocol.md §8.19)', async () => {
     const big = await call(hub, 'POST', QUERY, { query: 'SELECT * FROM devices' }, { 'x-ms-max-item-count': '1000' });
     expect(big.json).toHaveLength(100);
     const small = await call(hub, 'POST', QUERY, { query: 'SELECT * FROM devices' }, { 'x-ms-max-item-count': '7' });

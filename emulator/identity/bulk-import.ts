@@ -17,7 +17,7 @@ const MAX_ITEMS = 100;
 const MODES = ['create', 'createorupdate', 'createorupdateifmatchetag', 'update', 'updateifmatchetag', 'delete', 'deleteifmatchetag', 'updatetwin', 'updatetwinifmatchetag'];
 
 /**
- * `POST /devices` (spec §3.1): each item succeeds or fails on its own, and the successful ones
+ * `POST /devices` (docs/protocol.md §3.1): each item succeeds or fails on its own, and the successful ones
  * are written in one transaction. Import modes compare case-insensitively (Node sends `Update`).
  */
 export function bulkImport(body: unknown, registry: RegistryService, twins: TwinService, store: DeviceStore): BulkResult {

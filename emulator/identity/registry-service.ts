@@ -11,7 +11,7 @@ import { validateDeviceId } from './device-id.js';
 import { registryEtag } from './device-json.js';
 import { generateKey, validateKey } from './keys.js';
 
-/** The fields of a Device body (spec §3.1) a caller may set. */
+/** The fields of a Device body (docs/protocol.md §3.1) a caller may set. */
 export interface DeviceInput {
   deviceId?: unknown;
   status?: unknown;

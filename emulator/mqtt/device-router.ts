@@ -8,7 +8,7 @@ import type { DeviceConnections } from './device-connections.js';
 
 export const MAX_TELEMETRY_BYTES = 256 * 1024;
 
-/** Thrown for a publish the hub does not accept: the face closes that device's connection (spec §1.9). */
+/** Thrown for a publish the hub does not accept: the face closes that device's connection (docs/protocol.md §1.9). */
 export class ProtocolViolation extends Error {}
 
 /** Turns what a device publishes into calls on the services and answers on its own connection. */
@@ -32,7 +32,7 @@ export class DeviceRouter {
       case 'telemetry': {
         if (payload.length > MAX_TELEMETRY_BYTES) throw new ProtocolViolation(`telemetry of ${payload.length} bytes exceeds ${MAX_TELEMETRY_BYTES}`);
         // RETAIN is not supported; the message is forwarded with a marker property instead, and
-        // a Will sent on an ungraceful close is telemetry marked as such (spec §1.9).
+        // a Will sent on an ungraceful close is telemetry marked as such (docs/protocol.md §1.9).
         let properties = message.properties;
         if (flags.retain) properties = { ...properties, 'mqtt-retain': 'true' };
         if (flags.will) properties = { ...properties, 'iothub-MessageType': 'Will' };
@@ -62,7 +62,7 @@ export class DeviceRouter {
       ({ status, body, version } = operation());
     } catch (error) {
       if (!(error instanceof HubError)) throw error;
-      // EMULATOR CHOICE (spec §1.7): errors carry a JSON body with errorCode, which is what the
+      // EMULATOR CHOICE (docs/protocol.md §1.7): errors carry a JSON body with errorCode, which is what the
       // Node SDK checks (it ignores the status in the topic).
       status = error.status;
       body = JSON.stringify({ errorCode: error.code, message: error.message, trackingId: '', timestampUtc: isoTime() });

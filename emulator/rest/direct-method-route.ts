@@ -9,7 +9,7 @@ const BODY_LIMIT = 1024 * 1024;
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
- * `POST /twins/{id}/methods` (spec §3.4) served straight from Node's request event. It is the
+ * `POST /twins/{id}/methods` (docs/protocol.md §3.4) served straight from Node's request event. It is the
  * hottest call of the service API (back ends and load tests fire thousands a second), and going
  * through express's layers, body parser and response helpers cost as much CPU as the call's own
  * work. Same contract as every other route: the policy must grant ServiceConnect, bad input gets

@@ -13,7 +13,7 @@ function dotNetTimestamp(date = new Date()): string {
 }
 
 /**
- * IoT Hub's error body (spec §3.9): envelope A (`ErrorCode:<Name>;<text>`, which the Node SDK
+ * IoT Hub's error body (docs/protocol.md §3.9): envelope A (`ErrorCode:<Name>;<text>`, which the Node SDK
  * parses) or, for direct methods, envelope B (a JSON string with the numeric errorCode).
  */
 export function hubErrorBody(error: HubError): { Message: string; ExceptionMessage: string } {

@@ -12,7 +12,7 @@ import { requires } from './authorization.js';
 import { jsonBody } from './request.js';
 
 /**
- * EMULATOR CHOICE (spec §3.5, §8.19): a page holds 100 items when x-ms-max-item-count is absent
+ * EMULATOR CHOICE (docs/protocol.md §3.5, §8.19): a page holds 100 items when x-ms-max-item-count is absent
  * or unreadable, and never more than 100 — the documented maximum ("the service may use a
  * different value if the value specified is not acceptable"). Smaller sizes are honoured.
  */
@@ -64,7 +64,7 @@ export function readPageRequest(req: Request, what: string): PageRequest {
 }
 
 /**
- * A page as the SDKs read it (spec §0.2, §0.3): bare JSON array, the item type in
+ * A page as the SDKs read it (docs/protocol.md §0.2, §0.3): bare JSON array, the item type in
  * x-ms-item-type, and x-ms-continuation only when another page exists — the Node SDK treats
  * any value of that header, even an empty one, as "more".
  */
@@ -83,7 +83,7 @@ export function sliceArray<T>(all: readonly T[], page: PageRequest): Page<T> {
   return { items: all.slice(page.offset, end), more: end < all.length };
 }
 
-/** `POST /devices/query` (spec §3.5) over twins and device-job records. */
+/** `POST /devices/query` (docs/protocol.md §3.5) over twins and device-job records. */
 export function queryRouter(auth: ServiceAuthenticator, devices: DeviceStore, scheduler: Scheduler): Router {
   const router = Router();
   // Same rights as reading a twin (twins-router): queries read twins and job records only.
@@ -97,7 +97,7 @@ export function queryRouter(auth: ServiceAuthenticator, devices: DeviceStore, sc
     try {
       query = parseQuery(text);
     } catch (error) {
-      // The hub's words (spec §3.5) followed by where and what: never a 500 for a bad query.
+      // The hub's words (docs/protocol.md §3.5) followed by where and what: never a 500 for a bad query.
       if (error instanceof QueryError) throw new HubError('ArgumentInvalid', `The query is invalid. ${error.message}`);
       throw error;
     }

@@ -1,7 +1,7 @@
 import { HubError } from '../errors.js';
 import { isJsonObject, type Json, type JsonObject } from './json.js';
 
-// Content rules of twin sections (spec §2.2).
+// Content rules of twin sections (docs/protocol.md §2.2).
 export const TAGS_MAX_BYTES = 8 * 1024;
 export const PROPERTIES_MAX_BYTES = 32 * 1024;
 export const MAX_DEPTH = 10;
@@ -60,7 +60,7 @@ function checkValue(value: Json, path: string, depth: number, allowNull: boolean
       return;
   }
   if (Array.isArray(value)) {
-    // EMULATOR CHOICE (spec §2.2): arrays are accepted, as IoT Edge's IoT Hub validator does, but not null elements.
+    // EMULATOR CHOICE (docs/protocol.md §2.2): arrays are accepted, as IoT Edge's IoT Hub validator does, but not null elements.
     value.forEach((element, i) => {
       if (element === null) throw new HubError('ArgumentInvalid', `Twin property '${path}[${i}]': arrays cannot contain null.`);
       checkValue(element, `${path}[${i}]`, depth + 1, false);
