@@ -187,12 +187,22 @@ describe.each(['light', 'sdk'] as EngineName[])('the %s engine against the emula
   });
 
   it('renews its SAS token before it expires by reconnecting', async () => {
-    const f = await fleet('renewal', 1, {}, { tokenTtlSeconds: 3 });
-    // A 3 s token is renewed 1 s before it expires, so the second renewal comes after the first
-    // token's expiry: by then the hub would have closed a device that kept it.
-    await waitUntil(() => f.stats().counters.tokenRenewals >= 2, 10_000, 'two token renewals');
-    // The second renewal's reconnection may still be under way: the hub waits for it.
-    expect((await invoke(deviceId(`${engine}-renewal-`, 0, 1), 'lockDoor', 5)).status).toBe(200);
-    expect(f.stats().counters.connectionsLost).toBe(0);
+    const id = deviceId(`${engine}-renewal-`, 0, 1);
+    let connects = 0;
+    const onConnect = (e: { deviceId: string }): void => {
+      if (e.deviceId === id) connects++;
+    };
+    hub.events.on('deviceConnected', onConnect);
+    try {
+      const f = await fleet('renewal', 1, {}, { tokenTtlSeconds: 3 });
+      // A 3 s token is renewed 1 s before it expires, so the second renewal comes after the first
+      // token's expiry: by then the hub would have closed a device that kept it. Waiting for the
+      // connection that renewal opens (the third) also keeps the call off a connection being replaced.
+      await waitUntil(() => f.stats().counters.tokenRenewals >= 2 && connects >= 3 && hub.connections.isSubscribed(id, 'methods'), 10_000, 'the connection of the second renewal');
+      expect((await invoke(id, 'lockDoor', 5)).status).toBe(200);
+      expect(f.stats().counters.connectionsLost).toBe(0);
+    } finally {
+      hub.events.off('deviceConnected', onConnect);
+    }
   });
 });
