@@ -24,7 +24,7 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-/** Validates a `POST /twins/{id}/methods` body (spec §3.4) into a call with defaults applied. */
+/** Validates a `POST /twins/{id}/methods` body (docs/protocol.md §3.4) into a call with defaults applied. */
 export function readMethodCall(body: unknown): MethodCall {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new HubError('ArgumentInvalid', 'The method invocation body must be a JSON object.');
@@ -88,7 +88,7 @@ export class MethodService {
       const online = call.connectTimeoutInSeconds > 0 && (await this.channel.whenSubscribed(deviceId, 'methods', call.connectTimeoutInSeconds * 1000));
       if (!online) throw notOnline(call.connectTimeoutInSeconds);
     }
-    // EMULATOR CHOICE (spec §1.6): request ids are short decimal strings, unique per hub run.
+    // EMULATOR CHOICE (docs/protocol.md §1.6): request ids are short decimal strings, unique per hub run.
     const rid = String(this.nextRid++);
     return new Promise<MethodResult>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -96,7 +96,7 @@ export class MethodService {
         reject(gatewayTimeout(call.responseTimeoutInSeconds));
       }, call.responseTimeoutInSeconds * 1000);
       this.pending.set(rid, { deviceId, resolve, reject, timer });
-      // `null` is sent as the text null: the Node device SDK cannot parse an empty body (spec §0.7).
+      // `null` is sent as the text null: the Node device SDK cannot parse an empty body (docs/protocol.md §0.7).
       const sent = this.channel.send(deviceId, methodRequestTopic(call.methodName, rid), JSON.stringify(call.payload));
       if (!sent) {
         clearTimeout(timer);
@@ -123,7 +123,7 @@ export class MethodService {
     try {
       pending.resolve({ status, payload: JSON.parse(body.toString('utf8')) });
     } catch {
-      // EMULATOR CHOICE (spec §3.4): a response that is not JSON fails the call with 502.
+      // EMULATOR CHOICE (docs/protocol.md §3.4): a response that is not JSON fails the call with 502.
       pending.reject(new HubError('InvalidResponseWhileProxying', 'The device answered the method with a payload that is not valid JSON.'));
     }
   }
