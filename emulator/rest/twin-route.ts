@@ -1,14 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { asHubError, restErrorBody, restErrorHeaders } from '../error-rendering.js';
 import { HubError } from '../errors.js';
 import type { ServiceAuthenticator } from '../identity/auth.js';
 import type { Permission } from '../identity/policies.js';
+import { REST_BODY_LIMIT_BYTES } from '../limits.js';
 import type { TwinService } from '../twin/twin-service.js';
-import { hubErrorBody } from './error-envelope.js';
 
 // `/twins/{id}` alone: case-insensitive and with an optional trailing slash, as express matches
 // it; `/twins/{id}/modules/…`, `/twins/{id}/methods` and everything else are not this route.
 const ROUTE = /^\/twins\/([^/?]+)\/?(?:\?|$)/i;
-const BODY_LIMIT = 1024 * 1024;
 const JSON_TYPE = 'application/json; charset=utf-8';
 const READ: readonly Permission[] = ['RegistryRead', 'ServiceConnect'];
 const WRITE: readonly Permission[] = ['RegistryWrite', 'ServiceConnect'];
@@ -41,27 +41,27 @@ export function twinRoute(auth: ServiceAuthenticator, twins: TwinService, count:
       return false;
     }
     const operation = method === 'GET' ? 'c2d.twin.read' : 'c2d.twin.update';
-    const answer = (status: number, body: unknown, errorCode?: string): void => {
-      send(res, status, body, errorCode);
+    const answer = (status: number, body: unknown, headers?: Record<string, string>): void => {
+      send(res, status, body, headers);
       count(operation, status < 400);
     };
     const fail = (error: unknown): void => {
       if (!(error instanceof HubError)) onUnexpected(error);
-      const hubError = error instanceof HubError ? error : new HubError('ServerError', 'An internal error occurred in the emulator.');
-      answer(hubError.status, hubErrorBody(hubError), hubError.errorName);
+      const hubError = asHubError(error);
+      answer(hubError.status, restErrorBody(hubError, 'A'), restErrorHeaders(hubError));
     };
 
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size <= BODY_LIMIT) chunks.push(chunk);
+      if (size <= REST_BODY_LIMIT_BYTES) chunks.push(chunk);
     });
     req.on('end', () => {
       // Express's body parser refuses an oversized body before any route (or metric) sees it.
-      if (size > BODY_LIMIT) {
+      if (size > REST_BODY_LIMIT_BYTES) {
         const tooLarge = new HubError('MessageTooLarge', 'The request body is too large.');
-        return send(res, tooLarge.status, hubErrorBody(tooLarge), tooLarge.errorName);
+        return send(res, tooLarge.status, restErrorBody(tooLarge, 'A'), restErrorHeaders(tooLarge));
       }
       try {
         auth.authorize(req.headers.authorization, method === 'GET' ? READ : WRITE);
@@ -88,11 +88,10 @@ function jsonBody(chunks: Buffer[], size: number): unknown {
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown, errorCode?: string): void {
+function send(res: ServerResponse, status: number, body: unknown, extraHeaders: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body);
-  const headers: Record<string, string | number> = { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text) };
-  if (errorCode) headers['iothub-errorcode'] = errorCode;
+  const headers: Record<string, string | number> = { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text), ...extraHeaders };
   res.writeHead(status, headers);
   res.end(text);
 }
