@@ -4,6 +4,7 @@ import { HubError, deviceNotFound } from '../errors.js';
 import type { HubEvents } from '../events.js';
 import type { DeviceStore } from '../store/device-store.js';
 import { METHOD_CONNECT_TIMEOUT, METHOD_NAME_MAX_CHARS, METHOD_PAYLOAD_MAX_BYTES, METHOD_RESPONSE_TIMEOUT } from '../limits.js';
+import { readMethodResponsePayload } from './method-response-payload.js';
 
 export interface MethodCall {
   methodName: string;
@@ -116,14 +117,12 @@ export class MethodService {
       pending.reject(new HubError('MessageTooLarge', `The device's method response exceeds the maximum of ${METHOD_PAYLOAD_MAX_BYTES} bytes.`));
       return;
     }
-    if (body.length === 0) {
-      pending.resolve({ status, payload: null });
-      return;
-    }
-    try {
-      pending.resolve({ status, payload: JSON.parse(body.toString('utf8')) });
-    } catch {
-      // EMULATOR CHOICE (docs/protocol.md §3.4): a response that is not JSON fails the call with 502.
+    const read = readMethodResponsePayload(body);
+    if (read.ok) {
+      pending.resolve({ status, payload: read.payload });
+    } else {
+      // EMULATOR CHOICE (docs/protocol.md §3.4, "Device method responses"): an answer that is not JSON
+      // even in Newtonsoft's lenient dialect fails the call with 502, as on the hub.
       pending.reject(new HubError('InvalidResponseWhileProxying', 'The device answered the method with a payload that is not valid JSON.'));
     }
   }
