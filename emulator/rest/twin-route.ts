@@ -17,7 +17,7 @@ const WRITE: readonly Permission[] = ['RegistryWrite', 'ServiceConnect'];
 export type TwinCallCounter = (operation: 'c2d.twin.read' | 'c2d.twin.update', ok: boolean) => void;
 
 /**
- * `GET`, `PATCH` and `PUT /twins/{id}` (spec §3.3) served straight from Node's request event,
+ * `GET`, `PATCH` and `PUT /twins/{id}` (docs/protocol.md §3.3) served straight from Node's request event,
  * as `POST /twins/{id}/methods` is (direct-method-route.ts): back ends and twin-heavy load
  * tests call them thousands of times a second, and express's router, body parser and response
  * helpers cost twice the twin work itself. Same contract as the express route it stands in
