@@ -27,6 +27,7 @@ import { createRestApp, under } from './rest/app.js';
 import { answerClientErrors } from './rest/client-errors.js';
 import { guardListener, tlsHandshakeOptions } from './net/pending-connections.js';
 import { directMethodRoute } from './rest/direct-method-route.js';
+import { twinRoute } from './rest/twin-route.js';
 import { devicesRouter } from './rest/devices-router.js';
 import { emulatorRouter } from './rest/emulator-router.js';
 import { jobsRouter } from './rest/jobs-router.js';
@@ -150,12 +151,13 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
       ],
     });
     const directMethods = directMethodRoute(auth, methods);
+    const twinCalls = twinRoute(auth, twins, (operation, ok) => metrics.count(`${operation}.${ok ? 'success' : 'failure'}`), (error) => log.error({ err: error }, 'unexpected error in a REST handler'));
     const serve = (req: IncomingMessage, res: ServerResponse): void => {
-      if (!directMethods(req, res)) app(req, res);
+      if (!directMethods(req, res) && !twinCalls(req, res)) app(req, res);
     };
     const httpsServer = https.createServer({ cert: credentials.cert, key: credentials.key, minVersion: 'TLSv1.2', maxHeaderSize: REST_MAX_HEADER_BYTES, ...tlsHandshakeOptions(options) }, serve);
     httpsServer.keepAliveTimeout = HTTPS_KEEP_ALIVE_MS;
-    // HTTPS connections count as pending until their TLS handshake is done (docs/protocol.md §Hardening).
+    // HTTPS connections count as pending until their TLS handshake is done (docs/protocol.md §14).
     const httpsPending = guardListener(httpsServer, 'HTTPS', options, log);
     httpsServer.on('secureConnection', (socket) => httpsPending.authenticated(socket));
     answerClientErrors(httpsServer, serve);

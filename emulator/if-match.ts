@@ -4,8 +4,8 @@ import { HubError } from './errors.js';
 const ETAG_CHARACTERS = /^[\x21\x23-\x7e]+$/;
 
 /**
- * Reads an `If-Match` value for the twin and registry writes (spec §2.4, docs/protocol.md
- * §Hardening): absent, `*` or `"*"` → undefined (unconditional); `"etag"` or a bare etag → the
+ * Reads an `If-Match` value for the twin and registry writes (docs/protocol.md §2.4,
+ * §14): absent, `*` or `"*"` → undefined (unconditional); `"etag"` or a bare etag → the
  * etag. Anything else names no etag the hub could hold — blank, `""`, a weak `W/"…"` (If-Match
  * compares strongly), a list, an unbalanced quote — and is a failed precondition, 412
  * PreconditionFailed, as a mismatch is; never an unconditional write.

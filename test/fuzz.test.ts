@@ -5,7 +5,7 @@ import { runFuzz } from '../bench/fuzz/runner.js';
 import type { FuzzTarget } from '../bench/fuzz/target.js';
 import { exited, startEmulatorCli } from './support/cli-process.js';
 
-// The short, fixed-seed run of our fuzz suite (docs/protocol.md §Hardening); `npm run bench -- fuzz`
+// The short, fixed-seed run of our fuzz suite (docs/protocol.md §14); `npm run bench -- fuzz`
 // runs the long one. The emulator is a child process so its descriptors and memory can be read.
 // A failure prints the findings with the seed, batch and fast-check path that reproduce each.
 const SEED = Number(process.env.IOTHUB_EMULATOR_FUZZ_SEED ?? 17);

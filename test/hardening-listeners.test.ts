@@ -5,7 +5,7 @@ import { closesWithin, rawTcp, type RawWire } from './support/raw-wire.js';
 import { createDevice, openDevice, rest } from './support/sdk.js';
 
 // Issue 17: sockets that never start TLS (or never authenticate) are bounded in time and number
-// on every listener (docs/protocol.md §Hardening). A short timeout and a small cap make it testable.
+// on every listener (docs/protocol.md §14). A short timeout and a small cap make it testable.
 let hub: Hub;
 const HANDSHAKE_TIMEOUT_MS = 1500;
 const MAX_PENDING = 4;

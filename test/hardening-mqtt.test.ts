@@ -8,7 +8,7 @@ import { connectRaw } from './support/raw-device.js';
 import { closesWithin, connectedWire, connectPacket, publishWithTopicBytes, rawTls, remainingLength, until } from './support/raw-wire.js';
 import { createDevice, openDevice } from './support/sdk.js';
 
-// Issue 17: what one misbehaving MQTT client can no longer do to the hub (docs/protocol.md §Hardening).
+// Issue 17: what one misbehaving MQTT client can no longer do to the hub (docs/protocol.md §14).
 let hub: Hub;
 
 beforeAll(async () => {
@@ -110,7 +110,7 @@ describe('UTF-8 in topics and client ids (MQTT 3.1.1 §1.5.3)', () => {
 });
 
 describe('QoS grants', () => {
-  it('grants a QoS 2 SUBSCRIBE as QoS 1 in the SUBACK, as IoT Hub does (spec §1.9)', async () => {
+  it('grants a QoS 2 SUBSCRIBE as QoS 1 in the SUBACK, as IoT Hub does (docs/protocol.md §1.9)', async () => {
     await createDevice(hub, 'h-qos');
     const client = await connectRaw(hub, 'h-qos', { clean: false });
     const granted = await client.subscribeAsync('$iothub/methods/POST/#', { qos: 2 });

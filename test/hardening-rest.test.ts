@@ -6,7 +6,7 @@ import { startTestHub } from './support/hub-factory.js';
 import { rawHttp, type RawResponse } from './support/raw-http.js';
 import { createDevice, openDevice, rest } from './support/sdk.js';
 
-// Issue 17: what malformed or hostile REST requests get (docs/protocol.md §Hardening).
+// Issue 17: what malformed or hostile REST requests get (docs/protocol.md §14).
 let hub: Hub;
 
 beforeAll(async () => {
@@ -187,7 +187,7 @@ describe('a refused request does not keep its connection', () => {
   });
 });
 
-describe('direct-method names (spec §3.4)', () => {
+describe('direct-method names (docs/protocol.md §3.4)', () => {
   it('refuses U+0000, separators, wildcards and over-long names with 400 at once, without calling the device', async () => {
     const client = await openDevice(await createDevice(hub, 'r-mname'));
     const calls: string[] = [];

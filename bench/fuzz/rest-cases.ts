@@ -55,7 +55,7 @@ function bodies(ctx: RestContext): fc.Arbitrary<unknown> {
   );
 }
 
-/** A request for any route, with any method, headers and body (docs/protocol.md §Hardening). */
+/** A request for any route, with any method, headers and body (docs/protocol.md §14). */
 export function restCases(ctx: RestContext): fc.Arbitrary<RestCase> {
   const id = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...ctx.deviceIds) }, { weight: 1, arbitrary: fc.constantFrom(...SPECIAL_IDS) }, { weight: 1, arbitrary: fc.webSegment() });
   const route = fc.constantFrom(...ROUTES);
@@ -95,7 +95,7 @@ export function restCases(ctx: RestContext): fc.Arbitrary<RestCase> {
     });
 }
 
-// The query language's tokens (spec §4), put together in any order: most strings are not
+// The query language's tokens (docs/protocol.md §4), put together in any order: most strings are not
 // queries; those that are exercise the parser, the planner and the evaluator.
 const QUERY_TOKENS = [
   'SELECT', 'select', '*', 'FROM', 'devices', 'devices.jobs', 'devices.modules', 'WHERE', 'AND', 'OR', 'NOT', 'IN', 'NIN', 'AS', 'GROUP', 'BY', 'TOP', 'COUNT()', 'count',

@@ -48,7 +48,7 @@ export interface FuzzReport {
 const DEVICE_POOL = 8;
 
 /**
- * The fuzz suite (docs/protocol.md §Hardening): seeded batches of MQTT, REST and query inputs
+ * The fuzz suite (docs/protocol.md §14): seeded batches of MQTT, REST and query inputs
  * against an emulator child process, and after every batch the invariants — the process serves,
  * /health is 200, the sentinel SDK device answers a method with its twin intact, descriptors and
  * memory are back to their baseline. Every non-2xx REST answer must be in the hub's envelope.
@@ -166,13 +166,13 @@ export async function runFuzz(target: FuzzTarget, plan: FuzzPlan): Promise<FuzzR
   return { seed: plan.seed, inputs, findings, baseline, peak, durationMs: Date.now() - started };
 }
 
-/** What is wrong with an answer (docs/protocol.md §Hardening: every non-2xx is in the hub's envelope), or undefined. */
+/** What is wrong with an answer (docs/protocol.md §14: every non-2xx is in the hub's envelope), or undefined. */
 export function answerProblem(c: RestCase, answer: WireResponse | { error: string }): string | undefined {
   if ('error' in answer) return answer.error;
   const { status, headers, body } = answer;
   if (status < 300 || status === 101) return undefined;
   if (c.path.startsWith('/health') && status === 503) return undefined;
-  // A bulk registry call that fails answers 400 with its BulkRegistryOperationResult (spec §3.1).
+  // A bulk registry call that fails answers 400 with its BulkRegistryOperationResult (docs/protocol.md §3.1).
   if (status === 400 && c.method === 'POST' && /^\/devices\/?(\?|$)/i.test(c.path) && isBulkResult(body)) return undefined;
   if (status >= 500 && !(status === 504 && /\/methods/i.test(c.path))) return `server error ${status}: ${body.subarray(0, 200).toString('utf8')}`;
   const code = headers['iothub-errorcode'] as ErrorName | undefined;

@@ -14,7 +14,7 @@ type Connection = Parameters<Aedes['handle']>[0];
 
 export const WEBSOCKET_PATH = '/$iothub/websocket';
 
-/** The bounds every MQTT listener applies (emulator/limits.ts, docs/protocol.md §Hardening). */
+/** The bounds every MQTT listener applies (emulator/limits.ts, docs/protocol.md §14). */
 export interface MqttListenerLimits extends ListenerLimits {
   mqttMaxPacketBytes: number;
 }

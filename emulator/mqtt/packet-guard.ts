@@ -3,7 +3,7 @@ import { isUtf8 } from 'node:buffer';
 
 /**
  * Checks what aedes' MQTT parser (mqtt-packet) reads from one device, as the bytes arrive and
- * before aedes sees a packet (docs/protocol.md §Hardening):
+ * before aedes sees a packet (docs/protocol.md §14):
  * - the fixed header's remaining length is known after at most 5 bytes; above `maxPacketBytes`
  *   the connection is closed then, so a PUBLISH declaring 268 MB is never buffered;
  * - every UTF-8 string (client id, username, topic names and filters, Will topic) must be
@@ -11,7 +11,7 @@ import { isUtf8 } from 'node:buffer';
  *   decodes with replacement characters, so this looks at the raw bytes;
  * - a SUBSCRIBE asking for QoS 2 is read as QoS 1 before aedes handles it: aedes writes its SUBACK
  *   from the requested QoS, not from the one authorizeSubscribe grants, and IoT Hub grants 1
- *   (spec §1.9).
+ *   (docs/protocol.md §1.9).
  * mqtt-packet has no options for these, so the guard wraps three steps of this client's parser
  * instance (`_parseLength`, `_parseString`, `_emitError`, stable across mqtt-packet 6–9); a parse
  * error makes aedes close the connection, as for any malformed packet.

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 
 /**
  * Bounds on connections that have not authenticated yet, for every listener of the hub (MQTT
- * 8883, HTTPS/WebSocket 443, AMQP 5671 and its WebSocket): docs/protocol.md §Hardening.
+ * 8883, HTTPS/WebSocket 443, AMQP 5671 and its WebSocket): docs/protocol.md §14.
  *
  * How a listener uses it (the AMQP listener too):
  *

@@ -9,7 +9,7 @@ import { rawHubErrorResponse } from './error-envelope.js';
  * `FOO`, a header line without a colon, headers over 16 KB, bytes that are not HTTP) get the hub's
  * envelope: 400 ArgumentInvalid with `iothub-errorcode` and a JSON `Message`, where Node would
  * answer a bare 400 or 431. IoT Hub's front end answers all of these 400 (docs/protocol.md
- * §Hardening). A reset or timed-out connection is only closed: nobody is there to read an answer.
+ * §14). A reset or timed-out connection is only closed: nobody is there to read an answer.
  * A CONNECT request (Node's 'connect' event, which otherwise drops the socket) and an upgrade to
  * anything but MQTT over WebSocket get the envelope too.
  */

@@ -10,7 +10,7 @@ import { sendHubError } from './error-envelope.js';
  * one that grows past the limit is refused at the chunk that crosses it. Either way `done` gets
  * undefined and the caller answers 413 MessageTooLarge through `closeAfterAnswer`: the rest is
  * discarded, not buffered, and the connection is closed a moment after the answer, instead of
- * being read to its end (docs/protocol.md §Hardening).
+ * being read to its end (docs/protocol.md §14).
  */
 export function readBody(req: IncomingMessage, done: (body: Buffer | undefined) => void, limit = REST_BODY_LIMIT_BYTES): void {
   const declared = req.headers['content-length'];
