@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
+import zlib from 'node:zlib';
 import { HubError } from '../errors.js';
 import { REFUSED_CONNECTION_GRACE_MS, REST_BODY_LIMIT_BYTES } from '../limits.js';
 import { sendHubError } from './error-envelope.js';
@@ -54,7 +55,12 @@ export function closeAfterAnswer(req: IncomingMessage, res: ServerResponse): voi
 
 export const tooLarge = (): HubError => new HubError('MessageTooLarge', `The request body exceeds the maximum of ${REST_BODY_LIMIT_BYTES} bytes.`);
 
-/** express: the raw body as a Buffer on `req.body`, parsed by the handlers so bad JSON gets the hub's envelope. */
+/**
+ * express: the raw body as a Buffer on `req.body`, parsed by the handlers so bad JSON gets the
+ * hub's envelope. A `Content-Encoding` of gzip, deflate or br is undone, as express's body parser
+ * did, with the same limit on the decoded body (a small body that inflates past it is 413 too);
+ * any other encoding, or bytes that do not decode, is 400 ArgumentInvalid.
+ */
 export function bodyReader(limit = REST_BODY_LIMIT_BYTES): RequestHandler {
   return (req, res, next) => {
     readBody(
@@ -65,10 +71,28 @@ export function bodyReader(limit = REST_BODY_LIMIT_BYTES): RequestHandler {
           sendHubError(res, tooLarge());
           return;
         }
-        req.body = body;
+        try {
+          req.body = decode(body, req.headers['content-encoding'], limit);
+        } catch (error) {
+          sendHubError(res, error as HubError);
+          return;
+        }
         next();
       },
       limit,
     );
   };
+}
+
+function decode(body: Buffer, encoding: string | undefined, limit: number): Buffer {
+  const name = (encoding ?? 'identity').trim().toLowerCase();
+  if (name === 'identity' || body.length === 0) return body;
+  const inflate = name === 'gzip' || name === 'x-gzip' ? zlib.gunzipSync : name === 'deflate' ? zlib.inflateSync : name === 'br' ? zlib.brotliDecompressSync : undefined;
+  if (!inflate) throw new HubError('ArgumentInvalid', `The content encoding '${name}' is not supported.`);
+  try {
+    return inflate(body, { maxOutputLength: limit });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge();
+    throw new HubError('ArgumentInvalid', `The request body is not valid ${name}.`);
+  }
 }
