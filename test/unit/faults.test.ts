@@ -112,3 +112,14 @@ describe('device-requested faults', () => {
     expect(readDeviceFault({ AzIoTHub_FaultOperationType: 'Explode' })).toBeUndefined();
   });
 });
+
+describe('the fleet reads the hub\'s refusals', async () => {
+  const { hubRefusal } = await import('../../fleet/runner/hub-refusal.js');
+  it('from both engines\' errors', () => {
+    expect(hubRefusal(new Error('Connection refused: Server unavailable'))).toBe('throttled');
+    expect(hubRefusal(new Error('twin operation failed with 429: The request rate is too high'))).toBe('throttled');
+    expect(hubRefusal(Object.assign(new Error('x'), { name: 'ThrottlingError' }))).toBe('throttled');
+    expect(hubRefusal(new Error('twin operation failed with 403: quota'))).toBe('quota');
+    expect(hubRefusal(new Error('Connection refused: Not authorized'))).toBeUndefined();
+  });
+});
