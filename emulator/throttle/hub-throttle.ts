@@ -5,8 +5,12 @@ import { tierProfile, type ThrottledOperation, type TierName, type TierProfile }
 /** Throttles stated per minute on the quotas page; the others are stated per second. */
 const perMinute = new Set<ThrottledOperation>(['registry', 'query', 'jobs', 'configurations']);
 
-/** Operations that count against the daily message quota, in metered messages. */
-const metered = new Set<ThrottledOperation>(['d2c', 'c2d', 'methods', 'twinRead', 'twinUpdate', 'jobDevice']);
+/**
+ * Operations that count against the daily message quota, in metered messages. EMULATOR CHOICE
+ * (docs/protocol.md §6): a job's device operations are paced by their own throttle and not
+ * counted, so a job never fails half-way on the quota.
+ */
+const metered = new Set<ThrottledOperation>(['d2c', 'c2d', 'methods', 'twinRead', 'twinUpdate']);
 
 export interface ThrottleOptions {
   tier: TierName;
@@ -98,11 +102,6 @@ export class HubThrottle {
     if (admission.kind === 'now') return;
     if (admission.kind === 'later') return new Promise((resolve) => setTimeout(resolve, admission.delayMs));
     throw admission.error;
-  }
-
-  /** 4 KB meter units of a direct-method request (0–4 KB counts one), per the quotas page. */
-  methodUnits(payloadBytes: number): number {
-    return Math.max(1, Math.ceil(payloadBytes / 4096));
   }
 
   get quota(): { used: number; limit: number } {

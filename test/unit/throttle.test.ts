@@ -77,7 +77,7 @@ describe('HubThrottle', () => {
   it('counts the daily quota in metered messages and resets at midnight UTC of the hub clock', () => {
     let now = Date.UTC(2026, 0, 1, 23, 0);
     const throttle = new HubThrottle({ tier: 'F1', units: 1, backlogMs: 1000 }, () => now);
-    for (let i = 0; i < 7999; i++) throttle.admit('jobDevice');
+    for (let i = 0; i < 7999; i++) throttle.admit('twinRead');
     expect(throttle.admit('d2c', 1, 1024).kind).toBe('quota'); // 1 KB is two 0.5 KB messages
     const last = throttle.admit('d2c', 1, 100);
     expect(last.kind).not.toBe('quota');
