@@ -36,7 +36,16 @@ export const bench: Bench = {
     const HOST = await freeLoopbackAddress();
     const emulator = await startEmulatorProcess(HOST, certDir, ['--mqtt-plain-port', '1883', '--tls-handshake-timeout', '2']);
     const child = emulator.process;
-    const target = { host: HOST, hostName: HOST, ca, httpsPort: 443, mqttPort: 8883, plainPort: 1883, pid: child.pid!, alive: () => child.exitCode === null && child.signalCode === null };
+    const target = {
+      host: HOST,
+      hostName: HOST,
+      ca,
+      httpsPort: 443,
+      mqttPort: 8883,
+      plainPort: 1883,
+      pid: child.pid!,
+      alive: () => child.exitCode === null && child.signalCode === null,
+    };
     try {
       // The floor: GET /health, each on its own resumed TLS connection, as every REST input is sent.
       const wire = new HttpWire(target);
@@ -46,7 +55,14 @@ export const bench: Bench = {
       const floorPerSecond = 300 / ((performance.now() - floorStarted) / 1000);
 
       console.log(`seed ${seed}, ${batches} batches (IOTHUB_EMULATOR_FUZZ_SEED=${seed} repeats this run)`);
-      const report = await runFuzz(target, { seed, batches, mqttPerBatch: 100, restPerBatch: 300, queryPerBatch: 150, log: (line) => console.log(`  ${line}`) });
+      const report = await runFuzz(target, {
+        seed,
+        batches,
+        mqttPerBatch: 100,
+        restPerBatch: 300,
+        queryPerBatch: 150,
+        log: (line) => console.log(`  ${line}`),
+      });
       const total = report.inputs.mqtt + report.inputs.rest + report.inputs.query;
       console.log(report.findings.length ? `\n${report.findings.length} finding(s):` : '\nno findings');
       for (const f of report.findings) console.log(`  [batch ${f.batch}] ${f.kind}: ${f.detail}\n      reproduce: ${f.reproduce}`);
@@ -55,7 +71,13 @@ export const bench: Bench = {
         { metric: 'REST inputs tried', value: report.inputs.rest, unit: 'requests', note: 'every route, any method, headers, bodies (incl. shrinking)' },
         { metric: 'query inputs tried', value: report.inputs.query, unit: 'queries' },
         { metric: 'findings', value: report.findings.length, unit: 'count', target: '≤ 0', note: `seed ${seed}` },
-        { metric: 'inputs per second', value: total / (report.durationMs / 1000), unit: '/s', baseline: floorPerSecond, note: 'baseline: GET /health on the same wire; the runs include the invariant checks' },
+        {
+          metric: 'inputs per second',
+          value: total / (report.durationMs / 1000),
+          unit: '/s',
+          baseline: floorPerSecond,
+          note: 'baseline: GET /health on the same wire; the runs include the invariant checks',
+        },
         { metric: 'descriptors after a batch, peak', value: report.peak.descriptors, unit: 'fds', baseline: report.baseline.descriptors },
         { metric: 'resident memory, peak', value: report.peak.rssMb, unit: 'MB', baseline: report.baseline.rssMb },
       ];

@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { DEFAULT_MAX_PENDING_CONNECTIONS, DEFAULT_MQTT_MAX_PACKET_BYTES, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS } from './limits.js';
+import { THROTTLE_BACKLOG_MS } from './limits.js';
+import type { TierName } from './throttle/tiers.js';
 
 export interface HubOptions {
   /** address the listeners bind to */
@@ -18,7 +20,7 @@ export interface HubOptions {
   certNames: string[];
   logLevel: string;
   logFormat?: 'pretty' | 'json';
-  /** concurrently active jobs allowed before 429 ThrottlingMaxActiveJobCountExceeded */
+  /** concurrently active jobs allowed before 429 ThrottlingMaxActiveJobCountExceeded (a tier sets its own) */
   maxActiveJobs: number;
   /** largest MQTT packet (and MQTT-over-WebSocket frame) a device may send; emulator/limits.ts */
   mqttMaxPacketBytes: number;
@@ -26,6 +28,12 @@ export interface HubOptions {
   tlsHandshakeTimeoutMs: number;
   /** connections per listener not authenticated yet, beyond which new ones are closed; emulator/limits.ts */
   maxPendingConnections: number;
+  /** an IoT Hub tier whose throttles and daily quota the hub applies (docs/protocol.md §6); off when undefined */
+  tier?: TierName;
+  /** units of that tier */
+  units: number;
+  /** how long a throttle queues work (traffic shaping) before it answers 429 ThrottlingException */
+  throttleBacklogMs: number;
 }
 
 export const defaultOptions: HubOptions = {
@@ -40,6 +48,8 @@ export const defaultOptions: HubOptions = {
   mqttMaxPacketBytes: DEFAULT_MQTT_MAX_PACKET_BYTES,
   tlsHandshakeTimeoutMs: DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
   maxPendingConnections: DEFAULT_MAX_PENDING_CONNECTIONS,
+  units: 1,
+  throttleBacklogMs: THROTTLE_BACKLOG_MS,
 };
 
 export function resolveHostName(options: Pick<HubOptions, 'host' | 'hostName'>): string {

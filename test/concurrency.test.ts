@@ -24,7 +24,9 @@ describe('50 concurrent conditional writers per etag generation', () => {
     for (let generation = 0; generation < 5; generation++) {
       const before = (await rest(hub, 'GET', '/twins/c-twin')).json as TwinJson;
       const answers = await Promise.all(
-        Array.from({ length: 50 }, (_, writer) => rest(hub, 'PATCH', '/twins/c-twin', { properties: { desired: { writer, generation } } }, { 'if-match': `"${before.etag}"` })),
+        Array.from({ length: 50 }, (_, writer) =>
+          rest(hub, 'PATCH', '/twins/c-twin', { properties: { desired: { writer, generation } } }, { 'if-match': `"${before.etag}"` }),
+        ),
       );
       const winners = answers.flatMap((a, writer) => (a.status === 200 ? [writer] : []));
       expect(winners).toHaveLength(1);
@@ -45,7 +47,15 @@ describe('50 concurrent conditional writers per etag generation', () => {
     for (let generation = 0; generation < 5; generation++) {
       const before = (await rest(hub, 'GET', '/devices/c-dev')).json as { etag: string; statusReason: string | null };
       const answers = await Promise.all(
-        Array.from({ length: 50 }, (_, writer) => rest(hub, 'PUT', '/devices/c-dev', { deviceId: 'c-dev', status: 'enabled', statusReason: `w${writer}g${generation}` }, { 'if-match': `"${before.etag}"` })),
+        Array.from({ length: 50 }, (_, writer) =>
+          rest(
+            hub,
+            'PUT',
+            '/devices/c-dev',
+            { deviceId: 'c-dev', status: 'enabled', statusReason: `w${writer}g${generation}` },
+            { 'if-match': `"${before.etag}"` },
+          ),
+        ),
       );
       const winners = answers.flatMap((a, writer) => (a.status === 200 ? [writer] : []));
       expect(winners).toHaveLength(1);
@@ -62,7 +72,10 @@ describe('kill -9 during 1,000 concurrent twin PATCHes', () => {
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
   const start = (host?: string) =>
-    startEmulatorCli((h) => ['--host', h, '--hostname', h, '--data-dir', dataDir, '--cert-dir', process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!, '--log-level', 'warn'], { host });
+    startEmulatorCli(
+      (h) => ['--host', h, '--hostname', h, '--data-dir', dataDir, '--cert-dir', process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!, '--log-level', 'warn'],
+      { host },
+    );
 
   it('keeps every acknowledged write after a restart on the same data directory, and none half-written', async () => {
     const first = await start();
@@ -73,13 +86,23 @@ describe('kill -9 during 1,000 concurrent twin PATCHes', () => {
     const call = (method: string, urlPath: string, body?: unknown): Promise<{ status: number; json: unknown }> =>
       new Promise((resolve, reject) => {
         const text = body === undefined ? undefined : JSON.stringify(body);
-        const req = https.request({ host, port: 443, method, path: urlPath, agent, headers: { authorization: token(), 'content-type': 'application/json', ...(text ? { 'content-length': Buffer.byteLength(text) } : {}) } }, (res) => {
-          let data = '';
-          res.setEncoding('utf8');
-          res.on('data', (c) => (data += c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, json: data ? JSON.parse(data) : undefined }));
-          res.on('error', reject);
-        });
+        const req = https.request(
+          {
+            host,
+            port: 443,
+            method,
+            path: urlPath,
+            agent,
+            headers: { authorization: token(), 'content-type': 'application/json', ...(text ? { 'content-length': Buffer.byteLength(text) } : {}) },
+          },
+          (res) => {
+            let data = '';
+            res.setEncoding('utf8');
+            res.on('data', (c) => (data += c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, json: data ? JSON.parse(data) : undefined }));
+            res.on('error', reject);
+          },
+        );
         req.on('error', reject);
         req.end(text);
       });
@@ -108,7 +131,7 @@ describe('kill -9 during 1,000 concurrent twin PATCHes', () => {
       expect(killed).toBe(true);
       await exited(first.child);
       expect(acknowledged.length).toBeGreaterThanOrEqual(300);
-      expect(acknowledged.length, "the kill must land while writes are in flight").toBeLessThan(1000);
+      expect(acknowledged.length, 'the kill must land while writes are in flight').toBeLessThan(1000);
       agent.destroy();
 
       const second = await start(host);
@@ -116,7 +139,9 @@ describe('kill -9 during 1,000 concurrent twin PATCHes', () => {
         for (const id of devices) {
           const twin = (await call('GET', `/twins/${id}`)).json as TwinJson;
           const desired = twin.properties.desired as Record<string, unknown> & { $version: number };
-          const present = Object.keys(desired).filter((k) => /^a\d+$/.test(k)).map((k) => Number(k.slice(1)));
+          const present = Object.keys(desired)
+            .filter((k) => /^a\d+$/.test(k))
+            .map((k) => Number(k.slice(1)));
           for (const { n } of acknowledged.filter((a) => a.id === id)) expect(present, `acknowledged write ${n} on ${id}`).toContain(n);
           for (const n of present) {
             expect(desired[`a${n}`]).toBe(n);

@@ -14,7 +14,23 @@ let target: FuzzTarget;
 
 beforeAll(async () => {
   const certDir = process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!;
-  emulator = await startEmulatorCli((h) => ['--host', h, '--hostname', h, '--in-memory', '--data-dir', path.join(certDir, '..'), '--cert-dir', certDir, '--mqtt-plain-port', '1883', '--tls-handshake-timeout', '2', '--log-level', 'warn']);
+  emulator = await startEmulatorCli((h) => [
+    '--host',
+    h,
+    '--hostname',
+    h,
+    '--in-memory',
+    '--data-dir',
+    path.join(certDir, '..'),
+    '--cert-dir',
+    certDir,
+    '--mqtt-plain-port',
+    '1883',
+    '--tls-handshake-timeout',
+    '2',
+    '--log-level',
+    'warn',
+  ]);
   const child = emulator.child;
   target = {
     host: emulator.host,

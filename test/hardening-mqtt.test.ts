@@ -128,7 +128,13 @@ function upgradeToMqttWebSocket(h: Hub): Promise<net.Socket> {
       port: h.httpsPort,
       path: '/$iothub/websocket',
       ca: h.ca,
-      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': Buffer.alloc(16, 1).toString('base64'), 'sec-websocket-protocol': 'mqtt' },
+      headers: {
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': Buffer.alloc(16, 1).toString('base64'),
+        'sec-websocket-protocol': 'mqtt',
+      },
     });
     request.on('upgrade', (_res, socket) => resolve(socket as net.Socket));
     request.on('response', (res) => reject(new Error(`no upgrade: ${res.statusCode}`)));

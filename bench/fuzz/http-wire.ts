@@ -27,7 +27,13 @@ export class HttpWire {
 
   send(bytes: Buffer, timeoutMs = 10_000): Promise<WireResponse | { error: string }> {
     return new Promise((resolve) => {
-      const socket = tls.connect({ host: this.target.host, port: this.target.httpsPort, servername: serverName(this.target.hostName), ca: this.target.ca, session: this.session });
+      const socket = tls.connect({
+        host: this.target.host,
+        port: this.target.httpsPort,
+        servername: serverName(this.target.hostName),
+        ca: this.target.ca,
+        session: this.session,
+      });
       socket.on('session', (session: Buffer) => (this.session = session));
       let data = Buffer.alloc(0);
       let done = false;
@@ -45,7 +51,11 @@ export class HttpWire {
         const parsed = parseResponse(data, false);
         if (parsed) finish(parsed);
       });
-      socket.on('close', () => finish(parseResponse(data, true) ?? { error: data.length ? `incomplete answer: ${data.subarray(0, 80).toString('latin1')}` : 'closed without an answer' }));
+      socket.on('close', () =>
+        finish(
+          parseResponse(data, true) ?? { error: data.length ? `incomplete answer: ${data.subarray(0, 80).toString('latin1')}` : 'closed without an answer' },
+        ),
+      );
       socket.on('error', () => undefined);
     });
   }

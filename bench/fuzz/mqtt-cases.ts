@@ -4,7 +4,7 @@ import tls from 'node:tls';
 import WebSocket from 'ws';
 import { createSasToken } from '../../protocol/sas.js';
 import { serverName } from './http-wire.js';
-import { Random } from './random.js';
+import type { Random } from './random.js';
 
 /** A fuzz device: registered by the runner with a key it knows. */
 export interface FuzzDevice {
@@ -34,7 +34,18 @@ export interface MqttCase {
   mustClose?: string;
 }
 
-const FILTERS = ['$iothub/twin/res/#', '$iothub/twin/PATCH/properties/desired/#', '$iothub/methods/POST/#', 'devices/{id}/messages/devicebound/#', '#', '+', '$iothub/#', 'devices/{other}/messages/devicebound/#', '$SYS/#', ''];
+const FILTERS = [
+  '$iothub/twin/res/#',
+  '$iothub/twin/PATCH/properties/desired/#',
+  '$iothub/methods/POST/#',
+  'devices/{id}/messages/devicebound/#',
+  '#',
+  '+',
+  '$iothub/#',
+  'devices/{other}/messages/devicebound/#',
+  '$SYS/#',
+  '',
+];
 
 /**
  * A valid CONNECT for one device, then 0–8 IoT Hub packets (SUBSCRIBE, PUBLISH on every device
@@ -80,9 +91,13 @@ export function mqttCase(random: Random, devices: readonly FuzzDevice[], target:
       clean: random.chance(0.5),
       keepalive: random.pick([0, 5, 60, 180, 65535]),
       clientId: random.chance(0.05) ? random.text(10) : id,
-      username: random.chance(0.05) ? random.text(30) : `${target.hostName}/${id}/?api-version=2021-04-12${random.chance(0.2) ? `&model-id=${random.text(12)}` : ''}`,
+      username: random.chance(0.05)
+        ? random.text(30)
+        : `${target.hostName}/${id}/?api-version=2021-04-12${random.chance(0.2) ? `&model-id=${random.text(12)}` : ''}`,
       password: Buffer.from(password),
-      will: random.chance(0.1) ? { topic: `devices/${id}/messages/events/`, payload: Buffer.from(JSON.stringify(random.json())), qos: random.pick([0, 1] as const), retain: false } : undefined,
+      will: random.chance(0.1)
+        ? { topic: `devices/${id}/messages/events/`, payload: Buffer.from(JSON.stringify(random.json())), qos: random.pick([0, 1] as const), retain: false }
+        : undefined,
     }),
   );
 
@@ -92,35 +107,82 @@ export function mqttCase(random: Random, devices: readonly FuzzDevice[], target:
     const messageId = random.int(1, 65535);
     switch (random.int(0, 9)) {
       case 0: {
-        const subscriptions = Array.from({ length: random.int(1, 3) }, () => ({ topic: random.pick(FILTERS).replace('{id}', id).replace('{other}', other), qos: random.pick([0, 1, 2] as const) }));
+        const subscriptions = Array.from({ length: random.int(1, 3) }, () => ({
+          topic: random.pick(FILTERS).replace('{id}', id).replace('{other}', other),
+          qos: random.pick([0, 1, 2] as const),
+        }));
         add(`SUBSCRIBE ${subscriptions.map((s) => `${s.topic}@${s.qos}`).join(',')}`, gen({ cmd: 'subscribe', messageId, subscriptions }));
         break;
       }
       case 1:
       case 2: {
-        const bag = random.chance(0.5) ? '' : Array.from({ length: random.int(1, 4) }, () => `${random.pick(['$.mid', '$.ct', '$.ce', '$.cid', 'k', random.text(5)])}=${encodeURIComponent(random.text(10))}`).join('&');
+        const bag = random.chance(0.5)
+          ? ''
+          : Array.from(
+              { length: random.int(1, 4) },
+              () => `${random.pick(['$.mid', '$.ct', '$.ce', '$.cid', 'k', random.text(5)])}=${encodeURIComponent(random.text(10))}`,
+            ).join('&');
         const topic = `devices/${random.chance(0.9) ? id : other}/messages/events/${bag}`;
         const payload = random.chance(0.05) ? Buffer.alloc(random.int(200_000, 300_000), 0x61) : Buffer.from(JSON.stringify(random.json()));
         add(`PUBLISH telemetry qos${qos} ${payload.length} B`, gen({ cmd: 'publish', topic, payload, qos, messageId, retain: random.chance(0.1), dup: false }));
         break;
       }
       case 3:
-        add('PUBLISH twin GET', gen({ cmd: 'publish', topic: `$iothub/twin/GET/?$rid=${rid}`, payload: Buffer.from(random.pick([' ', '', '{}'])), qos: random.pick([0, 1] as const), messageId, retain: false, dup: false }));
+        add(
+          'PUBLISH twin GET',
+          gen({
+            cmd: 'publish',
+            topic: `$iothub/twin/GET/?$rid=${rid}`,
+            payload: Buffer.from(random.pick([' ', '', '{}'])),
+            qos: random.pick([0, 1] as const),
+            messageId,
+            retain: false,
+            dup: false,
+          }),
+        );
         break;
       case 4:
       case 5: {
         const body = random.chance(0.15) ? random.deep(random.int(3, 40)) : random.json();
         const text = random.chance(0.1) ? random.text(30) : JSON.stringify(body);
-        add(`PUBLISH reported PATCH ${Buffer.byteLength(text)} B`, gen({ cmd: 'publish', topic: `$iothub/twin/PATCH/properties/reported/?$rid=${rid}${random.chance(0.1) ? '&$version=3' : ''}`, payload: Buffer.from(text), qos: random.pick([0, 1] as const), messageId, retain: false, dup: false }));
+        add(
+          `PUBLISH reported PATCH ${Buffer.byteLength(text)} B`,
+          gen({
+            cmd: 'publish',
+            topic: `$iothub/twin/PATCH/properties/reported/?$rid=${rid}${random.chance(0.1) ? '&$version=3' : ''}`,
+            payload: Buffer.from(text),
+            qos: random.pick([0, 1] as const),
+            messageId,
+            retain: false,
+            dup: false,
+          }),
+        );
         break;
       }
       case 6: {
         const status = random.pick(['200', '404', '0', '-1', '999999', 'abc', '']);
-        add(`PUBLISH method response ${status}`, gen({ cmd: 'publish', topic: `$iothub/methods/res/${status}/?$rid=${rid}`, payload: Buffer.from(JSON.stringify(random.json())), qos: 0, messageId, retain: false, dup: false }));
+        add(
+          `PUBLISH method response ${status}`,
+          gen({
+            cmd: 'publish',
+            topic: `$iothub/methods/res/${status}/?$rid=${rid}`,
+            payload: Buffer.from(JSON.stringify(random.json())),
+            qos: 0,
+            messageId,
+            retain: false,
+            dup: false,
+          }),
+        );
         break;
       }
       case 7: {
-        const topic = random.pick([`$iothub/twin/PATCH/properties/desired/?$rid=${rid}`, `devices/${id}/messages/devicebound/x`, `devices/${id}/modules/m/messages/events/`, `$iothub/methods/POST/x/?$rid=1`, random.text(20) || 'x']);
+        const topic = random.pick([
+          `$iothub/twin/PATCH/properties/desired/?$rid=${rid}`,
+          `devices/${id}/messages/devicebound/x`,
+          `devices/${id}/modules/m/messages/events/`,
+          `$iothub/methods/POST/x/?$rid=1`,
+          random.text(20) || 'x',
+        ]);
         add(`PUBLISH ${topic.slice(0, 40)}`, gen({ cmd: 'publish', topic, payload: Buffer.from('{}'), qos: 0, messageId, retain: false, dup: false }));
         break;
       }
@@ -139,7 +201,11 @@ export function mqttCase(random: Random, devices: readonly FuzzDevice[], target:
         break;
       default: {
         const kind = random.int(0, 2);
-        if (kind === 0) add('UNSUBSCRIBE', gen({ cmd: 'unsubscribe', messageId, unsubscriptions: [random.pick(FILTERS).replace('{id}', id).replace('{other}', other) || 'x'] }));
+        if (kind === 0)
+          add(
+            'UNSUBSCRIBE',
+            gen({ cmd: 'unsubscribe', messageId, unsubscriptions: [random.pick(FILTERS).replace('{id}', id).replace('{other}', other) || 'x'] }),
+          );
         else if (kind === 1) add('PUBACK', gen({ cmd: 'puback', messageId }));
         else add('DISCONNECT', gen({ cmd: 'disconnect' }));
       }
@@ -216,7 +282,12 @@ function mutate(random: Random, packet: Buffer): [Buffer, string] {
  * Sends one case and waits until the hub closes the connection or has been quiet for `quietMs`
  * after the last write; then closes its side. Resolves with how it ended, never rejects.
  */
-export async function runMqttCase(target: MqttTarget, testCase: MqttCase, quietMs = testCase.mustClose ? 3000 : 150, maxMs = 5000): Promise<'closed by hub' | 'quiet' | 'connect failed'> {
+export async function runMqttCase(
+  target: MqttTarget,
+  testCase: MqttCase,
+  quietMs = testCase.mustClose ? 3000 : 150,
+  maxMs = 5000,
+): Promise<'closed by hub' | 'quiet' | 'connect failed'> {
   const channel = await open(target, testCase.transport).catch(() => undefined);
   if (!channel) return 'connect failed';
   return new Promise((resolve) => {
@@ -258,7 +329,10 @@ interface Channel {
 function open(target: MqttTarget, transport: MqttTransport): Promise<Channel> {
   return new Promise((resolve, reject) => {
     if (transport === 'ws') {
-      const ws = new WebSocket(`wss://${target.host}:${target.httpsPort}/$iothub/websocket`, 'mqtt', { ca: target.ca, servername: serverName(target.hostName) } as WebSocket.ClientOptions);
+      const ws = new WebSocket(`wss://${target.host}:${target.httpsPort}/$iothub/websocket`, 'mqtt', {
+        ca: target.ca,
+        servername: serverName(target.hostName),
+      } as WebSocket.ClientOptions);
       ws.once('open', () =>
         resolve({
           write: (bytes) => ws.readyState === WebSocket.OPEN && ws.send(bytes),
@@ -287,4 +361,3 @@ function open(target: MqttTarget, transport: MqttTransport): Promise<Channel> {
     socket.on('error', () => undefined);
   });
 }
-

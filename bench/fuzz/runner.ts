@@ -60,7 +60,9 @@ export async function runFuzz(target: FuzzTarget, plan: FuzzPlan): Promise<FuzzR
   const connectionString = hubConnectionString({ hostName: target.hostName, sharedAccessKeyName: owner.keyName, sharedAccessKey: owner.primaryKey });
   const registry = iothub.Registry.fromConnectionString(connectionString);
   const service = iothub.Client.fromConnectionString(connectionString);
-  const sentinel = new Sentinel(registry, service, (key) => deviceConnectionString({ hostName: target.hostName, deviceId: Sentinel.deviceId, sharedAccessKey: key }));
+  const sentinel = new Sentinel(registry, service, (key) =>
+    deviceConnectionString({ hostName: target.hostName, deviceId: Sentinel.deviceId, sharedAccessKey: key }),
+  );
   const findings: Finding[] = [];
   const inputs = { mqtt: 0, rest: 0, query: 0 };
 
@@ -70,7 +72,10 @@ export async function runFuzz(target: FuzzTarget, plan: FuzzPlan): Promise<FuzzR
   const resetPool = async (): Promise<void> => {
     for (const d of devices) {
       await registry.delete(d.deviceId).catch(() => undefined);
-      await registry.create({ deviceId: d.deviceId, authentication: { symmetricKey: { primaryKey: d.key, secondaryKey: randomBytes(32).toString('base64') } } });
+      await registry.create({
+        deviceId: d.deviceId,
+        authentication: { symmetricKey: { primaryKey: d.key, secondaryKey: randomBytes(32).toString('base64') } },
+      });
     }
   };
   await resetPool();
@@ -90,7 +95,14 @@ export async function runFuzz(target: FuzzTarget, plan: FuzzPlan): Promise<FuzzR
     deviceIds: devices.map((d) => d.deviceId),
   };
   const wire = new HttpWire(target);
-  const mqttTarget = { host: target.host, hostName: target.hostName, ca: target.ca, tlsPort: target.mqttPort, plainPort: target.plainPort, httpsPort: target.httpsPort };
+  const mqttTarget = {
+    host: target.host,
+    hostName: target.hostName,
+    ca: target.ca,
+    tlsPort: target.mqttPort,
+    plainPort: target.plainPort,
+    httpsPort: target.httpsPort,
+  };
 
   // The baseline: the sentinel connected, nothing else.
   await settle(target, 1000);
@@ -109,7 +121,13 @@ export async function runFuzz(target: FuzzTarget, plan: FuzzPlan): Promise<FuzzR
           cases.slice(i, i + 4).map(async (c, j) => {
             const how = await runMqttCase(mqttTarget, c);
             // A case the hub must end (a packet over the bound, a topic that is not UTF-8) that it left open.
-            if (c.mustClose && how === 'quiet') findings.push({ batch, kind: 'mqtt', detail: `not closed after ${c.mustClose} (${c.transport}: ${c.describe.join(' → ')})`, reproduce: `mqttCase seed ${streamSeed(plan.seed, 'mqtt', batch)} index ${i + j}` });
+            if (c.mustClose && how === 'quiet')
+              findings.push({
+                batch,
+                kind: 'mqtt',
+                detail: `not closed after ${c.mustClose} (${c.transport}: ${c.describe.join(' → ')})`,
+                reproduce: `mqttCase seed ${streamSeed(plan.seed, 'mqtt', batch)} index ${i + j}`,
+              });
           }),
         );
         inputs.mqtt += Math.min(4, cases.length - i);
@@ -125,7 +143,13 @@ export async function runFuzz(target: FuzzTarget, plan: FuzzPlan): Promise<FuzzR
         }),
         { seed: restSeed, numRuns: plan.restPerBatch, endOnFailure: false, markInterruptAsFailure: false },
       );
-      if (rest.failed) findings.push({ batch, kind: 'rest', detail: `${rest.errorInstance instanceof Error ? rest.errorInstance.message : String(rest.errorInstance)} — ${describeCase(rest.counterexample![0] as RestCase)}`, reproduce: `restCases seed ${restSeed} path ${rest.counterexamplePath}` });
+      if (rest.failed)
+        findings.push({
+          batch,
+          kind: 'rest',
+          detail: `${rest.errorInstance instanceof Error ? rest.errorInstance.message : String(rest.errorInstance)} — ${describeCase(rest.counterexample![0] as RestCase)}`,
+          reproduce: `restCases seed ${restSeed} path ${rest.counterexamplePath}`,
+        });
 
       // Queries from the grammar's tokens.
       const querySeed = streamSeed(plan.seed, 'query', batch);
@@ -133,14 +157,32 @@ export async function runFuzz(target: FuzzTarget, plan: FuzzPlan): Promise<FuzzR
         fc.asyncProperty(queryCases(), async (q) => {
           inputs.query++;
           const body = Buffer.from(JSON.stringify({ query: q }));
-          const c: RestCase = { method: 'POST', path: '/devices/query?api-version=2021-04-12', headers: [['host', target.hostName], ['authorization', token()], ['content-type', 'application/json; charset=utf-8'], ['x-ms-max-item-count', '10']], body, framing: 'content-length' };
+          const c: RestCase = {
+            method: 'POST',
+            path: '/devices/query?api-version=2021-04-12',
+            headers: [
+              ['host', target.hostName],
+              ['authorization', token()],
+              ['content-type', 'application/json; charset=utf-8'],
+              ['x-ms-max-item-count', '10'],
+            ],
+            body,
+            framing: 'content-length',
+          };
           const answer = await wire.send(requestBytes(c));
-          const problem = answerProblem(c, answer) ?? ('status' in answer && answer.status !== 200 && answer.status !== 400 ? `query answered ${answer.status}` : undefined);
+          const problem =
+            answerProblem(c, answer) ?? ('status' in answer && answer.status !== 200 && answer.status !== 400 ? `query answered ${answer.status}` : undefined);
           if (problem) throw new Error(problem);
         }),
         { seed: querySeed, numRuns: plan.queryPerBatch },
       );
-      if (query.failed) findings.push({ batch, kind: 'query', detail: `${query.errorInstance instanceof Error ? query.errorInstance.message : String(query.errorInstance)} — ${JSON.stringify(String(query.counterexample![0]).slice(0, 200))}`, reproduce: `queryCases seed ${querySeed} path ${query.counterexamplePath}` });
+      if (query.failed)
+        findings.push({
+          batch,
+          kind: 'query',
+          detail: `${query.errorInstance instanceof Error ? query.errorInstance.message : String(query.errorInstance)} — ${JSON.stringify(String(query.counterexample![0]).slice(0, 200))}`,
+          reproduce: `queryCases seed ${querySeed} path ${query.counterexamplePath}`,
+        });
 
       // The invariants.
       const reproduce = `seed ${plan.seed} batch ${batch}`;
@@ -152,12 +194,21 @@ export async function runFuzz(target: FuzzTarget, plan: FuzzPlan): Promise<FuzzR
       if (health !== 200) findings.push({ batch, kind: 'health', detail: `/health answered ${health}`, reproduce });
       const sentinelProblem = await sentinel.check();
       if (sentinelProblem) findings.push({ batch, kind: 'sentinel', detail: sentinelProblem, reproduce });
-      const after = await settle(target, plan.settleMs ?? 15_000, baseline.descriptors + (plan.descriptorSlack ?? 6), baseline.rssMb + (plan.memorySlackMb ?? 96));
+      const after = await settle(
+        target,
+        plan.settleMs ?? 15_000,
+        baseline.descriptors + (plan.descriptorSlack ?? 6),
+        baseline.rssMb + (plan.memorySlackMb ?? 96),
+      );
       peak.descriptors = Math.max(peak.descriptors, after.peakDescriptors);
       peak.rssMb = Math.max(peak.rssMb, after.peakRssMb);
-      if (after.descriptors > baseline.descriptors + (plan.descriptorSlack ?? 6)) findings.push({ batch, kind: 'descriptors', detail: `${after.descriptors} open, baseline ${baseline.descriptors}`, reproduce });
-      if (after.rssMb > baseline.rssMb + (plan.memorySlackMb ?? 96)) findings.push({ batch, kind: 'memory', detail: `${after.rssMb.toFixed(0)} MB resident, baseline ${baseline.rssMb.toFixed(0)} MB`, reproduce });
-      log(`batch ${batch + 1}/${plan.batches}: ${inputs.mqtt} MQTT, ${inputs.rest} REST, ${inputs.query} query inputs so far; ${after.descriptors} descriptors, ${after.rssMb.toFixed(0)} MB; ${findings.length} finding(s)`);
+      if (after.descriptors > baseline.descriptors + (plan.descriptorSlack ?? 6))
+        findings.push({ batch, kind: 'descriptors', detail: `${after.descriptors} open, baseline ${baseline.descriptors}`, reproduce });
+      if (after.rssMb > baseline.rssMb + (plan.memorySlackMb ?? 96))
+        findings.push({ batch, kind: 'memory', detail: `${after.rssMb.toFixed(0)} MB resident, baseline ${baseline.rssMb.toFixed(0)} MB`, reproduce });
+      log(
+        `batch ${batch + 1}/${plan.batches}: ${inputs.mqtt} MQTT, ${inputs.rest} REST, ${inputs.query} query inputs so far; ${after.descriptors} descriptors, ${after.rssMb.toFixed(0)} MB; ${findings.length} finding(s)`,
+      );
     }
   } finally {
     await sentinel.stop();
@@ -195,7 +246,12 @@ export function answerProblem(c: RestCase, answer: WireResponse | { error: strin
   return `${status} ${code} with a Message in neither envelope: ${message.slice(0, 120)}`;
 }
 
-async function settle(target: FuzzTarget, maxMs: number, descriptors = Infinity, rssMb = Infinity): Promise<{ descriptors: number; rssMb: number; peakDescriptors: number; peakRssMb: number }> {
+async function settle(
+  target: FuzzTarget,
+  maxMs: number,
+  descriptors = Infinity,
+  rssMb = Infinity,
+): Promise<{ descriptors: number; rssMb: number; peakDescriptors: number; peakRssMb: number }> {
   const deadline = Date.now() + maxMs;
   let now = { descriptors: openDescriptors(target.pid), rssMb: residentMegabytes(target.pid) };
   let peakDescriptors = now.descriptors;
@@ -211,10 +267,13 @@ async function settle(target: FuzzTarget, maxMs: number, descriptors = Infinity,
 
 function get(target: FuzzTarget, path: string): Promise<number> {
   return new Promise((resolve) => {
-    const req = https.get({ host: target.host, servername: serverName(target.hostName), port: target.httpsPort, path, ca: target.ca, timeout: 5000, agent: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
+    const req = https.get(
+      { host: target.host, servername: serverName(target.hostName), port: target.httpsPort, path, ca: target.ca, timeout: 5000, agent: false },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
     req.on('error', () => resolve(0));
     req.on('timeout', () => req.destroy());
   });

@@ -1,4 +1,4 @@
-import iothub from 'azure-iothub';
+import type iothub from 'azure-iothub';
 import device from 'azure-iot-device';
 import deviceMqtt from 'azure-iot-device-mqtt';
 
@@ -9,7 +9,6 @@ import deviceMqtt from 'azure-iot-device-mqtt';
 export class Sentinel {
   static readonly deviceId = 'fuzz-sentinel';
   private client?: InstanceType<typeof device.Client>;
-  private calls = 0;
 
   constructor(
     private readonly registry: InstanceType<typeof iothub.Registry>,
@@ -23,11 +22,12 @@ export class Sentinel {
     this.client = device.Client.fromConnectionString(this.deviceConnectionString(key), deviceMqtt.Mqtt);
     await this.client.open();
     this.client.onDeviceMethod('ping', (request, response) => {
-      this.calls++;
       response.send(200, { pong: request.payload }, () => undefined);
     });
     const twin = await this.client.getTwin();
-    await new Promise<void>((resolve, reject) => twin.properties.reported.update({ sentinel: 'ok', nested: { a: [1, 2, 3] } }, (e?: Error) => (e ? reject(e) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      twin.properties.reported.update({ sentinel: 'ok', nested: { a: [1, 2, 3] } }, (e?: Error) => (e ? reject(e) : resolve())),
+    );
     await this.registry.updateTwin(Sentinel.deviceId, { tags: { role: 'sentinel' }, properties: { desired: { keep: 'me' } } }, '*');
   }
 
@@ -38,8 +38,16 @@ export class Sentinel {
       const { result } = await this.service.invokeDeviceMethod(Sentinel.deviceId, { methodName: 'ping', payload: { nonce }, responseTimeoutInSeconds: 10 });
       const answer = result as { status?: number; payload?: { pong?: { nonce?: number } } };
       if (answer.status !== 200 || answer.payload?.pong?.nonce !== nonce) return `method answered ${JSON.stringify(result)}`;
-      const twin = (await this.registry.getTwin(Sentinel.deviceId)).responseBody as unknown as { tags?: { role?: string }; properties: { desired: { keep?: string }; reported: { sentinel?: string; nested?: unknown } } };
-      if (twin.tags?.role !== 'sentinel' || twin.properties.desired.keep !== 'me' || twin.properties.reported.sentinel !== 'ok' || JSON.stringify(twin.properties.reported.nested) !== '{"a":[1,2,3]}') {
+      const twin = (await this.registry.getTwin(Sentinel.deviceId)).responseBody as unknown as {
+        tags?: { role?: string };
+        properties: { desired: { keep?: string }; reported: { sentinel?: string; nested?: unknown } };
+      };
+      if (
+        twin.tags?.role !== 'sentinel' ||
+        twin.properties.desired.keep !== 'me' ||
+        twin.properties.reported.sentinel !== 'ok' ||
+        JSON.stringify(twin.properties.reported.nested) !== '{"a":[1,2,3]}'
+      ) {
         return `twin changed: ${JSON.stringify({ tags: twin.tags, desired: twin.properties.desired.keep, reported: twin.properties.reported.sentinel })}`;
       }
       return undefined;

@@ -39,19 +39,21 @@ export async function startEchoBroker(host: string, port: number, certDir: strin
 export async function connectEchoDevices(host: string, port: number, ca: string, ids: readonly string[], concurrency = 200): Promise<MqttClient[]> {
   const clients: MqttClient[] = [];
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < ids.length) {
-      const id = ids[next++]!;
-      const client = mqtt.connect(`mqtts://${host}:${port}`, { clientId: id, protocolVersion: 4, clean: true, reconnectPeriod: 0, keepalive: 300, ca });
-      await new Promise<void>((resolve, reject) => {
-        client.once('connect', () => resolve());
-        client.once('error', reject);
-      });
-      client.on('message', (_topic, payload) => client.publish(RESPONSE(id), payload));
-      await client.subscribeAsync(REQUEST(id));
-      clients.push(client);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < ids.length) {
+        const id = ids[next++]!;
+        const client = mqtt.connect(`mqtts://${host}:${port}`, { clientId: id, protocolVersion: 4, clean: true, reconnectPeriod: 0, keepalive: 300, ca });
+        await new Promise<void>((resolve, reject) => {
+          client.once('connect', () => resolve());
+          client.once('error', reject);
+        });
+        client.on('message', (_topic, payload) => client.publish(RESPONSE(id), payload));
+        await client.subscribeAsync(REQUEST(id));
+        clients.push(client);
+      }
+    }),
+  );
   return clients;
 }
 
@@ -60,7 +62,13 @@ export async function connectEchoDevices(host: string, port: number, ca: string,
  * dispatches method calls). Returns the seconds until the last echo arrived.
  */
 export async function echoRound(host: string, port: number, ca: string, ids: readonly string[], inFlight: number): Promise<number> {
-  const driver = mqtt.connect(`mqtts://${host}:${port}`, { clientId: `driver-${process.pid}-${Date.now()}`, protocolVersion: 4, clean: true, reconnectPeriod: 0, ca });
+  const driver = mqtt.connect(`mqtts://${host}:${port}`, {
+    clientId: `driver-${process.pid}-${Date.now()}`,
+    protocolVersion: 4,
+    clean: true,
+    reconnectPeriod: 0,
+    ca,
+  });
   await new Promise<void>((resolve, reject) => {
     driver.once('connect', () => resolve());
     driver.once('error', reject);

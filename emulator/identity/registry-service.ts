@@ -218,10 +218,7 @@ export function checkRegistryEtag(record: DeviceRecord, ifMatch: string | undefi
   if (wanted === undefined) return;
   const current = registryEtag(record);
   if (wanted !== current) {
-    throw new HubError(
-      'PreconditionFailed',
-      `Precondition failed: Device version did not match, existing etag:${current} provided etag:${wanted}`,
-    );
+    throw new HubError('PreconditionFailed', `Precondition failed: Device version did not match, existing etag:${current} provided etag:${wanted}`);
   }
 }
 
@@ -236,7 +233,8 @@ function readStatus(status: unknown): DeviceStatus | undefined {
 
 function readStatusReason(reason: unknown): string | null {
   if (reason === undefined || reason === null) return null;
-  if (typeof reason !== 'string' || reason.length > STATUS_REASON_MAX_CHARS) throw argumentInvalid(`statusReason must be a string of at most ${STATUS_REASON_MAX_CHARS} characters.`);
+  if (typeof reason !== 'string' || reason.length > STATUS_REASON_MAX_CHARS)
+    throw argumentInvalid(`statusReason must be a string of at most ${STATUS_REASON_MAX_CHARS} characters.`);
   return reason;
 }
 

@@ -81,12 +81,21 @@ export class MethodService {
     try {
       const result = await this.dispatch(deviceId, call);
       this.events.emit('methodInvoked', {
-        deviceId, methodName: call.methodName, payload: call.payload, status: result.status, response: result.payload, durationMs: performance.now() - started,
+        deviceId,
+        methodName: call.methodName,
+        payload: call.payload,
+        status: result.status,
+        response: result.payload,
+        durationMs: performance.now() - started,
       });
       return result;
     } catch (error) {
       this.events.emit('methodInvoked', {
-        deviceId, methodName: call.methodName, payload: call.payload, error: (error as Error).message, durationMs: performance.now() - started,
+        deviceId,
+        methodName: call.methodName,
+        payload: call.payload,
+        error: (error as Error).message,
+        durationMs: performance.now() - started,
       });
       throw error;
     }
@@ -164,4 +173,3 @@ function formatTimeSpan(seconds: number): string {
   const s = seconds % 60;
   return [h, m, s].map((n) => String(n).padStart(2, '0')).join(':');
 }
-

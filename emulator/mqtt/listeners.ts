@@ -23,7 +23,14 @@ export interface MqttListenerLimits extends ListenerLimits {
  * Hands an accepted stream to aedes with the packet guard on its parser, and marks the
  * connection authenticated (no longer pending) once aedes has accepted its CONNECT.
  */
-function handleDevice(broker: Aedes, stream: Connection, limits: MqttListenerLimits, transport: string, onAuthenticated: () => void, req?: IncomingMessage): void {
+function handleDevice(
+  broker: Aedes,
+  stream: Connection,
+  limits: MqttListenerLimits,
+  transport: string,
+  onAuthenticated: () => void,
+  req?: IncomingMessage,
+): void {
   const client = broker.handle(stream, req);
   guardParser(client, limits.mqttMaxPacketBytes);
   (client as unknown as { transport: string }).transport = transport;
@@ -99,7 +106,8 @@ export function attachMqttWebSocket(server: HttpsServer, broker: Aedes, limits: 
 function upgradeRefusal(req: IncomingMessage): HubError | undefined {
   const pathname = (req.url ?? '').split('?')[0];
   if (pathname !== WEBSOCKET_PATH) return new HubError('NotFound', `The emulator does not implement an upgrade of ${pathname}.`);
-  if (req.method !== 'GET' || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return new HubError('ArgumentInvalid', 'Only a WebSocket upgrade (GET, Upgrade: websocket) is served here.');
+  if (req.method !== 'GET' || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket')
+    return new HubError('ArgumentInvalid', 'Only a WebSocket upgrade (GET, Upgrade: websocket) is served here.');
   if (!/^[+/0-9A-Za-z]{22}==$/.test(req.headers['sec-websocket-key'] ?? '')) return new HubError('ArgumentInvalid', 'Sec-WebSocket-Key is missing or invalid.');
   const version = req.headers['sec-websocket-version'];
   if (version !== '8' && version !== '13') return new HubError('ArgumentInvalid', 'Sec-WebSocket-Version must be 13.');

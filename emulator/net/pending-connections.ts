@@ -60,7 +60,10 @@ export class PendingConnections {
     if (this.pending >= this.maxPending) {
       this.refusedCount++;
       if (this.refusedCount === 1 || this.refusedCount % 1000 === 0) {
-        this.log?.warn({ listener: this.name, pending: this.pending, refused: this.refusedCount }, `closing new connections: ${this.maxPending} not yet authenticated are open (--max-pending-connections)`);
+        this.log?.warn(
+          { listener: this.name, pending: this.pending, refused: this.refusedCount },
+          `closing new connections: ${this.maxPending} not yet authenticated are open (--max-pending-connections)`,
+        );
       }
       socket.destroy();
       return false;

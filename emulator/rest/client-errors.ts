@@ -17,7 +17,9 @@ export function answerClientErrors(server: Server, serve: (req: IncomingMessage,
   // EMULATOR CHOICE: an `Expect` other than 100-continue is ignored and the request served, where
   // Node would answer a bare 417 (IoT Hub has no error code for it; clients never send one).
   server.on('checkExpectation', serve);
-  server.on('connect', (req: IncomingMessage, socket: Duplex) => answerAndClose(socket, new HubError('NotFound', `The emulator does not implement ${req.method}.`)));
+  server.on('connect', (req: IncomingMessage, socket: Duplex) =>
+    answerAndClose(socket, new HubError('NotFound', `The emulator does not implement ${req.method}.`)),
+  );
 
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     const code = error.code ?? '';

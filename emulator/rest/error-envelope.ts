@@ -36,7 +36,9 @@ export function errorHandler(log: { error(obj: object, msg: string): void }) {
  */
 export function rawHubErrorResponse(error: HubError): string {
   const text = JSON.stringify(restErrorBody(error, 'A'));
-  const headers = Object.entries(restErrorHeaders(error)).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  const headers = Object.entries(restErrorHeaders(error))
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
   return (
     `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\n` +
     `Content-Type: application/json; charset=utf-8\r\n` +

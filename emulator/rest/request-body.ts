@@ -87,7 +87,8 @@ export function bodyReader(limit = REST_BODY_LIMIT_BYTES): RequestHandler {
 function decode(body: Buffer, encoding: string | undefined, limit: number): Buffer {
   const name = (encoding ?? 'identity').trim().toLowerCase();
   if (name === 'identity' || body.length === 0) return body;
-  const inflate = name === 'gzip' || name === 'x-gzip' ? zlib.gunzipSync : name === 'deflate' ? zlib.inflateSync : name === 'br' ? zlib.brotliDecompressSync : undefined;
+  const inflate =
+    name === 'gzip' || name === 'x-gzip' ? zlib.gunzipSync : name === 'deflate' ? zlib.inflateSync : name === 'br' ? zlib.brotliDecompressSync : undefined;
   if (!inflate) throw new HubError('ArgumentInvalid', `The content encoding '${name}' is not supported.`);
   try {
     return inflate(body, { maxOutputLength: limit });

@@ -26,7 +26,12 @@ export type TwinCallCounter = (operation: 'c2d.twin.read' | 'c2d.twin.update', o
  * method, a content-encoding to undo, a path that does not decode) goes to express unchanged.
  * Returns false for those.
  */
-export function twinRoute(auth: ServiceAuthenticator, twins: TwinService, count: TwinCallCounter, onUnexpected: (error: unknown) => void): (req: IncomingMessage, res: ServerResponse) => boolean {
+export function twinRoute(
+  auth: ServiceAuthenticator,
+  twins: TwinService,
+  count: TwinCallCounter,
+  onUnexpected: (error: unknown) => void,
+): (req: IncomingMessage, res: ServerResponse) => boolean {
   return (req, res) => {
     const method = req.method;
     if (method !== 'GET' && method !== 'PATCH' && method !== 'PUT') return false;

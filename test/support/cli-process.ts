@@ -51,7 +51,10 @@ export async function waitForHealth(host: string, timeoutMs = 20_000): Promise<v
  * itself says it is listening. (A /health probe alone could be answered by another test's hub on
  * the same address while this child exits with EADDRINUSE.)
  */
-export async function startEmulatorCli(args: (host: string) => string[], options: { host?: string; env?: Record<string, string> } = {}): Promise<{ child: ReturnType<typeof runCli>; host: string }> {
+export async function startEmulatorCli(
+  args: (host: string) => string[],
+  options: { host?: string; env?: Record<string, string> } = {},
+): Promise<{ child: ReturnType<typeof runCli>; host: string }> {
   const start = async (host: string): Promise<{ child: ReturnType<typeof runCli>; host: string }> => {
     const child = runCli(['start', ...args(host)], options.env);
     const outcome = await new Promise<'listening' | 'exited'>((resolve) => {

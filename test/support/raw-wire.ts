@@ -32,7 +32,12 @@ export function wrap(socket: net.Socket, connected: Promise<void>): RawWire & { 
     parser.parse(chunk);
   });
   socket.on('error', () => undefined);
-  const closed = new Promise<void>((resolve) => socket.once('close', () => ((isClosed = true), resolve())));
+  const closed = new Promise<void>((resolve) =>
+    socket.once('close', () => {
+      isClosed = true;
+      resolve();
+    }),
+  );
   return {
     socket,
     ready: connected,
@@ -50,10 +55,13 @@ export function wrap(socket: net.Socket, connected: Promise<void>): RawWire & { 
 /** A TLS connection to the hub's MQTT port that has finished its handshake and sent nothing. */
 export async function rawTls(hub: Hub, port = hub.mqttPort): Promise<RawWire> {
   const socket = tls.connect({ host: hub.options.host, port, servername: hub.hostName, ca: hub.ca });
-  const wire = wrap(socket, new Promise((resolve, reject) => {
-    socket.once('secureConnect', () => resolve());
-    socket.once('error', reject);
-  }));
+  const wire = wrap(
+    socket,
+    new Promise((resolve, reject) => {
+      socket.once('secureConnect', () => resolve());
+      socket.once('error', reject);
+    }),
+  );
   await wire.ready;
   return wire;
 }
@@ -61,10 +69,13 @@ export async function rawTls(hub: Hub, port = hub.mqttPort): Promise<RawWire> {
 /** A plain TCP connection that never starts TLS. */
 export async function rawTcp(host: string, port: number): Promise<RawWire> {
   const socket = net.connect({ host, port });
-  const wire = wrap(socket, new Promise((resolve, reject) => {
-    socket.once('connect', () => resolve());
-    socket.once('error', reject);
-  }));
+  const wire = wrap(
+    socket,
+    new Promise((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('error', reject);
+    }),
+  );
   await wire.ready;
   return wire;
 }
@@ -91,7 +102,7 @@ export async function connectedWire(hub: Hub, deviceId: string): Promise<RawWire
   wire.write(connectPacket(hub, deviceId));
   await until(() => wire.packets().some((p) => p.cmd === 'connack') || wire.isClosed(), 5000, 'CONNACK');
   const connack = wire.packets().find((p) => p.cmd === 'connack') as mqttPacket.IConnackPacket | undefined;
-  if (!connack || connack.returnCode !== 0) throw new Error(`not accepted: ${JSON.stringify(connack)}`);
+  if (connack?.returnCode !== 0) throw new Error(`not accepted: ${JSON.stringify(connack)}`);
   return wire;
 }
 
