@@ -14,6 +14,7 @@ import { errorMessage, readCa, RemoteHub } from './remote/remote-hub.js';
 import { readDeviceRecord } from './store/read-device.js';
 import { registerFleetCommand } from '../fleet/cli.js';
 import { demoFleetSize, startDemoFleet } from '../fleet/demo.js';
+import { DEFAULT_DASHBOARD_PORT, startDashboard, type Dashboard } from '../dashboard/index.js';
 
 const env = (name: string): string => `IOTHUB_EMULATOR_${name}`;
 const seconds = (value: string): number => {
@@ -68,6 +69,7 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
   .addOption(new Option('--recording-limit <n>', 'method calls, twin patches and connection events kept for GET /$emulator/recording').env(env('RECORDING_LIMIT')).default(defaultRecordingOptions.recordingLimit).argParser(count))
   .addOption(new Option('--telemetry-buffer <n>', 'device-to-cloud messages kept for the recording and `monitor --replay`').env(env('TELEMETRY_BUFFER')).default(defaultRecordingOptions.telemetryBuffer).argParser(count))
   .addOption(new Option('--demo-fleet <n>', 'also run this many simulated lockDoor devices in this process, and print how to call them').env(env('DEMO_FLEET')).argParser(demoFleetSize))
+  .addOption(new Option('--dashboard-port <port>', 'plain-HTTP port of the web dashboard, on the same --host (0 turns it off)').env(env('DASHBOARD_PORT')).default(DEFAULT_DASHBOARD_PORT).argParser(int))
   .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent').env(env('LOG_LEVEL')).default('info'))
   .addOption(new Option('--log-format <format>', 'pretty (default on a terminal) or json').env(env('LOG_FORMAT')).choices(['pretty', 'json']))
   .action(async (opts) => {
@@ -107,7 +109,15 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
     }
     // Applied before any request can be served: startHub resolved in this same microtask chain.
     if (opts.clockOffset > 0) hub.clock.advance(opts.clockOffset * 1000);
-    printBanner(hub);
+    let dashboard: Dashboard | undefined;
+    try {
+      if (opts.dashboardPort > 0) dashboard = await startDashboard(hub, { host: hub.options.host, port: opts.dashboardPort });
+    } catch (error) {
+      console.error(`iothub-emulator: ${(error as Error).message}`);
+      await hub.stop();
+      process.exit(1);
+    }
+    printBanner(hub, dashboard);
     const demoFleet = opts.demoFleet ? await startDemoFleet(hub, opts.demoFleet) : undefined;
     let stopping = false;
     const stop = async (signal: string): Promise<void> => {
@@ -115,6 +125,7 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
       stopping = true;
       hub.log.info(`${signal}: stopping`);
       await demoFleet?.stop();
+      await dashboard?.stop();
       await hub.stop();
       process.exit(0);
     };
@@ -201,7 +212,7 @@ remoteOptions(program.command('reset').description('clear a running emulator: de
     }
   });
 
-function printBanner(hub: Hub): void {
+function printBanner(hub: Hub, dashboard: Dashboard | undefined): void {
   const lines = [
     '',
     `iothub-emulator is listening on ${hub.options.host}`,
@@ -217,6 +228,7 @@ function printBanner(hub: Hub): void {
     `Trust the emulator's CA (${hub.caPath}) in the shell that runs your SDK app:`,
     `  export NODE_EXTRA_CA_CERTS=${hub.caPath}`,
     '',
+    ...(dashboard ? [`Dashboard: ${dashboard.url}`, ''] : []),
   ];
   console.log(lines.join('\n'));
 }

@@ -1,0 +1,29 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../../emulator/clock.js';
+import type { HubEvents } from '../../emulator/events.js';
+import type { RegistryService } from '../../emulator/identity/registry-service.js';
+import type { MethodService } from '../../emulator/methods/method-service.js';
+import type { Recording } from '../../emulator/operations/recording.js';
+import type { TwinService } from '../../emulator/twin/twin-service.js';
+import type { Scheduler } from '../../scheduler/scheduler.js';
+
+/**
+ * What the dashboard is given by the composition root: the hub's public services and the
+ * scheduler, called in-process. It never holds a key a user would have to type, and it reaches
+ * no store directly.
+ */
+export interface DashboardDeps {
+  /** the name connection strings carry */
+  readonly hostName: string;
+  readonly registry: RegistryService;
+  readonly twins: TwinService;
+  readonly methods: MethodService;
+  /** how many devices are connected right now */
+  readonly connections: { readonly count: number };
+  readonly events: HubEvents;
+  readonly recording: Recording;
+  readonly clock: Clock;
+  readonly scheduler: Scheduler;
+  deviceConnectionString(deviceId: string): string;
+  readonly log: Logger;
+}
