@@ -26,7 +26,7 @@ export function apiRouter(deps: DashboardDeps, sampler: HubSampler, live: LiveUp
   router.use(express.json({ limit: '1mb' }));
 
   router.get('/hub', (_req, res) => {
-    res.json({ hostName: deps.hostName, clock: clockView(deps), now: sampler.now(), history: sampler.history(), statistics: registry.statistics() });
+    res.json({ hostName: deps.hostName, connectionString: deps.connectionString(), clock: clockView(deps), now: sampler.now(), history: sampler.history(), statistics: registry.statistics() });
   });
 
   router.post('/clock/advance', (req, res) => {
@@ -71,6 +71,13 @@ export function apiRouter(deps: DashboardDeps, sampler: HubSampler, live: LiveUp
         ...last(recording.twinPatches({ deviceId })),
       ].sort((a, b) => a.seq - b.seq),
     });
+  });
+
+  router.get('/devices/:id/connection-string', (req, res) => {
+    const deviceId = param(req);
+    const record = registry.get(deviceId);
+    if (record.authentication.type !== 'sas') throw new HubError('ArgumentInvalid', `Device ${deviceId} does not authenticate with symmetric keys.`);
+    res.json({ connectionString: deps.deviceConnectionString(deviceId) });
   });
 
   // Enable or disable: the registry's own update, so a device disabled while connected is dropped.

@@ -25,5 +25,7 @@ export interface DashboardDeps {
   readonly clock: Clock;
   readonly scheduler: Scheduler;
   deviceConnectionString(deviceId: string): string;
+  /** the hub's connection string for a policy (the well-known development keys) */
+  connectionString(policy?: string): string;
   readonly log: Logger;
 }
