@@ -28,7 +28,10 @@ export interface Dashboard {
 /** The dashboard's port unless --dashboard-port says otherwise (nothing else of the emulator's uses it). */
 export const DEFAULT_DASHBOARD_PORT = 8080;
 
-const defaultAssets = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../web');
+// Compiled, this file is dist/dashboard/server/ and the page dist/dashboard/web/; run from source
+// (tsx, tests) it is dashboard/server/ and the built page is still under dist/.
+const here = path.dirname(fileURLToPath(import.meta.url));
+const defaultAssets = existsSync(path.resolve(here, '../web/assets')) ? path.resolve(here, '../web') : path.resolve(here, '../../dist/dashboard/web');
 
 /**
  * The dashboard's own plain-HTTP listener: the built page (static files) and its JSON API and

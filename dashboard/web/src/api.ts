@@ -11,10 +11,12 @@ export class ApiError extends Error {
 }
 
 export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  // Changes always go as JSON (the server refuses anything else: see request-guard.ts).
+  const sendsBody = method !== 'GET' && method !== 'DELETE';
   const response = await fetch(`/api${path}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: sendsBody ? { 'content-type': 'application/json' } : {},
+    body: sendsBody ? JSON.stringify(body ?? {}) : undefined,
   });
   if (response.status === 204) return undefined as T;
   const text = await response.text();
