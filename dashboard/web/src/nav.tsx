@@ -1,7 +1,7 @@
 import type { ComponentChildren } from 'preact';
+import { lazy } from './lazy';
 import { DevicePage } from './pages/device';
 import { DevicesPage } from './pages/devices';
-import { HubPage } from './pages/hub';
 import { JobsPage } from './pages/jobs';
 import { QueryPage } from './pages/query';
 
@@ -17,6 +17,9 @@ export interface NavEntry {
   /** the page for a path under this entry, or undefined when the path is not this entry's */
   match(path: string): ComponentChildren | undefined;
 }
+
+// The hub page carries the chart library (uPlot): loaded only when it is opened.
+const HubPage = lazy(() => import('./pages/hub').then((m) => m.HubPage));
 
 const icon = (d: string): ComponentChildren => (
   <svg viewBox="0 0 20 20" width="18" height="18" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="1.6" stroke-linecap="round" stroke-linejoin="round"><path d={d} /></svg>

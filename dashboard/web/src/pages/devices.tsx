@@ -34,6 +34,8 @@ export function DevicesPage() {
     try {
       const result = await get<DevicePage>(`/devices?${asked}`);
       if (query.current === asked) setPage(result);
+      // For the benchmark (bench/dashboard.ts): when the first page of rows reached the screen.
+      if (performance.getEntriesByName('devices-rendered').length === 0) requestAnimationFrame(() => performance.mark('devices-rendered'));
     } catch (e) {
       setError(e);
     }
