@@ -22,6 +22,9 @@ let dashboard: Dashboard;
 let browser: Browser;
 let page: Page;
 let door: InstanceType<typeof device.Client>;
+// A few more devices that talk, so the hub page's charts and the pictures in docs/ show traffic.
+const chatty: InstanceType<typeof device.Client>[] = [];
+let chatter: NodeJS.Timeout | undefined;
 const desiredSeen: Record<string, unknown>[] = [];
 const methodRequests: unknown[] = [];
 
@@ -35,9 +38,16 @@ beforeAll(async () => {
   const registry = registryFor(hub);
   await registry.addDevices(Array.from({ length: 24 }, (_, i) => ({ deviceId: `dash-sensor-${String(i).padStart(2, '0')}`, status: 'enabled' as const })));
   await createDevice(hub, 'dash-door');
+  for (let i = 0; i < 3; i++) chatty.push(await openDevice(hub.deviceConnectionString(`dash-sensor-0${i}`)));
+  let n = 0;
+  chatter = setInterval(() => {
+    for (const client of chatty) void client.sendEvent(new device.Message(JSON.stringify({ temperature: 20 + (n++ % 7) / 2 }))).catch(() => undefined);
+  }, 250);
 }, 60_000);
 
 afterAll(async () => {
+  clearInterval(chatter);
+  await Promise.all(chatty.map((c) => c.close().catch(() => undefined)));
   await door?.close().catch(() => undefined);
   await browser?.close();
   await dashboard?.stop();
@@ -51,6 +61,7 @@ describe('dashboard in a browser', () => {
     await page.goto(`${dashboard.url}devices`);
     await expect.poll(() => page.locator('tr[data-device-id]').count(), poll).toBe(25);
     await expect.poll(() => rowOf('dash-door').locator('[data-state]').getAttribute('data-state'), poll).toBe('Disconnected');
+    await expect.poll(() => rowOf('dash-sensor-00').locator('[data-state]').getAttribute('data-state'), poll).toBe('Connected');
     await expect.poll(() => page.getByText('1–25 of 25').count(), poll).toBe(1);
 
     door = await openDevice(hub.deviceConnectionString('dash-door'));
@@ -65,7 +76,10 @@ describe('dashboard in a browser', () => {
     // The same page, never reloaded: the live stream turns the row green.
     await expect.poll(() => rowOf('dash-door').locator('[data-state]').getAttribute('data-state'), poll).toBe('Connected');
 
-    await page.getByLabel('Filter by device ID').fill('sensor-1');
+    // "/" jumps to the filter, as in most tools with a list.
+    await page.keyboard.press('/');
+    expect(await page.getByLabel('Filter by device ID').evaluate((el) => el.ownerDocument.activeElement === el)).toBe(true);
+    await page.keyboard.type('sensor-1');
     await expect.poll(() => page.locator('tr[data-device-id]').count(), poll).toBe(10);
     await page.getByLabel('Filter by device ID').fill('');
     await expect.poll(() => page.locator('tr[data-device-id]').count(), poll).toBe(25);
@@ -183,13 +197,14 @@ describe('dashboard in a browser', () => {
     await page.getByRole('link', { name: 'Hub' }).click();
     await page.waitForURL(/\/$/);
     await expect.poll(() => page.getByLabel('Devices registered').textContent(), poll).toContain('25');
-    await expect.poll(() => page.getByLabel('Connected', { exact: true }).textContent(), poll).toContain('1');
+    await expect.poll(() => page.getByLabel('Connected', { exact: true }).textContent(), poll).toContain('4');
+    await expect.poll(async () => Number(await page.getByLabel('Messages / s').locator('.stat-value').textContent()), poll).toBeGreaterThan(0);
     const before = hub.clock.offset;
     await page.getByRole('button', { name: '+1 h' }).click();
     await expect.poll(() => hub.clock.offset - before, poll).toBe(3_600_000);
     await expect.poll(() => page.locator('.clock').textContent(), poll).toContain('3,600 s ahead');
     // Let the charts gather a few seconds of samples before the picture.
-    await waitFor(async () => (await page.evaluate(() => document.querySelectorAll('.chart canvas').length)) === 3, 5000, 'charts');
+    await expect.poll(() => page.locator('.chart canvas').count(), poll).toBe(3);
     await page.waitForFunction(() => performance.now() > 6000);
     const file = await screenshot(page, 'hub');
     expect(statSync(file).size).toBeGreaterThan(10_000);

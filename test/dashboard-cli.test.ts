@@ -49,7 +49,7 @@ describe('the dashboard in iothub-emulator start', () => {
         );
       });
       expect(rebound).toBe(403);
-      expect((await (await fetch(`${url}api/devices?q=cli-dash`)).json()).total).toBe(1);
+      expect(((await (await fetch(`${url}api/devices?q=cli-dash`)).json()) as { total: number }).total).toBe(1);
     } finally {
       child.kill('SIGTERM');
     }

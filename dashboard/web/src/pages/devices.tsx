@@ -52,6 +52,18 @@ export function DevicesPage() {
     return () => clearTimeout(timer);
   }, [load]);
 
+  // "/" focuses the filter (unless the user is typing somewhere already).
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent): void => {
+      const target = e.target as HTMLElement;
+      if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName)) return;
+      e.preventDefault();
+      document.querySelector<HTMLInputElement>('input.search')?.focus();
+    };
+    addEventListener('keydown', onKey);
+    return () => removeEventListener('keydown', onKey);
+  }, []);
+
   // "12 s ago" keeps counting without a fetch.
   useEffect(() => {
     const timer = setInterval(() => setTick((n) => n + 1), 5000);
@@ -109,7 +121,7 @@ export function DevicesPage() {
         <input
           type="search"
           class="search"
-          placeholder="Filter by device ID…"
+          placeholder="Filter by device ID…  ( / )"
           aria-label="Filter by device ID"
           value={text}
           onInput={(e) => {
