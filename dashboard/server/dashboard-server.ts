@@ -42,12 +42,13 @@ export async function startDashboard(deps: DashboardDeps, options: DashboardOpti
   const sampler = new HubSampler({ events: deps.events, registered: () => deps.registry.count(), connected: () => deps.connections.count, scheduler: deps.scheduler });
   const live = new LiveUpdates({ events: deps.events, recording: deps.recording, registry: deps.registry, scheduler: deps.scheduler, sampler, connected: () => deps.connections.count });
   const assetsDir = options.assetsDir ?? defaultAssets;
-  let allowedHosts: ReadonlySet<string> = new Set();
+  const hostPart = options.host.includes(':') ? `[${options.host}]` : options.host;
+  const allowedNames = new Set(['localhost', '127.0.0.1', '[::1]', hostPart, deps.hostName].map((h) => h.toLowerCase()));
 
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(requestGuard(() => allowedHosts));
+  app.use(requestGuard(allowedNames));
   app.use('/api', apiRouter(deps, sampler, live));
   if (existsSync(path.join(assetsDir, 'index.html'))) {
     // Hashed file names under assets/ never change; index.html always is fetched anew.
@@ -72,9 +73,8 @@ export async function startDashboard(deps: DashboardDeps, options: DashboardOpti
       resolve((server.address() as AddressInfo).port);
     });
   });
-  const hostPart = options.host.includes(':') ? `[${options.host}]` : options.host;
-  allowedHosts = new Set(['localhost', '127.0.0.1', '[::1]', hostPart, deps.hostName].map((h) => `${h.toLowerCase()}:${port}`));
-  const urlHost = options.host === '127.0.0.1' ? 'localhost' : hostPart;
+  // The address a person types: the hub's name when bound to 127.0.0.1 or every address (a container).
+  const urlHost = ['127.0.0.1', '0.0.0.0', '::'].includes(options.host) ? deps.hostName : hostPart;
   let stopping: Promise<void> | undefined;
   return {
     url: `http://${urlHost}:${port}/`,

@@ -120,6 +120,8 @@ export class LiveUpdates {
       this.summaryDirty = true;
       this.markRow(e.deviceId);
     };
+    // A row's "last activity" moves with its messages too (the registry keeps it to the second).
+    const onTelemetry = (e: { deviceId: string }): void => this.markRow(e.deviceId);
     const onJob = (): void => void (this.jobsDirty = true);
     const onEntry = (entry: RecordedEntry): void => {
       const watchers = this.byDevice.get(entry.deviceId);
@@ -136,6 +138,7 @@ export class LiveUpdates {
     events.on('deviceDisconnected', onConnection);
     events.on('deviceCreated', onMembership);
     events.on('deviceDeleted', onMembership);
+    events.on('telemetry', onTelemetry);
     events.on('jobFinished', onJob);
     events.on('jobDeviceFinished', onJob);
     const stopEntries = recording.subscribe(onEntry);
@@ -151,6 +154,7 @@ export class LiveUpdates {
       events.off('deviceDisconnected', onConnection);
       events.off('deviceCreated', onMembership);
       events.off('deviceDeleted', onMembership);
+      events.off('telemetry', onTelemetry);
       events.off('jobFinished', onJob);
       events.off('jobDeviceFinished', onJob);
       stopEntries();
