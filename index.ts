@@ -2,6 +2,8 @@
 export { startHub, type Hub } from './emulator/hub.js';
 export type { HubOptions } from './emulator/config.js';
 export { wellKnownPolicies } from './emulator/identity/policies.js';
+// The web dashboard beside a hub started in-process: startDashboard(hub, { host: hub.options.host, port: 8080 }).
+export { startDashboard, DEFAULT_DASHBOARD_PORT, type Dashboard, type DashboardOptions, type DashboardDeps } from './dashboard/index.js';
 
 // For test suites: an emulator inside the test process, and what it recorded.
 export { startEmulator, type Emulator, type StartEmulatorOptions, type CreateDeviceOptions, type EmulatedDevice } from './emulator/testing/start-emulator.js';

@@ -59,7 +59,7 @@ export function HubPage() {
         <p class="subtitle">{info ? info.hostName : ' '}</p>
       </header>
       <div class="stats">
-        <Stat label="Devices registered" value={now ? fmt(now.registered) : '—'} hint={info ? `${fmt(info.statistics.disabledDeviceCount)} disabled at load` : ' '} />
+        <Stat label="Devices registered" value={now ? fmt(now.registered) : '—'} hint={<a href="/devices">Devices →</a>} />
         <Stat label="Connected" value={now ? fmt(now.connected) : '—'} hint={now && now.registered > 0 ? `${Math.round((now.connected / now.registered) * 100)} % of registered` : ' '} />
         <Stat label="Messages / s" value={last ? fmt(last.telemetry) : '—'} hint="device-to-cloud, last second" />
         <Stat label="Method calls / s" value={last ? fmt(last.methods) : '—'} hint={last ? `${fmt(last.methodFailures)} failed` : ' '} />
