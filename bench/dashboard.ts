@@ -110,7 +110,7 @@ export const bench: Bench = {
       // The last page stays open, watching its 50 churning rows, for the whole window; beside it a
       // reader of the same stream counts what the coalescing lets through.
       const ids = await page!.locator('tr[data-device-id]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-device-id')));
-      const stream = countStream(`http://${HOST}:${dashboardPort}/api/live?rows=${ids.join(',')}`);
+      const stream = countStream(`http://${HOST}:${dashboardPort}/api/live?${ids.map((id) => `rows=${encodeURIComponent(id!)}`).join('&')}`);
       const withPage = await cpuShare(pid, WINDOW_SECONDS);
       const streamed = stream.stop();
       const live = await page!.locator('[data-state="Connected"]').count();

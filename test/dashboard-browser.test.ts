@@ -55,6 +55,7 @@ afterAll(async () => {
 });
 
 const rowOf = (id: string) => page.locator(`tr[data-device-id="${id}"]`);
+const nav = (name: string) => page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name, exact: true });
 
 describe('dashboard in a browser', () => {
   it('lists the registered devices and shows a device connecting without a reload', async () => {
@@ -139,7 +140,7 @@ describe('dashboard in a browser', () => {
   });
 
   it('schedules a method job from the page and follows it to completed', async () => {
-    await page.getByRole('link', { name: 'Jobs' }).click();
+    await nav('Jobs').click();
     await page.waitForURL(/\/jobs$/);
     await page.getByLabel('Job ID').fill('dash-lock-job');
     await page.getByLabel('Query condition').fill("deviceId = 'dash-door'");
@@ -172,7 +173,7 @@ describe('dashboard in a browser', () => {
   });
 
   it('runs a query as a table and points at the error of a bad one', async () => {
-    await page.getByRole('link', { name: 'Query' }).click();
+    await nav('Query').click();
     await page.waitForURL(/\/query/);
     const text = page.getByLabel('Query', { exact: true });
     await text.fill("SELECT * FROM devices WHERE tags.building = '43'");
@@ -194,7 +195,7 @@ describe('dashboard in a browser', () => {
   });
 
   it('shows the hub figures and moves the emulator clock', async () => {
-    await page.getByRole('link', { name: 'Hub' }).click();
+    await nav('Hub').click();
     await page.waitForURL(/\/$/);
     await expect.poll(() => page.getByLabel('Devices registered').textContent(), poll).toContain('25');
     await expect.poll(() => page.getByLabel('Connected', { exact: true }).textContent(), poll).toContain('4');
@@ -211,7 +212,7 @@ describe('dashboard in a browser', () => {
   });
 
   it('creates, disables and deletes a device from the devices page', async () => {
-    await page.getByRole('link', { name: 'Devices' }).click();
+    await nav('Devices').click();
     await page.getByLabel('New device ID').fill('dash-made-in-page');
     await page.getByRole('button', { name: 'Add device' }).click();
     await waitFor(() => hub.registry.find('dash-made-in-page'), 10_000, 'the device to be created');

@@ -140,7 +140,7 @@ export function apiRouter(deps: DashboardDeps, sampler: HubSampler, live: LiveUp
   });
 
   router.get('/live', (req, res) => {
-    live.open(req, res, new URLSearchParams(req.url.slice(req.url.indexOf('?') + 1)));
+    live.open(req, res, new URL(req.originalUrl, 'http://dashboard').searchParams);
   });
 
   router.use((_req: Request, _res: Response, next: NextFunction) => next(new HubError('NotFound', 'No such dashboard API.')));

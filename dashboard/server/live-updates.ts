@@ -61,14 +61,9 @@ export class LiveUpdates {
 
   constructor(private readonly sources: LiveSources) {}
 
-  /** `GET /api/live?rows=a,b&device=x&jobs=1` */
+  /** `GET /api/live?rows=a&rows=b&device=x&jobs=1` (one `rows` per id: device ids may contain commas) */
   open(req: IncomingMessage, res: ServerResponse, params: URLSearchParams): void {
-    const rows = new Set(
-      (params.get('rows') ?? '')
-        .split(',')
-        .filter(Boolean)
-        .slice(0, DASHBOARD_MAX_WATCHED_DEVICES),
-    );
+    const rows = new Set(params.getAll('rows').filter(Boolean).slice(0, DASHBOARD_MAX_WATCHED_DEVICES));
     const client: LiveClient = {
       res,
       rows,

@@ -7,10 +7,14 @@ export type LiveHandlers = Partial<Record<'summary' | 'rows' | 'entries' | 'jobs
  * table, one device, the jobs), the server batches what changed. Reopened when that changes;
  * EventSource reconnects on its own after a restart of the emulator.
  */
-export function useLive(params: Record<string, string | undefined>, handlers: LiveHandlers): void {
+export function useLive(params: Record<string, string | readonly string[] | undefined>, handlers: LiveHandlers): void {
   const ref = useRef(handlers);
   ref.current = handlers;
-  const query = new URLSearchParams(Object.entries(params).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== '')).toString();
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    for (const v of typeof value === 'string' ? [value] : (value ?? [])) if (v !== '') search.append(name, v);
+  }
+  const query = search.toString();
   useEffect(() => {
     const source = new EventSource(`/api/live?${query}`);
     for (const name of ['summary', 'rows', 'entries', 'jobs', 'sample'] as const) {

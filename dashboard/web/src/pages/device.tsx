@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, get, type DeviceDetails, type Entry, type Twin } from '../api';
+import { api, get, type DeviceDetails, type DeviceRow, type Entry, type Twin } from '../api';
 import { Card, ConnectionBadge, CopyButton, ErrorBox, JsonBlock, StatusPill } from '../components/ui';
 import { ago, clockTime, compactJson, dateTime, withoutMetadata } from '../format';
 import { useLive } from '../live';
@@ -48,7 +48,7 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
   }, [deviceId]);
 
   useLive(
-    { rows: deviceId, device: deviceId },
+    { rows: [deviceId], device: deviceId },
     {
       entries: ({ entries }: { entries: Entry[] }) => {
         const newest = [...entries].reverse();
@@ -58,7 +58,11 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
         if (c.length) setConnections((old) => [...c, ...old].slice(0, KEEP_EVENTS));
         if (entries.some((e) => e.kind === 'twin' || e.kind === 'connection')) void reload();
       },
-      rows: () => void reload(),
+      // The header's facts follow the row (connection state, last activity) without a refetch.
+      rows: ({ rows }: { rows: DeviceRow[] }) => {
+        const row = rows.find((r) => r.deviceId === deviceId);
+        if (row) setDetails((d) => (d ? { ...d, device: { ...d.device, status: row.status, connectionState: row.connectionState, connectionStateUpdatedTime: row.connectionStateUpdatedTime, lastActivityTime: row.lastActivityTime } } : d));
+      },
     },
   );
 

@@ -72,7 +72,7 @@ export function DevicesPage() {
 
   const lastCounts = useRef({ registered: -1, connected: -1 });
   useLive(
-    { rows: page?.rows.map((r) => r.deviceId).join(',') },
+    { rows: page?.rows.map((r) => r.deviceId) },
     {
       rows: ({ rows }: { rows: DeviceRow[]; removed: string[] }) => {
         setPage((p) => {
