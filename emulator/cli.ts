@@ -72,7 +72,7 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
   .addOption(new Option('--dashboard-port <port>', 'plain-HTTP port of the web dashboard, on the same --host (0 turns it off)').env(env('DASHBOARD_PORT')).default(DEFAULT_DASHBOARD_PORT).argParser(int))
   .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent').env(env('LOG_LEVEL')).default('info'))
   .addOption(new Option('--log-format <format>', 'pretty (default on a terminal) or json').env(env('LOG_FORMAT')).choices(['pretty', 'json']))
-  .action(async (opts) => {
+  .action(async (opts, command: Command) => {
     const options: Partial<HubOptions> = {
       host: opts.host,
       hostName: opts.hostname,
@@ -113,12 +113,16 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
     try {
       if (opts.dashboardPort > 0) dashboard = await startDashboard(hub, { host: hub.options.host, port: opts.dashboardPort });
     } catch (error) {
-      console.error(`iothub-emulator: ${(error as Error).message}`);
-      await hub.stop();
-      process.exit(1);
+      // A port the user asked for must work; the default one may be someone else's (8080 often is).
+      if (command.getOptionValueSource('dashboardPort') === 'default') {
+        hub.log.warn(`${(error as Error).message}; the hub runs without its dashboard`);
+      } else {
+        console.error(`iothub-emulator: ${(error as Error).message}`);
+        await hub.stop();
+        process.exit(1);
+      }
     }
-    printBanner(hub, dashboard);
-    const demoFleet = opts.demoFleet ? await startDemoFleet(hub, opts.demoFleet) : undefined;
+    let demoFleet: Awaited<ReturnType<typeof startDemoFleet>> | undefined;
     let stopping = false;
     const stop = async (signal: string): Promise<void> => {
       if (stopping) return;
@@ -129,8 +133,11 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
       await hub.stop();
       process.exit(0);
     };
+    // Before the banner: whoever reads it may stop us at once (a signal with no listener kills).
     process.on('SIGINT', () => void stop('SIGINT'));
     process.on('SIGTERM', () => void stop('SIGTERM'));
+    printBanner(hub, dashboard);
+    if (opts.demoFleet) demoFleet = await startDemoFleet(hub, opts.demoFleet);
   });
 
 hubOptions(program.command('connection-string').description("print the hub's connection string, or a device's"))

@@ -65,6 +65,31 @@ describe('the dashboard in iothub-emulator start', () => {
     expect(files).toContain('dist/dashboard/server/dashboard-server.js');
   });
 
+  it('runs the hub without the dashboard when the default port is taken, and refuses to when the port was asked for', async () => {
+    const { default: net } = await import('node:net');
+    const host = `127.0.0.${2 + Math.floor(Math.random() * 250)}`;
+    const squatter = net.createServer();
+    await new Promise<void>((resolve, reject) => squatter.once('error', reject).listen(8080, host, () => resolve()));
+    try {
+      const { child } = await startEmulatorCli((h) => ['--host', h, '--hostname', h, ...certArgs()], { host });
+      try {
+        await waitFor(() => child.output().includes('export NODE_EXTRA_CA_CERTS='), 10_000, 'the banner');
+        expect(child.output()).toContain(`Cannot listen for the dashboard on ${host}:8080`);
+        expect(child.output()).not.toContain('Dashboard:');
+      } finally {
+        child.kill('SIGTERM');
+      }
+      expect(await exited(child)).toBe(0);
+
+      const asked = runCli(['start', '--host', host, '--hostname', host, '--dashboard-port', '8080', ...certArgs()]);
+      expect(await exited(asked)).toBe(1);
+      expect(asked.output()).toContain(`iothub-emulator: Cannot listen for the dashboard on ${host}:8080`);
+      expect(asked.output()).toContain('pick another --dashboard-port, or 0 to turn the dashboard off');
+    } finally {
+      squatter.close();
+    }
+  });
+
   it('is off with --dashboard-port 0', async () => {
     const { child, host } = await startEmulatorCli((h) => ['--host', h, '--hostname', h, '--dashboard-port', '0', ...certArgs()]);
     try {
