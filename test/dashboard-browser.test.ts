@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, type Dashboard } from '../dashboard/index.js';
-import type { Hub } from '../emulator/hub.js';
+import type { Hub } from '../cli/start-hub.js';
 import { launchChromium, screenshot } from './support/browser.js';
 import { startTestHub } from './support/hub-factory.js';
 import { createDevice, openDevice, registryFor, waitFor } from './support/sdk.js';

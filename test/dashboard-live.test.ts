@@ -1,7 +1,7 @@
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, type Dashboard } from '../dashboard/index.js';
-import type { Hub } from '../emulator/hub.js';
+import type { Hub } from '../cli/start-hub.js';
 import { startTestHub } from './support/hub-factory.js';
 import { connectRaw } from './support/raw-device.js';
 import { waitFor } from './support/sdk.js';

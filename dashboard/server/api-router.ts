@@ -1,11 +1,5 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
-import { HubError } from '../../emulator/errors.js';
-import { deviceJson } from '../../emulator/identity/device-json.js';
-import { DASHBOARD_MAX_JOB_DEVICE_ROWS } from '../../emulator/limits.js';
-import { readMethodCall } from '../../emulator/methods/method-service.js';
-import { isoTime } from '../../emulator/time.js';
-import { isJsonObject } from '../../emulator/twin/json.js';
-import { MAX_OFFSET_SECONDS } from '../../emulator/rest/emulator-router.js';
+import { CLOCK_MAX_OFFSET_SECONDS, DASHBOARD_MAX_JOB_DEVICE_ROWS, deviceJson, HubError, isJsonObject, isoTime, readMethodCall } from '../../emulator/index.js';
 import type { DashboardDeps } from './deps.js';
 import { devicePage, type DeviceFilter } from './device-rows.js';
 import type { HubSampler } from './hub-sampler.js';
@@ -34,8 +28,8 @@ export function apiRouter(deps: DashboardDeps, sampler: HubSampler, live: LiveUp
     if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) {
       throw new HubError('ArgumentInvalid', 'Give a number of seconds ≥ 0; the clock only moves forward.');
     }
-    if ((clock.offset + seconds * 1000) / 1000 > MAX_OFFSET_SECONDS) {
-      throw new HubError('ArgumentInvalid', `The clock can run at most ${MAX_OFFSET_SECONDS} seconds (100 years) ahead of real time.`);
+    if ((clock.offset + seconds * 1000) / 1000 > CLOCK_MAX_OFFSET_SECONDS) {
+      throw new HubError('ArgumentInvalid', `The clock can run at most ${CLOCK_MAX_OFFSET_SECONDS} seconds (100 years) ahead of real time.`);
     }
     clock.advance(seconds * 1000);
     res.json(clockView(deps));
@@ -111,7 +105,7 @@ export function apiRouter(deps: DashboardDeps, sampler: HubSampler, live: LiveUp
   });
 
   router.get('/jobs', (_req, res) => {
-    res.json(scheduler.list());
+    res.json(scheduler.list(undefined, undefined).jobs);
   });
 
   router.put('/jobs/:id', (req, res) => {
@@ -136,7 +130,7 @@ export function apiRouter(deps: DashboardDeps, sampler: HubSampler, live: LiveUp
   });
 
   router.post('/query', (req, res) => {
-    res.json(runDashboardQuery(isJsonObject(req.body) ? req.body.query : undefined, registry, scheduler));
+    res.json(runDashboardQuery(isJsonObject(req.body) ? req.body.query : undefined, deps.selection, scheduler));
   });
 
   router.get('/live', (req, res) => {

@@ -1,10 +1,5 @@
 import type { Logger } from 'pino';
-import type { Clock } from '../../emulator/clock.js';
-import type { HubEvents } from '../../emulator/events.js';
-import type { RegistryService } from '../../emulator/identity/registry-service.js';
-import type { MethodService } from '../../emulator/methods/method-service.js';
-import type { Recording } from '../../emulator/operations/recording.js';
-import type { TwinService } from '../../emulator/twin/twin-service.js';
+import type { Clock, DeviceSelection, HubEvents, MethodService, Recording, RegistryService, TwinService } from '../../emulator/index.js';
 import type { Scheduler } from '../../scheduler/scheduler.js';
 
 /**
@@ -18,6 +13,8 @@ export interface DashboardDeps {
   readonly registry: RegistryService;
   readonly twins: TwinService;
   readonly methods: MethodService;
+  /** queries: the same selection `POST /devices/query` pages through */
+  readonly selection: DeviceSelection;
   /** how many devices are connected right now */
   readonly connections: { readonly count: number };
   readonly events: HubEvents;

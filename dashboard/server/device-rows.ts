@@ -1,6 +1,4 @@
-import type { DeviceRecord } from '../../emulator/identity/device-record.js';
-import type { RegistryService } from '../../emulator/identity/registry-service.js';
-import { DASHBOARD_MAX_PAGE_ROWS } from '../../emulator/limits.js';
+import { DASHBOARD_MAX_PAGE_ROWS, type DeviceRecord, type RegistryService } from '../../emulator/index.js';
 
 /** One line of the devices table: what is read at a glance, nothing that needs the twin. */
 export interface DeviceRow {

@@ -1,5 +1,4 @@
-import type { HubEvents } from '../../emulator/events.js';
-import { DASHBOARD_SERIES_SECONDS } from '../../emulator/limits.js';
+import { DASHBOARD_SERIES_SECONDS, type HubEvents } from '../../emulator/index.js';
 import { ACTIVE_JOB_STATUSES } from '../../scheduler/job-model.js';
 import type { Scheduler } from '../../scheduler/scheduler.js';
 
@@ -82,7 +81,7 @@ export class HubSampler {
 
   private build(): HubSample {
     let activeJobs = 0;
-    for (const job of this.sources.scheduler.list()) if (ACTIVE_JOB_STATUSES.has(job.status)) activeJobs++;
+    for (const job of this.sources.scheduler.list(undefined, undefined).jobs) if (ACTIVE_JOB_STATUSES.has(job.status)) activeJobs++;
     return {
       t: Math.floor(Date.now() / 1000),
       registered: this.sources.registered(),

@@ -1,14 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { HubEvents } from '../../emulator/events.js';
-import type { RegistryService } from '../../emulator/identity/registry-service.js';
 import {
   DASHBOARD_FLUSH_INTERVAL_MS,
   DASHBOARD_MAX_BUFFERED_BYTES,
   DASHBOARD_MAX_ENTRIES_PER_FLUSH,
   DASHBOARD_MAX_WATCHED_DEVICES,
-} from '../../emulator/limits.js';
-import type { RecordedEntry } from '../../emulator/operations/recorded-entry.js';
-import type { Recording } from '../../emulator/operations/recording.js';
+  type HubEvents,
+  type RecordedEntry,
+  type Recording,
+  type RegistryService,
+} from '../../emulator/index.js';
 import { ACTIVE_JOB_STATUSES } from '../../scheduler/job-model.js';
 import type { Scheduler } from '../../scheduler/scheduler.js';
 import { deviceRow, type DeviceRow } from './device-rows.js';
@@ -78,7 +78,7 @@ export class LiveUpdates {
     res.write('retry: 2000\n\n');
     this.add(client);
     this.send(client, 'summary', this.summary());
-    if (client.jobs) this.send(client, 'jobs', this.sources.scheduler.list());
+    if (client.jobs) this.send(client, 'jobs', this.sources.scheduler.list(undefined, undefined).jobs);
     const close = (): void => this.remove(client);
     res.on('close', close);
     res.on('error', close);
@@ -177,7 +177,7 @@ export class LiveUpdates {
     let jobs: unknown[] | undefined;
     const wantJobs = [...this.clients].some((c) => c.jobs);
     if (wantJobs && (this.jobsDirty || now - this.lastJobsSent >= ACTIVE_JOBS_EVERY_MS)) {
-      const list = this.sources.scheduler.list();
+      const list = this.sources.scheduler.list(undefined, undefined).jobs;
       if (this.jobsDirty || list.some((job) => ACTIVE_JOB_STATUSES.has(job.status))) jobs = list;
       this.jobsDirty = false;
       this.lastJobsSent = now;

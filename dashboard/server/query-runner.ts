@@ -1,8 +1,4 @@
-import { HubError } from '../../emulator/errors.js';
-import type { RegistryService } from '../../emulator/identity/registry-service.js';
-import { DASHBOARD_MAX_QUERY_ROWS } from '../../emulator/limits.js';
-import { parseQuery, QueryError, runQuery, type Query } from '../../emulator/query/index.js';
-import { twinView } from '../../emulator/twin/twin-view.js';
+import { DASHBOARD_MAX_QUERY_ROWS, HubError, parseQuery, QueryError, type DeviceSelection, type Query } from '../../emulator/index.js';
 import type { Scheduler } from '../../scheduler/scheduler.js';
 
 export interface QueryResult {
@@ -14,55 +10,22 @@ export interface QueryResult {
   elapsedMs: number;
 }
 
-/** A refused query: the hub's words, and where in the text it went wrong. */
-export interface QueryFailure {
-  errorCode: string;
-  message: string;
-  position?: number;
-}
-
 /**
- * Runs a query as `POST /devices/query` does (the same parser, the same twin views, the same
- * device-job records) and returns its first rows. Errors carry the hub's 400 message and the
- * position the parser reports, so the page can point at it.
+ * Runs a query as `POST /devices/query` does — the same parser, the same DeviceSelection over the
+ * same twin views and device-job records — and returns its first page of up to
+ * DASHBOARD_MAX_QUERY_ROWS. A refusal carries the hub's 400 message and, in `info.position`, where
+ * the parser stopped, so the page can point at it.
  */
-export function runDashboardQuery(text: unknown, registry: RegistryService, scheduler: Scheduler): QueryResult {
+export function runDashboardQuery(text: unknown, selection: DeviceSelection, scheduler: Scheduler): QueryResult {
   if (typeof text !== 'string' || text.trim() === '') throw new HubError('ArgumentNull', 'The query cannot be null or empty.');
   const started = performance.now();
   let query: Query;
   try {
     query = parseQuery(text);
   } catch (error) {
-    if (error instanceof QueryError) throw new HubError('ArgumentInvalid', `The query is invalid. ${error.message}`, 'text', { position: error.position });
+    if (error instanceof QueryError) throw new HubError('ArgumentInvalid', `The query is invalid. ${error.message}`, { position: error.position });
     throw error;
   }
-  const limit = Math.min(query.top ?? Number.POSITIVE_INFINITY, DASHBOARD_MAX_QUERY_ROWS);
-  const rows: unknown[] = [];
-  let truncated = false;
-  const source: Iterable<object> =
-    query.source === 'devices.jobs'
-      ? (function* () {
-          for (const row of scheduler.deviceJobs(query.deviceIds)) yield row.record;
-        })()
-      : query.source === 'devices.modules'
-        ? [] // no module identities yet, as the hub's query router answers
-        : (function* () {
-            const records = query.deviceIds ? query.deviceIds.map((id) => registry.find(id)).filter((r) => r !== undefined) : registry.list(Number.POSITIVE_INFINITY);
-            for (const record of records) yield twinView(record);
-          })();
-  if (query.itemType === 'Raw') {
-    const all = runQuery(query, source);
-    rows.push(...all.slice(0, limit));
-    truncated = all.length > limit;
-  } else {
-    for (const row of source) {
-      if (!query.matches(row)) continue;
-      if (rows.length === limit) {
-        truncated = query.top === undefined || query.top > limit;
-        break;
-      }
-      rows.push(row);
-    }
-  }
-  return { itemType: query.itemType, rows, truncated, elapsedMs: performance.now() - started };
+  const page = selection.page(query, { offset: 0, size: DASHBOARD_MAX_QUERY_ROWS, key: 'dashboard' }, (ids, after) => scheduler.deviceJobs(ids, after));
+  return { itemType: query.itemType, rows: page.items, truncated: page.more, elapsedMs: performance.now() - started };
 }
