@@ -8,7 +8,8 @@ import { startDashboard, type Dashboard } from '../dashboard/index.js';
 import type { Hub } from '../cli/start-hub.js';
 import { launchChromium, screenshot } from './support/browser.js';
 import { startTestHub } from './support/hub-factory.js';
-import { createDevice, openDevice, registryFor, waitFor } from './support/sdk.js';
+import { createDevice, openDevice, registryFor } from './support/sdk.js';
+import { waitUntil } from './support/wait.js';
 
 /**
  * The dashboard end to end: a real hub, real SDK devices (azure-iot-device over MQTT/TLS) and the
@@ -72,7 +73,7 @@ describe('dashboard in a browser', () => {
       methodRequests.push(request.payload);
       response.send(200, { locked: true, by: (request.payload as { by?: string } | null)?.by ?? null });
     });
-    await waitFor(() => hub.connections.isSubscribed('dash-door', 'methods'), 5000, 'methods subscription');
+    await waitUntil(() => hub.connections.isSubscribed('dash-door', 'methods'), 5000, 'methods subscription');
 
     // The same page, never reloaded: the live stream turns the row green.
     await expect.poll(() => rowOf('dash-door').locator('[data-state]').getAttribute('data-state'), poll).toBe('Connected');
@@ -96,7 +97,7 @@ describe('dashboard in a browser', () => {
 
     await editor.fill(JSON.stringify({ tags: { building: '43' }, properties: { desired: { colour: 'blue' } } }));
     await page.getByRole('button', { name: 'Send patch' }).click();
-    await waitFor(() => desiredSeen.some((d) => d.colour === 'blue'), 10_000, "the device's desired listener to get colour=blue");
+    await waitUntil(() => desiredSeen.some((d) => d.colour === 'blue'), 10_000, "the device's desired listener to get colour=blue");
     expect(desiredSeen.at(-1)).toMatchObject({ colour: 'blue', $version: 2 });
     await expect.poll(() => page.getByRole('status').textContent(), poll).toContain('Saved');
     await expect.poll(() => page.locator('.twin-json').textContent(), poll).toContain('"building": "43"');
@@ -112,7 +113,7 @@ describe('dashboard in a browser', () => {
     // An edit made on a twin that changed meanwhile is refused as the hub refuses a stale If-Match.
     await editor.fill(JSON.stringify({ properties: { desired: { colour: 'green' } } }));
     await registryFor(hub).updateTwin('dash-door', { properties: { desired: { mode: 'eco' } } }, '*');
-    await waitFor(() => desiredSeen.some((d) => d.mode === 'eco'), 10_000, 'the service-side patch');
+    await waitUntil(() => desiredSeen.some((d) => d.mode === 'eco'), 10_000, 'the service-side patch');
     await page.getByRole('button', { name: 'Send patch' }).click();
     await expect.poll(() => alert.textContent(), poll).toContain('412 PreconditionFailed');
     expect(desiredSeen.some((d) => d.colour === 'green')).toBe(false);
@@ -215,7 +216,7 @@ describe('dashboard in a browser', () => {
     await nav('Devices').click();
     await page.getByLabel('New device ID').fill('dash-made-in-page');
     await page.getByRole('button', { name: 'Add device' }).click();
-    await waitFor(() => hub.registry.find('dash-made-in-page'), 10_000, 'the device to be created');
+    await waitUntil(() => hub.registry.find('dash-made-in-page'), 10_000, 'the device to be created');
     await page.getByLabel('Filter by device ID').fill('made-in-page');
     await expect.poll(() => page.locator('tr[data-device-id]').count(), poll).toBe(1);
     await rowOf('dash-made-in-page').getByRole('button', { name: 'Disable' }).click();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { exited, runCli, startEmulatorCli } from './support/cli-process.js';
-import { waitFor } from './support/sdk.js';
+import { waitUntil } from './support/wait.js';
 
 /** The dashboard as `iothub-emulator start` serves it: its own plain-HTTP port on the hub's --host. */
 const certArgs = (): string[] => ['--in-memory', '--data-dir', '/tmp/iothub-emulator-dashboard-cli', '--cert-dir', process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!, '--log-level', 'warn'];
@@ -19,7 +19,7 @@ describe('the dashboard in iothub-emulator start', () => {
     const { child, host } = await startEmulatorCli((h) => ['--host', h, '--hostname', h, ...certArgs()], { env: { IOTHUB_EMULATOR_DASHBOARD_PORT: String(port) } });
     try {
       const url = `http://${host}:${port}/`;
-      await waitFor(() => child.output().split('\n').includes(`Dashboard: ${url}`), 10_000, 'the Dashboard line');
+      await waitUntil(() => child.output().split('\n').includes(`Dashboard: ${url}`), 10_000, 'the Dashboard line');
       const page = await fetch(`${url}devices/some-device`);
       expect(page.status).toBe(200);
       expect(page.headers.get('content-type')).toContain('text/html');
@@ -73,9 +73,9 @@ describe('the dashboard in iothub-emulator start', () => {
     try {
       const { child } = await startEmulatorCli((h) => ['--host', h, '--hostname', h, ...certArgs()], { host });
       try {
-        await waitFor(() => child.output().includes('export NODE_EXTRA_CA_CERTS='), 10_000, 'the banner');
+        await waitUntil(() => child.output().includes('export NODE_EXTRA_CA_CERTS='), 10_000, 'the banner');
         // The warning goes through the logger, which may write it after the banner.
-        await waitFor(() => child.output().includes(`Cannot listen for the dashboard on ${host}:8080`), 10_000, 'the warning');
+        await waitUntil(() => child.output().includes(`Cannot listen for the dashboard on ${host}:8080`), 10_000, 'the warning');
         expect(child.output()).toContain('the hub runs without its dashboard');
         expect(child.output()).not.toContain('Dashboard:');
       } finally {
@@ -95,7 +95,7 @@ describe('the dashboard in iothub-emulator start', () => {
   it('is off with --dashboard-port 0', async () => {
     const { child, host } = await startEmulatorCli((h) => ['--host', h, '--hostname', h, '--dashboard-port', '0', ...certArgs()]);
     try {
-      await waitFor(() => child.output().includes('export NODE_EXTRA_CA_CERTS='), 10_000, 'the banner');
+      await waitUntil(() => child.output().includes('export NODE_EXTRA_CA_CERTS='), 10_000, 'the banner');
       expect(child.output()).not.toContain('Dashboard:');
       await expect(fetch(`http://${host}:8080/`)).rejects.toThrow();
     } finally {

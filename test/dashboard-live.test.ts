@@ -4,7 +4,7 @@ import { startDashboard, type Dashboard } from '../dashboard/index.js';
 import type { Hub } from '../cli/start-hub.js';
 import { startTestHub } from './support/hub-factory.js';
 import { connectRaw } from './support/raw-device.js';
-import { waitFor } from './support/sdk.js';
+import { waitUntil } from './support/wait.js';
 
 /** The live stream as a page reads it: batches of changed rows, not one event per change. */
 const DEVICES = 100;
@@ -59,7 +59,7 @@ describe('the dashboard live stream', () => {
     const watched = ids.slice(0, 60);
     const stream = readStream(`${dashboard.url}api/live?${watched.map((id) => `rows=${encodeURIComponent(id)}`).join('&')}`);
     try {
-      await waitFor(() => stream.summaries.length > 0, 5000, 'the first summary');
+      await waitUntil(() => stream.summaries.length > 0, 5000, 'the first summary');
       expect(stream.summaries[0]).toEqual({ registered: DEVICES, connected: 0 });
 
       const clients: MqttClient[] = await Promise.all(ids.map((id) => connectRaw(hub, id)));
@@ -68,18 +68,18 @@ describe('the dashboard live stream', () => {
         for (const batch of stream.batches) for (const row of batch.rows) latest.set(row.deviceId, row.connectionState);
         return latest;
       };
-      await waitFor(() => watched.every((id) => stateOf().get(id) === 'Connected'), 15_000, 'every watched row connected');
+      await waitUntil(() => watched.every((id) => stateOf().get(id) === 'Connected'), 15_000, 'every watched row connected');
       // Only watched rows travel, and 60 changes arrive in fewer batches than changes.
       const rowsSent = stream.batches.flatMap((b) => b.rows.map((r) => r.deviceId));
       expect(new Set(rowsSent)).toEqual(new Set(watched));
       expect(stream.batches.length).toBeLessThan(watched.length);
-      await waitFor(() => stream.summaries.at(-1)?.connected === DEVICES, 5000, 'the summary to count every connection');
+      await waitUntil(() => stream.summaries.at(-1)?.connected === DEVICES, 5000, 'the summary to count every connection');
 
       const before = stream.batches.length;
       await Promise.all(clients.map((c) => c.endAsync()));
-      await waitFor(() => watched.every((id) => stateOf().get(id) === 'Disconnected'), 15_000, 'every watched row disconnected');
+      await waitUntil(() => watched.every((id) => stateOf().get(id) === 'Disconnected'), 15_000, 'every watched row disconnected');
       expect(stream.batches.length - before).toBeLessThan(watched.length);
-      await waitFor(() => stream.summaries.at(-1)?.connected === 0, 5000, 'the summary to count the disconnections');
+      await waitUntil(() => stream.summaries.at(-1)?.connected === 0, 5000, 'the summary to count the disconnections');
     } finally {
       stream.stop();
     }
