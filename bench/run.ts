@@ -13,6 +13,7 @@ const registry: Record<string, () => Promise<{ bench: Bench }>> = {
   query: () => import('./query.js'),
   fleet: () => import('./fleet.js'),
   dashboard: () => import('./dashboard.js'),
+  throttle: () => import('./throttle.js'),
   'fleet-soak': () => import('./fleet-soak.js'), // opt-in: 18,000 devices for 5 minutes
 };
 const OPT_IN = new Set(['fleet-soak']);
