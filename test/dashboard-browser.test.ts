@@ -8,7 +8,7 @@ import { startDashboard, type Dashboard } from '../dashboard/index.js';
 import type { Hub } from '../cli/start-hub.js';
 import { launchChromium, screenshot } from './support/browser.js';
 import { startTestHub } from './support/hub-factory.js';
-import { createDevice, openDevice, registryFor } from './support/sdk.js';
+import { createDevice, openDevice, registryFor, rest } from './support/sdk.js';
 import { waitUntil } from './support/wait.js';
 
 /**
@@ -210,6 +210,32 @@ describe('dashboard in a browser', () => {
     await page.waitForFunction(() => performance.now() > 6000);
     const file = await screenshot(page, 'hub');
     expect(statSync(file).size).toBeGreaterThan(10_000);
+  });
+
+  it('adds a fault rule from the page, shows a refused one in the hub’s words, and removes it', async () => {
+    await nav('Faults').click();
+    await page.waitForURL(/\/faults$/);
+    const editor = page.getByLabel(/^Rule \(JSON/);
+    await editor.fill(JSON.stringify({ kind: 'failOperations', operation: 'methods', status: 500, target: { deviceId: 'dash-door' } }));
+    await page.getByRole('button', { name: 'Add rule' }).click();
+    await expect.poll(() => hub.faults.list().length, poll).toBe(1);
+    const id = hub.faults.list()[0]!.id;
+    await expect.poll(() => page.locator(`tr[data-rule-id="${id}"]`).textContent(), poll).toContain('failOperations');
+    // The rule is real: a back end's call to the device's method now fails as the rule says.
+    const call = await rest(hub, 'POST', '/twins/dash-door/methods?api-version=2021-04-12', { methodName: 'lockDoor', payload: null, responseTimeoutInSeconds: 5 });
+    expect(call.status).toBe(500);
+
+    await editor.fill(JSON.stringify({ kind: 'failOperations', operation: 'teleport' }));
+    await page.getByRole('button', { name: 'Add rule' }).click();
+    const alert = page.locator('[role="alert"]');
+    await expect.poll(() => alert.textContent(), poll).toContain('400 ArgumentInvalid');
+    expect(await alert.textContent()).toContain('operation');
+    await expect.poll(() => page.getByText('Off: the emulator answers as fast as it can.').count(), poll).toBe(1);
+    await screenshot(page, 'faults');
+
+    await page.getByRole('button', { name: `Remove rule ${id}` }).click();
+    await expect.poll(() => hub.faults.list().length, poll).toBe(0);
+    await expect.poll(() => page.getByText('No rules: nothing fails on purpose.').count(), poll).toBe(1);
   });
 
   it('creates, disables and deletes a device from the devices page', async () => {

@@ -129,6 +129,30 @@ export function apiRouter(deps: DashboardDeps, sampler: HubSampler, live: LiveUp
     res.json({ total, rows });
   });
 
+  // The chaos API (as /$emulator/faults) and the tier in force (as /$emulator/throttling).
+  router.get('/faults', (_req, res) => {
+    const throttle = deps.throttle;
+    const throttling = throttle
+      ? { tier: throttle.profile.tier, units: throttle.profile.units, ratesPerSecond: throttle.profile.rates, maxActiveJobs: throttle.profile.maxActiveJobs, dailyMessages: throttle.profile.dailyMessages, meterBytes: throttle.profile.meterBytes, quota: throttle.quota }
+      : { tier: null };
+    res.json({ rules: deps.faults.list(), throttling });
+  });
+
+  router.post('/faults', (req, res) => {
+    const { rule, affected } = deps.faults.add(req.body);
+    res.status(201).json(affected ? { ...rule, affected } : rule);
+  });
+
+  router.delete('/faults/:id', (req, res) => {
+    if (!deps.faults.remove(param(req))) throw new HubError('NotFound', `No fault rule with id '${param(req)}'.`);
+    res.status(204).end();
+  });
+
+  router.delete('/faults', (_req, res) => {
+    deps.faults.clear();
+    res.status(204).end();
+  });
+
   router.post('/query', (req, res) => {
     res.json(runDashboardQuery(isJsonObject(req.body) ? req.body.query : undefined, deps.selection, scheduler));
   });

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Clock, DeviceSelection, HubEvents, MethodService, Recording, RegistryService, TwinService } from '../../emulator/index.js';
+import type { Clock, DeviceSelection, Hub, HubEvents, MethodService, Recording, RegistryService, TwinService } from '../../emulator/index.js';
 import type { Scheduler } from '../../scheduler/scheduler.js';
 
 /**
@@ -21,6 +21,10 @@ export interface DashboardDeps {
   readonly recording: Recording;
   readonly clock: Clock;
   readonly scheduler: Scheduler;
+  /** the chaos API's rules (the Faults page) */
+  readonly faults: Hub['faults'];
+  /** the tier's throttles and quota, when a tier is set */
+  readonly throttle?: Hub['throttle'];
   deviceConnectionString(deviceId: string): string;
   /** the hub's connection string for a policy (the well-known development keys) */
   connectionString(policy?: string): string;

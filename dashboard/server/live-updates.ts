@@ -24,6 +24,7 @@ export interface LiveSources {
   registry: RegistryService;
   scheduler: Scheduler;
   sampler: HubSampler;
+  faults: { list(): unknown[]; onEvent(listener: () => void): () => void };
   connected(): number;
 }
 
@@ -35,6 +36,8 @@ interface LiveClient {
   /** the device whose page is open: its telemetry, twin, method and connection entries */
   device?: string;
   jobs: boolean;
+  /** the Faults page: the rule list whenever a rule is added, removed or expires */
+  faults: boolean;
   dirtyRows: Set<string>;
   entries: RecordedEntry[];
   droppedEntries: number;
@@ -56,6 +59,7 @@ export class LiveUpdates {
   private detach?: () => void;
   private summaryDirty = false;
   private jobsDirty = false;
+  private faultsDirty = false;
   private lastJobsSent = 0;
   private lastSummary = { registered: -1, connected: -1 };
 
@@ -69,6 +73,7 @@ export class LiveUpdates {
       rows,
       device: params.get('device') || undefined,
       jobs: params.get('jobs') === '1',
+      faults: params.get('faults') === '1',
       dirtyRows: new Set(),
       entries: [],
       droppedEntries: 0,
@@ -138,6 +143,7 @@ export class LiveUpdates {
     events.on('jobDeviceFinished', onJob);
     const stopEntries = recording.subscribe(onEntry);
     const stopSamples = sampler.onSample(onSample);
+    const stopFaults = this.sources.faults.onEvent(() => void (this.faultsDirty = true));
     this.flushTimer = setInterval(() => this.flush(), DASHBOARD_FLUSH_INTERVAL_MS);
     this.flushTimer.unref();
     this.heartbeat = setInterval(() => {
@@ -154,6 +160,7 @@ export class LiveUpdates {
       events.off('jobDeviceFinished', onJob);
       stopEntries();
       stopSamples();
+      stopFaults();
     };
   }
 
@@ -182,8 +189,11 @@ export class LiveUpdates {
       this.jobsDirty = false;
       this.lastJobsSent = now;
     }
+    const faults = this.faultsDirty ? this.sources.faults.list() : undefined;
+    this.faultsDirty = false;
     for (const client of this.clients) {
       if (summary) this.send(client, 'summary', summary);
+      if (faults && client.faults) this.send(client, 'faults', faults);
       if (client.dirtyRows.size > 0) {
         const rows: DeviceRow[] = [];
         const removed: string[] = [];

@@ -1,6 +1,6 @@
 import { useEffect, useRef } from 'preact/hooks';
 
-export type LiveHandlers = Partial<Record<'summary' | 'rows' | 'entries' | 'jobs' | 'sample', (data: any) => void>>;
+export type LiveHandlers = Partial<Record<'summary' | 'rows' | 'entries' | 'jobs' | 'sample' | 'faults', (data: any) => void>>;
 
 /**
  * One server-sent-event stream per page view: the URL says what the page shows (rows of the
@@ -17,7 +17,7 @@ export function useLive(params: Record<string, string | readonly string[] | unde
   const query = search.toString();
   useEffect(() => {
     const source = new EventSource(`/api/live?${query}`);
-    for (const name of ['summary', 'rows', 'entries', 'jobs', 'sample'] as const) {
+    for (const name of ['summary', 'rows', 'entries', 'jobs', 'sample', 'faults'] as const) {
       source.addEventListener(name, (event) => ref.current[name]?.(JSON.parse((event as MessageEvent<string>).data)));
     }
     return () => source.close();

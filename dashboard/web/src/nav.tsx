@@ -2,12 +2,13 @@ import type { ComponentChildren } from 'preact';
 import { lazy } from './lazy';
 import { DevicePage } from './pages/device';
 import { DevicesPage } from './pages/devices';
+import { FaultsPage } from './pages/faults';
 import { JobsPage } from './pages/jobs';
 import { QueryPage } from './pages/query';
 
 /**
  * The pages, in sidebar order. A part of the hub that lands later (cloud-to-device messages,
- * modules, faults and throttling) is one more entry here and one more page; a device-level part
+ * modules) is one more entry here and one more page, as Faults was; a device-level part
  * (its C2D queue, its modules) is one more card on the device page.
  */
 export interface NavEntry {
@@ -39,4 +40,5 @@ export const nav: NavEntry[] = [
   },
   { path: '/jobs', label: 'Jobs', icon: icon('M5 4h10M5 10h10M5 16h6M3 4h0M3 10h0M3 16h0'), match: (p) => (p === '/jobs' ? <JobsPage /> : undefined) },
   { path: '/query', label: 'Query', icon: icon('M9 15a6 6 0 1 1 0-12 6 6 0 0 1 0 12zM13.5 13.5 17 17'), match: (p) => (p === '/query' ? <QueryPage /> : undefined) },
+  { path: '/faults', label: 'Faults', icon: icon('M10 3 2 17h16L10 3zM10 8v4M10 14.5v.01'), match: (p) => (p === '/faults' ? <FaultsPage /> : undefined) },
 ];
