@@ -20,7 +20,16 @@ const WINDOW_SECONDS = Number(process.env.DASHBOARD_BENCH_WINDOW ?? 15);
 const RENDERS = 9;
 const FLEET_PREFIX = 'dash-fleet-';
 const IDLE_PREFIX = 'dash-idle-';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 const owner = wellKnownPolicies[0];
 const connectionString = `HostName=${HOST};SharedAccessKeyName=${owner.keyName};SharedAccessKey=${owner.primaryKey}`;
@@ -99,13 +108,15 @@ export const bench: Bench = {
         // In the page's own clock: navigation start to the frame that painted the rows.
         renders.push((await page.evaluate(`performance.getEntriesByName('devices-rendered')[0].startTime`)) as number);
         // Evaluated in the page (DOM types are not in this project's lib).
-        breakdown.push((await page.evaluate(`(() => {
+        breakdown.push(
+          (await page.evaluate(`(() => {
           const res = performance.getEntriesByType('resource');
           const api = res.find((e) => e.name.includes('/api/devices?'));
           const script = res.find((e) => e.name.endsWith('.js'));
           const registry = api && api.serverTiming.find((t) => t.name === 'registry');
           return { api: api ? api.responseEnd - api.requestStart : NaN, script: script ? script.responseEnd : NaN, registry: registry ? registry.duration : NaN };
-        })()`)) as { api: number; script: number; registry: number });
+        })()`)) as { api: number; script: number; registry: number },
+        );
       }
       const rowsShown = await page!.locator('tr[data-device-id]').count();
       // The last page stays open, watching its 50 churning rows, for the whole window; beside it a
@@ -123,7 +134,7 @@ export const bench: Bench = {
       // pace moves with the machine's load, and the emulator's CPU with it, so windows are compared
       // per event; the cost is the difference at the page window's event rate.
       const perEvent = (w: Window): number => (w.share * w.seconds * 1000) / Math.max(1, w.events);
-      const costPerEvent = (perEvent(withPage) - perEvent(dashboardOff)) * (withPage.events / withPage.seconds) / 10;
+      const costPerEvent = ((perEvent(withPage) - perEvent(dashboardOff)) * (withPage.events / withPage.seconds)) / 10;
       const stats = fleet.stats().counters;
       renders.sort((a, b) => a - b);
       return [
@@ -183,8 +194,7 @@ function countStream(url: string): { stop(): { batches: number; rowUpdates: numb
       for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
         bytes += chunk.length;
         buffered += decoder.decode(chunk, { stream: true });
-        let end: number;
-        while ((end = buffered.indexOf('\n\n')) !== -1) {
+        for (let end = buffered.indexOf('\n\n'); end !== -1; end = buffered.indexOf('\n\n')) {
           const event = buffered.slice(0, end);
           buffered = buffered.slice(end + 2);
           if (!event.startsWith('event: rows')) continue;

@@ -164,7 +164,9 @@ describe('dashboard in a browser', () => {
     await page.getByLabel('Query condition').fill('*');
     const inAnHour = new Date(Date.now() + 3_600_000);
     const p = (n: number): string => String(n).padStart(2, '0');
-    await page.getByLabel(/Start time/).fill(`${inAnHour.getFullYear()}-${p(inAnHour.getMonth() + 1)}-${p(inAnHour.getDate())}T${p(inAnHour.getHours())}:${p(inAnHour.getMinutes())}:00`);
+    await page
+      .getByLabel(/Start time/)
+      .fill(`${inAnHour.getFullYear()}-${p(inAnHour.getMonth() + 1)}-${p(inAnHour.getDate())}T${p(inAnHour.getHours())}:${p(inAnHour.getMinutes())}:00`);
     await page.getByRole('button', { name: 'Schedule job' }).click();
     const row = page.locator('tr[data-job-id="dash-later-job"]');
     await expect.poll(() => row.locator('[data-status]').getAttribute('data-status'), poll).toBe('scheduled');
@@ -186,7 +188,7 @@ describe('dashboard in a browser', () => {
     await text.fill('SELECT * FROM devices WHER');
     await page.getByRole('button', { name: 'Run query' }).click();
     await expect.poll(() => page.locator('[role="alert"]').textContent(), poll).toContain('400 ArgumentInvalid');
-    expect(await page.locator('[role="alert"]').textContent()).toContain('The query is invalid. Syntax error at position 22 near \'WHER\'');
+    expect(await page.locator('[role="alert"]').textContent()).toContain("The query is invalid. Syntax error at position 22 near 'WHER'");
     expect(await page.locator('.caret').getAttribute('aria-label')).toBe('error at position 22');
 
     await text.fill('SELECT COUNT() AS devices, connectionState FROM devices GROUP BY connectionState');
@@ -222,7 +224,11 @@ describe('dashboard in a browser', () => {
     const id = hub.faults.list()[0]!.id;
     await expect.poll(() => page.locator(`tr[data-rule-id="${id}"]`).textContent(), poll).toContain('failOperations');
     // The rule is real: a back end's call to the device's method now fails as the rule says.
-    const call = await rest(hub, 'POST', '/twins/dash-door/methods?api-version=2021-04-12', { methodName: 'lockDoor', payload: null, responseTimeoutInSeconds: 5 });
+    const call = await rest(hub, 'POST', '/twins/dash-door/methods?api-version=2021-04-12', {
+      methodName: 'lockDoor',
+      payload: null,
+      responseTimeoutInSeconds: 5,
+    });
     expect(call.status).toBe(500);
 
     await editor.fill(JSON.stringify({ kind: 'failOperations', operation: 'teleport' }));

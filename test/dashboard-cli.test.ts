@@ -3,7 +3,15 @@ import { exited, runCli, startEmulatorCli } from './support/cli-process.js';
 import { waitUntil } from './support/wait.js';
 
 /** The dashboard as `iothub-emulator start` serves it: its own plain-HTTP port on the hub's --host. */
-const certArgs = (): string[] => ['--in-memory', '--data-dir', '/tmp/iothub-emulator-dashboard-cli', '--cert-dir', process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!, '--log-level', 'warn'];
+const certArgs = (): string[] => [
+  '--in-memory',
+  '--data-dir',
+  '/tmp/iothub-emulator-dashboard-cli',
+  '--cert-dir',
+  process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!,
+  '--log-level',
+  'warn',
+];
 
 describe('the dashboard in iothub-emulator start', () => {
   it('documents --dashboard-port and its environment variable', async () => {
@@ -16,7 +24,9 @@ describe('the dashboard in iothub-emulator start', () => {
 
   it('prints its address on a line of its own and serves the page and its API there, to loopback names only', async () => {
     const port = 18_080 + Math.floor(Math.random() * 1000);
-    const { child, host } = await startEmulatorCli((h) => ['--host', h, '--hostname', h, ...certArgs()], { env: { IOTHUB_EMULATOR_DASHBOARD_PORT: String(port) } });
+    const { child, host } = await startEmulatorCli((h) => ['--host', h, '--hostname', h, ...certArgs()], {
+      env: { IOTHUB_EMULATOR_DASHBOARD_PORT: String(port) },
+    });
     try {
       const url = `http://${host}:${port}/`;
       await waitUntil(() => child.output().split('\n').includes(`Dashboard: ${url}`), 10_000, 'the Dashboard line');
@@ -25,13 +35,21 @@ describe('the dashboard in iothub-emulator start', () => {
       expect(page.headers.get('content-type')).toContain('text/html');
       expect(await page.text()).toContain('<div id="app"></div>');
 
-      const created = await fetch(`${url}api/devices`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ deviceId: 'cli-dash-door' }) });
+      const created = await fetch(`${url}api/devices`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ deviceId: 'cli-dash-door' }),
+      });
       expect(created.status).toBe(201);
       const list = (await (await fetch(`${url}api/devices?q=cli-dash`)).json()) as { total: number; rows: { deviceId: string; connectionState: string }[] };
       expect(list.rows).toEqual([expect.objectContaining({ deviceId: 'cli-dash-door', connectionState: 'Disconnected' })]);
 
       // The hub's own refusal, passed on with its code.
-      const again = await fetch(`${url}api/devices`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ deviceId: 'cli-dash-door' }) });
+      const again = await fetch(`${url}api/devices`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ deviceId: 'cli-dash-door' }),
+      });
       expect(again.status).toBe(409);
       expect(await again.json()).toMatchObject({ errorCode: 'DeviceAlreadyExists', message: "A device with ID 'cli-dash-door' is already registered." });
 
@@ -42,10 +60,12 @@ describe('the dashboard in iothub-emulator start', () => {
       expect(form.status).toBe(415);
       const rebound = await new Promise<number>((resolve, reject) => {
         import('node:http').then(({ default: http }) =>
-          http.get({ host, port, path: '/api/devices', headers: { host: `evil.example:${port}` } }, (res) => {
-            res.resume();
-            resolve(res.statusCode!);
-          }).on('error', reject),
+          http
+            .get({ host, port, path: '/api/devices', headers: { host: `evil.example:${port}` } }, (res) => {
+              res.resume();
+              resolve(res.statusCode!);
+            })
+            .on('error', reject),
         );
       });
       expect(rebound).toBe(403);
@@ -58,7 +78,9 @@ describe('the dashboard in iothub-emulator start', () => {
 
   it('ships the built page in the npm package', async () => {
     const { execFileSync } = await import('node:child_process');
-    const packed = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { encoding: 'utf8' })) as { files: { path: string }[] }[];
+    const packed = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { encoding: 'utf8' })) as {
+      files: { path: string }[];
+    }[];
     const files = packed[0]!.files.map((f) => f.path);
     expect(files).toContain('dist/dashboard/web/index.html');
     expect(files.some((f) => /^dist\/dashboard\/web\/assets\/index-[\w-]+\.js$/.test(f))).toBe(true);

@@ -38,8 +38,7 @@ function readStream(url: string): { batches: Batch[]; summaries: { registered: n
     try {
       for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
         buffered += decoder.decode(chunk, { stream: true });
-        let end: number;
-        while ((end = buffered.indexOf('\n\n')) !== -1) {
+        for (let end = buffered.indexOf('\n\n'); end !== -1; end = buffered.indexOf('\n\n')) {
           const event = buffered.slice(0, end);
           buffered = buffered.slice(end + 2);
           const data = event.slice(event.indexOf('data: ') + 6);

@@ -20,7 +20,14 @@ export function apiRouter(deps: DashboardDeps, sampler: HubSampler, live: LiveUp
   router.use(express.json({ limit: '1mb' }));
 
   router.get('/hub', (_req, res) => {
-    res.json({ hostName: deps.hostName, connectionString: deps.connectionString(), clock: clockView(deps), now: sampler.now(), history: sampler.history(), statistics: registry.statistics() });
+    res.json({
+      hostName: deps.hostName,
+      connectionString: deps.connectionString(),
+      clock: clockView(deps),
+      now: sampler.now(),
+      history: sampler.history(),
+      statistics: registry.statistics(),
+    });
   });
 
   router.post('/clock/advance', (req, res) => {
@@ -80,7 +87,10 @@ export function apiRouter(deps: DashboardDeps, sampler: HubSampler, live: LiveUp
   // Enable or disable: the registry's own update, so a device disabled while connected is dropped.
   router.patch('/devices/:id', (req, res) => {
     const body = isJsonObject(req.body) ? req.body : {};
-    const record = registry.update({ deviceId: param(req), status: body.status, statusReason: body.statusReason }, typeof body.etag === 'string' ? body.etag : undefined);
+    const record = registry.update(
+      { deviceId: param(req), status: body.status, statusReason: body.statusReason },
+      typeof body.etag === 'string' ? body.etag : undefined,
+    );
     res.json(deviceJson(record));
   });
 
@@ -133,7 +143,15 @@ export function apiRouter(deps: DashboardDeps, sampler: HubSampler, live: LiveUp
   router.get('/faults', (_req, res) => {
     const throttle = deps.throttle;
     const throttling = throttle
-      ? { tier: throttle.profile.tier, units: throttle.profile.units, ratesPerSecond: throttle.profile.rates, maxActiveJobs: throttle.profile.maxActiveJobs, dailyMessages: throttle.profile.dailyMessages, meterBytes: throttle.profile.meterBytes, quota: throttle.quota }
+      ? {
+          tier: throttle.profile.tier,
+          units: throttle.profile.units,
+          ratesPerSecond: throttle.profile.rates,
+          maxActiveJobs: throttle.profile.maxActiveJobs,
+          dailyMessages: throttle.profile.dailyMessages,
+          meterBytes: throttle.profile.meterBytes,
+          quota: throttle.quota,
+        }
       : { tier: null };
     res.json({ rules: deps.faults.list(), throttling });
   });
@@ -169,7 +187,9 @@ export function apiRouter(deps: DashboardDeps, sampler: HubSampler, live: LiveUp
     }
     const parserError = error as { type?: string; status?: number };
     if (parserError?.status && parserError.status >= 400 && parserError.status < 500) {
-      res.status(400).json({ status: 400, errorCode: 'ArgumentInvalid', message: `The request body could not be read (${parserError.type ?? 'bad request'}).` });
+      res
+        .status(400)
+        .json({ status: 400, errorCode: 'ArgumentInvalid', message: `The request body could not be read (${parserError.type ?? 'bad request'}).` });
       return;
     }
     deps.log.error({ err: error }, 'unexpected error in the dashboard API');

@@ -39,8 +39,21 @@ const defaultAssets = existsSync(path.resolve(here, '../web/assets')) ? path.res
  * not trust the emulator's CA the way Node does through NODE_EXTRA_CA_CERTS.
  */
 export async function startDashboard(deps: DashboardDeps, options: DashboardOptions): Promise<Dashboard> {
-  const sampler = new HubSampler({ events: deps.events, registered: () => deps.registry.count(), connected: () => deps.connections.count, scheduler: deps.scheduler });
-  const live = new LiveUpdates({ events: deps.events, recording: deps.recording, registry: deps.registry, scheduler: deps.scheduler, sampler, faults: deps.faults, connected: () => deps.connections.count });
+  const sampler = new HubSampler({
+    events: deps.events,
+    registered: () => deps.registry.count(),
+    connected: () => deps.connections.count,
+    scheduler: deps.scheduler,
+  });
+  const live = new LiveUpdates({
+    events: deps.events,
+    recording: deps.recording,
+    registry: deps.registry,
+    scheduler: deps.scheduler,
+    sampler,
+    faults: deps.faults,
+    connected: () => deps.connections.count,
+  });
   const assetsDir = options.assetsDir ?? defaultAssets;
   const hostPart = options.host.includes(':') ? `[${options.host}]` : options.host;
   const allowedNames = new Set(['localhost', '127.0.0.1', '[::1]', hostPart, deps.hostName].map((h) => h.toLowerCase()));

@@ -122,7 +122,9 @@ export class LiveUpdates {
     };
     // A row's "last activity" moves with its messages too (the registry keeps it to the second).
     const onTelemetry = (e: { deviceId: string }): void => this.markRow(e.deviceId);
-    const onJob = (): void => void (this.jobsDirty = true);
+    const onJob = (): void => {
+      this.jobsDirty = true;
+    };
     const onEntry = (entry: RecordedEntry): void => {
       const watchers = this.byDevice.get(entry.deviceId);
       if (watchers === undefined || entry.kind === 'device') return;
@@ -143,7 +145,9 @@ export class LiveUpdates {
     events.on('jobDeviceFinished', onJob);
     const stopEntries = recording.subscribe(onEntry);
     const stopSamples = sampler.onSample(onSample);
-    const stopFaults = this.sources.faults.onEvent(() => void (this.faultsDirty = true));
+    const stopFaults = this.sources.faults.onEvent(() => {
+      this.faultsDirty = true;
+    });
     this.flushTimer = setInterval(() => this.flush(), DASHBOARD_FLUSH_INTERVAL_MS);
     this.flushTimer.unref();
     this.heartbeat = setInterval(() => {
@@ -236,7 +240,10 @@ export class LiveUpdates {
 
 function index(map: Map<string, Set<LiveClient>>, id: string, client: LiveClient): void {
   let set = map.get(id);
-  if (!set) map.set(id, (set = new Set()));
+  if (!set) {
+    set = new Set();
+    map.set(id, set);
+  }
   set.add(client);
 }
 

@@ -13,7 +13,10 @@ export function requestGuard(allowedNames: ReadonlySet<string>) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const host = (req.headers.host ?? '').toLowerCase();
     if (!allowedNames.has(host.replace(/:\d+$/, ''))) {
-      res.status(403).type('text/plain').send(`The dashboard answers only requests addressed to it by a loopback name (got Host: ${host || 'none'}).`);
+      res
+        .status(403)
+        .type('text/plain')
+        .send(`The dashboard answers only requests addressed to it by a loopback name (got Host: ${host || 'none'}).`);
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {

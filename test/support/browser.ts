@@ -14,13 +14,24 @@ export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: run apt-get install -y chromium (or set IOTHUB_EMULATOR_CHROMIUM)`);
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 
 /** Where the browser tests put their screenshots; IOTHUB_EMULATOR_SCREENSHOTS=docs/dashboard refreshes the README's. */
 export function screenshotDir(): string {
-  const dir = process.env.IOTHUB_EMULATOR_SCREENSHOTS ? path.resolve(process.env.IOTHUB_EMULATOR_SCREENSHOTS) : path.join(os.tmpdir(), 'iothub-emulator-dashboard-screenshots');
+  const dir = process.env.IOTHUB_EMULATOR_SCREENSHOTS
+    ? path.resolve(process.env.IOTHUB_EMULATOR_SCREENSHOTS)
+    : path.join(os.tmpdir(), 'iothub-emulator-dashboard-screenshots');
   mkdirSync(dir, { recursive: true });
   return dir;
 }

@@ -115,16 +115,36 @@ interface EntryBase {
 }
 
 export type Entry =
-  | (EntryBase & { kind: 'telemetry'; payload: unknown; encoding: string; properties: Record<string, string | null>; enqueuedTime: string; sizeInBytes: number })
+  | (EntryBase & {
+      kind: 'telemetry';
+      payload: unknown;
+      encoding: string;
+      properties: Record<string, string | null>;
+      enqueuedTime: string;
+      sizeInBytes: number;
+    })
   | (EntryBase & { kind: 'method'; methodName: string; payload: unknown; status?: number; response?: unknown; error?: string; durationMs: number })
   | (EntryBase & { kind: 'twin'; side: 'service' | 'device'; section: string; patch: unknown; version: number })
   | (EntryBase & { kind: 'connection'; event: 'connected' | 'disconnected'; transport?: string; reason?: string });
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-export type Twin = { [key: string]: Json } & { etag: string; version: number; tags?: Record<string, Json>; properties: { desired: Record<string, Json>; reported: Record<string, Json> } };
+export type Twin = { [key: string]: Json } & {
+  etag: string;
+  version: number;
+  tags?: Record<string, Json>;
+  properties: { desired: Record<string, Json>; reported: Record<string, Json> };
+};
 
 export interface DeviceDetails {
-  device: Record<string, Json> & { deviceId: string; status: string; connectionState: string; lastActivityTime: string; connectionStateUpdatedTime: string; etag: string; generationId: string };
+  device: Record<string, Json> & {
+    deviceId: string;
+    status: string;
+    connectionState: string;
+    lastActivityTime: string;
+    connectionStateUpdatedTime: string;
+    etag: string;
+    generationId: string;
+  };
   twin: Twin;
   connectionString?: string;
   entries: Entry[];

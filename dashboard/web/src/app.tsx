@@ -7,7 +7,10 @@ export function App() {
   const path = usePath();
   const [hostName, setHostName] = useState('');
   useEffect(() => {
-    get<HubInfo>('/hub').then((h) => setHostName(h.hostName), () => undefined);
+    get<HubInfo>('/hub').then(
+      (h) => setHostName(h.hostName),
+      () => undefined,
+    );
   }, []);
   let page: preact.ComponentChildren | undefined;
   let current = nav[0]!;
@@ -24,8 +27,11 @@ export function App() {
     window.scrollTo(0, 0);
   }, [path]);
   return (
+    // biome-ignore lint/a11y/noStaticElementInteractions lint/a11y/useKeyWithClickEvents: delegated handling of link clicks; links themselves take Enter
     <div class="shell" onClick={interceptLinks}>
-      <a class="skip" href="#main">Skip to content</a>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
       <aside class="sidebar">
         <div class="brand">
           <span class="brand-mark" aria-hidden="true" />
@@ -38,7 +44,11 @@ export function App() {
           <ul>
             {nav.map((entry) => (
               <li>
-                <a href={entry.path} class={entry === current && page !== undefined ? 'active' : ''} aria-current={entry === current && page !== undefined ? 'page' : undefined}>
+                <a
+                  href={entry.path}
+                  class={entry === current && page !== undefined ? 'active' : ''}
+                  aria-current={entry === current && page !== undefined ? 'page' : undefined}
+                >
                   {entry.icon}
                   <span>{entry.label}</span>
                 </a>
@@ -52,7 +62,9 @@ export function App() {
         {page ?? (
           <div class="page">
             <h1>Not found</h1>
-            <p>No page at {path}. <a href="/">Back to the hub</a></p>
+            <p>
+              No page at {path}. <a href="/">Back to the hub</a>
+            </p>
           </div>
         )}
       </main>

@@ -1,6 +1,7 @@
 import { useEffect, useRef } from 'preact/hooks';
 
-export type LiveHandlers = Partial<Record<'summary' | 'rows' | 'entries' | 'jobs' | 'sample' | 'faults', (data: any) => void>>;
+// Each page names the shape it expects of an event; `never` lets a handler take any one of them.
+export type LiveHandlers = Partial<Record<'summary' | 'rows' | 'entries' | 'jobs' | 'sample' | 'faults', (data: never) => void>>;
 
 /**
  * One server-sent-event stream per page view: the URL says what the page shows (rows of the
@@ -18,7 +19,7 @@ export function useLive(params: Record<string, string | readonly string[] | unde
   useEffect(() => {
     const source = new EventSource(`/api/live?${query}`);
     for (const name of ['summary', 'rows', 'entries', 'jobs', 'sample', 'faults'] as const) {
-      source.addEventListener(name, (event) => ref.current[name]?.(JSON.parse((event as MessageEvent<string>).data)));
+      source.addEventListener(name, (event) => ref.current[name]?.(JSON.parse((event as MessageEvent<string>).data) as never));
     }
     return () => source.close();
   }, [query]);

@@ -23,7 +23,19 @@ export interface NavEntry {
 const HubPage = lazy(() => import('./pages/hub').then((m) => m.HubPage));
 
 const icon = (d: string): ComponentChildren => (
-  <svg viewBox="0 0 20 20" width="18" height="18" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="1.6" stroke-linecap="round" stroke-linejoin="round"><path d={d} /></svg>
+  <svg
+    viewBox="0 0 20 20"
+    width="18"
+    height="18"
+    aria-hidden="true"
+    fill="none"
+    stroke="currentColor"
+    stroke-width="1.6"
+    stroke-linecap="round"
+    stroke-linejoin="round"
+  >
+    <path d={d} />
+  </svg>
 );
 
 export const nav: NavEntry[] = [
@@ -39,6 +51,11 @@ export const nav: NavEntry[] = [
     },
   },
   { path: '/jobs', label: 'Jobs', icon: icon('M5 4h10M5 10h10M5 16h6M3 4h0M3 10h0M3 16h0'), match: (p) => (p === '/jobs' ? <JobsPage /> : undefined) },
-  { path: '/query', label: 'Query', icon: icon('M9 15a6 6 0 1 1 0-12 6 6 0 0 1 0 12zM13.5 13.5 17 17'), match: (p) => (p === '/query' ? <QueryPage /> : undefined) },
+  {
+    path: '/query',
+    label: 'Query',
+    icon: icon('M9 15a6 6 0 1 1 0-12 6 6 0 0 1 0 12zM13.5 13.5 17 17'),
+    match: (p) => (p === '/query' ? <QueryPage /> : undefined),
+  },
   { path: '/faults', label: 'Faults', icon: icon('M10 3 2 17h16L10 3zM10 8v4M10 14.5v.01'), match: (p) => (p === '/faults' ? <FaultsPage /> : undefined) },
 ];

@@ -19,7 +19,11 @@ export function TimeChart({ label, times, values, color, height = 120 }: { label
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.15)] } },
       axes: [
         {
-          stroke: '#64748b', grid: { stroke: '#eef2f7' }, ticks: { show: false }, font: '11px system-ui', size: 26,
+          stroke: '#64748b',
+          grid: { stroke: '#eef2f7' },
+          ticks: { show: false },
+          font: '11px system-ui',
+          size: 26,
           values: (_u, splits) => splits.map((t) => new Date(t * 1000).toLocaleTimeString('en-GB', { hour12: false })),
         },
         { stroke: '#64748b', grid: { stroke: '#eef2f7' }, ticks: { show: false }, font: '11px system-ui', size: 44 },

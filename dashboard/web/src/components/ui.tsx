@@ -27,12 +27,24 @@ export function ConnectionBadge({ state }: { state: string }) {
 }
 
 const statusTone: Record<string, string> = {
-  enabled: 'ok', disabled: 'muted', completed: 'ok', running: 'info', queued: 'muted', scheduled: 'muted',
-  failed: 'bad', cancelled: 'warn', canceled: 'warn', pending: 'muted',
+  enabled: 'ok',
+  disabled: 'muted',
+  completed: 'ok',
+  running: 'info',
+  queued: 'muted',
+  scheduled: 'muted',
+  failed: 'bad',
+  cancelled: 'warn',
+  canceled: 'warn',
+  pending: 'muted',
 };
 
 export function StatusPill({ status }: { status: string }) {
-  return <span class={`pill pill-${statusTone[status] ?? 'muted'}`} data-status={status}>{status}</span>;
+  return (
+    <span class={`pill pill-${statusTone[status] ?? 'muted'}`} data-status={status}>
+      {status}
+    </span>
+  );
 }
 
 /** The hub's refusal, with its status and error code, where the action was. */
@@ -41,14 +53,30 @@ export function ErrorBox({ error }: { error: unknown }) {
   const e = error instanceof ApiError ? error : undefined;
   return (
     <div class="error" role="alert">
-      {e && <strong class="error-code">{e.status} {e.errorCode}</strong>}
+      {e && (
+        <strong class="error-code">
+          {e.status} {e.errorCode}
+        </strong>
+      )}
       <span class="error-message">{error instanceof Error ? error.message : String(error)}</span>
     </div>
   );
 }
 
 /** Copies `text`, or what `load` fetches at the moment of the click (a device's connection string). */
-export function CopyButton({ text, load, label = 'Copy', title, small = true }: { text?: string; load?: () => Promise<string | undefined>; label?: string; title?: string; small?: boolean }) {
+export function CopyButton({
+  text,
+  load,
+  label = 'Copy',
+  title,
+  small = true,
+}: {
+  text?: string;
+  load?: () => Promise<string | undefined>;
+  label?: string;
+  title?: string;
+  small?: boolean;
+}) {
   const [copied, setCopied] = useState(false);
   return (
     <button
@@ -79,18 +107,25 @@ export function JsonBlock({ value, class: cls }: { value: unknown; class?: strin
 
 export function Stat({ label, value, hint }: { label: string; value: ComponentChildren; hint?: ComponentChildren }) {
   return (
-    <div class="stat" aria-label={label}>
+    <section class="stat" aria-label={label}>
       <div class="stat-label">{label}</div>
       <div class="stat-value">{value}</div>
       {hint !== undefined && <div class="stat-hint">{hint}</div>}
-    </div>
+    </section>
   );
 }
 
 export function ProgressBar({ done, failed, total }: { done: number; failed: number; total: number }) {
   const pct = (n: number): string => `${total === 0 ? 0 : (n / total) * 100}%`;
   return (
-    <div class="progress" role="progressbar" aria-valuemin={0} aria-valuemax={total} aria-valuenow={done + failed} aria-label={`${done + failed} of ${total} devices done`}>
+    <div
+      class="progress"
+      role="progressbar"
+      aria-valuemin={0}
+      aria-valuemax={total}
+      aria-valuenow={done + failed}
+      aria-label={`${done + failed} of ${total} devices done`}
+    >
       <div class="progress-ok" style={{ width: pct(done) }} />
       <div class="progress-bad" style={{ width: pct(failed) }} />
     </div>

@@ -61,7 +61,21 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
       // The header's facts follow the row (connection state, last activity) without a refetch.
       rows: ({ rows }: { rows: DeviceRow[] }) => {
         const row = rows.find((r) => r.deviceId === deviceId);
-        if (row) setDetails((d) => (d ? { ...d, device: { ...d.device, status: row.status, connectionState: row.connectionState, connectionStateUpdatedTime: row.connectionStateUpdatedTime, lastActivityTime: row.lastActivityTime } } : d));
+        if (row)
+          setDetails((d) =>
+            d
+              ? {
+                  ...d,
+                  device: {
+                    ...d.device,
+                    status: row.status,
+                    connectionState: row.connectionState,
+                    connectionStateUpdatedTime: row.connectionStateUpdatedTime,
+                    lastActivityTime: row.lastActivityTime,
+                  },
+                }
+              : d,
+          );
       },
     },
   );
@@ -69,9 +83,13 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
   if (loadError) {
     return (
       <div class="page">
-        <header class="page-head"><h1 class="mono">{deviceId}</h1></header>
+        <header class="page-head">
+          <h1 class="mono">{deviceId}</h1>
+        </header>
         <ErrorBox error={loadError} />
-        <p><a href="/devices">← All devices</a></p>
+        <p>
+          <a href="/devices">← All devices</a>
+        </p>
       </div>
     );
   }
@@ -88,7 +106,9 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
   return (
     <div class="page">
       <header class="page-head">
-        <nav class="crumbs" aria-label="Breadcrumb"><a href="/devices">Devices</a> <span aria-hidden="true">/</span></nav>
+        <nav class="crumbs" aria-label="Breadcrumb">
+          <a href="/devices">Devices</a> <span aria-hidden="true">/</span>
+        </nav>
         <div class="title-row">
           <h1 class="mono">{deviceId}</h1>
           {device && <StatusPill status={device.status} />}
@@ -96,7 +116,16 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
           <span class="spacer" />
           <CopyButton text={details?.connectionString} label="Copy connection string" small={false} />
           {device && (
-            <button class="btn" type="button" onClick={() => void act(async () => { await api('PATCH', `/devices/${id}`, { status: device.status === 'enabled' ? 'disabled' : 'enabled' }); await reload(); })}>
+            <button
+              class="btn"
+              type="button"
+              onClick={() =>
+                void act(async () => {
+                  await api('PATCH', `/devices/${id}`, { status: device.status === 'enabled' ? 'disabled' : 'enabled' });
+                  await reload();
+                })
+              }
+            >
               <span class="btn-fixed">{device.status === 'enabled' ? 'Disable' : 'Enable'}</span>
             </button>
           )}
@@ -104,19 +133,41 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
             class="btn btn-danger"
             type="button"
             onClick={() => {
-              if (confirm(`Delete device ${deviceId}? Its twin and keys are gone for good.`)) void act(async () => { await api('DELETE', `/devices/${id}`); navigate('/devices'); });
+              if (confirm(`Delete device ${deviceId}? Its twin and keys are gone for good.`))
+                void act(async () => {
+                  await api('DELETE', `/devices/${id}`);
+                  navigate('/devices');
+                });
             }}
           >
             Delete
           </button>
         </div>
         <dl class="facts">
-          <div><dt>Last activity</dt><dd title={device?.lastActivityTime}>{device ? ago(device.lastActivityTime) : '—'}</dd></div>
-          <div><dt>Connection changed</dt><dd>{device ? dateTime(device.connectionStateUpdatedTime) : '—'}</dd></div>
-          <div><dt>Twin version</dt><dd>{details?.twin.version ?? '—'}</dd></div>
-          <div><dt>Twin etag</dt><dd class="mono">{details?.twin.etag ?? '—'}</dd></div>
-          <div><dt>Generation</dt><dd class="mono">{device?.generationId ?? '—'}</dd></div>
-          <div><dt>Modules</dt><dd>0</dd></div>
+          <div>
+            <dt>Last activity</dt>
+            <dd title={device?.lastActivityTime}>{device ? ago(device.lastActivityTime) : '—'}</dd>
+          </div>
+          <div>
+            <dt>Connection changed</dt>
+            <dd>{device ? dateTime(device.connectionStateUpdatedTime) : '—'}</dd>
+          </div>
+          <div>
+            <dt>Twin version</dt>
+            <dd>{details?.twin.version ?? '—'}</dd>
+          </div>
+          <div>
+            <dt>Twin etag</dt>
+            <dd class="mono">{details?.twin.etag ?? '—'}</dd>
+          </div>
+          <div>
+            <dt>Generation</dt>
+            <dd class="mono">{device?.generationId ?? '—'}</dd>
+          </div>
+          <div>
+            <dt>Modules</dt>
+            <dd>0</dd>
+          </div>
         </dl>
         <ErrorBox error={actionError} />
       </header>
@@ -135,7 +186,11 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
                   <code class="feed-body">{compactJson(m.payload)}</code>
                   {Object.keys(m.properties).length > 0 && (
                     <span class="props">
-                      {Object.entries(m.properties).map(([k, v]) => <span class="prop"><span class="prop-key">{k}</span>={v ?? 'null'}</span>)}
+                      {Object.entries(m.properties).map(([k, v]) => (
+                        <span class="prop">
+                          <span class="prop-key">{k}</span>={v ?? 'null'}
+                        </span>
+                      ))}
                     </span>
                   )}
                 </li>
@@ -205,7 +260,10 @@ function TwinCard({ deviceId, twin, onSaved }: { deviceId: string; twin?: Twin; 
       }
     >
       <div class="twin-view">
-        <JsonBlock value={twin ? (metadata ? { tags: twin.tags, properties: twin.properties } : withoutMetadata({ tags: twin.tags, properties: twin.properties })) : {}} class="twin-json" />
+        <JsonBlock
+          value={twin ? (metadata ? { tags: twin.tags, properties: twin.properties } : withoutMetadata({ tags: twin.tags, properties: twin.properties })) : {}}
+          class="twin-json"
+        />
       </div>
       <form
         class="twin-editor"
@@ -235,11 +293,17 @@ function TwinCard({ deviceId, twin, onSaved }: { deviceId: string; twin?: Twin; 
           }}
         />
         <div class="row">
-          <button class="btn btn-primary" type="submit">Send patch</button>
-          <button class="btn" type="button" disabled={!dirty} onClick={() => setDirty(false)}>Discard changes</button>
+          <button class="btn btn-primary" type="submit">
+            Send patch
+          </button>
+          <button class="btn" type="button" disabled={!dirty} onClick={() => setDirty(false)}>
+            Discard changes
+          </button>
           <span class="muted small">Ctrl+Enter sends</span>
           <span class="spacer" />
-          <span class="ok small" role="status">{saved ?? ''}</span>
+          <span class="ok small" role="status">
+            {saved ?? ''}
+          </span>
         </div>
         <ErrorBox error={error} />
       </form>
@@ -299,15 +363,33 @@ function MethodCard({ deviceId }: { deviceId: string }) {
         }}
       >
         <div class="fields">
-          <label class="field grow">Method name<input value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} required /></label>
-          <label class="field narrow">Response timeout (s)<input type="number" min="5" max="300" value={responseTimeout} onInput={(e) => setResponseTimeout((e.target as HTMLInputElement).value)} /></label>
-          <label class="field narrow">Connect timeout (s)<input type="number" min="0" max="300" value={connectTimeout} onInput={(e) => setConnectTimeout((e.target as HTMLInputElement).value)} /></label>
+          <label class="field grow">
+            Method name
+            <input value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} required />
+          </label>
+          <label class="field narrow">
+            Response timeout (s)
+            <input type="number" min="5" max="300" value={responseTimeout} onInput={(e) => setResponseTimeout((e.target as HTMLInputElement).value)} />
+          </label>
+          <label class="field narrow">
+            Connect timeout (s)
+            <input type="number" min="0" max="300" value={connectTimeout} onInput={(e) => setConnectTimeout((e.target as HTMLInputElement).value)} />
+          </label>
         </div>
-        <label class="field">Payload (JSON)<textarea class="code" rows={3} spellcheck={false} value={payload} onInput={(e) => setPayload((e.target as HTMLTextAreaElement).value)} /></label>
+        <label class="field">
+          Payload (JSON)
+          <textarea class="code" rows={3} spellcheck={false} value={payload} onInput={(e) => setPayload((e.target as HTMLTextAreaElement).value)} />
+        </label>
         <div class="row">
-          <button class="btn btn-primary" type="submit" disabled={busy}><span class="btn-fixed">{busy ? 'Waiting…' : 'Invoke method'}</span></button>
+          <button class="btn btn-primary" type="submit" disabled={busy}>
+            <span class="btn-fixed">{busy ? 'Waiting…' : 'Invoke method'}</span>
+          </button>
           <span class="spacer" />
-          {answer && <span class="small" data-testid="method-status">status <strong>{answer.status}</strong> · {answer.latencyMs.toFixed(1)} ms</span>}
+          {answer && (
+            <span class="small" data-testid="method-status">
+              status <strong>{answer.status}</strong> · {answer.latencyMs.toFixed(1)} ms
+            </span>
+          )}
         </div>
         <ErrorBox error={error} />
         <div class="method-answer" aria-live="polite">

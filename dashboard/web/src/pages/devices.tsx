@@ -129,12 +129,26 @@ export function DevicesPage() {
             setOffset(0);
           }}
         />
-        <select aria-label="Status" value={status} onChange={(e) => { setStatus((e.target as HTMLSelectElement).value); setOffset(0); }}>
+        <select
+          aria-label="Status"
+          value={status}
+          onChange={(e) => {
+            setStatus((e.target as HTMLSelectElement).value);
+            setOffset(0);
+          }}
+        >
           <option value="">Any status</option>
           <option value="enabled">Enabled</option>
           <option value="disabled">Disabled</option>
         </select>
-        <select aria-label="Connection state" value={connection} onChange={(e) => { setConnection((e.target as HTMLSelectElement).value); setOffset(0); }}>
+        <select
+          aria-label="Connection state"
+          value={connection}
+          onChange={(e) => {
+            setConnection((e.target as HTMLSelectElement).value);
+            setOffset(0);
+          }}
+        >
           <option value="">Any connection</option>
           <option value="Connected">Connected</option>
           <option value="Disconnected">Disconnected</option>
@@ -152,25 +166,51 @@ export function DevicesPage() {
           }}
         >
           <input placeholder="new-device-id" aria-label="New device ID" value={newId} onInput={(e) => setNewId((e.target as HTMLInputElement).value)} />
-          <button class="btn btn-primary" type="submit" disabled={newId.trim() === ''}>Add device</button>
+          <button class="btn btn-primary" type="submit" disabled={newId.trim() === ''}>
+            Add device
+          </button>
         </form>
       </div>
       <ErrorBox error={error} />
       <div class="table-wrap">
         <table class="table devices-table" aria-label="Devices" aria-rowcount={matched}>
           <colgroup>
-            <col class="c-id" /><col class="c-status" /><col class="c-conn" /><col class="c-time" /><col class="c-auth" /><col class="c-mod" /><col class="c-actions" />
+            <col class="c-id" />
+            <col class="c-status" />
+            <col class="c-conn" />
+            <col class="c-time" />
+            <col class="c-auth" />
+            <col class="c-mod" />
+            <col class="c-actions" />
           </colgroup>
           <thead>
-            <tr><th>Device ID</th><th>Status</th><th>Connection</th><th>Last activity</th><th>Auth</th><th class="num">Modules</th><th><span class="sr-only">Actions</span></th></tr>
+            <tr>
+              <th>Device ID</th>
+              <th>Status</th>
+              <th>Connection</th>
+              <th>Last activity</th>
+              <th>Auth</th>
+              <th class="num">Modules</th>
+              <th>
+                <span class="sr-only">Actions</span>
+              </th>
+            </tr>
           </thead>
           <tbody>
             {rows.map((row) => (
               <tr key={row.deviceId} data-device-id={row.deviceId}>
-                <td class="mono ellipsis"><a href={`/devices/${encodeURIComponent(row.deviceId)}`}>{row.deviceId}</a></td>
-                <td><StatusPill status={row.status} /></td>
-                <td><ConnectionBadge state={row.connectionState} /></td>
-                <td class="muted" title={row.lastActivityTime}>{ago(row.lastActivityTime)}</td>
+                <td class="mono ellipsis">
+                  <a href={`/devices/${encodeURIComponent(row.deviceId)}`}>{row.deviceId}</a>
+                </td>
+                <td>
+                  <StatusPill status={row.status} />
+                </td>
+                <td>
+                  <ConnectionBadge state={row.connectionState} />
+                </td>
+                <td class="muted" title={row.lastActivityTime}>
+                  {ago(row.lastActivityTime)}
+                </td>
                 <td class="muted">{row.authenticationType}</td>
                 <td class="num muted">{row.modules}</td>
                 <td class="actions">
@@ -179,20 +219,46 @@ export function DevicesPage() {
               </tr>
             ))}
             {page && rows.length === 0 && (
-              <tr><td colSpan={7} class="empty">{page.total === 0 ? 'No devices registered yet. Add one above, or run a fleet.' : 'No device matches the filter.'}</td></tr>
+              <tr>
+                <td colSpan={7} class="empty">
+                  {page.total === 0 ? 'No devices registered yet. Add one above, or run a fleet.' : 'No device matches the filter.'}
+                </td>
+              </tr>
             )}
             {/* Placeholder rows keep the table's height while the first page loads: no jump. */}
-            {!page && Array.from({ length: 12 }, () => <tr class="placeholder"><td colSpan={7}>&nbsp;</td></tr>)}
+            {!page &&
+              Array.from({ length: 12 }, () => (
+                <tr class="placeholder">
+                  <td colSpan={7}>&nbsp;</td>
+                </tr>
+              ))}
           </tbody>
         </table>
       </div>
       <div class="pager">
-        <span class="muted">{matched === 0 ? 'No devices' : `${fmt(first)}–${fmt(lastRow)} of ${fmt(matched)}`}{page && matched !== page.total ? ` (filtered from ${fmt(page.total)})` : ''}</span>
+        <span class="muted">
+          {matched === 0 ? 'No devices' : `${fmt(first)}–${fmt(lastRow)} of ${fmt(matched)}`}
+          {page && matched !== page.total ? ` (filtered from ${fmt(page.total)})` : ''}
+        </span>
         <span class="spacer" />
-        <button class="btn" type="button" disabled={offset === 0} onClick={() => setOffset(0)} aria-label="First page">«</button>
-        <button class="btn" type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE_SIZE))}>Previous</button>
-        <button class="btn" type="button" disabled={offset + PAGE_SIZE >= matched} onClick={() => setOffset(offset + PAGE_SIZE)}>Next</button>
-        <button class="btn" type="button" disabled={offset + PAGE_SIZE >= matched} onClick={() => setOffset(Math.floor((matched - 1) / PAGE_SIZE) * PAGE_SIZE)} aria-label="Last page">»</button>
+        <button class="btn" type="button" disabled={offset === 0} onClick={() => setOffset(0)} aria-label="First page">
+          «
+        </button>
+        <button class="btn" type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE_SIZE))}>
+          Previous
+        </button>
+        <button class="btn" type="button" disabled={offset + PAGE_SIZE >= matched} onClick={() => setOffset(offset + PAGE_SIZE)}>
+          Next
+        </button>
+        <button
+          class="btn"
+          type="button"
+          disabled={offset + PAGE_SIZE >= matched}
+          onClick={() => setOffset(Math.floor((matched - 1) / PAGE_SIZE) * PAGE_SIZE)}
+          aria-label="Last page"
+        >
+          »
+        </button>
       </div>
     </div>
   );
@@ -205,7 +271,11 @@ function RowActions({ row, act }: { row: DeviceRow; act: (a: () => Promise<unkno
       <CopyButton
         label="Connection string"
         title={`Copy ${row.deviceId}'s connection string`}
-        load={row.authenticationType === 'sas' ? () => get<{ connectionString: string }>(`/devices/${id}/connection-string`).then((r) => r.connectionString) : undefined}
+        load={
+          row.authenticationType === 'sas'
+            ? () => get<{ connectionString: string }>(`/devices/${id}/connection-string`).then((r) => r.connectionString)
+            : undefined
+        }
       />
       <button
         type="button"

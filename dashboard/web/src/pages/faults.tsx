@@ -98,7 +98,9 @@ export function FaultsPage() {
     <div class="page">
       <header class="page-head">
         <h1>Faults</h1>
-        <p class="subtitle">Make devices and routes fail on purpose (the chaos API, <code>/$emulator/faults</code>), and the throttling tier in force.</p>
+        <p class="subtitle">
+          Make devices and routes fail on purpose (the chaos API, <code>/$emulator/faults</code>), and the throttling tier in force.
+        </p>
       </header>
       <div class="grid-2">
         <Card title="Add a rule">
@@ -119,16 +121,24 @@ export function FaultsPage() {
                     setText(JSON.stringify(PRESETS[k], null, 2));
                   }}
                 >
-                  {Object.keys(PRESETS).map((k) => <option value={k}>{k}</option>)}
+                  {Object.keys(PRESETS).map((k) => (
+                    <option value={k}>{k}</option>
+                  ))}
                 </select>
               </label>
             </div>
-            <label for="fault-rule" class="label">Rule (JSON: target, fraction, status or errorCode, delayMs, durationSeconds, seed)</label>
+            <label for="fault-rule" class="label">
+              Rule (JSON: target, fraction, status or errorCode, delayMs, durationSeconds, seed)
+            </label>
             <textarea id="fault-rule" class="code" rows={8} spellcheck={false} value={text} onInput={(e) => setText((e.target as HTMLTextAreaElement).value)} />
             <div class="row">
-              <button class="btn btn-primary" type="submit">Add rule</button>
+              <button class="btn btn-primary" type="submit">
+                Add rule
+              </button>
               <span class="spacer" />
-              <span class="ok small" role="status">{added ?? ''}</span>
+              <span class="ok small" role="status">
+                {added ?? ''}
+              </span>
             </div>
             <ErrorBox error={error} />
           </form>
@@ -137,35 +147,87 @@ export function FaultsPage() {
           {throttling?.tier ? (
             <>
               <p>
-                Tier <strong>{throttling.tier}</strong> × {throttling.units} unit(s) · {fmt(throttling.maxActiveJobs ?? 0)} active job(s) · {fmt(throttling.dailyMessages ?? 0)} messages a day of {fmt((throttling.meterBytes ?? 0) / 1024)} KB
+                Tier <strong>{throttling.tier}</strong> × {throttling.units} unit(s) · {fmt(throttling.maxActiveJobs ?? 0)} active job(s) ·{' '}
+                {fmt(throttling.dailyMessages ?? 0)} messages a day of {fmt((throttling.meterBytes ?? 0) / 1024)} KB
               </p>
               <table class="table compact" aria-label="Throttle rates">
-                <thead><tr><th>operation</th><th class="num">per second</th></tr></thead>
+                <thead>
+                  <tr>
+                    <th>operation</th>
+                    <th class="num">per second</th>
+                  </tr>
+                </thead>
                 <tbody>
                   {Object.entries(throttling.ratesPerSecond ?? {}).map(([op, rate]) => (
-                    <tr><td class="mono">{op}</td><td class="num">{fmt(Math.round(rate * 100) / 100)}</td></tr>
+                    <tr>
+                      <td class="mono">{op}</td>
+                      <td class="num">{fmt(Math.round(rate * 100) / 100)}</td>
+                    </tr>
                   ))}
                 </tbody>
               </table>
             </>
           ) : (
-            <p class="muted">Off: the emulator answers as fast as it can. Start it with <code>--tier S1</code> (F1, S1–S3, B1–B3) and <code>--units N</code> for IoT Hub's rates and daily quota.</p>
+            <p class="muted">
+              Off: the emulator answers as fast as it can. Start it with <code>--tier S1</code> (F1, S1–S3, B1–B3) and <code>--units N</code> for IoT Hub's
+              rates and daily quota.
+            </p>
           )}
         </Card>
       </div>
-      <Card title={`Rules in force (${rules.length})`} actions={<button class="btn btn-small" type="button" disabled={rules.length === 0} onClick={() => void remove('/faults')}>Remove all</button>}>
+      <Card
+        title={`Rules in force (${rules.length})`}
+        actions={
+          <button class="btn btn-small" type="button" disabled={rules.length === 0} onClick={() => void remove('/faults')}>
+            Remove all
+          </button>
+        }
+      >
         <table class="table" aria-label="Fault rules">
-          <colgroup><col style={{ width: '70px' }} /><col style={{ width: '160px' }} /><col /><col style={{ width: '180px' }} /><col style={{ width: '100px' }} /></colgroup>
-          <thead><tr><th>id</th><th>kind</th><th>rule</th><th>until</th><th><span class="sr-only">Actions</span></th></tr></thead>
+          <colgroup>
+            <col style={{ width: '70px' }} />
+            <col style={{ width: '160px' }} />
+            <col />
+            <col style={{ width: '180px' }} />
+            <col style={{ width: '100px' }} />
+          </colgroup>
+          <thead>
+            <tr>
+              <th>id</th>
+              <th>kind</th>
+              <th>rule</th>
+              <th>until</th>
+              <th>
+                <span class="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
           <tbody>
-            {rules.length === 0 && <tr><td colSpan={5} class="empty">No rules: nothing fails on purpose.</td></tr>}
+            {rules.length === 0 && (
+              <tr>
+                <td colSpan={5} class="empty">
+                  No rules: nothing fails on purpose.
+                </td>
+              </tr>
+            )}
             {rules.map((rule) => (
               <tr data-rule-id={rule.id}>
                 <td class="mono">{rule.id}</td>
                 <td class="mono">{rule.kind}</td>
-                <td class="mono small ellipsis" title={JSON.stringify(rule)}>{summary(rule)}</td>
+                <td class="mono small ellipsis" title={JSON.stringify(rule)}>
+                  {summary(rule)}
+                </td>
                 <td class="muted small">{rule.expiresAt ? dateTime(rule.expiresAt) : 'removed by hand'}</td>
-                <td class="actions"><button class="btn btn-small" type="button" aria-label={`Remove rule ${rule.id}`} onClick={() => void remove(`/faults/${encodeURIComponent(rule.id)}`)}>Remove</button></td>
+                <td class="actions">
+                  <button
+                    class="btn btn-small"
+                    type="button"
+                    aria-label={`Remove rule ${rule.id}`}
+                    onClick={() => void remove(`/faults/${encodeURIComponent(rule.id)}`)}
+                  >
+                    Remove
+                  </button>
+                </td>
               </tr>
             ))}
           </tbody>

@@ -5,7 +5,11 @@ import { Card, CopyButton, ErrorBox, Stat } from '../components/ui';
 import { fmt } from '../format';
 import { useLive } from '../live';
 
-const PRESETS: [string, number][] = [['+1 min', 60], ['+1 h', 3600], ['+1 day', 86400]];
+const PRESETS: [string, number][] = [
+  ['+1 min', 60],
+  ['+1 h', 3600],
+  ['+1 day', 86400],
+];
 
 export function HubPage() {
   const [info, setInfo] = useState<HubInfo>();
@@ -27,13 +31,16 @@ export function HubPage() {
     return () => clearInterval(timer);
   }, []);
 
-  useLive({}, {
-    sample: (s: HubSample) => {
-      setNow(s);
-      setHistory((h) => [...h.slice(-299), s]);
+  useLive(
+    {},
+    {
+      sample: (s: HubSample) => {
+        setNow(s);
+        setHistory((h) => [...h.slice(-299), s]);
+      },
+      summary: (s: { registered: number; connected: number }) => setNow((n) => (n ? { ...n, ...s } : n)),
     },
-    summary: (s: { registered: number; connected: number }) => setNow((n) => (n ? { ...n, ...s } : n)),
-  });
+  );
 
   const series = useMemo(() => {
     const t = history.map((s) => s.t);
@@ -60,15 +67,25 @@ export function HubPage() {
       </header>
       <div class="stats">
         <Stat label="Devices registered" value={now ? fmt(now.registered) : '—'} hint={<a href="/devices">Devices →</a>} />
-        <Stat label="Connected" value={now ? fmt(now.connected) : '—'} hint={now && now.registered > 0 ? `${Math.round((now.connected / now.registered) * 100)} % of registered` : ' '} />
+        <Stat
+          label="Connected"
+          value={now ? fmt(now.connected) : '—'}
+          hint={now && now.registered > 0 ? `${Math.round((now.connected / now.registered) * 100)} % of registered` : ' '}
+        />
         <Stat label="Messages / s" value={last ? fmt(last.telemetry) : '—'} hint="device-to-cloud, last second" />
         <Stat label="Method calls / s" value={last ? fmt(last.methods) : '—'} hint={last ? `${fmt(last.methodFailures)} failed` : ' '} />
         <Stat label="Active jobs" value={now ? fmt(now.activeJobs) : '—'} hint={<a href="/jobs">Jobs →</a>} />
       </div>
       <div class="grid-3">
-        <Card title="Connected devices"><TimeChart label="connected" times={series.t} values={series.connected} color="#0b6bcb" /></Card>
-        <Card title="Telemetry messages / s"><TimeChart label="messages/s" times={series.t} values={series.telemetry} color="#0f9d58" /></Card>
-        <Card title="Method calls / s"><TimeChart label="calls/s" times={series.t} values={series.methods} color="#8b5cf6" /></Card>
+        <Card title="Connected devices">
+          <TimeChart label="connected" times={series.t} values={series.connected} color="#0b6bcb" />
+        </Card>
+        <Card title="Telemetry messages / s">
+          <TimeChart label="messages/s" times={series.t} values={series.telemetry} color="#0f9d58" />
+        </Card>
+        <Card title="Method calls / s">
+          <TimeChart label="calls/s" times={series.t} values={series.methods} color="#8b5cf6" />
+        </Card>
       </div>
       <div class="grid-2">
         <Card title="Emulator clock">
@@ -86,18 +103,31 @@ export function HubPage() {
           >
             <label class="field-inline">
               Advance by
-              <input type="number" min="0" step="1" value={seconds} onInput={(e) => setSeconds((e.target as HTMLInputElement).value)} aria-label="seconds to advance" />
+              <input
+                type="number"
+                min="0"
+                step="1"
+                value={seconds}
+                onInput={(e) => setSeconds((e.target as HTMLInputElement).value)}
+                aria-label="seconds to advance"
+              />
               s
             </label>
-            <button class="btn btn-primary" type="submit">Advance</button>
+            <button class="btn btn-primary" type="submit">
+              Advance
+            </button>
             {PRESETS.map(([label, by]) => (
-              <button class="btn" type="button" onClick={() => void advance(by)}>{label}</button>
+              <button class="btn" type="button" onClick={() => void advance(by)}>
+                {label}
+              </button>
             ))}
           </form>
           <ErrorBox error={error} />
         </Card>
         <Card title="Connect a back end" actions={<CopyButton text={info?.connectionString} label="Copy" title="Copy the hub connection string" />}>
-          <p class="muted small">The hub connection string (iothubowner, a well-known development key) for azure-iothub, az-cli style tools and the tutorials:</p>
+          <p class="muted small">
+            The hub connection string (iothubowner, a well-known development key) for azure-iothub, az-cli style tools and the tutorials:
+          </p>
           <code class="secret">{info?.connectionString ?? ' '}</code>
           <p class="muted small">Device connection strings are on each device's page.</p>
         </Card>

@@ -37,14 +37,43 @@ export function JobsPage() {
         <h1>Jobs</h1>
         <p class="subtitle">{`${fmt(jobs.filter((j) => ACTIVE.has(j.status)).length)} active · ${fmt(jobs.length)} in all`}</p>
       </header>
-      <ScheduleForm onScheduled={(job) => { setJobs((list) => (list.some((j) => j.jobId === job.jobId) ? list : [...list, job])); setOpen(job.jobId); }} />
+      <ScheduleForm
+        onScheduled={(job) => {
+          setJobs((list) => (list.some((j) => j.jobId === job.jobId) ? list : [...list, job]));
+          setOpen(job.jobId);
+        }}
+      />
       <ErrorBox error={error} />
       <Card title="Jobs">
         <table class="table jobs-table" aria-label="Jobs">
-          <colgroup><col class="c-job" /><col class="c-type" /><col class="c-jstatus" /><col class="c-progress" /><col class="c-jtime" /><col class="c-jactions" /></colgroup>
-          <thead><tr><th>Job ID</th><th>Type</th><th>Status</th><th>Progress</th><th>Start</th><th><span class="sr-only">Actions</span></th></tr></thead>
+          <colgroup>
+            <col class="c-job" />
+            <col class="c-type" />
+            <col class="c-jstatus" />
+            <col class="c-progress" />
+            <col class="c-jtime" />
+            <col class="c-jactions" />
+          </colgroup>
+          <thead>
+            <tr>
+              <th>Job ID</th>
+              <th>Type</th>
+              <th>Status</th>
+              <th>Progress</th>
+              <th>Start</th>
+              <th>
+                <span class="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
           <tbody>
-            {newestFirst.length === 0 && <tr><td colSpan={6} class="empty">No jobs yet. Schedule one above.</td></tr>}
+            {newestFirst.length === 0 && (
+              <tr>
+                <td colSpan={6} class="empty">
+                  No jobs yet. Schedule one above.
+                </td>
+              </tr>
+            )}
             {newestFirst.map((job) => {
               const s = job.deviceJobStatistics;
               const expanded = open === job.jobId;
@@ -56,7 +85,9 @@ export function JobsPage() {
                     </button>
                   </td>
                   <td>{job.type === 'scheduleDeviceMethod' ? `method ${job.cloudToDeviceMethod?.methodName ?? ''}` : 'twin update'}</td>
-                  <td><StatusPill status={job.status} /></td>
+                  <td>
+                    <StatusPill status={job.status} />
+                  </td>
                   <td>
                     <div class="progress-cell">
                       <ProgressBar done={s.succeededCount} failed={s.failedCount} total={s.deviceCount} />
@@ -66,11 +97,19 @@ export function JobsPage() {
                     </div>
                   </td>
                   <td class="muted small">{dateTime(job.startTime)}</td>
-                  <td class="actions">{ACTIVE.has(job.status) && <button class="btn btn-small" type="button" onClick={() => void cancel(job.jobId)}>Cancel</button>}</td>
+                  <td class="actions">
+                    {ACTIVE.has(job.status) && (
+                      <button class="btn btn-small" type="button" onClick={() => void cancel(job.jobId)}>
+                        Cancel
+                      </button>
+                    )}
+                  </td>
                 </tr>,
                 expanded && (
                   <tr key={`${job.jobId}-detail`} class="detail-row">
-                    <td colSpan={6}><JobDetail job={job} /></td>
+                    <td colSpan={6}>
+                      <JobDetail job={job} />
+                    </td>
                   </tr>
                 ),
               ];
@@ -93,30 +132,72 @@ function JobDetail({ job }: { job: Job }) {
   return (
     <div class="job-detail">
       <dl class="facts">
-        <div><dt>Query condition</dt><dd class="mono">{job.queryCondition}</dd></div>
-        <div><dt>Created</dt><dd>{dateTime(job.createdTime)}</dd></div>
-        <div><dt>Ended</dt><dd>{dateTime(job.endTime)}</dd></div>
-        <div><dt>Max execution</dt><dd>{fmt(job.maxExecutionTimeInSeconds)} s</dd></div>
-        {job.failureReason && <div><dt>Failure</dt><dd>{job.failureReason}</dd></div>}
+        <div>
+          <dt>Query condition</dt>
+          <dd class="mono">{job.queryCondition}</dd>
+        </div>
+        <div>
+          <dt>Created</dt>
+          <dd>{dateTime(job.createdTime)}</dd>
+        </div>
+        <div>
+          <dt>Ended</dt>
+          <dd>{dateTime(job.endTime)}</dd>
+        </div>
+        <div>
+          <dt>Max execution</dt>
+          <dd>{fmt(job.maxExecutionTimeInSeconds)} s</dd>
+        </div>
+        {job.failureReason && (
+          <div>
+            <dt>Failure</dt>
+            <dd>{job.failureReason}</dd>
+          </div>
+        )}
       </dl>
       <ErrorBox error={error} />
       <table class="table compact" aria-label={`Device results of ${job.jobId}`}>
-        <thead><tr><th>Device</th><th>Status</th><th>Result</th><th>Updated</th></tr></thead>
+        <thead>
+          <tr>
+            <th>Device</th>
+            <th>Status</th>
+            <th>Result</th>
+            <th>Updated</th>
+          </tr>
+        </thead>
         <tbody>
-          {results?.rows.length === 0 && <tr><td colSpan={4} class="empty">No device results yet.</td></tr>}
+          {results?.rows.length === 0 && (
+            <tr>
+              <td colSpan={4} class="empty">
+                No device results yet.
+              </td>
+            </tr>
+          )}
           {results?.rows.map((r) => (
             <tr>
-              <td class="mono"><a href={`/devices/${encodeURIComponent(r.deviceId)}`}>{r.deviceId}</a></td>
-              <td><StatusPill status={r.status} /></td>
+              <td class="mono">
+                <a href={`/devices/${encodeURIComponent(r.deviceId)}`}>{r.deviceId}</a>
+              </td>
+              <td>
+                <StatusPill status={r.status} />
+              </td>
               <td class="mono small ellipsis">
-                {r.error ? `${r.error.code}: ${r.error.description}` : r.outcome?.deviceMethodResponse ? `${r.outcome.deviceMethodResponse.status} ${compactJson(r.outcome.deviceMethodResponse.payload)}` : ''}
+                {r.error
+                  ? `${r.error.code}: ${r.error.description}`
+                  : r.outcome?.deviceMethodResponse
+                    ? `${r.outcome.deviceMethodResponse.status} ${compactJson(r.outcome.deviceMethodResponse.payload)}`
+                    : ''}
               </td>
               <td class="muted small">{dateTime(r.lastUpdatedDateTimeUtc)}</td>
             </tr>
           ))}
         </tbody>
       </table>
-      {results && results.total > results.rows.length && <p class="muted small">First {fmt(results.rows.length)} of {fmt(results.total)} devices; query <code>SELECT * FROM devices.jobs WHERE jobId = '{job.jobId}'</code> for all.</p>}
+      {results && results.total > results.rows.length && (
+        <p class="muted small">
+          First {fmt(results.rows.length)} of {fmt(results.total)} devices; query <code>SELECT * FROM devices.jobs WHERE jobId = '{job.jobId}'</code> for all.
+        </p>
+      )}
     </div>
   );
 }
@@ -143,7 +224,10 @@ function ScheduleForm({ onScheduled }: { onScheduled: (job: Job) => void }) {
         startTime: (start ? new Date(start) : new Date()).toISOString(),
         maxExecutionTimeInSeconds: Number(maxSeconds),
         ...(type === 'method'
-          ? { type: 'scheduleDeviceMethod', cloudToDeviceMethod: { methodName: method, payload: payload.trim() ? JSON.parse(payload) : null, responseTimeoutInSeconds: Number(timeout) } }
+          ? {
+              type: 'scheduleDeviceMethod',
+              cloudToDeviceMethod: { methodName: method, payload: payload.trim() ? JSON.parse(payload) : null, responseTimeoutInSeconds: Number(timeout) },
+            }
           : { type: 'scheduleUpdateTwin', updateTwin: { etag: '*', ...JSON.parse(twinPatch) } }),
       };
     } catch (e) {
@@ -170,25 +254,63 @@ function ScheduleForm({ onScheduled }: { onScheduled: (job: Job) => void }) {
       >
         <div class="fields">
           <fieldset class="segmented" aria-label="Job type">
-            <label class={type === 'method' ? 'on' : ''}><input type="radio" name="job-type" checked={type === 'method'} onChange={() => setType('method')} />Direct method</label>
-            <label class={type === 'twin' ? 'on' : ''}><input type="radio" name="job-type" checked={type === 'twin'} onChange={() => setType('twin')} />Twin update</label>
+            <label class={type === 'method' ? 'on' : ''}>
+              <input type="radio" name="job-type" checked={type === 'method'} onChange={() => setType('method')} />
+              Direct method
+            </label>
+            <label class={type === 'twin' ? 'on' : ''}>
+              <input type="radio" name="job-type" checked={type === 'twin'} onChange={() => setType('twin')} />
+              Twin update
+            </label>
           </fieldset>
-          <label class="field">Job ID<input class="mono" value={jobId} onInput={(e) => setJobId((e.target as HTMLInputElement).value)} required /></label>
-          <label class="field grow">Query condition<input class="mono" value={condition} onInput={(e) => setCondition((e.target as HTMLInputElement).value)} placeholder="* or e.g. tags.building = 43" required /></label>
-          <label class="field">Start time (local, empty = now)<input type="datetime-local" step="1" value={start} onInput={(e) => setStart((e.target as HTMLInputElement).value)} min={localInput(new Date(0))} /></label>
-          <label class="field narrow">Max execution (s)<input type="number" min="1" value={maxSeconds} onInput={(e) => setMaxSeconds((e.target as HTMLInputElement).value)} /></label>
+          <label class="field">
+            Job ID
+            <input class="mono" value={jobId} onInput={(e) => setJobId((e.target as HTMLInputElement).value)} required />
+          </label>
+          <label class="field grow">
+            Query condition
+            <input
+              class="mono"
+              value={condition}
+              onInput={(e) => setCondition((e.target as HTMLInputElement).value)}
+              placeholder="* or e.g. tags.building = 43"
+              required
+            />
+          </label>
+          <label class="field">
+            Start time (local, empty = now)
+            <input type="datetime-local" step="1" value={start} onInput={(e) => setStart((e.target as HTMLInputElement).value)} min={localInput(new Date(0))} />
+          </label>
+          <label class="field narrow">
+            Max execution (s)
+            <input type="number" min="1" value={maxSeconds} onInput={(e) => setMaxSeconds((e.target as HTMLInputElement).value)} />
+          </label>
         </div>
         {type === 'method' ? (
           <div class="fields">
-            <label class="field">Method name<input value={method} onInput={(e) => setMethod((e.target as HTMLInputElement).value)} required /></label>
-            <label class="field grow">Payload (JSON)<input class="mono" value={payload} onInput={(e) => setPayload((e.target as HTMLInputElement).value)} /></label>
-            <label class="field narrow">Response timeout (s)<input type="number" min="5" max="300" value={timeout} onInput={(e) => setTimeoutSeconds((e.target as HTMLInputElement).value)} /></label>
+            <label class="field">
+              Method name
+              <input value={method} onInput={(e) => setMethod((e.target as HTMLInputElement).value)} required />
+            </label>
+            <label class="field grow">
+              Payload (JSON)
+              <input class="mono" value={payload} onInput={(e) => setPayload((e.target as HTMLInputElement).value)} />
+            </label>
+            <label class="field narrow">
+              Response timeout (s)
+              <input type="number" min="5" max="300" value={timeout} onInput={(e) => setTimeoutSeconds((e.target as HTMLInputElement).value)} />
+            </label>
           </div>
         ) : (
-          <label class="field">Twin patch (tags and/or properties.desired)<textarea class="code" rows={4} spellcheck={false} value={twinPatch} onInput={(e) => setTwinPatch((e.target as HTMLTextAreaElement).value)} /></label>
+          <label class="field">
+            Twin patch (tags and/or properties.desired)
+            <textarea class="code" rows={4} spellcheck={false} value={twinPatch} onInput={(e) => setTwinPatch((e.target as HTMLTextAreaElement).value)} />
+          </label>
         )}
         <div class="row">
-          <button class="btn btn-primary" type="submit">Schedule job</button>
+          <button class="btn btn-primary" type="submit">
+            Schedule job
+          </button>
           <span class="muted small">Runs on the emulator clock: a start time ahead waits until the clock passes it (advance it on the Hub page).</span>
         </div>
         <ErrorBox error={error} />

@@ -53,7 +53,9 @@ export function QueryPage() {
     <div class="page">
       <header class="page-head">
         <h1>Query</h1>
-        <p class="subtitle">The IoT Hub query language over twins and job records, as <code>POST /devices/query</code> runs it.</p>
+        <p class="subtitle">
+          The IoT Hub query language over twins and job records, as <code>POST /devices/query</code> runs it.
+        </p>
       </header>
       <Card>
         <form
@@ -62,7 +64,9 @@ export function QueryPage() {
             void run();
           }}
         >
-          <label for="query-text" class="label">Query</label>
+          <label for="query-text" class="label">
+            Query
+          </label>
           <textarea
             id="query-text"
             class="code query-text"
@@ -78,18 +82,24 @@ export function QueryPage() {
             }}
           />
           {position !== undefined && (
-            <pre class="caret" aria-label={`error at position ${position}`}>
+            <pre class="caret" role="note" aria-label={`error at position ${position}`}>
               {text.slice(0, position).replace(/[^\n]/g, ' ').split('\n').pop()}
               <span class="caret-mark">^</span> position {position}
             </pre>
           )}
           <div class="row">
-            <button class="btn btn-primary" type="submit" disabled={busy}>Run query</button>
+            <button class="btn btn-primary" type="submit" disabled={busy}>
+              Run query
+            </button>
             <span class="muted small">Ctrl+Enter runs</span>
             <span class="spacer" />
             <select aria-label="Example queries" onChange={(e) => setText((e.target as HTMLSelectElement).value)} value="">
-              <option value="" disabled>Examples…</option>
-              {EXAMPLES.map((q) => <option value={q}>{q}</option>)}
+              <option value="" disabled>
+                Examples…
+              </option>
+              {EXAMPLES.map((q) => (
+                <option value={q}>{q}</option>
+              ))}
             </select>
           </div>
           <ErrorBox error={error} />
@@ -100,10 +110,18 @@ export function QueryPage() {
           title={`${fmt(result.rows.length)}${result.truncated ? '+' : ''} result${result.rows.length === 1 ? '' : 's'}`}
           actions={
             <>
-              <span class="muted small">{result.itemType} · {result.elapsedMs.toFixed(1)} ms{result.truncated ? ` · first ${fmt(result.rows.length)} shown` : ''}</span>
+              <span class="muted small">
+                {result.itemType} · {result.elapsedMs.toFixed(1)} ms{result.truncated ? ` · first ${fmt(result.rows.length)} shown` : ''}
+              </span>
               <fieldset class="segmented small" aria-label="Result view">
-                <label class={view === 'table' ? 'on' : ''}><input type="radio" name="view" checked={view === 'table'} onChange={() => setView('table')} />Table</label>
-                <label class={view === 'json' ? 'on' : ''}><input type="radio" name="view" checked={view === 'json'} onChange={() => setView('json')} />JSON</label>
+                <label class={view === 'table' ? 'on' : ''}>
+                  <input type="radio" name="view" checked={view === 'table'} onChange={() => setView('table')} />
+                  Table
+                </label>
+                <label class={view === 'json' ? 'on' : ''}>
+                  <input type="radio" name="view" checked={view === 'json'} onChange={() => setView('json')} />
+                  JSON
+                </label>
               </fieldset>
             </>
           }
@@ -113,15 +131,36 @@ export function QueryPage() {
           ) : (
             <div class="table-wrap">
               <table class="table compact" aria-label="Query results">
-                <thead><tr>{cols.map((c) => <th>{c}</th>)}</tr></thead>
+                <thead>
+                  <tr>
+                    {cols.map((c) => (
+                      <th>{c}</th>
+                    ))}
+                  </tr>
+                </thead>
                 <tbody>
-                  {result.rows.length === 0 && <tr><td colSpan={Math.max(1, cols.length)} class="empty">No results.</td></tr>}
+                  {result.rows.length === 0 && (
+                    <tr>
+                      <td colSpan={Math.max(1, cols.length)} class="empty">
+                        No results.
+                      </td>
+                    </tr>
+                  )}
                   {result.rows.map((row) => (
                     <tr>
                       {cols.map((c) => {
                         const v = row?.[c];
-                        if (c === 'deviceId' && typeof v === 'string') return <td class="mono"><a href={`/devices/${encodeURIComponent(v)}`}>{v}</a></td>;
-                        return <td class="mono small ellipsis" title={v === undefined ? '' : compactJson(v)}>{v === undefined ? '' : compactJson(v)}</td>;
+                        if (c === 'deviceId' && typeof v === 'string')
+                          return (
+                            <td class="mono">
+                              <a href={`/devices/${encodeURIComponent(v)}`}>{v}</a>
+                            </td>
+                          );
+                        return (
+                          <td class="mono small ellipsis" title={v === undefined ? '' : compactJson(v)}>
+                            {v === undefined ? '' : compactJson(v)}
+                          </td>
+                        );
                       })}
                     </tr>
                   ))}
