@@ -15,7 +15,7 @@ ENV IOTHUB_EMULATOR_HOST=0.0.0.0 \
     IOTHUB_EMULATOR_DATA_DIR=/data \
     IOTHUB_EMULATOR_LOG_FORMAT=json
 VOLUME /data
-EXPOSE 443 8883
+EXPOSE 443 8883 8080
 HEALTHCHECK --interval=5s --timeout=3s --retries=10 CMD node -e "require('https').get({host:'127.0.0.1',port:443,path:'/health',rejectUnauthorized:false},r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"
 ENTRYPOINT ["node", "dist/cli/main.js"]
 CMD ["start"]

@@ -2,6 +2,8 @@
 export { startHub, startEmulator, type Hub } from './cli/start-hub.js';
 export type { HubOptions } from './emulator/config.js';
 export { wellKnownPolicies } from './emulator/identity/policies.js';
+// The web dashboard beside a hub started in-process: startDashboard(hub, { host: hub.options.host, port: 8080 }).
+export { startDashboard, DEFAULT_DASHBOARD_PORT, type Dashboard, type DashboardOptions, type DashboardDeps } from './dashboard/index.js';
 
 // For test suites: what startEmulator() gives, and what it recorded.
 export type { Emulator, StartEmulatorOptions, CreateDeviceOptions, EmulatedDevice } from './emulator/testing/start-emulator.js';

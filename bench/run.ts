@@ -12,6 +12,7 @@ const registry: Record<string, () => Promise<{ bench: Bench }>> = {
   jobs: () => import('./jobs.js'),
   query: () => import('./query.js'),
   fleet: () => import('./fleet.js'),
+  dashboard: () => import('./dashboard.js'),
   throttle: () => import('./throttle.js'),
   'fleet-soak': () => import('./fleet-soak.js'), // opt-in: 18,000 devices for 5 minutes
   fuzz: () => import('./fuzz.js'), // opt-in: the long fuzz run (issue 17)

@@ -25,6 +25,7 @@ import {
 import { registerFleetCommand } from '../fleet/cli.js';
 import { demoFleetSize, startDemoFleet } from '../fleet/demo.js';
 import { startHub, type Hub } from './start-hub.js';
+import { DEFAULT_DASHBOARD_PORT, startDashboard, type Dashboard } from '../dashboard/index.js';
 
 const env = (name: string): string => `IOTHUB_EMULATOR_${name}`;
 const seconds = (value: string): number => {
@@ -146,6 +147,12 @@ hubOptions(
       .argParser(demoFleetSize),
   )
   .addOption(
+    new Option('--dashboard-port <port>', 'plain-HTTP port of the web dashboard, on the same --host (0 turns it off)')
+      .env(env('DASHBOARD_PORT'))
+      .default(DEFAULT_DASHBOARD_PORT)
+      .argParser(int),
+  )
+  .addOption(
     new Option(
       '--mqtt-max-packet-size <bytes>',
       'largest MQTT packet or MQTT-over-WebSocket frame a device may send; larger ones close the connection (IoT Hub: 256 KB messages)',
@@ -168,7 +175,7 @@ hubOptions(
   )
   .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent').env(env('LOG_LEVEL')).default('info'))
   .addOption(new Option('--log-format <format>', 'pretty (default on a terminal) or json').env(env('LOG_FORMAT')).choices(['pretty', 'json']))
-  .action(async (opts) => {
+  .action(async (opts, command: Command) => {
     const options: Partial<HubOptions> = {
       host: opts.host,
       hostName: opts.hostname,
@@ -214,19 +221,35 @@ hubOptions(
     }
     // Applied before any request can be served: startHub resolved in this same microtask chain.
     if (opts.clockOffset > 0) hub.clock.advance(opts.clockOffset * 1000);
-    printBanner(hub);
-    const demoFleet = opts.demoFleet ? await startDemoFleet(hub, opts.demoFleet) : undefined;
+    let dashboard: Dashboard | undefined;
+    try {
+      if (opts.dashboardPort > 0) dashboard = await startDashboard(hub, { host: hub.options.host, port: opts.dashboardPort });
+    } catch (error) {
+      // A port the user asked for must work; the default one may be someone else's (8080 often is).
+      if (command.getOptionValueSource('dashboardPort') === 'default') {
+        hub.log.warn(`${(error as Error).message}; the hub runs without its dashboard`);
+      } else {
+        console.error(`iothub-emulator: ${(error as Error).message}`);
+        await hub.stop();
+        process.exit(1);
+      }
+    }
+    let demoFleet: Awaited<ReturnType<typeof startDemoFleet>> | undefined;
     let stopping = false;
     const stop = async (signal: string): Promise<void> => {
       if (stopping) return;
       stopping = true;
       hub.log.info(`${signal}: stopping`);
       await demoFleet?.stop();
+      await dashboard?.stop();
       await hub.stop();
       process.exit(0);
     };
+    // Before the banner: whoever reads it may stop us at once (a signal with no listener kills).
     process.on('SIGINT', () => void stop('SIGINT'));
     process.on('SIGTERM', () => void stop('SIGTERM'));
+    printBanner(hub, dashboard);
+    if (opts.demoFleet) demoFleet = await startDemoFleet(hub, opts.demoFleet);
   });
 
 hubOptions(program.command('connection-string').description("print the hub's connection string, or a device's"))
@@ -323,7 +346,7 @@ remoteOptions(
   }
 });
 
-function printBanner(hub: Hub): void {
+function printBanner(hub: Hub, dashboard: Dashboard | undefined): void {
   const lines = [
     '',
     `iothub-emulator is listening on ${hub.options.host}`,
@@ -339,6 +362,7 @@ function printBanner(hub: Hub): void {
     `Trust the emulator's CA (${hub.caPath}) in the shell that runs your SDK app:`,
     `  export NODE_EXTRA_CA_CERTS=${hub.caPath}`,
     '',
+    ...(dashboard ? [`Dashboard: ${dashboard.url}`, ''] : []),
   ];
   console.log(lines.join('\n'));
 }

@@ -11,6 +11,9 @@ export { createLogger } from './logger.js';
 
 // The services, and what callers need to call them.
 export type { RegistryService } from './identity/registry-service.js';
+// The registry's Device JSON and the record it is made from (the dashboard shows both).
+export { deviceJson } from './identity/device-json.js';
+export type { DeviceRecord } from './identity/device-record.js';
 export type { TwinService, ServiceTwinChange } from './twin/twin-service.js';
 export { readServiceChange, unquote } from './twin/twin-service.js';
 export type { MethodService, MethodCall, MethodResult } from './methods/method-service.js';
