@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import path from 'node:path';
-import { deviceConnectionString, hubConnectionString } from '../protocol/connection-string.js';
+import { hubConnectionString } from '../protocol/connection-string.js';
 import { defaultOptions, resolveHostName, type HubOptions } from './config.js';
 import { startHub, type Hub } from './hub.js';
 import { findPolicy } from './identity/policies.js';
@@ -11,9 +11,13 @@ import { defaultRecordingOptions } from './operations/recording.js';
 import { loadSeedFile, type Seed } from './operations/seed.js';
 import { monitor } from './remote/monitor.js';
 import { errorMessage, readCa, RemoteHub } from './remote/remote-hub.js';
-import { readDeviceRecord } from './store/read-device.js';
+import { CA_DIR_ENV } from './tls/ca-location.js';
 import { registerFleetCommand } from '../fleet/cli.js';
 import { demoFleetSize, startDemoFleet } from '../fleet/demo.js';
+import { fetchDeviceConnectionString } from '../cli/commands/device.js';
+import { targetOptions } from '../cli/hub-target.js';
+import { registerClientCommands } from '../cli/register.js';
+import { runCommand } from '../cli/run-command.js';
 
 const env = (name: string): string => `IOTHUB_EMULATOR_${name}`;
 const seconds = (value: string): number => {
@@ -60,7 +64,8 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
   // An optional value, so IOTHUB_EMULATOR_IN_MEMORY=false means false (commander treats any
   // value of a plain flag's variable as true).
   .addOption(new Option('--in-memory [bool]', 'keep state in memory only (certificates still go to the data directory)').env(env('IN_MEMORY')).default(false).argParser(bool))
-  .addOption(new Option('--cert-dir <dir>', 'where the local CA and server certificate live (default: <data-dir>/certs)').env(env('CERT_DIR')))
+  .addOption(new Option('--ca-dir <dir>', 'where the local CA lives, shared by every emulator of this user (default: ~/.iothub-emulator/ca; `iothub-emulator ca` prints it)').env(CA_DIR_ENV))
+  .addOption(new Option('--cert-dir <dir>', 'where the server certificate lives (default: <data-dir>/certs); without --ca-dir the CA is kept there too').env(env('CERT_DIR')))
   .addOption(new Option('--cert-name <name...>', 'extra DNS names or IPs for the server certificate').env(env('CERT_NAMES')).default([]))
   .addOption(new Option('--max-active-jobs <n>', 'jobs running at once before 429 ThrottlingMaxActiveJobCountExceeded').env(env('MAX_ACTIVE_JOBS')).default(defaultOptions.maxActiveJobs).argParser(Number))
   .addOption(new Option('--clock-offset <seconds>', "start the emulator's job clock this many seconds ahead of real time (scheduled jobs run early)").env(env('CLOCK_OFFSET')).default(0).argParser(seconds))
@@ -79,6 +84,7 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
       plainMqttPort: opts.mqttPlainPort,
       dataDir: path.resolve(opts.dataDir),
       inMemory: opts.inMemory === true,
+      caDir: opts.caDir ? path.resolve(opts.caDir) : undefined,
       certDir: opts.certDir ? path.resolve(opts.certDir) : undefined,
       certNames: typeof opts.certName === 'string' ? opts.certName.split(',') : opts.certName,
       maxActiveJobs: opts.maxActiveJobs,
@@ -122,21 +128,12 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
     process.on('SIGTERM', () => void stop('SIGTERM'));
   });
 
-hubOptions(program.command('connection-string').description("print the hub's connection string, or a device's"))
-  .option('--device <id>', "print this device's connection string (read from the data directory)")
+targetOptions(program.command('connection-string').description("print the hub's connection string, or a device's (asked of the running emulator)"))
+  .option('--device <id>', "print this device's connection string, as `device connection-string ID` does")
   .addOption(new Option('--policy <name>', 'shared access policy for the hub connection string').default('iothubowner'))
-  .action((opts) => {
+  .action(async (opts) => {
+    if (opts.device) return runCommand({ ...opts, output: 'table' }, async (target) => console.log(await fetchDeviceConnectionString(target, opts.device)));
     const hostName = resolveHostName({ host: opts.host, hostName: opts.hostname });
-    if (opts.device) {
-      const record = readDeviceRecord(path.resolve(opts.dataDir), opts.device);
-      const key = record?.authentication.symmetricKey.primaryKey;
-      if (!record || !key) {
-        console.error(`iothub-emulator: no device '${opts.device}' with a symmetric key in ${path.resolve(opts.dataDir)} (an emulator started with --in-memory keeps its devices only in its own memory)`);
-        process.exit(1);
-      }
-      console.log(deviceConnectionString({ hostName, deviceId: opts.device, sharedAccessKey: key }));
-      return;
-    }
     const policy = findPolicy(opts.policy);
     if (!policy) {
       console.error(`iothub-emulator: no policy '${opts.policy}' (iothubowner, service, registryRead, registryReadWrite, device)`);
@@ -149,11 +146,12 @@ hubOptions(program.command('connection-string').description("print the hub's con
 function remoteOptions(command: Command): Command {
   return hubOptions(command)
     .addOption(new Option('--https-port <port>', "the emulator's HTTPS port").env(env('HTTPS_PORT')).default(defaultOptions.httpsPort).argParser(int))
-    .addOption(new Option('--cert-dir <dir>', 'where the emulator keeps its CA (default: <data-dir>/certs)').env(env('CERT_DIR')))
-    .addOption(new Option('--ca <file>', "the emulator's CA certificate (default: <cert-dir>/ca.pem)"));
+    .addOption(new Option('--ca-dir <dir>', "where the emulator's local CA lives (default: ~/.iothub-emulator/ca)").env(CA_DIR_ENV))
+    .addOption(new Option('--cert-dir <dir>', 'the --cert-dir the emulator was started with, if any (its CA is there then)').env(env('CERT_DIR')))
+    .addOption(new Option('--ca <file>', "the emulator's CA certificate (default: <ca-dir>/ca.pem)"));
 }
 
-function remoteHub(opts: { host: string; hostname?: string; httpsPort: number; certDir?: string; ca?: string; dataDir: string }, policy: string): RemoteHub {
+function remoteHub(opts: { host: string; hostname?: string; httpsPort: number; caDir?: string; certDir?: string; ca?: string }, policy: string): RemoteHub {
   return new RemoteHub({ host: opts.host, hostName: opts.hostname, httpsPort: opts.httpsPort, ca: readCa(opts), policy });
 }
 
@@ -222,6 +220,7 @@ function printBanner(hub: Hub): void {
 }
 
 registerFleetCommand(program);
+registerClientCommands(program);
 
 program.parseAsync(process.argv).catch((error: Error) => {
   console.error(`iothub-emulator: ${error.message}`);

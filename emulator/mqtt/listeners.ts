@@ -13,9 +13,7 @@ export function createMqttTlsServer(broker: Aedes, credentials: { cert: string; 
     const client = broker.handle(socket);
     (client as unknown as { transport: string }).transport = 'mqtt';
   });
-  server.on('tlsClientError', () => {
-    // A client that does not trust our CA fails its handshake; nothing to do on our side.
-  });
+  // Failed handshakes are logged by the hub (tls/handshake-failures.ts).
   return server;
 }
 

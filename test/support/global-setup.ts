@@ -11,5 +11,8 @@ export default async function setup(): Promise<void> {
   const certDir = path.join(os.tmpdir(), 'iothub-emulator-test-certs');
   const caPath = await ensureTestCa(certDir);
   process.env.IOTHUB_EMULATOR_TEST_CERT_DIR = certDir;
+  // Every emulator a test starts (child processes inherit this) takes its CA from here, never
+  // from the user's own ~/.iothub-emulator/ca.
+  process.env.IOTHUB_EMULATOR_CA_DIR = certDir;
   process.env.NODE_EXTRA_CA_CERTS = caPath;
 }

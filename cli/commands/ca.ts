@@ -1,0 +1,32 @@
+import { Option, type Command } from 'commander';
+import { CA_DIR_ENV, resolveCaDir } from '../../emulator/tls/ca-location.js';
+import { loadOrCreateCa } from '../../emulator/tls/certificates.js';
+
+/** `iothub-emulator ca`: where the user's local CA is (created now if it is not yet), and the line that trusts it. */
+export function registerCaCommand(program: Command): void {
+  program
+    .command('ca')
+    .description("print where the local CA is (every emulator of this user issues its certificate from it) and the line that makes Node trust it")
+    .addOption(new Option('--ca-dir <dir>', 'where the local CA lives').env(CA_DIR_ENV).default(undefined, '~/.iothub-emulator/ca'))
+    .addOption(new Option('--cert-dir <dir>', 'an emulator started with --cert-dir keeps its CA there').env('IOTHUB_EMULATOR_CERT_DIR'))
+    .option('--path', 'print only the path of ca.pem')
+    .action(async (opts: { caDir?: string; certDir?: string; path?: boolean }) => {
+      try {
+        const { caPath } = await loadOrCreateCa(resolveCaDir(opts));
+        if (opts.path) {
+          console.log(caPath);
+          return;
+        }
+        console.log(
+          [
+            `The emulator's local CA: ${caPath}`,
+            'Every emulator you start issues its server certificate from it. Trust it once, in your shell profile or the shell that runs your SDK app:',
+            `  export NODE_EXTRA_CA_CERTS=${caPath}`,
+          ].join('\n'),
+        );
+      } catch (error) {
+        console.error(`iothub-emulator: ${(error as Error).message}`);
+        process.exitCode = 1;
+      }
+    });
+}
