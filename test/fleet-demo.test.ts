@@ -58,7 +58,7 @@ describe('npm start: the emulator with a demo fleet', () => {
     const { NODE_EXTRA_CA_CERTS: _ignored, ...env } = process.env;
     const run = (script: string) => spawnSync('bash', ['-c', script.replace(/^ {2}/gm, '')], { cwd: root, env, encoding: 'utf8', timeout: 20_000 });
 
-    const curl = run(commandAfter(output, /^Lock lockdoor-000000 with curl/));
+    const curl = run(commandAfter(output, /^Lock demo-000000 with curl/));
     expect(curl.stderr).toBe('');
     expect(JSON.parse(curl.stdout)).toMatchObject({ status: 200, payload: { doorState: 'locked' } });
 
