@@ -3,12 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { startHub, type Hub } from '../../emulator/hub.js';
 import type { HubOptions } from '../../emulator/config.js';
+import type { Logger } from 'pino';
 
 /**
  * Starts a real hub (TLS, SQLite, real sockets) on a loopback address of its own: the service SDK
  * only calls port 443, so parallel test files each take a different 127.0.0.x.
  */
-export async function startTestHub(options: Partial<HubOptions> = {}): Promise<Hub> {
+export async function startTestHub(options: Partial<HubOptions> = {}, logger?: Logger): Promise<Hub> {
   const certDir = process.env.IOTHUB_EMULATOR_TEST_CERT_DIR;
   if (!certDir) throw new Error('test/support/global-setup.ts did not run');
   const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'iothub-emulator-test-'));
@@ -17,7 +18,7 @@ export async function startTestHub(options: Partial<HubOptions> = {}): Promise<H
   for (let i = 0; i < 250; i++) {
     const host = options.host ?? `127.0.0.${((first + i - 2) % 250) + 2}`;
     try {
-      return await startHub({ inMemory: true, logLevel: process.env.TEST_LOG_LEVEL ?? 'silent', ...options, host, hostName: options.hostName ?? host, dataDir, certDir, httpsPort: 443, mqttPort: 8883 });
+      return await startHub({ inMemory: true, logLevel: process.env.TEST_LOG_LEVEL ?? 'silent', ...options, host, hostName: options.hostName ?? host, dataDir, certDir, httpsPort: 443, mqttPort: 8883 }, logger);
     } catch (error) {
       lastError = error;
       if (options.host || !/EADDRINUSE/.test(String((error as Error).message))) break;
