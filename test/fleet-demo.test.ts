@@ -53,7 +53,7 @@ describe('npm start: the emulator with a demo fleet', () => {
   it('prints commands that, pasted into a shell, lock a door and run a job over the fleet', async () => {
     demo = await onFreeLoopbackAddress((host) => startDemo(host));
     const output = demo.output();
-    expect(output).toMatch(/Demo fleet: 3 lockDoor devices connected \(lockdoor-000000 … lockdoor-000002\)/);
+    expect(output).toMatch(/Demo fleet: 3 lockDoor devices connected \(demo-000000 … demo-000002\)/);
     // Pasted as printed; the shell has no NODE_EXTRA_CA_CERTS of its own.
     const { NODE_EXTRA_CA_CERTS: _ignored, ...env } = process.env;
     const run = (script: string) => spawnSync('bash', ['-c', script.replace(/^ {2}/gm, '')], { cwd: root, env, encoding: 'utf8', timeout: 20_000 });
