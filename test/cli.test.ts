@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,10 +12,17 @@ describe('the iothub-emulator command', () => {
   it('documents every flag with its environment variable in --help', async () => {
     const help = runCli(['start', '--help']);
     expect(await exited(help)).toBe(0);
-    for (const flag of ['--host', '--https-port', '--mqtt-port', '--mqtt-plain-port', '--data-dir', '--in-memory', '--cert-name']) {
+    for (const flag of ['--host', '--https-port', '--mqtt-port', '--mqtt-plain-port', '--data-dir', '--in-memory', '--ca-dir', '--cert-dir', '--cert-name']) {
       expect(help.output()).toContain(flag);
     }
     expect(help.output()).toContain('IOTHUB_EMULATOR_HTTPS_PORT');
+    expect(help.output()).toContain('IOTHUB_EMULATOR_CA_DIR');
+  });
+
+  it('prints its version', async () => {
+    const version = runCli(['--version']);
+    expect(await exited(version)).toBe(0);
+    expect(version.output().trim()).toBe(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version);
   });
 
   it('starts, prints the connection string and CA line, serves, and stops cleanly on SIGTERM', async () => {
