@@ -215,8 +215,15 @@ function printBanner(hub: Hub): void {
     `Trust the emulator's CA (${hub.caPath}) in the shell that runs your SDK app:`,
     `  export NODE_EXTRA_CA_CERTS=${hub.caPath}`,
     '',
+    ...deviceHint(hub),
   ];
   console.log(lines.join('\n'));
+}
+
+/** The tutorial's next step, with the --host these commands need to find this emulator. */
+function deviceHint(hub: Hub): string[] {
+  const host = hub.options.host === defaultOptions.host || hub.options.host === '0.0.0.0' ? '' : ` --host ${hub.options.host}`;
+  return ['A device for the tutorials (from any folder; `iothub-emulator --help` lists the other commands):', `  iothub-emulator device create myDeviceId${host} && iothub-emulator device connection-string myDeviceId${host}`, ''];
 }
 
 registerFleetCommand(program);
