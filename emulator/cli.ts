@@ -1,10 +1,8 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import path from 'node:path';
-import { hubConnectionString } from '../protocol/connection-string.js';
-import { defaultOptions, resolveHostName, type HubOptions } from './config.js';
+import { defaultOptions, type HubOptions } from './config.js';
 import { startHub, type Hub } from './hub.js';
-import { findPolicy } from './identity/policies.js';
 import { keepSeeded } from './operations/apply-seed.js';
 import { entryKinds, type EntryKind } from './operations/recorded-entry.js';
 import { defaultRecordingOptions } from './operations/recording.js';
@@ -14,10 +12,7 @@ import { errorMessage, readCa, RemoteHub } from './remote/remote-hub.js';
 import { CA_DIR_ENV } from './tls/ca-location.js';
 import { registerFleetCommand } from '../fleet/cli.js';
 import { demoFleetSize, startDemoFleet } from '../fleet/demo.js';
-import { fetchDeviceConnectionString } from '../cli/commands/device.js';
-import { targetOptions } from '../cli/hub-target.js';
-import { registerClientCommands } from '../cli/register.js';
-import { runCommand } from '../cli/run-command.js';
+import { deviceCommandsHint, registerClientCommands } from '../cli/register.js';
 
 const env = (name: string): string => `IOTHUB_EMULATOR_${name}`;
 const seconds = (value: string): number => {
@@ -128,20 +123,6 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
     process.on('SIGTERM', () => void stop('SIGTERM'));
   });
 
-targetOptions(program.command('connection-string').description("print the hub's connection string, or a device's (asked of the running emulator)"))
-  .option('--device <id>', "print this device's connection string, as `device connection-string ID` does")
-  .addOption(new Option('--policy <name>', 'shared access policy for the hub connection string').default('iothubowner'))
-  .action(async (opts) => {
-    if (opts.device) return runCommand({ ...opts, output: 'table' }, async (target) => console.log(await fetchDeviceConnectionString(target, opts.device)));
-    const hostName = resolveHostName({ host: opts.host, hostName: opts.hostname });
-    const policy = findPolicy(opts.policy);
-    if (!policy) {
-      console.error(`iothub-emulator: no policy '${opts.policy}' (iothubowner, service, registryRead, registryReadWrite, device)`);
-      process.exit(1);
-    }
-    console.log(hubConnectionString({ hostName, sharedAccessKeyName: policy.keyName, sharedAccessKey: policy.primaryKey }));
-  });
-
 /** The options of commands that talk to a running emulator over HTTPS. */
 function remoteOptions(command: Command): Command {
   return hubOptions(command)
@@ -215,15 +196,9 @@ function printBanner(hub: Hub): void {
     `Trust the emulator's CA (${hub.caPath}) in the shell that runs your SDK app:`,
     `  export NODE_EXTRA_CA_CERTS=${hub.caPath}`,
     '',
-    ...deviceHint(hub),
+    ...deviceCommandsHint(hub.options.host),
   ];
   console.log(lines.join('\n'));
-}
-
-/** The tutorial's next step, with the --host these commands need to find this emulator. */
-function deviceHint(hub: Hub): string[] {
-  const host = hub.options.host === defaultOptions.host || hub.options.host === '0.0.0.0' ? '' : ` --host ${hub.options.host}`;
-  return ['A device for the tutorials (from any folder; `iothub-emulator --help` lists the other commands):', `  iothub-emulator device create myDeviceId${host} && iothub-emulator device connection-string myDeviceId${host}`, ''];
 }
 
 registerFleetCommand(program);
