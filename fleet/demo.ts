@@ -2,6 +2,7 @@ import { DEFAULT_TOKEN_TTL_SECONDS } from './config.js';
 import { deviceId, WHOLE } from './device-range.js';
 import { startFleet, type RunningFleet } from './fleet.js';
 import { defaultScenario } from './scenario/scenario.js';
+import { DEMO_PREFIX } from './demo-size.js';
 
 /** What the demo needs of the emulator it runs next to (structurally, the emulator's Hub). */
 export interface DemoHub {
@@ -20,16 +21,7 @@ export interface DemoFleet {
   stop(): Promise<void>;
 }
 
-export const MAX_DEMO_FLEET = 1000;
-/** Not the fleet command's `lockdoor-`: `iothub-emulator fleet` next to `npm start` must not take over the demo's ids. */
-export const DEMO_PREFIX = 'demo-';
-
-/** `--demo-fleet <n>`: a small whole number, checked before the emulator starts. */
-export function demoFleetSize(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > MAX_DEMO_FLEET) throw new Error(`--demo-fleet: '${value}' is not a number of devices from 0 to ${MAX_DEMO_FLEET}`);
-  return n;
-}
+export { DEMO_PREFIX, demoFleetSize, MAX_DEMO_FLEET } from './demo-size.js';
 
 /**
  * `iothub-emulator start --demo-fleet 10`: lockDoor devices in the emulator's own process, then
