@@ -25,7 +25,7 @@ export function registerClientCommands(program: Command): Command {
 export function deviceCommandsHint(listenHost: string): string[] {
   const host = listenHost === '127.0.0.1' || listenHost === '0.0.0.0' ? '' : ` --host ${listenHost}`;
   return [
-    'A device for the tutorials (from any folder; `iothub-emulator --help` lists the other commands):',
+    'A device for the tutorials (npx iothub-emulator … inside this clone; installed, from any folder: see the README):',
     `  iothub-emulator device create myDeviceId${host} && iothub-emulator device connection-string myDeviceId${host}`,
     '',
   ];

@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import path from 'node:path';
 import { CA_DIR_ENV, resolveCaDir } from '../../emulator/tls/ca-location.js';
 
 /** `iothub-emulator ca`: where the user's local CA is (created now if it is not yet), and the line that trusts it. */
@@ -18,11 +19,13 @@ export function registerCaCommand(program: Command): void {
           console.log(caPath);
           return;
         }
+        const trusted = process.env.NODE_EXTRA_CA_CERTS && path.resolve(process.env.NODE_EXTRA_CA_CERTS) === caPath;
         console.log(
           [
             `The emulator's local CA: ${caPath}`,
             'Every emulator you start issues its server certificate from it. Trust it once, in your shell profile or the shell that runs your SDK app:',
             `  export NODE_EXTRA_CA_CERTS=${caPath}`,
+            ...(trusted ? ['(This shell already does.)'] : []),
           ].join('\n'),
         );
       } catch (error) {
