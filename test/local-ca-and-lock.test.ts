@@ -117,6 +117,10 @@ describe('collisions are refused or said out loud', () => {
     } finally {
       await taker.stop();
     }
+    // A container restarted: the lock of its previous run names pid 1, which is this process again.
+    writeFileSync(path.join(dataDir, LOCK_FILE), JSON.stringify({ pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString() }));
+    const restarted = await hubOn({ caDir: dir('user-ca'), dataDir, inMemory: false });
+    await restarted.stop();
   });
 
   it('suggests another loopback address when 443 is taken', async () => {

@@ -6,6 +6,8 @@ export const LOCK_FILE = 'emulator.lock';
 /** The holder touches its lock this often, so an emulator on another machine (a shared volume, a new container) can tell a live lock from a stale one. */
 const HEARTBEAT_MS = 10_000;
 const STALE_AFTER_MS = 3 * HEARTBEAT_MS;
+/** Lock files this process holds: a lock naming our own pid that is not one of them was left by an earlier process with the same pid (a container restarted: pid 1 again). */
+const heldHere = new Set<string>();
 
 /** What the lock file says about the emulator holding a data directory. */
 export interface LockHolder {
@@ -45,10 +47,12 @@ export function lockDataDir(dataDir: string, listen?: string): DataDirLock {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       writeFileSync(file, `${JSON.stringify(mine)}\n`, { flag: 'wx' });
+      heldHere.add(file);
       const heartbeat = setInterval(() => touch(file), HEARTBEAT_MS).unref();
       return {
         release: () => {
           clearInterval(heartbeat);
+          heldHere.delete(file);
           releaseIfMine(file);
         },
       };
@@ -80,7 +84,11 @@ function readHolder(file: string): LockHolder | undefined {
   }
 }
 
-/** On this machine: does its process run? On another (whose pids mean nothing here): has it touched the lock lately? */
+/**
+ * On this machine: does its process still run (and is it the one that wrote the lock: not from
+ * before a reboot, not an earlier process with our own pid)? On another machine, whose pids mean
+ * nothing here: has it touched the lock lately?
+ */
 function isAlive(holder: LockHolder, file: string): boolean {
   if (holder.hostname !== os.hostname()) {
     try {
@@ -89,6 +97,9 @@ function isAlive(holder: LockHolder, file: string): boolean {
       return false;
     }
   }
+  const bootedAt = Date.now() - os.uptime() * 1000;
+  if (Date.parse(holder.startedAt) < bootedAt - 60_000) return false;
+  if (holder.pid === process.pid) return heldHere.has(file);
   try {
     process.kill(holder.pid, 0);
     return true;
