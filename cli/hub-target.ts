@@ -3,10 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import iothub from 'azure-iothub';
 import { hubConnectionString, parseHubConnectionString } from '../protocol/connection-string.js';
-import { resolveHostName } from '../emulator/config.js';
-import { findPolicy } from '../emulator/identity/policies.js';
-import { CA_DIR_ENV, resolveCaDir } from '../emulator/tls/ca-location.js';
-import { addDefaultCa } from '../emulator/testing/trust-ca.js';
+import { addDefaultCa, CA_DIR_ENV, findPolicy, resolveCaDir, resolveHostName } from '../emulator/client.js';
 
 const { Registry, Client, JobClient } = iothub;
 

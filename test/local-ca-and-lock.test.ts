@@ -6,7 +6,7 @@ import tls from 'node:tls';
 import mqtt from 'mqtt';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startHub, type Hub } from '../emulator/hub.js';
+import { startHub, type Hub } from '../cli/start-hub.js';
 import type { HubOptions } from '../emulator/config.js';
 import { LOCK_FILE } from '../emulator/store/data-dir-lock.js';
 import { onFreeLoopbackAddress } from '../emulator/testing/loopback-address.js';

@@ -23,7 +23,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
  */
 describe('the packed package', () => {
   it('installs into an empty folder and runs from there: --version, start, device create', async () => {
-    if (!existsSync(path.join(root, 'dist/emulator/cli.js'))) throw new Error('dist/ is missing: npm run build');
+    if (!existsSync(path.join(root, 'dist/cli/main.js'))) throw new Error('dist/ is missing: npm run build');
     const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
     const { stdout: packed } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: root });
     const tarball = (JSON.parse(packed) as { filename: string }[])[0]!.filename;

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import path from 'node:path';
-import { CA_DIR_ENV, resolveCaDir } from '../../emulator/tls/ca-location.js';
+import { CA_DIR_ENV, resolveCaDir } from '../../emulator/client.js';
 
 /** `iothub-emulator ca`: where the user's local CA is (created now if it is not yet), and the line that trusts it. */
 export function registerCaCommand(program: Command): void {
@@ -13,7 +13,7 @@ export function registerCaCommand(program: Command): void {
     .action(async (opts: { caDir?: string; certDir?: string; path?: boolean }) => {
       try {
         // Imported here: the X.509 library is the costliest part of the CLI's start-up, and only this command needs it.
-        const { loadOrCreateCa } = await import('../../emulator/tls/certificates.js');
+        const { loadOrCreateCa } = await import('../../emulator/index.js');
         const { caPath } = await loadOrCreateCa(resolveCaDir(opts));
         if (opts.path) {
           console.log(caPath);

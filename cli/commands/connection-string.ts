@@ -1,7 +1,6 @@
 import { Option, type Command } from 'commander';
 import { hubConnectionString } from '../../protocol/connection-string.js';
-import { resolveHostName } from '../../emulator/config.js';
-import { findPolicy, wellKnownPolicies } from '../../emulator/identity/policies.js';
+import { findPolicy, resolveHostName, wellKnownPolicies } from '../../emulator/client.js';
 import { targetOptions } from '../hub-target.js';
 import { runCommand } from '../run-command.js';
 import { fetchDeviceConnectionString } from './device.js';

@@ -11,7 +11,7 @@ const require = createRequire(import.meta.url);
 /** Runs the CLI from source (through tsx) as a user would run the built one. */
 export function runCli(args: string[], env: Record<string, string> = {}, cwd = root): ChildProcess & { output: () => string; stdout: NodeJS.ReadableStream; stdoutText: () => string } {
   // tsx is resolved from the repository, so the CLI can run in any folder (cwd) as an installed one does.
-  const child = spawn(process.execPath, ['--import', pathToFileURL(require.resolve('tsx')).href, path.join(root, 'emulator/cli.ts'), ...args], {
+  const child = spawn(process.execPath, ['--import', pathToFileURL(require.resolve('tsx')).href, path.join(root, 'cli/main.ts'), ...args], {
     cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -31,7 +31,7 @@ export function runCli(args: string[], env: Record<string, string> = {}, cwd = r
  * tests that run it many times. `npm test` builds first; run `npm run build` before such a file alone.
  */
 export function runBuiltCli(args: string[], env: Record<string, string> = {}, cwd = root): ReturnType<typeof runCli> {
-  const cli = path.join(root, 'dist/emulator/cli.js');
+  const cli = path.join(root, 'dist/cli/main.js');
   if (!existsSync(cli)) throw new Error(`${cli} is missing: npm run build`);
   const child = spawn(process.execPath, [cli, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

@@ -1,23 +1,21 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import path from 'node:path';
-import { defaultOptions, type HubOptions } from './config.js';
-import type { Hub } from './hub.js';
-import { entryKinds, type EntryKind } from './operations/recorded-entry.js';
-import { defaultRecordingOptions } from './operations/recording.js';
-import type { Seed } from './operations/seed.js';
-import { monitor } from './remote/monitor.js';
-import { errorMessage, readCa, RemoteHub } from './remote/remote-hub.js';
-import { CA_DIR_ENV } from './tls/ca-location.js';
+// The light part of the emulator's face: the hub itself, the seed reader and the fleet are loaded
+// only by the commands that run them, so the client commands (device, twin, …) start in a third
+// of the time.
+import { CA_DIR_ENV, CLOCK_MAX_OFFSET_SECONDS, defaultOptions, defaultRecordingOptions, entryKinds, errorMessage, monitor, readCa, RemoteHub, type EntryKind, type HubOptions } from '../emulator/client.js';
+import type { Seed } from '../emulator/index.js';
 import { registerFleetCommand } from '../fleet/cli.js';
 import { demoFleetSize } from '../fleet/demo-size.js';
-import { deviceCommandsHint, registerClientCommands } from '../cli/register.js';
+import { deviceCommandsHint, registerClientCommands } from './register.js';
+import type { Hub } from './start-hub.js';
 
 const env = (name: string): string => `IOTHUB_EMULATOR_${name}`;
 const seconds = (value: string): number => {
   const n = Number(value);
-  // Up to a century ahead, as POST /$emulator/clock/advance allows.
-  if (!Number.isFinite(n) || n < 0 || n > 100 * 365.25 * 24 * 3600) throw new Error(`'${value}' is not a number of seconds from 0 to 100 years (the clock only moves forward)`);
+  // Up to the clock's own cap, as POST /$emulator/clock/advance allows.
+  if (!Number.isFinite(n) || n < 0 || n > CLOCK_MAX_OFFSET_SECONDS) throw new Error(`'${value}' is not a number of seconds from 0 to 100 years (the clock only moves forward)`);
   return n;
 };
 const count = (value: string): number => {
@@ -85,8 +83,7 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
       logLevel: opts.logLevel,
       logFormat: opts.logFormat,
     };
-    // Loaded here, not at the top: the client commands (device, twin, …) start in a third of the time without the hub.
-    const [{ startHub }, { loadSeedFile }, { keepSeeded }] = await Promise.all([import('./hub.js'), import('./operations/seed.js'), import('./operations/apply-seed.js')]);
+    const [{ startHub }, { keepSeeded, loadSeedFile }] = await Promise.all([import('./start-hub.js'), import('../emulator/index.js')]);
     let hub: Hub;
     let seed: Seed | undefined;
     try {
