@@ -1,5 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +11,8 @@ import { onFreeLoopbackAddress } from '../emulator/testing/loopback-address.js';
 const run = promisify(execFile);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const work = mkdtempSync(path.join(os.tmpdir(), 'iothub-emulator-pack-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+// The installed tree is some 400 packages: removing it takes a while on a busy machine.
+afterAll(() => rm(work, { recursive: true, force: true }), 180_000);
 
 /**
  * What `npm install -g iothub-emulator-<version>.tgz` gives a user: the packed package installed
