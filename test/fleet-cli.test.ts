@@ -9,6 +9,7 @@ import type { Hub } from '../emulator/hub.js';
 import { deviceId } from '../fleet/device-range.js';
 import type { FleetReport } from '../fleet/report.js';
 import { startTestHub } from './support/hub-factory.js';
+import { waitUntil } from './support/wait.js';
 
 const { Client: ServiceClient, Registry } = iothub;
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -26,14 +27,6 @@ function fleetCli(args: string[], env: Record<string, string> = {}) {
   child.stderr.on('data', (chunk) => (output += chunk));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, exited, output: () => output };
-}
-
-async function until(what: string, probe: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('iothub-emulator fleet', () => {
@@ -58,7 +51,7 @@ describe('iothub-emulator fleet', () => {
     const registry = Registry.fromConnectionString(hub.connectionString());
     const service = ServiceClient.fromConnectionString(hub.connectionString());
     try {
-      await until('four connected devices', () => /connected 4\/4/.test(run.output()));
+      await waitUntil(() => /connected 4\/4/.test(run.output()), 20_000, 'four connected devices');
       const { result } = await service.invokeDeviceMethod(deviceId('cli-', 3, 4), { methodName: 'lockDoor', payload: {}, responseTimeoutInSeconds: 5 });
       expect(result.status).toBe(200);
     } finally {
@@ -92,7 +85,7 @@ describe('iothub-emulator fleet', () => {
   it('refuses (exit 7) a second fleet on the same ids while the first runs, and starts at once after it stopped', async () => {
     const env = { IOTHUB_CONNECTION_STRING: hub.connectionString(), IOTHUB_FLEET_PREFIX: 'dup-' };
     const first = fleetCli(['--devices', '2', '--ca', hub.caPath, '--workers', '0'], env);
-    await until('the first fleet connected', () => /connected 2\/2/.test(first.output()));
+    await waitUntil(() => /connected 2\/2/.test(first.output()), 20_000, 'the first fleet connected');
     const second = fleetCli(['--devices', '2', '--ca', hub.caPath, '--workers', '0'], env);
     expect(await second.exited).toBe(7);
     expect(second.output()).toMatch(/another running fleet already simulates dup-000000 … dup-000001 \(its lease device fleet-lease\.dup-1-of-1 is connected: fleet shard claimed by [^:]+:\d+ at /);
@@ -118,7 +111,7 @@ describe('iothub-emulator fleet', () => {
     child.stdout.on('data', (c) => (output += c));
     child.stderr.on('data', (c) => (output += c));
     const done = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-    await until('the fleet under npx connected', () => /connected 2\/2/.test(output), 60_000);
+    await waitUntil(() => /connected 2\/2/.test(output), 60_000, 'the fleet under npx connected', 100);
     process.kill(-child.pid!, 'SIGINT'); // what a terminal does on Ctrl-C
     expect(await done).toEqual({ code: 0, signal: null });
     expect(output).toMatch(/SIGINT: disconnecting 2 devices/);

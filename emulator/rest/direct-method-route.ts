@@ -9,7 +9,7 @@ const ROUTE = /^\/twins\/([^/?]+)\/methods\/?(?:\?|$)/i;
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
- * `POST /twins/{id}/methods` (spec §3.4) served straight from Node's request event. It is the
+ * `POST /twins/{id}/methods` (docs/protocol.md §3.4) served straight from Node's request event. It is the
  * hottest call of the service API (back ends and load tests fire thousands a second), and going
  * through express's layers, body parser and response helpers cost as much CPU as the call's own
  * work. Same contract as every other route: the policy must grant ServiceConnect, bad input gets
@@ -64,7 +64,7 @@ export function directMethodRoute(auth: ServiceAuthenticator, methods: MethodSer
 }
 
 /**
- * The envelope this route answers in (spec §3.9): B for a call the device did not take or did not
+ * The envelope this route answers in (docs/protocol.md §3.9): B for a call the device did not take or did not
  * answer in time (404103 DeviceNotOnline, 504101 GatewayTimeout), as the hub does; A for the rest.
  */
 function envelopeFor(error: HubError): RestEnvelope {
