@@ -6,6 +6,7 @@
  */
 export { defaultOptions, resolveHostName, type HubOptions } from './config.js';
 export * from './limits.js';
+export { parseTier, tierNames } from './throttle/tiers.js';
 export { findPolicy, wellKnownPolicies, type Policy } from './identity/policies.js';
 export { defaultRecordingOptions, type RecordingOptions } from './operations/recording.js';
 export { entryKinds, type EntryKind } from './operations/recorded-entry.js';
