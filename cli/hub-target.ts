@@ -21,12 +21,25 @@ export interface TargetOptions {
 export function targetOptions(command: Command): Command {
   const has = (flag: string): boolean => command.options.some((o) => o.long === flag);
   if (!has('--host')) command.addOption(new Option('--host <address>', 'the address the emulator listens on').env('IOTHUB_EMULATOR_HOST').default('127.0.0.1'));
-  if (!has('--hostname')) command.addOption(new Option('--hostname <name>', 'the host name in its connection strings and certificate (default: localhost for 127.0.0.1, else --host)').env('IOTHUB_EMULATOR_HOSTNAME'));
+  if (!has('--hostname'))
+    command.addOption(
+      new Option('--hostname <name>', 'the host name in its connection strings and certificate (default: localhost for 127.0.0.1, else --host)').env(
+        'IOTHUB_EMULATOR_HOSTNAME',
+      ),
+    );
   command
-    .addOption(new Option('--connection-string <cs>', 'any hub (the emulator or Azure IoT Hub): a connection string of a policy with the rights the command needs (default: the emulator at --host, with its well-known iothubowner key)').env('IOTHUB_CONNECTION_STRING'))
+    .addOption(
+      new Option(
+        '--connection-string <cs>',
+        'any hub (the emulator or Azure IoT Hub): a connection string of a policy with the rights the command needs (default: the emulator at --host, with its well-known iothubowner key)',
+      ).env('IOTHUB_CONNECTION_STRING'),
+    )
     .addOption(new Option('--ca <file>', "a CA certificate to trust for this call (default: the emulator's CA, <ca-dir>/ca.pem, when it exists)"))
     .addOption(new Option('--ca-dir <dir>', "where the emulator's local CA lives (default: ~/.iothub-emulator/ca)").env(CA_DIR_ENV));
-  if (!has('--cert-dir')) command.addOption(new Option('--cert-dir <dir>', 'the --cert-dir the emulator was started with, if any (its CA is there then)').env('IOTHUB_EMULATOR_CERT_DIR'));
+  if (!has('--cert-dir'))
+    command.addOption(
+      new Option('--cert-dir <dir>', 'the --cert-dir the emulator was started with, if any (its CA is there then)').env('IOTHUB_EMULATOR_CERT_DIR'),
+    );
   return command;
 }
 

@@ -11,7 +11,9 @@ export interface OutputOptions {
 /** `--output table|json` (and `--json`): a table for a person at a terminal, JSON for a pipe or a script. */
 export function outputOptions(command: Command): Command {
   return command
-    .addOption(new Option('--output <format>', 'table or json (default: table on a terminal, json when piped)').choices(['table', 'json']).env('IOTHUB_EMULATOR_OUTPUT'))
+    .addOption(
+      new Option('--output <format>', 'table or json (default: table on a terminal, json when piped)').choices(['table', 'json']).env('IOTHUB_EMULATOR_OUTPUT'),
+    )
     .option('--json', 'the same as --output json');
 }
 
@@ -27,7 +29,10 @@ export interface Column<T> {
 
 /** Prints `rows` as JSON, or as a table of `columns`. */
 export function printList<T>(format: OutputFormat, rows: readonly T[], columns: readonly Column<T>[], json: unknown = rows): void {
-  if (format === 'json') return printJson(json);
+  if (format === 'json') {
+    printJson(json);
+    return;
+  }
   if (rows.length === 0) {
     console.log('(none)');
     return;
@@ -37,7 +42,10 @@ export function printList<T>(format: OutputFormat, rows: readonly T[], columns: 
 
 /** Prints one object as JSON, or as a two-column table of its leaves (`properties.desired.x  1`). */
 export function printRecord(format: OutputFormat, value: unknown): void {
-  if (format === 'json') return printJson(value);
+  if (format === 'json') {
+    printJson(value);
+    return;
+  }
   const rows: string[][] = [];
   flatten(value, '', rows);
   console.log(table(rows));
@@ -67,14 +75,29 @@ function cell(value: unknown): string {
 
 function table(rows: readonly string[][]): string {
   const widths: number[] = [];
-  for (const row of rows) row.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return rows.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+  for (const row of rows) {
+    for (const [i, c] of row.entries()) widths[i] = Math.max(widths[i] ?? 0, c.length);
+  }
+  return rows
+    .map((row) =>
+      row
+        .map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** Exit codes of the client commands (as the fleet's: 2 bad input, 3 hub unreachable or untrusted). */
 export const EXIT = { hub: 1, usage: 2, unreachable: 3 } as const;
 
-const CERTIFICATE_ERRORS = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED']);
+const CERTIFICATE_ERRORS = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+]);
 const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 
 interface SdkError {
@@ -104,7 +127,10 @@ export function describeError(error: unknown, target?: HubTarget): { message: st
     };
   }
   if (e.code && NETWORK_ERRORS.has(e.code)) {
-    return { message: `Cannot reach the hub at${where} (${e.code}): is the emulator running (iothub-emulator start)? Pass the --host it listens on, or --connection-string.`, exitCode: EXIT.unreachable };
+    return {
+      message: `Cannot reach the hub at${where} (${e.code}): is the emulator running (iothub-emulator start)? Pass the --host it listens on, or --connection-string.`,
+      exitCode: EXIT.unreachable,
+    };
   }
   return { message: e.message ?? String(error), exitCode: EXIT.hub };
 }
@@ -129,7 +155,6 @@ function hubError(body: string, header: string | string[] | undefined): { code?:
   }
   return { code, text };
 }
-
 
 function parseObject(text: string): Record<string, unknown> | undefined {
   try {

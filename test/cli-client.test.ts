@@ -63,7 +63,12 @@ describe('iothub-emulator device / twin / method / query / job', () => {
     const secondary = Buffer.alloc(32, 2).toString('base64');
     const created = await cli('device', 'create', 'edge-1', '--edge', '--status', 'disabled', '--primary-key', primary, '--secondary-key', secondary, '--json');
     expect(created.code).toBe(0);
-    expect(JSON.parse(created.stdout)).toMatchObject({ deviceId: 'edge-1', status: 'disabled', capabilities: { iotEdge: true }, authentication: { symmetricKey: { primaryKey: primary, secondaryKey: secondary } } });
+    expect(JSON.parse(created.stdout)).toMatchObject({
+      deviceId: 'edge-1',
+      status: 'disabled',
+      capabilities: { iotEdge: true },
+      authentication: { symmetricKey: { primaryKey: primary, secondaryKey: secondary } },
+    });
     const secondaryString = await cli('device', 'connection-string', 'edge-1', '--key', 'secondary', '--json');
     expect(JSON.parse(secondaryString.stdout)).toEqual({ connectionString: `HostName=${hub.hostName};DeviceId=edge-1;SharedAccessKey=${secondary}` });
 
@@ -75,7 +80,11 @@ describe('iothub-emulator device / twin / method / query / job', () => {
 
   it('lists, shows and deletes; a missing device is DeviceNotFound with exit 1', async () => {
     await registryFor(hub).create({ deviceId: 'listed-1' });
-    const [list, table, show] = await Promise.all([cli('device', 'list'), cli('device', 'list', '--output', 'table'), cli('device', 'show', 'listed-1', '--json')]);
+    const [list, table, show] = await Promise.all([
+      cli('device', 'list'),
+      cli('device', 'list', '--output', 'table'),
+      cli('device', 'show', 'listed-1', '--json'),
+    ]);
     expect(list.code).toBe(0);
     expect((JSON.parse(list.stdout) as { deviceId: string }[]).map((d) => d.deviceId)).toContain('listed-1');
     expect(table.stdout.split('\n')[0]).toMatch(/^DeviceId\s+Status\s+ConnectionState\s+Edge\s+Auth\s+LastActivityTime$/);
@@ -95,7 +104,10 @@ describe('iothub-emulator device / twin / method / query / job', () => {
     await registryFor(hub).create({ deviceId: 'twin-1' });
     const patchFile = path.join(folder, 'patch.json');
     writeFileSync(patchFile, JSON.stringify({ properties: { desired: { fromFile: true } } }));
-    const [bad, reported] = await Promise.all([cli('twin', 'update', 'twin-1', '{not json'), cli('twin', 'update', 'twin-1', '{"properties":{"reported":{"x":1}}}')]);
+    const [bad, reported] = await Promise.all([
+      cli('twin', 'update', 'twin-1', '{not json'),
+      cli('twin', 'update', 'twin-1', '{"properties":{"reported":{"x":1}}}'),
+    ]);
     expect(bad.code).toBe(2);
     expect(bad.out).toMatch(/the patch is not valid JSON/);
     expect(reported.code).toBe(1);
@@ -107,7 +119,11 @@ describe('iothub-emulator device / twin / method / query / job', () => {
     expect(fromFile.code).toBe(0);
     expect(JSON.parse(fromFile.stdout)).toMatchObject({ tags: { floor: 3, room: 'a' }, properties: { desired: { interval: 5, fromFile: true } } });
     const [shown, table] = await Promise.all([cli('twin', 'show', 'twin-1'), cli('twin', 'show', 'twin-1', '--output', 'table')]);
-    expect(JSON.parse(shown.stdout)).toMatchObject({ deviceId: 'twin-1', tags: { floor: 3, room: 'a' }, properties: { desired: { interval: 5, fromFile: true, $version: 3 } } });
+    expect(JSON.parse(shown.stdout)).toMatchObject({
+      deviceId: 'twin-1',
+      tags: { floor: 3, room: 'a' },
+      properties: { desired: { interval: 5, fromFile: true, $version: 3 } },
+    });
     expect(table.stdout).toMatch(/^properties\.desired\.interval\s+5$/m);
     expect(table.stdout).not.toContain('$metadata');
   });
@@ -145,7 +161,9 @@ describe('iothub-emulator device / twin / method / query / job', () => {
       cli('job', 'show', 'no-such-job'),
     ]);
     expect(list.code).toBe(0);
-    expect(JSON.parse(list.stdout)).toEqual(expect.arrayContaining([expect.objectContaining({ jobId: 'cli-job-1', type: 'scheduleUpdateTwin', status: 'scheduled' })]));
+    expect(JSON.parse(list.stdout)).toEqual(
+      expect.arrayContaining([expect.objectContaining({ jobId: 'cli-job-1', type: 'scheduleUpdateTwin', status: 'scheduled' })]),
+    );
     expect(table.stdout).toMatch(/^cli-job-1\s+scheduleUpdateTwin\s+scheduled/m);
     expect(JSON.parse(shown.stdout)).toMatchObject({ jobId: 'cli-job-1', queryCondition: "deviceId = 'q-0'" });
     const cancelled = await cli('job', 'cancel', 'cli-job-1');
@@ -157,7 +175,10 @@ describe('iothub-emulator device / twin / method / query / job', () => {
 
   it('takes any hub by --connection-string, and says the hub refused a policy without the right', async () => {
     const readOnly = hub.connectionString('registryRead');
-    const [listed, refused] = await Promise.all([cli('device', 'list', '--connection-string', readOnly), cli('device', 'create', 'nope-1', '--connection-string', readOnly)]);
+    const [listed, refused] = await Promise.all([
+      cli('device', 'list', '--connection-string', readOnly),
+      cli('device', 'create', 'nope-1', '--connection-string', readOnly),
+    ]);
     expect(listed.code).toBe(0);
     expect(Array.isArray(JSON.parse(listed.stdout))).toBe(true);
     expect(refused.code).toBe(1);
@@ -173,7 +194,9 @@ describe('iothub-emulator device / twin / method / query / job', () => {
 
     const { code, out } = await untrusted;
     expect(code).toBe(3);
-    expect(out).toMatch(/(unable to verify the first certificate|self-signed certificate in certificate chain): this process does not trust the certificate of/);
+    expect(out).toMatch(
+      /(unable to verify the first certificate|self-signed certificate in certificate chain): this process does not trust the certificate of/,
+    );
     expect(out).toMatch(/The emulator's CA was not found: pass the --ca-dir/);
   });
 });

@@ -96,7 +96,9 @@ describe('collisions are refused or said out loud', () => {
       const holder = JSON.parse(readFileSync(path.join(dataDir, LOCK_FILE), 'utf8'));
       expect(holder).toMatchObject({ pid: process.pid, listen: `${first.options.host}:443` });
       const error = await hubOn({ caDir: dir('user-ca'), dataDir, inMemory: false }).catch((e: Error) => e);
-      expect(String(error)).toMatch(new RegExp(`The data directory ${dataDir} is in use by another emulator \\(pid ${process.pid}, listening on ${first.options.host}:443`));
+      expect(String(error)).toMatch(
+        new RegExp(`The data directory ${dataDir} is in use by another emulator \\(pid ${process.pid}, listening on ${first.options.host}:443`),
+      );
       // The CLI says the same and exits 1.
       const cli = runBuiltCli(['start', '--host', '127.0.0.1', '--https-port', '0', '--mqtt-port', '0', '--data-dir', dataDir, '--ca-dir', dir('user-ca')]);
       expect(await exited(cli)).toBe(1);
@@ -127,7 +129,9 @@ describe('collisions are refused or said out loud', () => {
     const first = await hubOn({ caDir: dir('user-ca'), dataDir: dir('port'), inMemory: true });
     try {
       const last = Number(first.options.host.split('.')[3]);
-      const error = await startHub({ host: first.options.host, caDir: dir('user-ca'), dataDir: dir('port'), inMemory: true, logLevel: 'silent' }).catch((e: Error) => e);
+      const error = await startHub({ host: first.options.host, caDir: dir('user-ca'), dataDir: dir('port'), inMemory: true, logLevel: 'silent' }).catch(
+        (e: Error) => e,
+      );
       expect(String(error)).toContain(`Cannot listen for HTTPS on ${first.options.host}:443`);
       expect(String(error)).toContain(`the service SDK only calls port 443, so start this one on another loopback address: --host 127.0.0.${last + 1}`);
     } finally {
@@ -143,10 +147,12 @@ describe('collisions are refused or said out loud', () => {
       const untrusting = tls.connect({ host: hub.options.host, port: hub.mqttPort });
       const clientError = await new Promise<Error>((resolve) => untrusting.once('error', resolve));
       expect(clientError.message).toMatch(/unable to verify the first certificate|self-signed certificate in certificate chain/);
-      await expect.poll(() => lines().find((l) => l.msg.startsWith('TLS handshake failed on MQTT/TLS'))).toMatchObject({
-        level: 30,
-        msg: expect.stringContaining(`it does not trust the emulator's CA; run it with NODE_EXTRA_CA_CERTS=${hub.caPath}`),
-      });
+      await expect
+        .poll(() => lines().find((l) => l.msg.startsWith('TLS handshake failed on MQTT/TLS')))
+        .toMatchObject({
+          level: 30,
+          msg: expect.stringContaining(`it does not trust the emulator's CA; run it with NODE_EXTRA_CA_CERTS=${hub.caPath}`),
+        });
 
       const connect = () =>
         mqtt.connectAsync(`mqtts://${hub.options.host}:${hub.mqttPort}`, {

@@ -56,11 +56,22 @@ describe('the packed package', () => {
 });
 
 /** package.json and a lockfile naming the tarball and the repository's production dependencies (for npm ci --offline). */
-function writeOfflineProject(dir: string, tarball: string, pkg: { version: string; dependencies: Record<string, string>; engines: object; bin: object; license: string }): void {
+function writeOfflineProject(
+  dir: string,
+  tarball: string,
+  pkg: { version: string; dependencies: Record<string, string>; engines: object; bin: object; license: string },
+): void {
   const lock = JSON.parse(readFileSync(path.join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
   const packages: Record<string, unknown> = {
     '': { name: 'packed-app', dependencies: { 'iothub-emulator': `file:${tarball}` } },
-    'node_modules/iothub-emulator': { version: pkg.version, resolved: `file:${tarball}`, dependencies: pkg.dependencies, engines: pkg.engines, bin: pkg.bin, license: pkg.license },
+    'node_modules/iothub-emulator': {
+      version: pkg.version,
+      resolved: `file:${tarball}`,
+      dependencies: pkg.dependencies,
+      engines: pkg.engines,
+      bin: pkg.bin,
+      license: pkg.license,
+    },
   };
   for (const [key, entry] of Object.entries(lock.packages)) if (key.startsWith('node_modules/') && !entry.dev) packages[key] = entry;
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'packed-app', private: true, dependencies: { 'iothub-emulator': `file:${tarball}` } }));
@@ -68,7 +79,11 @@ function writeOfflineProject(dir: string, tarball: string, pkg: { version: strin
 }
 
 function startInstalled(bin: string, cwd: string, host: string, env: NodeJS.ProcessEnv): Promise<{ child: ReturnType<typeof spawn>; host: string }> {
-  const child = spawn(bin, ['start', '--host', host, '--data-dir', path.join(work, `data-${host}`), '--log-level', 'warn'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(bin, ['start', '--host', host, '--data-dir', path.join(work, `data-${host}`), '--log-level', 'warn'], {
+    cwd,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout!.on('data', (c) => (output += c));
   child.stderr!.on('data', (c) => (output += c));

@@ -6,7 +6,7 @@ import { CA_DIR_ENV, resolveCaDir } from '../../emulator/client.js';
 export function registerCaCommand(program: Command): void {
   program
     .command('ca')
-    .description("print where the local CA is (every emulator of this user issues its certificate from it) and the line that makes Node trust it")
+    .description('print where the local CA is (every emulator of this user issues its certificate from it) and the line that makes Node trust it')
     .addOption(new Option('--ca-dir <dir>', 'where the local CA lives').env(CA_DIR_ENV).default(undefined, '~/.iothub-emulator/ca'))
     .addOption(new Option('--cert-dir <dir>', 'an emulator started with --cert-dir keeps its CA there').env('IOTHUB_EMULATOR_CERT_DIR'))
     .option('--path', 'print only the path of ca.pem')

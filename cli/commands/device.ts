@@ -17,7 +17,9 @@ interface DeviceJson {
 
 /** `device create|list|show|delete|connection-string`, in the shape of `az iot hub device-identity`. */
 export function registerDeviceCommands(program: Command): void {
-  const device = program.command('device').description('create, list, show and delete device identities of a running emulator (or any hub), as az iot hub device-identity does');
+  const device = program
+    .command('device')
+    .description('create, list, show and delete device identities of a running emulator (or any hub), as az iot hub device-identity does');
 
   clientCommand(device.command('create <deviceId>').description('register a device (symmetric keys are generated unless given)'))
     .option('--edge', 'an IoT Edge device (capabilities.iotEdge)')
@@ -63,11 +65,12 @@ export function registerDeviceCommands(program: Command): void {
     }),
   );
 
-  clientCommand(device.command('delete <deviceId>').description('delete a device (its twin and jobs records go with it)')).action((deviceId: string, opts: Options) =>
-    runCommand(opts, async (target, format) => {
-      await target.registry().delete(deviceId);
-      if (format === 'table') console.log(`Deleted device ${deviceId}.`);
-    }),
+  clientCommand(device.command('delete <deviceId>').description('delete a device (its twin and jobs records go with it)')).action(
+    (deviceId: string, opts: Options) =>
+      runCommand(opts, async (target, format) => {
+        await target.registry().delete(deviceId);
+        if (format === 'table') console.log(`Deleted device ${deviceId}.`);
+      }),
   );
 
   registerConnectionString(device.command('connection-string <deviceId>'));
@@ -93,8 +96,9 @@ export async function fetchDeviceConnectionString(target: HubTarget, deviceId: s
   const device = responseBody as unknown as DeviceJson;
   const sharedAccessKey = key === 'primary' ? device.authentication?.symmetricKey?.primaryKey : device.authentication?.symmetricKey?.secondaryKey;
   if (!sharedAccessKey) {
-    throw new UsageError(`device '${deviceId}' has no ${key} symmetric key (it authenticates with ${device.authentication?.type ?? 'something else'}), so it has no connection string with a key`);
+    throw new UsageError(
+      `device '${deviceId}' has no ${key} symmetric key (it authenticates with ${device.authentication?.type ?? 'something else'}), so it has no connection string with a key`,
+    );
   }
   return deviceConnectionString({ hostName: target.hostName, deviceId, sharedAccessKey });
 }
-

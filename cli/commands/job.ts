@@ -48,10 +48,11 @@ export function registerJobCommands(program: Command): void {
     }),
   );
 
-  clientCommand(job.command('cancel <jobId>').description('cancel a scheduled or running job (device operations already done stay done)')).action((jobId: string, opts: Options) =>
-    runCommand(opts, async (target, format) => {
-      printRecord(format, (await target.jobs().cancelJob(jobId)).jobStatus);
-    }),
+  clientCommand(job.command('cancel <jobId>').description('cancel a scheduled or running job (device operations already done stay done)')).action(
+    (jobId: string, opts: Options) =>
+      runCommand(opts, async (target, format) => {
+        printRecord(format, (await target.jobs().cancelJob(jobId)).jobStatus);
+      }),
   );
 }
 

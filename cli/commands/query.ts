@@ -6,7 +6,10 @@ import { clientCommand, positive, runCommand } from '../run-command.js';
 /** `query "SELECT …"`, as `az iot hub query` runs it: every page, through the SDK's own paging. */
 export function registerQueryCommand(program: Command): void {
   clientCommand(program.command('query <sql>').description('run an IoT Hub query (SELECT … FROM devices | devices.jobs) and print every result'))
-    .addHelpText('after', `\nExamples:\n  iothub-emulator query "SELECT * FROM devices WHERE tags.floor = 3"\n  iothub-emulator query "SELECT properties.reported.doorState AS state, COUNT() AS n FROM devices GROUP BY properties.reported.doorState"`)
+    .addHelpText(
+      'after',
+      `\nExamples:\n  iothub-emulator query "SELECT * FROM devices WHERE tags.floor = 3"\n  iothub-emulator query "SELECT properties.reported.doorState AS state, COUNT() AS n FROM devices GROUP BY properties.reported.doorState"`,
+    )
     .option('--top <n>', 'stop after this many results', positive)
     .option('--page-size <n>', 'results per page the hub is asked for (at most 1000)', positive, 100)
     .action((sql: string, opts: TargetOptions & OutputOptions & { top?: number; pageSize: number }) =>

@@ -8,7 +8,7 @@ type Options = TargetOptions & OutputOptions;
 
 /** `twin show|update`, in the shape of `az iot hub device-twin`. */
 export function registerTwinCommands(program: Command): void {
-  const twin = program.command('twin').description("read and change device twins (tags, desired properties), as az iot hub device-twin does");
+  const twin = program.command('twin').description('read and change device twins (tags, desired properties), as az iot hub device-twin does');
 
   clientCommand(twin.command('show <deviceId>').description("print a device's twin")).action((deviceId: string, opts: Options) =>
     runCommand(opts, async (target, format) => {
@@ -20,7 +20,10 @@ export function registerTwinCommands(program: Command): void {
     twin
       .command('update <deviceId> [patch]')
       .description('merge a patch into the twin: {"tags": {…}, "properties": {"desired": {…}}}; a null removes a member')
-      .addHelpText('after', `\nExamples:\n  iothub-emulator twin update myDeviceId '{"properties":{"desired":{"interval":5}}}'\n  iothub-emulator twin update myDeviceId --desired '{"interval":5}' --tags '{"floor":3}'\n  iothub-emulator twin update myDeviceId --file patch.json     (or @patch.json)`),
+      .addHelpText(
+        'after',
+        `\nExamples:\n  iothub-emulator twin update myDeviceId '{"properties":{"desired":{"interval":5}}}'\n  iothub-emulator twin update myDeviceId --desired '{"interval":5}' --tags '{"floor":3}'\n  iothub-emulator twin update myDeviceId --file patch.json     (or @patch.json)`,
+      ),
   )
     .option('--file <path>', 'read the patch from this file')
     .option('--desired <json>', 'desired properties to merge (the same as {"properties":{"desired":…}})')
@@ -40,10 +43,13 @@ function buildPatch(inline: string | undefined, opts: { file?: string; desired?:
   const patch = given ? readJson(inline, opts.file, 'the patch') : {};
   if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) throw new UsageError('the patch must be a JSON object');
   const result = { ...(patch as Record<string, unknown>) };
-  if (opts.tags !== undefined) result.tags = { ...(result.tags as object), ...(object(readJson(opts.tags, undefined, '--tags'), '--tags')) };
+  if (opts.tags !== undefined) result.tags = { ...(result.tags as object), ...object(readJson(opts.tags, undefined, '--tags'), '--tags') };
   if (opts.desired !== undefined) {
     const properties = (result.properties as Record<string, unknown> | undefined) ?? {};
-    result.properties = { ...properties, desired: { ...(properties.desired as object), ...(object(readJson(opts.desired, undefined, '--desired'), '--desired')) } };
+    result.properties = {
+      ...properties,
+      desired: { ...(properties.desired as object), ...object(readJson(opts.desired, undefined, '--desired'), '--desired') },
+    };
   }
   if (Object.keys(result).length === 0) throw new UsageError('nothing to update: give a patch, --file, --desired or --tags');
   return result;

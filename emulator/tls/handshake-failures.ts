@@ -24,7 +24,12 @@ export function logHandshakeFailures(server: tls.Server, what: string, caPath: s
     const alsoFailed = unlogged;
     unlogged = 0;
     log.info(
-      { listener: what, ...(socket.remoteAddress ? { client: `${socket.remoteAddress}:${socket.remotePort}` } : {}), reason: error.code ?? error.message, ...(alsoFailed ? { alsoFailedSinceLastLine: alsoFailed } : {}) },
+      {
+        listener: what,
+        ...(socket.remoteAddress ? { client: `${socket.remoteAddress}:${socket.remotePort}` } : {}),
+        reason: error.code ?? error.message,
+        ...(alsoFailed ? { alsoFailedSinceLastLine: alsoFailed } : {}),
+      },
       `TLS handshake failed on ${what}: if the client says "unable to verify the first certificate" or "self-signed certificate in certificate chain", ` +
         `it does not trust the emulator's CA; run it with NODE_EXTRA_CA_CERTS=${caPath}`,
     );
