@@ -1,31 +1,31 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import path from 'node:path';
-import { deviceConnectionString, hubConnectionString } from '../protocol/connection-string.js';
+// The light part of the emulator's face: the hub itself, the seed reader and the fleet are loaded
+// only by the commands that run them, so the client commands (device, twin, …) start in a third
+// of the time.
 import {
+  CA_DIR_ENV,
   CLOCK_MAX_OFFSET_SECONDS,
+  DEFAULT_DASHBOARD_PORT,
   defaultOptions,
   defaultRecordingOptions,
   entryKinds,
   errorMessage,
-  findPolicy,
-  keepSeeded,
-  loadSeedFile,
   monitor,
-  readCa,
-  readDeviceRecord,
-  RemoteHub,
-  resolveHostName,
   parseTier,
+  readCa,
+  RemoteHub,
   tierNames,
   type EntryKind,
   type HubOptions,
-  type Seed,
-} from '../emulator/index.js';
+} from '../emulator/client.js';
+import type { Seed } from '../emulator/index.js';
 import { registerFleetCommand } from '../fleet/cli.js';
-import { demoFleetSize, startDemoFleet } from '../fleet/demo.js';
-import { startHub, type Hub } from './start-hub.js';
-import { DEFAULT_DASHBOARD_PORT, startDashboard, type Dashboard } from '../dashboard/index.js';
+import { demoFleetSize } from '../fleet/demo-size.js';
+import { deviceCommandsHint, registerClientCommands } from './register.js';
+import type { Hub } from './start-hub.js';
+import type { Dashboard } from '../dashboard/index.js';
 
 const env = (name: string): string => `IOTHUB_EMULATOR_${name}`;
 const seconds = (value: string): number => {
@@ -96,7 +96,14 @@ hubOptions(
       .default(false)
       .argParser(bool),
   )
-  .addOption(new Option('--cert-dir <dir>', 'where the local CA and server certificate live (default: <data-dir>/certs)').env(env('CERT_DIR')))
+  .addOption(
+    new Option('--ca-dir <dir>', 'where the local CA lives, shared by every emulator of this user (default: ~/.iothub-emulator/ca; `iothub-emulator ca` prints it)').env(
+      CA_DIR_ENV,
+    ),
+  )
+  .addOption(
+    new Option('--cert-dir <dir>', 'where the server certificate lives (default: <data-dir>/certs); without --ca-dir the CA is kept there too').env(env('CERT_DIR')),
+  )
   .addOption(new Option('--cert-name <name...>', 'extra DNS names or IPs for the server certificate').env(env('CERT_NAMES')).default([]))
   .addOption(
     new Option('--max-active-jobs <n>', 'jobs running at once before 429 ThrottlingMaxActiveJobCountExceeded')
@@ -184,6 +191,7 @@ hubOptions(
       plainMqttPort: opts.mqttPlainPort,
       dataDir: path.resolve(opts.dataDir),
       inMemory: opts.inMemory === true,
+      caDir: opts.caDir ? path.resolve(opts.caDir) : undefined,
       certDir: opts.certDir ? path.resolve(opts.certDir) : undefined,
       certNames: typeof opts.certName === 'string' ? opts.certName.split(',') : opts.certName,
       maxActiveJobs: opts.maxActiveJobs,
@@ -196,6 +204,7 @@ hubOptions(
       logLevel: opts.logLevel,
       logFormat: opts.logFormat,
     };
+    const [{ startHub }, { keepSeeded, loadSeedFile }] = await Promise.all([import('./start-hub.js'), import('../emulator/index.js')]);
     let hub: Hub;
     let seed: Seed | undefined;
     try {
@@ -223,7 +232,7 @@ hubOptions(
     if (opts.clockOffset > 0) hub.clock.advance(opts.clockOffset * 1000);
     let dashboard: Dashboard | undefined;
     try {
-      if (opts.dashboardPort > 0) dashboard = await startDashboard(hub, { host: hub.options.host, port: opts.dashboardPort });
+      if (opts.dashboardPort > 0) dashboard = await (await import('../dashboard/index.js')).startDashboard(hub, { host: hub.options.host, port: opts.dashboardPort });
     } catch (error) {
       // A port the user asked for must work; the default one may be someone else's (8080 often is).
       if (command.getOptionValueSource('dashboardPort') === 'default') {
@@ -234,7 +243,7 @@ hubOptions(
         process.exit(1);
       }
     }
-    let demoFleet: Awaited<ReturnType<typeof startDemoFleet>> | undefined;
+    let demoFleet: Awaited<ReturnType<typeof import('../fleet/demo.js').startDemoFleet>> | undefined;
     let stopping = false;
     const stop = async (signal: string): Promise<void> => {
       if (stopping) return;
@@ -249,43 +258,19 @@ hubOptions(
     process.on('SIGINT', () => void stop('SIGINT'));
     process.on('SIGTERM', () => void stop('SIGTERM'));
     printBanner(hub, dashboard);
-    if (opts.demoFleet) demoFleet = await startDemoFleet(hub, opts.demoFleet);
-  });
-
-hubOptions(program.command('connection-string').description("print the hub's connection string, or a device's"))
-  .option('--device <id>', "print this device's connection string (read from the data directory)")
-  .addOption(new Option('--policy <name>', 'shared access policy for the hub connection string').default('iothubowner'))
-  .action((opts) => {
-    const hostName = resolveHostName({ host: opts.host, hostName: opts.hostname });
-    if (opts.device) {
-      const record = readDeviceRecord(path.resolve(opts.dataDir), opts.device);
-      const key = record?.authentication.symmetricKey.primaryKey;
-      if (!record || !key) {
-        console.error(
-          `iothub-emulator: no device '${opts.device}' with a symmetric key in ${path.resolve(opts.dataDir)} (an emulator started with --in-memory keeps its devices only in its own memory)`,
-        );
-        process.exit(1);
-      }
-      console.log(deviceConnectionString({ hostName, deviceId: opts.device, sharedAccessKey: key }));
-      return;
-    }
-    const policy = findPolicy(opts.policy);
-    if (!policy) {
-      console.error(`iothub-emulator: no policy '${opts.policy}' (iothubowner, service, registryRead, registryReadWrite, device)`);
-      process.exit(1);
-    }
-    console.log(hubConnectionString({ hostName, sharedAccessKeyName: policy.keyName, sharedAccessKey: policy.primaryKey }));
+    if (opts.demoFleet) demoFleet = await (await import('../fleet/demo.js')).startDemoFleet(hub, opts.demoFleet);
   });
 
 /** The options of commands that talk to a running emulator over HTTPS. */
 function remoteOptions(command: Command): Command {
   return hubOptions(command)
     .addOption(new Option('--https-port <port>', "the emulator's HTTPS port").env(env('HTTPS_PORT')).default(defaultOptions.httpsPort).argParser(int))
-    .addOption(new Option('--cert-dir <dir>', 'where the emulator keeps its CA (default: <data-dir>/certs)').env(env('CERT_DIR')))
-    .addOption(new Option('--ca <file>', "the emulator's CA certificate (default: <cert-dir>/ca.pem)"));
+    .addOption(new Option('--ca-dir <dir>', "where the emulator's local CA lives (default: ~/.iothub-emulator/ca)").env(CA_DIR_ENV))
+    .addOption(new Option('--cert-dir <dir>', 'the --cert-dir the emulator was started with, if any (its CA is there then)').env(env('CERT_DIR')))
+    .addOption(new Option('--ca <file>', "the emulator's CA certificate (default: <ca-dir>/ca.pem)"));
 }
 
-function remoteHub(opts: { host: string; hostname?: string; httpsPort: number; certDir?: string; ca?: string; dataDir: string }, policy: string): RemoteHub {
+function remoteHub(opts: { host: string; hostname?: string; httpsPort: number; caDir?: string; certDir?: string; ca?: string }, policy: string): RemoteHub {
   return new RemoteHub({ host: opts.host, hostName: opts.hostname, httpsPort: opts.httpsPort, ca: readCa(opts), policy });
 }
 
@@ -363,11 +348,13 @@ function printBanner(hub: Hub, dashboard: Dashboard | undefined): void {
     `  export NODE_EXTRA_CA_CERTS=${hub.caPath}`,
     '',
     ...(dashboard ? [`Dashboard: ${dashboard.url}`, ''] : []),
+    ...deviceCommandsHint(hub.options.host),
   ];
   console.log(lines.join('\n'));
 }
 
 registerFleetCommand(program);
+registerClientCommands(program);
 
 program.parseAsync(process.argv).catch((error: Error) => {
   console.error(`iothub-emulator: ${error.message}`);

@@ -14,7 +14,9 @@ export interface HubOptions {
   plainMqttPort?: number;
   dataDir: string;
   inMemory: boolean;
-  /** where the local CA lives; default <dataDir>/certs */
+  /** where the local CA lives; default: certDir when given, else the user's (~/.iothub-emulator/ca, see tls/ca-location.ts) */
+  caDir?: string;
+  /** where the server certificate lives; default <dataDir>/certs */
   certDir?: string;
   /** extra DNS names or IPs for the server certificate */
   certNames: string[];

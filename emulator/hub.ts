@@ -37,10 +37,13 @@ import { operationsRouter } from './rest/operations-router.js';
 import { twinsRouter } from './rest/twins-router.js';
 import { DeviceSelection } from './selection/device-selection.js';
 import { openDatabase, type Db } from './store/database.js';
+import { lockDataDir } from './store/data-dir-lock.js';
 import { DeviceStore } from './store/device-store.js';
 import { hubStorage } from './store/hub-storage.js';
 import { SessionStore } from './store/session-store.js';
+import { resolveCaDir } from './tls/ca-location.js';
 import { loadOrCreateCredentials } from './tls/certificates.js';
+import { logHandshakeFailures } from './tls/handshake-failures.js';
 import { TwinService } from './twin/twin-service.js';
 import type { JobsComponent, JobsFactory } from './jobs-api.js';
 import { HTTPS_KEEP_ALIVE_MS, REST_MAX_HEADER_BYTES } from './limits.js';
@@ -105,13 +108,18 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
   const log = parts.logger ?? createLogger(options.logLevel, options.logFormat);
   const hostName = resolveHostName(options);
   const certDir = options.certDir ?? path.join(options.dataDir, 'certs');
-  const credentials = await loadOrCreateCredentials(
-    certDir,
-    [hostName, options.host, ...options.certNames].filter((n) => n !== '0.0.0.0' && n !== '::'),
-    !options.inMemory,
-  );
+  const names = [hostName, options.host, ...options.certNames].filter((n) => n !== '0.0.0.0' && n !== '::');
+  const credentials = await loadOrCreateCredentials(certDir, names, !options.inMemory, resolveCaDir(options));
 
-  const db: Db = openDatabase({ dataDir: options.dataDir, inMemory: options.inMemory });
+  // Before the store opens: a second emulator on the same SQLite files would share their state.
+  const lock = options.inMemory ? undefined : lockDataDir(options.dataDir, `${options.host}:${options.httpsPort}`);
+  let db: Db;
+  try {
+    db = openDatabase({ dataDir: options.dataDir, inMemory: options.inMemory });
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   const store = new DeviceStore(db);
   const sessions = new SessionStore(db);
   const events = new HubEvents();
@@ -222,6 +230,8 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
     answerClientErrors(httpsServer, serve);
     attachMqttWebSocket(httpsServer, broker, options, httpsPending);
     const mqttServer = createMqttTlsServer(broker, credentials, options, log);
+    logHandshakeFailures(httpsServer, 'HTTPS', credentials.caPath, log);
+    logHandshakeFailures(mqttServer, 'MQTT/TLS', credentials.caPath, log);
     const plainServer = options.plainMqttPort !== undefined ? createMqttPlainServer(broker, options, log) : undefined;
 
     const httpsPort = await listen(httpsServer, options.host, options.httpsPort, 'HTTPS');
@@ -286,6 +296,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
           await Promise.all(servers.map((s) => closeServer(s)));
           await new Promise<void>((resolve) => ownedBroker.close(() => resolve()));
           db.close();
+          lock?.release();
         })();
         return stopping;
       },
@@ -297,6 +308,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
     await Promise.all(servers.map((s) => closeServer(s)));
     if (broker) await new Promise<void>((resolve) => broker!.close(() => resolve()));
     db.close();
+    lock?.release();
     throw error;
   }
 }
@@ -320,7 +332,9 @@ function listen(server: net.Server, host: string, port: number, what: string): P
         error.code === 'EACCES'
           ? ` (ports below 1024 need privileges: run as root, grant node CAP_NET_BIND_SERVICE, or lower net.ipv4.ip_unprivileged_port_start; see the README)`
           : error.code === 'EADDRINUSE'
-            ? ' (another process is listening there: stop it or pick another port)'
+            ? port === 443
+              ? ` (another process, perhaps another emulator, is listening there; the service SDK only calls port 443, so start this one on another loopback address: --host ${otherLoopback(host)})`
+              : ' (another process is listening there: stop it or pick another port)'
             : '';
       reject(new Error(`Cannot listen for ${what} on ${host}:${port}: ${error.message}${hint}`));
     };
@@ -330,6 +344,12 @@ function listen(server: net.Server, host: string, port: number, what: string): P
       resolve((server.address() as AddressInfo).port);
     });
   });
+}
+
+/** A loopback address next to `host` (Linux routes all of 127.0.0.0/8 to loopback). */
+function otherLoopback(host: string): string {
+  const last = /^127\.0\.0\.(\d+)$/.exec(host)?.[1];
+  return last && Number(last) >= 2 && Number(last) < 254 ? `127.0.0.${Number(last) + 1}` : '127.0.0.2';
 }
 
 function closeServer(server: net.Server): Promise<void> {

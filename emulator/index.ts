@@ -6,7 +6,8 @@
 
 // Starting a hub; the root adds the jobs component through `jobs`.
 export { openHub, type Hub, type HubParts } from './hub.js';
-export { defaultOptions, resolveHostName, type HubOptions } from './config.js';
+// Flags, policies, CA location, the remote clients: the part the client commands load alone.
+export * from './client.js';
 export { createLogger } from './logger.js';
 
 // The services, and what callers need to call them.
@@ -32,20 +33,17 @@ export { HubEvents, type HubEventMap } from './events.js';
 export { HubError } from './errors.js';
 export { isoTime } from './time.js';
 export { isJsonObject, type Json, type JsonObject } from './twin/json.js';
-export * from './limits.js';
-export { parseTier, tierNames, tierProfile, type TierName, type TierProfile } from './throttle/tiers.js';
+export { tierProfile, type TierName, type TierProfile } from './throttle/tiers.js';
 export type { FaultInjector } from './faults/fault-injector.js';
 export type { FaultRule } from './faults/fault-rule.js';
-export { findPolicy, wellKnownPolicies } from './identity/policies.js';
 
 // Operations the command line and test suites use.
 export { keepSeeded, applySeedQuietly, type SeedResult } from './operations/apply-seed.js';
 export { loadSeedFile, parseSeed, type Seed, type SeedDevice } from './operations/seed.js';
-export { defaultRecordingOptions, type Recording, type RecordingFilter, type RecordingOptions } from './operations/recording.js';
-export { entryKinds, type RecordedEntry, type EntryKind, type TelemetryEntry, type MethodEntry, type TwinEntry, type ConnectionEntry, type DeviceEntry } from './operations/recorded-entry.js';
+export type { Recording, RecordingFilter } from './operations/recording.js';
+export type { RecordedEntry, TelemetryEntry, MethodEntry, TwinEntry, ConnectionEntry, DeviceEntry } from './operations/recorded-entry.js';
 export type { ResetHook, ResetResult } from './operations/reset.js';
-export { readDeviceRecord } from './store/read-device.js';
-export { monitor } from './remote/monitor.js';
-export { errorMessage, readCa, RemoteHub } from './remote/remote-hub.js';
+export { loadOrCreateCa } from './tls/certificates.js';
+export { DataDirInUseError } from './store/data-dir-lock.js';
 export { startEmulator, type Emulator, type StartEmulatorOptions, type CreateDeviceOptions, type EmulatedDevice } from './testing/start-emulator.js';
 export type { TrustMethod } from './testing/trust-ca.js';

@@ -150,6 +150,8 @@ export const THROTTLE_BACKLOG_MS = 1000;
 // ---- Dashboard (dashboard/server) -----------------------------------------------------------
 
 /** Dashboard (dashboard/server): rows the devices table fetches in one page at most. */
+/** The dashboard's plain-HTTP port unless --dashboard-port says otherwise (docs/protocol.md §15.1). */
+export const DEFAULT_DASHBOARD_PORT = 8080;
 export const DASHBOARD_MAX_PAGE_ROWS = 200;
 /** Dashboard: rows a query page shows at most (the page says when there were more). */
 export const DASHBOARD_MAX_QUERY_ROWS = 1000;

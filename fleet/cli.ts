@@ -1,7 +1,6 @@
 import { Option, type Command } from 'commander';
 import { FleetError } from './errors.js';
 import { resolveConfig } from './command/resolve-config.js';
-import { runFleet } from './command/run-fleet.js';
 import { settings } from './command/settings.js';
 
 const EXAMPLES = `
@@ -37,6 +36,8 @@ export function registerFleetCommand(program: Command): Command {
     let code: number;
     try {
       const resolved = resolveConfig(options, (name) => self.getOptionValueSource(name), process.env, process.stderr.isTTY === true);
+      // Loaded when the command runs, so other commands of the CLI do not pay for the fleet.
+      const { runFleet } = await import('./command/run-fleet.js');
       code = await runFleet(resolved);
     } catch (error) {
       process.stderr.write(`iothub-emulator fleet: ${(error as Error).message}\n`);

@@ -1,7 +1,8 @@
-import { DEFAULT_PREFIX, DEFAULT_TOKEN_TTL_SECONDS } from './config.js';
+import { DEFAULT_TOKEN_TTL_SECONDS } from './config.js';
 import { deviceId, WHOLE } from './device-range.js';
 import { startFleet, type RunningFleet } from './fleet.js';
 import { defaultScenario } from './scenario/scenario.js';
+import { DEMO_PREFIX } from './demo-size.js';
 
 /** What the demo needs of the emulator it runs next to (structurally, the emulator's Hub). */
 export interface DemoHub {
@@ -20,14 +21,7 @@ export interface DemoFleet {
   stop(): Promise<void>;
 }
 
-export const MAX_DEMO_FLEET = 1000;
-
-/** `--demo-fleet <n>`: a small whole number, checked before the emulator starts. */
-export function demoFleetSize(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > MAX_DEMO_FLEET) throw new Error(`--demo-fleet: '${value}' is not a number of devices from 0 to ${MAX_DEMO_FLEET}`);
-  return n;
-}
+export { DEMO_PREFIX, demoFleetSize, MAX_DEMO_FLEET } from './demo-size.js';
 
 /**
  * `iothub-emulator start --demo-fleet 10`: lockDoor devices in the emulator's own process, then
@@ -44,7 +38,7 @@ export async function startDemoFleet(hub: DemoHub, devices: number, print: (text
       ports: { https: hub.httpsPort, mqtt: hub.mqttPort },
       engine: 'light',
       devices,
-      prefix: DEFAULT_PREFIX,
+      prefix: DEMO_PREFIX,
       shard: WHOLE,
       workers: 0,
       tokenTtlSeconds: DEFAULT_TOKEN_TTL_SECONDS,
@@ -67,8 +61,8 @@ export async function startDemoFleet(hub: DemoHub, devices: number, print: (text
 
 /** The ready-to-paste commands: curl with a SAS, the service SDK, and a job over the whole fleet. */
 export function demoInstructions(hub: DemoHub, devices: number): string {
-  const first = deviceId(DEFAULT_PREFIX, 0, devices);
-  const last = deviceId(DEFAULT_PREFIX, devices - 1, devices);
+  const first = deviceId(DEMO_PREFIX, 0, devices);
+  const last = deviceId(DEMO_PREFIX, devices - 1, devices);
   const origin = `https://${hub.hostName}${hub.httpsPort === 443 ? '' : `:${hub.httpsPort}`}`;
   const body = JSON.stringify({ methodName: 'lockDoor', payload: { by: 'curl' }, responseTimeoutInSeconds: 10 });
   const env = `NODE_EXTRA_CA_CERTS=${hub.caPath} IOTHUB_CONNECTION_STRING='${hub.connectionString()}'`;
@@ -90,7 +84,7 @@ export function demoInstructions(hub: DemoHub, devices: number): string {
     `const jobs = JobClient.fromConnectionString(process.env.IOTHUB_CONNECTION_STRING);`,
     `const jobId = 'lock-all-' + Date.now();`,
     `(async () => {`,
-    `  await jobs.scheduleDeviceMethod(jobId, "STARTSWITH(deviceId, '${DEFAULT_PREFIX}')", { methodName: 'lockDoor', payload: {}, responseTimeoutInSeconds: 15 }, new Date(), 120);`,
+    `  await jobs.scheduleDeviceMethod(jobId, "STARTSWITH(deviceId, '${DEMO_PREFIX}')", { methodName: 'lockDoor', payload: {}, responseTimeoutInSeconds: 15 }, new Date(), 120);`,
     `  let job;`,
     `  do { await new Promise((r) => setTimeout(r, 500)); job = (await jobs.getJob(jobId)).jobStatus; } while (!['completed', 'failed', 'cancelled'].includes(job.status));`,
     `  console.log(job.status, job.deviceJobStatistics);`,

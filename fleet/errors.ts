@@ -1,7 +1,7 @@
 /** Why a fleet could not start, with the exit code the CLI uses for it. */
-export type FleetErrorKind = 'config' | 'unreachable' | 'unauthorized' | 'hub' | 'devices';
+export type FleetErrorKind = 'config' | 'unreachable' | 'unauthorized' | 'hub' | 'devices' | 'busy';
 
-export const EXIT_CODES: Readonly<Record<FleetErrorKind, number>> = { config: 2, unreachable: 3, unauthorized: 4, hub: 5, devices: 6 };
+export const EXIT_CODES: Readonly<Record<FleetErrorKind, number>> = { config: 2, unreachable: 3, unauthorized: 4, hub: 5, devices: 6, busy: 7 };
 
 export class FleetError extends Error {
   constructor(

@@ -2,12 +2,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { FleetConfig } from './config.js';
-import { rangeSize, shardRange, splitRange, type IndexRange, type Shard } from './device-range.js';
+import { deviceId, rangeSize, shardRange, splitRange, type IndexRange, type Shard } from './device-range.js';
 import { LightEngine } from './engines/light-engine.js';
 import { hubAddress } from './hub/hub-address.js';
 import { registerDevices } from './hub/registration.js';
 import { ServiceClient } from './hub/service-client.js';
-import { claimShard, type ShardLease } from './hub/shard-lease.js';
+import { claimFixedShard, claimShard, type ShardLease } from './hub/shard-lease.js';
 import { buildReport, type FleetReport } from './report.js';
 import type { DeviceHost, FleetPart } from './runner/device-host.js';
 import { mergeSnapshots, type MergedStats } from './runner/fleet-stats.js';
@@ -41,13 +41,17 @@ export async function startFleet(config: FleetConfig, hooks: FleetHooks = {}): P
   let shard: Shard;
   let range: IndexRange;
   try {
+    const leaseEngine = new LightEngine(hub, { ca: config.ca, tokenTtlSeconds: config.tokenTtlSeconds });
+    const holder = `${os.hostname()}:${process.pid}`;
     if (config.shard.index === 'auto') {
-      const leaseEngine = new LightEngine(hub, { ca: config.ca, tokenTtlSeconds: config.tokenTtlSeconds });
-      lease = await claimShard(client, hub, leaseEngine, config.prefix, config.shard.count, `${os.hostname()}:${process.pid}`);
+      lease = await claimShard(client, hub, leaseEngine, config.prefix, config.shard.count, holder);
       hooks.onShardClaimed?.(lease.shard);
       shard = lease.shard;
     } else {
       shard = config.shard;
+      const r = shardRange(config.devices, shard);
+      const ids = `${deviceId(config.prefix, r.start, config.devices)} … ${deviceId(config.prefix, r.end - 1, config.devices)}`;
+      lease = await claimFixedShard(client, hub, leaseEngine, config.prefix, shard, holder, ids);
     }
     range = shardRange(config.devices, shard);
     await registerDevices(client, hub, config.prefix, config.devices, range, (done) => hooks.onRegistered?.(done, rangeSize(range)));

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -19,6 +19,8 @@ describe('the iothub-emulator command', () => {
       '--mqtt-plain-port',
       '--data-dir',
       '--in-memory',
+      '--ca-dir',
+      '--cert-dir',
       '--cert-name',
       '--mqtt-max-packet-size',
       '--tls-handshake-timeout',
@@ -29,12 +31,19 @@ describe('the iothub-emulator command', () => {
     // commander wraps long help lines; the variable names are never split.
     for (const variable of [
       'IOTHUB_EMULATOR_HTTPS_PORT',
+      'IOTHUB_EMULATOR_CA_DIR',
       'IOTHUB_EMULATOR_MQTT_MAX_PACKET_SIZE',
       'IOTHUB_EMULATOR_TLS_HANDSHAKE_TIMEOUT',
       'IOTHUB_EMULATOR_MAX_PENDING_CONNECTIONS',
     ]) {
       expect(help.output()).toContain(variable);
     }
+  });
+
+  it('prints its version', async () => {
+    const version = runCli(['--version']);
+    expect(await exited(version)).toBe(0);
+    expect(version.output().trim()).toBe(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version);
   });
 
   it('starts, prints the connection string and CA line, serves, and stops cleanly on SIGTERM', async () => {
@@ -52,7 +61,8 @@ describe('the iothub-emulator command', () => {
       );
       const key = (await registry.create({ deviceId: 'cli-door' })).responseBody.authentication!.symmetricKey!.primaryKey;
 
-      const printed = runCli(['connection-string', '--device', 'cli-door', '--host', host, '--data-dir', dataDir]);
+      // Asked of the running emulator, from any folder: no --data-dir.
+      const printed = runCli(['connection-string', '--device', 'cli-door', '--host', host]);
       expect(await exited(printed)).toBe(0);
       expect(printed.output().trim()).toBe(`HostName=${host};DeviceId=cli-door;SharedAccessKey=${key}`);
     } finally {

@@ -53,12 +53,12 @@ describe('npm start: the emulator with a demo fleet', () => {
   it('prints commands that, pasted into a shell, lock a door and run a job over the fleet', async () => {
     demo = await onFreeLoopbackAddress((host) => startDemo(host));
     const output = demo.output();
-    expect(output).toMatch(/Demo fleet: 3 lockDoor devices connected \(lockdoor-000000 … lockdoor-000002\)/);
+    expect(output).toMatch(/Demo fleet: 3 lockDoor devices connected \(demo-000000 … demo-000002\)/);
     // Pasted as printed; the shell has no NODE_EXTRA_CA_CERTS of its own.
     const { NODE_EXTRA_CA_CERTS: _ignored, ...env } = process.env;
     const run = (script: string) => spawnSync('bash', ['-c', script.replace(/^ {2}/gm, '')], { cwd: root, env, encoding: 'utf8', timeout: 20_000 });
 
-    const curl = run(commandAfter(output, /^Lock lockdoor-000000 with curl/));
+    const curl = run(commandAfter(output, /^Lock demo-000000 with curl/));
     expect(curl.stderr).toBe('');
     expect(JSON.parse(curl.stdout)).toMatchObject({ status: 200, payload: { doorState: 'locked' } });
 

@@ -8,7 +8,7 @@ import { lockDoor } from '../fleet/devices/lock-door.js';
 import { FleetError } from '../fleet/errors.js';
 import { Pacer } from '../fleet/runner/pacer.js';
 import { parseDistribution, sample } from '../fleet/scenario/distribution.js';
-import { parseDuration } from '../fleet/scenario/duration.js';
+import { formatDuration, parseDuration } from '../fleet/scenario/duration.js';
 import { deviceRandom, mulberry32 } from '../fleet/scenario/random.js';
 import { compileTemplate } from '../fleet/scenario/telemetry-template.js';
 
@@ -54,6 +54,16 @@ describe('seeded randomness and distributions', () => {
     expect(draw(42, 3, 'methods')).not.toEqual(draw(43, 3, 'methods'));
     expect(draw(42, 3, 'methods')).not.toEqual(draw(42, 4, 'methods'));
     expect(draw(42, 3, 'methods')).not.toEqual(draw(42, 3, 'churn'));
+  });
+
+  it('formats durations without a 60 in the seconds or minutes place', () => {
+    expect(formatDuration(119_600)).toBe('2m');
+    expect(formatDuration(119_400)).toBe('1m59s');
+    expect(formatDuration(59_700)).toBe('1m');
+    expect(formatDuration(9_960)).toBe('10s');
+    expect(formatDuration(3_599_700)).toBe('1h0m');
+    expect(formatDuration(90_000)).toBe('1m30s');
+    expect(formatDuration(250)).toBe('250ms');
   });
 
   it('reads durations and distributions in flag and file forms', () => {

@@ -108,4 +108,19 @@ describe('startEmulator in parallel and with the environment', () => {
       await emulator.stop();
     }
   });
+
+  it('listens only inside loopbackRange when one is given, and refuses a range that is not loopback', async () => {
+    // Outside 127.0.0.2-251, where the other test files' hubs pick their addresses.
+    const first = await startEmulator({ loopbackRange: '127.0.0.252-127.0.0.254' });
+    const second = await startEmulator({ loopbackRange: '127.0.0.252-127.0.0.254' });
+    try {
+      expect(['127.0.0.252', '127.0.0.253', '127.0.0.254']).toContain(first.hub.options.host);
+      expect(['127.0.0.252', '127.0.0.253', '127.0.0.254']).toContain(second.hub.options.host);
+      expect(second.hub.options.host).not.toBe(first.hub.options.host);
+    } finally {
+      await Promise.all([first.stop(), second.stop()]);
+    }
+    await expect(startEmulator({ loopbackRange: '10.0.0.1-10.0.0.9' })).rejects.toThrow(/loopbackRange: '10\.0\.0\.1' is not an address 127\.0\.0\.1 to 127\.0\.0\.254/);
+    await expect(startEmulator({ loopbackRange: '127.0.0.9-127.0.0.3' })).rejects.toThrow(/ends before it starts/);
+  });
 });

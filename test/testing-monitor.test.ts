@@ -90,8 +90,8 @@ describe('iothub-emulator monitor', () => {
     expect(await exited(badKind)).toBe(2);
     expect(badKind.output()).toContain('unknown --kind weather');
 
-    const noCa = runCli(['monitor', '--host', hub.options.host, '--data-dir', '/nonexistent-iothub-emulator']);
+    const noCa = runCli(['monitor', '--host', hub.options.host, '--ca-dir', '/nonexistent-iothub-emulator']);
     expect(await exited(noCa)).toBe(1);
-    expect(noCa.output()).toContain('No CA certificate at /nonexistent-iothub-emulator/certs/ca.pem');
+    expect(noCa.output()).toContain('No CA certificate at /nonexistent-iothub-emulator/ca.pem');
   });
 });

@@ -26,7 +26,7 @@ export interface Dashboard {
 }
 
 /** The dashboard's port unless --dashboard-port says otherwise (nothing else of the emulator's uses it). */
-export const DEFAULT_DASHBOARD_PORT = 8080;
+export { DEFAULT_DASHBOARD_PORT } from '../../emulator/index.js';
 
 // Compiled, this file is dist/dashboard/server/ and the page dist/dashboard/web/; run from source
 // (tsx, tests) it is dashboard/server/ and the built page is still under dist/.

@@ -99,6 +99,11 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
       }
       const accept = (): void => {
         hubClient[stateKey] = { deviceId: clientId, tokenExpiry: result.expiry, modelId: user.modelId };
+        // aedes closes the older connection of the same client id (MQTT-3.1.4-2), as IoT Hub does.
+        // Said at info (docs/protocol.md §16.4): two processes using one device id otherwise just keep dropping each other.
+        if (connections.current(clientId)) {
+          log.info({ deviceId: clientId }, `connection of ${clientId} replaced by a new connection (if this repeats, two clients are using the same device id)`);
+        }
         done(null, true);
       };
       if (!gate || gate.idle) return accept();

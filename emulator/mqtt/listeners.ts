@@ -53,7 +53,7 @@ export function createMqttTlsServer(broker: Aedes, credentials: { cert: string; 
     socket.setNoDelay(true);
     handleDevice(broker, socket, limits, 'mqtt', () => pending?.authenticated(socket));
   });
-  // A client that does not trust our CA fails its handshake; the guard closes that socket.
+  // A client that does not trust our CA fails its handshake: the guard closes that socket, the hub logs it (tls/handshake-failures.ts).
   pending = guardListener(server, 'MQTT/TLS', limits, log);
   return server;
 }

@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { createSasToken } from '../../protocol/sas.js';
 import { findPolicy } from '../identity/policies.js';
+import { resolveCaDir } from '../tls/ca-location.js';
 
 export interface RemoteHubOptions {
   /** where the emulator listens (0.0.0.0 and :: are reached through 127.0.0.1) */
@@ -18,11 +19,11 @@ export interface RemoteHubOptions {
   policy: string;
 }
 
-/** Finds the running emulator's CA the way `start` placed it: --ca, else --cert-dir, else <data-dir>/certs. */
-export function readCa(options: { ca?: string; certDir?: string; dataDir: string }): string {
-  const file = options.ca ?? path.join(options.certDir ?? path.join(options.dataDir, 'certs'), 'ca.pem');
+/** Finds the running emulator's CA the way `start` placed it: --ca, else the CA directory (--ca-dir, else --cert-dir, else the user's). */
+export function readCa(options: { ca?: string; caDir?: string; certDir?: string }): string {
+  const file = options.ca ?? path.join(resolveCaDir(options), 'ca.pem');
   if (!existsSync(file)) {
-    throw new Error(`No CA certificate at ${path.resolve(file)}: pass the --data-dir (or --cert-dir, or --ca) the emulator was started with`);
+    throw new Error(`No CA certificate at ${path.resolve(file)}: pass the --ca-dir (or --cert-dir, or --ca) the emulator was started with`);
   }
   return readFileSync(file, 'utf8');
 }

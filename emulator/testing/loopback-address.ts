@@ -1,14 +1,34 @@
+export const LOOPBACK_RANGE_ENV = 'IOTHUB_EMULATOR_LOOPBACK_RANGE';
+export const DEFAULT_LOOPBACK_RANGE = '127.0.0.2-127.0.0.251';
+
+/** `127.0.0.10-127.0.0.20` (or one address) → the last octets; loopback 127.0.0.x only. */
+export function parseLoopbackRange(range: string): { low: number; high: number } {
+  const octet = (address: string): number => {
+    const match = /^127\.0\.0\.(\d{1,3})$/.exec(address.trim());
+    const n = match ? Number(match[1]) : NaN;
+    if (!(n >= 1 && n <= 254)) throw new Error(`loopbackRange: '${address.trim()}' is not an address 127.0.0.1 to 127.0.0.254`);
+    return n;
+  };
+  const [from, to = from] = range.split('-');
+  const low = octet(from!);
+  const high = octet(to);
+  if (high < low) throw new Error(`loopbackRange: '${range}' ends before it starts`);
+  return { low, high };
+}
+
 /**
  * Starts something that must listen on 443 and 8883 (the service SDK cannot be pointed at another
  * port) on a loopback address no one else uses: each parallel test file gets its own 127.0.0.x.
  * Linux routes all of 127.0.0.0/8 to the loopback interface; macOS has only 127.0.0.1 unless
  * aliases are added, so there it falls back to 127.0.0.1 (one emulator at a time).
  */
-export async function onFreeLoopbackAddress<T>(start: (host: string) => Promise<T>): Promise<T> {
-  const first = Math.floor(Math.random() * 250);
+export async function onFreeLoopbackAddress<T>(start: (host: string) => Promise<T>, range: string = process.env[LOOPBACK_RANGE_ENV] || DEFAULT_LOOPBACK_RANGE): Promise<T> {
+  const { low, high } = parseLoopbackRange(range);
+  const size = high - low + 1;
+  const first = Math.floor(Math.random() * size);
   let lastError: unknown;
-  for (let i = 0; i < 250; i++) {
-    const host = `127.0.0.${((first + i) % 250) + 2}`;
+  for (let i = 0; i < size; i++) {
+    const host = `127.0.0.${low + ((first + i) % size)}`;
     try {
       return await start(host);
     } catch (error) {

@@ -19,8 +19,13 @@ export interface StartEmulatorOptions {
   dataDir?: string;
   /** where the CA lives (default: IOTHUB_EMULATOR_CERT_DIR, as the global setup sets it, else a per-user temporary directory) */
   certDir?: string;
-  /** address to listen on (default: a free 127.0.0.x) */
+  /** address to listen on (default: a free one in loopbackRange) */
   host?: string;
+  /**
+   * where to look for a free address, e.g. '127.0.0.10-127.0.0.20' when a CI runner has other
+   * services on loopback (default: IOTHUB_EMULATOR_LOOPBACK_RANGE, else 127.0.0.2-127.0.0.251)
+   */
+  loopbackRange?: string;
   /** devices to start with, as an object or the path of a JSON or YAML seed file; put back by reset() */
   seed?: Seed | string;
   /** method calls, twin patches and connection events kept (default 10000) */
@@ -107,7 +112,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}, parts: H
     }, parts);
   let hub: Hub;
   try {
-    hub = options.host ? await start(options.host) : await onFreeLoopbackAddress(start);
+    hub = options.host ? await start(options.host) : await onFreeLoopbackAddress(start, options.loopbackRange);
   } catch (error) {
     if (ownDataDir) rmSync(ownDataDir, { recursive: true, force: true });
     throw error;

@@ -40,7 +40,20 @@ function state(): TrustState {
  */
 export async function trustCa(ca: string, probe: { host: string; port: number }): Promise<TrustMethod> {
   if (await isTrusted(probe)) return state().cas.has(ca) ? currentMethod() : 'environment';
-  let method: TrustMethod;
+  const method = addDefaultCa(ca);
+  if (!(await isTrusted(probe))) {
+    throw new Error(`This process still does not trust the emulator's CA after adding it (${method}); set NODE_EXTRA_CA_CERTS before the test runner starts (see docs/testing.md)`);
+  }
+  return method;
+}
+
+/**
+ * Adds `ca` to this process's default trust without checking anything (the CLI's client commands
+ * use it: the service SDK brings its own https.Agent and takes no CA option).
+ */
+export function addDefaultCa(ca: string): Exclude<TrustMethod, 'environment'> {
+  if (state().cas.has(ca)) return currentMethod();
+  let method: Exclude<TrustMethod, 'environment'>;
   if (typeof tlsModule.setDefaultCACertificates === 'function' && typeof tlsModule.getCACertificates === 'function') {
     tlsModule.setDefaultCACertificates([...tlsModule.getCACertificates('default'), ca]);
     method = 'setDefaultCACertificates';
@@ -49,13 +62,10 @@ export async function trustCa(ca: string, probe: { host: string; port: number })
     method = 'createSecureContext';
   }
   state().cas.add(ca);
-  if (!(await isTrusted(probe))) {
-    throw new Error(`This process still does not trust the emulator's CA after adding it (${method}); set NODE_EXTRA_CA_CERTS before the test runner starts (see docs/testing.md)`);
-  }
   return method;
 }
 
-function currentMethod(): TrustMethod {
+function currentMethod(): Exclude<TrustMethod, 'environment'> {
   return state().patched ? 'createSecureContext' : 'setDefaultCACertificates';
 }
 

@@ -28,15 +28,14 @@ interface Pem {
 }
 
 /**
- * The local CA lives in `certDir` and is reused forever (users trust it once). The server
- * certificate is reused while it covers every name asked for and is not near expiry; otherwise
- * a new one is issued by the same CA. `persistServer` false keeps it in memory (parallel hubs
- * sharing one CA directory must not overwrite each other's certificate).
+ * The local CA lives in `caDir` (by default the user's own, see ca-location.ts) and is reused
+ * forever (users trust it once). The server certificate in `certDir` is reused while it covers
+ * every name asked for and is not near expiry; otherwise a new one is issued by the same CA.
+ * `persistServer` false keeps it in memory (parallel hubs sharing one directory must not
+ * overwrite each other's certificate).
  */
-export async function loadOrCreateCredentials(certDir: string, names: readonly string[], persistServer: boolean): Promise<ServerCredentials> {
-  mkdirSync(certDir, { recursive: true });
-  const caPath = path.join(certDir, 'ca.pem');
-  const ca = await loadOrCreateCa(certDir);
+export async function loadOrCreateCredentials(certDir: string, names: readonly string[], persistServer: boolean, caDir: string = certDir): Promise<ServerCredentials> {
+  const { caPath, ...ca } = await loadOrCreateCa(caDir);
   const wanted = [...new Set(['localhost', '127.0.0.1', '::1', ...names])];
   const certPath = path.join(certDir, 'server.pem');
   const keyPath = path.join(certDir, 'server-key.pem');
@@ -46,15 +45,23 @@ export async function loadOrCreateCredentials(certDir: string, names: readonly s
   }
   const server = await issueServerCertificate(ca, wanted);
   if (persistServer) {
+    mkdirSync(certDir, { recursive: true });
     writeFileSync(certPath, server.cert);
     writeFileSync(keyPath, server.key, { mode: 0o600 });
   }
   return { ca: ca.cert, caPath, ...server };
 }
 
-async function loadOrCreateCa(certDir: string): Promise<Pem> {
-  const certPath = path.join(certDir, 'ca.pem');
-  const keyPath = path.join(certDir, 'ca-key.pem');
+/** The CA in `caDir`, created there (key first, owner-only directory) the first time it is asked for. */
+export async function loadOrCreateCa(caDir: string): Promise<Pem & { caPath: string }> {
+  mkdirSync(caDir, { recursive: true, mode: 0o700 });
+  const caPath = path.join(caDir, 'ca.pem');
+  return { caPath, ...(await readOrCreateCa(caDir)) };
+}
+
+async function readOrCreateCa(caDir: string): Promise<Pem> {
+  const certPath = path.join(caDir, 'ca.pem');
+  const keyPath = path.join(caDir, 'ca-key.pem');
   if (existsSync(certPath) && existsSync(keyPath)) {
     return { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') };
   }

@@ -9,6 +9,7 @@ import { describeScenario } from '../scenario/scenario.js';
 import type { CommandOptions } from './resolve-config.js';
 
 const TICK_MS = 250;
+const DUPLICATE_SIGNAL_MS = 500;
 
 /** `iothub-emulator fleet`: register, connect with a live display, run until stopped, report. Returns the exit code. */
 export async function runFleet(options: CommandOptions, err: NodeJS.WriteStream = process.stderr): Promise<number> {
@@ -24,9 +25,17 @@ export async function runFleet(options: CommandOptions, err: NodeJS.WriteStream 
       resolve(reason);
     };
   });
-  // A second Ctrl-C while devices disconnect gives up on a clean goodbye.
+  // A second Ctrl-C while devices disconnect gives up on a clean goodbye. But one Ctrl-C under
+  // `npx`/`npm exec` arrives twice: from the terminal (to the whole process group) and forwarded
+  // by npm to its child a moment later, so the same signal again within DUPLICATE_SIGNAL_MS is
+  // that one Ctrl-C, not a second.
+  let firstSignalAt = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopReason) process.exit(130);
+    if (stopReason) {
+      if (performance.now() - firstSignalAt < DUPLICATE_SIGNAL_MS) return;
+      process.exit(130);
+    }
+    firstSignalAt = performance.now();
     requestStop(signal);
   };
   process.on('SIGINT', onSignal);

@@ -58,6 +58,29 @@ export async function claimShard(
   }
 }
 
+/**
+ * A fixed shard (`--shard k/n`, or the whole fleet) is leased too, so that a second fleet with the
+ * same prefix and shard is refused instead of connecting the same ids and kicking the first
+ * fleet's devices off, over and over. A lease not connected is taken at once (its holder stopped).
+ */
+export async function claimFixedShard(client: ServiceClient, hub: HubAddress, engine: Engine, prefix: string, shard: Shard, holder: string, devices: string): Promise<ShardLease> {
+  const deviceId = leaseDeviceId(prefix, shard.index, shard.count);
+  // Twice: a lease deleted between our PUT and GET (a reset) is simply created on the second try.
+  for (let attempt = 0; attempt < 2; attempt++) {
+    if (await tryClaim(client, hub, deviceId, holder, 0)) {
+      const release = await holdLease(engine, { index: -1, deviceId, keys: deriveDeviceKeys(hub, deviceId) });
+      return { shard, leaseDeviceId: deviceId, release };
+    }
+  }
+  const existing = await client.request('GET', `/devices/${encodeURIComponent(deviceId)}`);
+  const reason = existing.status === 200 ? (existing.body as LeaseDevice).statusReason : undefined;
+  throw new FleetError(
+    'busy',
+    `another running fleet already simulates ${devices} (its lease device ${deviceId} is connected${reason ? `: ${reason}` : ''}). ` +
+      'Stop that fleet, or give this one another --prefix (or another --shard); a fleet that was killed lets go within its keep-alive.',
+  );
+}
+
 /** Outside the prefix, so queries and jobs over the fleet's devices do not pick lease devices up. */
 export function leaseDeviceId(prefix: string, index: number, count: number): string {
   return `fleet-lease.${prefix}${index}-of-${count}`;

@@ -1,23 +1,49 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { onFreeLoopbackAddress } from '../../emulator/testing/loopback-address.js';
 import { waitUntil } from './wait.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const require = createRequire(import.meta.url);
 
 /** Runs the CLI from source (through tsx) as a user would run the built one. */
-export function runCli(args: string[], env: Record<string, string> = {}): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'cli/main.ts'), ...args], {
-    cwd: root,
+export function runCli(args: string[], env: Record<string, string> = {}, cwd = root): ChildProcess & { output: () => string; stdout: NodeJS.ReadableStream; stdoutText: () => string } {
+  // tsx is resolved from the repository, so the CLI can run in any folder (cwd) as an installed one does.
+  const child = spawn(process.execPath, ['--import', pathToFileURL(require.resolve('tsx')).href, path.join(root, 'cli/main.ts'), ...args], {
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
+  let stdout = '';
+  child.stdout!.on('data', (chunk) => {
+    output += chunk;
+    stdout += chunk;
+  });
   child.stderr!.on('data', (chunk) => (output += chunk));
-  return Object.assign(child, { output: () => output });
+  return Object.assign(child, { output: () => output, stdoutText: () => stdout }) as ChildProcess & { output: () => string; stdout: NodeJS.ReadableStream; stdoutText: () => string };
+}
+
+/**
+ * Runs the built CLI (dist/, as `npm install -g` installs it): half the start-up CPU of tsx, for
+ * tests that run it many times. `npm test` builds first; run `npm run build` before such a file alone.
+ */
+export function runBuiltCli(args: string[], env: Record<string, string> = {}, cwd = root): ReturnType<typeof runCli> {
+  const cli = path.join(root, 'dist/cli/main.js');
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: npm run build`);
+  const child = spawn(process.execPath, [cli, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  let stdout = '';
+  child.stdout!.on('data', (chunk) => {
+    output += chunk;
+    stdout += chunk;
+  });
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  return Object.assign(child, { output: () => output, stdoutText: () => stdout }) as ReturnType<typeof runCli>;
 }
 
 export function exited(child: ChildProcess, timeoutMs = 20_000): Promise<number | null> {

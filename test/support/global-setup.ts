@@ -14,5 +14,8 @@ export default async function setup(): Promise<void> {
   const uid = process.getuid?.();
   const { certDir, caPath } = await ensureTestCa(path.join(os.tmpdir(), uid === undefined ? 'iothub-emulator-test-certs' : `iothub-emulator-test-certs-${uid}`));
   process.env.IOTHUB_EMULATOR_TEST_CERT_DIR = certDir;
+  // Every emulator a test starts (child processes inherit this) takes its CA from here, never
+  // from the user's own ~/.iothub-emulator/ca.
+  process.env.IOTHUB_EMULATOR_CA_DIR = certDir;
   process.env.NODE_EXTRA_CA_CERTS = caPath;
 }
