@@ -8,6 +8,9 @@ export interface HubEventMap {
   telemetry: [{ deviceId: string; payload: Buffer; properties: Record<string, string | null>; enqueuedTime: string }];
   methodInvoked: [{ deviceId: string; methodName: string; payload: unknown; status?: number; response?: unknown; error?: string; durationMs: number }];
   twinUpdated: [{ deviceId: string; side: 'service' | 'device'; section: 'tags' | 'desired' | 'reported'; patch: JsonObject; version: number }];
+  /** A cloud-to-device message was queued, and how it left the queue (docs/protocol.md §C2D). */
+  c2dSent: [{ deviceId: string; messageId?: string; ack: string; properties: Record<string, string>; payload: Buffer; expiryTimeUtc: string }];
+  c2dSettled: [{ deviceId: string; messageId?: string; outcome: 'completed' | 'rejected' | 'abandoned' | 'expired' | 'deliveryCountExceeded' | 'purged'; deliveryCount: number }];
   deviceCreated: [{ deviceId: string }];
   deviceDeleted: [{ deviceId: string }];
   /** The scheduler emits these two; metrics (jobs.completed, jobs.failed, job device operations) count them. */

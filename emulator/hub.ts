@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { createSasToken } from '../protocol/sas.js';
 import { deviceConnectionString, hubConnectionString } from '../protocol/connection-string.js';
+import { CloudToDeviceService, FeedbackService } from './c2d/index.js';
 import { Clock } from './clock.js';
 import { defaultOptions, resolveHostName, type HubOptions } from './config.js';
 import { HubEvents } from './events.js';
@@ -19,10 +20,12 @@ import { defaultRecordingOptions, Recording, type RecordingOptions } from './ope
 import { HubReset, type ResetHook, type ResetResult } from './operations/reset.js';
 import { restMetrics } from './operations/rest-metrics.js';
 import { createBroker } from './mqtt/broker.js';
+import { attachC2dDelivery } from './mqtt/c2d-delivery.js';
 import { DeviceConnections } from './mqtt/device-connections.js';
 import { DeviceRouter } from './mqtt/device-router.js';
 import { attachMqttWebSocket, createMqttPlainServer, createMqttTlsServer } from './mqtt/listeners.js';
 import { createRestApp, under } from './rest/app.js';
+import { c2dRouter } from './rest/c2d-router.js';
 import { directMethodRoute } from './rest/direct-method-route.js';
 import { devicesRouter } from './rest/devices-router.js';
 import { emulatorRouter } from './rest/emulator-router.js';
@@ -30,6 +33,7 @@ import { jobsRouter } from './rest/jobs-router.js';
 import { queryRouter } from './rest/query-router.js';
 import { operationsRouter } from './rest/operations-router.js';
 import { twinsRouter } from './rest/twins-router.js';
+import { C2dStore } from './store/c2d-store.js';
 import { openDatabase, type Db } from './store/database.js';
 import { DeviceStore } from './store/device-store.js';
 import { JobStore } from './store/job-store.js';
@@ -55,6 +59,9 @@ export interface Hub {
   readonly twins: TwinService;
   readonly methods: MethodService;
   readonly connections: DeviceConnections;
+  /** cloud-to-device queues and their feedback (docs/protocol.md §C2D) */
+  readonly c2d: CloudToDeviceService;
+  readonly feedback: FeedbackService;
   /** What happened on the hub, for assertions and the event stream; bounded by recordingLimit and telemetryBuffer. */
   readonly recording: Recording;
   /** Prometheus metrics under IoT Hub's own names (GET /metrics). */
@@ -111,6 +118,11 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
   });
   const scheduler = new Scheduler({ store: new JobStore(db), devices: store, twins, methods, clock, events, log }, { maxActiveJobs: options.maxActiveJobs });
   resets.add(scheduler);
+  const c2dStore = new C2dStore(db);
+  const feedback = new FeedbackService(c2dStore);
+  const c2d = new CloudToDeviceService(c2dStore, registry, feedback, events);
+  resets.add({ reset: () => c2d.clear() });
+  events.on('deviceDeleted', ({ deviceId }) => c2d.dropDevice(deviceId));
   events.on('deviceDeleted', ({ deviceId }) => sessions.forget(deviceId));
 
   let broker: Aedes | undefined;
@@ -118,6 +130,7 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
   let healthy = false;
   try {
     broker = await createBroker({ registry, router, connections, sessions, events, log });
+    attachC2dDelivery(broker, c2d, log);
     metrics.observeDevicePublishes(broker, (deviceId) => registry.find(deviceId) !== undefined);
     const app = createRestApp({
       log,
@@ -126,6 +139,7 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
         restMetrics(metrics),
         under(['/metrics', '/$emulator'], operationsRouter({ auth, recording, metrics, reset: () => resets.run() })),
         under(['/devices/query'], queryRouter(auth, store, scheduler)),
+        under(['/devices'], c2dRouter(auth, c2d)),
         under(['/devices', '/statistics'], devicesRouter(auth, registry, twins, store)),
         under(['/twins'], twinsRouter(auth, twins)),
         under(['/jobs'], jobsRouter(auth, scheduler)),
@@ -170,6 +184,8 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
       twins,
       methods,
       connections,
+      c2d,
+      feedback,
       scheduler,
       recording,
       metrics,
@@ -200,6 +216,7 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
           connections.closeAll();
           await Promise.all(servers.map((s) => closeServer(s)));
           await new Promise<void>((resolve) => ownedBroker.close(() => resolve()));
+          c2d.close();
           db.close();
         })();
         return stopping;
@@ -211,6 +228,7 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
     scheduler.stop();
     await Promise.all(servers.map((s) => closeServer(s)));
     if (broker) await new Promise<void>((resolve) => broker!.close(() => resolve()));
+    c2d.close();
     db.close();
     throw error;
   }
