@@ -16,6 +16,10 @@ export const iotHubMetrics = {
   'd2c.telemetry.ingress.success': 'Telemetry messages sent (accepted from devices)',
   'c2d.methods.success': 'Successful direct method invocations (the device answered, whatever its status)',
   'c2d.methods.failure': 'Failed direct method invocations (not online, timed out, bad response)',
+  'c2d.commands.egress.complete.success': 'C2D message deliveries completed',
+  'c2d.commands.egress.abandon.success': 'C2D messages abandoned',
+  'c2d.commands.egress.reject.success': 'C2D messages rejected',
+  C2DMessagesExpired: 'C2D messages expired',
   'd2c.twin.read.success': 'Successful twin reads from devices',
   'd2c.twin.read.failure': 'Failed twin reads from devices',
   'd2c.twin.update.success': 'Successful reported-property updates from devices',
@@ -109,12 +113,21 @@ export class HubMetrics {
     const onJobDevice = (e: { type: string; outcome: string }): void => {
       if (this.muted === 0) this.jobDeviceOperations.inc({ job_type: e.type, outcome: e.outcome });
     };
+    const onC2d = (e: { outcome: string }): void => {
+      if (e.outcome === 'completed') this.count('c2d.commands.egress.complete.success');
+      // The tenth abandon dead-letters the message: it is still an abandon by the device.
+      else if (e.outcome === 'abandoned' || e.outcome === 'deliveryCountExceeded') this.count('c2d.commands.egress.abandon.success');
+      else if (e.outcome === 'rejected') this.count('c2d.commands.egress.reject.success');
+      else if (e.outcome === 'expired') this.count('C2DMessagesExpired');
+    };
+    events.on('c2dSettled', onC2d);
     events.on('telemetry', onTelemetry);
     events.on('methodInvoked', onMethod);
     events.on('twinUpdated', onTwin);
     events.on('jobFinished', onJob);
     events.on('jobDeviceFinished', onJobDevice);
     return () => {
+      events.off('c2dSettled', onC2d);
       events.off('telemetry', onTelemetry);
       events.off('methodInvoked', onMethod);
       events.off('twinUpdated', onTwin);
