@@ -19,6 +19,18 @@ export interface HubOptions {
   logFormat?: 'pretty' | 'json';
   /** concurrently active jobs allowed before 429 ThrottlingMaxActiveJobCountExceeded */
   maxActiveJobs: number;
+  /** AMQP over TLS (5671; the SDKs cannot use another port) */
+  amqpPort: number;
+  /** plain AMQP (5672) for Event Hubs clients with UseDevelopmentEmulator=true; off when undefined */
+  plainAmqpPort?: number;
+  /** partitions of the Event Hubs-compatible endpoint */
+  partitions: number;
+  /** the Event Hubs-compatible name (EntityPath); default: the hub name (first label of hostName) */
+  eventHubName?: string;
+  /** how long the Event Hubs-compatible endpoint keeps events */
+  retentionHours: number;
+  /** how many megabytes of events it keeps, over all partitions */
+  retentionMb: number;
 }
 
 export const defaultOptions: HubOptions = {
@@ -30,9 +42,22 @@ export const defaultOptions: HubOptions = {
   certNames: [],
   logLevel: 'info',
   maxActiveJobs: 100,
+  amqpPort: 5671,
+  partitions: 4,
+  retentionHours: 24,
+  retentionMb: 1024,
 };
 
 export function resolveHostName(options: Pick<HubOptions, 'host' | 'hostName'>): string {
   if (options.hostName) return options.hostName;
   return options.host === '127.0.0.1' || options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
+}
+
+/** The hub's name as Event Hubs clients see it (EntityPath): the first DNS label of the host name. */
+export function resolveEventHubName(options: Pick<HubOptions, 'host' | 'hostName' | 'eventHubName'>): string {
+  if (options.eventHubName) return options.eventHubName;
+  const hostName = resolveHostName(options);
+  // An IP address has no hub name in it.
+  if (/^[\d.]+$/.test(hostName) || hostName.includes(':')) return 'iothub-emulator';
+  return hostName.split('.')[0];
 }

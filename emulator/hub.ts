@@ -5,10 +5,10 @@ import type net from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { createSasToken } from '../protocol/sas.js';
-import { deviceConnectionString, hubConnectionString } from '../protocol/connection-string.js';
+import { deviceConnectionString, eventHubsConnectionString, hubConnectionString } from '../protocol/connection-string.js';
 import { CloudToDeviceService, FeedbackService } from './c2d/index.js';
 import { Clock } from './clock.js';
-import { defaultOptions, resolveHostName, type HubOptions } from './config.js';
+import { defaultOptions, resolveEventHubName, resolveHostName, type HubOptions } from './config.js';
 import { HubEvents } from './events.js';
 import { ServiceAuthenticator } from './identity/auth.js';
 import { findPolicy } from './identity/policies.js';
@@ -41,6 +41,8 @@ import { SessionStore } from './store/session-store.js';
 import { loadOrCreateCredentials } from './tls/certificates.js';
 import { TwinService } from './twin/twin-service.js';
 import { Scheduler } from '../scheduler/scheduler.js';
+import { AmqpOnlyDevicePresence, AmqpServer, registerTelemetryRoute } from './amqp/index.js';
+import { verifyAmqpToken } from './identity/amqp-claims.js';
 
 export interface Hub {
   readonly options: HubOptions;
@@ -49,6 +51,10 @@ export interface Hub {
   readonly httpsPort: number;
   readonly mqttPort: number;
   readonly plainMqttPort?: number;
+  readonly amqpPort: number;
+  readonly plainAmqpPort?: number;
+  /** the AMQP face: link routes for other parts to register on (emulator/amqp/link-routes.ts) */
+  readonly amqp: AmqpServer;
   /** PEM of the local CA, and where it is on disk */
   readonly ca: string;
   readonly caPath: string;
@@ -72,6 +78,10 @@ export interface Hub {
   onReset(hook: ResetHook): () => void;
   readonly scheduler: Scheduler;
   connectionString(policy?: string): string;
+  /** the Event Hubs-compatible name (EntityPath) */
+  readonly eventHubName: string;
+  /** `Endpoint=sb://HOST/;…;EntityPath=NAME`; `{ plain: true }` for the plain-AMQP port with UseDevelopmentEmulator=true */
+  eventHubConnectionString(policy?: string, options?: { plain?: boolean }): string;
   deviceConnectionString(deviceId: string): string;
   /** A service SAS token for REST calls made without an SDK (curl). */
   serviceToken(policy?: string, validSeconds?: number): string;
@@ -83,6 +93,7 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
   const options: HubOptions = { ...defaultOptions, ...partial };
   const log = logger ?? createLogger(options.logLevel, options.logFormat);
   const hostName = resolveHostName(options);
+  const eventHubName = resolveEventHubName(options);
   const certDir = options.certDir ?? path.join(options.dataDir, 'certs');
   const credentials = await loadOrCreateCredentials(certDir, [hostName, options.host, ...options.certNames].filter((n) => n !== '0.0.0.0' && n !== '::'), !options.inMemory);
 
@@ -151,7 +162,15 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
       if (!directMethods(req, res)) app(req, res);
     });
     httpsServer.keepAliveTimeout = 120_000;
-    attachMqttWebSocket(httpsServer, broker);
+    const amqp = new AmqpServer({
+      verify: (audience, token) => verifyAmqpToken(audience, token, (deviceId) => registry.find(deviceId)),
+      presence: new AmqpOnlyDevicePresence(registry, events),
+      log: log.child({ face: 'amqp' }),
+    });
+    registerTelemetryRoute(amqp.routes, { registry, events, log });
+    attachMqttWebSocket(httpsServer, broker, amqp);
+    const amqpServer = amqp.createTlsServer(credentials);
+    const plainAmqpServer = options.plainAmqpPort !== undefined ? amqp.createPlainServer() : undefined;
     const mqttServer = createMqttTlsServer(broker, credentials);
     const plainServer = options.plainMqttPort !== undefined ? createMqttPlainServer(broker) : undefined;
 
@@ -164,6 +183,13 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
       plainMqttPort = await listen(plainServer, options.host, options.plainMqttPort!, 'MQTT/TCP');
       servers.push(plainServer);
     }
+    const amqpPort = await listen(amqpServer, options.host, options.amqpPort, 'AMQP/TLS');
+    servers.push(amqpServer);
+    let plainAmqpPort: number | undefined;
+    if (plainAmqpServer) {
+      plainAmqpPort = await listen(plainAmqpServer, options.host, options.plainAmqpPort!, 'AMQP/TCP');
+      servers.push(plainAmqpServer);
+    }
     scheduler.start();
     healthy = true;
 
@@ -175,6 +201,9 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
       httpsPort,
       mqttPort,
       plainMqttPort,
+      amqpPort,
+      plainAmqpPort,
+      amqp,
       ca: credentials.ca,
       caPath: credentials.caPath,
       log,
@@ -196,6 +225,14 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
         if (!p) throw new Error(`No shared access policy named '${policy}'`);
         return hubConnectionString({ hostName, sharedAccessKeyName: p.keyName, sharedAccessKey: p.primaryKey });
       },
+      eventHubName,
+      eventHubConnectionString(policy = 'iothubowner', { plain = false } = {}) {
+        const p = findPolicy(policy);
+        if (!p) throw new Error(`No shared access policy named '${policy}'`);
+        if (plain && plainAmqpPort === undefined) throw new Error('The plain AMQP port is off (start with --amqp-plain-port)');
+        const port = plain ? plainAmqpPort : amqpPort === 5671 ? undefined : amqpPort;
+        return eventHubsConnectionString({ host: hostName, port, sharedAccessKeyName: p.keyName, sharedAccessKey: p.primaryKey, entityPath: eventHubName, developmentEmulator: plain });
+      },
       deviceConnectionString(deviceId) {
         const record = registry.get(deviceId);
         const key = record.authentication.symmetricKey.primaryKey;
@@ -214,6 +251,7 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
           scheduler.stop();
           methods.close();
           connections.closeAll();
+          amqp.closeAll();
           await Promise.all(servers.map((s) => closeServer(s)));
           await new Promise<void>((resolve) => ownedBroker.close(() => resolve()));
           c2d.close();

@@ -1,5 +1,23 @@
-// IoT Hub's fixed limits, in one place (docs/protocol.md cites them). Settings a user may change
-// live in config.ts with a flag; these are the hub's own rules.
+// The hub's limits in one place (docs/protocol.md cites them by name).
+
+/** AMQP idle time-out the hub announces in its open frame (IoT Hub's value): clients heartbeat every 120 s. */
+export const AMQP_IDLE_TIMEOUT_MS = 240_000;
+/** Largest AMQP frame the hub accepts; bigger transfers arrive in several frames. */
+export const AMQP_MAX_FRAME_SIZE = 65_536;
+/** Device-to-cloud message size limit (IoT Hub: 256 KB), on every protocol. */
+export const D2C_MAX_MESSAGE_BYTES = 256 * 1024;
+/** Event Hubs-compatible endpoint: partitions by default (IoT Hub's default for new hubs). */
+export const EVENT_HUB_DEFAULT_PARTITIONS = 4;
+/** IoT Hub allows 2 to 128 partitions. */
+export const EVENT_HUB_MAX_PARTITIONS = 128;
+/** Default retention of the built-in endpoint (IoT Hub's default: 1 day). */
+export const EVENT_HUB_DEFAULT_RETENTION_HOURS = 24;
+/** Default size bound of the retained events, over all partitions. */
+export const EVENT_HUB_DEFAULT_RETENTION_MB = 1024;
+/** Non-epoch receivers allowed per consumer group and partition (Event Hubs' limit). */
+export const EVENT_HUB_MAX_RECEIVERS_PER_PARTITION = 5;
+/** Delay before the redirect detach (docs/protocol.md §AMQP "Redirect"): the sample listens only after attach resolves. */
+export const AMQP_REDIRECT_DELAY_MS = 20;
 
 /** Cloud-to-device messages (docs/protocol.md §C2D). */
 export const c2dLimits = {
