@@ -43,6 +43,7 @@ import { TwinService } from './twin/twin-service.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { AmqpOnlyDevicePresence, AmqpServer, registerTelemetryRoute } from './amqp/index.js';
 import { verifyAmqpToken } from './identity/amqp-claims.js';
+import { registerServiceC2dRoutes } from './amqp/c2d-service-routes.js';
 
 export interface Hub {
   readonly options: HubOptions;
@@ -168,6 +169,7 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
       log: log.child({ face: 'amqp' }),
     });
     registerTelemetryRoute(amqp.routes, { registry, events, log });
+    registerServiceC2dRoutes(amqp.routes, { c2d, feedback, hubName: hostName.split('.')[0], log });
     attachMqttWebSocket(httpsServer, broker, amqp);
     const amqpServer = amqp.createTlsServer(credentials);
     const plainAmqpServer = options.plainAmqpPort !== undefined ? amqp.createPlainServer() : undefined;
