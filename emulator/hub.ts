@@ -22,6 +22,9 @@ import { restMetrics } from './operations/rest-metrics.js';
 import { createBroker } from './mqtt/broker.js';
 import { attachC2dDelivery } from './mqtt/c2d-delivery.js';
 import { DeviceConnections } from './mqtt/device-connections.js';
+import { DeviceChannels } from './device-channels.js';
+import { OneConnectionPerDevice } from './device-presence.js';
+import { AmqpDeviceLinks } from './amqp/device-links.js';
 import { DeviceRouter } from './mqtt/device-router.js';
 import { attachMqttWebSocket, createMqttPlainServer, createMqttTlsServer } from './mqtt/listeners.js';
 import { createRestApp, under } from './rest/app.js';
@@ -41,7 +44,7 @@ import { SessionStore } from './store/session-store.js';
 import { loadOrCreateCredentials } from './tls/certificates.js';
 import { TwinService } from './twin/twin-service.js';
 import { Scheduler } from '../scheduler/scheduler.js';
-import { AmqpOnlyDevicePresence, AmqpServer, registerTelemetryRoute } from './amqp/index.js';
+import { AmqpServer, registerTelemetryRoute } from './amqp/index.js';
 import { verifyAmqpToken } from './identity/amqp-claims.js';
 import { registerServiceC2dRoutes } from './amqp/c2d-service-routes.js';
 
@@ -105,9 +108,12 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
   events.setMaxListeners(0);
   const clock = new Clock();
   const connections = new DeviceConnections();
-  const registry = new RegistryService(store, connections, events);
-  const twins = new TwinService(store, connections, events);
-  const methods = new MethodService(store, connections, events);
+  // The services reach devices on whichever face holds them (MQTT now, AMQP once its face is built).
+  const channels = new DeviceChannels(connections);
+  const registry = new RegistryService(store, channels, events);
+  const twins = new TwinService(store, channels, events);
+  const methods = new MethodService(store, channels, events);
+  const presence = new OneConnectionPerDevice(registry, events, connections);
   const router = new DeviceRouter(twins, methods, connections, events);
   const auth = new ServiceAuthenticator();
   const recording = new Recording({
@@ -115,14 +121,14 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
     telemetryBuffer: partial.telemetryBuffer ?? defaultRecordingOptions.telemetryBuffer,
   });
   recording.attach(events);
-  const metrics = new HubMetrics({ connectedDevices: () => connections.count, totalDevices: () => registry.count() });
+  const metrics = new HubMetrics({ connectedDevices: () => connections.count + presence.count, totalDevices: () => registry.count() });
   metrics.attach(events);
   const resets = new HubReset({
     deviceIds: () => Array.from(store.all(), (record) => record.deviceId),
     clearDevices: () => store.clear(),
     afterDelete: (deviceId) => registry.afterDelete(deviceId),
     clearSessions: () => sessions.clear(),
-    connectedCount: () => connections.count,
+    connectedCount: () => connections.count + presence.count,
     clearObservations: () => {
       recording.clear();
       metrics.reset();
@@ -165,11 +171,14 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
     httpsServer.keepAliveTimeout = 120_000;
     const amqp = new AmqpServer({
       verify: (audience, token) => verifyAmqpToken(audience, token, (deviceId) => registry.find(deviceId)),
-      presence: new AmqpOnlyDevicePresence(registry, events),
+      presence,
       log: log.child({ face: 'amqp' }),
     });
     registerTelemetryRoute(amqp.routes, { registry, events, log });
     registerServiceC2dRoutes(amqp.routes, { c2d, feedback, hubName: hostName.split('.')[0], log });
+    const amqpDevices = new AmqpDeviceLinks({ c2d, methods, twins, hubName: hostName.split('.')[0], log });
+    amqpDevices.register(amqp.routes);
+    channels.add(amqpDevices);
     attachMqttWebSocket(httpsServer, broker, amqp);
     const amqpServer = amqp.createTlsServer(credentials);
     const plainAmqpServer = options.plainAmqpPort !== undefined ? amqp.createPlainServer() : undefined;
@@ -253,6 +262,7 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
           scheduler.stop();
           methods.close();
           connections.closeAll();
+          amqpDevices.closeAll();
           amqp.closeAll();
           await Promise.all(servers.map((s) => closeServer(s)));
           await new Promise<void>((resolve) => ownedBroker.close(() => resolve()));
