@@ -8,7 +8,7 @@ import type { MethodService } from '../methods/method-service.js';
 import { isoTime } from '../time.js';
 import type { TwinService } from '../twin/twin-service.js';
 import { bodyBytes, deviceMessage, type AmqpMessage } from './c2d-codec.js';
-import { creditOf } from './c2d-service-routes.js';
+import { acknowledgeNow, creditOf } from './c2d-service-routes.js';
 import type { LinkRoutes } from './link-routes.js';
 import type { AmqpPeer } from './peer.js';
 
@@ -81,6 +81,7 @@ export class AmqpDeviceLinks implements DeviceChannel {
         if (token === undefined) return;
         locks.delete(context.delivery!);
         action(token);
+        acknowledgeNow(sender);
       };
       // complete → accepted, reject → rejected, abandon → released (rhea reports modified as released too).
       sender.on('accepted', settle((t) => c2d.complete(t)));

@@ -1,0 +1,176 @@
+import iothub from 'azure-iothub';
+import device from 'azure-iot-device';
+import deviceMqtt from 'azure-iot-device-mqtt';
+import hdr from 'hdr-histogram-js';
+import mqtt, { type MqttClient } from 'mqtt';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createSasToken } from '../protocol/sas.js';
+import { c2dFilter, parseHubPublish } from '../protocol/topics.js';
+import { wellKnownPolicies } from '../emulator/identity/policies.js';
+import { startEmulatorProcess } from './support/emulator-process.js';
+import type { Bench, BenchRow } from './support/harness.js';
+import { provisionDevices } from './support/provision.js';
+
+const HOST = '127.0.0.203';
+const ROUND_TRIPS = 1000;
+const OFFLINE_DEVICES = 1000;
+const PER_DEVICE = 10;
+const SEND_IN_FLIGHT = 64;
+
+const owner = wellKnownPolicies[0];
+const hubConnectionString = `HostName=${HOST};SharedAccessKeyName=${owner.keyName};SharedAccessKey=${owner.primaryKey}`;
+
+type ServiceMessage = InstanceType<typeof device.Message>;
+
+export const bench: Bench = {
+  name: 'c2d',
+  description: 'cloud-to-device messages: azure-iothub Client.send → MQTT device → feedback, and a queued backlog draining on connect',
+  async run() {
+    const certDir = process.env.IOTHUB_EMULATOR_BENCH_CERT_DIR!;
+    const ca = readFileSync(path.join(certDir, 'ca.pem'), 'utf8');
+    const emulator = await startEmulatorProcess(HOST, certDir);
+    const token = createSasToken(HOST, owner.primaryKey, Math.floor(Date.now() / 1000) + 7200, owner.keyName);
+    const rows: BenchRow[] = [];
+    const service = iothub.Client.fromConnectionString(hubConnectionString);
+    try {
+      await service.open();
+      const feedbackWaiters = new Map<string, () => void>();
+      const receiver = ((await service.getFeedbackReceiver()) as unknown as { result: { on(e: 'message', l: (m: ServiceMessage) => void): void } }).result;
+      receiver.on('message', (message) => {
+        for (const record of JSON.parse(message.getData().toString()) as { originalMessageId: string }[]) feedbackWaiters.get(record.originalMessageId)?.();
+      });
+      const send = (deviceId: string, messageId: string, ack?: string): Promise<unknown> => {
+        const message = new device.Message('{"command":"unlock"}');
+        message.messageId = messageId;
+        if (ack) message.ack = ack;
+        return service.send(deviceId, message);
+      };
+
+      // Round trip: send with ack 'full' → the SDK device receives it (PUBACK) → Success feedback arrives.
+      const [door] = await provisionDevices(HOST, token, ['bench-c2d-door']);
+      // 25 devices take the send-only floor's 1,100 messages without reaching 50 queued each.
+      const parked = await provisionDevices(HOST, token, Array.from({ length: 25 }, (_, i) => `bench-c2d-parked-${i}`));
+      const sdkDevice = device.Client.fromConnectionString(`HostName=${HOST};DeviceId=${door.deviceId};SharedAccessKey=${door.key}`, deviceMqtt.Mqtt);
+      sdkDevice.on('message', () => {});
+      await sdkDevice.open();
+      await new Promise((r) => setTimeout(r, 300));
+      let n = 0;
+      const roundTrip = async (): Promise<void> => {
+        const id = `rt-${n++}`;
+        const fed = new Promise<void>((resolve) => feedbackWaiters.set(id, resolve));
+        await send(door.deviceId, id, 'full');
+        await fed;
+        feedbackWaiters.delete(id);
+      };
+      const latency = await sequential(roundTrip);
+      await sdkDevice.close();
+      // The floor: the send hop alone (accepted and queued for a device that is not connected),
+      // the one AMQP round trip every C2D message makes before the hub can deliver it.
+      let m = 0;
+      const sendOnly = await sequential(() => send(parked[m % parked.length].deviceId, `p-${m++}`));
+      rows.push(
+        { metric: "send → MQTT device → 'full' feedback p50", value: p(latency, 50), unit: 'ms', target: '≤ 10', baseline: p(sendOnly, 50), note: `p99 ${p(latency, 99).toFixed(2)} ms; baseline: Client.send alone p50 (p99 ${p(sendOnly, 99).toFixed(2)} ms)` },
+      );
+
+      // Backlog: 10 messages queued for each of 1,000 offline devices with persistent sessions.
+      const ids = Array.from({ length: OFFLINE_DEVICES }, (_, i) => `bench-c2d-${String(i).padStart(5, '0')}`);
+      const credentials = await provisionDevices(HOST, token, ids);
+      const sessions = await connectC2dDevices(credentials, ca, () => {});
+      await Promise.all(sessions.map((c) => c.endAsync()));
+      // Floor: the same 1,000 devices resuming their sessions with nothing queued.
+      const floorStarted = performance.now();
+      const empty = await connectC2dDevices(credentials, ca, () => {});
+      const floorSeconds = (performance.now() - floorStarted) / 1000;
+      await Promise.all(empty.map((c) => c.endAsync()));
+      const queueStarted = performance.now();
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: SEND_IN_FLIGHT }, async () => {
+          while (next < OFFLINE_DEVICES * PER_DEVICE) {
+            const i = next++;
+            await send(ids[i % OFFLINE_DEVICES], `q-${i}`);
+          }
+        }),
+      );
+      const queueSeconds = (performance.now() - queueStarted) / 1000;
+
+      const seen = new Set<string>();
+      let duplicates = 0;
+      let allDelivered: () => void = () => {};
+      const delivered = new Promise<void>((resolve) => (allDelivered = resolve));
+      const connectStarted = performance.now();
+      const fleet = await connectC2dDevices(credentials, ca, (_deviceId, messageId) => {
+        if (seen.has(messageId)) duplicates++;
+        seen.add(messageId);
+        if (seen.size === OFFLINE_DEVICES * PER_DEVICE) allDelivered();
+      });
+      const connectedSeconds = (performance.now() - connectStarted) / 1000;
+      await Promise.race([delivered, new Promise((r) => setTimeout(r, 60_000))]);
+      const drainSeconds = (performance.now() - connectStarted) / 1000;
+      await Promise.all(fleet.map((c) => c.endAsync(true)));
+      rows.push(
+        {
+          metric: `${OFFLINE_DEVICES * PER_DEVICE} queued messages for ${OFFLINE_DEVICES} offline devices delivered after connecting`,
+          value: drainSeconds,
+          unit: 's',
+          target: '≤ 5',
+          baseline: floorSeconds,
+          note: `baseline: the same devices resuming their sessions with nothing queued; all connected after ${connectedSeconds.toFixed(2)} s; ${seen.size} delivered, ${duplicates} duplicates; queueing took ${queueSeconds.toFixed(2)} s (${Math.round((OFFLINE_DEVICES * PER_DEVICE) / queueSeconds)} sends/s at ${SEND_IN_FLIGHT} in flight)`,
+        },
+      );
+    } finally {
+      await service.close().catch(() => {});
+      await emulator.stop();
+    }
+    return rows;
+  },
+};
+
+/** Bare mqtt.js devices with a persistent session subscribed to their C2D topic (mqtt.js PUBACKs each delivery). */
+async function connectC2dDevices(devices: { deviceId: string; key: string }[], ca: string, onMessage: (deviceId: string, messageId: string) => void): Promise<MqttClient[]> {
+  const clients: MqttClient[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 50 }, async () => {
+      while (next < devices.length) {
+        const { deviceId, key } = devices[next++];
+        const client = mqtt.connect(`mqtts://${HOST}:8883`, {
+          clientId: deviceId,
+          username: `${HOST}/${deviceId}/?api-version=2021-04-12`,
+          password: createSasToken(`${HOST}/devices/${deviceId}`, key, Math.floor(Date.now() / 1000) + 3600),
+          protocolVersion: 4,
+          clean: false,
+          reconnectPeriod: 0,
+          keepalive: 300,
+          ca,
+        });
+        client.on('message', (topic) => {
+          const message = parseHubPublish(topic);
+          if (message?.kind === 'c2d') onMessage(deviceId, message.properties['$.mid'] ?? '');
+        });
+        const connack = await new Promise<{ sessionPresent: boolean }>((resolve, reject) => {
+          client.once('connect', (packet) => resolve(packet as { sessionPresent: boolean }));
+          client.once('error', reject);
+        });
+        // A restored session is subscribed already, as the SDK's persistent session is.
+        if (!connack.sessionPresent) await client.subscribeAsync(c2dFilter(deviceId), { qos: 1 });
+        clients.push(client);
+      }
+    }),
+  );
+  return clients;
+}
+
+const p = (h: ReturnType<typeof hdr.build>, percentile: number): number => h.getValueAtPercentile(percentile) / 1000;
+
+async function sequential(op: () => Promise<unknown>): Promise<ReturnType<typeof hdr.build>> {
+  for (let i = 0; i < 100; i++) await op();
+  const latency = hdr.build({ numberOfSignificantValueDigits: 3 });
+  for (let i = 0; i < ROUND_TRIPS; i++) {
+    const t0 = performance.now();
+    await op();
+    latency.recordValue(Math.round((performance.now() - t0) * 1000));
+  }
+  return latency;
+}
