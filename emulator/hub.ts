@@ -38,6 +38,7 @@ import { loadOrCreateCredentials } from './tls/certificates.js';
 import { TwinService } from './twin/twin-service.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { AmqpOnlyDevicePresence, AmqpServer, registerTelemetryRoute } from './amqp/index.js';
+import { startEventHubs, type EventHubsEndpoint } from './amqp/event-hubs/index.js';
 import { verifyAmqpToken } from './identity/amqp-claims.js';
 
 export interface Hub {
@@ -51,6 +52,8 @@ export interface Hub {
   readonly plainAmqpPort?: number;
   /** the AMQP face: link routes for other parts to register on (emulator/amqp/link-routes.ts) */
   readonly amqp: AmqpServer;
+  /** the Event Hubs-compatible endpoint's partitions */
+  readonly eventHubs: EventHubsEndpoint;
   /** PEM of the local CA, and where it is on disk */
   readonly ca: string;
   readonly caPath: string;
@@ -125,6 +128,7 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
   events.on('deviceDeleted', ({ deviceId }) => sessions.forget(deviceId));
 
   let broker: Aedes | undefined;
+  let eventHubs: EventHubsEndpoint | undefined;
   const servers: net.Server[] = [];
   let healthy = false;
   try {
@@ -148,12 +152,17 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
       if (!directMethods(req, res)) app(req, res);
     });
     httpsServer.keepAliveTimeout = 120_000;
-    const amqp = new AmqpServer({
-      verify: (audience, token) => verifyAmqpToken(audience, token, (deviceId) => registry.find(deviceId)),
-      presence: new AmqpOnlyDevicePresence(registry, events),
-      log: log.child({ face: 'amqp' }),
-    });
+    const verify = (audience: string, token: string) => verifyAmqpToken(audience, token, (deviceId) => registry.find(deviceId));
+    const amqp = new AmqpServer({ verify, presence: new AmqpOnlyDevicePresence(registry, events), log: log.child({ face: 'amqp' }) });
     registerTelemetryRoute(amqp.routes, { registry, events, log });
+    let boundAmqpPort = options.amqpPort;
+    eventHubs = startEventHubs(
+      amqp.routes,
+      { name: eventHubName, partitions: options.partitions, retentionHours: options.retentionHours, retentionMb: options.retentionMb, dataDir: options.dataDir, inMemory: options.inMemory, hostName, amqpPort: () => boundAmqpPort },
+      { events, registry, verify, log },
+    );
+    const ownedEventHubs = eventHubs;
+    resets.add({ reset: () => ownedEventHubs.reset() });
     attachMqttWebSocket(httpsServer, broker, amqp);
     const amqpServer = amqp.createTlsServer(credentials);
     const plainAmqpServer = options.plainAmqpPort !== undefined ? amqp.createPlainServer() : undefined;
@@ -170,6 +179,7 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
       servers.push(plainServer);
     }
     const amqpPort = await listen(amqpServer, options.host, options.amqpPort, 'AMQP/TLS');
+    boundAmqpPort = amqpPort;
     servers.push(amqpServer);
     let plainAmqpPort: number | undefined;
     if (plainAmqpServer) {
@@ -190,6 +200,7 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
       amqpPort,
       plainAmqpPort,
       amqp,
+      eventHubs: ownedEventHubs,
       ca: credentials.ca,
       caPath: credentials.caPath,
       log,
@@ -238,6 +249,7 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
           amqp.closeAll();
           await Promise.all(servers.map((s) => closeServer(s)));
           await new Promise<void>((resolve) => ownedBroker.close(() => resolve()));
+          ownedEventHubs.close();
           db.close();
         })();
         return stopping;
@@ -249,6 +261,7 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
     scheduler.stop();
     await Promise.all(servers.map((s) => closeServer(s)));
     if (broker) await new Promise<void>((resolve) => broker!.close(() => resolve()));
+    eventHubs?.close();
     db.close();
     throw error;
   }
