@@ -82,8 +82,7 @@ export function registerPartitionRoute(routes: LinkRoutes, entity: EventHubEntit
       ownership.release(consumerGroup, partition, owner);
     };
     link.on('sendable', pump);
-    link.on('sender_close', stop);
-    ctx.peer.onClose(stop);
+    ctx.onClose(stop);
     // The attach reply goes out on the next tick; events follow once the client gives credit.
     setImmediate(pump);
   });
