@@ -85,7 +85,7 @@ export class AmqpServer {
   acceptWebSocket(ws: WebSocket): void {
     const socket = Object.assign(wrapWebSocket(ws), { destroy: () => ws.terminate() });
     const connection = this.container.create_connection(this.connectionOptions() as never) as HubConnection;
-    this.track(connection, 'amqp-ws');
+    this.track(connection, 'amqp-ws').destroySocket = () => ws.terminate();
     connection.accept(socket as never);
   }
 
@@ -96,7 +96,7 @@ export class AmqpServer {
   /** Closes every AMQP connection (the listeners are closed by their owner). */
   closeAll(): void {
     for (const peer of this.peers) peer.close('amqp:connection:forced', 'The emulator is stopping.');
-    for (const peer of this.peers) (peer.connection as unknown as { socket?: { destroy(): void } }).socket?.destroy();
+    for (const peer of this.peers) peer.destroySocket();
   }
 
   private connectionOptions(): Record<string, unknown> {
@@ -113,13 +113,22 @@ export class AmqpServer {
   private accept(socket: Duplex & { setNoDelay?(v: boolean): void; on(e: 'error', l: () => void): unknown }, transport: AmqpTransport): void {
     socket.on('error', () => {});
     const connection = this.container.create_connection(this.connectionOptions() as never) as HubConnection;
-    this.track(connection, transport);
+    this.track(connection, transport).destroySocket = () => (socket as unknown as { destroy(): void }).destroy();
     connection.accept(socket as never);
   }
 
   private track(connection: HubConnection, transport: AmqpTransport): AmqpPeer {
     tolerateLateFrames(connection, this.log);
     const peer = new AmqpPeer(connection, transport);
+    // rhea only half-closes after a frame it cannot decode; a peer that keeps its side open
+    // would hold the socket forever.
+    const drop = (what: string) => (error: unknown) => {
+      this.log.info({ peer: peer.id, err: describe(error) }, `closing AMQP connection: ${what}`);
+      setTimeout(() => peer.destroySocket(), 100).unref();
+    };
+    connection.on('protocol_error', drop('protocol error'));
+    // Frames rhea cannot decode surface as plain errors on the connection.
+    connection.on('error', drop('undecodable input'));
     connection[peerKey] = peer;
     this.peers.add(peer);
     return peer;

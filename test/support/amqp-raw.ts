@@ -32,9 +32,15 @@ export function detachedWith(link: Sender | Receiver): Promise<{ condition: stri
 }
 
 /** put-token on $cbs; resolves with the status the hub answered. */
+const cbsLinks = new WeakMap<Connection, Promise<[Sender, Receiver]>>();
+
 export async function putToken(connection: Connection, audience: string, token: string): Promise<{ status: number; description: string }> {
-  const sender = await attached(connection.open_sender({ target: { address: '$cbs' } }));
-  const receiver = await attached(connection.open_receiver({ source: { address: '$cbs' } }));
+  let links = cbsLinks.get(connection);
+  if (!links) {
+    links = Promise.all([attached(connection.open_sender({ target: { address: '$cbs' } })), attached(connection.open_receiver({ source: { address: '$cbs' } }))]);
+    cbsLinks.set(connection, links);
+  }
+  const [sender, receiver] = await links;
   const id = `req-${Math.random()}`;
   const answer = new Promise<{ status: number; description: string }>((resolve) => {
     receiver.on('message', (context: EventContext) => {
