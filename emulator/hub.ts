@@ -110,7 +110,8 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
     telemetryBuffer: partial.telemetryBuffer ?? defaultRecordingOptions.telemetryBuffer,
   });
   recording.attach(events);
-  const metrics = new HubMetrics({ connectedDevices: () => connections.count, totalDevices: () => registry.count() });
+  const amqpPresence = new AmqpOnlyDevicePresence(registry, events);
+  const metrics = new HubMetrics({ connectedDevices: () => connections.count + amqpPresence.count, totalDevices: () => registry.count() });
   metrics.attach(events);
   const resets = new HubReset({
     deviceIds: () => Array.from(store.all(), (record) => record.deviceId),
@@ -153,7 +154,7 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
     });
     httpsServer.keepAliveTimeout = 120_000;
     const verify = (audience: string, token: string) => verifyAmqpToken(audience, token, (deviceId) => registry.find(deviceId));
-    const amqp = new AmqpServer({ verify, presence: new AmqpOnlyDevicePresence(registry, events), log: log.child({ face: 'amqp' }) });
+    const amqp = new AmqpServer({ verify, presence: amqpPresence, log: log.child({ face: 'amqp' }) });
     registerTelemetryRoute(amqp.routes, { registry, events, log });
     let boundAmqpPort = options.amqpPort;
     eventHubs = startEventHubs(
