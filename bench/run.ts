@@ -12,6 +12,7 @@ const registry: Record<string, () => Promise<{ bench: Bench }>> = {
   query: () => import('./query.js'),
   fleet: () => import('./fleet.js'),
   c2d: () => import('./c2d.js'),
+  telemetry: () => import('./telemetry.js'),
   'fleet-soak': () => import('./fleet-soak.js'), // opt-in: 18,000 devices for 5 minutes
 };
 const OPT_IN = new Set(['fleet-soak']);

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import path from 'node:path';
-import { deviceConnectionString, hubConnectionString } from '../protocol/connection-string.js';
-import { defaultOptions, resolveHostName, type HubOptions } from './config.js';
+import { deviceConnectionString, eventHubsConnectionString, hubConnectionString } from '../protocol/connection-string.js';
+import { defaultOptions, resolveEventHubName, resolveHostName, type HubOptions } from './config.js';
+import { EVENT_HUB_MAX_PARTITIONS } from './limits.js';
 import { startHub, type Hub } from './hub.js';
 import { findPolicy } from './identity/policies.js';
 import { keepSeeded } from './operations/apply-seed.js';
@@ -33,6 +34,17 @@ const int = (value: string): number => {
   return n;
 };
 
+const partitionCount = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > EVENT_HUB_MAX_PARTITIONS) throw new Error(`'${value}' is not a partition count from 1 to ${EVENT_HUB_MAX_PARTITIONS}`);
+  return n;
+};
+const positive = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`'${value}' is not a number above 0`);
+  return n;
+};
+
 function bool(value: string): boolean {
   const v = value.trim().toLowerCase();
   if (['1', 'true', 'yes', 'on', ''].includes(v)) return true;
@@ -53,10 +65,16 @@ const program = new Command()
   .description('A local, offline, wire-compatible Azure IoT Hub for the official Azure IoT SDKs.')
   .showHelpAfterError();
 
-hubOptions(program.command('start', { isDefault: true }).description('run the hub (HTTPS REST + MQTT over WebSocket, MQTT over TLS)'), 'address to listen on (connection strings then say localhost for 127.0.0.1)')
+hubOptions(program.command('start', { isDefault: true }).description('run the hub (HTTPS REST + MQTT/AMQP over WebSocket, MQTT over TLS, AMQP over TLS with the Event Hubs-compatible endpoint)'), 'address to listen on (connection strings then say localhost for 127.0.0.1)')
   .addOption(new Option('--https-port <port>', 'HTTPS port for the REST API and MQTT over WebSocket (the service SDK always calls 443)').env(env('HTTPS_PORT')).default(defaultOptions.httpsPort).argParser(int))
   .addOption(new Option('--mqtt-port <port>', 'MQTT over TLS port').env(env('MQTT_PORT')).default(defaultOptions.mqttPort).argParser(int))
   .addOption(new Option('--mqtt-plain-port <port>', 'also serve plain-TCP MQTT for non-SDK tools (off by default)').env(env('MQTT_PLAIN_PORT')).argParser(int))
+  .addOption(new Option('--amqp-port <port>', 'AMQP over TLS port (devices on Amqp, the service Client, Event Hubs consumers; the SDKs always use 5671)').env(env('AMQP_PORT')).default(defaultOptions.amqpPort).argParser(int))
+  .addOption(new Option('--amqp-plain-port <port>', 'also serve plain AMQP, for Event Hubs clients with UseDevelopmentEmulator=true (usually 5672; off by default)').env(env('AMQP_PLAIN_PORT')).argParser(int))
+  .addOption(new Option('--partitions <n>', 'partitions of the Event Hubs-compatible endpoint').env(env('PARTITIONS')).default(defaultOptions.partitions).argParser(partitionCount))
+  .addOption(new Option('--event-hub-name <name>', 'the Event Hubs-compatible name (EntityPath) (default: the first label of --hostname)').env(env('EVENT_HUB_NAME')))
+  .addOption(new Option('--retention-hours <hours>', 'how long the Event Hubs-compatible endpoint keeps events').env(env('RETENTION_HOURS')).default(defaultOptions.retentionHours).argParser(positive))
+  .addOption(new Option('--retention-mb <mb>', 'megabytes of events the Event Hubs-compatible endpoint keeps (an even share per partition; oldest go first)').env(env('RETENTION_MB')).default(defaultOptions.retentionMb).argParser(positive))
   // An optional value, so IOTHUB_EMULATOR_IN_MEMORY=false means false (commander treats any
   // value of a plain flag's variable as true).
   .addOption(new Option('--in-memory [bool]', 'keep state in memory only (certificates still go to the data directory)').env(env('IN_MEMORY')).default(false).argParser(bool))
@@ -77,6 +95,12 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
       httpsPort: opts.httpsPort,
       mqttPort: opts.mqttPort,
       plainMqttPort: opts.mqttPlainPort,
+      amqpPort: opts.amqpPort,
+      plainAmqpPort: opts.amqpPlainPort,
+      partitions: opts.partitions,
+      eventHubName: opts.eventHubName,
+      retentionHours: opts.retentionHours,
+      retentionMb: opts.retentionMb,
       dataDir: path.resolve(opts.dataDir),
       inMemory: opts.inMemory === true,
       certDir: opts.certDir ? path.resolve(opts.certDir) : undefined,
@@ -122,11 +146,27 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
     process.on('SIGTERM', () => void stop('SIGTERM'));
   });
 
-hubOptions(program.command('connection-string').description("print the hub's connection string, or a device's"))
+hubOptions(program.command('connection-string').description("print the hub's connection string, a device's, or the Event Hubs-compatible one"))
   .option('--device <id>', "print this device's connection string (read from the data directory)")
+  .option('--event-hubs', 'print the Event Hubs-compatible connection string (for EventHubConsumerClient)')
+  .option('--plain', 'with --event-hubs: for the plain AMQP port, with UseDevelopmentEmulator=true')
+  .addOption(new Option('--amqp-port <port>', 'with --event-hubs: the AMQP port the emulator listens on').env(env('AMQP_PORT')).default(defaultOptions.amqpPort).argParser(int))
+  .addOption(new Option('--amqp-plain-port <port>', 'with --event-hubs --plain: the plain AMQP port').env(env('AMQP_PLAIN_PORT')).default(5672).argParser(int))
+  .addOption(new Option('--event-hub-name <name>', 'with --event-hubs: the Event Hubs-compatible name, if the emulator was given one').env(env('EVENT_HUB_NAME')))
   .addOption(new Option('--policy <name>', 'shared access policy for the hub connection string').default('iothubowner'))
   .action((opts) => {
     const hostName = resolveHostName({ host: opts.host, hostName: opts.hostname });
+    if (opts.eventHubs) {
+      const policy = findPolicy(opts.policy);
+      if (!policy) {
+        console.error(`iothub-emulator: no policy '${opts.policy}' (iothubowner, service, registryRead, registryReadWrite, device)`);
+        process.exit(1);
+      }
+      const entityPath = resolveEventHubName({ host: opts.host, hostName: opts.hostname, eventHubName: opts.eventHubName });
+      const port = opts.plain ? opts.amqpPlainPort : opts.amqpPort === 5671 ? undefined : opts.amqpPort;
+      console.log(eventHubsConnectionString({ host: hostName, port, sharedAccessKeyName: policy.keyName, sharedAccessKey: policy.primaryKey, entityPath, developmentEmulator: opts.plain === true }));
+      return;
+    }
     if (opts.device) {
       const record = readDeviceRecord(path.resolve(opts.dataDir), opts.device);
       const key = record?.authentication.symmetricKey.primaryKey;
@@ -208,11 +248,18 @@ function printBanner(hub: Hub): void {
     `  REST API + MQTT/WebSocket   https://${hub.hostName}:${hub.httpsPort}  (wss://${hub.hostName}:${hub.httpsPort}/$iothub/websocket)`,
     `  MQTT over TLS               mqtts://${hub.hostName}:${hub.mqttPort}`,
     ...(hub.plainMqttPort !== undefined ? [`  MQTT over TCP (no TLS)      mqtt://${hub.hostName}:${hub.plainMqttPort}`] : []),
+    `  AMQP over TLS               amqps://${hub.hostName}:${hub.amqpPort}  (AMQP/WebSocket on ${hub.httpsPort})`,
+    ...(hub.plainAmqpPort !== undefined ? [`  AMQP over TCP (no TLS)      amqp://${hub.hostName}:${hub.plainAmqpPort}`] : []),
+    `  Event Hubs-compatible       ${hub.eventHubName}, ${hub.eventHubs.log.partitionCount} partitions, kept ${hub.options.retentionHours} h / ${hub.options.retentionMb} MB`,
     `  State                       ${hub.options.inMemory ? 'in memory' : hub.options.dataDir}`,
     ...(hub.clock.offset > 0 ? [`  Job clock                   ${hub.clock.offset / 1000} s ahead of real time (GET /$emulator/clock)`] : []),
     '',
     'Hub connection string (iothubowner, a well-known development key):',
     `  ${hub.connectionString()}`,
+    '',
+    'Event Hubs-compatible connection string (for EventHubConsumerClient, Azure Functions IoT Hub triggers):',
+    `  ${hub.eventHubConnectionString()}`,
+    ...(hub.plainAmqpPort !== undefined ? ['  without TLS:', `  ${hub.eventHubConnectionString('iothubowner', { plain: true })}`] : []),
     '',
     `Trust the emulator's CA (${hub.caPath}) in the shell that runs your SDK app:`,
     `  export NODE_EXTRA_CA_CERTS=${hub.caPath}`,

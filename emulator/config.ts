@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { EVENT_HUB_DEFAULT_PARTITIONS, EVENT_HUB_DEFAULT_RETENTION_HOURS, EVENT_HUB_DEFAULT_RETENTION_MB } from './limits.js';
 
 export interface HubOptions {
   /** address the listeners bind to */
@@ -43,9 +44,9 @@ export const defaultOptions: HubOptions = {
   logLevel: 'info',
   maxActiveJobs: 100,
   amqpPort: 5671,
-  partitions: 4,
-  retentionHours: 24,
-  retentionMb: 1024,
+  partitions: EVENT_HUB_DEFAULT_PARTITIONS,
+  retentionHours: EVENT_HUB_DEFAULT_RETENTION_HOURS,
+  retentionMb: EVENT_HUB_DEFAULT_RETENTION_MB,
 };
 
 export function resolveHostName(options: Pick<HubOptions, 'host' | 'hostName'>): string {

@@ -6,6 +6,8 @@ export interface HubEventMap {
   deviceConnected: [{ deviceId: string; transport: string }];
   deviceDisconnected: [{ deviceId: string; reason: string }];
   telemetry: [{ deviceId: string; payload: Buffer; properties: Record<string, string | null>; enqueuedTime: string }];
+  /** A telemetry message became an event of the Event Hubs-compatible endpoint (metrics count egress from it). */
+  telemetryRouted: [{ deviceId: string; endpoint: 'events'; partitionId: string; sequenceNumber: number }];
   methodInvoked: [{ deviceId: string; methodName: string; payload: unknown; status?: number; response?: unknown; error?: string; durationMs: number }];
   twinUpdated: [{ deviceId: string; side: 'service' | 'device'; section: 'tags' | 'desired' | 'reported'; patch: JsonObject; version: number }];
   /** A cloud-to-device message was queued, and how it left the queue (docs/protocol.md §C2D). */

@@ -45,6 +45,7 @@ import { loadOrCreateCredentials } from './tls/certificates.js';
 import { TwinService } from './twin/twin-service.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { AmqpServer, registerTelemetryRoute } from './amqp/index.js';
+import { startEventHubs, type EventHubsEndpoint } from './amqp/event-hubs/index.js';
 import { verifyAmqpToken } from './identity/amqp-claims.js';
 import { registerServiceC2dRoutes } from './amqp/c2d-service-routes.js';
 
@@ -59,6 +60,8 @@ export interface Hub {
   readonly plainAmqpPort?: number;
   /** the AMQP face: link routes for other parts to register on (emulator/amqp/link-routes.ts) */
   readonly amqp: AmqpServer;
+  /** the Event Hubs-compatible endpoint's partitions */
+  readonly eventHubs: EventHubsEndpoint;
   /** PEM of the local CA, and where it is on disk */
   readonly ca: string;
   readonly caPath: string;
@@ -144,6 +147,7 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
   events.on('deviceDeleted', ({ deviceId }) => sessions.forget(deviceId));
 
   let broker: Aedes | undefined;
+  let eventHubs: EventHubsEndpoint | undefined;
   const servers: net.Server[] = [];
   let healthy = false;
   try {
@@ -169,16 +173,21 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
       if (!directMethods(req, res)) app(req, res);
     });
     httpsServer.keepAliveTimeout = 120_000;
-    const amqp = new AmqpServer({
-      verify: (audience, token) => verifyAmqpToken(audience, token, (deviceId) => registry.find(deviceId)),
-      presence,
-      log: log.child({ face: 'amqp' }),
-    });
+    const verify = (audience: string, token: string) => verifyAmqpToken(audience, token, (deviceId) => registry.find(deviceId));
+    const amqp = new AmqpServer({ verify, presence, log: log.child({ face: 'amqp' }) });
     registerTelemetryRoute(amqp.routes, { registry, events, log });
     registerServiceC2dRoutes(amqp.routes, { c2d, feedback, hubName: hostName.split('.')[0], log });
     const amqpDevices = new AmqpDeviceLinks({ c2d, methods, twins, hubName: hostName.split('.')[0], log });
     amqpDevices.register(amqp.routes);
     channels.add(amqpDevices);
+    let boundAmqpPort = options.amqpPort;
+    eventHubs = startEventHubs(
+      amqp.routes,
+      { name: eventHubName, partitions: options.partitions, retentionHours: options.retentionHours, retentionMb: options.retentionMb, dataDir: options.dataDir, inMemory: options.inMemory, hostName, amqpPort: () => boundAmqpPort },
+      { events, registry, verify, log },
+    );
+    const ownedEventHubs = eventHubs;
+    resets.add({ reset: () => ownedEventHubs.reset() });
     attachMqttWebSocket(httpsServer, broker, amqp);
     const amqpServer = amqp.createTlsServer(credentials);
     const plainAmqpServer = options.plainAmqpPort !== undefined ? amqp.createPlainServer() : undefined;
@@ -195,6 +204,7 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
       servers.push(plainServer);
     }
     const amqpPort = await listen(amqpServer, options.host, options.amqpPort, 'AMQP/TLS');
+    boundAmqpPort = amqpPort;
     servers.push(amqpServer);
     let plainAmqpPort: number | undefined;
     if (plainAmqpServer) {
@@ -215,6 +225,7 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
       amqpPort,
       plainAmqpPort,
       amqp,
+      eventHubs: ownedEventHubs,
       ca: credentials.ca,
       caPath: credentials.caPath,
       log,
@@ -267,6 +278,7 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
           await Promise.all(servers.map((s) => closeServer(s)));
           await new Promise<void>((resolve) => ownedBroker.close(() => resolve()));
           c2d.close();
+          ownedEventHubs.close();
           db.close();
         })();
         return stopping;
@@ -279,6 +291,7 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
     await Promise.all(servers.map((s) => closeServer(s)));
     if (broker) await new Promise<void>((resolve) => broker!.close(() => resolve()));
     c2d.close();
+    eventHubs?.close();
     db.close();
     throw error;
   }

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
-import rhea, { type Connection, type EventContext, type Receiver, type Sender } from 'rhea';
+import rhea, { type Connection, type EventContext, type Receiver, type Sender, type Session } from 'rhea';
 import type { WebSocket } from 'ws';
 import type { ClaimResult } from '../identity/amqp-claims.js';
 import { AMQP_IDLE_TIMEOUT_MS, AMQP_MAX_FRAME_SIZE } from '../limits.js';
@@ -85,7 +85,7 @@ export class AmqpServer {
   acceptWebSocket(ws: WebSocket): void {
     const socket = Object.assign(wrapWebSocket(ws), { destroy: () => ws.terminate() });
     const connection = this.container.create_connection(this.connectionOptions() as never) as HubConnection;
-    this.track(connection, 'amqp-ws');
+    this.track(connection, 'amqp-ws').destroySocket = () => ws.terminate();
     connection.accept(socket as never);
   }
 
@@ -96,7 +96,7 @@ export class AmqpServer {
   /** Closes every AMQP connection (the listeners are closed by their owner). */
   closeAll(): void {
     for (const peer of this.peers) peer.close('amqp:connection:forced', 'The emulator is stopping.');
-    for (const peer of this.peers) (peer.connection as unknown as { socket?: { destroy(): void } }).socket?.destroy();
+    for (const peer of this.peers) peer.destroySocket();
   }
 
   private connectionOptions(): Record<string, unknown> {
@@ -113,12 +113,22 @@ export class AmqpServer {
   private accept(socket: Duplex & { setNoDelay?(v: boolean): void; on(e: 'error', l: () => void): unknown }, transport: AmqpTransport): void {
     socket.on('error', () => {});
     const connection = this.container.create_connection(this.connectionOptions() as never) as HubConnection;
-    this.track(connection, transport);
+    this.track(connection, transport).destroySocket = () => (socket as unknown as { destroy(): void }).destroy();
     connection.accept(socket as never);
   }
 
   private track(connection: HubConnection, transport: AmqpTransport): AmqpPeer {
+    tolerateLateFrames(connection, this.log);
     const peer = new AmqpPeer(connection, transport);
+    // rhea only half-closes after a frame it cannot decode; a peer that keeps its side open
+    // would hold the socket forever.
+    const drop = (what: string) => (error: unknown) => {
+      this.log.info({ peer: peer.id, err: describe(error) }, `closing AMQP connection: ${what}`);
+      setTimeout(() => peer.destroySocket(), 100).unref();
+    };
+    connection.on('protocol_error', drop('protocol error'));
+    // Frames rhea cannot decode surface as plain errors on the connection.
+    connection.on('error', drop('undecodable input'));
     connection[peerKey] = peer;
     this.peers.add(peer);
     return peer;
@@ -152,12 +162,36 @@ export class AmqpServer {
       if (!match) return reject('amqp:not-found', `The ${direction === 'sending' ? 'source' : 'target'} address '${address}' does not exist on this hub.`);
       const denied = this.denied(match.access, match.params, address, peer);
       if (denied) return reject('amqp:unauthorized-access', denied);
-      const ctx: LinkContext<Sender | Receiver> = { link, address, params: match.params, peer, reject };
+      const ctx: LinkContext<Sender | Receiver> = { link, address, params: match.params, peer, reject, onClose: (handler) => this.onLinkGone(link, direction, peer, handler) };
       (match.handler as (ctx: LinkContext<Sender | Receiver>) => void)(ctx);
     } catch (error) {
       this.log.error({ err: error, address }, 'error while opening an AMQP link');
       reject('amqp:internal-error', 'The emulator failed to open this link.');
     }
+  }
+
+  private readonly sessionClosers = new WeakMap<Session, Set<() => void>>();
+
+  private onLinkGone(link: Sender | Receiver, direction: 'sending' | 'receiving', peer: AmqpPeer, handler: () => void): void {
+    let done = false;
+    const fire = (): void => {
+      if (done) return;
+      done = true;
+      this.sessionClosers.get(link.session)?.delete(fire);
+      handler();
+    };
+    link.on(direction === 'sending' ? 'sender_close' : 'receiver_close', fire);
+    let closers = this.sessionClosers.get(link.session);
+    if (!closers) {
+      const set = new Set<() => void>();
+      closers = set;
+      this.sessionClosers.set(link.session, set);
+      link.session.on('session_close', () => {
+        for (const f of [...set]) f();
+      });
+    }
+    closers.add(fire);
+    peer.onClose(fire);
   }
 
   /** Why `peer` may not attach this link, or undefined when it may. */
@@ -175,6 +209,26 @@ export class AmqpServer {
     }
     const path = address.replace(/^amqps?:\/\/[^/]*/i, '').replace(/^\/+/, '').toLowerCase();
     return peer.eventHub(path) ? undefined : `This connection has no valid Event Hubs token covering '${address}' (put one on $cbs first).`;
+  }
+}
+
+/**
+ * Event Hubs clients may still settle deliveries (or send flow) on a session they just ended;
+ * rhea calls that a protocol error and drops the whole connection. Those late frames are
+ * dropped instead, on this connection only (rhea's clients in the same process keep rhea's rules).
+ */
+function tolerateLateFrames(connection: Connection, log: Logger): void {
+  const target = connection as unknown as Record<string, ((frame: { channel: number }) => void) | undefined> & { remote_channel_map: Record<number, unknown> };
+  for (const name of ['on_disposition', 'on_flow', 'on_transfer', 'on_detach']) {
+    const original = target[name];
+    if (typeof original !== 'function') continue;
+    target[name] = function (this: typeof target, frame: { channel: number }) {
+      if (!this.remote_channel_map[frame.channel]) {
+        log.debug({ frame: name.slice(3), channel: frame.channel }, 'AMQP frame for an ended session ignored');
+        return;
+      }
+      original.call(this, frame);
+    };
   }
 }
 

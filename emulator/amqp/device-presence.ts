@@ -24,6 +24,11 @@ export interface DevicePresence {
 export class AmqpOnlyDevicePresence implements DevicePresence {
   private readonly peers = new Map<string, AmqpPeer>();
 
+  /** AMQP devices connected now. */
+  get count(): number {
+    return this.peers.size;
+  }
+
   constructor(
     private readonly registry: RegistryService,
     private readonly events: HubEvents,

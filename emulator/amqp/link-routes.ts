@@ -28,6 +28,9 @@
  *             device claim), `peer.service(right)` (a live policy claim with that right, e.g.
  *             ServiceConnect), `peer.eventHub(path)`, `peer.transport` ('amqp' | 'amqp-ws' |
  *             'amqp-tcp'), `peer.onClose(fn)`, `peer.close(condition, description)`
+ *   onClose(fn)  runs `fn` once when the link is gone for any reason: detached by the client, its
+ *             session ended (Event Hubs clients end sessions without detaching), or its
+ *             connection closed or lost. Put requeue-on-loss and cleanup here.
  *   reject(condition, description)   refuses the link: the attach is answered, then detached
  *             with that AMQP error (e.g. 'amqp:not-found'). The IoT SDKs treat any link error as
  *             fatal for their connection (docs/protocol.md §AMQP), so prefer errors on dispositions.
@@ -56,6 +59,8 @@ export interface LinkContext<L extends Sender | Receiver> {
   readonly address: string;
   readonly params: Readonly<Record<string, string>>;
   readonly peer: AmqpPeer;
+  /** Runs once when the link is detached, its session ends, or its connection ends. */
+  onClose(handler: () => void): void;
   reject(condition: string, description: string): void;
 }
 

@@ -21,6 +21,8 @@ export class AmqpPeer {
   private readonly claims = new Map<string, AmqpClaim>();
   private readonly closeHandlers: ((reason: string) => void)[] = [];
   private ended = false;
+  /** drops the transport at once (set by the server that accepted it) */
+  destroySocket: () => void = () => {};
 
   constructor(
     readonly connection: Connection,
@@ -86,8 +88,7 @@ export class AmqpPeer {
     } catch {
       // already gone
     }
-    const socket = (this.connection as unknown as { socket?: { destroy(): void } }).socket;
-    setTimeout(() => socket?.destroy(), 1000).unref();
+    setTimeout(() => this.destroySocket(), 1000).unref();
   }
 
   /** Called by the server when the connection ended; runs the close handlers once. */

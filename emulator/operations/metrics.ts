@@ -14,6 +14,8 @@ export const iotHubMetrics = {
   connectedDeviceCount: 'Connected devices',
   totalDeviceCount: 'Total devices',
   'd2c.telemetry.ingress.success': 'Telemetry messages sent (accepted from devices)',
+  'd2c.telemetry.egress.success': 'Telemetry messages written to endpoints (the built-in Event Hubs-compatible one)',
+  'd2c.endpoints.egress.builtIn.events': 'Messages delivered to the built-in endpoint (messages/events)',
   'c2d.methods.success': 'Successful direct method invocations (the device answered, whatever its status)',
   'c2d.methods.failure': 'Failed direct method invocations (not online, timed out, bad response)',
   'c2d.commands.egress.complete.success': 'C2D message deliveries completed',
@@ -102,6 +104,10 @@ export class HubMetrics {
   /** Counts what the services report through hub events. */
   attach(events: HubEvents): () => void {
     const onTelemetry = (): void => this.count('d2c.telemetry.ingress.success');
+    const onRouted = (): void => {
+      this.count('d2c.telemetry.egress.success');
+      this.count('d2c.endpoints.egress.builtIn.events');
+    };
     const onMethod = (e: { error?: string }): void => this.count(e.error === undefined ? 'c2d.methods.success' : 'c2d.methods.failure');
     const onTwin = (e: { side: string }): void => {
       if (e.side === 'device') this.count('d2c.twin.update.success');
@@ -122,6 +128,7 @@ export class HubMetrics {
     };
     events.on('c2dSettled', onC2d);
     events.on('telemetry', onTelemetry);
+    events.on('telemetryRouted', onRouted);
     events.on('methodInvoked', onMethod);
     events.on('twinUpdated', onTwin);
     events.on('jobFinished', onJob);
@@ -129,6 +136,7 @@ export class HubMetrics {
     return () => {
       events.off('c2dSettled', onC2d);
       events.off('telemetry', onTelemetry);
+      events.off('telemetryRouted', onRouted);
       events.off('methodInvoked', onMethod);
       events.off('twinUpdated', onTwin);
       events.off('jobFinished', onJob);

@@ -1,6 +1,6 @@
 import device from 'azure-iot-device';
 import deviceAmqp from 'azure-iot-device-amqp';
-import { EventHubConsumerClient, type ReceivedEventData } from '@azure/event-hubs';
+import { EventHubConsumerClient, type EventPosition, type ReceivedEventData } from '@azure/event-hubs';
 import type { Hub } from '../../emulator/hub.js';
 
 export const amqpTransports = { Amqp: deviceAmqp.Amqp, AmqpWs: deviceAmqp.AmqpWs } as const;
@@ -22,7 +22,7 @@ export function consumerFor(hub: Hub, options: { consumerGroup?: string; connect
 /** Collects events of one partition (or all) until `until` says enough. */
 export async function collect(
   consumer: EventHubConsumerClient,
-  start: Parameters<EventHubConsumerClient['subscribe']>[1] extends infer O ? (O extends { startPosition?: infer S } ? S : never) : never,
+  start: EventPosition,
   until: (events: ReceivedEventData[]) => boolean,
   partitionId?: string,
   timeoutMs = 15_000,
@@ -41,7 +41,7 @@ export async function collect(
     },
     processError: async (error: Error) => fail(error),
   };
-  const options = { startPosition: start, maxWaitTimeInSeconds: 1 } as never;
+  const options = { startPosition: start, maxWaitTimeInSeconds: 1 };
   const subscription = partitionId === undefined ? consumer.subscribe(handlers, options) : consumer.subscribe(partitionId, handlers, options);
   const timer = setTimeout(() => fail(new Error(`timed out with ${events.length} events`)), timeoutMs);
   try {
