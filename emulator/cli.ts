@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import path from 'node:path';
 import { deviceConnectionString, eventHubsConnectionString, hubConnectionString } from '../protocol/connection-string.js';
 import { defaultOptions, resolveEventHubName, resolveHostName, type HubOptions } from './config.js';
-import { EVENT_HUB_MAX_PARTITIONS } from './limits.js';
+import { EVENT_HUB_MAX_PARTITIONS, c2dLimits } from './limits.js';
 import { startHub, type Hub } from './hub.js';
 import { findPolicy } from './identity/policies.js';
 import { keepSeeded } from './operations/apply-seed.js';
@@ -37,6 +37,16 @@ const int = (value: string): number => {
 const partitionCount = (value: string): number => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > EVENT_HUB_MAX_PARTITIONS) throw new Error(`'${value}' is not a partition count from 1 to ${EVENT_HUB_MAX_PARTITIONS}`);
+  return n;
+};
+const c2dTtl = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n * 1000 > c2dLimits.maxTtlMs) throw new Error(`'${value}' is not a TTL in seconds from 1 to ${c2dLimits.maxTtlMs / 1000}`);
+  return n;
+};
+const c2dDeliveryCount = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > c2dLimits.maxDeliveryCountLimit) throw new Error(`'${value}' is not a delivery count from 1 to ${c2dLimits.maxDeliveryCountLimit}`);
   return n;
 };
 const positive = (value: string): number => {
@@ -80,6 +90,8 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
   .addOption(new Option('--in-memory [bool]', 'keep state in memory only (certificates still go to the data directory)').env(env('IN_MEMORY')).default(false).argParser(bool))
   .addOption(new Option('--cert-dir <dir>', 'where the local CA and server certificate live (default: <data-dir>/certs)').env(env('CERT_DIR')))
   .addOption(new Option('--cert-name <name...>', 'extra DNS names or IPs for the server certificate').env(env('CERT_NAMES')).default([]))
+  .addOption(new Option('--c2d-default-ttl <seconds>', 'TTL of a cloud-to-device message sent without an expiry (IoT Hub: 1 to 48 hours; the emulator also takes less)').env(env('C2D_DEFAULT_TTL')).default(defaultOptions.c2dDefaultTtlSeconds).argParser(c2dTtl))
+  .addOption(new Option('--c2d-max-delivery-count <n>', 'deliveries before a cloud-to-device message is dead-lettered with DeliveryCountExceeded feedback (1 to 100)').env(env('C2D_MAX_DELIVERY_COUNT')).default(defaultOptions.c2dMaxDeliveryCount).argParser(c2dDeliveryCount))
   .addOption(new Option('--max-active-jobs <n>', 'jobs running at once before 429 ThrottlingMaxActiveJobCountExceeded').env(env('MAX_ACTIVE_JOBS')).default(defaultOptions.maxActiveJobs).argParser(Number))
   .addOption(new Option('--clock-offset <seconds>', "start the emulator's job clock this many seconds ahead of real time (scheduled jobs run early)").env(env('CLOCK_OFFSET')).default(0).argParser(seconds))
   .addOption(new Option('--seed <file>', 'JSON or YAML file of devices (tags, desired, reported, keys) applied at start and after every reset; idempotent').env(env('SEED')))
@@ -106,6 +118,8 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
       certDir: opts.certDir ? path.resolve(opts.certDir) : undefined,
       certNames: typeof opts.certName === 'string' ? opts.certName.split(',') : opts.certName,
       maxActiveJobs: opts.maxActiveJobs,
+      c2dDefaultTtlSeconds: opts.c2dDefaultTtl,
+      c2dMaxDeliveryCount: opts.c2dMaxDeliveryCount,
       logLevel: opts.logLevel,
       logFormat: opts.logFormat,
     };

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { EVENT_HUB_DEFAULT_PARTITIONS, EVENT_HUB_DEFAULT_RETENTION_HOURS, EVENT_HUB_DEFAULT_RETENTION_MB } from './limits.js';
+import { EVENT_HUB_DEFAULT_PARTITIONS, EVENT_HUB_DEFAULT_RETENTION_HOURS, EVENT_HUB_DEFAULT_RETENTION_MB, c2dLimits } from './limits.js';
 
 export interface HubOptions {
   /** address the listeners bind to */
@@ -32,6 +32,10 @@ export interface HubOptions {
   retentionHours: number;
   /** how many megabytes of events it keeps, over all partitions */
   retentionMb: number;
+  /** TTL of a cloud-to-device message sent without an expiry, seconds (IoT Hub's cloudToDevice.defaultTtlAsIso8601) */
+  c2dDefaultTtlSeconds: number;
+  /** deliveries before a C2D message is dead-lettered (IoT Hub's cloudToDevice.maxDeliveryCount) */
+  c2dMaxDeliveryCount: number;
 }
 
 export const defaultOptions: HubOptions = {
@@ -47,6 +51,8 @@ export const defaultOptions: HubOptions = {
   partitions: EVENT_HUB_DEFAULT_PARTITIONS,
   retentionHours: EVENT_HUB_DEFAULT_RETENTION_HOURS,
   retentionMb: EVENT_HUB_DEFAULT_RETENTION_MB,
+  c2dDefaultTtlSeconds: c2dLimits.defaultTtlMs / 1000,
+  c2dMaxDeliveryCount: c2dLimits.maxDeliveryCount,
 };
 
 export function resolveHostName(options: Pick<HubOptions, 'host' | 'hostName'>): string {

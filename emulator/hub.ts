@@ -141,7 +141,7 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
   resets.add(scheduler);
   const c2dStore = new C2dStore(db);
   const feedback = new FeedbackService(c2dStore);
-  const c2d = new CloudToDeviceService(c2dStore, registry, feedback, events);
+  const c2d = new CloudToDeviceService(c2dStore, registry, feedback, events, { defaultTtlMs: options.c2dDefaultTtlSeconds * 1000, maxDeliveryCount: options.c2dMaxDeliveryCount });
   resets.add({ reset: () => c2d.clear() });
   events.on('deviceDeleted', ({ deviceId }) => c2d.dropDevice(deviceId));
   events.on('deviceDeleted', ({ deviceId }) => sessions.forget(deviceId));

@@ -23,12 +23,14 @@ export const AMQP_REDIRECT_DELAY_MS = 20;
 export const c2dLimits = {
   /** messages not yet completed, rejected or dead-lettered, per device: the 51st send is refused */
   maxPendingPerDevice: 50,
-  /** TTL of a message sent without an expiry */
+  /** TTL of a message sent without an expiry (the default of --c2d-default-ttl) */
   defaultTtlMs: 60 * 60 * 1000,
   /** the longest TTL the hub keeps a message for, whatever `expiryTimeUtc` says */
   maxTtlMs: 48 * 60 * 60 * 1000,
-  /** deliveries (abandons) before a message is dead-lettered with DeliveryCountExceeded */
+  /** deliveries (abandons) before a message is dead-lettered with DeliveryCountExceeded (the default of --c2d-max-delivery-count) */
   maxDeliveryCount: 10,
+  /** the range IoT Hub allows for the max delivery count */
+  maxDeliveryCountLimit: 100,
   /** how long a delivered message stays locked waiting for complete/reject/abandon */
   lockTimeoutMs: 60 * 1000,
   /** body plus properties */

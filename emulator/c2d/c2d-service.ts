@@ -50,14 +50,20 @@ export class CloudToDeviceService {
   private readonly again = new Set<string>();
   private expiryTimer: NodeJS.Timeout | undefined;
   private expiryAt = Number.POSITIVE_INFINITY;
+  private readonly defaultTtlMs: number;
+  private readonly maxDeliveryCount: number;
 
   constructor(
     private readonly store: C2dStore,
-    private readonly registry: Pick<RegistryService, 'find'>,
+    private readonly registry: Pick<RegistryService, 'find' | 'setCloudToDeviceMessageCount'>,
     private readonly feedback: FeedbackService,
     private readonly events: HubEvents,
+    settings: { defaultTtlMs?: number; maxDeliveryCount?: number } = {},
   ) {
+    this.defaultTtlMs = settings.defaultTtlMs ?? c2dLimits.defaultTtlMs;
+    this.maxDeliveryCount = settings.maxDeliveryCount ?? c2dLimits.maxDeliveryCount;
     for (const message of store.allMessages()) this.queueOf(message.deviceId).push({ message });
+    for (const [deviceId, queue] of this.queues) registry.setCloudToDeviceMessageCount(deviceId, queue.length);
     this.armExpiry();
   }
 
@@ -74,11 +80,12 @@ export class CloudToDeviceService {
     }
     const now = Date.now();
     // EMULATOR CHOICE (docs/protocol.md §C2D): an expiry beyond the 48-hour maximum TTL is cut to it.
-    const expiresMs = Math.min(content.expiryTimeMs ?? now + c2dLimits.defaultTtlMs, now + c2dLimits.maxTtlMs);
+    const expiresMs = Math.min(content.expiryTimeMs ?? now + this.defaultTtlMs, now + c2dLimits.maxTtlMs);
     const unsaved: Omit<CloudMessage, 'seq'> = { ...content, deviceId, deviceGenerationId: record.generationId, enqueuedMs: now, expiresMs, deliveryCount: 0 };
     const seq = this.store.add(unsaved);
     const message: CloudMessage = { ...unsaved, seq };
     queue.push({ message });
+    this.registry.setCloudToDeviceMessageCount(deviceId, queue.length);
     this.events.emit('c2dSent', { deviceId, messageId: message.messageId?.value, ack: message.ack, properties: message.properties, payload: message.body, expiryTimeUtc: isoTime(expiresMs) });
     if (expiresMs < this.expiryAt) this.armExpiry();
     this.pump(deviceId);
@@ -151,7 +158,7 @@ export class CloudToDeviceService {
     if (!entry) return false;
     const message = entry.message;
     message.deliveryCount++;
-    if (message.deliveryCount >= c2dLimits.maxDeliveryCount) {
+    if (message.deliveryCount >= this.maxDeliveryCount) {
       this.finish(entry, 'deliveryCountExceeded', 'DeliveryCountExceeded');
       return true;
     }
@@ -280,6 +287,7 @@ export class CloudToDeviceService {
     const index = queue?.indexOf(entry) ?? -1;
     if (index >= 0) queue!.splice(index, 1);
     if (queue && queue.length === 0) this.queues.delete(message.deviceId);
+    this.registry.setCloudToDeviceMessageCount(message.deviceId, queue?.length ?? 0);
     this.store.remove(message.seq);
     if (wantsFeedback(message.ack, status)) {
       this.feedback.add({
