@@ -177,7 +177,10 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
     const amqp = new AmqpServer({ verify, presence, log: log.child({ face: 'amqp' }) });
     registerTelemetryRoute(amqp.routes, { registry, events, log });
     registerServiceC2dRoutes(amqp.routes, { c2d, feedback, hubName: hostName.split('.')[0], log });
-    const amqpDevices = new AmqpDeviceLinks({ c2d, methods, twins, hubName: hostName.split('.')[0], log });
+    const amqpDevices = new AmqpDeviceLinks({
+      c2d, methods, twins, hubName: hostName.split('.')[0], log,
+      countTwinRead: (ok) => metrics.count(ok ? 'd2c.twin.read.success' : 'd2c.twin.read.failure'),
+    });
     amqpDevices.register(amqp.routes);
     channels.add(amqpDevices);
     let boundAmqpPort = options.amqpPort;

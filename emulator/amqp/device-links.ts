@@ -18,6 +18,8 @@ export interface DeviceLinkDependencies {
   twins: TwinService;
   hubName: string;
   log: Logger;
+  /** twin reads raise no hub event (nothing changes), so they are counted here, as the MQTT face counts its own */
+  countTwinRead?(ok: boolean): void;
 }
 
 /** What one device has attached on its AMQP connection. */
@@ -261,8 +263,14 @@ export class AmqpDeviceLinks implements DeviceChannel {
     let version: number | undefined;
     try {
       if (operation === 'GET') {
+        try {
+          body = Buffer.from(JSON.stringify(this.deps.twins.getForDevice(deviceId)));
+        } catch (error) {
+          this.deps.countTwinRead?.(false);
+          throw error;
+        }
+        this.deps.countTwinRead?.(true);
         status = 200;
-        body = Buffer.from(JSON.stringify(this.deps.twins.getForDevice(deviceId)));
       } else if (operation === 'PATCH' && resource === '/properties/reported') {
         version = this.deps.twins.patchReported(deviceId, parseJson(bodyBytes(message.body)));
         status = 204;
