@@ -5,6 +5,8 @@ import { partitionOf } from '../emulator/event-hubs/partitioner.js';
 import type { Hub } from '../emulator/hub.js';
 import { collect, consumerFor, openAmqpDevice } from './support/amqp.js';
 import { startTestHub } from './support/hub-factory.js';
+import mqtt from 'mqtt';
+import { createSasToken } from '../protocol/sas.js';
 import { createDevice, openDevice } from './support/sdk.js';
 
 let hub: Hub;
@@ -94,6 +96,32 @@ describe('the Event Hubs-compatible endpoint', () => {
     } finally {
       await consumer.close();
       await client.close();
+    }
+  });
+
+  it("an MQTT device's Will becomes an event marked iothub-MessageType=Will", async () => {
+    const id = 'eh-will';
+    await createDevice(hub, id);
+    const key = hub.registry.get(id).authentication.symmetricKey.primaryKey!;
+    const client = mqtt.connect(`mqtts://${hub.hostName}:${hub.mqttPort}`, {
+      clientId: id,
+      username: `${hub.hostName}/${id}/?api-version=2021-04-12`,
+      reconnectPeriod: 0,
+      ca: hub.ca,
+      password: createSasToken(`${hub.hostName}/devices/${id}`, key, Math.floor(Date.now() / 1000) + 60),
+      will: { topic: `devices/${id}/messages/events/`, payload: Buffer.from('{"gone":true}'), qos: 1, retain: false },
+    });
+    await new Promise((resolve) => client.once('connect', resolve));
+    (client.stream as unknown as { destroy(): void }).destroy(); // ungraceful: no DISCONNECT
+    const consumer = consumerFor(hub);
+    try {
+      const events = await collect(consumer, earliestEventPosition, (all) => all.some((e) => e.systemProperties?.['iothub-connection-device-id'] === id), String(partitionOf(id, 4)));
+      const will = events.find((e) => e.systemProperties?.['iothub-connection-device-id'] === id)!;
+      expect(will.body).toEqual({ gone: true });
+      expect(will.properties).toEqual({ 'iothub-MessageType': 'Will' });
+    } finally {
+      client.end(true);
+      await consumer.close();
     }
   });
 });

@@ -124,8 +124,12 @@ export class EventLog {
       const start = p.head + (from - tailFirst);
       return p.tail.slice(start, start + limit);
     }
-    // Only a store holds events older than the tail.
-    return this.store ? this.store.read(partition, from, limit) : p.tail.slice(p.head, p.head + limit);
+    if (!this.store) return p.tail.slice(p.head, p.head + limit);
+    // Only the store holds events older than the tail; the newest may not be written yet.
+    const older = this.store.read(partition, from, limit);
+    const next = older.length > 0 ? older[older.length - 1].sequenceNumber + 1 : from;
+    if (older.length < limit && next >= tailFirst) return older.concat(this.read(partition, next, limit - older.length));
+    return older;
   }
 
   info(partition: number): PartitionInfo {
