@@ -4,6 +4,7 @@ import type { Hub } from '../emulator/hub.js';
 import { c2dMessage, openServiceClient, type FeedbackLog, type ServiceClientInstance } from './support/c2d.js';
 import { openAmqpDevice, type AmqpTransportName } from './support/amqp.js';
 import { startTestHub } from './support/hub-factory.js';
+import { JobClient, pollJob } from './support/job-helpers.js';
 import { createDevice, openDevice, registryFor, serviceClientFor, waitFor, type TwinJson } from './support/sdk.js';
 
 let hub: Hub;
@@ -106,6 +107,35 @@ describe.each<AmqpTransportName>(['Amqp', 'AmqpWs'])('an azure-iot-device client
       expect(again.statusCode).toBe('DeliveryCountExceeded');
       expect(received.filter((m) => m.messageId === `${transport}-again`)).toHaveLength(10);
       expect(hub.c2d.pending(id)).toBe(0);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('jobs on AMQP devices', () => {
+  it('scheduleDeviceMethod and scheduleUpdateTwin reach a device on Amqp', async () => {
+    const id = 'amqp-job';
+    const client = await openAmqpDevice(await createDevice(hub, id), 'Amqp');
+    try {
+      const calls: unknown[] = [];
+      client.onDeviceMethod('lockDoor', (request, response) => {
+        calls.push(request.payload);
+        void response.send(200, { locked: true });
+      });
+      const twin = await client.getTwin();
+      const desired: Record<string, unknown>[] = [];
+      twin.on('properties.desired', (delta: Record<string, unknown>) => desired.push(delta));
+      const jobs = JobClient.fromConnectionString(hub.connectionString());
+      // The method links attach when onDeviceMethod is called: wait until the hub sees them.
+      await waitFor(async () => {
+        await jobs.scheduleDeviceMethod(`amqp-lock-${calls.length}-${Date.now()}`, `deviceId = '${id}'`, { methodName: 'lockDoor', payload: { by: 'job' }, responseTimeoutInSeconds: 5 }, new Date(), 60).then((r) => pollJob(jobs, r.jobStatus.jobId));
+        return calls.length > 0;
+      }, 15_000, 'the job to reach the device');
+      expect(calls[0]).toEqual({ by: 'job' });
+      const update = await jobs.scheduleTwinUpdate(`amqp-twin-${Date.now()}`, `deviceId = '${id}'`, { etag: '*', properties: { desired: { mode: 'night' } } } as never, new Date(), 60);
+      expect((await pollJob(jobs, update.jobStatus.jobId)).status).toBe('completed');
+      await waitFor(() => desired.some((d) => d.mode === 'night'), 10_000, 'the desired patch from the job');
     } finally {
       await client.close();
     }
