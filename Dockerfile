@@ -17,5 +17,5 @@ ENV IOTHUB_EMULATOR_HOST=0.0.0.0 \
 VOLUME /data
 EXPOSE 443 8883
 HEALTHCHECK --interval=5s --timeout=3s --retries=10 CMD node -e "require('https').get({host:'127.0.0.1',port:443,path:'/health',rejectUnauthorized:false},r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"
-ENTRYPOINT ["node", "dist/emulator/cli.js"]
+ENTRYPOINT ["node", "dist/cli/main.js"]
 CMD ["start"]

@@ -1,10 +1,10 @@
-// The package's public face for programs and tests.
-export { startHub, type Hub } from './emulator/hub.js';
+// The package's public face for programs and tests: the hub with its scheduler (composed in cli/).
+export { startHub, startEmulator, type Hub } from './cli/start-hub.js';
 export type { HubOptions } from './emulator/config.js';
 export { wellKnownPolicies } from './emulator/identity/policies.js';
 
-// For test suites: an emulator inside the test process, and what it recorded.
-export { startEmulator, type Emulator, type StartEmulatorOptions, type CreateDeviceOptions, type EmulatedDevice } from './emulator/testing/start-emulator.js';
+// For test suites: what startEmulator() gives, and what it recorded.
+export type { Emulator, StartEmulatorOptions, CreateDeviceOptions, EmulatedDevice } from './emulator/testing/start-emulator.js';
 export type { TrustMethod } from './emulator/testing/trust-ca.js';
 export type { SubscriptionKind } from './protocol/topics.js';
 export type { Recording, RecordingFilter, RecordingOptions } from './emulator/operations/recording.js';

@@ -1,8 +1,8 @@
 import { errorCodes, type ErrorName } from '../protocol/error-codes.js';
 
 /**
- * The one error type services throw. Faces turn it into the hub's REST envelope or an MQTT status.
- * `envelope: 'json'` selects the newer body that direct methods use (spec §3.9 envelope B).
+ * The one error type services throw: what went wrong, never how it is shown. Each face renders
+ * it in its wire's form through error-rendering.ts.
  */
 export class HubError extends Error {
   readonly status: number;
@@ -11,7 +11,7 @@ export class HubError extends Error {
   constructor(
     readonly errorName: ErrorName,
     message: string,
-    readonly envelope: 'text' | 'json' = 'text',
+    /** details envelope B carries (`info`), e.g. the timeout a method call waited */
     readonly info?: Record<string, unknown>,
   ) {
     super(message);

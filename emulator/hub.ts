@@ -30,13 +30,15 @@ import { jobsRouter } from './rest/jobs-router.js';
 import { queryRouter } from './rest/query-router.js';
 import { operationsRouter } from './rest/operations-router.js';
 import { twinsRouter } from './rest/twins-router.js';
+import { DeviceSelection } from './selection/device-selection.js';
 import { openDatabase, type Db } from './store/database.js';
 import { DeviceStore } from './store/device-store.js';
-import { JobStore } from './store/job-store.js';
+import { hubStorage } from './store/hub-storage.js';
 import { SessionStore } from './store/session-store.js';
 import { loadOrCreateCredentials } from './tls/certificates.js';
 import { TwinService } from './twin/twin-service.js';
-import { Scheduler } from '../scheduler/scheduler.js';
+import type { JobsComponent, JobsFactory } from './jobs-api.js';
+import { HTTPS_KEEP_ALIVE_MS } from './limits.js';
 import { AmqpOnlyDevicePresence, AmqpServer, registerTelemetryRoute } from './amqp/index.js';
 import { startEventHubs, type EventHubsEndpoint } from './amqp/event-hubs/index.js';
 import { verifyAmqpToken } from './identity/amqp-claims.js';
@@ -63,6 +65,8 @@ export interface Hub {
   readonly registry: RegistryService;
   readonly twins: TwinService;
   readonly methods: MethodService;
+  /** query evaluation over the device set: POST /devices/query and job fan-out */
+  readonly selection: DeviceSelection;
   readonly connections: DeviceConnections;
   /** What happened on the hub, for assertions and the event stream; bounded by recordingLimit and telemetryBuffer. */
   readonly recording: Recording;
@@ -72,7 +76,6 @@ export interface Hub {
   reset(): Promise<ResetResult>;
   /** Registers state a reset must also clear; returns the function that removes the hook. */
   onReset(hook: ResetHook): () => void;
-  readonly scheduler: Scheduler;
   connectionString(policy?: string): string;
   /** the Event Hubs-compatible name (EntityPath) */
   readonly eventHubName: string;
@@ -84,10 +87,20 @@ export interface Hub {
   stop(): Promise<void>;
 }
 
-/** Composition root: opens the store, builds the services, starts the listeners. */
-export async function startHub(partial: Partial<HubOptions & RecordingOptions> = {}, logger?: Logger): Promise<Hub> {
+/** What a hub is started with beyond its options. */
+export interface HubParts {
+  logger?: Logger;
+  /**
+   * The jobs v2 component (the scheduler, which the composition root in cli/ passes). Without
+   * one, /jobs/v2 answers 404 NotFound and `devices.jobs` queries return nothing.
+   */
+  jobs?: JobsFactory;
+}
+
+/** The hub: opens the store, builds the services, hosts the jobs component if given, starts the listeners. */
+export async function openHub(partial: Partial<HubOptions & RecordingOptions> = {}, parts: HubParts = {}): Promise<Hub> {
   const options: HubOptions = { ...defaultOptions, ...partial };
-  const log = logger ?? createLogger(options.logLevel, options.logFormat);
+  const log = parts.logger ?? createLogger(options.logLevel, options.logFormat);
   const hostName = resolveHostName(options);
   const eventHubName = resolveEventHubName(options);
   const certDir = options.certDir ?? path.join(options.dataDir, 'certs');
@@ -103,6 +116,7 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
   const registry = new RegistryService(store, connections, events);
   const twins = new TwinService(store, connections, events);
   const methods = new MethodService(store, connections, events);
+  const selection = new DeviceSelection(store);
   const router = new DeviceRouter(twins, methods, connections, events);
   const auth = new ServiceAuthenticator();
   const recording = new Recording({
@@ -114,8 +128,8 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
   const metrics = new HubMetrics({ connectedDevices: () => connections.count + amqpPresence.count, totalDevices: () => registry.count() });
   metrics.attach(events);
   const resets = new HubReset({
-    deviceIds: () => Array.from(store.all(), (record) => record.deviceId),
-    clearDevices: () => store.clear(),
+    deviceIds: () => registry.deviceIds(),
+    clearDevices: () => registry.clearAll(),
     afterDelete: (deviceId) => registry.afterDelete(deviceId),
     clearSessions: () => sessions.clear(),
     connectedCount: () => connections.count,
@@ -124,8 +138,8 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
       metrics.reset();
     },
   });
-  const scheduler = new Scheduler({ store: new JobStore(db), devices: store, twins, methods, clock, events, log }, { maxActiveJobs: options.maxActiveJobs });
-  resets.add(scheduler);
+  const jobs: JobsComponent | undefined = parts.jobs?.({ options, twins, methods, selection, storage: hubStorage(db), clock, events, log });
+  if (jobs) resets.add(jobs);
   events.on('deviceDeleted', ({ deviceId }) => sessions.forget(deviceId));
 
   let broker: Aedes | undefined;
@@ -141,10 +155,10 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
       routers: [
         restMetrics(metrics),
         under(['/metrics', '/$emulator'], operationsRouter({ auth, recording, metrics, reset: () => resets.run() })),
-        under(['/devices/query'], queryRouter(auth, store, scheduler)),
-        under(['/devices', '/statistics'], devicesRouter(auth, registry, twins, store)),
+        under(['/devices/query'], queryRouter(auth, selection, jobs && ((deviceIds, afterRowid) => jobs.deviceJobs(deviceIds, afterRowid)))),
+        under(['/devices', '/statistics'], devicesRouter(auth, registry, twins)),
         under(['/twins'], twinsRouter(auth, twins)),
-        under(['/jobs'], jobsRouter(auth, scheduler)),
+        ...(jobs ? [under(['/jobs'], jobsRouter(auth, jobs))] : []),
         under(['/$emulator'], emulatorRouter(auth, clock)),
       ],
     });
@@ -152,7 +166,7 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
     const httpsServer = https.createServer({ cert: credentials.cert, key: credentials.key, minVersion: 'TLSv1.2' }, (req, res) => {
       if (!directMethods(req, res)) app(req, res);
     });
-    httpsServer.keepAliveTimeout = 120_000;
+    httpsServer.keepAliveTimeout = HTTPS_KEEP_ALIVE_MS;
     const verify = (audience: string, token: string) => verifyAmqpToken(audience, token, (deviceId) => registry.find(deviceId));
     const amqp = new AmqpServer({ verify, presence: amqpPresence, log: log.child({ face: 'amqp' }) });
     registerTelemetryRoute(amqp.routes, { registry, events, log });
@@ -187,7 +201,7 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
       plainAmqpPort = await listen(plainAmqpServer, options.host, options.plainAmqpPort!, 'AMQP/TCP');
       servers.push(plainAmqpServer);
     }
-    scheduler.start();
+    jobs?.start();
     healthy = true;
 
     const ownedBroker = broker;
@@ -210,8 +224,8 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
       registry,
       twins,
       methods,
+      selection,
       connections,
-      scheduler,
       recording,
       metrics,
       reset: () => resets.run(),
@@ -244,7 +258,7 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
         stopping ??= (async () => {
           healthy = false;
           // Before methods.close(): the calls it rejects stay in flight in the job records (as after a kill).
-          scheduler.stop();
+          jobs?.stop();
           methods.close();
           connections.closeAll();
           amqp.closeAll();
@@ -259,7 +273,7 @@ export async function startHub(partial: Partial<HubOptions & RecordingOptions> =
     log.debug({ hostName, httpsPort, mqttPort }, 'hub started');
     return hub;
   } catch (error) {
-    scheduler.stop();
+    jobs?.stop();
     await Promise.all(servers.map((s) => closeServer(s)));
     if (broker) await new Promise<void>((resolve) => broker!.close(() => resolve()));
     eventHubs?.close();

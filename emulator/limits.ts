@@ -1,20 +1,122 @@
-// The hub's limits in one place (docs/protocol.md cites them by name).
+/**
+ * Every size, count, timeout and clock cap the emulator enforces, in one place. Where IoT Hub
+ * documents the limit the value is the hub's (spec section named); where the emulator chose, the
+ * choice is explained. The modules that enforce a limit import it from here.
+ */
 
-/** AMQP idle time-out the hub announces in its open frame (IoT Hub's value): clients heartbeat every 120 s. */
+// ---- HTTPS (service REST API) ----------------------------------------------------------------
+
+/** Largest request body read: room for a 100-device bulk body; single payload limits are checked per API. */
+export const REST_BODY_LIMIT_BYTES = 1024 * 1024;
+/** How long an idle HTTPS keep-alive connection stays open (the SDKs reuse one agent). */
+export const HTTPS_KEEP_ALIVE_MS = 120_000;
+/** Devices per bulk registry call (`POST /devices`, spec §3.1). */
+export const BULK_MAX_DEVICES = 100;
+/** `GET /devices?top=`: values outside 1–this are read as this, as the hub does. */
+export const DEVICE_LIST_MAX_TOP = 1000;
+/** `statusReason` of a device identity. */
+export const STATUS_REASON_MAX_CHARS = 128;
+
+// ---- Query (spec §3.5, §4) -------------------------------------------------------------------
+
+/** The hub's documented limit (query-twins.md: "a maximum length of 8192 characters"). */
+export const QUERY_MAX_CHARS = 8192;
+/**
+ * EMULATOR CHOICE (spec §3.5, §8.19): a page holds 100 items when x-ms-max-item-count is absent
+ * or unreadable, and never more than 100 — the documented maximum ("the service may use a
+ * different value if the value specified is not acceptable"). Smaller sizes are honoured.
+ */
+export const QUERY_DEFAULT_PAGE_SIZE = 100;
+export const QUERY_MAX_PAGE_SIZE = 100;
+
+// ---- Twins (spec §2.2) -----------------------------------------------------------------------
+
+export const TWIN_TAGS_MAX_BYTES = 8 * 1024;
+/** desired and reported, each */
+export const TWIN_PROPERTIES_MAX_BYTES = 32 * 1024;
+export const TWIN_MAX_DEPTH = 10;
+export const TWIN_KEY_MAX_BYTES = 1024;
+export const TWIN_STRING_MAX_BYTES = 4 * 1024;
+export const TWIN_MAX_INTEGER = 4503599627370495;
+export const TWIN_MIN_INTEGER = -4503599627370496;
+
+// ---- Direct methods (spec §3.4) --------------------------------------------------------------
+
+/** Request payload and device response, each. */
+export const METHOD_PAYLOAD_MAX_BYTES = 128 * 1024;
+export const METHOD_NAME_MAX_CHARS = 1024;
+export const METHOD_RESPONSE_TIMEOUT = { defaultSeconds: 30, minSeconds: 5, maxSeconds: 300 } as const;
+export const METHOD_CONNECT_TIMEOUT = { defaultSeconds: 0, minSeconds: 0, maxSeconds: 300 } as const;
+
+// ---- MQTT (spec §1) --------------------------------------------------------------------------
+
+/** Device-to-cloud message size (spec §1.5). */
+export const TELEMETRY_MAX_BYTES = 256 * 1024;
+/** Server-side keep-alive cap (spec §1.3): 1.5 × 1177 s ≈ the Azure load balancer's 1767 s idle limit. */
+export const MQTT_MAX_KEEPALIVE_SECONDS = 1177;
+/** Topic filters one device connection may hold (spec §1.9). */
+export const MQTT_MAX_SUBSCRIPTIONS = 5;
+/** aedes: how long a TCP/TLS connection may take to send CONNECT, and its $SYS heartbeat. */
+export const MQTT_CONNECT_TIMEOUT_MS = 30_000;
+export const MQTT_HEARTBEAT_MS = 60_000;
+
+// ---- Clock and timers ------------------------------------------------------------------------
+
+/**
+ * How far the emulator clock may run ahead of real time: past a century, job timestamps would
+ * leave what ISO dates (and the SDKs) can hold. Enforced by `Clock.advance` itself.
+ */
+export const CLOCK_MAX_OFFSET_SECONDS = 100 * 365.25 * 24 * 3600;
+/** The longest delay setTimeout accepts (2^31-1 ms, 24.8 days); longer waits re-arm when it fires. */
+export const TIMER_MAX_DELAY_MS = 2 ** 31 - 1;
+
+// ---- Jobs v2 (spec §3.6, §5) -----------------------------------------------------------------
+
+/**
+ * EMULATOR CHOICE (spec §3.6): the Node SDK's promise form sends no maxExecutionTimeInSeconds
+ * and the C# SDK omits a zero; both get the hour the Node SDK's callback form uses.
+ */
+export const JOB_DEFAULT_MAX_EXECUTION_SECONDS = 3600;
+/** An Int32 in the service API (C# JobRequest.MaxExecutionTime is an int of seconds). */
+export const JOB_MAX_EXECUTION_SECONDS = 2 ** 31 - 1;
+/**
+ * EMULATOR CHOICE: 1,000 method calls in flight per job. The real hub paces job device operations
+ * at 10/s on S1 (spec §5.6); the emulator runs them as fast as the devices answer, bounded so a
+ * 100,000-device job does not open 100,000 pending calls at once.
+ */
+export const JOB_DEFAULT_CONCURRENCY = 1000;
+/** Twin patches a job applies per event-loop turn (one transaction each), leaving the loop free in between. */
+export const JOB_TWIN_SLICE = 1000;
+/** Device-job records read from SQLite per chunk while paging `devices.jobs`. */
+export const JOB_RECORDS_READ_CHUNK = 1000;
+
+// ---- The emulator's own API (/$emulator) -----------------------------------------------------
+
+/** Server-sent events: a comment line this often keeps proxies from closing an idle stream. */
+export const EVENT_STREAM_HEARTBEAT_MS = 15_000;
+/** A reader this far behind is cut off rather than buffered without bound; it can resume with Last-Event-ID. */
+export const EVENT_STREAM_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+/** How long a reset waits for the connections it closes to report their disconnection. */
+export const RESET_DISCONNECT_WAIT_MS = 2000;
+
+// ---- AMQP (docs/protocol.md §AMQP) -----------------------------------------------------------
+
+/** Idle time-out the hub announces in its open frame (IoT Hub's value): clients heartbeat every 120 s. */
 export const AMQP_IDLE_TIMEOUT_MS = 240_000;
 /** Largest AMQP frame the hub accepts; bigger transfers arrive in several frames. */
 export const AMQP_MAX_FRAME_SIZE = 65_536;
-/** Device-to-cloud message size limit (IoT Hub: 256 KB), on every protocol. */
-export const D2C_MAX_MESSAGE_BYTES = 256 * 1024;
-/** Event Hubs-compatible endpoint: partitions by default (IoT Hub's default for new hubs). */
-export const EVENT_HUB_DEFAULT_PARTITIONS = 4;
-/** IoT Hub allows 2 to 128 partitions. */
-export const EVENT_HUB_MAX_PARTITIONS = 128;
-/** Default retention of the built-in endpoint (IoT Hub's default: 1 day). */
-export const EVENT_HUB_DEFAULT_RETENTION_HOURS = 24;
-/** Default size bound of the retained events, over all partitions. */
-export const EVENT_HUB_DEFAULT_RETENTION_MB = 1024;
-/** Non-epoch receivers allowed per consumer group and partition (Event Hubs' limit). */
-export const EVENT_HUB_MAX_RECEIVERS_PER_PARTITION = 5;
-/** Delay before the redirect detach (docs/protocol.md §AMQP "Redirect"): the sample listens only after attach resolves. */
+/** Delay before the redirect detach (docs/protocol.md §Event Hubs "Redirect"): Microsoft's sample listens only once attached. */
 export const AMQP_REDIRECT_DELAY_MS = 20;
+
+// ---- Event Hubs-compatible endpoint (docs/protocol.md §Event Hubs) ----------------------------
+
+/** Partitions by default (IoT Hub's default for new hubs). */
+export const EVENT_HUB_DEFAULT_PARTITIONS = 4;
+/** IoT Hub allows up to 128 partitions. */
+export const EVENT_HUB_MAX_PARTITIONS = 128;
+/** Retention of the built-in endpoint (IoT Hub's default: 1 day). */
+export const EVENT_HUB_DEFAULT_RETENTION_HOURS = 24;
+/** EMULATOR CHOICE: size bound of the retained events over all partitions (an even share each). */
+export const EVENT_HUB_DEFAULT_RETENTION_MB = 1024;
+/** Receivers without an owner level per consumer group and partition (Event Hubs' limit). */
+export const EVENT_HUB_MAX_RECEIVERS_PER_PARTITION = 5;

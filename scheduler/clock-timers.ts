@@ -1,4 +1,4 @@
-import type { Clock } from '../emulator/clock.js';
+import { TIMER_MAX_DELAY_MS, type Clock } from '../emulator/index.js';
 
 interface Entry {
   dueMs: number;
@@ -7,8 +7,7 @@ interface Entry {
   immediate?: NodeJS.Immediate;
 }
 
-// setTimeout overflows past 2^31-1 ms (24.8 days) and would fire at once; longer waits re-check.
-const MAX_DELAY_MS = 2 ** 31 - 1;
+// setTimeout overflows past TIMER_MAX_DELAY_MS and would fire at once; longer waits re-check.
 
 /**
  * Timers on the emulator's clock rather than on Date.now(): a job's start time and its
@@ -55,7 +54,7 @@ export class ClockTimers {
     // Due entries still go through the event loop, so an advance made inside a request handler
     // answers before the jobs it releases start.
     if (delay <= 0) entry.immediate = setImmediate(run);
-    else entry.timeout = setTimeout(run, Math.min(delay, MAX_DELAY_MS)).unref();
+    else entry.timeout = setTimeout(run, Math.min(delay, TIMER_MAX_DELAY_MS)).unref();
   }
 
   private clear(entry: Entry): void {

@@ -1,5 +1,4 @@
-import { HubError } from '../emulator/errors.js';
-import { isoTime } from '../emulator/time.js';
+import { HubError, isoTime } from '../emulator/index.js';
 import type { DeviceJob, DeviceJobError, DeviceJobStatus, JobType } from './job-model.js';
 
 /**

@@ -1,4 +1,4 @@
-import { HubError } from '../emulator/errors.js';
+import { HubError } from '../emulator/index.js';
 import { jobTypeOf } from './job-request.js';
 import type { JobResponse } from './job-model.js';
 

@@ -1,18 +1,21 @@
-import { HubError } from '../emulator/errors.js';
-import { readMethodCall, type MethodCall } from '../emulator/methods/method-service.js';
-import { parseJobCondition, QueryError, type Query } from '../emulator/query/index.js';
-import { isoTime } from '../emulator/time.js';
-import { isJsonObject } from '../emulator/twin/json.js';
-import { readServiceChange, unquote } from '../emulator/twin/twin-service.js';
+import {
+  HubError,
+  isJsonObject,
+  isoTime,
+  JOB_DEFAULT_MAX_EXECUTION_SECONDS,
+  JOB_MAX_EXECUTION_SECONDS,
+  parseJobCondition,
+  QueryError,
+  readMethodCall,
+  readServiceChange,
+  unquote,
+  type MethodCall,
+  type Query,
+  type ServiceTwinChange,
+} from '../emulator/index.js';
 import { emptyStatistics, type JobResponse, type JobState, type JobType } from './job-model.js';
 
-/**
- * EMULATOR CHOICE (spec §3.6): the Node SDK's promise form sends no maxExecutionTimeInSeconds
- * and the C# SDK omits a zero; both get the hour the Node SDK's callback form uses.
- */
-export const DEFAULT_MAX_EXECUTION_SECONDS = 3600;
-
-export type TwinChange = ReturnType<typeof readServiceChange>;
+export type TwinChange = ServiceTwinChange;
 
 /** What running a job needs, derived from its stored response (so a restart derives the same). */
 export interface JobPlan {
@@ -110,10 +113,10 @@ function readStartTime(value: unknown, nowMs: number): number {
 }
 
 function readMaxExecution(value: unknown): number {
-  if (value === undefined || value === null || value === 0) return DEFAULT_MAX_EXECUTION_SECONDS;
-  // An Int32 in the service API (C# JobRequest.MaxExecutionTime is an int of seconds).
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 2 ** 31 - 1) {
-    throw new HubError('ArgumentInvalid', `maxExecutionTimeInSeconds must be a whole number of seconds from 1 to ${2 ** 31 - 1}; got ${JSON.stringify(value)}.`);
+  // Absent or 0: the default (limits.ts explains it).
+  if (value === undefined || value === null || value === 0) return JOB_DEFAULT_MAX_EXECUTION_SECONDS;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > JOB_MAX_EXECUTION_SECONDS) {
+    throw new HubError('ArgumentInvalid', `maxExecutionTimeInSeconds must be a whole number of seconds from 1 to ${JOB_MAX_EXECUTION_SECONDS}; got ${JSON.stringify(value)}.`);
   }
   return value;
 }

@@ -1,23 +1,15 @@
 import type { Logger } from 'pino';
-import type { Clock } from '../emulator/clock.js';
-import { deviceNotFound } from '../emulator/errors.js';
-import type { HubEvents } from '../emulator/events.js';
-import type { DeviceRecord } from '../emulator/identity/device-record.js';
-import type { MethodService } from '../emulator/methods/method-service.js';
-import type { Query } from '../emulator/query/index.js';
-import type { DeviceStore } from '../emulator/store/device-store.js';
-import type { DeviceJobRow, JobStore, NewDeviceJobRow } from '../emulator/store/job-store.js';
-import { isoTime } from '../emulator/time.js';
-import { checkTwinEtag, type TwinService } from '../emulator/twin/twin-service.js';
-import { twinView } from '../emulator/twin/twin-view.js';
+import { isoTime, JOB_TWIN_SLICE, type Clock, type DeviceSelection, type HubEvents, type MethodService, type TwinService } from '../emulator/index.js';
 import type { ClockTimers } from './clock-timers.js';
 import { deviceJobError, markCanceled, markCompleted, markFailed, markRunning, newDeviceJob } from './device-job.js';
 import { emptyStatistics, statisticFor, type DeviceJob, type JobState, type JobStatus } from './job-model.js';
 import type { JobPlan } from './job-request.js';
+import type { DeviceJobRow, JobStore, NewDeviceJobRow } from './job-store.js';
 
 export interface RunContext {
   store: JobStore;
-  devices: DeviceStore;
+  /** which devices a job's condition selects */
+  selection: DeviceSelection;
   twins: TwinService;
   methods: MethodService;
   clock: Clock;
@@ -29,9 +21,8 @@ export interface RunContext {
   ended(run: JobRun): void;
 }
 
-// Twin updates are synchronous, so they are applied in slices that leave the event loop free
-// for requests and device traffic in between; each slice is one transaction.
-const TWIN_SLICE = 1000;
+// Twin updates are synchronous, so they are applied in slices (JOB_TWIN_SLICE) that leave the
+// event loop free for requests and device traffic in between; each slice is one transaction.
 
 /**
  * EMULATOR CHOICE (durability): a method call that was in flight when the emulator stopped is
@@ -55,7 +46,6 @@ export class JobRun {
   /** running records not written as such: the `dispatched` mark covers them unless a query asks */
   private readonly unwrittenRunning = new Set<DeviceJob>();
   private jobDirty = false;
-  private dirtyTwins: DeviceRecord[] = [];
   private pumpQueued = false;
   private state: 'running' | 'ended' | 'stopped' = 'running';
   private cancelDeadline: () => void = () => undefined;
@@ -86,7 +76,7 @@ export class JobRun {
   static start(job: JobState, plan: JobPlan, ctx: RunContext): JobRun {
     const now = ctx.clock.now();
     const { jobId, type, maxExecutionTimeInSeconds } = job.response;
-    const records = selectDevices(plan.query, ctx.devices).map((deviceId) => newDeviceJob(jobId, type, deviceId, now, maxExecutionTimeInSeconds, now));
+    const records = ctx.selection.select(plan.query).map((deviceId) => newDeviceJob(jobId, type, deviceId, now, maxExecutionTimeInSeconds, now));
     job.runStartedMs = now;
     job.dispatched = 0;
     job.response.status = 'running';
@@ -209,25 +199,25 @@ export class JobRun {
 
   private applyTwinSlice(): void {
     const { change, etag } = this.plan.twin!;
-    const end = Math.min(this.next + TWIN_SLICE, this.order.length);
+    const end = Math.min(this.next + JOB_TWIN_SLICE, this.order.length);
     const now = this.ctx.clock.now();
+    const slice: DeviceJob[] = [];
     while (this.next < end) {
       const record = this.records.get(this.order[this.next++]!)!;
-      if (record.status !== 'pending') continue;
-      const device = this.ctx.devices.get(record.deviceId);
-      try {
-        if (!device) throw deviceNotFound(record.deviceId);
-        checkTwinEtag(device, etag);
-        // Saved below in the same transaction as the device-job record, so a kill can neither
-        // lose an applied update nor apply one twice.
-        this.ctx.twins.applyMerge(device, change, false);
-        this.dirtyTwins.push(device);
-        this.set(record, () => markCompleted(record, null, now));
-      } catch (error) {
-        this.set(record, () => markFailed(record, deviceJobError(error), now));
-      }
+      if (record.status === 'pending') slice.push(record);
     }
-    this.flush(false);
+    // The twin service applies the patch as PATCH /twins/{id} does (rules, $metadata, events,
+    // desired notifications) and saves the twins; the device-job records are written in the
+    // same transaction, so a kill can neither lose an applied update nor apply one twice.
+    this.ctx.store.atomically(() => {
+      const outcomes = this.ctx.twins.updateMany(slice.map((record) => record.deviceId), change, etag);
+      slice.forEach((record, i) => {
+        const error = outcomes[i];
+        if (error === undefined) this.set(record, () => markCompleted(record, null, now));
+        else this.set(record, () => markFailed(record, deviceJobError(error), now));
+      });
+      this.flush(false);
+    });
     if (this.next < this.order.length) this.schedulePump();
     else this.finish('completed');
   }
@@ -281,41 +271,17 @@ export class JobRun {
   }
 
   private flush(always: boolean): void {
-    if (!always && !this.jobDirty && this.dirty.size === 0 && this.dirtyTwins.length === 0) return;
+    if (!always && !this.jobDirty && this.dirty.size === 0) return;
     const rows: DeviceJobRow[] = [];
     for (const record of this.dirty) rows.push({ rowid: this.rowids.get(record)!, deviceId: record.deviceId, status: record.status, record });
-    const twins = this.dirtyTwins;
     this.dirty.clear();
-    this.dirtyTwins = [];
     this.jobDirty = false;
-    const { store, devices } = this.ctx;
+    const { store } = this.ctx;
     store.atomically(() => {
-      if (twins.length > 0) devices.saveMany(twins);
       store.updateDeviceJobs(rows);
       store.updateJob(this.jobId, this.job.response.status, this.job);
     });
   }
-}
-
-/**
- * The devices a job condition selects, in registry order, through the id index when the
- * condition pins deviceIds. The emulator has no module identities, so a `FROM devices.modules`
- * condition (spec §4.6) selects nothing.
- */
-export function selectDevices(query: Query, devices: DeviceStore): string[] {
-  if (query.source !== 'devices') return [];
-  const ids: string[] = [];
-  if (query.deviceIds) {
-    for (const id of query.deviceIds) {
-      const record = devices.get(id);
-      if (record && query.matches(twinView(record))) ids.push(id);
-    }
-    return ids;
-  }
-  for (const record of devices.all()) {
-    if (query.matches(twinView(record))) ids.push(record.deviceId);
-  }
-  return ids;
 }
 
 function newRowOf(record: DeviceJob): NewDeviceJobRow {

@@ -1,13 +1,12 @@
-import { HubError } from '../emulator/errors.js';
-import { isoTime } from '../emulator/time.js';
+import { HubError, isoTime, JOB_DEFAULT_CONCURRENCY, type JobsComponent } from '../emulator/index.js';
 import { ClockTimers } from './clock-timers.js';
-import { matchesFilter, type JobFilter } from './job-filter.js';
+import { matchesFilter, readJobFilter } from './job-filter.js';
 import { ACTIVE_JOB_STATUSES, type JobResponse, type JobState } from './job-model.js';
 import { planJob, readJobRequest } from './job-request.js';
 import { JobRun, type RunContext } from './job-run.js';
 
-/** What the scheduler is given; each run also gets its timers, concurrency and end callback. */
-export type SchedulerDeps = Pick<RunContext, 'store' | 'devices' | 'twins' | 'methods' | 'clock' | 'events' | 'log'>;
+/** What the scheduler is given (the hub's JobsHost plus its own store); each run also gets its timers, concurrency and end callback. */
+export type SchedulerDeps = Pick<RunContext, 'store' | 'selection' | 'twins' | 'methods' | 'clock' | 'events' | 'log'>;
 
 export interface SchedulerOptions {
   /** jobs queued, scheduled or running at once before 429 ThrottlingMaxActiveJobCountExceeded */
@@ -17,18 +16,12 @@ export interface SchedulerOptions {
 }
 
 /**
- * EMULATOR CHOICE: 1,000 method calls in flight per job. The real hub paces job device operations
- * at 10/s on S1 (spec §5.6); the emulator runs them as fast as the devices answer, bounded so a
- * 100,000-device job does not open 100,000 pending calls at once.
- */
-export const DEFAULT_JOB_CONCURRENCY = 1000;
-
-/**
  * The job service behind /jobs/v2 (spec §3.6, §5): validates and stores jobs, starts them at
  * their start time on the emulator clock, runs them through JobRun, and brings jobs that were
- * scheduled or running when the emulator stopped to a terminal state after a restart.
+ * scheduled or running when the emulator stopped to a terminal state after a restart. The hub
+ * hosts it as its JobsComponent: routes and queries reach it through that interface only.
  */
-export class Scheduler {
+export class Scheduler implements JobsComponent {
   // Insertion order is creation order: the order GET /jobs/v2/query pages through.
   private readonly jobs = new Map<string, JobState>();
   private readonly runs = new Map<string, JobRun>();
@@ -44,7 +37,7 @@ export class Scheduler {
     private readonly options: SchedulerOptions,
   ) {
     this.timers = new ClockTimers(deps.clock);
-    this.concurrency = options.concurrency ?? DEFAULT_JOB_CONCURRENCY;
+    this.concurrency = options.concurrency ?? JOB_DEFAULT_CONCURRENCY;
     this.context = {
       ...deps,
       timers: this.timers,
@@ -112,12 +105,14 @@ export class Scheduler {
     return structuredClone(job.response);
   }
 
-  list(filter: JobFilter = {}): JobResponse[] {
-    const result: JobResponse[] = [];
+  /** `GET /jobs/v2/query`: the jobs a jobType/jobStatus filter (as the request gave it) matches, in creation order. */
+  list(jobType: unknown, jobStatus: unknown): { jobs: JobResponse[]; filterKey: string } {
+    const filter = readJobFilter(jobType, jobStatus);
+    const jobs: JobResponse[] = [];
     for (const job of this.jobs.values()) {
-      if (matchesFilter(job.response, filter)) result.push(structuredClone(job.response));
+      if (matchesFilter(job.response, filter)) jobs.push(structuredClone(job.response));
     }
-    return result;
+    return { jobs, filterKey: `jobs?type=${filter.type ?? ''}&status=${filter.status ?? ''}` };
   }
 
   /**

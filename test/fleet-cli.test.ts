@@ -16,7 +16,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** `iothub-emulator fleet …` from source, as a user runs the built one; NODE_EXTRA_CA_CERTS is not inherited. */
 function fleetCli(args: string[], env: Record<string, string> = {}) {
   const { NODE_EXTRA_CA_CERTS: _ignored, ...inherited } = process.env;
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'emulator/cli.ts'), 'fleet', ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'cli/main.ts'), 'fleet', ...args], {
     cwd: root,
     env: { ...inherited, IOTHUB_FLEET_PROGRESS: 'lines', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

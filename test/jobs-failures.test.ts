@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Hub } from '../emulator/hub.js';
+import type { Hub } from '../cli/start-hub.js';
 import { startTestHub } from './support/hub-factory.js';
 import { call, connectDevice, JobClient, pollJob, queryAll, registerDevices, until, whenSubscribed, type JobDevice } from './support/job-helpers.js';
 

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Hub } from '../emulator/hub.js';
+import type { Hub } from '../cli/start-hub.js';
 import { exited, startEmulatorCli, waitForHealth } from './support/cli-process.js';
 import { startTestHub, tempDataDir } from './support/hub-factory.js';
 import { call, connectDevice, JobClient, pollJob, processTarget, queryAll, rawLockDoorDevice, registerDevices, until, whenSubscribed, type JobDevice, type ServiceTarget } from './support/job-helpers.js';

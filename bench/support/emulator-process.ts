@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../emulator/cli.js');
+const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../cli/main.js');
 
 export interface EmulatorProcess {
   host: string;

@@ -1,11 +1,11 @@
 import { HubError } from '../errors.js';
 import type { DeviceRecord } from './device-record.js';
-import type { DeviceInput, RegistryService } from './registry-service.js';
+import type { DeviceInput, DeviceUpdate, RegistryService } from './registry-service.js';
 import type { TwinService } from '../twin/twin-service.js';
 import { checkTwinEtag, readServiceChange } from '../twin/twin-service.js';
 import { checkRegistryEtag } from './registry-service.js';
 import { isJsonObject } from '../twin/json.js';
-import type { DeviceStore } from '../store/device-store.js';
+import { BULK_MAX_DEVICES } from '../limits.js';
 
 export interface BulkResult {
   isSuccessful: boolean;
@@ -13,17 +13,17 @@ export interface BulkResult {
   warnings: { deviceId: string; warningCode: string; warningStatus: string }[];
 }
 
-const MAX_ITEMS = 100;
 const MODES = ['create', 'createorupdate', 'createorupdateifmatchetag', 'update', 'updateifmatchetag', 'delete', 'deleteifmatchetag', 'updatetwin', 'updatetwinifmatchetag'];
 
 /**
  * `POST /devices` (spec §3.1): each item succeeds or fails on its own, and the successful ones
- * are written in one transaction. Import modes compare case-insensitively (Node sends `Update`).
+ * are committed as one registry unit of work (one transaction, then one event per device).
+ * Import modes compare case-insensitively (Node sends `Update`).
  */
-export function bulkImport(body: unknown, registry: RegistryService, twins: TwinService, store: DeviceStore): BulkResult {
+export function bulkImport(body: unknown, registry: RegistryService, twins: TwinService): BulkResult {
   if (!Array.isArray(body)) throw new HubError('ArgumentInvalid', 'The bulk registry operation expects a JSON array of devices.');
-  if (body.length === 0 || body.length > MAX_ITEMS) {
-    throw new HubError('ArgumentInvalid', `A bulk registry operation takes 1 to ${MAX_ITEMS} devices; got ${body.length}.`);
+  if (body.length === 0 || body.length > BULK_MAX_DEVICES) {
+    throw new HubError('ArgumentInvalid', `A bulk registry operation takes 1 to ${BULK_MAX_DEVICES} devices; got ${body.length}.`);
   }
   const seen = new Set<string>();
   for (const item of body) {
@@ -35,9 +35,10 @@ export function bulkImport(body: unknown, registry: RegistryService, twins: Twin
   }
 
   const result: BulkResult = { isSuccessful: true, errors: [], warnings: [] };
-  const toSave: DeviceRecord[] = [];
-  const toDelete: string[] = [];
-  const afterSave: (() => void)[] = [];
+  const created: DeviceRecord[] = [];
+  const updated: DeviceUpdate[] = [];
+  const twinsChanged: DeviceRecord[] = [];
+  const deleted: string[] = [];
 
   for (const item of body) {
     const input = isJsonObject(item) ? item : {};
@@ -50,7 +51,7 @@ export function bulkImport(body: unknown, registry: RegistryService, twins: Twin
       const exists = registry.find(deviceId) !== undefined;
       switch (mode) {
         case 'create':
-          toSave.push(withTwin(registry.prepareCreate(device), input, twins));
+          created.push(withTwin(registry.prepareCreate(device), input, twins));
           break;
         case 'createorupdate':
         case 'createorupdateifmatchetag':
@@ -58,22 +59,21 @@ export function bulkImport(body: unknown, registry: RegistryService, twins: Twin
         case 'updateifmatchetag': {
           if (!exists && mode.startsWith('update')) throw new HubError('DeviceNotFound', `Device ${deviceId} could not be found.`);
           if (!exists) {
-            toSave.push(withTwin(registry.prepareCreate(device), input, twins));
+            created.push(withTwin(registry.prepareCreate(device), input, twins));
             break;
           }
           const ifMatch = mode.endsWith('ifmatchetag') ? (eTag ?? '') : '*';
           if (ifMatch === '') throw new HubError('PreconditionFailed', `An eTag is required for ${String(input.importMode)}.`);
-          const { record, wasEnabled } = registry.prepareUpdate(device, ifMatch);
-          toSave.push(withTwin(record, input, twins));
-          afterSave.push(() => registry.afterUpdate(record, wasEnabled));
+          const update = registry.prepareUpdate(device, ifMatch);
+          withTwin(update.record, input, twins);
+          updated.push(update);
           break;
         }
         case 'delete':
         case 'deleteifmatchetag': {
           const record = registry.get(deviceId);
           if (mode === 'deleteifmatchetag') checkRegistryEtag(record, eTag ?? '""');
-          toDelete.push(deviceId);
-          afterSave.push(() => registry.afterDelete(deviceId));
+          deleted.push(deviceId);
           break;
         }
         case 'updatetwin':
@@ -82,7 +82,7 @@ export function bulkImport(body: unknown, registry: RegistryService, twins: Twin
           if (mode === 'updatetwinifmatchetag') {
             checkTwinEtag(record, typeof input.twinETag === 'string' ? input.twinETag : '""');
           }
-          toSave.push(withTwin(record, input, twins));
+          twinsChanged.push(withTwin(record, input, twins));
           break;
         }
       }
@@ -92,15 +92,13 @@ export function bulkImport(body: unknown, registry: RegistryService, twins: Twin
       result.errors.push({ deviceId, errorCode: error.errorName, errorStatus: error.message, moduleId: null, operation: String(input.importMode ?? 'createOrUpdate') });
     }
   }
-  store.saveMany(toSave);
-  store.deleteMany(toDelete);
-  for (const action of afterSave) action();
+  registry.commit({ created, updated, twinsChanged, deleted });
   return result;
 }
 
 /** Bulk items may carry `tags` and `properties.desired`; they are merged into the twin. */
 function withTwin(record: DeviceRecord, input: Record<string, unknown>, twins: TwinService): DeviceRecord {
   if (input.tags === undefined && input.properties === undefined) return record;
-  twins.applyMerge(record, readServiceChange({ tags: input.tags, properties: input.properties }), false);
+  twins.mergeUnsaved(record, readServiceChange({ tags: input.tags, properties: input.properties }));
   return record;
 }

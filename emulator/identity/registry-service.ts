@@ -10,6 +10,7 @@ import { NEVER, type DeviceAuthentication, type DeviceRecord, type DeviceStatus 
 import { validateDeviceId } from './device-id.js';
 import { registryEtag } from './device-json.js';
 import { generateKey, validateKey } from './keys.js';
+import { STATUS_REASON_MAX_CHARS } from '../limits.js';
 
 /** The fields of a Device body (spec §3.1) a caller may set. */
 export interface DeviceInput {
@@ -21,6 +22,21 @@ export interface DeviceInput {
   deviceScope?: unknown;
   parentScopes?: unknown;
   etag?: unknown;
+}
+
+/** An update built by prepareUpdate, for commit. */
+export interface DeviceUpdate {
+  record: DeviceRecord;
+  wasEnabled: boolean;
+}
+
+/** What one registry unit of work writes (each device at most once). */
+export interface RegistryWrites {
+  created?: readonly DeviceRecord[];
+  updated?: readonly DeviceUpdate[];
+  /** existing records whose twin a bulk item changed (import mode updateTwin) */
+  twinsChanged?: readonly DeviceRecord[];
+  deleted?: readonly string[];
 }
 
 const lastTouched = new WeakMap<DeviceRecord, number>();
@@ -55,6 +71,11 @@ export class RegistryService {
     return this.store.size;
   }
 
+  /** Every registered id, in registry order. */
+  deviceIds(): string[] {
+    return Array.from(this.store.all(), (record) => record.deviceId);
+  }
+
   statistics(): { totalDeviceCount: number; enabledDeviceCount: number; disabledDeviceCount: number } {
     let enabled = 0;
     for (const record of this.store.all()) if (record.status === 'enabled') enabled++;
@@ -63,12 +84,11 @@ export class RegistryService {
 
   create(input: DeviceInput): DeviceRecord {
     const record = this.prepareCreate(input);
-    this.store.save(record);
-    this.events.emit('deviceCreated', { deviceId: record.deviceId });
+    this.commit({ created: [record] });
     return record;
   }
 
-  /** Builds a new record without saving it (bulk calls save many in one transaction). */
+  /** Builds a new record without saving it (bulk calls commit many at once). */
   prepareCreate(input: DeviceInput): DeviceRecord {
     validateDeviceId(input.deviceId);
     const deviceId = input.deviceId;
@@ -99,13 +119,13 @@ export class RegistryService {
 
   /** `PUT /devices/{id}` with If-Match: replaces the writable fields of an existing device. */
   update(input: DeviceInput, ifMatch: string | undefined): DeviceRecord {
-    const { record, wasEnabled } = this.prepareUpdate(input, ifMatch);
-    this.store.save(record);
-    this.afterUpdate(record, wasEnabled);
-    return record;
+    const update = this.prepareUpdate(input, ifMatch);
+    this.commit({ updated: [update] });
+    return update.record;
   }
 
-  prepareUpdate(input: DeviceInput, ifMatch: string | undefined): { record: DeviceRecord; wasEnabled: boolean } {
+  /** Builds the updated record without saving it; the caller commits it. */
+  prepareUpdate(input: DeviceInput, ifMatch: string | undefined): DeviceUpdate {
     validateDeviceId(input.deviceId);
     const existing = this.get(input.deviceId);
     checkRegistryEtag(existing, ifMatch);
@@ -129,18 +149,38 @@ export class RegistryService {
     return { record, wasEnabled };
   }
 
-  afterUpdate(record: DeviceRecord, wasEnabled: boolean): void {
-    // A device disabled while connected is dropped, as the hub does.
-    if (wasEnabled && record.status === 'disabled') this.channel.disconnect(record.deviceId, 'device disabled');
-  }
-
   delete(deviceId: string, ifMatch: string | undefined): void {
     const record = this.get(deviceId);
     checkRegistryEtag(record, ifMatch);
-    this.store.delete(deviceId);
-    this.afterDelete(deviceId);
+    this.commit({ deleted: [deviceId] });
   }
 
+  /**
+   * The registry's one unit of work: every write, single or bulk, lands here. Saves and deletes
+   * commit in one SQLite transaction; only then does each device get its consequence — one
+   * `deviceCreated` / `deviceDeleted` event per device, the connection of a device disabled or
+   * deleted dropped — so a listener never sees a device the store does not hold.
+   */
+  commit(writes: RegistryWrites): void {
+    const created = writes.created ?? [];
+    const updated = writes.updated ?? [];
+    const deleted = writes.deleted ?? [];
+    this.store.commit([...created, ...updated.map((u) => u.record), ...(writes.twinsChanged ?? [])], deleted);
+    for (const record of created) this.events.emit('deviceCreated', { deviceId: record.deviceId });
+    // A device disabled while connected is dropped, as the hub does.
+    for (const { record, wasEnabled } of updated) if (wasEnabled && record.status === 'disabled') this.channel.disconnect(record.deviceId, 'device disabled');
+    for (const deviceId of deleted) this.afterDelete(deviceId);
+  }
+
+  /**
+   * Removes every device record in one statement (a hub reset); the caller then runs afterDelete
+   * for each id it read before (HubReset does), so listeners hear of each one.
+   */
+  clearAll(): void {
+    this.store.clear();
+  }
+
+  /** What deleting a device does beyond the store: drop its connection, tell listeners. */
   afterDelete(deviceId: string): void {
     this.channel.disconnect(deviceId, 'device deleted');
     this.events.emit('deviceDeleted', { deviceId });
@@ -197,7 +237,7 @@ function readStatus(status: unknown): DeviceStatus | undefined {
 
 function readStatusReason(reason: unknown): string | null {
   if (reason === undefined || reason === null) return null;
-  if (typeof reason !== 'string' || reason.length > 128) throw argumentInvalid('statusReason must be a string of at most 128 characters.');
+  if (typeof reason !== 'string' || reason.length > STATUS_REASON_MAX_CHARS) throw argumentInvalid(`statusReason must be a string of at most ${STATUS_REASON_MAX_CHARS} characters.`);
   return reason;
 }
 

@@ -3,6 +3,7 @@ import type { DeviceChannel } from '../device-channel.js';
 import { HubError, deviceNotFound } from '../errors.js';
 import type { HubEvents } from '../events.js';
 import type { DeviceStore } from '../store/device-store.js';
+import { METHOD_CONNECT_TIMEOUT, METHOD_NAME_MAX_CHARS, METHOD_PAYLOAD_MAX_BYTES, METHOD_RESPONSE_TIMEOUT } from '../limits.js';
 
 export interface MethodCall {
   methodName: string;
@@ -15,8 +16,6 @@ export interface MethodResult {
   status: number;
   payload: unknown;
 }
-
-export const MAX_METHOD_PAYLOAD_BYTES = 128 * 1024;
 
 interface Pending {
   deviceId: string;
@@ -34,19 +33,20 @@ export function readMethodCall(body: unknown): MethodCall {
   if (typeof b.methodName !== 'string' || b.methodName.length === 0) {
     throw new HubError('ArgumentNull', 'methodName cannot be null or empty.');
   }
-  if (b.methodName.length > 1024 || /[/?#+\s]/.test(b.methodName)) {
+  if (b.methodName.length > METHOD_NAME_MAX_CHARS || /[/?#+\s]/.test(b.methodName)) {
     throw new HubError('ArgumentInvalid', `methodName '${b.methodName}' is invalid: it cannot contain '/', '?', '#', '+' or whitespace.`);
   }
-  const responseTimeout = readSeconds(b.responseTimeoutInSeconds, 'responseTimeoutInSeconds', 30, 5, 300);
-  const connectTimeout = readSeconds(b.connectTimeoutInSeconds, 'connectTimeoutInSeconds', 0, 0, 300);
+  const responseTimeout = readSeconds(b.responseTimeoutInSeconds, 'responseTimeoutInSeconds', METHOD_RESPONSE_TIMEOUT);
+  const connectTimeout = readSeconds(b.connectTimeoutInSeconds, 'connectTimeoutInSeconds', METHOD_CONNECT_TIMEOUT);
   const payload = b.payload === undefined ? null : b.payload;
-  if (Buffer.byteLength(JSON.stringify(payload)) > MAX_METHOD_PAYLOAD_BYTES) {
-    throw new HubError('MessageTooLarge', `The method payload exceeds the maximum of ${MAX_METHOD_PAYLOAD_BYTES} bytes.`);
+  if (Buffer.byteLength(JSON.stringify(payload)) > METHOD_PAYLOAD_MAX_BYTES) {
+    throw new HubError('MessageTooLarge', `The method payload exceeds the maximum of ${METHOD_PAYLOAD_MAX_BYTES} bytes.`);
   }
   return { methodName: b.methodName, payload, responseTimeoutInSeconds: responseTimeout, connectTimeoutInSeconds: connectTimeout };
 }
 
-function readSeconds(value: unknown, name: string, fallback: number, min: number, max: number): number {
+function readSeconds(value: unknown, name: string, range: { defaultSeconds: number; minSeconds: number; maxSeconds: number }): number {
+  const { defaultSeconds: fallback, minSeconds: min, maxSeconds: max } = range;
   // 0 or absent means "the default": the C# SDK omits zero timeouts, Node sends `r || 30`.
   if (value === undefined || value === null || value === 0) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
@@ -112,8 +112,8 @@ export class MethodService {
     if (!pending || pending.deviceId !== deviceId) return;
     this.pending.delete(rid);
     clearTimeout(pending.timer);
-    if (body.length > MAX_METHOD_PAYLOAD_BYTES) {
-      pending.reject(new HubError('MessageTooLarge', `The device's method response exceeds the maximum of ${MAX_METHOD_PAYLOAD_BYTES} bytes.`));
+    if (body.length > METHOD_PAYLOAD_MAX_BYTES) {
+      pending.reject(new HubError('MessageTooLarge', `The device's method response exceeds the maximum of ${METHOD_PAYLOAD_MAX_BYTES} bytes.`));
       return;
     }
     if (body.length === 0) {
@@ -143,13 +143,12 @@ function notOnline(connectTimeoutSeconds: number): HubError {
     connectTimeoutSeconds > 0
       ? 'Timed out waiting for device to connect.'
       : "The operation failed because the requested device isn't online or hasn't registered the direct method callback. To learn more, see https://aka.ms/iothub404103",
-    'json',
     { timeout: formatTimeSpan(connectTimeoutSeconds) },
   );
 }
 
 function gatewayTimeout(seconds: number): HubError {
-  return new HubError('GatewayTimeout', 'Timed out waiting for the response from device.', 'json', { timeout: formatTimeSpan(seconds) });
+  return new HubError('GatewayTimeout', 'Timed out waiting for the response from device.', { timeout: formatTimeSpan(seconds) });
 }
 
 function formatTimeSpan(seconds: number): string {

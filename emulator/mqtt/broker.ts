@@ -7,12 +7,8 @@ import type { RegistryService } from '../identity/registry-service.js';
 import type { SessionStore } from '../store/session-store.js';
 import { subscriptionsOf, type DeviceConnections } from './device-connections.js';
 import { DeviceRouter, ProtocolViolation } from './device-router.js';
+import { MQTT_CONNECT_TIMEOUT_MS, MQTT_HEARTBEAT_MS, MQTT_MAX_KEEPALIVE_SECONDS, MQTT_MAX_SUBSCRIPTIONS, TIMER_MAX_DELAY_MS } from '../limits.js';
 
-/** Server-side keep-alive cap (spec §1.3): 1.5 × 1177 s ≈ the Azure load balancer's 1767 s idle limit. */
-const MAX_KEEPALIVE_SECONDS = 1177;
-const MAX_SUBSCRIPTIONS = 5;
-// The longest delay setTimeout accepts; tokens valid for longer are re-checked when it fires.
-const MAX_TIMER_MS = 2_147_000_000;
 
 interface DeviceClientState {
   deviceId: string;
@@ -56,11 +52,11 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
   const { registry, router, connections, sessions, events, log } = deps;
 
   const broker = await Aedes.createBroker({
-    heartbeatInterval: 60_000,
-    connectTimeout: 30_000,
+    heartbeatInterval: MQTT_HEARTBEAT_MS,
+    connectTimeout: MQTT_CONNECT_TIMEOUT_MS,
 
     preConnect(client, packet, callback) {
-      if ((packet.keepalive ?? 0) > MAX_KEEPALIVE_SECONDS) packet.keepalive = MAX_KEEPALIVE_SECONDS;
+      if ((packet.keepalive ?? 0) > MQTT_MAX_KEEPALIVE_SECONDS) packet.keepalive = MQTT_MAX_KEEPALIVE_SECONDS;
       callback(null, true);
     },
 
@@ -104,7 +100,7 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
         return callback(new Error(`subscription to '${subscription.topic}' is not allowed`));
       }
       const existing = Object.keys(subscriptionsOf(client));
-      if (!existing.includes(subscription.topic) && existing.length >= MAX_SUBSCRIPTIONS) {
+      if (!existing.includes(subscription.topic) && existing.length >= MQTT_MAX_SUBSCRIPTIONS) {
         log.info({ deviceId: state.deviceId }, 'closing connection: more than 5 subscriptions');
         return callback(new Error('too many subscriptions'));
       }
@@ -197,7 +193,7 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
       // An expired token ends the session; the SDKs reconnect with a fresh one (spec §1.4).
       log.info({ deviceId: state.deviceId }, 'closing connection: SAS token expired');
       client.close();
-    }, Math.min(Math.max(remaining, 0), MAX_TIMER_MS));
+    }, Math.min(Math.max(remaining, 0), TIMER_MAX_DELAY_MS)); // a longer-lived token is re-checked when this fires
     state.expiryTimer.unref();
   }
 

@@ -1,12 +1,12 @@
 import { parseDevicePublish, twinResponseTopic, type DevicePublish } from '../../protocol/topics.js';
+import { mqttTwinErrorBody } from '../error-rendering.js';
 import { HubError } from '../errors.js';
 import type { HubEvents } from '../events.js';
 import type { MethodService } from '../methods/method-service.js';
 import { isoTime } from '../time.js';
 import type { TwinService } from '../twin/twin-service.js';
 import type { DeviceConnections } from './device-connections.js';
-
-export const MAX_TELEMETRY_BYTES = 256 * 1024;
+import { TELEMETRY_MAX_BYTES } from '../limits.js';
 
 /** Thrown for a publish the hub does not accept: the face closes that device's connection (spec §1.9). */
 export class ProtocolViolation extends Error {}
@@ -30,7 +30,7 @@ export class DeviceRouter {
   handle(deviceId: string, message: DevicePublish, payload: Buffer, flags: { retain: boolean; will: boolean }): void {
     switch (message.kind) {
       case 'telemetry': {
-        if (payload.length > MAX_TELEMETRY_BYTES) throw new ProtocolViolation(`telemetry of ${payload.length} bytes exceeds ${MAX_TELEMETRY_BYTES}`);
+        if (payload.length > TELEMETRY_MAX_BYTES) throw new ProtocolViolation(`telemetry of ${payload.length} bytes exceeds ${TELEMETRY_MAX_BYTES}`);
         // RETAIN is not supported; the message is forwarded with a marker property instead, and
         // a Will sent on an ungraceful close is telemetry marked as such (spec §1.9).
         let properties = message.properties;
@@ -62,10 +62,8 @@ export class DeviceRouter {
       ({ status, body, version } = operation());
     } catch (error) {
       if (!(error instanceof HubError)) throw error;
-      // EMULATOR CHOICE (spec §1.7): errors carry a JSON body with errorCode, which is what the
-      // Node SDK checks (it ignores the status in the topic).
       status = error.status;
-      body = JSON.stringify({ errorCode: error.code, message: error.message, trackingId: '', timestampUtc: isoTime() });
+      body = mqttTwinErrorBody(error);
     }
     // The answer goes out only to a device subscribed to twin responses, as a broker would deliver it.
     if (this.connections.isSubscribed(deviceId, 'twinResponses')) {

@@ -1,3 +1,5 @@
+import { RESET_DISCONNECT_WAIT_MS } from '../limits.js';
+
 /** What else a hub reset must do: the scheduler clears its jobs, a seed puts its devices back. */
 export interface ResetHook {
   /** Clears state kept outside the device store. Runs first, so nothing still acts on devices while they go. */
@@ -21,8 +23,6 @@ export interface ResetTargets {
 export interface ResetResult {
   devicesRemoved: number;
 }
-
-const DISCONNECT_WAIT_MS = 2000;
 
 /** Back to a hub with no devices, sessions, jobs or recorded history, without a restart (tests reset between cases). */
 export class HubReset {
@@ -53,7 +53,7 @@ export class HubReset {
     for (const id of ids) t.afterDelete(id);
     t.clearSessions();
     // Connections close asynchronously; their 'disconnected' events belong to the old state.
-    const deadline = Date.now() + DISCONNECT_WAIT_MS;
+    const deadline = Date.now() + RESET_DISCONNECT_WAIT_MS;
     while (t.connectedCount() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
     t.clearObservations();
     for (const hook of this.hooks) await hook.afterReset?.();

@@ -7,6 +7,7 @@ import type { QuerySource } from './ast.js';
 import { QueryError } from './errors.js';
 import { parseStatement } from './parser.js';
 import { createPlan, type Plan, type QueryItemType } from './plan.js';
+import { QUERY_MAX_CHARS } from '../limits.js';
 
 export type { QuerySource } from './ast.js';
 export type { QueryItemType } from './plan.js';
@@ -26,9 +27,6 @@ export interface Query {
    */
   readonly deviceIds?: readonly string[];
 }
-
-/** The hub's documented limit (query-twins.md: "a maximum length of 8192 characters"). */
-export const MAX_QUERY_LENGTH = 8192;
 
 // The compiled plan stays private to this module, so Query remains a plain read-only value
 // that other modules can log, compare or spread without dragging closures around in types.
@@ -58,9 +56,9 @@ function compileQuery(text: string): Query {
 
 function checkLength(text: unknown): asserts text is string {
   if (typeof text !== 'string') throw new QueryError('Invalid query', 0, ': the query must be a string');
-  if (text.length > MAX_QUERY_LENGTH) {
-    throw new QueryError('Query too long', MAX_QUERY_LENGTH,
-      `: queries are limited to ${MAX_QUERY_LENGTH} characters, this one has ${text.length}`);
+  if (text.length > QUERY_MAX_CHARS) {
+    throw new QueryError('Query too long', QUERY_MAX_CHARS,
+      `: queries are limited to ${QUERY_MAX_CHARS} characters, this one has ${text.length}`);
   }
 }
 

@@ -2,6 +2,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { HubError } from '../errors.js';
 import { errorHandler, sendHubError } from './error-envelope.js';
+import { REST_BODY_LIMIT_BYTES } from '../limits.js';
 
 /**
  * A router that only sees requests under one of `prefixes`: one precompiled, case-insensitive
@@ -37,8 +38,7 @@ export function createRestApp(options: RestAppOptions): Express {
   });
 
   // Bodies are read raw and parsed by the handlers, so malformed JSON gets the hub's envelope.
-  // 1 MB leaves room for 100-device bulk bodies; single payload limits are checked per API.
-  app.use(express.raw({ type: () => true, limit: '1mb' }));
+  app.use(express.raw({ type: () => true, limit: REST_BODY_LIMIT_BYTES }));
   for (const router of options.routers) app.use(router);
 
   app.use((req, res) => {

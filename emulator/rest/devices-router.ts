@@ -4,13 +4,13 @@ import type { ServiceAuthenticator } from '../identity/auth.js';
 import { bulkImport } from '../identity/bulk-import.js';
 import { deviceJson } from '../identity/device-json.js';
 import type { DeviceInput, RegistryService } from '../identity/registry-service.js';
-import type { DeviceStore } from '../store/device-store.js';
 import type { TwinService } from '../twin/twin-service.js';
 import { requires } from './authorization.js';
 import { ifMatch, jsonBody, param } from './request.js';
+import { DEVICE_LIST_MAX_TOP } from '../limits.js';
 
 /** Registry (spec §3.1): devices, bulk operations and statistics. */
-export function devicesRouter(auth: ServiceAuthenticator, registry: RegistryService, twins: TwinService, store: DeviceStore): Router {
+export function devicesRouter(auth: ServiceAuthenticator, registry: RegistryService, twins: TwinService): Router {
   const router = Router();
   const read = requires(auth, 'RegistryRead');
   const write = requires(auth, 'RegistryWrite');
@@ -20,14 +20,14 @@ export function devicesRouter(auth: ServiceAuthenticator, registry: RegistryServ
   });
 
   router.get('/devices', read, (req, res) => {
-    // `top` outside 1–1000 is treated as 1000, as the hub does.
+    // `top` outside 1–DEVICE_LIST_MAX_TOP is treated as that maximum, as the hub does.
     const top = Number(req.query.top);
-    const limit = Number.isInteger(top) && top >= 1 && top <= 1000 ? top : 1000;
+    const limit = Number.isInteger(top) && top >= 1 && top <= DEVICE_LIST_MAX_TOP ? top : DEVICE_LIST_MAX_TOP;
     res.json(registry.list(limit).map(deviceJson));
   });
 
   router.post('/devices', write, (req, res) => {
-    const result = bulkImport(jsonBody(req), registry, twins, store);
+    const result = bulkImport(jsonBody(req), registry, twins);
     res.status(result.isSuccessful ? 200 : 400).json(result);
   });
 

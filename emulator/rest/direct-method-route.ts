@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { asHubError, restErrorBody, restErrorHeaders, type RestEnvelope } from '../error-rendering.js';
 import { HubError } from '../errors.js';
 import type { ServiceAuthenticator } from '../identity/auth.js';
 import { readMethodCall, type MethodService } from '../methods/method-service.js';
-import { hubErrorBody } from './error-envelope.js';
+import { REST_BODY_LIMIT_BYTES } from '../limits.js';
 
 const ROUTE = /^\/twins\/([^/?]+)\/methods\/?(?:\?|$)/i;
-const BODY_LIMIT = 1024 * 1024;
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
@@ -32,15 +32,15 @@ export function directMethodRoute(auth: ServiceAuthenticator, methods: MethodSer
     let tooLarge = false;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > BODY_LIMIT) tooLarge = true;
+      if (size > REST_BODY_LIMIT_BYTES) tooLarge = true;
       else chunks.push(chunk);
     });
     req.on('end', () => {
       handle(deviceId, req, tooLarge ? undefined : Buffer.concat(chunks, size)).then(
         (result) => send(res, 200, result),
         (error: unknown) => {
-          const hubError = error instanceof HubError ? error : new HubError('ServerError', 'An internal error occurred in the emulator.');
-          send(res, hubError.status, hubErrorBody(hubError), hubError.errorName);
+          const hubError = asHubError(error);
+          send(res, hubError.status, restErrorBody(hubError, envelopeFor(hubError)), restErrorHeaders(hubError));
         },
       );
     });
@@ -63,11 +63,18 @@ export function directMethodRoute(auth: ServiceAuthenticator, methods: MethodSer
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown, errorCode?: string): void {
+/**
+ * The envelope this route answers in (spec §3.9): B for a call the device did not take or did not
+ * answer in time (404103 DeviceNotOnline, 504101 GatewayTimeout), as the hub does; A for the rest.
+ */
+function envelopeFor(error: HubError): RestEnvelope {
+  return error.errorName === 'DeviceNotOnline' || error.errorName === 'GatewayTimeout' ? 'B' : 'A';
+}
+
+function send(res: ServerResponse, status: number, body: unknown, extraHeaders: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body);
-  const headers: Record<string, string | number> = { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text) };
-  if (errorCode) headers['iothub-errorcode'] = errorCode;
+  const headers: Record<string, string | number> = { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text), ...extraHeaders };
   res.writeHead(status, headers);
   res.end(text);
 }

@@ -1,10 +1,8 @@
 import type { Request, Response } from 'express';
 import type { RecordedEntry } from '../operations/recorded-entry.js';
 import { matcher, type Recording, type RecordingFilter } from '../operations/recording.js';
+import { EVENT_STREAM_HEARTBEAT_MS, EVENT_STREAM_MAX_BUFFERED_BYTES } from '../limits.js';
 
-const HEARTBEAT_MS = 15_000;
-/** A reader this far behind is cut off rather than buffered without bound; it can resume with Last-Event-ID. */
-const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 
 /**
  * Streams recorded entries as server-sent events: `id` is the entry's sequence number, `event`
@@ -27,7 +25,7 @@ export function sendEventStream(req: Request, res: Response, recording: Recordin
   const unsubscribe = recording.subscribe((entry) => {
     if (live(entry)) write(entry);
   });
-  const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
+  const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), EVENT_STREAM_HEARTBEAT_MS);
   heartbeat.unref();
   const close = (): void => {
     if (closed) return;
@@ -39,7 +37,7 @@ export function sendEventStream(req: Request, res: Response, recording: Recordin
   const write = (entry: RecordedEntry): void => {
     if (closed) return;
     res.write(`id: ${entry.seq}\nevent: ${entry.kind}\ndata: ${JSON.stringify(entry)}\n\n`);
-    if (res.writableLength > MAX_BUFFERED_BYTES) close();
+    if (res.writableLength > EVENT_STREAM_MAX_BUFFERED_BYTES) close();
   };
   // 'close' on the response: the request's own 'close' fires once its (empty) body is read.
   res.on('close', close);

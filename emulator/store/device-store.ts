@@ -11,17 +11,14 @@ export class DeviceStore {
   private readonly deleteStatement;
   private readonly clearStatement;
   // Built once: better-sqlite3 makes a new wrapper for every transaction() call.
-  private readonly upsertAll;
-  private readonly deleteAll;
+  private readonly commitAll;
 
   constructor(private readonly db: Db) {
     this.upsertStatement = db.prepare('INSERT INTO devices (device_id, record) VALUES (?, ?) ON CONFLICT(device_id) DO UPDATE SET record = excluded.record');
     this.deleteStatement = db.prepare('DELETE FROM devices WHERE device_id = ?');
     this.clearStatement = db.prepare('DELETE FROM devices');
-    this.upsertAll = db.transaction((records: readonly DeviceRecord[]) => {
+    this.commitAll = db.transaction((records: readonly DeviceRecord[], deviceIds: readonly string[]) => {
       for (const record of records) this.upsertStatement.run(record.deviceId, JSON.stringify(record));
-    });
-    this.deleteAll = db.transaction((deviceIds: readonly string[]) => {
       for (const id of deviceIds) this.deleteStatement.run(id);
     });
     for (const row of db.prepare('SELECT record FROM devices').iterate() as Iterable<{ record: string }>) {
@@ -55,20 +52,21 @@ export class DeviceStore {
     this.records.set(record.deviceId, record);
   }
 
-  /** Saves several records in one transaction (bulk registry calls, job batches). */
-  saveMany(records: readonly DeviceRecord[]): void {
-    this.upsertAll(records);
+  /**
+   * Saves `records` and deletes `deviceIds` in one transaction (bulk registry calls, twin-job
+   * batches): on disk and in memory, either all of it happened or none. Inside a caller's
+   * transaction it is a savepoint of that one.
+   */
+  commit(records: readonly DeviceRecord[], deviceIds: readonly string[] = []): void {
+    if (records.length === 0 && deviceIds.length === 0) return;
+    this.commitAll(records, deviceIds);
     for (const record of records) this.records.set(record.deviceId, record);
+    for (const id of deviceIds) this.records.delete(id);
   }
 
   delete(deviceId: string): boolean {
     this.deleteStatement.run(deviceId);
     return this.records.delete(deviceId);
-  }
-
-  deleteMany(deviceIds: readonly string[]): void {
-    this.deleteAll(deviceIds);
-    for (const id of deviceIds) this.records.delete(id);
   }
 
   clear(): void {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { SubscriptionKind } from '../../protocol/topics.js';
-import { startHub, type Hub } from '../hub.js';
+import { openHub, type Hub, type HubParts } from '../hub.js';
 import { applySeedQuietly, keepSeeded, type SeedResult } from '../operations/apply-seed.js';
 import type { Recording } from '../operations/recording.js';
 import { loadSeedFile, parseSeed, type Seed, type SeedDevice } from '../operations/seed.js';
@@ -72,15 +72,16 @@ export interface Emulator {
 
 /**
  * A real emulator inside the test process: TLS, MQTT and HTTPS on a loopback address of its own,
- * which the unmodified SDKs in the same process can call.
+ * which the unmodified SDKs in the same process can call. `parts` carries what the composition
+ * root adds (the package's startEmulator passes the scheduler).
  */
-export async function startEmulator(options: StartEmulatorOptions = {}): Promise<Emulator> {
+export async function startEmulator(options: StartEmulatorOptions = {}, parts: HubParts = {}): Promise<Emulator> {
   const inMemory = options.inMemory ?? true;
   const { certDir } = await ensureTestCa(options.certDir);
   const ownDataDir = options.dataDir === undefined ? mkdtempSync(path.join(os.tmpdir(), 'iothub-emulator-')) : undefined;
   const dataDir = options.dataDir ?? ownDataDir!;
   const start = (host: string): Promise<Hub> =>
-    startHub({
+    openHub({
       host,
       hostName: host,
       httpsPort: 443,
@@ -92,7 +93,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
       logFormat: 'json',
       recordingLimit: options.recordingLimit,
       telemetryBuffer: options.telemetryBuffer,
-    });
+    }, parts);
   let hub: Hub;
   try {
     hub = options.host ? await start(options.host) : await onFreeLoopbackAddress(start);

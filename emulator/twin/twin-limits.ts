@@ -1,14 +1,13 @@
 import { HubError } from '../errors.js';
 import { isJsonObject, type Json, type JsonObject } from './json.js';
+import { TWIN_KEY_MAX_BYTES, TWIN_MAX_DEPTH, TWIN_MAX_INTEGER, TWIN_MIN_INTEGER, TWIN_PROPERTIES_MAX_BYTES, TWIN_STRING_MAX_BYTES, TWIN_TAGS_MAX_BYTES } from '../limits.js';
 
-// Content rules of twin sections (spec §2.2).
-export const TAGS_MAX_BYTES = 8 * 1024;
-export const PROPERTIES_MAX_BYTES = 32 * 1024;
-export const MAX_DEPTH = 10;
-const KEY_MAX_BYTES = 1024;
-const STRING_MAX_BYTES = 4 * 1024;
-const MAX_SAFE = 4503599627370495;
-const MIN_SAFE = -4503599627370496;
+// Content rules of twin sections (spec §2.2); the numbers are in limits.ts.
+const MAX_DEPTH = TWIN_MAX_DEPTH;
+const KEY_MAX_BYTES = TWIN_KEY_MAX_BYTES;
+const STRING_MAX_BYTES = TWIN_STRING_MAX_BYTES;
+const MAX_SAFE = TWIN_MAX_INTEGER;
+const MIN_SAFE = TWIN_MIN_INTEGER;
 // C0 and C1 control characters, '.', '$' and space may not appear in a key.
 const FORBIDDEN_KEY_CHAR = /[\u0000-\u001f\u007f-\u009f.$ ]/;
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/g;
@@ -92,7 +91,7 @@ export function sectionSize(value: Json): number {
 }
 
 export function checkSectionSize(section: SectionName, value: JsonObject): void {
-  const limit = section === 'tags' ? TAGS_MAX_BYTES : PROPERTIES_MAX_BYTES;
+  const limit = section === 'tags' ? TWIN_TAGS_MAX_BYTES : TWIN_PROPERTIES_MAX_BYTES;
   const size = sectionSize(value);
   if (size > limit) {
     const name = section === 'tags' ? 'tags' : `properties.${section}`;

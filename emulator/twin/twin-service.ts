@@ -11,9 +11,16 @@ import { effectiveChange, mergeIntoSection, previewMerge, replaceSection } from 
 import { deviceTwinView, invalidateView, twinEtag, twinView } from './twin-view.js';
 
 /** A service-side change to one twin: what `PATCH`/`PUT /twins/{id}` and twin jobs carry. */
-interface ServiceTwinChange {
+export interface ServiceTwinChange {
   tags?: JsonObject | null;
   desired?: JsonObject | null;
+}
+
+/** What a merged change must announce once it is saved. */
+interface MergeEffects {
+  tagsPatch?: JsonObject;
+  /** the desired change as the device receives it */
+  notification?: JsonObject;
 }
 
 export class TwinService {
@@ -32,7 +39,11 @@ export class TwinService {
     const record = this.require(deviceId);
     const change = readServiceChange(body);
     checkTwinEtag(record, ifMatch);
-    this.applyMerge(record, change);
+    const effects = this.merge(record, change);
+    if (effects) {
+      this.commit(record);
+      this.announce(record, effects);
+    }
     return twinView(record);
   }
 
@@ -59,10 +70,49 @@ export class TwinService {
   }
 
   /**
-   * Applies a merge change that was already read and etag-checked (twin jobs use this directly).
-   * Validates everything before touching the record, so a rejected change writes nothing.
+   * A twin-update job's slice: `change` (read by readServiceChange) applied to each device as
+   * `update()` applies it — the same rules, `$metadata`, events and desired notifications — with
+   * every changed twin saved in one transaction (a savepoint inside a caller's transaction).
+   * Returns, per device in order, undefined when it was updated or the error that refused it.
    */
-  applyMerge(record: DeviceRecord, change: ServiceTwinChange, save = true): void {
+  updateMany(deviceIds: readonly string[], change: ServiceTwinChange, ifMatch: string | undefined): unknown[] {
+    const outcomes: unknown[] = [];
+    const changed: { record: DeviceRecord; effects: MergeEffects }[] = [];
+    for (const deviceId of deviceIds) {
+      try {
+        const record = this.require(deviceId);
+        checkTwinEtag(record, ifMatch);
+        const effects = this.merge(record, change);
+        if (effects) {
+          invalidateView(record);
+          changed.push({ record, effects });
+        }
+        outcomes.push(undefined);
+      } catch (error) {
+        outcomes.push(error);
+      }
+    }
+    this.store.commit(changed.map((c) => c.record));
+    for (const { record, effects } of changed) this.announce(record, effects);
+    return outcomes;
+  }
+
+  /**
+   * Merges a change that was already read into a record the caller saves (a bulk registry item's
+   * tags and desired properties): the same rules and notifications as update().
+   */
+  mergeUnsaved(record: DeviceRecord, change: ServiceTwinChange): void {
+    const effects = this.merge(record, change);
+    if (!effects) return;
+    invalidateView(record);
+    this.announce(record, effects);
+  }
+
+  /**
+   * Applies a merge change to the record in memory, validating everything before touching it so
+   * a rejected change writes nothing. Returns what to announce once saved (undefined: no change).
+   */
+  private merge(record: DeviceRecord, change: ServiceTwinChange): MergeEffects | undefined {
     const twin = record.twin;
     const tagsPatch = change.tags === null ? nullsFor(twin.tags) : change.tags;
     const desiredPatch = change.desired === null ? nullsFor(twin.desired.properties) : change.desired;
@@ -74,12 +124,9 @@ export class TwinService {
       validateSection('desired', desiredPatch, true);
       checkSectionSize('desired', previewMerge(twin.desired.properties, desiredPatch));
     }
-    if (!tagsPatch && !desiredPatch) return;
+    if (!tagsPatch && !desiredPatch) return undefined;
     const now = isoTime();
-    if (tagsPatch) {
-      mergeTags(twin.tags, tagsPatch);
-      this.events.emit('twinUpdated', { deviceId: record.deviceId, side: 'service', section: 'tags', patch: tagsPatch, version: twin.version + 1 });
-    }
+    if (tagsPatch) mergeTags(twin.tags, tagsPatch);
     let notification: JsonObject | undefined;
     if (desiredPatch) {
       notification = effectiveChange(twin.desired.properties, desiredPatch);
@@ -87,9 +134,15 @@ export class TwinService {
     }
     twin.version += 1;
     twin.etag += 1;
-    if (save) this.commit(record);
-    else invalidateView(record);
-    if (notification) this.notifyDesired(record, notification);
+    return { tagsPatch, notification };
+  }
+
+  /** The events (and the desired notification to the device) a saved service change causes. */
+  private announce(record: DeviceRecord, effects: MergeEffects): void {
+    if (effects.tagsPatch) {
+      this.events.emit('twinUpdated', { deviceId: record.deviceId, side: 'service', section: 'tags', patch: effects.tagsPatch, version: record.twin.version });
+    }
+    if (effects.notification) this.notifyDesired(record, effects.notification);
   }
 
   /** The device's own twin GET over MQTT. */
@@ -119,7 +172,7 @@ export class TwinService {
 
   private commit(record: DeviceRecord): void {
     // Saves what the store holds now: a registry update may have replaced the record object
-    // (sharing this twin) while a job held the old one, and a deleted device stays deleted.
+    // (sharing this twin) meanwhile, and a deleted device stays deleted.
     const current = this.store.get(record.deviceId);
     invalidateView(record);
     if (!current) return;

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startHub, type Hub } from '../../emulator/hub.js';
+import { startHub, type Hub } from '../../cli/start-hub.js';
 import type { HubOptions } from '../../emulator/config.js';
 
 /**

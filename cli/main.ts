@@ -2,25 +2,35 @@
 import { Command, Option } from 'commander';
 import path from 'node:path';
 import { deviceConnectionString, eventHubsConnectionString, hubConnectionString } from '../protocol/connection-string.js';
-import { defaultOptions, resolveEventHubName, resolveHostName, type HubOptions } from './config.js';
-import { EVENT_HUB_MAX_PARTITIONS } from './limits.js';
-import { startHub, type Hub } from './hub.js';
-import { findPolicy } from './identity/policies.js';
-import { keepSeeded } from './operations/apply-seed.js';
-import { entryKinds, type EntryKind } from './operations/recorded-entry.js';
-import { defaultRecordingOptions } from './operations/recording.js';
-import { loadSeedFile, type Seed } from './operations/seed.js';
-import { monitor } from './remote/monitor.js';
-import { errorMessage, readCa, RemoteHub } from './remote/remote-hub.js';
-import { readDeviceRecord } from './store/read-device.js';
+import {
+  CLOCK_MAX_OFFSET_SECONDS,
+  defaultOptions,
+  defaultRecordingOptions,
+  entryKinds,
+  EVENT_HUB_MAX_PARTITIONS,
+  errorMessage,
+  findPolicy,
+  keepSeeded,
+  loadSeedFile,
+  monitor,
+  readCa,
+  readDeviceRecord,
+  RemoteHub,
+  resolveEventHubName,
+  resolveHostName,
+  type EntryKind,
+  type HubOptions,
+  type Seed,
+} from '../emulator/index.js';
 import { registerFleetCommand } from '../fleet/cli.js';
 import { demoFleetSize, startDemoFleet } from '../fleet/demo.js';
+import { startHub, type Hub } from './start-hub.js';
 
 const env = (name: string): string => `IOTHUB_EMULATOR_${name}`;
 const seconds = (value: string): number => {
   const n = Number(value);
-  // Up to a century ahead, as POST /$emulator/clock/advance allows.
-  if (!Number.isFinite(n) || n < 0 || n > 100 * 365.25 * 24 * 3600) throw new Error(`'${value}' is not a number of seconds from 0 to 100 years (the clock only moves forward)`);
+  // Up to the clock's own cap, as POST /$emulator/clock/advance allows.
+  if (!Number.isFinite(n) || n < 0 || n > CLOCK_MAX_OFFSET_SECONDS) throw new Error(`'${value}' is not a number of seconds from 0 to 100 years (the clock only moves forward)`);
   return n;
 };
 const count = (value: string): number => {

@@ -1,4 +1,4 @@
-import type { Db } from './database.js';
+import { JOB_RECORDS_READ_CHUNK, type Db, type HubStorage } from '../emulator/index.js';
 
 /** A device-job row: the public record plus its status column, addressed by rowid once inserted. */
 export interface NewDeviceJobRow {
@@ -20,8 +20,9 @@ export interface JobRow {
 }
 
 /**
- * Jobs v2 and their device-job records in SQLite. Rows keep insertion order (rowid), which is the
- * order the job list and devices.jobs queries page through. Batches are written inside the
+ * Jobs v2 and their device-job records in SQLite, on the connection the hub lends (HubStorage);
+ * the tables themselves are in the hub's one schema (emulator/store/migrations.ts). Rows keep
+ * insertion order (rowid), which is the order the job list and devices.jobs queries page through. Batches are written inside the
  * caller's `atomically`, so a job row and the device records it counts never disagree on disk.
  */
 export class JobStore {
@@ -33,20 +34,24 @@ export class JobStore {
   private readonly allDeviceJobsStatement;
   private readonly deviceJobsOfDeviceStatement;
 
-  constructor(private readonly db: Db) {
+  private readonly db: Db;
+
+  constructor(private readonly storage: HubStorage) {
+    const db = storage.database;
+    this.db = db;
     this.insertJobStatement = db.prepare('INSERT INTO jobs (job_id, status, created_ms, job) VALUES (?, ?, ?, ?)');
     this.updateJobStatement = db.prepare('UPDATE jobs SET status = ?, job = ? WHERE job_id = ?');
     this.insertDeviceJobStatement = db.prepare('INSERT INTO device_jobs (job_id, device_id, status, record) VALUES (?, ?, ?, ?)');
     // By rowid: a job rewrites each of its records as it progresses, and the rowid skips the key index.
     this.updateDeviceJobStatement = db.prepare('UPDATE device_jobs SET status = ?, record = ? WHERE rowid = ?');
     this.deviceJobsOfJobStatement = db.prepare('SELECT rowid, device_id, status, record FROM device_jobs WHERE job_id = ? ORDER BY rowid');
-    this.allDeviceJobsStatement = db.prepare('SELECT rowid, record FROM device_jobs WHERE rowid > ? ORDER BY rowid LIMIT 1000');
+    this.allDeviceJobsStatement = db.prepare('SELECT rowid, record FROM device_jobs WHERE rowid > ? ORDER BY rowid LIMIT ?');
     this.deviceJobsOfDeviceStatement = db.prepare('SELECT rowid, record FROM device_jobs WHERE device_id = ? ORDER BY rowid');
   }
 
-  /** Runs `work` in one transaction (nested calls, e.g. DeviceStore.saveMany, become savepoints). */
+  /** Runs `work` in one transaction (nested calls, e.g. a twin service commit, become savepoints). */
   atomically<T>(work: () => T): T {
-    return this.db.transaction(work)();
+    return this.storage.atomically(work);
   }
 
   loadJobs(): JobRow[] {
@@ -96,9 +101,9 @@ export class JobStore {
     if (deviceIds === undefined) {
       let after = afterRowid;
       for (;;) {
-        const rows = this.allDeviceJobsStatement.all(after) as Row[];
+        const rows = this.allDeviceJobsStatement.all(after, JOB_RECORDS_READ_CHUNK) as Row[];
         for (const row of rows) yield { rowid: row.rowid, record: JSON.parse(row.record) as object };
-        if (rows.length < 1000) return;
+        if (rows.length < JOB_RECORDS_READ_CHUNK) return;
         after = rows[rows.length - 1]!.rowid;
       }
     }

@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+import { HubError } from './errors.js';
+import { isoTime } from './time.js';
+
+/**
+ * The one place that turns a HubError into the bytes a client reads, for every face. The error
+ * says what went wrong (name, status, numeric code, message, info); the face that answers picks
+ * the form its wire uses.
+ *
+ * REST (spec §3.9): envelope A, `{"Message":"ErrorCode:<Name>;<text>","ExceptionMessage":"Tracking ID:…"}`,
+ * which the Node SDK parses; envelope B, whose `Message` is a JSON string with the numeric
+ * errorCode, which the hub uses for the newer paths (a direct method the device did not take or
+ * did not answer in time).
+ */
+export type RestEnvelope = 'A' | 'B';
+
+export interface RestErrorBody {
+  Message: string;
+  ExceptionMessage: string;
+}
+
+/** Anything thrown, as the hub error a client is shown: unexpected failures are a 500 ServerError, never a crash. */
+export function asHubError(error: unknown): HubError {
+  return error instanceof HubError ? error : new HubError('ServerError', 'An internal error occurred in the emulator.');
+}
+
+export function restErrorBody(error: HubError, envelope: RestEnvelope): RestErrorBody {
+  const id = trackingId();
+  if (envelope === 'B') {
+    return { Message: JSON.stringify({ errorCode: error.code, trackingId: id, message: error.message, info: error.info ?? {}, timestampUtc: isoTime() }), ExceptionMessage: '' };
+  }
+  return { Message: `ErrorCode:${error.errorName};${error.message}`, ExceptionMessage: `Tracking ID:${id}-G:0-TimeStamp:${dotNetTimestamp()}` };
+}
+
+/** The headers every REST error carries beside its body. */
+export function restErrorHeaders(error: HubError): { 'iothub-errorcode': string } {
+  return { 'iothub-errorcode': error.errorName };
+}
+
+/**
+ * The body of a failed twin operation over MQTT. EMULATOR CHOICE (spec §1.7): the status goes in
+ * the topic and the body is JSON with the numeric errorCode, which is what the Node device SDK
+ * checks (it ignores the status in the topic).
+ */
+export function mqttTwinErrorBody(error: HubError): string {
+  return JSON.stringify({ errorCode: error.code, message: error.message, trackingId: '', timestampUtc: isoTime() });
+}
+
+function trackingId(): string {
+  return randomBytes(16).toString('hex').toUpperCase();
+}
+
+function dotNetTimestamp(date = new Date()): string {
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${p(date.getUTCMonth() + 1)}/${p(date.getUTCDate())}/${date.getUTCFullYear()} ${p(date.getUTCHours())}:${p(date.getUTCMinutes())}:${p(date.getUTCSeconds())}`;
+}
