@@ -99,26 +99,29 @@ export const EVENT_STREAM_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 /** How long a reset waits for the connections it closes to report their disconnection. */
 export const RESET_DISCONNECT_WAIT_MS = 2000;
 
-// ---- AMQP and the Event Hubs-compatible endpoint (docs/protocol.md §AMQP) --------------------
+// ---- AMQP (docs/protocol.md §AMQP) -----------------------------------------------------------
 
-/** AMQP idle time-out the hub announces in its open frame (IoT Hub's value): clients heartbeat every 120 s. */
+/** Idle time-out the hub announces in its open frame (IoT Hub's value): clients heartbeat every 120 s. */
 export const AMQP_IDLE_TIMEOUT_MS = 240_000;
 /** Largest AMQP frame the hub accepts; bigger transfers arrive in several frames. */
 export const AMQP_MAX_FRAME_SIZE = 65_536;
-/** Device-to-cloud message size limit (IoT Hub: 256 KB), on every protocol. */
-export const D2C_MAX_MESSAGE_BYTES = 256 * 1024;
-/** Event Hubs-compatible endpoint: partitions by default (IoT Hub's default for new hubs). */
-export const EVENT_HUB_DEFAULT_PARTITIONS = 4;
-/** IoT Hub allows 2 to 128 partitions. */
-export const EVENT_HUB_MAX_PARTITIONS = 128;
-/** Default retention of the built-in endpoint (IoT Hub's default: 1 day). */
-export const EVENT_HUB_DEFAULT_RETENTION_HOURS = 24;
-/** Default size bound of the retained events, over all partitions. */
-export const EVENT_HUB_DEFAULT_RETENTION_MB = 1024;
-/** Non-epoch receivers allowed per consumer group and partition (Event Hubs' limit). */
-export const EVENT_HUB_MAX_RECEIVERS_PER_PARTITION = 5;
-/** Delay before the redirect detach (docs/protocol.md §AMQP "Redirect"): the sample listens only after attach resolves. */
+/** Delay before the redirect detach (docs/protocol.md §Event Hubs "Redirect"): Microsoft's sample listens only once attached. */
 export const AMQP_REDIRECT_DELAY_MS = 20;
+
+// ---- Event Hubs-compatible endpoint (docs/protocol.md §Event Hubs) ----------------------------
+
+/** Partitions by default (IoT Hub's default for new hubs). */
+export const EVENT_HUB_DEFAULT_PARTITIONS = 4;
+/** IoT Hub allows up to 128 partitions. */
+export const EVENT_HUB_MAX_PARTITIONS = 128;
+/** Retention of the built-in endpoint (IoT Hub's default: 1 day). */
+export const EVENT_HUB_DEFAULT_RETENTION_HOURS = 24;
+/** EMULATOR CHOICE: size bound of the retained events over all partitions (an even share each). */
+export const EVENT_HUB_DEFAULT_RETENTION_MB = 1024;
+/** Receivers without an owner level per consumer group and partition (Event Hubs' limit). */
+export const EVENT_HUB_MAX_RECEIVERS_PER_PARTITION = 5;
+
+// ---- Cloud-to-device messages (docs/protocol.md §C2D) ---------------------------------------
 
 /** Cloud-to-device messages (docs/protocol.md §C2D). */
 export const c2dLimits = {

@@ -79,3 +79,26 @@ describe('operations on the AMQP paths', () => {
     }
   });
 });
+
+describe('startEmulator (the in-process helper)', () => {
+  it('hands out the Event Hubs-compatible connection string, and a consumer reads telemetry with it', async () => {
+    const { startEmulator } = await import('../index.js');
+    const emulator = await startEmulator();
+    try {
+      const door = await emulator.createDevice('helper-door');
+      const client = await openDevice(door.connectionString);
+      await client.sendEvent(new device.Message(JSON.stringify({ locked: true })));
+      await client.close();
+      const { EventHubConsumerClient } = await import('@azure/event-hubs');
+      const consumer = new EventHubConsumerClient('$Default', emulator.eventHubConnectionString, { retryOptions: { maxRetries: 0 } });
+      try {
+        const events = await collect(consumer, earliestEventPosition, (all) => all.length >= 1);
+        expect(events[0].body).toEqual({ locked: true });
+      } finally {
+        await consumer.close();
+      }
+    } finally {
+      await emulator.stop();
+    }
+  });
+});

@@ -174,10 +174,12 @@ export class AmqpServer {
 
   private onLinkGone(link: Sender | Receiver, direction: 'sending' | 'receiving', peer: AmqpPeer, handler: () => void): void {
     let done = false;
+    let cancelPeerClose = (): void => {};
     const fire = (): void => {
       if (done) return;
       done = true;
       this.sessionClosers.get(link.session)?.delete(fire);
+      cancelPeerClose();
       handler();
     };
     link.on(direction === 'sending' ? 'sender_close' : 'receiver_close', fire);
@@ -191,7 +193,7 @@ export class AmqpServer {
       });
     }
     closers.add(fire);
-    peer.onClose(fire);
+    cancelPeerClose = peer.onClose(fire);
   }
 
   /** Why `peer` may not attach this link, or undefined when it may. */

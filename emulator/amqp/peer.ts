@@ -74,10 +74,17 @@ export class AmqpPeer {
     return undefined;
   }
 
-  /** Runs `handler` once when the connection ends (closed by either side, or the socket lost). */
-  onClose(handler: (reason: string) => void): void {
-    if (this.ended) handler('closed');
-    else this.closeHandlers.push(handler);
+  /** Runs `handler` once when the connection ends (closed by either side, or the socket lost); returns the function that cancels it. */
+  onClose(handler: (reason: string) => void): () => void {
+    if (this.ended) {
+      handler('closed');
+      return () => {};
+    }
+    this.closeHandlers.push(handler);
+    return () => {
+      const i = this.closeHandlers.indexOf(handler);
+      if (i >= 0) this.closeHandlers.splice(i, 1);
+    };
   }
 
   /** Closes the connection with an AMQP error; the socket is dropped if the peer does not answer. */

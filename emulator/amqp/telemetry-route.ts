@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { EventContext } from 'rhea';
 import type { HubEvents } from '../events.js';
 import type { RegistryService } from '../identity/registry-service.js';
-import { D2C_MAX_MESSAGE_BYTES } from '../limits.js';
+import { TELEMETRY_MAX_BYTES } from '../limits.js';
 import { isoTime } from '../time.js';
 import type { LinkRoutes } from './link-routes.js';
 import { payloadOf, propertiesOf } from './message-mapping.js';
@@ -24,9 +24,9 @@ export function registerTelemetryRoute(routes: LinkRoutes, deps: { registry: Reg
         return;
       }
       const payload = payloadOf(message);
-      if (payload.length > D2C_MAX_MESSAGE_BYTES) {
+      if (payload.length > TELEMETRY_MAX_BYTES) {
         deps.log.info({ deviceId, bytes: payload.length }, 'AMQP telemetry refused: too large');
-        delivery.reject({ condition: 'amqp:link:message-size-exceeded', description: `The message is ${payload.length} bytes; IoT Hub accepts at most ${D2C_MAX_MESSAGE_BYTES}.` });
+        delivery.reject({ condition: 'amqp:link:message-size-exceeded', description: `The message is ${payload.length} bytes; IoT Hub accepts at most ${TELEMETRY_MAX_BYTES}.` });
         return;
       }
       deps.registry.touch(record);

@@ -1,10 +1,8 @@
 import type { Logger } from 'pino';
-import { EventLog } from '../../event-hubs/event-log.js';
-import { partitionOf } from '../../event-hubs/partitioner.js';
+import { openEventLog, partitionOf, type EventLog } from '../../event-hubs/index.js';
 import type { HubEvents } from '../../events.js';
 import type { ClaimResult } from '../../identity/amqp-claims.js';
 import type { RegistryService } from '../../identity/registry-service.js';
-import { EventStore } from '../../store/event-store.js';
 import type { LinkRoutes } from '../link-routes.js';
 import { encodeEvent } from './encode-event.js';
 import { registerManagementRoute } from './management-route.js';
@@ -42,9 +40,7 @@ export function startEventHubs(
   options: EventHubsOptions,
   deps: { events: HubEvents; registry: RegistryService; verify(audience: string, token: string): ClaimResult; log: Logger },
 ): EventHubsEndpoint {
-  const store = options.inMemory ? undefined : new EventStore(options.dataDir);
-  const log = new EventLog({ partitions: options.partitions, retentionHours: options.retentionHours, retentionMb: options.retentionMb, store });
-  const createdAt = new Date(store ? Number(store.meta('created_at', () => String(Date.now()))) : Date.now());
+  const { log, createdAt } = openEventLog(options);
   const entity = { name: options.name, log, createdAt };
 
   const onTelemetry = ({ deviceId, payload, properties, enqueuedTime }: { deviceId: string; payload: Buffer; properties: Record<string, string | null>; enqueuedTime: string }): void => {

@@ -1,5 +1,5 @@
 import rhea from 'rhea';
-import type { EventLog } from '../../event-hubs/event-log.js';
+import type { EventLog } from '../../event-hubs/index.js';
 import type { LinkRoutes } from '../link-routes.js';
 import { encodeDeliveryAnnotations } from './encode-event.js';
 import { Ownership, type Owner } from './ownership.js';

@@ -1,4 +1,4 @@
-import type { EventLog } from '../../event-hubs/event-log.js';
+import type { EventLog } from '../../event-hubs/index.js';
 
 /** A partition receiver's start, from its `apache.org:selector-filter:string` (docs/protocol.md §Event Hubs "Start positions"). */
 export type StartPosition =
