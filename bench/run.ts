@@ -8,11 +8,13 @@ import { formatTable, meetsTarget, type Bench, type BenchRow } from './support/h
 // Each benchmark registers here; `npm run bench -- <name>…` runs a subset.
 const registry: Record<string, () => Promise<{ bench: Bench }>> = {
   methods: () => import('./methods.js'),
+  twins: () => import('./twins.js'),
   jobs: () => import('./jobs.js'),
   query: () => import('./query.js'),
   fleet: () => import('./fleet.js'),
   c2d: () => import('./c2d.js'),
   telemetry: () => import('./telemetry.js'),
+  throttle: () => import('./throttle.js'),
   'fleet-soak': () => import('./fleet-soak.js'), // opt-in: 18,000 devices for 5 minutes
 };
 const OPT_IN = new Set(['fleet-soak']);

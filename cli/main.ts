@@ -19,6 +19,8 @@ import {
   RemoteHub,
   resolveEventHubName,
   resolveHostName,
+  parseTier,
+  tierNames,
   type EntryKind,
   type HubOptions,
   type Seed,
@@ -104,6 +106,9 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
   .addOption(new Option('--c2d-default-ttl <seconds>', 'TTL of a cloud-to-device message sent without an expiry (IoT Hub: 1 to 48 hours; the emulator also takes less)').env(env('C2D_DEFAULT_TTL')).default(defaultOptions.c2dDefaultTtlSeconds).argParser(c2dTtl))
   .addOption(new Option('--c2d-max-delivery-count <n>', 'deliveries before a cloud-to-device message is dead-lettered with DeliveryCountExceeded feedback (1 to 100)').env(env('C2D_MAX_DELIVERY_COUNT')).default(defaultOptions.c2dMaxDeliveryCount).argParser(c2dDeliveryCount))
   .addOption(new Option('--max-active-jobs <n>', 'jobs running at once before 429 ThrottlingMaxActiveJobCountExceeded').env(env('MAX_ACTIVE_JOBS')).default(defaultOptions.maxActiveJobs).argParser(Number))
+  .addOption(new Option('--tier <tier>', `apply an IoT Hub tier's throttles and daily quota: ${tierNames.join(', ')} (off by default: unlimited)`).env(env('TIER')).argParser(parseTier))
+  .addOption(new Option('--units <n>', 'units of --tier (F1: 1; S1/S2/B1/B2: 1–200; S3/B3: 1–10)').env(env('UNITS')).default(defaultOptions.units).argParser(count))
+  .addOption(new Option('--throttle-backlog <ms>', 'with --tier, how long a burst is queued and answered late before 429 ThrottlingException').env(env('THROTTLE_BACKLOG')).default(defaultOptions.throttleBacklogMs).argParser(count))
   .addOption(new Option('--clock-offset <seconds>', "start the emulator's job clock this many seconds ahead of real time (scheduled jobs run early)").env(env('CLOCK_OFFSET')).default(0).argParser(seconds))
   .addOption(new Option('--seed <file>', 'JSON or YAML file of devices (tags, desired, reported, keys) applied at start and after every reset; idempotent').env(env('SEED')))
   .addOption(new Option('--recording-limit <n>', 'method calls, twin patches and connection events kept for GET /$emulator/recording').env(env('RECORDING_LIMIT')).default(defaultRecordingOptions.recordingLimit).argParser(count))
@@ -131,6 +136,9 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
       maxActiveJobs: opts.maxActiveJobs,
       c2dDefaultTtlSeconds: opts.c2dDefaultTtl,
       c2dMaxDeliveryCount: opts.c2dMaxDeliveryCount,
+      tier: opts.tier,
+      units: opts.units,
+      throttleBacklogMs: opts.throttleBacklog,
       logLevel: opts.logLevel,
       logFormat: opts.logFormat,
     };

@@ -1,5 +1,7 @@
 import path from 'node:path';
-import { EVENT_HUB_DEFAULT_PARTITIONS, EVENT_HUB_DEFAULT_RETENTION_HOURS, EVENT_HUB_DEFAULT_RETENTION_MB, c2dLimits } from './limits.js';
+import { EVENT_HUB_DEFAULT_PARTITIONS, EVENT_HUB_DEFAULT_RETENTION_HOURS, EVENT_HUB_DEFAULT_RETENTION_MB } from './limits.js';
+import { THROTTLE_BACKLOG_MS, c2dLimits } from './limits.js';
+import type { TierName } from './throttle/tiers.js';
 
 export interface HubOptions {
   /** address the listeners bind to */
@@ -18,7 +20,7 @@ export interface HubOptions {
   certNames: string[];
   logLevel: string;
   logFormat?: 'pretty' | 'json';
-  /** concurrently active jobs allowed before 429 ThrottlingMaxActiveJobCountExceeded */
+  /** concurrently active jobs allowed before 429 ThrottlingMaxActiveJobCountExceeded (a tier sets its own) */
   maxActiveJobs: number;
   /** AMQP over TLS (5671; the SDKs cannot use another port) */
   amqpPort: number;
@@ -36,6 +38,12 @@ export interface HubOptions {
   c2dDefaultTtlSeconds: number;
   /** deliveries before a C2D message is dead-lettered (IoT Hub's cloudToDevice.maxDeliveryCount) */
   c2dMaxDeliveryCount: number;
+  /** an IoT Hub tier whose throttles and daily quota the hub applies (docs/protocol.md §6); off when undefined */
+  tier?: TierName;
+  /** units of that tier */
+  units: number;
+  /** how long a throttle queues work (traffic shaping) before it answers 429 ThrottlingException */
+  throttleBacklogMs: number;
 }
 
 export const defaultOptions: HubOptions = {
@@ -53,6 +61,8 @@ export const defaultOptions: HubOptions = {
   retentionMb: EVENT_HUB_DEFAULT_RETENTION_MB,
   c2dDefaultTtlSeconds: c2dLimits.defaultTtlMs / 1000,
   c2dMaxDeliveryCount: c2dLimits.maxDeliveryCount,
+  units: 1,
+  throttleBacklogMs: THROTTLE_BACKLOG_MS,
 };
 
 export function resolveHostName(options: Pick<HubOptions, 'host' | 'hostName'>): string {

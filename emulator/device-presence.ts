@@ -10,7 +10,7 @@ export interface MqttConnections {
 }
 
 /**
- * One connection per device across protocols (docs/protocol.md §AMQP devices): a device that
+ * One connection per device across protocols (docs/protocol.md §11.5): a device that
  * connects again — over MQTT or AMQP — drops its older connection, whichever protocol that was,
  * as IoT Hub does. MQTT takeovers between two MQTT connections stay aedes' own.
  */

@@ -10,7 +10,7 @@ export interface HubEventMap {
   telemetryRouted: [{ deviceId: string; endpoint: 'events'; partitionId: string; sequenceNumber: number }];
   methodInvoked: [{ deviceId: string; methodName: string; payload: unknown; status?: number; response?: unknown; error?: string; durationMs: number }];
   twinUpdated: [{ deviceId: string; side: 'service' | 'device'; section: 'tags' | 'desired' | 'reported'; patch: JsonObject; version: number }];
-  /** A cloud-to-device message was queued, and how it left the queue (docs/protocol.md §C2D). */
+  /** A cloud-to-device message was queued, and how it left the queue (docs/protocol.md §11). */
   c2dSent: [{ deviceId: string; messageId?: string; ack: string; properties: Record<string, string>; payload: Buffer; expiryTimeUtc: string }];
   c2dSettled: [{ deviceId: string; messageId?: string; outcome: 'completed' | 'rejected' | 'abandoned' | 'expired' | 'deliveryCountExceeded' | 'purged'; deliveryCount: number }];
   deviceCreated: [{ deviceId: string }];
@@ -18,6 +18,11 @@ export interface HubEventMap {
   /** The scheduler emits these two; metrics (jobs.completed, jobs.failed, job device operations) count them. */
   jobFinished: [{ jobId: string; type: string; status: 'completed' | 'failed' | 'cancelled' }];
   jobDeviceFinished: [{ jobId: string; deviceId: string; type: string; outcome: 'completed' | 'failed' }];
+  /** A throttle or the daily quota held or refused an operation (a tier is set: docs/protocol.md §6). */
+  throttled: [{ operation: string; outcome: 'delayed' | 'throttled' | 'quota'; delayMs?: number }];
+  /** The chaos API: a rule added or removed, and each time one changed what an operation did. */
+  faultRule: [{ change: 'added' | 'removed' | 'expired'; id: string; kind: string; affected?: string[] }];
+  faultApplied: [{ what: string; operation: string; deviceId?: string }];
 }
 
 export class HubEvents extends EventEmitter<HubEventMap> {}

@@ -10,26 +10,26 @@
 export const REST_BODY_LIMIT_BYTES = 1024 * 1024;
 /** How long an idle HTTPS keep-alive connection stays open (the SDKs reuse one agent). */
 export const HTTPS_KEEP_ALIVE_MS = 120_000;
-/** Devices per bulk registry call (`POST /devices`, spec §3.1). */
+/** Devices per bulk registry call (`POST /devices`, docs/protocol.md §3.1). */
 export const BULK_MAX_DEVICES = 100;
 /** `GET /devices?top=`: values outside 1–this are read as this, as the hub does. */
 export const DEVICE_LIST_MAX_TOP = 1000;
 /** `statusReason` of a device identity. */
 export const STATUS_REASON_MAX_CHARS = 128;
 
-// ---- Query (spec §3.5, §4) -------------------------------------------------------------------
+// ---- Query (docs/protocol.md §3.5, §4) -------------------------------------------------------------------
 
 /** The hub's documented limit (query-twins.md: "a maximum length of 8192 characters"). */
 export const QUERY_MAX_CHARS = 8192;
 /**
- * EMULATOR CHOICE (spec §3.5, §8.19): a page holds 100 items when x-ms-max-item-count is absent
+ * EMULATOR CHOICE (docs/protocol.md §3.5, §8.19): a page holds 100 items when x-ms-max-item-count is absent
  * or unreadable, and never more than 100 — the documented maximum ("the service may use a
  * different value if the value specified is not acceptable"). Smaller sizes are honoured.
  */
 export const QUERY_DEFAULT_PAGE_SIZE = 100;
 export const QUERY_MAX_PAGE_SIZE = 100;
 
-// ---- Twins (spec §2.2) -----------------------------------------------------------------------
+// ---- Twins (docs/protocol.md §2.2) -----------------------------------------------------------------------
 
 export const TWIN_TAGS_MAX_BYTES = 8 * 1024;
 /** desired and reported, each */
@@ -40,7 +40,7 @@ export const TWIN_STRING_MAX_BYTES = 4 * 1024;
 export const TWIN_MAX_INTEGER = 4503599627370495;
 export const TWIN_MIN_INTEGER = -4503599627370496;
 
-// ---- Direct methods (spec §3.4) --------------------------------------------------------------
+// ---- Direct methods (docs/protocol.md §3.4) --------------------------------------------------------------
 
 /** Request payload and device response, each. */
 export const METHOD_PAYLOAD_MAX_BYTES = 128 * 1024;
@@ -48,13 +48,13 @@ export const METHOD_NAME_MAX_CHARS = 1024;
 export const METHOD_RESPONSE_TIMEOUT = { defaultSeconds: 30, minSeconds: 5, maxSeconds: 300 } as const;
 export const METHOD_CONNECT_TIMEOUT = { defaultSeconds: 0, minSeconds: 0, maxSeconds: 300 } as const;
 
-// ---- MQTT (spec §1) --------------------------------------------------------------------------
+// ---- MQTT (docs/protocol.md §1) --------------------------------------------------------------------------
 
-/** Device-to-cloud message size (spec §1.5). */
+/** Device-to-cloud message size (docs/protocol.md §1.5). */
 export const TELEMETRY_MAX_BYTES = 256 * 1024;
-/** Server-side keep-alive cap (spec §1.3): 1.5 × 1177 s ≈ the Azure load balancer's 1767 s idle limit. */
+/** Server-side keep-alive cap (docs/protocol.md §1.3): 1.5 × 1177 s ≈ the Azure load balancer's 1767 s idle limit. */
 export const MQTT_MAX_KEEPALIVE_SECONDS = 1177;
-/** Topic filters one device connection may hold (spec §1.9). */
+/** Topic filters one device connection may hold (docs/protocol.md §1.9). */
 export const MQTT_MAX_SUBSCRIPTIONS = 5;
 /** aedes: how long a TCP/TLS connection may take to send CONNECT, and its $SYS heartbeat. */
 export const MQTT_CONNECT_TIMEOUT_MS = 30_000;
@@ -70,10 +70,10 @@ export const CLOCK_MAX_OFFSET_SECONDS = 100 * 365.25 * 24 * 3600;
 /** The longest delay setTimeout accepts (2^31-1 ms, 24.8 days); longer waits re-arm when it fires. */
 export const TIMER_MAX_DELAY_MS = 2 ** 31 - 1;
 
-// ---- Jobs v2 (spec §3.6, §5) -----------------------------------------------------------------
+// ---- Jobs v2 (docs/protocol.md §3.6, §5) -----------------------------------------------------------------
 
 /**
- * EMULATOR CHOICE (spec §3.6): the Node SDK's promise form sends no maxExecutionTimeInSeconds
+ * EMULATOR CHOICE (docs/protocol.md §3.6): the Node SDK's promise form sends no maxExecutionTimeInSeconds
  * and the C# SDK omits a zero; both get the hour the Node SDK's callback form uses.
  */
 export const JOB_DEFAULT_MAX_EXECUTION_SECONDS = 3600;
@@ -81,7 +81,7 @@ export const JOB_DEFAULT_MAX_EXECUTION_SECONDS = 3600;
 export const JOB_MAX_EXECUTION_SECONDS = 2 ** 31 - 1;
 /**
  * EMULATOR CHOICE: 1,000 method calls in flight per job. The real hub paces job device operations
- * at 10/s on S1 (spec §5.6); the emulator runs them as fast as the devices answer, bounded so a
+ * at 10/s on S1 (docs/protocol.md §5.6); the emulator runs them as fast as the devices answer, bounded so a
  * 100,000-device job does not open 100,000 pending calls at once.
  */
 export const JOB_DEFAULT_CONCURRENCY = 1000;
@@ -99,16 +99,25 @@ export const EVENT_STREAM_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 /** How long a reset waits for the connections it closes to report their disconnection. */
 export const RESET_DISCONNECT_WAIT_MS = 2000;
 
-// ---- AMQP (docs/protocol.md §AMQP) -----------------------------------------------------------
+// ---- Throttling and faults (docs/protocol.md §6) ----------------------------------------------
+
+/**
+ * EMULATOR CHOICE (docs/protocol.md §6): with a tier set, a burst beyond a throttle's rate is
+ * queued and answered late (traffic shaping) as long as it would wait at most this long; beyond
+ * that the hub answers 429 ThrottlingException. The hub does not publish its backlog size.
+ */
+export const THROTTLE_BACKLOG_MS = 1000;
+
+// ---- AMQP (docs/protocol.md §10) -----------------------------------------------------------
 
 /** Idle time-out the hub announces in its open frame (IoT Hub's value): clients heartbeat every 120 s. */
 export const AMQP_IDLE_TIMEOUT_MS = 240_000;
 /** Largest AMQP frame the hub accepts; bigger transfers arrive in several frames. */
 export const AMQP_MAX_FRAME_SIZE = 65_536;
-/** Delay before the redirect detach (docs/protocol.md §Event Hubs "Redirect"): Microsoft's sample listens only once attached. */
+/** Delay before the redirect detach (docs/protocol.md §10.13): Microsoft's sample listens only once attached. */
 export const AMQP_REDIRECT_DELAY_MS = 20;
 
-// ---- Event Hubs-compatible endpoint (docs/protocol.md §Event Hubs) ----------------------------
+// ---- Event Hubs-compatible endpoint (docs/protocol.md §10) ----------------------------
 
 /** Partitions by default (IoT Hub's default for new hubs). */
 export const EVENT_HUB_DEFAULT_PARTITIONS = 4;
@@ -121,9 +130,9 @@ export const EVENT_HUB_DEFAULT_RETENTION_MB = 1024;
 /** Receivers without an owner level per consumer group and partition (Event Hubs' limit). */
 export const EVENT_HUB_MAX_RECEIVERS_PER_PARTITION = 5;
 
-// ---- Cloud-to-device messages (docs/protocol.md §C2D) ---------------------------------------
+// ---- Cloud-to-device messages (docs/protocol.md §11) ---------------------------------------
 
-/** Cloud-to-device messages (docs/protocol.md §C2D). */
+/** Cloud-to-device messages (docs/protocol.md §11). */
 export const c2dLimits = {
   /** messages not yet completed, rejected or dead-lettered, per device: the 51st send is refused */
   maxPendingPerDevice: 50,

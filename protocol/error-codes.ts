@@ -1,4 +1,4 @@
-// IoT Hub's error vocabulary (spec §3.8, §9). Clients key on the textual name in
+// IoT Hub's error vocabulary (docs/protocol.md §3.8, §9). Clients key on the textual name in
 // `iothub-errorcode` and in `ErrorCode:<Name>;…`; the number appears in envelope B bodies.
 export const errorCodes = {
   ArgumentInvalid: { code: 400004, status: 400 },

@@ -1,4 +1,4 @@
-// IoT Hub's MQTT topic names (spec §1.6). Both the hub and the fleet's light engine use these,
+// IoT Hub's MQTT topic names (docs/protocol.md §1.6). Both the hub and the fleet's light engine use these,
 // so the two sides of the wire cannot drift apart.
 
 export const TWIN_RESPONSE_FILTER = '$iothub/twin/res/#';
@@ -16,7 +16,7 @@ export const twinResponseTopic = (status: number, rid: string, version?: number)
 export const desiredPatchTopic = (version: number): string => `$iothub/twin/PATCH/properties/desired/?$version=${version}`;
 export const methodRequestTopic = (methodName: string, rid: string): string => `$iothub/methods/POST/${methodName}/?$rid=${rid}`;
 
-/** The subscriptions a device may hold; anything else is refused (spec §1.9). */
+/** The subscriptions a device may hold; anything else is refused (docs/protocol.md §1.9). */
 export type SubscriptionKind = 'methods' | 'twinResponses' | 'desired' | 'c2d';
 
 export function classifySubscription(deviceId: string, filter: string): SubscriptionKind | undefined {

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import device from 'azure-iot-device';
 import type { Hub } from '../emulator/hub.js';
 import { startTestHub } from './support/hub-factory.js';
 import { openAmqpDevice, type AmqpTransportName } from './support/amqp.js';
-import { createDevice, registryFor, waitFor, type TwinJson } from './support/sdk.js';
+import { createDevice, registryFor, type TwinJson } from './support/sdk.js';
 
 let hub: Hub;
 
@@ -24,7 +24,11 @@ describe.each<AmqpTransportName>(['Amqp', 'AmqpWs'])('an azure-iot-device client
       message.contentEncoding = 'utf-8';
       message.properties.add('alert', 'yes');
       await client.sendEvent(message);
-      const [entry] = await waitFor(() => { const t = hub.recording.telemetry({ deviceId: id }); return t.length > 0 && t; }, 5000, 'telemetry');
+      const [entry] = await vi.waitFor(() => {
+        const t = hub.recording.telemetry({ deviceId: id });
+        if (t.length === 0) throw new Error('no telemetry yet');
+        return t;
+      }, { timeout: 5000 });
       expect(entry.properties).toMatchObject({ alert: 'yes', '$.mid': 'm-1', '$.cid': 'c-1', '$.ct': 'application/json', '$.ce': 'utf-8' });
       const twin = (await registryFor(hub).getTwin(id)).responseBody as TwinJson;
       expect(twin.connectionState).toBe('Connected');
@@ -32,6 +36,6 @@ describe.each<AmqpTransportName>(['Amqp', 'AmqpWs'])('an azure-iot-device client
     } finally {
       await client.close();
     }
-    await waitFor(async () => ((await registryFor(hub).getTwin(id)).responseBody as TwinJson).connectionState === 'Disconnected', 5000, 'Disconnected');
+    await expect.poll(async () => ((await registryFor(hub).getTwin(id)).responseBody as TwinJson).connectionState, { timeout: 5000 }).toBe('Disconnected');
   });
 });

@@ -5,7 +5,7 @@ import { partitionOf } from '../emulator/event-hubs/partitioner.js';
 import type { Hub } from '../emulator/hub.js';
 import { collect, consumerFor, openAmqpDevice } from './support/amqp.js';
 import { startTestHub } from './support/hub-factory.js';
-import { createDevice, openDevice, rest, waitFor } from './support/sdk.js';
+import { createDevice, openDevice, rest } from './support/sdk.js';
 
 let hub: Hub;
 beforeAll(async () => {
@@ -33,14 +33,14 @@ describe('operations on the AMQP paths', () => {
       expect(await moved('connectedDeviceCount')).toBe(2);
       await amqp.sendEvent(new device.Message('a'));
       await mqtt.sendEvent(new device.Message('m'));
-      await waitFor(async () => (await moved('d2c_telemetry_ingress_success')) === 2, 5000, 'ingress');
+      await expect.poll(() => moved('d2c_telemetry_ingress_success'), { timeout: 5000 }).toBe(2);
       expect(await moved('d2c_telemetry_egress_success')).toBe(2);
       expect(await moved('d2c_endpoints_egress_builtIn_events')).toBe(2);
     } finally {
       await amqp.close();
       await mqtt.close();
     }
-    await waitFor(async () => (await moved('connectedDeviceCount')) === 0, 5000, 'disconnections');
+    await expect.poll(() => moved('connectedDeviceCount'), { timeout: 5000 }).toBe(0);
   });
 
   it('the recording has the AMQP device connection and its telemetry', async () => {

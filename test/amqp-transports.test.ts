@@ -7,7 +7,7 @@ import type { Hub } from '../emulator/hub.js';
 import { collect, openAmqpDevice } from './support/amqp.js';
 import { startTestHub } from './support/hub-factory.js';
 import { convertIotHubToEventHubsConnectionString } from './support/redirect-sample.js';
-import { createDevice, openDevice, waitFor } from './support/sdk.js';
+import { createDevice, openDevice } from './support/sdk.js';
 
 let hub: Hub;
 const DEVICE = 'transport-dev';
@@ -63,7 +63,7 @@ describe('WebSockets on 443', () => {
     const amqp = await openAmqpDevice(await createDevice(hub, 'ws-amqp'), 'AmqpWs');
     try {
       await Promise.all([mqtt.sendEvent(new device.Message('from mqtt-ws')), amqp.sendEvent(new device.Message('from amqp-ws'))]);
-      await waitFor(() => hub.recording.telemetry({ deviceId: 'ws-mqtt' }).length === 1 && hub.recording.telemetry({ deviceId: 'ws-amqp' }).length === 1, 5000, 'both messages');
+      await expect.poll(() => [hub.recording.telemetry({ deviceId: 'ws-mqtt' }).length, hub.recording.telemetry({ deviceId: 'ws-amqp' }).length], { timeout: 5000 }).toEqual([1, 1]);
       const transports = hub.recording.entries({ kind: 'connection' }).map((e) => [e.deviceId, (e as { transport?: string }).transport]);
       expect(transports).toContainEqual(['ws-mqtt', 'mqtt-ws']);
       expect(transports).toContainEqual(['ws-amqp', 'amqp-ws']);

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import device from 'azure-iot-device';
 import type { Hub } from '../emulator/hub.js';
-import { c2dMessage, openServiceClient, type FeedbackLog, type ServiceClientInstance } from './support/c2d.js';
+import { c2dMessage, openServiceClient, type FeedbackLog, type ServiceClientInstance, eventually } from './support/c2d.js';
 import { openAmqpDevice, type AmqpTransportName } from './support/amqp.js';
 import { startTestHub } from './support/hub-factory.js';
 import { JobClient, pollJob } from './support/job-helpers.js';
-import { createDevice, openDevice, registryFor, serviceClientFor, waitFor, type TwinJson } from './support/sdk.js';
+import { createDevice, openDevice, registryFor, serviceClientFor, type TwinJson } from './support/sdk.js';
 
 let hub: Hub;
 let service: ServiceClientInstance;
@@ -39,7 +39,7 @@ describe.each<AmqpTransportName>(['Amqp', 'AmqpWs'])('an azure-iot-device client
       const deltas: Record<string, unknown>[] = [];
       twin.on('properties.desired', (delta: Record<string, unknown>) => deltas.push(delta));
       // The SDK subscribes (twin PUT) when the listener is added: patch until a notification shows it is in place.
-      await waitFor(async () => {
+      await eventually(async () => {
         await registry.updateTwin(id, { properties: { desired: { interval: deltas.length + 10 } } }, '*');
         return deltas.some((d) => typeof d.interval === 'number' && (d.interval as number) >= 10);
       }, 5000, 'a desired notification');
@@ -93,17 +93,17 @@ describe.each<AmqpTransportName>(['Amqp', 'AmqpWs'])('an azure-iot-device client
       });
       const send = (messageId: string, verdict: string) => service.send(id, c2dMessage(`body-${messageId}`, { messageId, ack: 'full', properties: { verdict } }));
       await send(`${transport}-ok`, 'complete');
-      const ok = await waitFor(() => feedback.records().find((r) => r.originalMessageId === `${transport}-ok`), 10_000, 'Success feedback');
+      const ok = await eventually(() => feedback.records().find((r) => r.originalMessageId === `${transport}-ok`), 10_000, 'Success feedback');
       expect(ok.statusCode).toBe('Success');
       const first = received.find((m) => m.messageId === `${transport}-ok`)!;
       expect(first.getBytes().toString()).toBe(`body-${transport}-ok`);
       expect(first.ack).toBe('full');
       expect(first.to).toBe(`/devices/${id}/messages/devicebound`);
       await send(`${transport}-no`, 'reject');
-      const no = await waitFor(() => feedback.records().find((r) => r.originalMessageId === `${transport}-no`), 10_000, 'Rejected feedback');
+      const no = await eventually(() => feedback.records().find((r) => r.originalMessageId === `${transport}-no`), 10_000, 'Rejected feedback');
       expect(no.statusCode).toBe('Rejected');
       await send(`${transport}-again`, 'abandon');
-      const again = await waitFor(() => feedback.records().find((r) => r.originalMessageId === `${transport}-again`), 15_000, 'DeliveryCountExceeded feedback');
+      const again = await eventually(() => feedback.records().find((r) => r.originalMessageId === `${transport}-again`), 15_000, 'DeliveryCountExceeded feedback');
       expect(again.statusCode).toBe('DeliveryCountExceeded');
       expect(received.filter((m) => m.messageId === `${transport}-again`)).toHaveLength(10);
       expect(hub.c2d.pending(id)).toBe(0);
@@ -128,14 +128,14 @@ describe('jobs on AMQP devices', () => {
       twin.on('properties.desired', (delta: Record<string, unknown>) => desired.push(delta));
       const jobs = JobClient.fromConnectionString(hub.connectionString());
       // The method links attach when onDeviceMethod is called: wait until the hub sees them.
-      await waitFor(async () => {
+      await eventually(async () => {
         await jobs.scheduleDeviceMethod(`amqp-lock-${calls.length}-${Date.now()}`, `deviceId = '${id}'`, { methodName: 'lockDoor', payload: { by: 'job' }, responseTimeoutInSeconds: 5 }, new Date(), 60).then((r) => pollJob(jobs, r.jobStatus.jobId));
         return calls.length > 0;
       }, 15_000, 'the job to reach the device');
       expect(calls[0]).toEqual({ by: 'job' });
       const update = await jobs.scheduleTwinUpdate(`amqp-twin-${Date.now()}`, `deviceId = '${id}'`, { etag: '*', properties: { desired: { mode: 'night' } } } as never, new Date(), 60);
       expect((await pollJob(jobs, update.jobStatus.jobId)).status).toBe('completed');
-      await waitFor(() => desired.some((d) => d.mode === 'night'), 10_000, 'the desired patch from the job');
+      await eventually(() => desired.some((d) => d.mode === 'night'), 10_000, 'the desired patch from the job');
     } finally {
       await client.close();
     }
@@ -157,7 +157,7 @@ describe('one connection per device', () => {
     expect(await ping()).toBe('amqp');
     const mqtt = await openDevice(cs, 'Mqtt');
     try {
-      await waitFor(() => dropped('connected again over MQTT') && hub.amqp.connectionCount === baseline, 10_000, 'the AMQP connection to be closed');
+      await eventually(() => dropped('connected again over MQTT') && hub.amqp.connectionCount === baseline, 10_000, 'the AMQP connection to be closed');
       expect(((await registryFor(hub).getTwin(id)).responseBody as TwinJson).connectionState).toBe('Connected');
       mqtt.onDeviceMethod('ping', (_req, res) => void res.send(200, 'mqtt'));
       expect(await ping()).toBe('mqtt');
@@ -167,7 +167,7 @@ describe('one connection per device', () => {
     }
     const again = await openAmqpDevice(cs, 'AmqpWs');
     try {
-      await waitFor(() => dropped('connected again over AMQP') && hub.connections.current(id) === undefined, 10_000, 'the MQTT connection to be closed');
+      await eventually(() => dropped('connected again over AMQP') && hub.connections.current(id) === undefined, 10_000, 'the MQTT connection to be closed');
       // The MQTT client may come back on its own (its retry policy) and take over again, as on IoT Hub; stop it first.
       await Promise.race([mqtt.close().catch(() => {}), new Promise((r) => setTimeout(r, 2000))]);
       expect(((await registryFor(hub).getTwin(id)).responseBody as TwinJson).connectionState).toBe('Connected');

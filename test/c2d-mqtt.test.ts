@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import device from 'azure-iot-device';
 import type { Hub } from '../emulator/hub.js';
 import { c2dFilter } from '../protocol/topics.js';
-import { c2dMessage, openServiceClient, type FeedbackLog, type ServiceClientInstance } from './support/c2d.js';
+import { c2dMessage, openServiceClient, type FeedbackLog, type ServiceClientInstance, eventually } from './support/c2d.js';
 import { startTestHub } from './support/hub-factory.js';
 import { connectRaw } from './support/raw-device.js';
-import { createDevice, openDevice, rest, waitFor } from './support/sdk.js';
+import { createDevice, openDevice, rest } from './support/sdk.js';
 
 let hub: Hub;
 let service: ServiceClientInstance;
@@ -37,9 +37,9 @@ describe('cloud-to-device messages to an MQTT device', () => {
     try {
       const received: DeviceMessage[] = [];
       client.on('message', (m: DeviceMessage) => received.push(m));
-      await waitFor(() => hub.connections.isSubscribed(id, 'c2d'), 5000, 'C2D subscription');
+      await eventually(() => hub.connections.isSubscribed(id, 'c2d'), 5000, 'C2D subscription');
       await send(id, 'hello', { messageId: 'm-1', correlationId: 'c/1', contentType: 'application/json', contentEncoding: 'utf-8', ack: 'full', properties: { odd: 'a/b&c=d' }, expiryTimeUtc: Date.now() + 60_000 });
-      await waitFor(() => received.length === 1, 5000, 'the message');
+      await eventually(() => received.length === 1, 5000, 'the message');
       const m = received[0];
       expect(m.getBytes().toString()).toBe('hello');
       expect(m.messageId).toBe('m-1');
@@ -50,8 +50,8 @@ describe('cloud-to-device messages to an MQTT device', () => {
       expect(m.expiryTimeUtc).toMatch(/^\d{4}-\d\d-\d\dT/);
       expect(m.properties.getValue('odd')).toBe('a/b&c=d');
       expect(m.properties.getValue('iothub-ack')).toBe('full');
-      await waitFor(() => hub.c2d.pending(id) === 0, 5000, 'PUBACK to complete it');
-      const record = await waitFor(() => feedback.records().find((r) => r.originalMessageId === 'm-1'), 5000, 'Success feedback');
+      await eventually(() => hub.c2d.pending(id) === 0, 5000, 'PUBACK to complete it');
+      const record = await eventually(() => feedback.records().find((r) => r.originalMessageId === 'm-1'), 5000, 'Success feedback');
       expect(record.statusCode).toBe('Success');
     } finally {
       await client.close();
@@ -63,7 +63,7 @@ describe('cloud-to-device messages to an MQTT device', () => {
     const cs = await createDevice(hub, id);
     let client = await openDevice(cs);
     client.on('message', () => {});
-    await waitFor(() => hub.connections.isSubscribed(id, 'c2d'), 5000, 'C2D subscription');
+    await eventually(() => hub.connections.isSubscribed(id, 'c2d'), 5000, 'C2D subscription');
     await client.close();
     for (let i = 0; i < 5; i++) await send(id, `m${i}`, { messageId: `off-${i}` });
     expect(hub.c2d.pending(id)).toBe(5);
@@ -71,10 +71,10 @@ describe('cloud-to-device messages to an MQTT device', () => {
     try {
       const received: string[] = [];
       client.on('message', (m: DeviceMessage) => received.push(m.messageId));
-      await waitFor(() => received.length >= 5 && hub.c2d.pending(id) === 0, 5000, 'the queue');
+      await eventually(() => received.length >= 5 && hub.c2d.pending(id) === 0, 5000, 'the queue');
       // Another round trip on the same connection: anything duplicated would have arrived by then.
       await send(id, 'last', { messageId: 'off-last' });
-      await waitFor(() => received.includes('off-last'), 5000, 'the last message');
+      await eventually(() => received.includes('off-last'), 5000, 'the last message');
       expect(received).toEqual(['off-0', 'off-1', 'off-2', 'off-3', 'off-4', 'off-last']);
     } finally {
       await client.close();
@@ -91,7 +91,7 @@ describe('cloud-to-device messages to an MQTT device', () => {
     expect(res.json).toEqual({ totalMessagesPurged: 2, deviceId: id, moduleId: null });
     expect(hub.c2d.pending(id)).toBe(0);
     // Purged feedback goes to senders that asked for negative outcomes only.
-    const purged = await waitFor(() => feedback.records().find((r) => r.originalMessageId === 'purge-a'), 5000, 'Purged feedback');
+    const purged = await eventually(() => feedback.records().find((r) => r.originalMessageId === 'purge-a'), 5000, 'Purged feedback');
     expect(purged.statusCode).toBe('Purged');
     expect(feedback.records().some((r) => r.originalMessageId === 'purge-b')).toBe(false);
     const missing = await rest(hub, 'DELETE', `/devices/nobody/commands?api-version=2021-04-12`);
@@ -109,18 +109,18 @@ describe('cloud-to-device messages to an MQTT device', () => {
     // Never PUBACK: mqtt.js acknowledges only when handleMessage calls back.
     first.handleMessage = () => {};
     await send(id, 'unacked', { messageId: 'inflight-1' });
-    await waitFor(() => firstGot.length === 1, 5000, 'the first delivery');
+    await eventually(() => firstGot.length === 1, 5000, 'the first delivery');
     first.end(true);
-    await waitFor(() => hub.connections.current(id) === undefined, 5000, 'the drop');
+    await eventually(() => hub.connections.current(id) === undefined, 5000, 'the drop');
     expect(hub.c2d.pending(id)).toBe(1);
     // The persistent session brings the subscription back; aedes would also replay its stored copy.
     const second = await connectRaw(hub, id, { clean: false });
     try {
       const got: { payload: string; topic: string }[] = [];
       second.on('message', (topic, payload) => got.push({ topic, payload: payload.toString() }));
-      await waitFor(() => got.length >= 1 && hub.c2d.pending(id) === 0, 5000, 'the redelivery to be completed');
+      await eventually(() => got.length >= 1 && hub.c2d.pending(id) === 0, 5000, 'the redelivery to be completed');
       await send(id, 'after', { messageId: 'inflight-2' });
-      await waitFor(() => got.some((g) => g.payload === 'after'), 5000, 'the next message');
+      await eventually(() => got.some((g) => g.payload === 'after'), 5000, 'the next message');
       expect(got.map((g) => g.payload)).toEqual(['unacked', 'after']);
       expect(got[0].topic).toContain('%24.mid=inflight-1');
     } finally {

@@ -3,9 +3,9 @@ import device from 'azure-iot-device';
 import type { Hub } from '../emulator/hub.js';
 import { monitorEvent } from '../emulator/remote/monitor-format.js';
 import { openAmqpDevice } from './support/amqp.js';
-import { c2dMessage, openServiceClient, type ServiceClientInstance } from './support/c2d.js';
+import { c2dMessage, openServiceClient, type ServiceClientInstance, eventually } from './support/c2d.js';
 import { startTestHub } from './support/hub-factory.js';
-import { createDevice, registryFor, rest, waitFor } from './support/sdk.js';
+import { createDevice, registryFor, rest } from './support/sdk.js';
 
 let hub: Hub;
 let service: ServiceClientInstance;
@@ -46,11 +46,11 @@ describe('C2D in metrics, recording, monitor and reset', () => {
       // one disposition carrying the first one's outcome (a reject then an abandon both read as rejected).
       for (const [messageId, verdict] of [['ops-complete', 'complete'], ['ops-reject', 'reject'], ['ops-abandon', 'abandon']]) {
         await service.send(id, c2dMessage(messageId, { messageId, properties: { verdict } }));
-        await waitFor(() => hub.c2d.pending(id) === 0, 10_000, `${messageId} settled`);
+        await eventually(() => hub.c2d.pending(id) === 0, 10_000, `${messageId} settled`);
       }
       await createDevice(hub, 'ops-offline');
       await service.send('ops-offline', c2dMessage('gone', { messageId: 'ops-expire', expiryTimeUtc: Date.now() + 100 }));
-      await waitFor(() => hub.recording.c2dMessages({ deviceId: 'ops-offline', event: 'expired' }).length === 1, 5000, 'the expiry');
+      await eventually(() => hub.recording.c2dMessages({ deviceId: 'ops-offline', event: 'expired' }).length === 1, 5000, 'the expiry');
       const after = await scrape();
       const moved = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
       expect(moved('c2d_commands_egress_complete_success')).toBe(2);

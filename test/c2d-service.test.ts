@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import iothub from 'azure-iothub';
 import device from 'azure-iot-device';
 import type { Hub } from '../emulator/hub.js';
-import { c2dMessage, openServiceClient, resultOf, type FeedbackLog, type ServiceClientInstance } from './support/c2d.js';
+import { c2dMessage, openServiceClient, resultOf, type FeedbackLog, type ServiceClientInstance, eventually } from './support/c2d.js';
 import { startTestHub } from './support/hub-factory.js';
-import { createDevice, openDevice, registryFor, rest, waitFor } from './support/sdk.js';
+import { createDevice, openDevice, registryFor, rest } from './support/sdk.js';
 
 let hub: Hub;
 let service: ServiceClientInstance;
@@ -51,7 +51,7 @@ describe('azure-iothub Client.send over AMQP', () => {
     const id = 'svc-expire';
     await createDevice(hub, id);
     await service.send(id, c2dMessage('late', { messageId: 'exp-1', ack: 'full', expiryTimeUtc: Date.now() + 300 }));
-    const record = await waitFor(() => feedback.records().find((r) => r.originalMessageId === 'exp-1'), 5000, 'Expired feedback');
+    const record = await eventually(() => feedback.records().find((r) => r.originalMessageId === 'exp-1'), 5000, 'Expired feedback');
     expect(record).toMatchObject({ statusCode: 'Expired', deviceId: id });
     expect(hub.c2d.pending(id)).toBe(0);
   });
@@ -62,9 +62,9 @@ describe('azure-iothub Client.send over AMQP', () => {
     try {
       const got: string[] = [];
       client.on('message', (m: InstanceType<typeof device.Message>) => got.push(m.getBytes().toString()));
-      await waitFor(() => hub.connections.isSubscribed(id, 'c2d'), 5000, 'C2D subscription');
+      await eventually(() => hub.connections.isSubscribed(id, 'c2d'), 5000, 'C2D subscription');
       await service.send(id, c2dMessage('open', { messageId: 'full-1', ack: 'full' }));
-      const record = await waitFor(() => feedback.records().find((r) => r.originalMessageId === 'full-1'), 5000, 'Success feedback');
+      const record = await eventually(() => feedback.records().find((r) => r.originalMessageId === 'full-1'), 5000, 'Success feedback');
       expect(got).toEqual(['open']);
       const generationId = ((await registryFor(hub).get(id)).responseBody as { generationId: string }).generationId;
       expect(record).toEqual({ originalMessageId: 'full-1', description: 'Success', statusCode: 'Success', deviceId: id, enqueuedTimeUtc: expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/), deviceGenerationId: generationId });
@@ -80,7 +80,7 @@ describe('azure-iothub Client.send over AMQP', () => {
     await createDevice(hub, id);
     await service.send(id, c2dMessage('a', { messageId: 'pos-expired', ack: 'positive', expiryTimeUtc: Date.now() + 100 }));
     await service.send(id, c2dMessage('b', { messageId: 'neg-expired', ack: 'negative', expiryTimeUtc: Date.now() + 100 }));
-    await waitFor(() => feedback.records().some((r) => r.originalMessageId === 'neg-expired'), 5000, 'negative-ack feedback');
+    await eventually(() => feedback.records().some((r) => r.originalMessageId === 'neg-expired'), 5000, 'negative-ack feedback');
     expect(feedback.records().some((r) => r.originalMessageId === 'pos-expired')).toBe(false);
   });
 

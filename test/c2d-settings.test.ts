@@ -2,9 +2,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import device from 'azure-iot-device';
 import type { Hub } from '../emulator/hub.js';
 import { openAmqpDevice } from './support/amqp.js';
-import { c2dMessage, openServiceClient } from './support/c2d.js';
+import { c2dMessage, openServiceClient, eventually } from './support/c2d.js';
 import { startTestHub, tempDataDir } from './support/hub-factory.js';
-import { createDevice, openDevice, registryFor, waitFor } from './support/sdk.js';
+import { createDevice, openDevice, registryFor } from './support/sdk.js';
 
 const data = tempDataDir();
 afterAll(() => data.remove());
@@ -28,9 +28,9 @@ describe('C2D queues', () => {
       expect(hub.c2d.pending('c2d-restart')).toBe(2);
       const got: string[] = [];
       client.on('message', (m: InstanceType<typeof device.Message>) => got.push(m.messageId));
-      await waitFor(() => got.length === 2 && hub.c2d.pending('c2d-restart') === 0, 10_000, 'both messages');
+      await eventually(() => got.length === 2 && hub.c2d.pending('c2d-restart') === 0, 10_000, 'both messages');
       expect(got).toEqual(['r-1', 'r-2']);
-      const record = await waitFor(() => feedback.records().find((r) => r.originalMessageId === 'r-2'), 5000, 'feedback');
+      const record = await eventually(() => feedback.records().find((r) => r.originalMessageId === 'r-2'), 5000, 'feedback');
       expect(record.statusCode).toBe('Success');
       expect(((await registryFor(hub).get('c2d-restart')).responseBody as unknown as { cloudToDeviceMessageCount: number }).cloudToDeviceMessageCount).toBe(0);
     } finally {
@@ -46,7 +46,7 @@ describe('C2D queues', () => {
     try {
       await createDevice(hub, 'c2d-ttl');
       await service.send('c2d-ttl', c2dMessage('soon gone', { messageId: 'ttl-1', ack: 'negative' }));
-      const expired = await waitFor(() => feedback.records().find((r) => r.originalMessageId === 'ttl-1'), 5000, 'Expired feedback');
+      const expired = await eventually(() => feedback.records().find((r) => r.originalMessageId === 'ttl-1'), 5000, 'Expired feedback');
       expect(expired.statusCode).toBe('Expired');
       const client = await openAmqpDevice(await createDevice(hub, 'c2d-count'), 'Amqp');
       try {
@@ -56,7 +56,7 @@ describe('C2D queues', () => {
           void client.abandon(m);
         });
         await service.send('c2d-count', c2dMessage('twice', { messageId: 'count-1', ack: 'full' }));
-        const record = await waitFor(() => feedback.records().find((r) => r.originalMessageId === 'count-1'), 5000, 'DeliveryCountExceeded feedback');
+        const record = await eventually(() => feedback.records().find((r) => r.originalMessageId === 'count-1'), 5000, 'DeliveryCountExceeded feedback');
         expect(record.statusCode).toBe('DeliveryCountExceeded');
         expect(deliveries).toBe(2);
       } finally {

@@ -26,7 +26,7 @@ const peerKey = Symbol('iothub-emulator amqp peer');
 type HubConnection = Connection & { [peerKey]?: AmqpPeer };
 
 /**
- * The AMQP listener (docs/protocol.md §AMQP): one rhea container of its own (never rhea's
+ * The AMQP listener (docs/protocol.md §10): one rhea container of its own (never rhea's
  * default one, which `@azure/event-hubs` in the same process uses), SASL ANONYMOUS + PLAIN +
  * none on one port, the `$cbs` node, and link dispatch through `routes`. Any error a client
  * causes ends at most its own connection.
@@ -55,7 +55,7 @@ export class AmqpServer {
     c.on('receiver_open', (context: EventContext) => this.openLink(context.receiver!, 'receiving'));
     c.on('connection_close', (context: EventContext) => this.ended(context.connection, 'closed'));
     c.on('disconnected', (context: EventContext) => this.ended(context.connection, context.error ? `lost: ${String((context.error as Error).message ?? context.error)}` : 'lost'));
-    // Without these, rhea throws link and connection errors at the process (docs/protocol.md §AMQP).
+    // Without these, rhea throws link and connection errors at the process (docs/protocol.md §10).
     c.on('error', (error: unknown) => this.log.debug({ err: describe(error) }, 'AMQP error'));
     c.on('protocol_error', (error: unknown) => this.log.info({ err: describe(error) }, 'closing AMQP connection: protocol error'));
     c.on('connection_error', (context: EventContext) => this.log.debug({ err: context.connection.error }, 'AMQP connection closed by the client with an error'));
@@ -102,7 +102,7 @@ export class AmqpServer {
   private connectionOptions(): Record<string, unknown> {
     return {
       container_id: 'iothub-emulator',
-      // IoT Hub's value (docs/protocol.md §AMQP): clients then send a heartbeat every 120 s.
+      // IoT Hub's value (docs/protocol.md §10): clients then send a heartbeat every 120 s.
       idle_time_out: AMQP_IDLE_TIMEOUT_MS,
       max_frame_size: AMQP_MAX_FRAME_SIZE,
       autoaccept: false,

@@ -40,7 +40,7 @@ export function writeMessageId(id: MessageIdValue | undefined): unknown {
 
 /**
  * A transfer on `/messages/devicebound` → the device it is for and what to queue. Bad input is a
- * HubError the link answers with `rejected` and the matching AMQP condition (docs/protocol.md §C2D).
+ * HubError the link answers with `rejected` and the matching AMQP condition (docs/protocol.md §11).
  */
 export function readServiceMessage(message: AmqpMessage): { deviceId: string; content: CloudMessageContent } {
   const to = typeof message.to === 'string' ? DEVICEBOUND_TO.exec(message.to) : null;

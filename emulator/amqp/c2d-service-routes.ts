@@ -34,7 +34,7 @@ export function creditOf(sender: Sender): number {
 }
 
 /**
- * The service side of cloud-to-device messaging (docs/protocol.md §C2D), for azure-iothub's
+ * The service side of cloud-to-device messaging (docs/protocol.md §11), for azure-iothub's
  * `Client`: sends on `/messages/devicebound`, feedback on `/messages/serviceBound/feedback`, and
  * the file-notification receiver (which attaches and stays quiet: the emulator has no file upload).
  */
@@ -54,7 +54,7 @@ export function registerServiceC2dRoutes(routes: LinkRoutes, deps: ServiceC2dDep
           delivery.reject({ condition: 'amqp:internal-error', description: 'The emulator failed to queue the message.' });
           return;
         }
-        // Always with an error: the SDK reads a rejection without one as success (docs/protocol.md §C2D).
+        // Always with an error: the SDK reads a rejection without one as success (docs/protocol.md §11).
         delivery.reject({ condition: sendErrorCondition(error), description: error.message, info: { 'com.microsoft:tracking-id': '', 'iothub-errorcode': error.errorName } } as never);
       }
     });
@@ -91,6 +91,6 @@ export function registerServiceC2dRoutes(routes: LinkRoutes, deps: ServiceC2dDep
     feedback.openReceiver(sink);
   });
 
-  // EMULATOR CHOICE (docs/protocol.md §C2D): the link attaches and never carries a message.
+  // EMULATOR CHOICE (docs/protocol.md §11): the link attaches and never carries a message.
   routes.sending('/messages/serviceBound/filenotifications', { service: 'ServiceConnect' }, () => {});
 }

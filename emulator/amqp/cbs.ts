@@ -17,7 +17,7 @@ export interface CbsDependencies {
 }
 
 /**
- * The claims-based security node `$cbs` (docs/protocol.md §AMQP "CBS"): put-token requests on a
+ * The claims-based security node `$cbs` (docs/protocol.md §10.3): put-token requests on a
  * client sender to `$cbs`, answers on a client receiver from `$cbs`. Every request is answered,
  * with `status-code` as an AMQP int: 200, 400 (not a put-token request) or 401 (refused).
  */

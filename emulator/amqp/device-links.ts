@@ -49,7 +49,7 @@ const uuidOf = (value: unknown): string | undefined => {
 
 /**
  * AMQP devices (azure-iot-device-amqp `Amqp`/`AmqpWs`): C2D on `/devices/{id}/messages/devicebound`,
- * direct methods and twin on their link pairs (docs/protocol.md §AMQP devices). Implements the
+ * direct methods and twin on their link pairs (docs/protocol.md §11.5). Implements the
  * services' DeviceChannel for devices connected over AMQP, so `MethodService` and `TwinService`
  * reach them exactly as they reach MQTT devices: the channel's MQTT topics name what to send, and
  * this class puts it on the device's AMQP links instead.
@@ -283,7 +283,7 @@ export class AmqpDeviceLinks implements DeviceChannel {
       }
     } catch (error) {
       if (!(error instanceof HubError)) throw error;
-      // The SDK JSON-parses an error body: always JSON (docs/protocol.md §AMQP devices).
+      // The SDK JSON-parses an error body: always JSON (docs/protocol.md §11.5).
       status = error.status;
       body = Buffer.from(JSON.stringify({ errorCode: error.code, message: error.message, trackingId: '', timestampUtc: isoTime() }));
     }

@@ -1,4 +1,4 @@
-// The AMQP face (docs/protocol.md §AMQP): listeners, SASL, CBS, link routing, device telemetry
+// The AMQP face (docs/protocol.md §10): listeners, SASL, CBS, link routing, device telemetry
 // and the Event Hubs-compatible endpoint. Other faces' code registers links through `routes`
 // (see link-routes.ts for the API).
 export { AmqpServer, type AmqpServerDependencies } from './amqp-server.js';

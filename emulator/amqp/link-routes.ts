@@ -13,7 +13,7 @@
  *     TARGET address matches; `ctx.link` is a rhea `Receiver` (listen for `message`; the
  *     connection runs with `autoaccept: false`, so settle each delivery yourself:
  *     `context.delivery.accept()` / `.reject({ condition, description })` — never an error-less
- *     reject, docs/protocol.md §AMQP).
+ *     reject, docs/protocol.md §10).
  *   - Patterns are paths with `{name}` segments. Matching ignores case and a leading slash, drops
  *     a `?query`, and strips an `amqps://host[:port]` prefix. The first registered match wins.
  *     Both links of a pair (twin, methods) register the same pattern once per direction.
@@ -33,7 +33,7 @@
  *             connection closed or lost. Put requeue-on-loss and cleanup here.
  *   reject(condition, description)   refuses the link: the attach is answered, then detached
  *             with that AMQP error (e.g. 'amqp:not-found'). The IoT SDKs treat any link error as
- *             fatal for their connection (docs/protocol.md §AMQP), so prefer errors on dispositions.
+ *             fatal for their connection (docs/protocol.md §10), so prefer errors on dispositions.
  *
  * ACCESS (checked by the router BEFORE the handler runs; a miss detaches with amqp:unauthorized-access)
  *   { device: 'deviceId' }         a live claim for the device named by that param: its own token

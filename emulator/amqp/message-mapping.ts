@@ -3,7 +3,7 @@ import rhea, { type Message } from 'rhea';
 /**
  * An AMQP message from a device in the MQTT property-bag form the hub's telemetry path carries
  * (`$.mid`, `$.cid`, `$.ct`, … and user properties), so recording, monitor and the Event
- * Hubs-compatible endpoint treat both protocols alike (docs/protocol.md §AMQP "Telemetry").
+ * Hubs-compatible endpoint treat both protocols alike (docs/protocol.md §10.5).
  */
 export function propertiesOf(message: Message): Record<string, string | null> {
   const properties: Record<string, string | null> = {};

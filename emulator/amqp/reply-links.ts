@@ -2,7 +2,7 @@ import type { Message, Receiver, Sender, Session } from 'rhea';
 
 /**
  * The hub-side senders of a request/response node ($cbs, $management) on each connection, and
- * which one a response goes to (docs/protocol.md §AMQP "CBS"): the sender whose remote target
+ * which one a response goes to (docs/protocol.md §10.3): the sender whose remote target
  * address or link name equals the request's reply-to; else one on the request's session; else
  * any on the connection. (The IoT SDKs send reply-to `cbs`, which names neither.)
  */

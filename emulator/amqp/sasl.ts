@@ -1,7 +1,7 @@
 import type { AmqpClaim, ClaimResult } from '../identity/amqp-claims.js';
 
 /**
- * SASL PLAIN as IoT Hub takes it (docs/protocol.md §AMQP "SASL"): user `<policy>@sas.root.<hub>`
+ * SASL PLAIN as IoT Hub takes it (docs/protocol.md §10.2): user `<policy>@sas.root.<hub>`
  * or `<device>@sas.<hub>`, password a SAS token. The token is verified here and the claim kept
  * on the mechanism object, which the connection reads back once it opens (rhea's stock PLAIN
  * callback never sees the connection).

@@ -38,7 +38,7 @@ interface Entry {
 const MAX_TIMER_MS = 2_147_000_000;
 
 /**
- * Cloud-to-device queues (docs/protocol.md §C2D): one FIFO queue per device, at most 50 pending,
+ * Cloud-to-device queues (docs/protocol.md §11): one FIFO queue per device, at most 50 pending,
  * TTL, locks while delivered, delivery count, feedback. Transport-independent: the faces attach a
  * sink per device (one at a time: one connection per device) and settle deliveries by lock token.
  */
@@ -79,7 +79,7 @@ export class CloudToDeviceService {
       throw new HubError('DeviceMaximumQueueDepthExceeded', `The maximum number of messages (${c2dLimits.maxPendingPerDevice}) queued for device '${deviceId}' has been reached.`);
     }
     const now = Date.now();
-    // EMULATOR CHOICE (docs/protocol.md §C2D): an expiry beyond the 48-hour maximum TTL is cut to it.
+    // EMULATOR CHOICE (docs/protocol.md §11): an expiry beyond the 48-hour maximum TTL is cut to it.
     const expiresMs = Math.min(content.expiryTimeMs ?? now + this.defaultTtlMs, now + c2dLimits.maxTtlMs);
     const unsaved: Omit<CloudMessage, 'seq'> = { ...content, deviceId, deviceGenerationId: record.generationId, enqueuedMs: now, expiresMs, deliveryCount: 0 };
     const seq = this.store.add(unsaved);
@@ -253,7 +253,7 @@ export class CloudToDeviceService {
     entry.lock = undefined;
   }
 
-  /** Lock timeout: Invisible → Enqueued without counting a delivery (docs/protocol.md §C2D). */
+  /** Lock timeout: Invisible → Enqueued without counting a delivery (docs/protocol.md §11). */
   private lockLapsed(token: string): void {
     const entry = this.locks.get(token);
     if (!entry) return;

@@ -1,4 +1,4 @@
-/** What `iothub-ack` asks for: which outcomes produce a feedback record (docs/protocol.md §C2D). */
+/** What `iothub-ack` asks for: which outcomes produce a feedback record (docs/protocol.md §11). */
 export type AckMode = 'none' | 'positive' | 'negative' | 'full';
 export const ackModes: readonly AckMode[] = ['none', 'positive', 'negative', 'full'];
 

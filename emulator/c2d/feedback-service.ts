@@ -17,7 +17,7 @@ interface Held {
 }
 
 /**
- * Feedback records become feedback messages of up to 64 records (docs/protocol.md §C2D): records
+ * Feedback records become feedback messages of up to 64 records (docs/protocol.md §11): records
  * produced in the same event-loop turn share a message, which is then held (persisted, 1 hour)
  * until one of the attached feedback receivers takes it.
  */

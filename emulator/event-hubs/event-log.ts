@@ -57,7 +57,7 @@ class Partition {
 }
 
 /**
- * The Event Hubs-compatible endpoint's partitions (docs/protocol.md §Event Hubs): sequence
+ * The Event Hubs-compatible endpoint's partitions (docs/protocol.md §10): sequence
  * numbers from 0 per partition, offsets = the byte position of an event in its partition's
  * stream, retention bounded by age and size. Appends are written to the store in one
  * transaction at most every 20 ms; readers are woken as events arrive, from memory.
@@ -208,7 +208,7 @@ export class EventLog {
     }
   }
 
-  /** Age and size bounds (docs/protocol.md §Event Hubs "Retention"); the size bound is per partition, an even share. */
+  /** Age and size bounds (docs/protocol.md §10.12); the size bound is per partition, an even share. */
   applyRetention(now = Date.now()): void {
     if (this.closed) return;
     this.flush();

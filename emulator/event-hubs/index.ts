@@ -1,4 +1,4 @@
-// The Event Hubs-compatible endpoint's state (docs/protocol.md §Event Hubs): partitions, their
+// The Event Hubs-compatible endpoint's state (docs/protocol.md §10): partitions, their
 // events and retention. The AMQP face serves it (emulator/amqp/event-hubs/).
 import { EventStore } from '../store/event-store.js';
 import { EventLog } from './event-log.js';

@@ -1,6 +1,6 @@
 /**
  * The partition of a device's events: FNV-1a (32-bit) over the UTF-8 bytes of the device id,
- * modulo the partition count (docs/protocol.md §Event Hubs "Partitions"). IoT Hub's own hash is
+ * modulo the partition count (docs/protocol.md §10.7). IoT Hub's own hash is
  * not public; what users can rely on, and what this keeps, is that one device always lands on
  * the same partition, in arrival order.
  */

@@ -5,7 +5,7 @@ import { findPolicy, type Policy } from './policies.js';
 
 /**
  * What a CBS put-token (or a SASL PLAIN password) proves, recorded on the AMQP connection that
- * presented it (docs/protocol.md §AMQP "CBS"). Paths are lower-cased, without the host and
+ * presented it (docs/protocol.md §10.3). Paths are lower-cased, without the host and
  * without leading or trailing slashes, so `resourceCovers` can compare them with link addresses.
  */
 export type AmqpClaim =
@@ -22,7 +22,7 @@ const refuse = (description: string): ClaimResult => ({ ok: false, status: 401, 
 
 /**
  * Verifies a token for `audience`. IoT Hub tokens are HMAC'd with the base64-decoded key, Event
- * Hubs tokens (`sb://` audiences) with the key string itself (docs/protocol.md §AMQP "CBS").
+ * Hubs tokens (`sb://` audiences) with the key string itself (docs/protocol.md §10.3).
  */
 export function verifyAmqpToken(audience: string, tokenText: string, findDevice: (deviceId: string) => DeviceRecord | undefined, nowSeconds = Date.now() / 1000): ClaimResult {
   let decodedAudience: string;

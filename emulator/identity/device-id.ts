@@ -1,6 +1,6 @@
 import { HubError } from '../errors.js';
 
-// Spec §2.2: case-sensitive, ≤ 128 chars, ASCII alphanumerics plus - . + % _ # * ? ! ( ) , = @ $ ' : ;
+// docs/protocol.md §2.2: case-sensitive, ≤ 128 chars, ASCII alphanumerics plus - . + % _ # * ? ! ( ) , = @ $ ' : ;
 const VALID_ID = /^[A-Za-z0-9\-.+%_#*?!(),=@$':;]{1,128}$/;
 
 export function validateDeviceId(deviceId: unknown): asserts deviceId is string {

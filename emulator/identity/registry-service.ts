@@ -12,7 +12,7 @@ import { registryEtag } from './device-json.js';
 import { generateKey, validateKey } from './keys.js';
 import { STATUS_REASON_MAX_CHARS } from '../limits.js';
 
-/** The fields of a Device body (spec §3.1) a caller may set. */
+/** The fields of a Device body (docs/protocol.md §3.1) a caller may set. */
 export interface DeviceInput {
   deviceId?: unknown;
   status?: unknown;

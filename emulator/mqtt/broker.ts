@@ -7,6 +7,7 @@ import type { RegistryService } from '../identity/registry-service.js';
 import type { SessionStore } from '../store/session-store.js';
 import { subscriptionsOf, type DeviceConnections } from './device-connections.js';
 import { DeviceRouter, ProtocolViolation } from './device-router.js';
+import type { HubGate } from '../faults/hub-gate.js';
 import { MQTT_CONNECT_TIMEOUT_MS, MQTT_HEARTBEAT_MS, MQTT_MAX_KEEPALIVE_SECONDS, MQTT_MAX_SUBSCRIPTIONS, TIMER_MAX_DELAY_MS } from '../limits.js';
 
 
@@ -20,12 +21,20 @@ interface DeviceClientState {
 const stateKey = Symbol('iothub-emulator device state');
 type HubClient = Client & { [stateKey]?: DeviceClientState; transport?: string };
 
-function refusal(returnCode: 4 | 5, message: string): AuthenticateError {
+const connackText: Record<number, string> = {
+  1: 'Unacceptable protocol version',
+  2: 'Identifier rejected',
+  3: 'Server unavailable',
+  4: 'Bad username or password',
+  5: 'Not authorized',
+};
+
+function refusal(returnCode: number, message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
 }
 
 /**
- * Parses `{host}/{deviceId}/?api-version=…&model-id=…` leniently (spec §1.2, §8.9): the `?` and
+ * Parses `{host}/{deviceId}/?api-version=…&model-id=…` leniently (docs/protocol.md §1.2, §8.9): the `?` and
  * api-version are optional, and the host part is not compared (see identity/auth.ts).
  */
 function parseUsername(username: string | undefined): { deviceId: string; modelId?: string } | undefined {
@@ -45,11 +54,13 @@ export interface BrokerDependencies {
   sessions: SessionStore;
   events: HubEvents;
   log: Logger;
+  /** throttles and chaos rules for new connections (docs/protocol.md §6) */
+  gate?: HubGate;
 }
 
 /** aedes, reduced to IoT Hub's device protocol: authentication, the allowed topics, per-device sessions. */
 export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
-  const { registry, router, connections, sessions, events, log } = deps;
+  const { registry, router, connections, sessions, events, log, gate } = deps;
 
   const broker = await Aedes.createBroker({
     heartbeatInterval: MQTT_HEARTBEAT_MS,
@@ -77,7 +88,7 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
         log.info({ deviceId: clientId }, 'connection refused: unknown device');
         return done(refusal(5, 'Not authorized'), false);
       }
-      // EMULATOR CHOICE (spec §1.2): a disabled device is refused with CONNACK 5.
+      // EMULATOR CHOICE (docs/protocol.md §1.2): a disabled device is refused with CONNACK 5.
       if (record.status !== 'enabled') {
         log.info({ deviceId: clientId }, 'connection refused: device is disabled');
         return done(refusal(5, 'Not authorized'), false);
@@ -87,15 +98,33 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
         log.info({ deviceId: clientId, reason: result.reason }, 'connection refused');
         return done(refusal(5, 'Not authorized'), false);
       }
-      hubClient[stateKey] = { deviceId: clientId, tokenExpiry: result.expiry, modelId: user.modelId };
-      done(null, true);
+      const accept = (): void => {
+        hubClient[stateKey] = { deviceId: clientId, tokenExpiry: result.expiry, modelId: user.modelId };
+        done(null, true);
+      };
+      if (!gate || gate.idle) return accept();
+      // Chaos rules and the tier's new-connection throttle (docs/protocol.md §6): a refusal is a
+      // CONNACK the SDKs retry (3 Server unavailable, unless the rule chose another code).
+      const code = gate.faults.active ? gate.faults.connectRefusal(clientId) : undefined;
+      if (code !== undefined) {
+        log.info({ deviceId: clientId, returnCode: code }, 'connection refused: a fault rule is in force');
+        events.emit('faultApplied', { what: `connect refused with CONNACK ${code}`, operation: 'connect', deviceId: clientId });
+        return done(refusal(code, connackText[code] ?? 'Refused'), false);
+      }
+      const decision = gate.check('connect', undefined);
+      if (decision?.error) {
+        log.info({ deviceId: clientId, error: decision.error.errorName }, 'connection refused: throttled');
+        return done(refusal(3, 'Server unavailable'), false);
+      }
+      if (decision) setTimeout(accept, decision.delayMs);
+      else accept();
     },
 
     authorizeSubscribe(client, subscription, callback) {
       const state = (client as HubClient)[stateKey];
       const kind = state && classifySubscription(state.deviceId, subscription.topic);
       if (!kind) {
-        // EMULATOR CHOICE (spec §1.9): an undocumented filter closes the connection.
+        // EMULATOR CHOICE (docs/protocol.md §1.9): an undocumented filter closes the connection.
         log.info({ deviceId: state?.deviceId, topic: subscription.topic }, 'closing connection: subscription to a topic IoT Hub does not offer');
         return callback(new Error(`subscription to '${subscription.topic}' is not allowed`));
       }
@@ -104,7 +133,7 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
         log.info({ deviceId: state.deviceId }, 'closing connection: more than 5 subscriptions');
         return callback(new Error('too many subscriptions'));
       }
-      // QoS 2 is granted as QoS 1 (spec §1.9).
+      // QoS 2 is granted as QoS 1 (docs/protocol.md §1.9).
       callback(null, { ...subscription, qos: subscription.qos > 1 ? 1 : subscription.qos });
     },
 
@@ -122,8 +151,9 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
         if (record) registry.touch(record);
         // aedes publishes a client's Will through this same hook when the connection drops.
         const will = packet === (client as unknown as { will?: unknown }).will;
-        router.handle(state.deviceId, message, packet.payload as Buffer, { retain, will });
-        callback(null);
+        const holdMs = router.handle(state.deviceId, message, packet.payload as Buffer, { retain, will });
+        if (holdMs > 0) setTimeout(() => callback(null), holdMs);
+        else callback(null);
       } catch (error) {
         if (error instanceof ProtocolViolation) {
           log.info({ deviceId: state?.deviceId, topic: packet.topic, reason: error.message }, 'closing connection: protocol violation');
@@ -136,7 +166,7 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
   });
 
   // Subscriptions of CleanSession=0 clients survive restarts: aedes restores them on reconnect
-  // and answers sessionPresent=1, which the Node SDK relies on (spec §0.5).
+  // and answers sessionPresent=1, which the Node SDK relies on (docs/protocol.md §0.5).
   for (const [clientId, subscriptions] of sessions.all()) {
     await (broker as unknown as { persistence: { addSubscriptions(client: { id: string }, subs: object[]): Promise<unknown> } }).persistence.addSubscriptions({ id: clientId }, subscriptions);
   }
@@ -190,7 +220,7 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
     const remaining = state.tokenExpiry * 1000 - Date.now();
     state.expiryTimer = setTimeout(() => {
       if (state.tokenExpiry * 1000 > Date.now()) return armExpiry(client, state);
-      // An expired token ends the session; the SDKs reconnect with a fresh one (spec §1.4).
+      // An expired token ends the session; the SDKs reconnect with a fresh one (docs/protocol.md §1.4).
       log.info({ deviceId: state.deviceId }, 'closing connection: SAS token expired');
       client.close();
     }, Math.min(Math.max(remaining, 0), TIMER_MAX_DELAY_MS)); // a longer-lived token is re-checked when this fires

@@ -13,7 +13,7 @@ type Persistence = {
 };
 
 /**
- * The C2D topic of a message with its property bag (docs/protocol.md §C2D): system properties as
+ * The C2D topic of a message with its property bag (docs/protocol.md §11): system properties as
  * `$.` keys, then `iothub-ack`, then the application properties, each percent-encoded (the Node
  * SDK splits the topic on `/` and reads the bag from the fifth segment).
  */
@@ -54,7 +54,7 @@ class MqttC2dSink implements C2dSink {
 
 /**
  * Delivers cloud-to-device messages to MQTT devices at QoS 1 through aedes, one connection at a
- * time, with the hub's queue as the only owner of redelivery (docs/protocol.md §C2D):
+ * time, with the hub's queue as the only owner of redelivery (docs/protocol.md §11):
  * - a persistent-session packet is put in aedes' outgoing store before it is written (aedes closes
  *   the connection when a QoS 1 packet it is asked to write is not there);
  * - what is left in that store when the device comes back is dropped by `authorizeForward`, since

@@ -59,6 +59,7 @@ export class HubMetrics {
   private readonly counters = new Map<CounterName, Counter>();
   private readonly jobDeviceOperations: Counter<'job_type' | 'outcome'>;
   private readonly throttled: Counter<'operation'>;
+  private readonly tierDecisions: Counter<'operation' | 'outcome'>;
   private muted = 0;
 
   constructor(sources: MetricSources) {
@@ -73,6 +74,12 @@ export class HubMetrics {
       name: 'iothub_emulator_job_device_operations',
       help: 'Method calls and twin updates jobs made on single devices, by job type and outcome',
       labelNames: ['job_type', 'outcome'],
+      registers,
+    });
+    this.tierDecisions = new Counter({
+      name: 'iothub_emulator_throttled_total',
+      help: "Operations the tier's throttles held back (delayed) or refused (throttled, quota), by operation class",
+      labelNames: ['operation', 'outcome'],
       registers,
     });
     this.throttled = new Counter({
@@ -127,6 +134,10 @@ export class HubMetrics {
       else if (e.outcome === 'expired') this.count('C2DMessagesExpired');
     };
     events.on('c2dSettled', onC2d);
+    const onThrottle = (e: { operation: string; outcome: string }): void => {
+      if (this.muted === 0) this.tierDecisions.inc({ operation: e.operation, outcome: e.outcome });
+    };
+    events.on('throttled', onThrottle);
     events.on('telemetry', onTelemetry);
     events.on('telemetryRouted', onRouted);
     events.on('methodInvoked', onMethod);
@@ -135,6 +146,7 @@ export class HubMetrics {
     events.on('jobDeviceFinished', onJobDevice);
     return () => {
       events.off('c2dSettled', onC2d);
+      events.off('throttled', onThrottle);
       events.off('telemetry', onTelemetry);
       events.off('telemetryRouted', onRouted);
       events.off('methodInvoked', onMethod);

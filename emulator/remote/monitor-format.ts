@@ -1,6 +1,6 @@
 import type { RecordedEntry, TelemetryEntry } from '../operations/recorded-entry.js';
 
-// The device SDKs carry system properties in the topic's property bag under these keys (spec §1.8).
+// The device SDKs carry system properties in the topic's property bag under these keys (docs/protocol.md §1.6).
 const systemPropertyNames: Record<string, string> = {
   '$.mid': 'message-id',
   '$.cid': 'correlation-id',
@@ -55,6 +55,12 @@ export function monitorEvent(entry: RecordedEntry, hubName: string): { event: Re
       if (entry.status !== undefined) Object.assign(payload, { status: entry.status, response: entry.response });
       if (entry.error !== undefined) payload.error = entry.error;
       return { event: { ...base, payload, annotations: { 'iothub-message-source': 'emulator.directMethods', 'iothub-enqueuedtime': entry.time } } };
+    }
+    case 'throttle':
+    case 'fault': {
+      // IoT Hub routes neither; marked with sources of the emulator's own, like method calls.
+      const { seq: _seq, time, kind, deviceId: _deviceId, ...payload } = entry;
+      return { event: { ...base, payload, annotations: { 'iothub-message-source': kind === 'throttle' ? 'emulator.throttling' : 'emulator.faults', 'iothub-enqueuedtime': time } } };
     }
   }
 }

@@ -4,7 +4,7 @@ import type { ServiceAuthenticator } from '../identity/auth.js';
 import { requires } from './authorization.js';
 import { param } from './request.js';
 
-/** Cloud-to-device queue operations over REST (docs/protocol.md §C2D): purge. */
+/** Cloud-to-device queue operations over REST (docs/protocol.md §11): purge. */
 export function c2dRouter(auth: ServiceAuthenticator, c2d: CloudToDeviceService): Router {
   const router = Router();
   // Purging a queue is a service operation (ServiceConnect), like sending to it.

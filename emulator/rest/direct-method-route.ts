@@ -4,19 +4,20 @@ import { HubError } from '../errors.js';
 import type { ServiceAuthenticator } from '../identity/auth.js';
 import { readMethodCall, type MethodService } from '../methods/method-service.js';
 import { REST_BODY_LIMIT_BYTES } from '../limits.js';
+import { HubGate } from '../faults/hub-gate.js';
 
 const ROUTE = /^\/twins\/([^/?]+)\/methods\/?(?:\?|$)/i;
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
- * `POST /twins/{id}/methods` (spec §3.4) served straight from Node's request event. It is the
+ * `POST /twins/{id}/methods` (docs/protocol.md §3.4) served straight from Node's request event. It is the
  * hottest call of the service API (back ends and load tests fire thousands a second), and going
  * through express's layers, body parser and response helpers cost as much CPU as the call's own
  * work. Same contract as every other route: the policy must grant ServiceConnect, bad input gets
  * the hub's error envelope, the answer is JSON with IoT Hub's content type.
  * Returns false for any other request, which then goes to express.
  */
-export function directMethodRoute(auth: ServiceAuthenticator, methods: MethodService): (req: IncomingMessage, res: ServerResponse) => boolean {
+export function directMethodRoute(auth: ServiceAuthenticator, methods: MethodService, gate?: HubGate): (req: IncomingMessage, res: ServerResponse) => boolean {
   return (req, res) => {
     if (req.method !== 'POST') return false;
     const match = ROUTE.exec(req.url ?? '');
@@ -59,12 +60,19 @@ export function directMethodRoute(auth: ServiceAuthenticator, methods: MethodSer
     } catch (error) {
       throw new HubError('ArgumentInvalid', `The request body is not valid JSON: ${(error as Error).message}`);
     }
-    return methods.invoke(deviceId, readMethodCall(parsed));
+    const call = readMethodCall(parsed);
+    if (gate && !gate.idle) {
+      // The throttle meters methods in 4 KB of request (docs/protocol.md §6); chaos rules may delay or fail the call.
+      const id = deviceId;
+      const units = Math.max(1, Math.ceil(body.length / 4096));
+      await HubGate.honour(gate.check('methods', () => gate.faults.restFault('POST', req.url ?? '') ?? gate.faults.operationFault('methods', id), units, body.length));
+    }
+    return methods.invoke(deviceId, call);
   }
 }
 
 /**
- * The envelope this route answers in (spec §3.9): B for a call the device did not take or did not
+ * The envelope this route answers in (docs/protocol.md §3.9): B for a call the device did not take or did not
  * answer in time (404103 DeviceNotOnline, 504101 GatewayTimeout), as the hub does; A for the rest.
  */
 function envelopeFor(error: HubError): RestEnvelope {

@@ -4,7 +4,7 @@ import type { TwinService } from '../twin/twin-service.js';
 import { requires } from './authorization.js';
 import { ifMatch, jsonBody, param } from './request.js';
 
-/** Twins (spec §3.3). Direct methods, also under /twins/{id}, have their own route: direct-method-route.ts. */
+/** Twins (docs/protocol.md §3.3). Direct methods, also under /twins/{id}, have their own route: direct-method-route.ts. */
 export function twinsRouter(auth: ServiceAuthenticator, twins: TwinService): Router {
   const router = Router();
   const read = requires(auth, 'RegistryRead', 'ServiceConnect');

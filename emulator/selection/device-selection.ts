@@ -18,7 +18,7 @@ export class DeviceSelection {
 
   /**
    * The ids a job condition selects, in registry order. The emulator has no module identities,
-   * so a `FROM devices.modules` condition (spec §4.6) selects nothing.
+   * so a `FROM devices.modules` condition (docs/protocol.md §4.6) selects nothing.
    */
   select(query: Query): string[] {
     if (query.source !== 'devices') return [];

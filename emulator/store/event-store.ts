@@ -6,7 +6,7 @@ import path from 'node:path';
 export interface StoredEvent {
   readonly partition: number;
   readonly sequenceNumber: number;
-  /** byte position of the event in its partition's stream (docs/protocol.md §Event Hubs "Offsets") */
+  /** byte position of the event in its partition's stream (docs/protocol.md §10.9) */
   readonly offset: number;
   readonly enqueuedMs: number;
   /** the event as AMQP sections (message annotations, properties, application properties, body) */

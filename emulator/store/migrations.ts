@@ -29,7 +29,7 @@ export const migrations: readonly string[] = [
   CREATE INDEX device_jobs_device ON device_jobs(device_id);
   `,
   `
-  -- Cloud-to-device queues (docs/protocol.md §C2D): one row per message not yet settled, in send order.
+  -- Cloud-to-device queues (docs/protocol.md §11): one row per message not yet settled, in send order.
   CREATE TABLE c2d_messages (
     seq            INTEGER PRIMARY KEY,
     device_id      TEXT NOT NULL,

@@ -34,7 +34,7 @@ export class TwinService {
     return twinView(this.require(deviceId));
   }
 
-  /** PATCH semantics (spec §2.3): merge, null deletes; `desired: null` / `tags: null` clear the section. */
+  /** PATCH semantics (docs/protocol.md §2.3): merge, null deletes; `desired: null` / `tags: null` clear the section. */
   update(deviceId: string, body: unknown, ifMatch: string | undefined): JsonObject {
     const record = this.require(deviceId);
     const change = readServiceChange(body);
@@ -47,7 +47,7 @@ export class TwinService {
     return twinView(record);
   }
 
-  /** PUT semantics: tags and desired replaced wholesale; a missing section means "empty" (spec §2.3). */
+  /** PUT semantics: tags and desired replaced wholesale; a missing section means "empty" (docs/protocol.md §2.3). */
   replace(deviceId: string, body: unknown, ifMatch: string | undefined): JsonObject {
     const record = this.require(deviceId);
     const change = readServiceChange(body);
@@ -187,7 +187,7 @@ export class TwinService {
   }
 }
 
-/** `If-Match` against the twin etag: absent or `*` is unconditional (spec §2.4). */
+/** `If-Match` against the twin etag: absent or `*` is unconditional (docs/protocol.md §2.4). */
 export function checkTwinEtag(record: DeviceRecord, ifMatch: string | undefined): void {
   const wanted = unquote(ifMatch);
   if (wanted === undefined || wanted === '*' || wanted === '') return;
@@ -205,7 +205,7 @@ export function unquote(etag: string | undefined): string | undefined {
 /**
  * Reads the writable parts of a service twin body. SDKs send extra members (deviceId, etag,
  * version, an empty `reported`): tolerated and ignored. A non-empty `reported` is refused
- * (EMULATOR CHOICE, spec §2.3): only devices write reported properties.
+ * (EMULATOR CHOICE, docs/protocol.md §2.3): only devices write reported properties.
  */
 export function readServiceChange(body: unknown): ServiceTwinChange {
   if (!isJsonObject(body)) throw new HubError('ArgumentInvalid', 'The twin patch must be a JSON object.');

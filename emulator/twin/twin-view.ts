@@ -25,7 +25,7 @@ export function invalidateView(record: DeviceRecord): void {
   if ((record as WithView)[viewKey] !== undefined) (record as WithView)[viewKey] = undefined;
 }
 
-/** The service view of a twin (spec §2.1), as GET /twins/{id} and queries return it. Treat as read-only. */
+/** The service view of a twin (docs/protocol.md §2.1), as GET /twins/{id} and queries return it. Treat as read-only. */
 export function twinView(record: DeviceRecord): JsonObject {
   const cached = (record as WithView)[viewKey];
   if (cached !== undefined) return cached;
@@ -62,7 +62,7 @@ function buildView(record: DeviceRecord): JsonObject {
   return view as JsonObject;
 }
 
-/** The device's view over MQTT (spec §1.7): no tags, no `properties` wrapper, no `$metadata`. */
+/** The device's view over MQTT (docs/protocol.md §1.7): no tags, no `properties` wrapper, no `$metadata`. */
 export function deviceTwinView(record: DeviceRecord): JsonObject {
   const twin = record.twin;
   return {

@@ -1,3 +1,4 @@
+import { vi } from 'vitest';
 import iothub from 'azure-iothub';
 import device from 'azure-iot-device';
 import type { Hub } from '../../emulator/hub.js';
@@ -48,4 +49,16 @@ export function c2dMessage(body: string, options: { messageId?: string; ack?: 'n
 /** azure-iothub's AMQP promises resolve `{ result, message }` (its typings say `responseBody`). */
 export function resultOf<T>(value: { responseBody?: T } | { result?: T }): T {
   return ((value as { result?: T }).result ?? (value as { responseBody?: T }).responseBody) as T;
+}
+
+/** vi.waitFor for a condition: retries until `check` returns something truthy (and returns it), failing with `what` after `timeoutMs`. */
+export function eventually<T>(check: () => T | undefined | false | null | Promise<T | undefined | false | null>, timeoutMs = 5000, what = 'the condition'): Promise<T> {
+  return vi.waitFor(
+    async () => {
+      const value = await check();
+      if (!value) throw new Error(`still waiting for ${what}`);
+      return value;
+    },
+    { timeout: timeoutMs, interval: 20 },
+  );
 }

@@ -9,14 +9,14 @@ export interface DeviceMessage {
   enqueuedMs: number;
 }
 
-/** IoT Hub's value for SAS-authenticated devices (docs/protocol.md §Event Hubs "Events"). */
+/** IoT Hub's value for SAS-authenticated devices (docs/protocol.md §10.8). */
 const AUTH_METHOD = JSON.stringify({ scope: 'device', type: 'sas', issuer: 'iothub', acceptingIpFilterRule: null });
 
 // A data section holding nothing: what rhea appends after sections that carry no body.
 const EMPTY_BODY_BYTES = rhea.message.encode({ body: rhea.message.data_section(Buffer.alloc(0)) }).length;
 
 /**
- * A device message as the event a consumer receives (docs/protocol.md §Event Hubs "Events"):
+ * A device message as the event a consumer receives (docs/protocol.md §10.8):
  * the hub's annotations, the device's system properties as AMQP properties, its user
  * properties as application properties, and the payload in one data section.
  */

@@ -30,7 +30,7 @@ export interface EventHubsEndpoint {
 }
 
 /**
- * The built-in Event Hubs-compatible endpoint (docs/protocol.md §Event Hubs): every device
+ * The built-in Event Hubs-compatible endpoint (docs/protocol.md §10): every device
  * message on the hub's telemetry path (MQTT and AMQP devices, telemetry and Will) becomes an
  * event on its device's partition; `$management`, partition receivers and the redirect from the
  * hub's own `messages/events` are served on the AMQP face.

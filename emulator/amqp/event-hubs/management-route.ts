@@ -6,8 +6,8 @@ import { ReplyLinks } from '../reply-links.js';
 import type { EventHubEntity } from './partition-route.js';
 
 /**
- * The `$management` node of the Event Hubs-compatible endpoint (docs/protocol.md §Event Hubs
- * "Management"): READ of `com.microsoft:eventhub` and `com.microsoft:partition`, answered with
+ * The `$management` node of the Event Hubs-compatible endpoint (docs/protocol.md
+ * §10.6): READ of `com.microsoft:eventhub` and `com.microsoft:partition`, answered with
  * a map in an AMQP value section and `status-code` as an int. Each request carries its own
  * `security_token`, which is verified like a put-token.
  */

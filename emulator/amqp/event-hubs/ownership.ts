@@ -8,8 +8,8 @@ export interface Owner {
 }
 
 /**
- * Event Hubs' receiver rules per consumer group and partition (docs/protocol.md §Event Hubs
- * "Owner level"): a receiver with an owner level (epoch) at least as high as the current one
+ * Event Hubs' receiver rules per consumer group and partition (docs/protocol.md
+ * §10.11): a receiver with an owner level (epoch) at least as high as the current one
  * takes the partition and the others are detached with amqp:link:stolen; a lower one is refused;
  * while an epoch receiver holds it, receivers without one are refused; at most 5 without.
  */

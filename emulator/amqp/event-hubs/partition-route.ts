@@ -17,8 +17,8 @@ const RUNTIME_METRIC = 'com.microsoft:enable-receiver-runtime-metric';
 const BATCH = 256;
 
 /**
- * Partition receivers: `<entity>/ConsumerGroups/<cg>/Partitions/<n>` (docs/protocol.md §Event
- * Hubs). The hub sends the partition's events from the start position in the link's selector
+ * Partition receivers: `<entity>/ConsumerGroups/<cg>/Partitions/<n>` (docs/protocol.md §10.10).
+ * The hub sends the partition's events from the start position in the link's selector
  * filter, as credit allows, and then each new one as it is appended. Any consumer group name is
  * accepted.
  */

@@ -3,7 +3,7 @@ import { AMQP_REDIRECT_DELAY_MS } from '../../limits.js';
 import type { LinkRoutes } from '../link-routes.js';
 
 /**
- * IoT Hub's `messages/events` on the hub host (docs/protocol.md §Event Hubs "Redirect"): a
+ * IoT Hub's `messages/events` on the hub host (docs/protocol.md §10.13): a
  * receiver attached there is detached with amqp:link:redirect naming the Event Hubs-compatible
  * endpoint, which is how Microsoft's sample turns a hub connection string into an Event Hubs one.
  * The detach comes a little after the attach: the sample listens for it only once attached.

@@ -1,6 +1,6 @@
 import type { EventLog } from '../../event-hubs/index.js';
 
-/** A partition receiver's start, from its `apache.org:selector-filter:string` (docs/protocol.md §Event Hubs "Start positions"). */
+/** A partition receiver's start, from its `apache.org:selector-filter:string` (docs/protocol.md §10.10). */
 export type StartPosition =
   | { kind: 'offset'; value: string; inclusive: boolean }
   | { kind: 'sequence'; value: number; inclusive: boolean }
