@@ -76,6 +76,7 @@ describe('the chaos API (/$emulator/faults)', () => {
         }
         return outcome;
       };
+      const since = hub.recording.lastSeq;
       const rule = { kind: 'failOperations', operation: 'methods', status: 500, fraction: 0.5, seed: 42 };
       const first = await rest(hub, 'POST', '/$emulator/faults', rule);
       expect(first.status).toBe(201);
@@ -92,7 +93,7 @@ describe('the chaos API (/$emulator/faults)', () => {
       expect(viaSdk.result.status).toBe(200);
       expect((await rest(hub, 'DELETE', '/$emulator/faults')).status).toBe(204);
       expect((await run()).every(Boolean)).toBe(true);
-      const applied = hub.recording.entries({ kind: 'fault' });
+      const applied = hub.recording.entries({ kind: 'fault', since });
       expect(applied.filter((e) => e.event === 'added')).toHaveLength(2);
       expect(applied.some((e) => e.event === 'applied' && e.what === 'failed with ServerError')).toBe(true);
     } finally {

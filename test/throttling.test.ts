@@ -113,11 +113,18 @@ describe('an emulated S1 hub with one unit', () => {
     try {
       await Promise.all(Array.from({ length: 200 }, () => request(hub, agent, 'GET', '/health')));
       const started = Date.now();
-      const burst = Promise.all(Array.from({ length: 200 }, (_, i) => request(hub, agent, 'PATCH', '/twins/s1-twin', { properties: { desired: { n: i } } })));
-      // SDK calls during the burst meet a full backlog and get the SDK's own error class.
-      sdkAnswers = await Promise.allSettled(Array.from({ length: 20 }, () => registry.updateTwin('s1-twin', { properties: { desired: { sdk: true } } }, '*')));
-      answers = await burst;
+      answers = await Promise.all(Array.from({ length: 200 }, (_, i) => request(hub, agent, 'PATCH', '/twins/s1-twin', { properties: { desired: { n: i } } })));
       seconds = (Date.now() - started) / 1000;
+      // SDK calls that meet a full backlog get the SDK's own error class. The backlog is kept full
+      // from inside the hub, so the check does not depend on how fast this machine sends.
+      const keepFull = setInterval(() => {
+        while (hub.throttle!.admit('twinUpdate').kind !== 'throttled');
+      }, 1);
+      try {
+        sdkAnswers = await Promise.allSettled(Array.from({ length: 5 }, () => registry.updateTwin('s1-twin', { properties: { desired: { sdk: true } } }, '*')));
+      } finally {
+        clearInterval(keepFull);
+      }
     } finally {
       agent.destroy();
     }
@@ -126,7 +133,7 @@ describe('an emulated S1 hub with one unit', () => {
     expect(accepted + refused.length).toBe(200);
     // 50 at once, then 50 a second (some answered late), the rest refused.
     expect(accepted).toBeGreaterThanOrEqual(50);
-    expect(accepted).toBeLessThanOrEqual(50 + 20 + 50 * (seconds + 1));
+    expect(accepted).toBeLessThanOrEqual(50 + 50 * (seconds + 1));
     expect(refused.length).toBeGreaterThan(0);
     for (const answer of refused) {
       expect(answer.errorCode).toBe('ThrottlingException');
