@@ -51,7 +51,11 @@ export const bench: Bench = {
       // Round trip: send with ack 'full' → the SDK device receives it (PUBACK) → Success feedback arrives.
       const [door] = await provisionDevices(HOST, token, ['bench-c2d-door']);
       // 25 devices take the send-only floor's 1,100 messages without reaching 50 queued each.
-      const parked = await provisionDevices(HOST, token, Array.from({ length: 25 }, (_, i) => `bench-c2d-parked-${i}`));
+      const parked = await provisionDevices(
+        HOST,
+        token,
+        Array.from({ length: 25 }, (_, i) => `bench-c2d-parked-${i}`),
+      );
       const sdkDevice = device.Client.fromConnectionString(`HostName=${HOST};DeviceId=${door.deviceId};SharedAccessKey=${door.key}`, deviceMqtt.Mqtt);
       sdkDevice.on('message', () => {});
       await sdkDevice.open();
@@ -158,7 +162,11 @@ interface Connected {
   connectMs: number[];
 }
 
-async function connectC2dDevices(devices: { deviceId: string; key: string }[], ca: string, onMessage: (deviceId: string, messageId: string) => void): Promise<Connected> {
+async function connectC2dDevices(
+  devices: { deviceId: string; key: string }[],
+  ca: string,
+  onMessage: (deviceId: string, messageId: string) => void,
+): Promise<Connected> {
   const clients: MqttClient[] = [];
   const connackAt = new Map<string, number>();
   const connectMs: number[] = [];

@@ -39,10 +39,14 @@ describe.each<AmqpTransportName>(['Amqp', 'AmqpWs'])('an azure-iot-device client
       const deltas: Record<string, unknown>[] = [];
       twin.on('properties.desired', (delta: Record<string, unknown>) => deltas.push(delta));
       // The SDK subscribes (twin PUT) when the listener is added: patch until a notification shows it is in place.
-      await eventually(async () => {
-        await registry.updateTwin(id, { properties: { desired: { interval: deltas.length + 10 } } }, '*');
-        return deltas.some((d) => typeof d.interval === 'number' && (d.interval as number) >= 10);
-      }, 5000, 'a desired notification');
+      await eventually(
+        async () => {
+          await registry.updateTwin(id, { properties: { desired: { interval: deltas.length + 10 } } }, '*');
+          return deltas.some((d) => typeof d.interval === 'number' && (d.interval as number) >= 10);
+        },
+        5000,
+        'a desired notification',
+      );
       const last = deltas.at(-1)!;
       expect(last.$version).toBeGreaterThan(2);
     } finally {
@@ -57,7 +61,13 @@ describe.each<AmqpTransportName>(['Amqp', 'AmqpWs'])('an azure-iot-device client
       client.onDeviceMethod('lockDoor', (request, response) => {
         void response.send(200, { locked: true, echo: request.payload });
       });
-      const invoke = () => serviceClientFor(hub).invokeDeviceMethod(id, { methodName: 'lockDoor', payload: { force: true }, responseTimeoutInSeconds: 10, connectTimeoutInSeconds: 10 });
+      const invoke = () =>
+        serviceClientFor(hub).invokeDeviceMethod(id, {
+          methodName: 'lockDoor',
+          payload: { force: true },
+          responseTimeoutInSeconds: 10,
+          connectTimeoutInSeconds: 10,
+        });
       const { result } = (await invoke()) as unknown as { result: { status: number; payload: unknown } };
       expect(result).toEqual({ status: 200, payload: { locked: true, echo: { force: true } } });
     } finally {
@@ -91,7 +101,8 @@ describe.each<AmqpTransportName>(['Amqp', 'AmqpWs'])('an azure-iot-device client
         else if (verdict === 'reject') void client.reject(m);
         else void client.abandon(m);
       });
-      const send = (messageId: string, verdict: string) => service.send(id, c2dMessage(`body-${messageId}`, { messageId, ack: 'full', properties: { verdict } }));
+      const send = (messageId: string, verdict: string) =>
+        service.send(id, c2dMessage(`body-${messageId}`, { messageId, ack: 'full', properties: { verdict } }));
       await send(`${transport}-ok`, 'complete');
       const ok = await eventually(() => feedback.records().find((r) => r.originalMessageId === `${transport}-ok`), 10_000, 'Success feedback');
       expect(ok.statusCode).toBe('Success');
@@ -103,7 +114,11 @@ describe.each<AmqpTransportName>(['Amqp', 'AmqpWs'])('an azure-iot-device client
       const no = await eventually(() => feedback.records().find((r) => r.originalMessageId === `${transport}-no`), 10_000, 'Rejected feedback');
       expect(no.statusCode).toBe('Rejected');
       await send(`${transport}-again`, 'abandon');
-      const again = await eventually(() => feedback.records().find((r) => r.originalMessageId === `${transport}-again`), 15_000, 'DeliveryCountExceeded feedback');
+      const again = await eventually(
+        () => feedback.records().find((r) => r.originalMessageId === `${transport}-again`),
+        15_000,
+        'DeliveryCountExceeded feedback',
+      );
       expect(again.statusCode).toBe('DeliveryCountExceeded');
       expect(received.filter((m) => m.messageId === `${transport}-again`)).toHaveLength(10);
       expect(hub.c2d.pending(id)).toBe(0);
@@ -128,12 +143,30 @@ describe('jobs on AMQP devices', () => {
       twin.on('properties.desired', (delta: Record<string, unknown>) => desired.push(delta));
       const jobs = JobClient.fromConnectionString(hub.connectionString());
       // The method links attach when onDeviceMethod is called: wait until the hub sees them.
-      await eventually(async () => {
-        await jobs.scheduleDeviceMethod(`amqp-lock-${calls.length}-${Date.now()}`, `deviceId = '${id}'`, { methodName: 'lockDoor', payload: { by: 'job' }, responseTimeoutInSeconds: 5 }, new Date(), 60).then((r) => pollJob(jobs, r.jobStatus.jobId));
-        return calls.length > 0;
-      }, 15_000, 'the job to reach the device');
+      await eventually(
+        async () => {
+          await jobs
+            .scheduleDeviceMethod(
+              `amqp-lock-${calls.length}-${Date.now()}`,
+              `deviceId = '${id}'`,
+              { methodName: 'lockDoor', payload: { by: 'job' }, responseTimeoutInSeconds: 5 },
+              new Date(),
+              60,
+            )
+            .then((r) => pollJob(jobs, r.jobStatus.jobId));
+          return calls.length > 0;
+        },
+        15_000,
+        'the job to reach the device',
+      );
       expect(calls[0]).toEqual({ by: 'job' });
-      const update = await jobs.scheduleTwinUpdate(`amqp-twin-${Date.now()}`, `deviceId = '${id}'`, { etag: '*', properties: { desired: { mode: 'night' } } } as never, new Date(), 60);
+      const update = await jobs.scheduleTwinUpdate(
+        `amqp-twin-${Date.now()}`,
+        `deviceId = '${id}'`,
+        { etag: '*', properties: { desired: { mode: 'night' } } } as never,
+        new Date(),
+        60,
+      );
       expect((await pollJob(jobs, update.jobStatus.jobId)).status).toBe('completed');
       await eventually(() => desired.some((d) => d.mode === 'night'), 10_000, 'the desired patch from the job');
     } finally {
@@ -148,7 +181,12 @@ describe('one connection per device', () => {
     const cs = await createDevice(hub, id);
     const dropped = (reason: string) => hub.recording.connections({ deviceId: id }).some((e) => e.event === 'disconnected' && e.reason === reason);
     const ping = async (): Promise<unknown> => {
-      const { result } = (await serviceClientFor(hub).invokeDeviceMethod(id, { methodName: 'ping', payload: null, responseTimeoutInSeconds: 10, connectTimeoutInSeconds: 10 })) as unknown as { result: { payload: unknown } };
+      const { result } = (await serviceClientFor(hub).invokeDeviceMethod(id, {
+        methodName: 'ping',
+        payload: null,
+        responseTimeoutInSeconds: 10,
+        connectTimeoutInSeconds: 10,
+      })) as unknown as { result: { payload: unknown } };
       return result.payload;
     };
     const baseline = hub.amqp.connectionCount;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import device from 'azure-iot-device';
+import type device from 'azure-iot-device';
 import type { Hub } from '../emulator/hub.js';
 import { startTestHub } from './support/hub-factory.js';
 import { createDevice, openDevice } from './support/sdk.js';

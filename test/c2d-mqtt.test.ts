@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import device from 'azure-iot-device';
+import type device from 'azure-iot-device';
 import type { Hub } from '../emulator/hub.js';
 import { c2dFilter } from '../protocol/topics.js';
 import { c2dMessage, openServiceClient, type FeedbackLog, type ServiceClientInstance, eventually } from './support/c2d.js';
@@ -22,7 +22,11 @@ afterAll(async () => {
 
 type DeviceMessage = InstanceType<typeof device.Message>;
 
-function send(deviceId: string, body: string, options: Parameters<typeof c2dMessage>[1] & { correlationId?: string; contentType?: string; contentEncoding?: string } = {}) {
+function send(
+  deviceId: string,
+  body: string,
+  options: Parameters<typeof c2dMessage>[1] & { correlationId?: string; contentType?: string; contentEncoding?: string } = {},
+) {
   const message = c2dMessage(body, options);
   if (options.correlationId) message.correlationId = options.correlationId;
   if (options.contentType) message.contentType = options.contentType as never;
@@ -38,7 +42,15 @@ describe('cloud-to-device messages to an MQTT device', () => {
       const received: DeviceMessage[] = [];
       client.on('message', (m: DeviceMessage) => received.push(m));
       await eventually(() => hub.connections.isSubscribed(id, 'c2d'), 5000, 'C2D subscription');
-      await send(id, 'hello', { messageId: 'm-1', correlationId: 'c/1', contentType: 'application/json', contentEncoding: 'utf-8', ack: 'full', properties: { odd: 'a/b&c=d' }, expiryTimeUtc: Date.now() + 60_000 });
+      await send(id, 'hello', {
+        messageId: 'm-1',
+        correlationId: 'c/1',
+        contentType: 'application/json',
+        contentEncoding: 'utf-8',
+        ack: 'full',
+        properties: { odd: 'a/b&c=d' },
+        expiryTimeUtc: Date.now() + 60_000,
+      });
       await eventually(() => received.length === 1, 5000, 'the message');
       const m = received[0];
       expect(m.getBytes().toString()).toBe('hello');

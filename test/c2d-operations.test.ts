@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import device from 'azure-iot-device';
+import type device from 'azure-iot-device';
 import type { Hub } from '../emulator/hub.js';
 import { monitorEvent } from '../emulator/remote/monitor-format.js';
 import { openAmqpDevice } from './support/amqp.js';
@@ -44,7 +44,11 @@ describe('C2D in metrics, recording, monitor and reset', () => {
       });
       // One at a time: rhea 1.0.24 in the device SDK merges settlements made in the same tick into
       // one disposition carrying the first one's outcome (a reject then an abandon both read as rejected).
-      for (const [messageId, verdict] of [['ops-complete', 'complete'], ['ops-reject', 'reject'], ['ops-abandon', 'abandon']]) {
+      for (const [messageId, verdict] of [
+        ['ops-complete', 'complete'],
+        ['ops-reject', 'reject'],
+        ['ops-abandon', 'abandon'],
+      ]) {
         await service.send(id, c2dMessage(messageId, { messageId, properties: { verdict } }));
         await eventually(() => hub.c2d.pending(id) === 0, 10_000, `${messageId} settled`);
       }
@@ -58,9 +62,15 @@ describe('C2D in metrics, recording, monitor and reset', () => {
       expect(moved('c2d_commands_egress_abandon_success')).toBe(1);
       expect(moved('C2DMessagesExpired')).toBe(1);
       const events = hub.recording.c2dMessages({ deviceId: id }).map((e) => `${e.messageId}:${e.event}`);
-      expect(events).toEqual(expect.arrayContaining(['ops-complete:sent', 'ops-complete:completed', 'ops-reject:rejected', 'ops-abandon:abandoned', 'ops-abandon:completed']));
+      expect(events).toEqual(
+        expect.arrayContaining(['ops-complete:sent', 'ops-complete:completed', 'ops-reject:rejected', 'ops-abandon:abandoned', 'ops-abandon:completed']),
+      );
       const sent = hub.recording.c2dMessages({ deviceId: id, event: 'sent' })[0];
-      expect(monitorEvent(sent, 'hub').event).toMatchObject({ origin: id, payload: { event: 'sent', messageId: 'ops-complete', payload: 'ops-complete', ack: 'none' }, annotations: { 'iothub-message-source': 'emulator.cloudToDeviceMessages' } });
+      expect(monitorEvent(sent, 'hub').event).toMatchObject({
+        origin: id,
+        payload: { event: 'sent', messageId: 'ops-complete', payload: 'ops-complete', ack: 'none' },
+        annotations: { 'iothub-message-source': 'emulator.cloudToDeviceMessages' },
+      });
       // The event stream offers the kind too.
       const stream = await rest(hub, 'GET', '/$emulator/recording?kind=c2d');
       expect(stream.status).toBe(200);
@@ -69,7 +79,7 @@ describe('C2D in metrics, recording, monitor and reset', () => {
     }
   });
 
-  it('drops a deleted device\'s queue, and reset clears every queue', async () => {
+  it("drops a deleted device's queue, and reset clears every queue", async () => {
     await createDevice(hub, 'ops-delete');
     await createDevice(hub, 'ops-reset');
     await service.send('ops-delete', c2dMessage('x'));

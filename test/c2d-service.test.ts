@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import iothub from 'azure-iothub';
-import device from 'azure-iot-device';
+import type device from 'azure-iot-device';
 import type { Hub } from '../emulator/hub.js';
 import { c2dMessage, openServiceClient, resultOf, type FeedbackLog, type ServiceClientInstance, eventually } from './support/c2d.js';
 import { startTestHub } from './support/hub-factory.js';
@@ -67,7 +67,14 @@ describe('azure-iothub Client.send over AMQP', () => {
       const record = await eventually(() => feedback.records().find((r) => r.originalMessageId === 'full-1'), 5000, 'Success feedback');
       expect(got).toEqual(['open']);
       const generationId = ((await registryFor(hub).get(id)).responseBody as { generationId: string }).generationId;
-      expect(record).toEqual({ originalMessageId: 'full-1', description: 'Success', statusCode: 'Success', deviceId: id, enqueuedTimeUtc: expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/), deviceGenerationId: generationId });
+      expect(record).toEqual({
+        originalMessageId: 'full-1',
+        description: 'Success',
+        statusCode: 'Success',
+        deviceId: id,
+        enqueuedTimeUtc: expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/),
+        deviceGenerationId: generationId,
+      });
       const message = feedback.messages.find((m) => m.records.includes(record))!;
       expect(message.contentType).toBe('application/vnd.microsoft.iothub.feedback.json');
     } finally {

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import device from 'azure-iot-device';
+import type device from 'azure-iot-device';
 import type { Hub } from '../emulator/hub.js';
 import { openAmqpDevice } from './support/amqp.js';
 import { c2dMessage, openServiceClient, eventually } from './support/c2d.js';
@@ -21,7 +21,7 @@ describe('C2D queues', () => {
     await service.close();
     await hub.stop();
     hub = await startTestHub({ inMemory: false, dataDir: data.dir, host });
-    let feedback: Awaited<ReturnType<typeof openServiceClient>>["feedback"];
+    let feedback: Awaited<ReturnType<typeof openServiceClient>>['feedback'];
     ({ client: service, feedback } = await openServiceClient(hub));
     const client = await openDevice(cs);
     try {

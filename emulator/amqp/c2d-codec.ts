@@ -6,7 +6,7 @@ import { HubError } from '../errors.js';
 const DATA_SECTION = 0x75;
 
 /** A message as rhea reads and writes it (its typings differ between versions; the fields are AMQP's). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: rhea's own Message type is `{ [x: string]: any }` too; the fields are AMQP's
 export type AmqpMessage = Record<string, any>;
 const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
 const DEVICEBOUND_TO = /^\/devices\/([^/]+)\/messages\/devicebound\/?$/i;
@@ -75,7 +75,8 @@ export function readServiceMessage(message: AmqpMessage): { deviceId: string; co
   const correlationId = readMessageId(message.correlation_id);
   if (messageId) content.messageId = messageId;
   if (correlationId) content.correlationId = correlationId;
-  if (message.user_id !== undefined && message.user_id !== null) content.userId = Buffer.isBuffer(message.user_id) ? message.user_id.toString('utf8') : String(message.user_id);
+  if (message.user_id !== undefined && message.user_id !== null)
+    content.userId = Buffer.isBuffer(message.user_id) ? message.user_id.toString('utf8') : String(message.user_id);
   if (typeof message.content_type === 'string') content.contentType = message.content_type;
   if (typeof message.content_encoding === 'string') content.contentEncoding = message.content_encoding;
   if (expiryTimeMs !== undefined && Number.isFinite(expiryTimeMs)) content.expiryTimeMs = expiryTimeMs;

@@ -55,7 +55,11 @@ export function registerServiceC2dRoutes(routes: LinkRoutes, deps: ServiceC2dDep
           return;
         }
         // Always with an error: the SDK reads a rejection without one as success (docs/protocol.md §11).
-        delivery.reject({ condition: sendErrorCondition(error), description: error.message, info: { 'com.microsoft:tracking-id': '', 'iothub-errorcode': error.errorName } } as never);
+        delivery.reject({
+          condition: sendErrorCondition(error),
+          description: error.message,
+          info: { 'com.microsoft:tracking-id': '', 'iothub-errorcode': error.errorName },
+        } as never);
       }
     });
   });

@@ -86,9 +86,18 @@ export class AmqpDeviceLinks implements DeviceChannel {
         acknowledgeNow(sender);
       };
       // complete → accepted, reject → rejected, abandon → released (rhea reports modified as released too).
-      sender.on('accepted', settle((t) => c2d.complete(t)));
-      sender.on('rejected', settle((t) => c2d.reject(t)));
-      sender.on('released', settle((t) => c2d.abandon(t)));
+      sender.on(
+        'accepted',
+        settle((t) => c2d.complete(t)),
+      );
+      sender.on(
+        'rejected',
+        settle((t) => c2d.reject(t)),
+      );
+      sender.on(
+        'released',
+        settle((t) => c2d.abandon(t)),
+      );
       sender.on('sendable', () => c2d.pump(deviceId));
       const gone = (): void => {
         locks.clear();
@@ -291,7 +300,8 @@ export class AmqpDeviceLinks implements DeviceChannel {
     const reply: AmqpMessage = {
       // The SDK looks its callback up by the correlation id as an object key: the same string back.
       correlation_id: correlationId,
-      message_annotations: version === undefined ? { status: rhea.types.wrap_int(status) } : { status: rhea.types.wrap_int(status), version: rhea.types.wrap_long(version) },
+      message_annotations:
+        version === undefined ? { status: rhea.types.wrap_int(status) } : { status: rhea.types.wrap_int(status), version: rhea.types.wrap_long(version) },
     };
     if (body) reply.body = rhea.message.data_section(body);
     this.sendOn(links.twinSender, reply);

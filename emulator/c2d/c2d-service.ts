@@ -72,11 +72,17 @@ export class CloudToDeviceService {
     const record = this.registry.find(deviceId);
     if (!record) throw deviceNotFound(deviceId);
     if (messageSize(content) > c2dLimits.maxMessageBytes) {
-      throw new HubError('MessageTooLarge', `Message size ${messageSize(content)} bytes exceeds the limit of ${c2dLimits.maxMessageBytes} bytes for cloud-to-device messages.`);
+      throw new HubError(
+        'MessageTooLarge',
+        `Message size ${messageSize(content)} bytes exceeds the limit of ${c2dLimits.maxMessageBytes} bytes for cloud-to-device messages.`,
+      );
     }
     const queue = this.queueOf(deviceId);
     if (queue.length >= c2dLimits.maxPendingPerDevice) {
-      throw new HubError('DeviceMaximumQueueDepthExceeded', `The maximum number of messages (${c2dLimits.maxPendingPerDevice}) queued for device '${deviceId}' has been reached.`);
+      throw new HubError(
+        'DeviceMaximumQueueDepthExceeded',
+        `The maximum number of messages (${c2dLimits.maxPendingPerDevice}) queued for device '${deviceId}' has been reached.`,
+      );
     }
     const now = Date.now();
     // EMULATOR CHOICE (docs/protocol.md §11): an expiry beyond the 48-hour maximum TTL is cut to it.
@@ -86,7 +92,14 @@ export class CloudToDeviceService {
     const message: CloudMessage = { ...unsaved, seq };
     queue.push({ message });
     this.registry.setCloudToDeviceMessageCount(deviceId, queue.length);
-    this.events.emit('c2dSent', { deviceId, messageId: message.messageId?.value, ack: message.ack, properties: message.properties, payload: message.body, expiryTimeUtc: isoTime(expiresMs) });
+    this.events.emit('c2dSent', {
+      deviceId,
+      messageId: message.messageId?.value,
+      ack: message.ack,
+      properties: message.properties,
+      payload: message.body,
+      expiryTimeUtc: isoTime(expiresMs),
+    });
     if (expiresMs < this.expiryAt) this.armExpiry();
     this.pump(deviceId);
     return message;
@@ -106,9 +119,10 @@ export class CloudToDeviceService {
   /** The device can receive from now on; a previous sink of the device gives back what it held. */
   openReceiver(deviceId: string, sink: C2dSink): void {
     const previous = this.sinks.get(deviceId);
-    if (previous === sink) return this.pump(deviceId);
-    this.sinks.set(deviceId, sink);
-    if (previous) this.releaseHeldBy(deviceId, previous);
+    if (previous !== sink) {
+      this.sinks.set(deviceId, sink);
+      if (previous) this.releaseHeldBy(deviceId, previous);
+    }
     this.pump(deviceId);
   }
 
@@ -164,7 +178,12 @@ export class CloudToDeviceService {
     }
     this.store.setDeliveryCount(message.seq, message.deliveryCount);
     this.requeued(entry);
-    this.events.emit('c2dSettled', { deviceId: message.deviceId, messageId: message.messageId?.value, outcome: 'abandoned', deliveryCount: message.deliveryCount });
+    this.events.emit('c2dSettled', {
+      deviceId: message.deviceId,
+      messageId: message.messageId?.value,
+      outcome: 'abandoned',
+      deliveryCount: message.deliveryCount,
+    });
     this.pump(message.deviceId);
     return true;
   }
@@ -306,7 +325,8 @@ export class CloudToDeviceService {
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.expiryTimer = undefined;
     let earliest = Number.POSITIVE_INFINITY;
-    for (const queue of this.queues.values()) for (const entry of queue) if (!entry.lock && entry.message.expiresMs < earliest) earliest = entry.message.expiresMs;
+    for (const queue of this.queues.values())
+      for (const entry of queue) if (!entry.lock && entry.message.expiresMs < earliest) earliest = entry.message.expiresMs;
     this.expiryAt = earliest;
     if (earliest === Number.POSITIVE_INFINITY) return;
     this.expiryTimer = setTimeout(() => this.expire(), Math.min(Math.max(earliest - Date.now(), 0), MAX_TIMER_MS));

@@ -101,7 +101,13 @@ export class FeedbackService {
     while (this.pending.length > 0) {
       const records = this.pending.splice(0, c2dLimits.maxFeedbackRecordsPerBatch);
       const createdMs = Date.now();
-      const batch: Omit<FeedbackBatch, 'seq'> = { messageId: randomUUID(), createdMs, expiresMs: createdMs + c2dLimits.feedbackTtlMs, deliveryCount: 0, records };
+      const batch: Omit<FeedbackBatch, 'seq'> = {
+        messageId: randomUUID(),
+        createdMs,
+        expiresMs: createdMs + c2dLimits.feedbackTtlMs,
+        deliveryCount: 0,
+        records,
+      };
       const seq = this.store.addFeedback(batch);
       this.held.push({ batch: { ...batch, seq } });
     }

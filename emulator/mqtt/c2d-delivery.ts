@@ -110,7 +110,17 @@ export function attachC2dDelivery(broker: Aedes, c2d: CloudToDeviceService, log:
     }
     const messageId = allocatePacketId(sink);
     const b = broker as unknown as { id: string; counter: number };
-    const packet = { cmd: 'publish', topic, payload: delivery.message.body, qos: 1, retain: false, dup: false, messageId, brokerId: b.id, brokerCounter: ++b.counter } as PublishPacket & { messageId: number };
+    const packet = {
+      cmd: 'publish',
+      topic,
+      payload: delivery.message.body,
+      qos: 1,
+      retain: false,
+      dup: false,
+      messageId,
+      brokerId: b.id,
+      brokerCounter: ++b.counter,
+    } as PublishPacket & { messageId: number };
     sink.inFlight.set(messageId, delivery.lockToken);
     const write = (): void => {
       if (client.closed || sinks.get(client) !== sink) return;
@@ -122,7 +132,10 @@ export function attachC2dDelivery(broker: Aedes, c2d: CloudToDeviceService, log:
       }
     };
     if (client.clean) write();
-    else persistence.outgoingEnqueue({ clientId: client.id }, packet).then(write, (error: unknown) => log.warn({ err: error, deviceId: client.id }, 'could not store a C2D delivery in the MQTT session'));
+    else
+      persistence
+        .outgoingEnqueue({ clientId: client.id }, packet)
+        .then(write, (error: unknown) => log.warn({ err: error, deviceId: client.id }, 'could not store a C2D delivery in the MQTT session'));
   };
 
   const open = (client: Client): void => {

@@ -67,7 +67,9 @@ export class C2dStore {
 
   /** Every pending message, in send order. */
   allMessages(): CloudMessage[] {
-    const rows = this.db.prepare('SELECT seq, device_id, enqueued_ms, expiry_ms, delivery_count, message, body FROM c2d_messages ORDER BY seq').all() as MessageRow[];
+    const rows = this.db
+      .prepare('SELECT seq, device_id, enqueued_ms, expiry_ms, delivery_count, message, body FROM c2d_messages ORDER BY seq')
+      .all() as MessageRow[];
     return rows.map((row) => ({
       ...(JSON.parse(row.message) as StoredFields),
       seq: row.seq,
@@ -93,7 +95,9 @@ export class C2dStore {
   }
 
   allFeedback(): FeedbackBatch[] {
-    const rows = this.db.prepare('SELECT seq, message_id, created_ms, expiry_ms, delivery_count, records FROM c2d_feedback ORDER BY seq').all() as FeedbackRow[];
+    const rows = this.db
+      .prepare('SELECT seq, message_id, created_ms, expiry_ms, delivery_count, records FROM c2d_feedback ORDER BY seq')
+      .all() as FeedbackRow[];
     return rows.map((row) => ({
       seq: row.seq,
       messageId: row.message_id,

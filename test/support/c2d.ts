@@ -3,7 +3,6 @@ import iothub from 'azure-iothub';
 import device from 'azure-iot-device';
 import type { Hub } from '../../emulator/hub.js';
 
-
 export type ServiceClientInstance = InstanceType<typeof iothub.Client>;
 
 export interface FeedbackRecordJson {
@@ -37,7 +36,10 @@ export async function openServiceClient(hub: Hub): Promise<{ client: ServiceClie
 }
 
 /** A C2D message as the service SDK builds it. */
-export function c2dMessage(body: string, options: { messageId?: string; ack?: 'none' | 'positive' | 'negative' | 'full'; expiryTimeUtc?: number; properties?: Record<string, string> } = {}): InstanceType<typeof device.Message> {
+export function c2dMessage(
+  body: string,
+  options: { messageId?: string; ack?: 'none' | 'positive' | 'negative' | 'full'; expiryTimeUtc?: number; properties?: Record<string, string> } = {},
+): InstanceType<typeof device.Message> {
   const message = new device.Message(body);
   if (options.messageId !== undefined) message.messageId = options.messageId;
   if (options.ack) message.ack = options.ack;
@@ -52,7 +54,11 @@ export function resultOf<T>(value: { responseBody?: T } | { result?: T }): T {
 }
 
 /** vi.waitFor for a condition: retries until `check` returns something truthy (and returns it), failing with `what` after `timeoutMs`. */
-export function eventually<T>(check: () => T | undefined | false | null | Promise<T | undefined | false | null>, timeoutMs = 5000, what = 'the condition'): Promise<T> {
+export function eventually<T>(
+  check: () => T | undefined | false | null | Promise<T | undefined | false | null>,
+  timeoutMs = 5000,
+  what = 'the condition',
+): Promise<T> {
   return vi.waitFor(
     async () => {
       const value = await check();
