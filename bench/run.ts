@@ -13,6 +13,8 @@ const registry: Record<string, () => Promise<{ bench: Bench }>> = {
   query: () => import('./query.js'),
   fleet: () => import('./fleet.js'),
   dashboard: () => import('./dashboard.js'),
+  c2d: () => import('./c2d.js'),
+  telemetry: () => import('./telemetry.js'),
   throttle: () => import('./throttle.js'),
   'fleet-soak': () => import('./fleet-soak.js'), // opt-in: 18,000 devices for 5 minutes
   fuzz: () => import('./fuzz.js'), // opt-in: the long fuzz run (issue 17)

@@ -7,6 +7,8 @@ import path from 'node:path';
 import {
   CA_DIR_ENV,
   CLOCK_MAX_OFFSET_SECONDS,
+  c2dLimits,
+  EVENT_HUB_MAX_PARTITIONS,
   DEFAULT_DASHBOARD_PORT,
   defaultOptions,
   defaultRecordingOptions,
@@ -45,6 +47,26 @@ const positive = (value: string): number => {
   if (!Number.isInteger(n) || n < 1) throw new Error(`'${value}' is not a whole number ≥ 1`);
   return n;
 };
+const partitionCount = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > EVENT_HUB_MAX_PARTITIONS) throw new Error(`'${value}' is not a partition count from 1 to ${EVENT_HUB_MAX_PARTITIONS}`);
+  return n;
+};
+const c2dTtl = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n * 1000 > c2dLimits.maxTtlMs) throw new Error(`'${value}' is not a TTL in seconds from 1 to ${c2dLimits.maxTtlMs / 1000}`);
+  return n;
+};
+const c2dDeliveryCount = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > c2dLimits.maxDeliveryCountLimit) throw new Error(`'${value}' is not a delivery count from 1 to ${c2dLimits.maxDeliveryCountLimit}`);
+  return n;
+};
+const abovezero = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`'${value}' is not a number above 0`);
+  return n;
+};
 const positiveSeconds = (value: string): number => {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0 || n > 3600) throw new Error(`'${value}' is not a number of seconds above 0 and at most 3600`);
@@ -77,7 +99,9 @@ const program = new Command()
   .showHelpAfterError();
 
 hubOptions(
-  program.command('start', { isDefault: true }).description('run the hub (HTTPS REST + MQTT over WebSocket, MQTT over TLS)'),
+  program
+    .command('start', { isDefault: true })
+    .description('run the hub (HTTPS REST + MQTT/AMQP over WebSocket, MQTT over TLS, AMQP over TLS with the Event Hubs-compatible endpoint)'),
   'address to listen on (connection strings then say localhost for 127.0.0.1)',
 )
   .addOption(
@@ -149,6 +173,43 @@ hubOptions(
       .argParser(count),
   )
   .addOption(
+    new Option('--amqp-port <port>', 'AMQP over TLS port (devices on Amqp, the service Client, Event Hubs consumers; the SDKs always use 5671)')
+      .env(env('AMQP_PORT'))
+      .default(defaultOptions.amqpPort)
+      .argParser(int),
+  )
+  .addOption(
+    new Option('--amqp-plain-port <port>', 'also serve plain AMQP, for Event Hubs clients with UseDevelopmentEmulator=true (usually 5672; off by default)')
+      .env(env('AMQP_PLAIN_PORT'))
+      .argParser(int),
+  )
+  .addOption(new Option('--partitions <n>', 'partitions of the Event Hubs-compatible endpoint').env(env('PARTITIONS')).default(defaultOptions.partitions).argParser(partitionCount))
+  .addOption(new Option('--event-hub-name <name>', 'the Event Hubs-compatible name (EntityPath) (default: the first label of --hostname)').env(env('EVENT_HUB_NAME')))
+  .addOption(
+    new Option('--retention-hours <hours>', 'how long the Event Hubs-compatible endpoint keeps events')
+      .env(env('RETENTION_HOURS'))
+      .default(defaultOptions.retentionHours)
+      .argParser(abovezero),
+  )
+  .addOption(
+    new Option('--retention-mb <mb>', 'megabytes of events the Event Hubs-compatible endpoint keeps (an even share per partition; oldest go first)')
+      .env(env('RETENTION_MB'))
+      .default(defaultOptions.retentionMb)
+      .argParser(abovezero),
+  )
+  .addOption(
+    new Option('--c2d-default-ttl <seconds>', 'TTL of a cloud-to-device message sent without an expiry (IoT Hub: 1 to 48 hours; the emulator also takes less)')
+      .env(env('C2D_DEFAULT_TTL'))
+      .default(defaultOptions.c2dDefaultTtlSeconds)
+      .argParser(c2dTtl),
+  )
+  .addOption(
+    new Option('--c2d-max-delivery-count <n>', 'deliveries before a cloud-to-device message is dead-lettered with DeliveryCountExceeded feedback (1 to 100)')
+      .env(env('C2D_MAX_DELIVERY_COUNT'))
+      .default(defaultOptions.c2dMaxDeliveryCount)
+      .argParser(c2dDeliveryCount),
+  )
+  .addOption(
     new Option('--demo-fleet <n>', 'also run this many simulated lockDoor devices in this process, and print how to call them')
       .env(env('DEMO_FLEET'))
       .argParser(demoFleetSize),
@@ -195,6 +256,14 @@ hubOptions(
       certDir: opts.certDir ? path.resolve(opts.certDir) : undefined,
       certNames: typeof opts.certName === 'string' ? opts.certName.split(',') : opts.certName,
       maxActiveJobs: opts.maxActiveJobs,
+      amqpPort: opts.amqpPort,
+      plainAmqpPort: opts.amqpPlainPort,
+      partitions: opts.partitions,
+      eventHubName: opts.eventHubName,
+      retentionHours: opts.retentionHours,
+      retentionMb: opts.retentionMb,
+      c2dDefaultTtlSeconds: opts.c2dDefaultTtl,
+      c2dMaxDeliveryCount: opts.c2dMaxDeliveryCount,
       mqttMaxPacketBytes: opts.mqttMaxPacketSize,
       tlsHandshakeTimeoutMs: Math.round(opts.tlsHandshakeTimeout * 1000),
       maxPendingConnections: opts.maxPendingConnections,
@@ -338,6 +407,9 @@ function printBanner(hub: Hub, dashboard: Dashboard | undefined): void {
     `  REST API + MQTT/WebSocket   https://${hub.hostName}:${hub.httpsPort}  (wss://${hub.hostName}:${hub.httpsPort}/$iothub/websocket)`,
     `  MQTT over TLS               mqtts://${hub.hostName}:${hub.mqttPort}`,
     ...(hub.plainMqttPort !== undefined ? [`  MQTT over TCP (no TLS)      mqtt://${hub.hostName}:${hub.plainMqttPort}`] : []),
+    `  AMQP over TLS               amqps://${hub.hostName}:${hub.amqpPort}  (AMQP/WebSocket on ${hub.httpsPort})`,
+    ...(hub.plainAmqpPort !== undefined ? [`  AMQP over TCP (no TLS)      amqp://${hub.hostName}:${hub.plainAmqpPort}`] : []),
+    `  Event Hubs-compatible       ${hub.eventHubName}, ${hub.eventHubs.log.partitionCount} partitions, kept ${hub.options.retentionHours} h / ${hub.options.retentionMb} MB`,
     `  State                       ${hub.options.inMemory ? 'in memory' : hub.options.dataDir}`,
     ...(hub.clock.offset > 0 ? [`  Job clock                   ${hub.clock.offset / 1000} s ahead of real time (GET /$emulator/clock)`] : []),
     '',
@@ -346,6 +418,10 @@ function printBanner(hub: Hub, dashboard: Dashboard | undefined): void {
     '',
     `Trust the emulator's CA (${hub.caPath}) in the shell that runs your SDK app:`,
     `  export NODE_EXTRA_CA_CERTS=${hub.caPath}`,
+    '',
+    'Event Hubs-compatible connection string (for EventHubConsumerClient, Azure Functions IoT Hub triggers):',
+    `  ${hub.eventHubConnectionString()}`,
+    ...(hub.plainAmqpPort !== undefined ? ['  without TLS:', `  ${hub.eventHubConnectionString('iothubowner', { plain: true })}`] : []),
     '',
     ...(dashboard ? [`Dashboard: ${dashboard.url}`, ''] : []),
     ...deviceCommandsHint(hub.options.host),

@@ -4,7 +4,7 @@
  * itself (express, aedes, SQLite). `iothub-emulator device list` and the other client commands
  * start in a third of the time for it.
  */
-export { defaultOptions, resolveHostName, type HubOptions } from './config.js';
+export { defaultOptions, resolveEventHubName, resolveHostName, type HubOptions } from './config.js';
 export * from './limits.js';
 export { parseTier, tierNames } from './throttle/tiers.js';
 export { findPolicy, wellKnownPolicies, type Policy } from './identity/policies.js';

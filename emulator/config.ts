@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { DEFAULT_MAX_PENDING_CONNECTIONS, DEFAULT_MQTT_MAX_PACKET_BYTES, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS } from './limits.js';
-import { THROTTLE_BACKLOG_MS } from './limits.js';
+import { EVENT_HUB_DEFAULT_PARTITIONS, EVENT_HUB_DEFAULT_RETENTION_HOURS, EVENT_HUB_DEFAULT_RETENTION_MB } from './limits.js';
+import { THROTTLE_BACKLOG_MS, c2dLimits } from './limits.js';
 import type { TierName } from './throttle/tiers.js';
 
 export interface HubOptions {
@@ -30,6 +31,22 @@ export interface HubOptions {
   tlsHandshakeTimeoutMs: number;
   /** connections per listener not authenticated yet, beyond which new ones are closed; emulator/limits.ts */
   maxPendingConnections: number;
+  /** AMQP over TLS (5671; the SDKs cannot use another port) */
+  amqpPort: number;
+  /** plain AMQP (5672) for Event Hubs clients with UseDevelopmentEmulator=true; off when undefined */
+  plainAmqpPort?: number;
+  /** partitions of the Event Hubs-compatible endpoint */
+  partitions: number;
+  /** the Event Hubs-compatible name (EntityPath); default: the hub name (first label of hostName) */
+  eventHubName?: string;
+  /** how long the Event Hubs-compatible endpoint keeps events */
+  retentionHours: number;
+  /** how many megabytes of events it keeps, over all partitions */
+  retentionMb: number;
+  /** TTL of a cloud-to-device message sent without an expiry, seconds (IoT Hub's cloudToDevice.defaultTtlAsIso8601) */
+  c2dDefaultTtlSeconds: number;
+  /** deliveries before a C2D message is dead-lettered (IoT Hub's cloudToDevice.maxDeliveryCount) */
+  c2dMaxDeliveryCount: number;
   /** an IoT Hub tier whose throttles and daily quota the hub applies (docs/protocol.md §6); off when undefined */
   tier?: TierName;
   /** units of that tier */
@@ -50,6 +67,12 @@ export const defaultOptions: HubOptions = {
   mqttMaxPacketBytes: DEFAULT_MQTT_MAX_PACKET_BYTES,
   tlsHandshakeTimeoutMs: DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
   maxPendingConnections: DEFAULT_MAX_PENDING_CONNECTIONS,
+  amqpPort: 5671,
+  partitions: EVENT_HUB_DEFAULT_PARTITIONS,
+  retentionHours: EVENT_HUB_DEFAULT_RETENTION_HOURS,
+  retentionMb: EVENT_HUB_DEFAULT_RETENTION_MB,
+  c2dDefaultTtlSeconds: c2dLimits.defaultTtlMs / 1000,
+  c2dMaxDeliveryCount: c2dLimits.maxDeliveryCount,
   units: 1,
   throttleBacklogMs: THROTTLE_BACKLOG_MS,
 };
@@ -57,4 +80,13 @@ export const defaultOptions: HubOptions = {
 export function resolveHostName(options: Pick<HubOptions, 'host' | 'hostName'>): string {
   if (options.hostName) return options.hostName;
   return options.host === '127.0.0.1' || options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
+}
+
+/** The hub's name as Event Hubs clients see it (EntityPath): the first DNS label of the host name. */
+export function resolveEventHubName(options: Pick<HubOptions, 'host' | 'hostName' | 'eventHubName'>): string {
+  if (options.eventHubName) return options.eventHubName;
+  const hostName = resolveHostName(options);
+  // An IP address has no hub name in it.
+  if (/^[\d.]+$/.test(hostName) || hostName.includes(':')) return 'iothub-emulator';
+  return hostName.split('.')[0];
 }

@@ -6,9 +6,10 @@ import type net from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { createSasToken } from '../protocol/sas.js';
-import { deviceConnectionString, hubConnectionString } from '../protocol/connection-string.js';
+import { deviceConnectionString, eventHubsConnectionString, hubConnectionString } from '../protocol/connection-string.js';
+import { CloudToDeviceService, FeedbackService } from './c2d/index.js';
 import { Clock } from './clock.js';
-import { defaultOptions, resolveHostName, type HubOptions } from './config.js';
+import { defaultOptions, resolveEventHubName, resolveHostName, type HubOptions } from './config.js';
 import { HubEvents } from './events.js';
 import { ServiceAuthenticator } from './identity/auth.js';
 import { findPolicy } from './identity/policies.js';
@@ -20,13 +21,18 @@ import { defaultRecordingOptions, Recording, type RecordingOptions } from './ope
 import { HubReset, type ResetHook, type ResetResult } from './operations/reset.js';
 import { restMetrics } from './operations/rest-metrics.js';
 import { createBroker } from './mqtt/broker.js';
+import { attachC2dDelivery } from './mqtt/c2d-delivery.js';
 import { DeviceConnections } from './mqtt/device-connections.js';
+import { DeviceChannels } from './device-channels.js';
+import { OneConnectionPerDevice } from './device-presence.js';
+import { AmqpDeviceLinks } from './amqp/device-links.js';
 import { DeviceRouter } from './mqtt/device-router.js';
 import { applyMqttDeviceFault } from './mqtt/device-faults.js';
 import { attachMqttWebSocket, createMqttPlainServer, createMqttTlsServer } from './mqtt/listeners.js';
 import { createRestApp, under } from './rest/app.js';
 import { answerClientErrors } from './rest/client-errors.js';
 import { guardListener, tlsHandshakeOptions } from './net/pending-connections.js';
+import { c2dRouter } from './rest/c2d-router.js';
 import { directMethodRoute } from './rest/direct-method-route.js';
 import { twinRoute } from './rest/twin-route.js';
 import { devicesRouter } from './rest/devices-router.js';
@@ -35,6 +41,7 @@ import { jobsRouter } from './rest/jobs-router.js';
 import { queryRouter } from './rest/query-router.js';
 import { operationsRouter } from './rest/operations-router.js';
 import { twinsRouter } from './rest/twins-router.js';
+import { C2dStore } from './store/c2d-store.js';
 import { DeviceSelection } from './selection/device-selection.js';
 import { openDatabase, type Db } from './store/database.js';
 import { lockDataDir } from './store/data-dir-lock.js';
@@ -45,6 +52,10 @@ import { resolveCaDir } from './tls/ca-location.js';
 import { loadOrCreateCredentials } from './tls/certificates.js';
 import { logHandshakeFailures } from './tls/handshake-failures.js';
 import { TwinService } from './twin/twin-service.js';
+import { AmqpServer, registerTelemetryRoute } from './amqp/index.js';
+import { startEventHubs, type EventHubsEndpoint } from './amqp/event-hubs/index.js';
+import { verifyAmqpToken } from './identity/amqp-claims.js';
+import { registerServiceC2dRoutes } from './amqp/c2d-service-routes.js';
 import type { JobsComponent, JobsFactory } from './jobs-api.js';
 import { HTTPS_KEEP_ALIVE_MS, REST_MAX_HEADER_BYTES } from './limits.js';
 import { FaultInjector } from './faults/fault-injector.js';
@@ -61,6 +72,12 @@ export interface Hub {
   readonly httpsPort: number;
   readonly mqttPort: number;
   readonly plainMqttPort?: number;
+  readonly amqpPort: number;
+  readonly plainAmqpPort?: number;
+  /** the AMQP face: link routes for other parts to register on (emulator/amqp/link-routes.ts) */
+  readonly amqp: AmqpServer;
+  /** the Event Hubs-compatible endpoint's partitions */
+  readonly eventHubs: EventHubsEndpoint;
   /** PEM of the local CA, and where it is on disk */
   readonly ca: string;
   readonly caPath: string;
@@ -73,6 +90,9 @@ export interface Hub {
   /** query evaluation over the device set: POST /devices/query and job fan-out */
   readonly selection: DeviceSelection;
   readonly connections: DeviceConnections;
+  /** cloud-to-device queues and their feedback (docs/protocol.md §11) */
+  readonly c2d: CloudToDeviceService;
+  readonly feedback: FeedbackService;
   /** What happened on the hub, for assertions and the event stream; bounded by recordingLimit and telemetryBuffer. */
   readonly recording: Recording;
   /** Prometheus metrics under IoT Hub's own names (GET /metrics). */
@@ -86,6 +106,10 @@ export interface Hub {
   /** Registers state a reset must also clear; returns the function that removes the hook. */
   onReset(hook: ResetHook): () => void;
   connectionString(policy?: string): string;
+  /** the Event Hubs-compatible name (EntityPath) */
+  readonly eventHubName: string;
+  /** `Endpoint=sb://HOST/;…;EntityPath=NAME`; `{ plain: true }` for the plain-AMQP port with UseDevelopmentEmulator=true */
+  eventHubConnectionString(policy?: string, options?: { plain?: boolean }): string;
   deviceConnectionString(deviceId: string): string;
   /** A service SAS token for REST calls made without an SDK (curl). */
   serviceToken(policy?: string, validSeconds?: number): string;
@@ -107,6 +131,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
   const options: HubOptions = { ...defaultOptions, ...partial };
   const log = parts.logger ?? createLogger(options.logLevel, options.logFormat);
   const hostName = resolveHostName(options);
+  const eventHubName = resolveEventHubName(options);
   const certDir = options.certDir ?? path.join(options.dataDir, 'certs');
   const names = [hostName, options.host, ...options.certNames].filter((n) => n !== '0.0.0.0' && n !== '::');
   const credentials = await loadOrCreateCredentials(certDir, names, !options.inMemory, resolveCaDir(options));
@@ -126,9 +151,12 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
   events.setMaxListeners(0);
   const clock = new Clock();
   const connections = new DeviceConnections();
-  const registry = new RegistryService(store, connections, events);
-  const twins = new TwinService(store, connections, events);
-  const methods = new MethodService(store, connections, events);
+  // The services reach devices on whichever face holds them (MQTT now, AMQP once its face is built).
+  const channels = new DeviceChannels(connections);
+  const registry = new RegistryService(store, channels, events);
+  const twins = new TwinService(store, channels, events);
+  const methods = new MethodService(store, channels, events);
+  const presence = new OneConnectionPerDevice(registry, events, connections);
   const selection = new DeviceSelection(store);
   // Saying no on purpose: the tier's throttles (off unless --tier) and the chaos API's rules.
   const throttle = options.tier
@@ -153,14 +181,14 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
     telemetryBuffer: partial.telemetryBuffer ?? defaultRecordingOptions.telemetryBuffer,
   });
   recording.attach(events);
-  const metrics = new HubMetrics({ connectedDevices: () => connections.count, totalDevices: () => registry.count() });
+  const metrics = new HubMetrics({ connectedDevices: () => connections.count + presence.count, totalDevices: () => registry.count() });
   metrics.attach(events);
   const resets = new HubReset({
     deviceIds: () => registry.deviceIds(),
     clearDevices: () => registry.clearAll(),
     afterDelete: (deviceId) => registry.afterDelete(deviceId),
     clearSessions: () => sessions.clear(),
-    connectedCount: () => connections.count,
+    connectedCount: () => connections.count + presence.count,
     clearObservations: () => {
       recording.clear();
       metrics.reset();
@@ -185,13 +213,20 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
     jobDevicePace: throttle && jobDevicePace(throttle),
   });
   if (jobs) resets.add(jobs);
+  const c2dStore = new C2dStore(db);
+  const feedback = new FeedbackService(c2dStore);
+  const c2d = new CloudToDeviceService(c2dStore, registry, feedback, events, { defaultTtlMs: options.c2dDefaultTtlSeconds * 1000, maxDeliveryCount: options.c2dMaxDeliveryCount });
+  resets.add({ reset: () => c2d.clear() });
+  events.on('deviceDeleted', ({ deviceId }) => c2d.dropDevice(deviceId));
   events.on('deviceDeleted', ({ deviceId }) => sessions.forget(deviceId));
 
   let broker: Aedes | undefined;
+  let eventHubs: EventHubsEndpoint | undefined;
   const servers: net.Server[] = [];
   let healthy = false;
   try {
     broker = await createBroker({ registry, router, connections, sessions, events, log, gate });
+    attachC2dDelivery(broker, c2d, log);
     metrics.observeDevicePublishes(broker, (deviceId) => registry.find(deviceId) !== undefined);
     const app = createRestApp({
       log,
@@ -202,6 +237,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
         under(['/$emulator/faults', '/$emulator/throttling'], faultsRouter(auth, faults, throttle)),
         under(['/metrics', '/$emulator'], operationsRouter({ auth, recording, metrics, reset: () => resets.run() })),
         under(['/devices/query'], queryRouter(auth, selection, jobs && ((deviceIds, afterRowid) => jobs.deviceJobs(deviceIds, afterRowid)))),
+        under(['/devices'], c2dRouter(auth, c2d)),
         under(['/devices', '/statistics'], devicesRouter(auth, registry, twins)),
         under(['/twins'], twinsRouter(auth, twins)),
         ...(jobs ? [under(['/jobs'], jobsRouter(auth, jobs))] : []),
@@ -224,14 +260,35 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
       serve,
     );
     httpsServer.keepAliveTimeout = HTTPS_KEEP_ALIVE_MS;
+    const verify = (audience: string, token: string) => verifyAmqpToken(audience, token, (deviceId) => registry.find(deviceId));
+    const amqp = new AmqpServer({ verify, presence, log: log.child({ face: 'amqp' }) });
+    registerTelemetryRoute(amqp.routes, { registry, events, log });
+    registerServiceC2dRoutes(amqp.routes, { c2d, feedback, hubName: hostName.split('.')[0], log });
+    const amqpDevices = new AmqpDeviceLinks({
+      c2d, methods, twins, hubName: hostName.split('.')[0], log,
+      countTwinRead: (ok) => metrics.count(ok ? 'd2c.twin.read.success' : 'd2c.twin.read.failure'),
+    });
+    amqpDevices.register(amqp.routes);
+    channels.add(amqpDevices);
+    let boundAmqpPort = options.amqpPort;
+    eventHubs = startEventHubs(
+      amqp.routes,
+      { name: eventHubName, partitions: options.partitions, retentionHours: options.retentionHours, retentionMb: options.retentionMb, dataDir: options.dataDir, inMemory: options.inMemory, hostName, amqpPort: () => boundAmqpPort },
+      { events, registry, verify, log },
+    );
+    const ownedEventHubs = eventHubs;
+    resets.add({ reset: () => ownedEventHubs.reset() });
     // HTTPS connections count as pending until their TLS handshake is done (docs/protocol.md §14).
     const httpsPending = guardListener(httpsServer, 'HTTPS', options, log);
     httpsServer.on('secureConnection', (socket) => httpsPending.authenticated(socket));
     answerClientErrors(httpsServer, serve);
-    attachMqttWebSocket(httpsServer, broker, options, httpsPending);
+    attachMqttWebSocket(httpsServer, broker, options, httpsPending, amqp);
+    const amqpServer = amqp.createTlsServer(credentials, options, log);
+    const plainAmqpServer = options.plainAmqpPort !== undefined ? amqp.createPlainServer(options, log) : undefined;
     const mqttServer = createMqttTlsServer(broker, credentials, options, log);
     logHandshakeFailures(httpsServer, 'HTTPS', credentials.caPath, log);
     logHandshakeFailures(mqttServer, 'MQTT/TLS', credentials.caPath, log);
+    logHandshakeFailures(amqpServer, 'AMQP/TLS', credentials.caPath, log);
     const plainServer = options.plainMqttPort !== undefined ? createMqttPlainServer(broker, options, log) : undefined;
 
     const httpsPort = await listen(httpsServer, options.host, options.httpsPort, 'HTTPS');
@@ -242,6 +299,14 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
     if (plainServer) {
       plainMqttPort = await listen(plainServer, options.host, options.plainMqttPort!, 'MQTT/TCP');
       servers.push(plainServer);
+    }
+    const amqpPort = await listen(amqpServer, options.host, options.amqpPort, 'AMQP/TLS');
+    boundAmqpPort = amqpPort;
+    servers.push(amqpServer);
+    let plainAmqpPort: number | undefined;
+    if (plainAmqpServer) {
+      plainAmqpPort = await listen(plainAmqpServer, options.host, options.plainAmqpPort!, 'AMQP/TCP');
+      servers.push(plainAmqpServer);
     }
     jobs?.start();
     healthy = true;
@@ -254,6 +319,10 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
       httpsPort,
       mqttPort,
       plainMqttPort,
+      amqpPort,
+      plainAmqpPort,
+      amqp,
+      eventHubs: ownedEventHubs,
       ca: credentials.ca,
       caPath: credentials.caPath,
       log,
@@ -264,6 +333,8 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
       methods,
       selection,
       connections,
+      c2d,
+      feedback,
       recording,
       metrics,
       faults,
@@ -274,6 +345,14 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
         const p = findPolicy(policy);
         if (!p) throw new Error(`No shared access policy named '${policy}'`);
         return hubConnectionString({ hostName, sharedAccessKeyName: p.keyName, sharedAccessKey: p.primaryKey });
+      },
+      eventHubName,
+      eventHubConnectionString(policy = 'iothubowner', { plain = false } = {}) {
+        const p = findPolicy(policy);
+        if (!p) throw new Error(`No shared access policy named '${policy}'`);
+        if (plain && plainAmqpPort === undefined) throw new Error('The plain AMQP port is off (start with --amqp-plain-port)');
+        const port = plain ? plainAmqpPort : amqpPort === 5671 ? undefined : amqpPort;
+        return eventHubsConnectionString({ host: hostName, port, sharedAccessKeyName: p.keyName, sharedAccessKey: p.primaryKey, entityPath: eventHubName, developmentEmulator: plain });
       },
       deviceConnectionString(deviceId) {
         const record = registry.get(deviceId);
@@ -293,8 +372,12 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
           jobs?.stop();
           methods.close();
           connections.closeAll();
+          amqpDevices.closeAll();
+          amqp.closeAll();
           await Promise.all(servers.map((s) => closeServer(s)));
           await new Promise<void>((resolve) => ownedBroker.close(() => resolve()));
+          c2d.close();
+          ownedEventHubs.close();
           db.close();
           lock?.release();
         })();
@@ -307,6 +390,8 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
     jobs?.stop();
     await Promise.all(servers.map((s) => closeServer(s)));
     if (broker) await new Promise<void>((resolve) => broker!.close(() => resolve()));
+    c2d.close();
+    eventHubs?.close();
     db.close();
     lock?.release();
     throw error;

@@ -167,3 +167,51 @@ export const DASHBOARD_MAX_ENTRIES_PER_FLUSH = 50;
 export const DASHBOARD_SERIES_SECONDS = 300;
 /** Dashboard: a stream whose reader is this far behind is closed (the page reconnects and reloads). */
 export const DASHBOARD_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+
+// ---- AMQP (docs/protocol.md §10) -----------------------------------------------------------
+
+/** Idle time-out the hub announces in its open frame (IoT Hub's value): clients heartbeat every 120 s. */
+export const AMQP_IDLE_TIMEOUT_MS = 240_000;
+/** Largest AMQP frame the hub accepts; bigger transfers arrive in several frames. */
+export const AMQP_MAX_FRAME_SIZE = 65_536;
+/** Delay before the redirect detach (docs/protocol.md §10.13): Microsoft's sample listens only once attached. */
+export const AMQP_REDIRECT_DELAY_MS = 20;
+
+// ---- Event Hubs-compatible endpoint (docs/protocol.md §10) ----------------------------
+
+/** Partitions by default (IoT Hub's default for new hubs). */
+export const EVENT_HUB_DEFAULT_PARTITIONS = 4;
+/** IoT Hub allows up to 128 partitions. */
+export const EVENT_HUB_MAX_PARTITIONS = 128;
+/** Retention of the built-in endpoint (IoT Hub's default: 1 day). */
+export const EVENT_HUB_DEFAULT_RETENTION_HOURS = 24;
+/** EMULATOR CHOICE: size bound of the retained events over all partitions (an even share each). */
+export const EVENT_HUB_DEFAULT_RETENTION_MB = 1024;
+/** Receivers without an owner level per consumer group and partition (Event Hubs' limit). */
+export const EVENT_HUB_MAX_RECEIVERS_PER_PARTITION = 5;
+
+// ---- Cloud-to-device messages (docs/protocol.md §11) ---------------------------------------
+
+/** Cloud-to-device messages (docs/protocol.md §11). */
+export const c2dLimits = {
+  /** messages not yet completed, rejected or dead-lettered, per device: the 51st send is refused */
+  maxPendingPerDevice: 50,
+  /** TTL of a message sent without an expiry (the default of --c2d-default-ttl) */
+  defaultTtlMs: 60 * 60 * 1000,
+  /** the longest TTL the hub keeps a message for, whatever `expiryTimeUtc` says */
+  maxTtlMs: 48 * 60 * 60 * 1000,
+  /** deliveries (abandons) before a message is dead-lettered with DeliveryCountExceeded (the default of --c2d-max-delivery-count) */
+  maxDeliveryCount: 10,
+  /** the range IoT Hub allows for the max delivery count */
+  maxDeliveryCountLimit: 100,
+  /** how long a delivered message stays locked waiting for complete/reject/abandon */
+  lockTimeoutMs: 60 * 1000,
+  /** body plus properties */
+  maxMessageBytes: 64 * 1024,
+  /** feedback records in one feedback message */
+  maxFeedbackRecordsPerBatch: 64,
+  /** how long a feedback message waits for a feedback receiver */
+  feedbackTtlMs: 60 * 60 * 1000,
+  /** deliveries of one feedback message before it is dropped */
+  maxFeedbackDeliveryCount: 10,
+} as const;

@@ -54,3 +54,13 @@ export function deviceConnectionString(cs: DeviceConnectionString): string {
   const gateway = cs.gatewayHostName ? `;GatewayHostName=${cs.gatewayHostName}` : '';
   return `HostName=${cs.hostName};DeviceId=${cs.deviceId};SharedAccessKey=${cs.sharedAccessKey}${gateway}`;
 }
+
+/**
+ * The Event Hubs-compatible connection string, in the form IoT Hub's portal shows it:
+ * `Endpoint=sb://HOST/;SharedAccessKeyName=…;SharedAccessKey=…;EntityPath=NAME`. With a port it
+ * goes into the Endpoint; `developmentEmulator` adds `UseDevelopmentEmulator=true` (plain AMQP).
+ */
+export function eventHubsConnectionString(cs: { host: string; port?: number; sharedAccessKeyName: string; sharedAccessKey: string; entityPath: string; developmentEmulator?: boolean }): string {
+  const endpoint = `sb://${cs.host}${cs.port === undefined ? '' : `:${cs.port}`}/`;
+  return `Endpoint=${endpoint};SharedAccessKeyName=${cs.sharedAccessKeyName};SharedAccessKey=${cs.sharedAccessKey};EntityPath=${cs.entityPath}${cs.developmentEmulator ? ';UseDevelopmentEmulator=true' : ''}`;
+}

@@ -10,6 +10,7 @@ export const errorCodes = {
   IotHubUnauthorizedAccess: { code: 401002, status: 401 },
   IotHubUnauthorized: { code: 401003, status: 401 },
   IotHubQuotaExceeded: { code: 403002, status: 403 },
+  DeviceMaximumQueueDepthExceeded: { code: 403004, status: 403 },
   DeviceNotFound: { code: 404001, status: 404 },
   JobNotFound: { code: 404002, status: 404 },
   ModuleNotFound: { code: 404010, status: 404 },

@@ -79,3 +79,32 @@ export function resourceCovers(granted: string, target: string): boolean {
 function trimSlashes(s: string): string {
   return s.replace(/^\/+|\/+$/g, '');
 }
+
+/**
+ * Event Hubs' rule (Service Bus convention): the HMAC key is the UTF-8 bytes of the key string,
+ * not its base64 decoding. `@azure/event-hubs` signs every token this way.
+ */
+export function signWithKeyString(key: string, resource: string, expiry: number): string {
+  return createHmac('sha256', Buffer.from(key, 'utf8')).update(`${resource}\n${expiry}`).digest('base64');
+}
+
+/** `signatureMatches` for tokens signed with the key string (Event Hubs clients). */
+export function signatureMatchesKeyString(token: SasToken, keys: readonly string[]): boolean {
+  const presented = Buffer.from(token.signature, 'base64');
+  const candidates = new Set([token.rawResource, encodeURIComponent(token.resource), token.resource]);
+  for (const key of keys) {
+    if (!key) continue;
+    for (const resource of candidates) {
+      const expected = Buffer.from(signWithKeyString(key, resource, token.expiry), 'base64');
+      if (expected.length === presented.length && timingSafeEqual(expected, presented)) return true;
+    }
+  }
+  return false;
+}
+
+/** A token as `@azure/event-hubs` builds it: `sr` = encodeURIComponent(audience), signed with the key string. */
+export function createEventHubsSasToken(audience: string, key: string, expiry: number, keyName: string): string {
+  const sr = encodeURIComponent(audience);
+  const sig = encodeURIComponent(signWithKeyString(key, sr, expiry));
+  return `SharedAccessSignature sr=${sr}&sig=${sig}&se=${expiry}&skn=${encodeURIComponent(keyName)}`;
+}

@@ -200,6 +200,14 @@ export class RegistryService {
     if (!connected && this.store.get(record.deviceId) === record) this.store.save(record);
   }
 
+  /** The C2D service reports how many messages wait for the device (the Device and twin `cloudToDeviceMessageCount`). */
+  setCloudToDeviceMessageCount(deviceId: string, count: number): void {
+    const record = this.store.get(deviceId);
+    if (!record || record.cloudToDeviceMessageCount === count) return;
+    record.cloudToDeviceMessageCount = count;
+    invalidateView(record);
+  }
+
   /**
    * A device was heard from. Kept to the second: rewriting the timestamp (and dropping the cached
    * twin view) on every message cost more than the message itself at thousands per second.

@@ -4,7 +4,7 @@ import type { Server as HttpsServer } from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
-import { WebSocketServer, createWebSocketStream } from 'ws';
+import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
 import { guardListener, tlsHandshakeOptions, type ListenerLimits, type PendingConnections } from '../net/pending-connections.js';
 import { HubError } from '../errors.js';
 import { answerAndClose } from '../rest/client-errors.js';
@@ -13,6 +13,9 @@ import { guardParser } from './packet-guard.js';
 type Connection = Parameters<Aedes['handle']>[0];
 
 export const WEBSOCKET_PATH = '/$iothub/websocket';
+/** Event Hubs clients' WebSocket path (AMQP only). */
+export const SERVICEBUS_WEBSOCKET_PATH = '/$servicebus/websocket';
+export const AMQP_WEBSOCKET_PROTOCOL = 'AMQPWSB10';
 
 /** The bounds every MQTT listener applies (emulator/limits.ts, docs/protocol.md §14). */
 export interface MqttListenerLimits extends ListenerLimits {
@@ -71,26 +74,48 @@ export function createMqttPlainServer(broker: Aedes, limits: MqttListenerLimits,
 }
 
 /**
- * MQTT over WebSocket at /$iothub/websocket on the HTTPS port (the MqttWs transport), sub-protocol
- * mqtt. `pending` is the HTTPS listener's guard: an upgraded connection is pending again until its
- * MQTT CONNECT is accepted. Frames above the packet bound close the WebSocket (1009) from their
- * header, before their payload is read.
+ * WebSockets on the HTTPS port, dispatched by sub-protocol: `mqtt` at /$iothub/websocket (the
+ * MqttWs transport) goes to aedes; `AMQPWSB10` at /$iothub/websocket (AmqpWs) or
+ * /$servicebus/websocket (Event Hubs clients) goes to the AMQP face when there is one. `pending`
+ * is the HTTPS listener's guard: an upgraded MQTT connection is pending again until its CONNECT is
+ * accepted (the AMQP face authenticates through CBS itself). Frames above the packet bound close
+ * the WebSocket (1009) from their header, before their payload is read.
  */
-export function attachMqttWebSocket(server: HttpsServer, broker: Aedes, limits: MqttListenerLimits, pending?: PendingConnections): WebSocketServer {
+export function attachMqttWebSocket(
+  server: HttpsServer,
+  broker: Aedes,
+  limits: MqttListenerLimits,
+  pending?: PendingConnections,
+  amqp?: { acceptWebSocket(ws: WebSocket): void },
+): WebSocketServer {
   watchAuthentications(broker);
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: limits.mqttMaxPacketBytes,
-    handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : false),
+    handleProtocols: (protocols, req) => {
+      const pathname = (req.url ?? '').split('?')[0];
+      if (amqp && protocols.has(AMQP_WEBSOCKET_PROTOCOL)) return AMQP_WEBSOCKET_PROTOCOL;
+      return pathname === WEBSOCKET_PATH && protocols.has('mqtt') ? 'mqtt' : false;
+    },
   });
   server.on('upgrade', (req, socket, head) => {
-    const refusal = upgradeRefusal(req);
+    const refusal = upgradeRefusal(req, amqp !== undefined);
     if (refusal) {
       answerAndClose(socket, refusal);
       return;
     }
+    const pathname = (req.url ?? '').split('?')[0];
     pending?.unauthenticated(socket);
     wss.handleUpgrade(req, socket, head, (ws) => {
+      if (ws.protocol === AMQP_WEBSOCKET_PROTOCOL && amqp) {
+        pending?.authenticated(socket);
+        amqp.acceptWebSocket(ws);
+        return;
+      }
+      if (pathname !== WEBSOCKET_PATH) {
+        ws.close(1002, 'this path serves AMQP (sub-protocol AMQPWSB10) only');
+        return;
+      }
       const stream = createWebSocketStream(ws);
       stream.on('error', () => stream.destroy());
       handleDevice(broker, stream, limits, 'mqtt-ws', () => pending?.authenticated(socket), req);
@@ -103,9 +128,9 @@ export function attachMqttWebSocket(server: HttpsServer, broker: Aedes, limits: 
  * Why an upgrade request cannot become MQTT over WebSocket, in the hub's envelope (ws would
  * answer its own bare 400 for the last three): another path, or not a valid WebSocket handshake.
  */
-function upgradeRefusal(req: IncomingMessage): HubError | undefined {
+function upgradeRefusal(req: IncomingMessage, amqp: boolean): HubError | undefined {
   const pathname = (req.url ?? '').split('?')[0];
-  if (pathname !== WEBSOCKET_PATH) return new HubError('NotFound', `The emulator does not implement an upgrade of ${pathname}.`);
+  if (pathname !== WEBSOCKET_PATH && !(amqp && pathname === SERVICEBUS_WEBSOCKET_PATH)) return new HubError('NotFound', `The emulator does not implement an upgrade of ${pathname}.`);
   if (req.method !== 'GET' || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket')
     return new HubError('ArgumentInvalid', 'Only a WebSocket upgrade (GET, Upgrade: websocket) is served here.');
   if (!/^[+/0-9A-Za-z]{22}==$/.test(req.headers['sec-websocket-key'] ?? '')) return new HubError('ArgumentInvalid', 'Sec-WebSocket-Key is missing or invalid.');

@@ -14,8 +14,14 @@ export const iotHubMetrics = {
   connectedDeviceCount: 'Connected devices',
   totalDeviceCount: 'Total devices',
   'd2c.telemetry.ingress.success': 'Telemetry messages sent (accepted from devices)',
+  'd2c.telemetry.egress.success': 'Telemetry messages written to endpoints (the built-in Event Hubs-compatible one)',
+  'd2c.endpoints.egress.builtIn.events': 'Messages delivered to the built-in endpoint (messages/events)',
   'c2d.methods.success': 'Successful direct method invocations (the device answered, whatever its status)',
   'c2d.methods.failure': 'Failed direct method invocations (not online, timed out, bad response)',
+  'c2d.commands.egress.complete.success': 'C2D message deliveries completed',
+  'c2d.commands.egress.abandon.success': 'C2D messages abandoned',
+  'c2d.commands.egress.reject.success': 'C2D messages rejected',
+  C2DMessagesExpired: 'C2D messages expired',
   'd2c.twin.read.success': 'Successful twin reads from devices',
   'd2c.twin.read.failure': 'Failed twin reads from devices',
   'd2c.twin.update.success': 'Successful reported-property updates from devices',
@@ -105,6 +111,10 @@ export class HubMetrics {
   /** Counts what the services report through hub events. */
   attach(events: HubEvents): () => void {
     const onTelemetry = (): void => this.count('d2c.telemetry.ingress.success');
+    const onRouted = (): void => {
+      this.count('d2c.telemetry.egress.success');
+      this.count('d2c.endpoints.egress.builtIn.events');
+    };
     const onMethod = (e: { error?: string }): void => this.count(e.error === undefined ? 'c2d.methods.success' : 'c2d.methods.failure');
     const onTwin = (e: { side: string }): void => {
       if (e.side === 'device') this.count('d2c.twin.update.success');
@@ -116,18 +126,29 @@ export class HubMetrics {
     const onJobDevice = (e: { type: string; outcome: string }): void => {
       if (this.muted === 0) this.jobDeviceOperations.inc({ job_type: e.type, outcome: e.outcome });
     };
+    const onC2d = (e: { outcome: string }): void => {
+      if (e.outcome === 'completed') this.count('c2d.commands.egress.complete.success');
+      // The tenth abandon dead-letters the message: it is still an abandon by the device.
+      else if (e.outcome === 'abandoned' || e.outcome === 'deliveryCountExceeded') this.count('c2d.commands.egress.abandon.success');
+      else if (e.outcome === 'rejected') this.count('c2d.commands.egress.reject.success');
+      else if (e.outcome === 'expired') this.count('C2DMessagesExpired');
+    };
+    events.on('c2dSettled', onC2d);
     const onThrottle = (e: { operation: string; outcome: string }): void => {
       if (this.muted === 0) this.tierDecisions.inc({ operation: e.operation, outcome: e.outcome });
     };
     events.on('throttled', onThrottle);
     events.on('telemetry', onTelemetry);
+    events.on('telemetryRouted', onRouted);
     events.on('methodInvoked', onMethod);
     events.on('twinUpdated', onTwin);
     events.on('jobFinished', onJob);
     events.on('jobDeviceFinished', onJobDevice);
     return () => {
+      events.off('c2dSettled', onC2d);
       events.off('throttled', onThrottle);
       events.off('telemetry', onTelemetry);
+      events.off('telemetryRouted', onRouted);
       events.off('methodInvoked', onMethod);
       events.off('twinUpdated', onTwin);
       events.off('jobFinished', onJob);

@@ -2,8 +2,8 @@ import type { HubEventMap } from '../events.js';
 import type { JsonObject } from '../twin/json.js';
 
 /** What a recorded entry is about; also the event names on the /$emulator/events stream. */
-export type EntryKind = 'telemetry' | 'method' | 'twin' | 'connection' | 'device' | 'throttle' | 'fault';
-export const entryKinds: readonly EntryKind[] = ['telemetry', 'method', 'twin', 'connection', 'device', 'throttle', 'fault'];
+export type EntryKind = 'telemetry' | 'method' | 'twin' | 'connection' | 'device' | 'throttle' | 'fault' | 'c2d';
+export const entryKinds: readonly EntryKind[] = ['telemetry', 'method', 'twin', 'connection', 'device', 'throttle', 'fault', 'c2d'];
 
 interface EntryBase {
   /** increasing per hub: the order things happened in, and the SSE event id */
@@ -77,7 +77,23 @@ export interface FaultEntry extends EntryBase {
   operation?: string;
 }
 
-export type RecordedEntry = TelemetryEntry | MethodEntry | TwinEntry | ConnectionEntry | DeviceEntry | ThrottleEntry | FaultEntry;
+
+/** A cloud-to-device message: queued (`sent`) and how it left the queue, or went back to it (`abandoned`). */
+export interface C2dEntry extends EntryBase {
+  kind: 'c2d';
+  event: 'sent' | 'completed' | 'rejected' | 'abandoned' | 'expired' | 'deliveryCountExceeded' | 'purged';
+  messageId?: string;
+  /** on `sent`: the body (decoded as for telemetry), ack mode, application properties and expiry */
+  payload?: unknown;
+  encoding?: TelemetryEntry['encoding'];
+  ack?: string;
+  properties?: Record<string, string>;
+  expiryTimeUtc?: string;
+  /** on settlements: abandons counted so far */
+  deliveryCount?: number;
+}
+
+export type RecordedEntry = TelemetryEntry | MethodEntry | TwinEntry | ConnectionEntry | DeviceEntry | ThrottleEntry | FaultEntry | C2dEntry;
 
 type WithoutStamp<T> = T extends unknown ? Omit<T, 'seq' | 'time'> : never;
 /** An entry before the recording numbers and stamps it. */
@@ -117,4 +133,16 @@ export function methodEntry(event: HubEventMap['methodInvoked'][0]): NewEntry {
 export function twinEntry(event: HubEventMap['twinUpdated'][0]): NewEntry {
   // A copy: the twin service may keep mutating the object it emitted.
   return { kind: 'twin', deviceId: event.deviceId, side: event.side, section: event.section, patch: structuredClone(event.patch), version: event.version };
+}
+
+export function c2dSentEntry(event: HubEventMap['c2dSent'][0]): NewEntry {
+  const entry: Omit<C2dEntry, 'seq' | 'time'> = { kind: 'c2d', deviceId: event.deviceId, event: 'sent', ...decodeBody(event.payload), ack: event.ack, properties: { ...event.properties }, expiryTimeUtc: event.expiryTimeUtc };
+  if (event.messageId !== undefined) entry.messageId = event.messageId;
+  return entry;
+}
+
+export function c2dSettledEntry(event: HubEventMap['c2dSettled'][0]): NewEntry {
+  const entry: Omit<C2dEntry, 'seq' | 'time'> = { kind: 'c2d', deviceId: event.deviceId, event: event.outcome, deliveryCount: event.deliveryCount };
+  if (event.messageId !== undefined) entry.messageId = event.messageId;
+  return entry;
 }

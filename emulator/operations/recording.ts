@@ -2,8 +2,8 @@ import type { HubEventMap, HubEvents } from '../events.js';
 import { isoTime } from '../time.js';
 import { BoundedLog } from './bounded-log.js';
 import {
-  methodEntry, telemetryEntry, twinEntry,
-  type ConnectionEntry, type EntryKind, type MethodEntry, type NewEntry, type RecordedEntry, type TelemetryEntry, type TwinEntry,
+  c2dSentEntry, c2dSettledEntry, methodEntry, telemetryEntry, twinEntry,
+  type C2dEntry, type ConnectionEntry, type EntryKind, type MethodEntry, type NewEntry, type RecordedEntry, type TelemetryEntry, type TwinEntry,
 } from './recorded-entry.js';
 
 export interface RecordingOptions {
@@ -61,6 +61,8 @@ export class Recording {
         this.record({ kind: 'connection', deviceId: e.deviceId, event: 'disconnected', reason: e.reason }),
       deviceCreated: (e: { deviceId: string }) => this.record({ kind: 'device', deviceId: e.deviceId, event: 'created' }),
       deviceDeleted: (e: { deviceId: string }) => this.record({ kind: 'device', deviceId: e.deviceId, event: 'deleted' }),
+      c2dSent: (e: Parameters<typeof c2dSentEntry>[0]) => this.record(c2dSentEntry(e)),
+      c2dSettled: (e: Parameters<typeof c2dSettledEntry>[0]) => this.record(c2dSettledEntry(e)),
       throttled: (e: HubEventMap['throttled'][0]) => this.record({ kind: 'throttle', deviceId: '', operation: e.operation, outcome: e.outcome, delayMs: e.delayMs }),
       faultRule: (e: HubEventMap['faultRule'][0]) =>
         this.record({ kind: 'fault', deviceId: '', event: e.change, ruleId: e.id, ruleKind: e.kind, affected: e.affected }),
@@ -141,6 +143,12 @@ export class Recording {
 
   connections(filter: Omit<RecordingFilter<'connection'>, 'kind'> = {}): ConnectionEntry[] {
     return this.entries({ ...filter, kind: 'connection' });
+  }
+
+  /** Cloud-to-device messages sent and settled. */
+  c2dMessages(filter: Omit<RecordingFilter<'c2d'>, 'kind'> & { event?: C2dEntry['event'] } = {}): C2dEntry[] {
+    const { event, where, ...rest } = filter;
+    return this.entries({ ...rest, kind: 'c2d', where: (e) => (event === undefined || e.event === event) && (!where || where(e)) });
   }
 
   /**

@@ -45,6 +45,11 @@ export function monitorEvent(entry: RecordedEntry, hubName: string): { event: Re
           ...notification('deviceLifecycleEvents', entry, hubName, entry.event === 'created' ? 'createDeviceIdentity' : 'deleteDeviceIdentity', 'deviceLifecycleNotification'),
         },
       };
+    case 'c2d': {
+      const payload: Record<string, unknown> = { event: entry.event };
+      for (const key of ['messageId', 'payload', 'ack', 'properties', 'expiryTimeUtc', 'deliveryCount'] as const) if (entry[key] !== undefined) payload[key] = entry[key];
+      return { event: { ...base, payload, annotations: { 'iothub-message-source': 'emulator.cloudToDeviceMessages', 'iothub-enqueuedtime': entry.time } } };
+    }
     case 'method': {
       const payload: Record<string, unknown> = { methodName: entry.methodName, request: entry.payload, durationMs: entry.durationMs };
       if (entry.status !== undefined) Object.assign(payload, { status: entry.status, response: entry.response });

@@ -28,4 +28,26 @@ export const migrations: readonly string[] = [
   -- devices.jobs queries filtered on deviceId read through this instead of every record.
   CREATE INDEX device_jobs_device ON device_jobs(device_id);
   `,
+  `
+  -- Cloud-to-device queues (docs/protocol.md §11): one row per message not yet settled, in send order.
+  CREATE TABLE c2d_messages (
+    seq            INTEGER PRIMARY KEY,
+    device_id      TEXT NOT NULL,
+    enqueued_ms    INTEGER NOT NULL,
+    expiry_ms      INTEGER NOT NULL,
+    delivery_count INTEGER NOT NULL,
+    message        TEXT NOT NULL,
+    body           BLOB NOT NULL
+  );
+  CREATE INDEX c2d_messages_device ON c2d_messages(device_id, seq);
+  -- Feedback messages waiting for a feedback receiver.
+  CREATE TABLE c2d_feedback (
+    seq            INTEGER PRIMARY KEY,
+    message_id     TEXT NOT NULL,
+    created_ms     INTEGER NOT NULL,
+    expiry_ms      INTEGER NOT NULL,
+    delivery_count INTEGER NOT NULL,
+    records        TEXT NOT NULL
+  );
+  `,
 ];

@@ -54,6 +54,8 @@ export interface EmulatedDevice {
 export interface Emulator {
   /** iothubowner connection string, for azure-iothub's Registry, Client and JobClient */
   readonly connectionString: string;
+  /** the Event Hubs-compatible connection string (iothubowner), for @azure/event-hubs' EventHubConsumerClient */
+  readonly eventHubConnectionString: string;
   readonly hostName: string;
   /** PEM of the CA the emulator's server certificate is issued from */
   readonly ca: string;
@@ -135,6 +137,7 @@ function readSeed(seed: Seed | string): Seed {
 function emulatorFor(hub: Hub, trust: TrustMethod | 'none', ownDataDir: string | undefined): Emulator {
   return {
     connectionString: hub.connectionString(),
+    eventHubConnectionString: hub.eventHubConnectionString(),
     hostName: hub.hostName,
     ca: hub.ca,
     caPath: hub.caPath,

@@ -1,0 +1,107 @@
+import type { Connection } from 'rhea';
+import { resourceCovers } from '../../protocol/sas.js';
+import type { AmqpClaim } from '../identity/amqp-claims.js';
+import type { Permission } from '../identity/policies.js';
+
+export type AmqpTransport = 'amqp' | 'amqp-ws' | 'amqp-tcp';
+
+export type DeviceClaim = Extract<AmqpClaim, { kind: 'device' }>;
+export type ServiceClaim = Extract<AmqpClaim, { kind: 'service' }>;
+export type EventHubClaim = Extract<AmqpClaim, { kind: 'eventHub' }>;
+
+let nextPeerId = 1;
+
+/**
+ * One AMQP connection and what it has proven through CBS put-tokens (or SASL PLAIN): the
+ * authenticated identity a link handler is given. Claims are replaced when a client renews the
+ * token for the same audience; a claim whose expiry has passed no longer authorizes attaches.
+ */
+export class AmqpPeer {
+  readonly id = `amqp-${nextPeerId++}`;
+  private readonly claims = new Map<string, AmqpClaim>();
+  private readonly closeHandlers: ((reason: string) => void)[] = [];
+  private ended = false;
+  /** drops the transport at once (set by the server that accepted it) */
+  destroySocket: () => void = () => {};
+
+  constructor(
+    readonly connection: Connection,
+    readonly transport: AmqpTransport,
+  ) {}
+
+  get closed(): boolean {
+    return this.ended;
+  }
+
+  /** Records (or renews) a claim; returns true the first time this audience is seen on the connection. */
+  grant(claim: AmqpClaim): boolean {
+    const key = claim.audience.toLowerCase();
+    const fresh = !this.claims.has(key);
+    this.claims.set(key, claim);
+    return fresh;
+  }
+
+  allClaims(): AmqpClaim[] {
+    return [...this.claims.values()];
+  }
+
+  /** The live claim for this device: its own token, or a policy token with DeviceConnect covering it. */
+  device(deviceId: string, nowSeconds = Date.now() / 1000): DeviceClaim | undefined {
+    for (const claim of this.claims.values()) {
+      if (claim.kind === 'device' && claim.deviceId === deviceId && claim.expiry >= nowSeconds) return claim;
+    }
+    return undefined;
+  }
+
+  /** Device ids this connection holds a claim for (live or lapsed). */
+  deviceIds(): string[] {
+    return [...new Set([...this.claims.values()].filter((c): c is DeviceClaim => c.kind === 'device').map((c) => c.deviceId))];
+  }
+
+  /** A live IoT Hub policy claim with `right` (any hub-level audience covers the hub's service addresses). */
+  service(right: Permission, nowSeconds = Date.now() / 1000): ServiceClaim | undefined {
+    for (const claim of this.claims.values()) {
+      if (claim.kind === 'service' && claim.expiry >= nowSeconds && claim.policy.rights.includes(right)) return claim;
+    }
+    return undefined;
+  }
+
+  /** A live Event Hubs claim whose audience path covers `path` (`<entity>/ConsumerGroups/…`, `<entity>/$management`). */
+  eventHub(path: string, nowSeconds = Date.now() / 1000): EventHubClaim | undefined {
+    for (const claim of this.claims.values()) {
+      if (claim.kind === 'eventHub' && claim.expiry >= nowSeconds && resourceCovers(claim.path, path)) return claim;
+    }
+    return undefined;
+  }
+
+  /** Runs `handler` once when the connection ends (closed by either side, or the socket lost); returns the function that cancels it. */
+  onClose(handler: (reason: string) => void): () => void {
+    if (this.ended) {
+      handler('closed');
+      return () => {};
+    }
+    this.closeHandlers.push(handler);
+    return () => {
+      const i = this.closeHandlers.indexOf(handler);
+      if (i >= 0) this.closeHandlers.splice(i, 1);
+    };
+  }
+
+  /** Closes the connection with an AMQP error; the socket is dropped if the peer does not answer. */
+  close(condition: string, description: string): void {
+    if (this.ended) return;
+    try {
+      this.connection.close({ condition, description });
+    } catch {
+      // already gone
+    }
+    setTimeout(() => this.destroySocket(), 1000).unref();
+  }
+
+  /** Called by the server when the connection ended; runs the close handlers once. */
+  markEnded(reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    for (const handler of this.closeHandlers.splice(0)) handler(reason);
+  }
+}
