@@ -5,7 +5,7 @@ import type net from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { createSasToken } from '../protocol/sas.js';
-import { deviceConnectionString, hubConnectionString } from '../protocol/connection-string.js';
+import { deviceConnectionString, hubConnectionString, moduleConnectionString } from '../protocol/connection-string.js';
 import { Clock } from './clock.js';
 import { defaultOptions, resolveHostName, type HubOptions } from './config.js';
 import { HubEvents } from './events.js';
@@ -25,6 +25,7 @@ import { attachMqttWebSocket, createMqttPlainServer, createMqttTlsServer } from 
 import { createRestApp, under } from './rest/app.js';
 import { directMethodRoute } from './rest/direct-method-route.js';
 import { devicesRouter } from './rest/devices-router.js';
+import { modulesRouter } from './rest/modules-router.js';
 import { emulatorRouter } from './rest/emulator-router.js';
 import { jobsRouter } from './rest/jobs-router.js';
 import { queryRouter } from './rest/query-router.js';
@@ -33,6 +34,7 @@ import { twinsRouter } from './rest/twins-router.js';
 import { DeviceSelection } from './selection/device-selection.js';
 import { openDatabase, type Db } from './store/database.js';
 import { DeviceStore } from './store/device-store.js';
+import { ModuleStore } from './store/module-store.js';
 import { hubStorage } from './store/hub-storage.js';
 import { SessionStore } from './store/session-store.js';
 import { loadOrCreateCredentials } from './tls/certificates.js';
@@ -69,6 +71,8 @@ export interface Hub {
   onReset(hook: ResetHook): () => void;
   connectionString(policy?: string): string;
   deviceConnectionString(deviceId: string): string;
+  /** A module identity's connection string, for `ModuleClient.fromConnectionString`. */
+  moduleConnectionString(deviceId: string, moduleId: string): string;
   /** A service SAS token for REST calls made without an SDK (curl). */
   serviceToken(policy?: string, validSeconds?: number): string;
   stop(): Promise<void>;
@@ -93,16 +97,17 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
   const credentials = await loadOrCreateCredentials(certDir, [hostName, options.host, ...options.certNames].filter((n) => n !== '0.0.0.0' && n !== '::'), !options.inMemory);
 
   const db: Db = openDatabase({ dataDir: options.dataDir, inMemory: options.inMemory });
-  const store = new DeviceStore(db);
+  const modules = new ModuleStore(db);
+  const store = new DeviceStore(db, modules);
   const sessions = new SessionStore(db);
   const events = new HubEvents();
   events.setMaxListeners(0);
   const clock = new Clock();
   const connections = new DeviceConnections();
-  const registry = new RegistryService(store, connections, events);
-  const twins = new TwinService(store, connections, events);
-  const methods = new MethodService(store, connections, events);
-  const selection = new DeviceSelection(store);
+  const registry = new RegistryService(store, modules, connections, events);
+  const twins = new TwinService(store, modules, connections, events);
+  const methods = new MethodService(store, modules, connections, events);
+  const selection = new DeviceSelection(store, modules);
   const router = new DeviceRouter(twins, methods, connections, events);
   const auth = new ServiceAuthenticator();
   const recording = new Recording({
@@ -132,7 +137,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
   let healthy = false;
   try {
     broker = await createBroker({ registry, router, connections, sessions, events, log });
-    metrics.observeDevicePublishes(broker, (deviceId) => registry.find(deviceId) !== undefined);
+    metrics.observeDevicePublishes(broker, (clientId) => registry.findIdentity(clientId) !== undefined);
     const app = createRestApp({
       log,
       isHealthy: () => healthy,
@@ -141,6 +146,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
         under(['/metrics', '/$emulator'], operationsRouter({ auth, recording, metrics, reset: () => resets.run() })),
         under(['/devices/query'], queryRouter(auth, selection, jobs && ((deviceIds, afterRowid) => jobs.deviceJobs(deviceIds, afterRowid)))),
         under(['/devices', '/statistics'], devicesRouter(auth, registry, twins)),
+        under(['/devices'], modulesRouter(auth, registry)),
         under(['/twins'], twinsRouter(auth, twins)),
         ...(jobs ? [under(['/jobs'], jobsRouter(auth, jobs))] : []),
         under(['/$emulator'], emulatorRouter(auth, clock)),
@@ -199,6 +205,11 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
         const key = record.authentication.symmetricKey.primaryKey;
         if (!key) throw new Error(`Device '${deviceId}' does not use symmetric keys`);
         return deviceConnectionString({ hostName, deviceId, sharedAccessKey: key });
+      },
+      moduleConnectionString(deviceId, moduleId) {
+        const key = registry.getModule(deviceId, moduleId).authentication.symmetricKey.primaryKey;
+        if (!key) throw new Error(`Module '${deviceId}/${moduleId}' does not use symmetric keys`);
+        return moduleConnectionString({ hostName, deviceId, moduleId, sharedAccessKey: key });
       },
       serviceToken(policy = 'iothubowner', validSeconds = 3600) {
         const p = findPolicy(policy);

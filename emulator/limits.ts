@@ -14,6 +14,8 @@ export const HTTPS_KEEP_ALIVE_MS = 120_000;
 export const BULK_MAX_DEVICES = 100;
 /** `GET /devices?top=`: values outside 1–this are read as this, as the hub does. */
 export const DEVICE_LIST_MAX_TOP = 1000;
+/** Module identities on one device (spec §6: "modules per device 50"); one more is 413 TooManyModulesOnDevice. */
+export const MODULES_PER_DEVICE_MAX = 50;
 /** `statusReason` of a device identity. */
 export const STATUS_REASON_MAX_CHARS = 128;
 

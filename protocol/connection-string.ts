@@ -54,3 +54,9 @@ export function deviceConnectionString(cs: DeviceConnectionString): string {
   const gateway = cs.gatewayHostName ? `;GatewayHostName=${cs.gatewayHostName}` : '';
   return `HostName=${cs.hostName};DeviceId=${cs.deviceId};SharedAccessKey=${cs.sharedAccessKey}${gateway}`;
 }
+
+/** A module's connection string (`…;DeviceId=d;ModuleId=m;SharedAccessKey=…`), as ModuleClient reads it. */
+export function moduleConnectionString(cs: DeviceConnectionString & { readonly moduleId: string }): string {
+  const gateway = cs.gatewayHostName ? `;GatewayHostName=${cs.gatewayHostName}` : '';
+  return `HostName=${cs.hostName};DeviceId=${cs.deviceId};ModuleId=${cs.moduleId};SharedAccessKey=${cs.sharedAccessKey}${gateway}`;
+}

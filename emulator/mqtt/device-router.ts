@@ -2,6 +2,7 @@ import { parseDevicePublish, twinResponseTopic, type DevicePublish } from '../..
 import { mqttTwinErrorBody } from '../error-rendering.js';
 import { HubError } from '../errors.js';
 import type { HubEvents } from '../events.js';
+import { splitIdentityKey } from '../identity/module-record.js';
 import type { MethodService } from '../methods/method-service.js';
 import { isoTime } from '../time.js';
 import type { TwinService } from '../twin/twin-service.js';
@@ -36,7 +37,8 @@ export class DeviceRouter {
         let properties = message.properties;
         if (flags.retain) properties = { ...properties, 'mqtt-retain': 'true' };
         if (flags.will) properties = { ...properties, 'iothub-MessageType': 'Will' };
-        this.events.emit('telemetry', { deviceId, payload, properties, enqueuedTime: isoTime() });
+        // A module's telemetry carries its module id (the hub's iothub-connection-module-id).
+        this.events.emit('telemetry', { ...splitIdentityKey(deviceId), payload, properties, enqueuedTime: isoTime() });
         return;
       }
       case 'twinGet':

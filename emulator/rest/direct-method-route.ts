@@ -5,7 +5,8 @@ import type { ServiceAuthenticator } from '../identity/auth.js';
 import { readMethodCall, type MethodService } from '../methods/method-service.js';
 import { REST_BODY_LIMIT_BYTES } from '../limits.js';
 
-const ROUTE = /^\/twins\/([^/?]+)\/methods\/?(?:\?|$)/i;
+// The device form and the module form (`/twins/{id}/modules/{mid}/methods`, spec §3.4).
+const ROUTE = /^\/twins\/([^/?]+)(?:\/modules\/([^/?]+))?\/methods\/?(?:\?|$)/i;
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
@@ -22,8 +23,10 @@ export function directMethodRoute(auth: ServiceAuthenticator, methods: MethodSer
     const match = ROUTE.exec(req.url ?? '');
     if (!match) return false;
     let deviceId: string | undefined;
+    let moduleId: string | undefined;
     try {
       deviceId = decodeURIComponent(match[1]);
+      if (match[2] !== undefined) moduleId = decodeURIComponent(match[2]);
     } catch {
       deviceId = undefined;
     }
@@ -36,7 +39,7 @@ export function directMethodRoute(auth: ServiceAuthenticator, methods: MethodSer
       else chunks.push(chunk);
     });
     req.on('end', () => {
-      handle(deviceId, req, tooLarge ? undefined : Buffer.concat(chunks, size)).then(
+      handle(deviceId, moduleId, req, tooLarge ? undefined : Buffer.concat(chunks, size)).then(
         (result) => send(res, 200, result),
         (error: unknown) => {
           const hubError = asHubError(error);
@@ -48,7 +51,7 @@ export function directMethodRoute(auth: ServiceAuthenticator, methods: MethodSer
     return true;
   };
 
-  async function handle(deviceId: string | undefined, req: IncomingMessage, body: Buffer | undefined): Promise<unknown> {
+  async function handle(deviceId: string | undefined, moduleId: string | undefined, req: IncomingMessage, body: Buffer | undefined): Promise<unknown> {
     auth.authorize(req.headers.authorization, ['ServiceConnect']);
     if (deviceId === undefined) throw new HubError('ArgumentInvalid', 'The device id in the path is not valid percent-encoding.');
     if (body === undefined) throw new HubError('MessageTooLarge', 'The request body is too large.');
@@ -59,7 +62,7 @@ export function directMethodRoute(auth: ServiceAuthenticator, methods: MethodSer
     } catch (error) {
       throw new HubError('ArgumentInvalid', `The request body is not valid JSON: ${(error as Error).message}`);
     }
-    return methods.invoke(deviceId, readMethodCall(parsed));
+    return methods.invoke(deviceId, readMethodCall(parsed), moduleId);
   }
 }
 

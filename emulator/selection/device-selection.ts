@@ -1,6 +1,8 @@
 import type { DeviceRecord } from '../identity/device-record.js';
 import { runQuery, type Query } from '../query/index.js';
+import { moduleKey, type ModuleRecord } from '../identity/module-record.js';
 import type { DeviceStore } from '../store/device-store.js';
+import type { ModuleStore } from '../store/module-store.js';
 import { twinView } from '../twin/twin-view.js';
 import { scanPage, sliceArray, type Page, type PageRequest } from './paging.js';
 
@@ -14,11 +16,14 @@ export type DeviceJobRecords = (deviceIds?: readonly string[], afterRowid?: numb
  * page after the key the previous one ended on instead of evaluating everything before it.
  */
 export class DeviceSelection {
-  constructor(private readonly store: DeviceStore) {}
+  constructor(
+    private readonly store: DeviceStore,
+    private readonly modules: ModuleStore,
+  ) {}
 
   /**
-   * The ids a job condition selects, in registry order. The emulator has no module identities,
-   * so a `FROM devices.modules` condition (spec §4.6) selects nothing.
+   * The device ids a job condition selects, in registry order. Jobs stay device-only as on the
+   * hub (docs/jobs.md), so a `FROM devices.modules` condition (spec §4.6) selects nothing.
    */
   select(query: Query): string[] {
     if (query.source !== 'devices') return [];
@@ -55,10 +60,25 @@ export class DeviceSelection {
         const after = typeof page.after === 'number' ? page.after : undefined;
         return scanPage(query, deviceJobs(undefined, after), (row) => row.record, (row) => row.rowid, undefined, after === undefined ? page.offset : 0, page);
       }
-      case 'devices.modules':
-        // The emulator has no module identities yet, so there are no module twins to return.
-        return { items: [], more: false };
+      case 'devices.modules': {
+        if (query.itemType === 'Raw') {
+          const rows: object[] = [];
+          for (const record of this.moduleCandidates(query)) rows.push(twinView(record));
+          return sliceArray(runQuery(query, rows), page);
+        }
+        if (query.deviceIds) return scanPage(query, this.moduleCandidates(query), twinView, undefined, undefined, page.offset, page);
+        const resume = typeof page.after === 'string' && this.modules.getByKey(page.after) ? page.after : undefined;
+        return scanPage(query, this.modules.all(), twinView, moduleKeyOf, resume, resume === undefined ? page.offset : 0, page);
+      }
     }
+  }
+
+  /** Module twins in registry order, through the per-device index when the WHERE pins deviceIds. */
+  private moduleCandidates(query: Query): Iterable<ModuleRecord> {
+    if (!query.deviceIds) return this.modules.all();
+    const records: ModuleRecord[] = [];
+    for (const id of query.deviceIds) for (const record of this.modules.ofDevice(id)) records.push(record);
+    return records;
   }
 
   /** The records a query can match: those its deviceIds hint names (in that order), else all. */
@@ -71,4 +91,8 @@ export class DeviceSelection {
     }
     return records;
   }
+}
+
+function moduleKeyOf(record: ModuleRecord): string {
+  return moduleKey(record.deviceId, record.moduleId);
 }

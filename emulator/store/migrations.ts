@@ -28,4 +28,13 @@ export const migrations: readonly string[] = [
   -- devices.jobs queries filtered on deviceId read through this instead of every record.
   CREATE INDEX device_jobs_device ON device_jobs(device_id);
   `,
+  // Module identities and their twins (docs/protocol.md, Modules), one row per module.
+  `
+  CREATE TABLE modules (
+    device_id TEXT NOT NULL,
+    module_id TEXT NOT NULL,
+    record    TEXT NOT NULL,
+    PRIMARY KEY (device_id, module_id)
+  );
+  `,
 ];
