@@ -35,6 +35,9 @@ import { DeviceSelection } from './selection/device-selection.js';
 import { openDatabase, type Db } from './store/database.js';
 import { DeviceStore } from './store/device-store.js';
 import { ModuleStore } from './store/module-store.js';
+import { ConfigurationStore } from './store/configuration-store.js';
+import { ConfigurationService } from './configurations/configuration-service.js';
+import { configurationsRouter } from './rest/configurations-router.js';
 import { hubStorage } from './store/hub-storage.js';
 import { SessionStore } from './store/session-store.js';
 import { loadOrCreateCredentials } from './tls/certificates.js';
@@ -108,6 +111,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
   const twins = new TwinService(store, modules, connections, events);
   const methods = new MethodService(store, modules, connections, events);
   const selection = new DeviceSelection(store, modules);
+  const configurations = new ConfigurationService(new ConfigurationStore(db), selection, twins, events, clock);
   const router = new DeviceRouter(twins, methods, connections, events);
   const auth = new ServiceAuthenticator();
   const recording = new Recording({
@@ -130,6 +134,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
   });
   const jobs: JobsComponent | undefined = parts.jobs?.({ options, twins, methods, selection, storage: hubStorage(db), clock, events, log });
   if (jobs) resets.add(jobs);
+  resets.add({ reset: () => configurations.clear() });
   events.on('deviceDeleted', ({ deviceId }) => sessions.forget(deviceId));
 
   let broker: Aedes | undefined;
@@ -147,6 +152,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
         under(['/devices/query'], queryRouter(auth, selection, jobs && ((deviceIds, afterRowid) => jobs.deviceJobs(deviceIds, afterRowid)))),
         under(['/devices', '/statistics'], devicesRouter(auth, registry, twins)),
         under(['/devices'], modulesRouter(auth, registry)),
+        under(['/configurations', '/devices'], configurationsRouter(auth, configurations)),
         under(['/twins'], twinsRouter(auth, twins)),
         ...(jobs ? [under(['/jobs'], jobsRouter(auth, jobs))] : []),
         under(['/$emulator'], emulatorRouter(auth, clock)),

@@ -19,6 +19,15 @@ export const MODULES_PER_DEVICE_MAX = 50;
 /** `statusReason` of a device identity. */
 export const STATUS_REASON_MAX_CHARS = 128;
 
+// ---- Configurations (automatic device management, docs/protocol.md Configurations) ----------
+
+/** Configurations per hub (spec §6: "100 configurations" on paid tiers); one more is 403 IotHubQuotaExceeded. */
+export const CONFIGURATIONS_MAX = 100;
+export const CONFIGURATION_ID_MAX_CHARS = 128;
+/** EMULATOR CHOICE: labels and custom metric queries per configuration (the docs give no number). */
+export const CONFIGURATION_LABELS_MAX = 100;
+export const CONFIGURATION_METRIC_QUERIES_MAX = 100;
+
 // ---- Query (spec §3.5, §4) -------------------------------------------------------------------
 
 /** The hub's documented limit (query-twins.md: "a maximum length of 8192 characters"). */

@@ -12,6 +12,7 @@ export const errorCodes = {
   IotHubQuotaExceeded: { code: 403002, status: 403 },
   DeviceNotFound: { code: 404001, status: 404 },
   JobNotFound: { code: 404002, status: 404 },
+  ConfigurationNotFound: { code: 404301, status: 404 },
   ModuleNotFound: { code: 404010, status: 404 },
   DeviceNotOnline: { code: 404103, status: 404 },
   NotFound: { code: 404000, status: 404 },
@@ -19,6 +20,8 @@ export const errorCodes = {
   DeviceAlreadyExists: { code: 409001, status: 409 },
   JobAlreadyExists: { code: 409003, status: 409 },
   ModuleAlreadyExistsOnDevice: { code: 409301, status: 409 },
+  // EMULATOR CHOICE (docs/protocol.md Configurations): the spec names no code for this; the 409 family's generic number.
+  ConfigurationAlreadyExists: { code: 409000, status: 409 },
   PreconditionFailed: { code: 412001, status: 412 },
   MessageTooLarge: { code: 413001, status: 413 },
   TooManyDevices: { code: 413002, status: 413 },

@@ -98,7 +98,7 @@ describe.each<TransportName>(['Mqtt', 'MqttWs'])('azure-iot-device ModuleClient 
     const client = await openModule(await addModule(deviceId, 'm'), transport);
     try {
       client.onMethod('lockDoor', (request, response) => {
-        void response.send(200, { locked: true, echo: request.payload });
+        void response!.send(200, { locked: true, echo: request!.payload });
       });
       await waitFor(() => hub.connections.isSubscribed(`${deviceId}/m`, 'methods'), 5000, 'the methods subscription');
       const result = await service.invokeDeviceMethod(deviceId, 'm', { methodName: 'lockDoor', payload: { door: 1 }, responseTimeoutInSeconds: 10 });
@@ -165,8 +165,8 @@ describe('module methods and connections', () => {
     try {
       const calls: string[] = [];
       deviceClient.onDeviceMethod('who', (_req, res) => void res.send(200, 'device').then(() => calls.push('device')));
-      a.onMethod('who', (_req, res) => void res.send(200, 'a').then(() => calls.push('a')));
-      b.onMethod('who', (_req, res) => void res.send(200, 'b').then(() => calls.push('b')));
+      a.onMethod('who', (_req, res) => void res!.send(200, 'a').then(() => calls.push('a')));
+      b.onMethod('who', (_req, res) => void res!.send(200, 'b').then(() => calls.push('b')));
       const desired: Record<string, unknown[]> = { device: [], a: [], b: [] };
       (await deviceClient.getTwin()).on('properties.desired', (p: unknown) => desired.device.push(p));
       (await a.getTwin()).on('properties.desired', (p: unknown) => desired.a.push(p));

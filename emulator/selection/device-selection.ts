@@ -34,6 +34,43 @@ export class DeviceSelection {
     return ids;
   }
 
+  /**
+   * The twins a condition selects, by connection key: device ids for `FROM devices`, and
+   * `{deviceId}/{moduleId}` for `FROM devices.modules` (configurations target either).
+   */
+  selectKeys(query: Query): string[] {
+    if (query.source === 'devices') return this.select(query);
+    if (query.source !== 'devices.modules') return [];
+    const keys: string[] = [];
+    for (const record of this.moduleCandidates(query)) if (query.matches(twinView(record))) keys.push(moduleKeyOf(record));
+    return keys;
+  }
+
+  /** The service view of one twin by connection key, or undefined when it does not exist. */
+  viewOf(key: string): object | undefined {
+    const slash = key.indexOf('/');
+    const record = slash < 0 ? this.store.get(key) : this.modules.getByKey(key);
+    return record && twinView(record);
+  }
+
+  /**
+   * How many rows a full query yields (a configuration's metric queries), with each twin seen
+   * through `decorate` (which adds the twin's `configurations` statuses).
+   */
+  count(query: Query, decorate: (key: string, view: object) => object): number {
+    const rows: object[] = [];
+    if (query.source === 'devices') for (const record of this.candidates(query)) rows.push(decorate(record.deviceId, twinView(record)));
+    else if (query.source === 'devices.modules') for (const record of this.moduleCandidates(query)) rows.push(decorate(moduleKeyOf(record), twinView(record)));
+    const result = runQuery(query, rows);
+    // An aggregate (SELECT COUNT() …) yields one row holding the number.
+    if (query.itemType === 'Raw' && result.length === 1) {
+      const only = result[0] as Record<string, unknown>;
+      const values = Object.values(only);
+      if (values.length === 1 && typeof values[0] === 'number' && /count\s*\(/i.test(query.text)) return values[0];
+    }
+    return result.length;
+  }
+
   /** One page of a query's results, over twins or (given the jobs component's records) device-job records. */
   page(query: Query, page: PageRequest, deviceJobs?: DeviceJobRecords): Page<unknown> {
     switch (query.source) {

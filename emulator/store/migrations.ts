@@ -37,4 +37,11 @@ export const migrations: readonly string[] = [
     PRIMARY KEY (device_id, module_id)
   );
   `,
+  // Configurations (automatic device management), one row each.
+  `
+  CREATE TABLE configurations (
+    configuration_id TEXT PRIMARY KEY,
+    record           TEXT NOT NULL
+  );
+  `,
 ];

@@ -15,6 +15,8 @@ export class ModuleStore {
   private readonly deleteStatement;
   private readonly deleteDeviceStatement;
   private readonly clearStatement;
+  // Built once: better-sqlite3 makes a new wrapper for every transaction() call.
+  private readonly saveAll;
 
   constructor(private readonly db: Db) {
     this.upsertStatement = db.prepare(
@@ -23,6 +25,9 @@ export class ModuleStore {
     this.deleteStatement = db.prepare('DELETE FROM modules WHERE device_id = ? AND module_id = ?');
     this.deleteDeviceStatement = db.prepare('DELETE FROM modules WHERE device_id = ?');
     this.clearStatement = db.prepare('DELETE FROM modules');
+    this.saveAll = db.transaction((records: readonly ModuleRecord[]) => {
+      for (const record of records) this.upsertStatement.run(record.deviceId, record.moduleId, JSON.stringify(record));
+    });
     for (const row of db.prepare('SELECT record FROM modules ORDER BY rowid').iterate() as Iterable<{ record: string }>) {
       const record = JSON.parse(row.record) as ModuleRecord;
       record.connectionState = 'Disconnected';
@@ -69,9 +74,7 @@ export class ModuleStore {
   /** Saves several records in one transaction (a savepoint inside a caller's). */
   saveMany(records: readonly ModuleRecord[]): void {
     if (records.length === 0) return;
-    this.db.transaction(() => {
-      for (const record of records) this.upsertStatement.run(record.deviceId, record.moduleId, JSON.stringify(record));
-    })();
+    this.saveAll(records);
     for (const record of records) this.remember(record);
   }
 

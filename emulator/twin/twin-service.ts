@@ -3,7 +3,7 @@ import type { DeviceChannel } from '../device-channel.js';
 import { HubError, deviceNotFound, moduleNotFound } from '../errors.js';
 import type { HubEvents } from '../events.js';
 import type { DeviceRecord } from '../identity/device-record.js';
-import { isModuleRecord, moduleKey, splitIdentityKey } from '../identity/module-record.js';
+import { isModuleRecord, moduleKey, splitIdentityKey, type ModuleRecord } from '../identity/module-record.js';
 import type { DeviceStore } from '../store/device-store.js';
 import type { ModuleStore } from '../store/module-store.js';
 import { isoTime } from '../time.js';
@@ -74,17 +74,18 @@ export class TwinService {
   }
 
   /**
-   * A twin-update job's slice: `change` (read by readServiceChange) applied to each device as
+   * A twin-update job's slice (or a configuration's): `change` (read by readServiceChange) applied to each twin as
    * `update()` applies it — the same rules, `$metadata`, events and desired notifications — with
    * every changed twin saved in one transaction (a savepoint inside a caller's transaction).
    * Returns, per device in order, undefined when it was updated or the error that refused it.
    */
   updateMany(deviceIds: readonly string[], change: ServiceTwinChange, ifMatch: string | undefined): unknown[] {
     const outcomes: unknown[] = [];
-    const changed: { record: DeviceRecord; effects: MergeEffects }[] = [];
-    for (const deviceId of deviceIds) {
+    const changed: { record: TwinOwner; effects: MergeEffects }[] = [];
+    for (const key of deviceIds) {
       try {
-        const record = this.requireDevice(deviceId);
+        // Keys `{deviceId}/{moduleId}` name module twins (configurations apply to those too).
+        const record = this.requireKey(key);
         checkTwinEtag(record, ifMatch);
         const effects = this.merge(record, change);
         if (effects) {
@@ -96,7 +97,14 @@ export class TwinService {
         outcomes.push(error);
       }
     }
-    this.store.commit(changed.map((c) => c.record));
+    const devices: DeviceRecord[] = [];
+    const modules: ModuleRecord[] = [];
+    for (const { record } of changed) {
+      if (isModuleRecord(record)) modules.push(record);
+      else devices.push(record);
+    }
+    this.store.commit(devices);
+    this.modules.saveMany(modules);
     for (const { record, effects } of changed) this.announce(record, effects);
     return outcomes;
   }
