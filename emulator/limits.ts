@@ -16,6 +16,8 @@ export const BULK_MAX_DEVICES = 100;
 export const DEVICE_LIST_MAX_TOP = 1000;
 /** Module identities on one device (spec §6: "modules per device 50"); one more is 413 TooManyModulesOnDevice. */
 export const MODULES_PER_DEVICE_MAX = 50;
+/** Layers of nested IoT Edge devices (IoT Edge docs: "up to five layers"); a deeper parent is 400. */
+export const EDGE_NESTING_MAX_DEPTH = 5;
 /** `statusReason` of a device identity. */
 export const STATUS_REASON_MAX_CHARS = 128;
 

@@ -89,7 +89,7 @@ describe('configurations (automatic device management)', () => {
     const current = (await registry.getConfiguration('prod-settings')).responseBody as Json;
     const updated = (await registry.updateConfiguration({ ...current, labels: { team: 'sre' }, priority: 2 } as never)).responseBody as Json;
     expect(updated).toMatchObject({ labels: { team: 'sre' }, priority: 2, etag: 'Mg==' });
-    const stale = await registry.updateConfiguration({ ...current, priority: 3 } as never).catch((e: Json) => e);
+    const stale = (await registry.updateConfiguration({ ...current, priority: 3 } as never).catch((e: Json) => e)) as Json;
     expect(stale.response.statusCode).toBe(412);
     const content = await rest(hub, 'PUT', '/configurations/prod-settings?api-version=2021-04-12', { ...updated, content: { deviceContent: { 'properties.desired.x': 1 } } }, { 'if-match': '*' });
     expect(content.status).toBe(400);

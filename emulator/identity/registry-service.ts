@@ -9,6 +9,7 @@ import { isJsonObject } from '../twin/json.js';
 import { invalidateView, newTwin } from '../twin/twin-view.js';
 import { NEVER, type DeviceAuthentication, type DeviceRecord, type DeviceStatus } from './device-record.js';
 import { validateDeviceId, validateModuleId } from './device-id.js';
+import { assignScopes } from './edge-scopes.js';
 import { registryEtag } from './device-json.js';
 import { generateKey, validateKey } from './keys.js';
 import { MODULES_PER_DEVICE_MAX, STATUS_REASON_MAX_CHARS } from '../limits.js';
@@ -210,8 +211,7 @@ export class RegistryService {
       modelId: '',
       twin: newTwin(now),
     };
-    if (typeof input.deviceScope === 'string') record.deviceScope = input.deviceScope;
-    if (Array.isArray(input.parentScopes)) record.parentScopes = input.parentScopes.filter((s): s is string => typeof s === 'string');
+    assignScopes(record, input, undefined, (id) => this.store.get(id));
     return record;
   }
 
@@ -242,8 +242,7 @@ export class RegistryService {
       capabilities,
       etagVersion: existing.etagVersion + 1,
     };
-    if (typeof input.deviceScope === 'string') record.deviceScope = input.deviceScope;
-    if (Array.isArray(input.parentScopes)) record.parentScopes = input.parentScopes.filter((s): s is string => typeof s === 'string');
+    assignScopes(record, input, existing, (id) => this.store.get(id));
     return { record, wasEnabled };
   }
 
