@@ -8,6 +8,7 @@ import { formatTable, meetsTarget, type Bench, type BenchRow } from './support/h
 // Each benchmark registers here; `npm run bench -- <name>…` runs a subset.
 const registry: Record<string, () => Promise<{ bench: Bench }>> = {
   methods: () => import('./methods.js'),
+  twins: () => import('./twins.js'),
   jobs: () => import('./jobs.js'),
   query: () => import('./query.js'),
   fleet: () => import('./fleet.js'),

@@ -7,7 +7,7 @@ import { isoTime } from './time.js';
  * says what went wrong (name, status, numeric code, message, info); the face that answers picks
  * the form its wire uses.
  *
- * REST (spec §3.9): envelope A, `{"Message":"ErrorCode:<Name>;<text>","ExceptionMessage":"Tracking ID:…"}`,
+ * REST (docs/protocol.md §3.9): envelope A, `{"Message":"ErrorCode:<Name>;<text>","ExceptionMessage":"Tracking ID:…"}`,
  * which the Node SDK parses; envelope B, whose `Message` is a JSON string with the numeric
  * errorCode, which the hub uses for the newer paths (a direct method the device did not take or
  * did not answer in time).
@@ -38,7 +38,7 @@ export function restErrorHeaders(error: HubError): { 'iothub-errorcode': string 
 }
 
 /**
- * The body of a failed twin operation over MQTT. EMULATOR CHOICE (spec §1.7): the status goes in
+ * The body of a failed twin operation over MQTT. EMULATOR CHOICE (docs/protocol.md §1.7): the status goes in
  * the topic and the body is JSON with the numeric errorCode, which is what the Node device SDK
  * checks (it ignores the status in the topic).
  */

@@ -24,6 +24,7 @@ import { DeviceRouter } from './mqtt/device-router.js';
 import { attachMqttWebSocket, createMqttPlainServer, createMqttTlsServer } from './mqtt/listeners.js';
 import { createRestApp, under } from './rest/app.js';
 import { directMethodRoute } from './rest/direct-method-route.js';
+import { twinRoute } from './rest/twin-route.js';
 import { devicesRouter } from './rest/devices-router.js';
 import { modulesRouter } from './rest/modules-router.js';
 import { emulatorRouter } from './rest/emulator-router.js';
@@ -159,8 +160,9 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
       ],
     });
     const directMethods = directMethodRoute(auth, methods);
+    const twinCalls = twinRoute(auth, twins, (operation, ok) => metrics.count(`${operation}.${ok ? 'success' : 'failure'}`), (error) => log.error({ err: error }, 'unexpected error in a REST handler'));
     const httpsServer = https.createServer({ cert: credentials.cert, key: credentials.key, minVersion: 'TLSv1.2' }, (req, res) => {
-      if (!directMethods(req, res)) app(req, res);
+      if (!directMethods(req, res) && !twinCalls(req, res)) app(req, res);
     });
     httpsServer.keepAliveTimeout = HTTPS_KEEP_ALIVE_MS;
     attachMqttWebSocket(httpsServer, broker);

@@ -10,39 +10,39 @@
 export const REST_BODY_LIMIT_BYTES = 1024 * 1024;
 /** How long an idle HTTPS keep-alive connection stays open (the SDKs reuse one agent). */
 export const HTTPS_KEEP_ALIVE_MS = 120_000;
-/** Devices per bulk registry call (`POST /devices`, spec §3.1). */
+/** Devices per bulk registry call (`POST /devices`, docs/protocol.md §3.1). */
 export const BULK_MAX_DEVICES = 100;
 /** `GET /devices?top=`: values outside 1–this are read as this, as the hub does. */
 export const DEVICE_LIST_MAX_TOP = 1000;
-/** Module identities on one device (spec §6: "modules per device 50"); one more is 413 TooManyModulesOnDevice. */
+/** Module identities on one device (docs/protocol.md §6: "modules per device 50"); one more is 413 TooManyModulesOnDevice. */
 export const MODULES_PER_DEVICE_MAX = 50;
 /** Layers of nested IoT Edge devices (IoT Edge docs: "up to five layers"); a deeper parent is 400. */
 export const EDGE_NESTING_MAX_DEPTH = 5;
 /** `statusReason` of a device identity. */
 export const STATUS_REASON_MAX_CHARS = 128;
 
-// ---- Configurations (automatic device management, docs/protocol.md Configurations) ----------
+// ---- Configurations (automatic device management, docs/protocol.md §14) ----------
 
-/** Configurations per hub (spec §6: "100 configurations" on paid tiers); one more is 403 IotHubQuotaExceeded. */
+/** Configurations per hub (docs/protocol.md §6: "100 configurations" on paid tiers); one more is 403 IotHubQuotaExceeded. */
 export const CONFIGURATIONS_MAX = 100;
 export const CONFIGURATION_ID_MAX_CHARS = 128;
 /** EMULATOR CHOICE: labels and custom metric queries per configuration (the docs give no number). */
 export const CONFIGURATION_LABELS_MAX = 100;
 export const CONFIGURATION_METRIC_QUERIES_MAX = 100;
 
-// ---- Query (spec §3.5, §4) -------------------------------------------------------------------
+// ---- Query (docs/protocol.md §3.5, §4) -------------------------------------------------------------------
 
 /** The hub's documented limit (query-twins.md: "a maximum length of 8192 characters"). */
 export const QUERY_MAX_CHARS = 8192;
 /**
- * EMULATOR CHOICE (spec §3.5, §8.19): a page holds 100 items when x-ms-max-item-count is absent
+ * EMULATOR CHOICE (docs/protocol.md §3.5, §8.19): a page holds 100 items when x-ms-max-item-count is absent
  * or unreadable, and never more than 100 — the documented maximum ("the service may use a
  * different value if the value specified is not acceptable"). Smaller sizes are honoured.
  */
 export const QUERY_DEFAULT_PAGE_SIZE = 100;
 export const QUERY_MAX_PAGE_SIZE = 100;
 
-// ---- Twins (spec §2.2) -----------------------------------------------------------------------
+// ---- Twins (docs/protocol.md §2.2) -----------------------------------------------------------------------
 
 export const TWIN_TAGS_MAX_BYTES = 8 * 1024;
 /** desired and reported, each */
@@ -53,7 +53,7 @@ export const TWIN_STRING_MAX_BYTES = 4 * 1024;
 export const TWIN_MAX_INTEGER = 4503599627370495;
 export const TWIN_MIN_INTEGER = -4503599627370496;
 
-// ---- Direct methods (spec §3.4) --------------------------------------------------------------
+// ---- Direct methods (docs/protocol.md §3.4) --------------------------------------------------------------
 
 /** Request payload and device response, each. */
 export const METHOD_PAYLOAD_MAX_BYTES = 128 * 1024;
@@ -61,13 +61,13 @@ export const METHOD_NAME_MAX_CHARS = 1024;
 export const METHOD_RESPONSE_TIMEOUT = { defaultSeconds: 30, minSeconds: 5, maxSeconds: 300 } as const;
 export const METHOD_CONNECT_TIMEOUT = { defaultSeconds: 0, minSeconds: 0, maxSeconds: 300 } as const;
 
-// ---- MQTT (spec §1) --------------------------------------------------------------------------
+// ---- MQTT (docs/protocol.md §1) --------------------------------------------------------------------------
 
-/** Device-to-cloud message size (spec §1.5). */
+/** Device-to-cloud message size (docs/protocol.md §1.5). */
 export const TELEMETRY_MAX_BYTES = 256 * 1024;
-/** Server-side keep-alive cap (spec §1.3): 1.5 × 1177 s ≈ the Azure load balancer's 1767 s idle limit. */
+/** Server-side keep-alive cap (docs/protocol.md §1.3): 1.5 × 1177 s ≈ the Azure load balancer's 1767 s idle limit. */
 export const MQTT_MAX_KEEPALIVE_SECONDS = 1177;
-/** Topic filters one device connection may hold (spec §1.9). */
+/** Topic filters one device connection may hold (docs/protocol.md §1.9). */
 export const MQTT_MAX_SUBSCRIPTIONS = 5;
 /** aedes: how long a TCP/TLS connection may take to send CONNECT, and its $SYS heartbeat. */
 export const MQTT_CONNECT_TIMEOUT_MS = 30_000;
@@ -83,10 +83,10 @@ export const CLOCK_MAX_OFFSET_SECONDS = 100 * 365.25 * 24 * 3600;
 /** The longest delay setTimeout accepts (2^31-1 ms, 24.8 days); longer waits re-arm when it fires. */
 export const TIMER_MAX_DELAY_MS = 2 ** 31 - 1;
 
-// ---- Jobs v2 (spec §3.6, §5) -----------------------------------------------------------------
+// ---- Jobs v2 (docs/protocol.md §3.6, §5) -----------------------------------------------------------------
 
 /**
- * EMULATOR CHOICE (spec §3.6): the Node SDK's promise form sends no maxExecutionTimeInSeconds
+ * EMULATOR CHOICE (docs/protocol.md §3.6): the Node SDK's promise form sends no maxExecutionTimeInSeconds
  * and the C# SDK omits a zero; both get the hour the Node SDK's callback form uses.
  */
 export const JOB_DEFAULT_MAX_EXECUTION_SECONDS = 3600;
@@ -94,7 +94,7 @@ export const JOB_DEFAULT_MAX_EXECUTION_SECONDS = 3600;
 export const JOB_MAX_EXECUTION_SECONDS = 2 ** 31 - 1;
 /**
  * EMULATOR CHOICE: 1,000 method calls in flight per job. The real hub paces job device operations
- * at 10/s on S1 (spec §5.6); the emulator runs them as fast as the devices answer, bounded so a
+ * at 10/s on S1 (docs/protocol.md §5.6); the emulator runs them as fast as the devices answer, bounded so a
  * 100,000-device job does not open 100,000 pending calls at once.
  */
 export const JOB_DEFAULT_CONCURRENCY = 1000;

@@ -1,4 +1,4 @@
-// IoT Hub's error vocabulary (spec §3.8, §9). Clients key on the textual name in
+// IoT Hub's error vocabulary (docs/protocol.md §3.8, §9). Clients key on the textual name in
 // `iothub-errorcode` and in `ErrorCode:<Name>;…`; the number appears in envelope B bodies.
 export const errorCodes = {
   ArgumentInvalid: { code: 400004, status: 400 },
@@ -20,7 +20,7 @@ export const errorCodes = {
   DeviceAlreadyExists: { code: 409001, status: 409 },
   JobAlreadyExists: { code: 409003, status: 409 },
   ModuleAlreadyExistsOnDevice: { code: 409301, status: 409 },
-  // EMULATOR CHOICE (docs/protocol.md Configurations): the spec names no code for this; the 409 family's generic number.
+  // EMULATOR CHOICE (docs/protocol.md §14): the spec names no code for this; the 409 family's generic number.
   ConfigurationAlreadyExists: { code: 409000, status: 409 },
   PreconditionFailed: { code: 412001, status: 412 },
   MessageTooLarge: { code: 413001, status: 413 },

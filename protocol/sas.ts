@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-// Shared access signatures (spec §1.4): sig = base64(HMAC-SHA256(base64decode(key), sr + "\n" + se)).
+// Shared access signatures (docs/protocol.md §1.4): sig = base64(HMAC-SHA256(base64decode(key), sr + "\n" + se)).
 
 export interface SasToken {
   /** `sr` exactly as it appears in the token (still percent-encoded when the signer encoded it) */
@@ -69,7 +69,7 @@ export function signatureMatches(token: SasToken, keys: readonly string[]): bool
   return false;
 }
 
-/** Path-segment prefix rule (spec §1.4): `host/devices` covers `host/devices/d1`, not `host/devicesX`. */
+/** Path-segment prefix rule (docs/protocol.md §1.4): `host/devices` covers `host/devices/d1`, not `host/devicesX`. */
 export function resourceCovers(granted: string, target: string): boolean {
   const g = trimSlashes(granted).toLowerCase();
   const t = trimSlashes(target).toLowerCase();

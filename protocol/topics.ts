@@ -1,4 +1,4 @@
-// IoT Hub's MQTT topic names (spec §1.6). Both the hub and the fleet's light engine use these,
+// IoT Hub's MQTT topic names (docs/protocol.md §1.6). Both the hub and the fleet's light engine use these,
 // so the two sides of the wire cannot drift apart.
 
 export const TWIN_RESPONSE_FILTER = '$iothub/twin/res/#';
@@ -6,12 +6,12 @@ export const DESIRED_FILTER = '$iothub/twin/PATCH/properties/desired/#';
 export const METHODS_FILTER = '$iothub/methods/POST/#';
 
 export const c2dFilter = (deviceId: string): string => `devices/${deviceId}/messages/devicebound/#`;
-/** A module's input messages (spec §1.6), which IoT Edge's hub delivers; IoT Hub itself sends none. */
+/** A module's input messages (docs/protocol.md §1.6), which IoT Edge's hub delivers; IoT Hub itself sends none. */
 export const moduleInputsFilter = (deviceId: string, moduleId: string): string => `devices/${deviceId}/modules/${moduleId}/inputs/#`;
 
 /**
  * The path an identity's own topics start with: `{deviceId}`, or for a module (client id
- * `{deviceId}/{moduleId}`, spec §1.2) `{deviceId}/modules/{moduleId}`.
+ * `{deviceId}/{moduleId}`, docs/protocol.md §1.2) `{deviceId}/modules/{moduleId}`.
  */
 export function identityPath(clientId: string): string {
   const slash = clientId.indexOf('/');
@@ -27,7 +27,7 @@ export const twinResponseTopic = (status: number, rid: string, version?: number)
 export const desiredPatchTopic = (version: number): string => `$iothub/twin/PATCH/properties/desired/?$version=${version}`;
 export const methodRequestTopic = (methodName: string, rid: string): string => `$iothub/methods/POST/${methodName}/?$rid=${rid}`;
 
-/** The subscriptions a device (or module) may hold; anything else is refused (spec §1.9). */
+/** The subscriptions a device (or module) may hold; anything else is refused (docs/protocol.md §1.9). */
 export type SubscriptionKind = 'methods' | 'twinResponses' | 'desired' | 'c2d' | 'inputs';
 
 /** `clientId` is the device id, or `{deviceId}/{moduleId}` for a module: modules get inputs instead of C2D. */

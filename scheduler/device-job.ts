@@ -2,7 +2,7 @@ import { HubError, isoTime } from '../emulator/index.js';
 import type { DeviceJob, DeviceJobError, DeviceJobStatus, JobType } from './job-model.js';
 
 /**
- * A new device-job record. Reading of the doc sample in spec §5.4 (startTimeUtc 18:18:52.7418462,
+ * A new device-job record. Reading of the doc sample in docs/protocol.md §5.4 (startTimeUtc 18:18:52.7418462,
  * endTimeUtc exactly two minutes later with the same fraction, createdDateTimeUtc after the
  * start): startTimeUtc/endTimeUtc are the job's execution window (its start and start +
  * maxExecutionTimeInSeconds), while createdDateTimeUtc/lastUpdatedDateTimeUtc track the record.
@@ -40,7 +40,7 @@ export function markRunning(record: DeviceJob, nowMs: number): void {
   record.lastUpdatedDateTimeUtc = stamp(nowMs);
 }
 
-/** A device that answered: completed whatever status it answered with (spec §5.3, §8.20). */
+/** A device that answered: completed whatever status it answered with (docs/protocol.md §5.3, §8.20). */
 export function markCompleted(record: DeviceJob, methodResponse: { status: number; payload: unknown } | null, nowMs: number): void {
   record.status = 'completed';
   record.outcome = { deviceMethodResponse: methodResponse };
@@ -62,7 +62,7 @@ export function markCanceled(record: DeviceJob, nowMs: number): void {
 }
 
 /**
- * The `error` of a failed device job. EMULATOR CHOICE (spec §5.3): an offline device reads
+ * The `error` of a failed device job. EMULATOR CHOICE (docs/protocol.md §5.3): an offline device reads
  * DeviceNotOnline / "Timed out waiting for device to connect." (the wording iotedge#2958 shows),
  * a silent one GatewayTimeout / "Timed out waiting for the response from device."; any other
  * hub error keeps its name and message.

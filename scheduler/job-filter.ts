@@ -41,7 +41,7 @@ const STATUSES: Record<string, string> = {
 
 /**
  * `GET /jobs/v2/query?jobType=&jobStatus=`: Node sends the wire words, C# its enum names
- * (`ScheduleUpdateTwin`, `Completed`), so both are matched case-insensitively (spec §3.6).
+ * (`ScheduleUpdateTwin`, `Completed`), so both are matched case-insensitively (docs/protocol.md §3.6).
  */
 export function readJobFilter(jobType: unknown, jobStatus: unknown): JobFilter {
   const filter: JobFilter = {};

@@ -1,7 +1,7 @@
 /**
- * The shapes jobs v2 puts on the wire (spec §3.6, §5.4, §5.5) and what the store keeps of them.
+ * The shapes jobs v2 puts on the wire (docs/protocol.md §3.6, §5.4, §5.5) and what the store keeps of them.
  * Job status words follow the swagger/C# enum (`cancelled`, double l); device-job status words
- * follow the C# DeviceJobStatus enum (`canceled`, single l) — the hub really uses both (spec §8.2).
+ * follow the C# DeviceJobStatus enum (`canceled`, single l) — the hub really uses both (docs/protocol.md §8.2).
  */
 
 export type JobType = 'scheduleDeviceMethod' | 'scheduleUpdateTwin';
@@ -18,7 +18,7 @@ export interface DeviceJobStatistics {
   pendingCount: number;
 }
 
-/** `GET /jobs/v2/{id}`: absent members are left out rather than sent as null, like the az-cli fixture in spec §3.6. */
+/** `GET /jobs/v2/{id}`: absent members are left out rather than sent as null, like the az-cli fixture in docs/protocol.md §3.6. */
 export interface JobResponse {
   jobId: string;
   queryCondition: string;
@@ -57,7 +57,7 @@ export interface DeviceJobError {
   description: string;
 }
 
-/** One row of `SELECT * FROM devices.jobs` (spec §5.4). */
+/** One row of `SELECT * FROM devices.jobs` (docs/protocol.md §5.4). */
 export interface DeviceJob {
   deviceId: string;
   jobId: string;
@@ -75,7 +75,7 @@ export function emptyStatistics(): DeviceJobStatistics {
   return { deviceCount: 0, failedCount: 0, succeededCount: 0, runningCount: 0, pendingCount: 0 };
 }
 
-/** Which statistic a device-job status counts under (spec §5.5: canceled counts as failed). */
+/** Which statistic a device-job status counts under (docs/protocol.md §5.5: canceled counts as failed). */
 export function statisticFor(status: DeviceJobStatus): Exclude<keyof DeviceJobStatistics, 'deviceCount'> {
   switch (status) {
     case 'pending':

@@ -24,7 +24,7 @@ export interface JobPlan {
   twin?: { change: TwinChange; etag: string | undefined };
 }
 
-// Both generations of names are accepted (spec §8.1); the current ones are emitted.
+// Both generations of names are accepted (docs/protocol.md §8.1); the current ones are emitted.
 const TYPE_NAMES: Record<string, JobType> = {
   scheduledevicemethod: 'scheduleDeviceMethod',
   scheduledirectrequest: 'scheduleDeviceMethod',
@@ -93,7 +93,7 @@ export function planJob(response: JobResponse): JobPlan {
   }
   const body = response.updateTwin;
   const change = readServiceChange(body);
-  // EMULATOR CHOICE (spec §5.2): etag null, absent or * updates unconditionally; any other value is
+  // EMULATOR CHOICE (docs/protocol.md §5.2): etag null, absent or * updates unconditionally; any other value is
   // checked against each device's twin etag, and a mismatch fails that device with PreconditionFailed.
   const rawEtag = isJsonObject(body) ? body.etag : undefined;
   if (rawEtag !== undefined && rawEtag !== null && typeof rawEtag !== 'string') {
@@ -104,7 +104,7 @@ export function planJob(response: JobResponse): JobPlan {
 }
 
 function readStartTime(value: unknown, nowMs: number): number {
-  // null/absent means "now" (spec §3.6: the Node promise form sends "startTime": null).
+  // null/absent means "now" (docs/protocol.md §3.6: the Node promise form sends "startTime": null).
   if (value === undefined || value === null) return nowMs;
   if (typeof value !== 'string') throw new HubError('ArgumentInvalid', 'startTime must be an ISO-8601 date string.');
   const ms = Date.parse(value);

@@ -72,7 +72,7 @@ export class JobRun {
     return this.job.response.jobId;
   }
 
-  /** Starts a queued or scheduled job: the device set is what the condition selects now (spec §5.1). */
+  /** Starts a queued or scheduled job: the device set is what the condition selects now (docs/protocol.md §5.1). */
   static start(job: JobState, plan: JobPlan, ctx: RunContext): JobRun {
     const now = ctx.clock.now();
     const { jobId, type, maxExecutionTimeInSeconds } = job.response;
@@ -115,7 +115,7 @@ export class JobRun {
     return run;
   }
 
-  /** Stops dispatch; what has not finished is canceled (EMULATOR CHOICE, spec §5.1). */
+  /** Stops dispatch; what has not finished is canceled (EMULATOR CHOICE, docs/protocol.md §5.1). */
   cancel(): void {
     if (this.state !== 'running') return;
     const now = this.ctx.clock.now();
@@ -223,7 +223,7 @@ export class JobRun {
   }
 
   /**
-   * maxExecutionTimeInSeconds elapsed (emulator clock). EMULATOR CHOICE (spec §5.1): what has not
+   * maxExecutionTimeInSeconds elapsed (emulator clock). EMULATOR CHOICE (docs/protocol.md §5.1): what has not
    * finished fails with JobTimeout; the job is completed, or failed when no device succeeded.
    */
   private expire(): void {

@@ -16,7 +16,7 @@ export interface SchedulerOptions {
 }
 
 /**
- * The job service behind /jobs/v2 (spec §3.6, §5): validates and stores jobs, starts them at
+ * The job service behind /jobs/v2 (docs/protocol.md §3.6, §5): validates and stores jobs, starts them at
  * their start time on the emulator clock, runs them through JobRun, and brings jobs that were
  * scheduled or running when the emulator stopped to a terminal state after a restart. The hub
  * hosts it as its JobsComponent: routes and queries reach it through that interface only.
@@ -66,7 +66,7 @@ export class Scheduler implements JobsComponent {
   /** `PUT /jobs/v2/{id}`: answers with the job as queued; it is scheduled or started right after. */
   create(jobId: string, body: unknown): JobResponse {
     if (this.jobs.has(jobId)) {
-      // EMULATOR CHOICE (spec §5.1): a reused jobId is 409 JobAlreadyExists, whatever its state.
+      // EMULATOR CHOICE (docs/protocol.md §5.1): a reused jobId is 409 JobAlreadyExists, whatever its state.
       throw new HubError('JobAlreadyExists', `A job with id '${jobId}' already exists.`);
     }
     const job = readJobRequest(jobId, body, this.deps.clock.now());
@@ -87,7 +87,7 @@ export class Scheduler implements JobsComponent {
 
   /**
    * `POST /jobs/v2/{id}/cancel`. Queued and scheduled jobs never start; a running one stops
-   * dispatching (EMULATOR CHOICE, spec §5.1). A job already ended is answered as it is.
+   * dispatching (EMULATOR CHOICE, docs/protocol.md §5.1). A job already ended is answered as it is.
    */
   cancel(jobId: string): JobResponse {
     const job = this.require(jobId);
@@ -116,7 +116,7 @@ export class Scheduler implements JobsComponent {
   }
 
   /**
-   * Device-job records for `SELECT * FROM devices.jobs` (spec §5.4), progress of running jobs
+   * Device-job records for `SELECT * FROM devices.jobs` (docs/protocol.md §5.4), progress of running jobs
    * included, with the rowid a later page resumes after.
    */
   deviceJobs(deviceIds?: readonly string[], afterRowid?: number): Iterable<{ rowid: number; record: object }> {
@@ -155,7 +155,7 @@ export class Scheduler implements JobsComponent {
   private arm(job: JobState): void {
     const jobId = job.response.jobId;
     if (job.response.status === 'queued' && job.startMs > this.deps.clock.now()) {
-      // Written after the PUT has answered `queued`, as the hub moves a future job along (spec §5.1).
+      // Written after the PUT has answered `queued`, as the hub moves a future job along (docs/protocol.md §5.1).
       setImmediate(() => {
         if (this.stopped || job.response.status !== 'queued') return;
         job.response.status = 'scheduled';

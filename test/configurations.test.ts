@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../emulator/hub.js';
+import { waitUntil } from './support/wait.js';
 import { startTestHub } from './support/hub-factory.js';
-import { openDevice, registryFor, rest, waitFor, type TwinJson } from './support/sdk.js';
+import { openDevice, registryFor, rest, type TwinJson } from './support/sdk.js';
 
 let hub: Hub;
 let registry: ReturnType<typeof registryFor>;
@@ -64,7 +65,7 @@ describe('configurations (automatic device management)', () => {
   it('re-evaluates when tags change: a twin that leaves the target stops counting, one that joins gets the content', async () => {
     await registry.updateTwin('cfg-p3', { tags: { env: 'dev' } }, '*');
     await registry.updateTwin('cfg-d1', { tags: { env: 'prod' } }, '*');
-    await waitFor(async () => (await desiredOf('cfg-d1')).telemetry?.interval === 30, 5000, 'the joining twin configured');
+    await waitUntil(async () => (await desiredOf('cfg-d1')).telemetry?.interval === 30, 5000, 'the joining twin configured');
     const read = (await registry.getConfiguration('prod-settings')).responseBody as Json;
     expect(read.systemMetrics.results).toEqual({ targetedCount: 3, appliedCount: 3 });
     expect((await registry.createQuery("SELECT * FROM devices WHERE tags.fleet = 'cfgtest' AND tags.env = 'prod'").nextAsTwin()).result.map((t) => t.deviceId).sort()).toEqual(['cfg-d1', 'cfg-p1', 'cfg-p2']);
@@ -77,9 +78,9 @@ describe('configurations (automatic device management)', () => {
       const twin = await client.getTwin();
       const patches: Json[] = [];
       twin.on('properties.desired', (patch: Json) => patches.push(patch));
-      await waitFor(() => patches.length >= 1, 5000, 'initial desired callback');
+      await waitUntil(() => patches.length >= 1, 5000, 'initial desired callback');
       await registry.updateTwin('cfg-live', { tags: { env: 'prod', fleet: 'cfgtest' } }, '*');
-      await waitFor(() => patches.some((p) => p.telemetry?.interval === 30), 5000, 'the configuration notification');
+      await waitUntil(() => patches.some((p) => p.telemetry?.interval === 30), 5000, 'the configuration notification');
     } finally {
       await client.close();
     }

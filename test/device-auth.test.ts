@@ -93,7 +93,7 @@ describe('protocol violations close only the offending connection', () => {
     await raw.publishAsync('$iothub/twin/PATCH/properties/reported/?$rid=1', '{not json');
     await raw.publishAsync('$iothub/twin/PATCH/properties/reported/?$rid=2', JSON.stringify({ big: 'x'.repeat(5000) }));
     await raw.publishAsync('$iothub/twin/PATCH/properties/reported/?$rid=3', JSON.stringify({ ok: 1 }));
-    await new Promise((r) => setTimeout(r, 300));
+    await expect.poll(() => answers.length, { timeout: 5000 }).toBe(3);
     expect(answers.map((a) => a.topic)).toEqual(['$iothub/twin/res/400/?$rid=1', '$iothub/twin/res/400/?$rid=2', '$iothub/twin/res/204/?$rid=3&$version=2']);
     expect(JSON.parse(answers[0].body).errorCode).toBe(400004);
     expect(raw.connected).toBe(true);

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../emulator/hub.js';
 import { startTestHub } from './support/hub-factory.js';
 import { closed, connectRaw } from './support/raw-device.js';
-import { createDevice, openDevice, registryFor, waitFor, type TransportName, type TwinJson } from './support/sdk.js';
+import { createDevice, openDevice, registryFor, type TransportName, type TwinJson } from './support/sdk.js';
+import { waitUntil } from './support/wait.js';
 
 let hub: Hub;
 let registry: ReturnType<typeof registryFor>;
@@ -30,7 +31,7 @@ describe.each<TransportName>(['Mqtt', 'MqttWs'])('an azure-iot-device client ove
     } finally {
       await client.close();
     }
-    await waitFor(async () => ((await registry.getTwin(id)).responseBody as TwinJson).connectionState === 'Disconnected', 3000, 'Disconnected');
+    await waitUntil(async () => ((await registry.getTwin(id)).responseBody as TwinJson).connectionState === 'Disconnected', 3000, 'Disconnected');
   });
 
   it('reports properties that the service sees, with $version moving by one', async () => {
@@ -58,16 +59,16 @@ describe.each<TransportName>(['Mqtt', 'MqttWs'])('an azure-iot-device client ove
       const twin = await client.getTwin();
       const seen: Record<string, unknown>[] = [];
       twin.on('properties.desired', (delta: Record<string, unknown>) => seen.push(delta));
-      await waitFor(() => seen.length === 1, 3000, 'the initial desired event');
-      await waitFor(() => hub.connections.isSubscribed(id, 'desired'), 3000, 'desired subscription');
+      await waitUntil(() => seen.length === 1, 3000, 'the initial desired event');
+      await waitUntil(() => hub.connections.isSubscribed(id, 'desired'), 3000, 'desired subscription');
 
       await registry.updateTwin(id, { properties: { desired: { interval: 10 } } }, '*');
-      await waitFor(() => seen.some((d) => d.interval === 10), 3000, 'first desired patch');
+      await waitUntil(() => seen.some((d) => d.interval === 10), 3000, 'first desired patch');
       expect(seen.at(-1)).toEqual({ interval: 10, $version: 2 });
 
       const serviceTwin = (await registry.getTwin(id)).responseBody as TwinJson;
       await serviceTwin.update({ properties: { desired: { interval: null, mode: 'eco' } } });
-      await waitFor(() => seen.some((d) => d.mode === 'eco'), 3000, 'second desired patch');
+      await waitUntil(() => seen.some((d) => d.mode === 'eco'), 3000, 'second desired patch');
       expect(seen.at(-1)).toEqual({ interval: null, mode: 'eco', $version: 3 });
       expect(twin.properties.desired).not.toHaveProperty('interval');
     } finally {
@@ -84,7 +85,7 @@ describe('connection rules', () => {
     const dropped = closed(raw);
     await registry.update({ deviceId: id, status: 'disabled' });
     expect(await dropped).toBe(true);
-    await waitFor(async () => ((await registry.getTwin(id)).responseBody as TwinJson).connectionState === 'Disconnected', 3000, 'Disconnected');
+    await waitUntil(async () => ((await registry.getTwin(id)).responseBody as TwinJson).connectionState === 'Disconnected', 3000, 'Disconnected');
     const error = await openDevice(cs).catch((e) => e);
     expect(error.constructor.name).toBe('UnauthorizedError');
   });
@@ -127,7 +128,7 @@ describe('telemetry and the rest of the device protocol', () => {
       expect(JSON.parse(seen[0].payload)).toEqual({ temperature: 21.5 });
       expect(seen[0].properties).toMatchObject({ '$.mid': 'm-1', alert: 'door open' });
       client.on('message', () => undefined);
-      await waitFor(() => hub.connections.isSubscribed(id, 'c2d'), 3000, 'the C2D subscription');
+      await waitUntil(() => hub.connections.isSubscribed(id, 'c2d'), 3000, 'the C2D subscription');
       expect(hub.connections.current(id)).toBeDefined();
     } finally {
       hub.events.off('telemetry', listener);
@@ -182,7 +183,7 @@ describe('Will messages', () => {
       });
       await new Promise((resolve) => client.once('connect', resolve));
       (client.stream as unknown as { destroy(): void }).destroy(); // ungraceful: no DISCONNECT
-      await waitFor(() => seen.length > 0, 3000, 'the Will');
+      await waitUntil(() => seen.length > 0, 3000, 'the Will');
       expect(seen[0]).toMatchObject({ 'iothub-MessageType': 'Will' });
       client.end(true);
     } finally {

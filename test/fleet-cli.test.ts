@@ -9,6 +9,7 @@ import type { Hub } from '../emulator/hub.js';
 import { deviceId } from '../fleet/device-range.js';
 import type { FleetReport } from '../fleet/report.js';
 import { startTestHub } from './support/hub-factory.js';
+import { waitUntil } from './support/wait.js';
 
 const { Client: ServiceClient, Registry } = iothub;
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -26,14 +27,6 @@ function fleetCli(args: string[], env: Record<string, string> = {}) {
   child.stderr.on('data', (chunk) => (output += chunk));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, exited, output: () => output };
-}
-
-async function until(what: string, probe: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('iothub-emulator fleet', () => {
@@ -58,7 +51,7 @@ describe('iothub-emulator fleet', () => {
     const registry = Registry.fromConnectionString(hub.connectionString());
     const service = ServiceClient.fromConnectionString(hub.connectionString());
     try {
-      await until('four connected devices', () => /connected 4\/4/.test(run.output()));
+      await waitUntil(() => /connected 4\/4/.test(run.output()), 20_000, 'four connected devices');
       const { result } = await service.invokeDeviceMethod(deviceId('cli-', 3, 4), { methodName: 'lockDoor', payload: {}, responseTimeoutInSeconds: 5 });
       expect(result.status).toBe(200);
     } finally {

@@ -6,6 +6,7 @@ import { WHOLE } from '../fleet/device-range.js';
 import { startFleet, type RunningFleet } from '../fleet/fleet.js';
 import { defaultScenario } from '../fleet/scenario/scenario.js';
 import { startTestHub } from './support/hub-factory.js';
+import { waitUntil } from './support/wait.js';
 
 const { JobClient } = iothub;
 
@@ -43,12 +44,10 @@ describe.each(['light', 'sdk'] as EngineName[])('a lockDoor job over a %s fleet'
     const jobs = JobClient.fromConnectionString(hub.connectionString());
     const jobId = `lock-all-${engine}-${Date.now()}`;
     await jobs.scheduleDeviceMethod(jobId, `STARTSWITH(deviceId, '${prefix}')`, { methodName: 'lockDoor', payload: { by: 'job' }, responseTimeoutInSeconds: 10 }, new Date(), 60);
-    let job: JobResult;
-    const deadline = Date.now() + 20_000;
-    do {
-      await new Promise((r) => setTimeout(r, 200));
-      job = (await jobs.getJob(jobId)).jobStatus as unknown as JobResult;
-    } while (!['completed', 'failed', 'cancelled'].includes(job.status) && Date.now() < deadline);
+    const job = await waitUntil(async () => {
+      const current = (await jobs.getJob(jobId)).jobStatus as unknown as JobResult;
+      return ['completed', 'failed', 'cancelled'].includes(current.status) && current;
+    }, 20_000, `job ${jobId} to end`);
     expect(job.status).toBe('completed');
     expect(job.deviceJobStatistics).toMatchObject({ deviceCount: 5, succeededCount: 5, failedCount: 0 });
     expect(fleet.stats().counters).toMatchObject({ methodCalls: 5, methodResponses: 5 });

@@ -10,6 +10,7 @@ import { ServiceClient as FleetServiceClient } from '../fleet/hub/service-client
 import { claimShard, leaseDeviceId } from '../fleet/hub/shard-lease.js';
 import { defaultScenario } from '../fleet/scenario/scenario.js';
 import { startTestHub } from './support/hub-factory.js';
+import { waitUntil } from './support/wait.js';
 
 const { Client: ServiceClient, Registry } = iothub;
 
@@ -73,7 +74,8 @@ describe('fleet scale-out: shards and worker processes', () => {
     await replicas[0].stop();
     const hubAddr = hubAddress(hub.connectionString());
     const client = new FleetServiceClient(hubAddr);
-    await new Promise((r) => setTimeout(r, 300));
+    const staleLease = leaseDeviceId('auto-', replicas[0].shard.index, 2);
+    await waitUntil(async () => String((await registry.get(staleLease)).responseBody.connectionState) === 'Disconnected', 5000, 'the stopped replica\u2019s lease device to disconnect');
     const newcomer = await claimShard(client, hubAddr, new LightEngine(hubAddr, { tokenTtlSeconds: 3600 }), 'auto-', 2, 'newcomer', 200);
     expect(newcomer.shard).toEqual(replicas[0].shard);
     await newcomer.release();

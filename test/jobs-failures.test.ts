@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../cli/start-hub.js';
 import { startTestHub } from './support/hub-factory.js';
-import { call, connectDevice, JobClient, pollJob, queryAll, registerDevices, until, whenSubscribed, type JobDevice } from './support/job-helpers.js';
+import { call, connectDevice, JobClient, pollJob, queryAll, registerDevices, whenSubscribed, type JobDevice } from './support/job-helpers.js';
+import { waitUntil } from './support/wait.js';
 
 let hub: Hub;
 let jobs: InstanceType<typeof JobClient>;
@@ -31,7 +32,7 @@ describe('device failures inside a method job', () => {
     const started = Date.now();
     await jobs.scheduleDeviceMethod('mixed', "deviceId IN ['fast', 'slow', 'offline']", { methodName: 'lockDoor', responseTimeoutInSeconds: 5 });
     // While the slow device is still being waited for, the others are already settled.
-    const midway = await until(async () => {
+    const midway = await waitUntil(async () => {
       const job = (await jobs.getJob('mixed')).jobStatus;
       return job.deviceJobStatistics.runningCount === 1 && job.deviceJobStatistics.succeededCount === 1 && job.status === 'running' ? job : undefined;
     }, 4000, 'fast and offline settled');
@@ -48,10 +49,10 @@ describe('device failures inside a method job', () => {
   });
 
   it('waits for an offline device to come online when the job gives a connect timeout', async () => {
-    // The CLI sends connectTimeoutInSeconds inside cloudToDeviceMethod (spec §3.6).
+    // The CLI sends connectTimeoutInSeconds inside cloudToDeviceMethod (docs/protocol.md §3.6).
     const body = { jobId: 'wait-late', type: 'scheduleDeviceMethod', queryCondition: "deviceId = 'late'", cloudToDeviceMethod: { methodName: 'lockDoor', payload: {}, responseTimeoutInSeconds: 5, connectTimeoutInSeconds: 10 } };
     expect((await call(hub, 'PUT', '/jobs/v2/wait-late?api-version=2021-04-12', body)).status).toBe(200);
-    await until(async () => (await jobs.getJob('wait-late')).jobStatus.status === 'running', 2000, 'running');
+    await waitUntil(async () => (await jobs.getJob('wait-late')).jobStatus.status === 'running', 2000, 'running');
     const late = await connectDevice(hub, 'late');
     open.push(late);
     const job = await pollJob(jobs, 'wait-late');
@@ -65,7 +66,7 @@ describe('cancelling a running job', () => {
     hub.scheduler.setConcurrency(1);
     try {
       await jobs.scheduleDeviceMethod('hanging', "deviceId IN ['hang1', 'hang2']", { methodName: 'lockDoor', responseTimeoutInSeconds: 30 });
-      await until(async () => (await jobs.getJob('hanging')).jobStatus.deviceJobStatistics.runningCount === 1, 3000, 'one call in flight');
+      await waitUntil(async () => (await jobs.getJob('hanging')).jobStatus.deviceJobStatistics.runningCount === 1, 3000, 'one call in flight');
       const running = (await jobs.getJob('hanging')).jobStatus;
       expect(running.deviceJobStatistics).toMatchObject({ deviceCount: 2, runningCount: 1, pendingCount: 1 });
 
@@ -137,7 +138,7 @@ describe('requests the hub refuses', () => {
     expect((await pollJob(jobs, '4242')).status).toBe('completed');
   });
 
-  it('accepts the 2016 type names and answers with the current ones (spec §8.1)', async () => {
+  it('accepts the 2016 type names and answers with the current ones (docs/protocol.md §8.1)', async () => {
     const direct = await call(hub, 'PUT', url('old-direct'), methodJob('old-direct', { type: 'scheduleDirectRequest' }));
     expect(direct.json.type).toBe('scheduleDeviceMethod');
     const twin = await call(hub, 'PUT', url('old-twin'), { type: 'scheduleTwinUpdate', queryCondition: "deviceId = 'spare'", updateTwin: { tags: { old: true } } });

@@ -4,7 +4,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../cli/start-hub.js';
 import { exited, startEmulatorCli, waitForHealth } from './support/cli-process.js';
 import { startTestHub, tempDataDir } from './support/hub-factory.js';
-import { call, connectDevice, JobClient, pollJob, processTarget, queryAll, rawLockDoorDevice, registerDevices, until, whenSubscribed, type JobDevice, type ServiceTarget } from './support/job-helpers.js';
+import { call, connectDevice, JobClient, pollJob, processTarget, queryAll, rawLockDoorDevice, registerDevices, whenSubscribed, type JobDevice, type ServiceTarget } from './support/job-helpers.js';
+import { waitUntil } from './support/wait.js';
 
 // Durability (issue 3 §5): a kill while jobs are scheduled or running, then a restart on the same
 // data directory, leaves every job in a correct terminal state with every device record once.
@@ -52,7 +53,7 @@ describe('SIGKILL while jobs are scheduled and running', () => {
     await jobs.scheduleDeviceMethod('k-later', "deviceId IN ['k-fast1', 'k-fast2']", { methodName: 'lockDoor', responseTimeoutInSeconds: 5 }, new Date(Date.now() + 3600_000), 600);
     // Running at the kill: two devices answered, three calls in flight.
     await jobs.scheduleDeviceMethod('k-run', "STARTSWITH(deviceId, 'k-')", { methodName: 'lockDoor', responseTimeoutInSeconds: 60 }, new Date(), 600);
-    await until(async () => {
+    await waitUntil(async () => {
       const stats = (await jobs.getJob('k-run')).jobStatus.deviceJobStatistics;
       return stats.succeededCount === 2 && stats.runningCount === 3;
     }, 5000, 'k-run half done');
@@ -109,10 +110,10 @@ describe('a graceful stop with devices still pending', () => {
       open.push(hang);
       await whenSubscribed(hub, 'p-hang', 'methods');
       hub.scheduler.setConcurrency(1);
-      // The connect timeout lets the pending devices come back after the restart (spec §5.3).
+      // The connect timeout lets the pending devices come back after the restart (docs/protocol.md §5.3).
       const body = { type: 'scheduleDeviceMethod', queryCondition: "STARTSWITH(deviceId, 'p-')", cloudToDeviceMethod: { methodName: 'lockDoor', responseTimeoutInSeconds: 30, connectTimeoutInSeconds: 20 } };
       expect((await call(hub, 'PUT', '/jobs/v2/pending', body)).status).toBe(200);
-      await until(() => hang.calls.length === 1, 3000, 'the first call');
+      await waitUntil(() => hang.calls.length === 1, 3000, 'the first call');
       expect(hub.scheduler.get('pending').deviceJobStatistics).toMatchObject({ runningCount: 1, pendingCount: 2 });
       await hang.close();
       await hub.stop();

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../emulator/hub.js';
 import { startTestHub } from './support/hub-factory.js';
-import { call, connectDevice, JobClient, pollJob, queryAll, registerDevices, Registry, until, whenSubscribed, type JobDevice } from './support/job-helpers.js';
+import { call, connectDevice, JobClient, pollJob, queryAll, registerDevices, Registry, whenSubscribed, type JobDevice } from './support/job-helpers.js';
+import { waitUntil } from './support/wait.js';
 
 // The seed tutorial ("Schedule and broadcast jobs", Node): lockDoor on a selection of devices,
 // a twin update job, getJob polled until completed — all through the unmodified SDKs.
@@ -34,11 +35,15 @@ afterAll(async () => {
 });
 
 const device = (id: string): JobDevice => devices.find((d) => d.id === id)!;
+/** Each device's method calls so far: a test compares what its own job added. */
+const callCounts = (): Record<string, number> => Object.fromEntries(devices.map((d) => [d.id, d.calls.length]));
+const callsSince = (before: Record<string, number>, id: string): unknown[] => device(id).calls.slice(before[id]);
 
 describe('scheduleDeviceMethod (lockDoor)', () => {
   it("runs on deviceId IN ['a','b'] only, and getJob reports it completed with statistics", async () => {
+    const before = callCounts();
     const created = await jobs.scheduleDeviceMethod('lock-ab', "deviceId IN ['a','b']", { methodName: 'lockDoor', payload: { by: 'tutorial' }, responseTimeoutInSeconds: 5 }, new Date(), 300);
-    // The real hub answers the PUT with the job queued (spec §3.6); the Node e2e test asserts both.
+    // The real hub answers the PUT with the job queued (docs/protocol.md §3.6); the Node e2e test asserts both.
     expect(created.jobStatus.jobId).toBe('lock-ab');
     expect(created.jobStatus.status).toBe('queued');
     expect(created.jobStatus.type).toBe('scheduleDeviceMethod');
@@ -51,36 +56,41 @@ describe('scheduleDeviceMethod (lockDoor)', () => {
     expect(job.cloudToDeviceMethod).toEqual({ methodName: 'lockDoor', payload: { by: 'tutorial' }, responseTimeoutInSeconds: 5 });
     expect(job.createdTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$/);
     expect(Date.parse(job.endTime)).toBeGreaterThanOrEqual(Date.parse(job.startTime));
-    expect(device('a').calls).toEqual([{ by: 'tutorial' }]);
-    expect(device('b').calls).toEqual([{ by: 'tutorial' }]);
-    expect(device('c').calls).toEqual([]);
+    expect(callsSince(before, 'a')).toEqual([{ by: 'tutorial' }]);
+    expect(callsSince(before, 'b')).toEqual([{ by: 'tutorial' }]);
+    expect(callsSince(before, 'c')).toEqual([]);
     // Hub events, which the recording and /metrics count.
     expect(finished).toContainEqual({ jobId: 'lock-ab', status: 'completed' });
     expect(deviceOperations.filter((e) => e.jobId === 'lock-ab').map((e) => `${e.deviceId}:${e.outcome}`).sort()).toEqual(['a:completed', 'b:completed']);
   });
 
   it("selects by tag: tags.Building = '43'", async () => {
+    const before = callCounts();
     await jobs.scheduleDeviceMethod('lock-43', "tags.Building = '43'", { methodName: 'lockDoor', responseTimeoutInSeconds: 5 });
     const job = await pollJob(jobs, 'lock-43');
     expect(job.status).toBe('completed');
     expect(job.deviceJobStatistics.deviceCount).toBe(2);
     expect(job.deviceJobStatistics.succeededCount).toBe(2);
-    // The promise form sends "startTime": null and no max time: start now, an hour at most (spec §3.6).
+    // The promise form sends "startTime": null and no max time: start now, an hour at most (docs/protocol.md §3.6).
     expect(job.maxExecutionTimeInSeconds).toBe(3600);
-    expect(device('c').calls).toEqual([null]);
-    expect(device('d').calls).toEqual([null]);
-    expect(device('a').calls).toHaveLength(1);
+    expect(callsSince(before, 'c')).toEqual([null]);
+    expect(callsSince(before, 'd')).toEqual([null]);
+    expect(callsSince(before, 'a')).toEqual([]);
   });
 
   it('records one device job per device, queryable as devices.jobs through Registry.createQuery', async () => {
-    const query = registry.createQuery("SELECT * FROM devices.jobs WHERE devices.jobs.jobId = 'lock-ab'");
+    await jobs.scheduleDeviceMethod('records-ab', "deviceId IN ['a','b']", { methodName: 'lockDoor', responseTimeoutInSeconds: 5 });
+    await jobs.scheduleDeviceMethod('records-c', "deviceId = 'c'", { methodName: 'lockDoor', responseTimeoutInSeconds: 5 });
+    expect((await pollJob(jobs, 'records-ab')).status).toBe('completed');
+    expect((await pollJob(jobs, 'records-c')).status).toBe('completed');
+    const query = registry.createQuery("SELECT * FROM devices.jobs WHERE devices.jobs.jobId = 'records-ab'");
     const page = await query.next();
     expect(query.hasMoreResults).toBe(false);
     const records = (page.result as any[]).sort((x, y) => x.deviceId.localeCompare(y.deviceId));
     expect(records.map((r) => r.deviceId)).toEqual(['a', 'b']);
     for (const record of records) {
       expect(record).toMatchObject({
-        jobId: 'lock-ab',
+        jobId: 'records-ab',
         jobType: 'scheduleDeviceMethod',
         status: 'completed',
         outcome: { deviceMethodResponse: { status: 200, payload: { locked: true, device: record.deviceId } } },
@@ -89,9 +99,12 @@ describe('scheduleDeviceMethod (lockDoor)', () => {
       expect(record.lastUpdatedDateTimeUtc).toMatch(/Z$/);
       expect(record).not.toHaveProperty('error');
     }
+    // Filtered by device: c's records only (other tests' jobs on c may be there too), records-c among them, records-ab not.
     const answer = await call(hub, 'POST', '/devices/query?api-version=2021-04-12', { query: "SELECT * FROM devices.jobs WHERE devices.jobs.deviceId = 'c'" });
     expect(answer.headers.get('x-ms-item-type')).toBe('DeviceJob');
-    expect(answer.json.map((r: any) => r.jobId)).toEqual(['lock-43']);
+    expect(answer.json.every((r: any) => r.deviceId === 'c')).toBe(true);
+    expect(answer.json.map((r: any) => r.jobId)).toContain('records-c');
+    expect(answer.json.map((r: any) => r.jobId)).not.toContain('records-ab');
   });
 });
 
@@ -110,10 +123,10 @@ describe('scheduleTwinUpdate', () => {
       const twin = (await registry.getTwin(id)).responseBody as any;
       expect(twin.tags).toEqual({ Building: '43', floor: '3' });
       expect(twin.properties.desired).toMatchObject({ building: '43', floor: 3 });
-      await until(() => device(id).desired.some((p) => p.building === '43' && p.floor === 3), 3000, `${id} desired patch`);
+      await waitUntil(() => device(id).desired.some((p) => p.building === '43' && p.floor === 3), 3000, `${id} desired patch`);
     }
     const untouched = (await registry.getTwin('a')).responseBody as any;
-    expect(untouched.tags).toEqual({});
+    expect(untouched.tags).not.toHaveProperty('floor');
     expect(device('a').desired.some((p) => p.building === '43')).toBe(false);
 
     const { items } = await queryAll(hub, "SELECT * FROM devices.jobs WHERE devices.jobs.jobId = 'twin-43'");
@@ -145,40 +158,57 @@ describe('cancel and list', () => {
   it('cancels a scheduled job: it never runs', async () => {
     const inAnHour = new Date(Date.now() + 3600_000);
     await jobs.scheduleDeviceMethod('later', '*', { methodName: 'lockDoor', responseTimeoutInSeconds: 5 }, inAnHour, 60);
-    await until(async () => (await jobs.getJob('later')).jobStatus.status === 'scheduled', 2000, 'scheduled');
+    // Due at the same time and left alone: once it has run, 'later' would have run too.
+    await jobs.scheduleDeviceMethod('later-witness', "deviceId = 'nobody'", { methodName: 'lockDoor', responseTimeoutInSeconds: 5 }, inAnHour, 60);
+    await waitUntil(async () => (await jobs.getJob('later')).jobStatus.status === 'scheduled', 2000, 'scheduled');
     const cancelled = (await jobs.cancelJob('later')).jobStatus;
     expect(cancelled.status).toBe('cancelled');
     expect(cancelled.endTime).toBeDefined();
     expect(cancelled.deviceJobStatistics.deviceCount).toBe(0);
     const calls = devices.map((d) => d.calls.length);
     await call(hub, 'POST', '/$emulator/clock/advance', { seconds: 7200 });
-    await new Promise((r) => setTimeout(r, 100));
+    expect((await pollJob(jobs, 'later-witness')).status).toBe('completed');
     expect((await jobs.getJob('later')).jobStatus.status).toBe('cancelled');
     expect(devices.map((d) => d.calls.length)).toEqual(calls);
   });
 
   it('lists jobs through JobClient.createQuery, filtered by type and status', async () => {
+    // Jobs of its own, one of each kind and ending; the list holds other tests' jobs as well.
+    const nobody = "deviceId = 'nobody'";
+    await jobs.scheduleDeviceMethod('list-method', nobody, { methodName: 'lockDoor', responseTimeoutInSeconds: 5 });
+    await jobs.scheduleTwinUpdate('list-twin', nobody, { etag: '*', tags: { listed: true } } as any);
+    await jobs.scheduleDeviceMethod('list-cancelled', nobody, { methodName: 'lockDoor', responseTimeoutInSeconds: 5 }, new Date(Date.now() + 10 * 86_400_000), 60);
+    await jobs.cancelJob('list-cancelled');
+    expect((await pollJob(jobs, 'list-method')).status).toBe('completed');
+    expect((await pollJob(jobs, 'list-twin')).status).toBe('completed');
+    const mine = (list: any[]): string[] => list.map((j) => j.jobId).filter((id: string) => id.startsWith('list-'));
+
     const all = jobs.createQuery();
     const page = await all.next();
     expect(all.hasMoreResults).toBe(false);
-    expect((page.result as any[]).map((j) => j.jobId)).toEqual(['lock-ab', 'lock-43', 'twin-43', 'twin-etag', 'later']);
+    const allIds = (page.result as any[]).map((j) => j.jobId);
+    expect(mine(page.result as any[])).toEqual(['list-method', 'list-twin', 'list-cancelled']);
     expect(page.message.headers['x-ms-item-type']).toBe('JobResponse');
 
-    const twinJobs = await jobs.createQuery('scheduleUpdateTwin').next();
-    expect((twinJobs.result as any[]).map((j) => j.jobId)).toEqual(['twin-43', 'twin-etag']);
-    const cancelled = await jobs.createQuery(undefined, 'cancelled').next();
-    expect((cancelled.result as any[]).map((j) => j.jobId)).toEqual(['later']);
-    // C# sends its enum names (spec §3.6): matched case-insensitively.
+    const twinJobs = (await jobs.createQuery('scheduleUpdateTwin').next()).result as any[];
+    expect(twinJobs.every((j) => j.type === 'scheduleUpdateTwin')).toBe(true);
+    expect(mine(twinJobs)).toEqual(['list-twin']);
+    const cancelled = (await jobs.createQuery(undefined, 'cancelled').next()).result as any[];
+    expect(cancelled.every((j) => j.status === 'cancelled')).toBe(true);
+    expect(mine(cancelled)).toEqual(['list-cancelled']);
+    // C# sends its enum names (docs/protocol.md §3.6): matched case-insensitively.
     const csharp = await call(hub, 'GET', '/jobs/v2/query?api-version=2021-04-12&jobType=ScheduleDeviceMethod&jobStatus=Completed');
-    expect(csharp.json.map((j: any) => j.jobId)).toEqual(['lock-ab', 'lock-43']);
+    expect(csharp.json.every((j: any) => j.type === 'scheduleDeviceMethod' && j.status === 'completed')).toBe(true);
+    expect(mine(csharp.json)).toEqual(['list-method']);
 
     // The promise form of Query.next() drops the token it holds (it only uses an argument), so
     // the token is passed back explicitly, as a caller of the real hub must.
     const paged = jobs.createQuery(undefined, undefined, 2);
     const seen: string[] = [];
     let pages = 0;
-    while (paged.hasMoreResults && pages++ < 10) seen.push(...((await paged.next(paged.continuationToken)).result as any[]).map((j) => j.jobId));
-    expect(pages).toBe(3);
-    expect(seen).toEqual(['lock-ab', 'lock-43', 'twin-43', 'twin-etag', 'later']);
+    while (paged.hasMoreResults && pages++ < 100) seen.push(...((await paged.next(paged.continuationToken)).result as any[]).map((j) => j.jobId));
+    expect(pages).toBe(Math.ceil(allIds.length / 2));
+    expect(pages).toBeGreaterThanOrEqual(2);
+    expect(seen).toEqual(allIds);
   });
 });

@@ -6,7 +6,8 @@ import { wellKnownPolicies } from '../emulator/identity/policies.js';
 
 const registryRead = wellKnownPolicies.find((p) => p.keyName === 'registryRead')!;
 import { closed, connectRaw } from './support/raw-device.js';
-import { createDevice, openDevice, registryFor, rest, serviceClientFor, waitFor, type TransportName, type TwinJson } from './support/sdk.js';
+import { createDevice, openDevice, registryFor, rest, serviceClientFor, type TransportName, type TwinJson } from './support/sdk.js';
+import { waitUntil } from './support/wait.js';
 
 let hub: Hub;
 let service: ReturnType<typeof serviceClientFor>;
@@ -24,7 +25,7 @@ async function lockDoorDevice(id: string, transport: TransportName = 'Mqtt') {
     requests.push(request.payload);
     response.send(200, { locked: true, by: (request.payload as { by?: string } | null)?.by ?? null });
   });
-  await waitFor(() => hub.connections.isSubscribed(id, 'methods'), 3000, 'methods subscription');
+  await waitUntil(() => hub.connections.isSubscribed(id, 'methods'), 3000, 'methods subscription');
   return { client, requests };
 }
 
@@ -86,6 +87,8 @@ describe('direct methods through azure-iothub Client.invokeDeviceMethod', () => 
   it('waits connectTimeoutInSeconds for a device to come online', async () => {
     const cs = await createDevice(hub, 'm-late');
     const call = service.invokeDeviceMethod('m-late', { methodName: 'lockDoor', payload: { by: 'late' }, responseTimeoutInSeconds: 5, connectTimeoutInSeconds: 5 });
+    // The device comes 300 ms after the call (the scenario, not a wait for something): the hub
+    // publishes no event while a call waits for its device.
     await new Promise((r) => setTimeout(r, 300));
     const client = await openDevice(cs);
     client.onDeviceMethod('lockDoor', (_req, res) => res.send(201, 'done'));
@@ -99,7 +102,7 @@ describe('direct methods through azure-iothub Client.invokeDeviceMethod', () => 
   it('answers 504101 GatewayTimeout when the device never answers', async () => {
     const client = await openDevice(await createDevice(hub, 'm-silent'));
     client.onDeviceMethod('lockDoor', () => undefined);
-    await waitFor(() => hub.connections.isSubscribed('m-silent', 'methods'), 3000, 'methods subscription');
+    await waitUntil(() => hub.connections.isSubscribed('m-silent', 'methods'), 3000, 'methods subscription');
     try {
       const started = Date.now();
       const response = await rest(hub, 'POST', '/twins/m-silent/methods', { methodName: 'lockDoor', responseTimeoutInSeconds: 5 });

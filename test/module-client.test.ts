@@ -3,9 +3,10 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../emulator/hub.js';
 import { createSasToken } from '../protocol/sas.js';
+import { waitUntil } from './support/wait.js';
 import { startTestHub } from './support/hub-factory.js';
 import { closed } from './support/raw-device.js';
-import { openDevice, registryFor, rest, serviceClientFor, transports, waitFor, type TransportName, type TwinJson } from './support/sdk.js';
+import { openDevice, registryFor, rest, serviceClientFor, transports, type TransportName, type TwinJson } from './support/sdk.js';
 
 const { ModuleClient, Message } = device;
 type Module = InstanceType<typeof ModuleClient>;
@@ -74,7 +75,7 @@ describe.each<TransportName>(['Mqtt', 'MqttWs'])('azure-iot-device ModuleClient 
     } finally {
       await client.close();
     }
-    await waitFor(async () => ((await registry.getModule(deviceId, 'm')).responseBody as TwinJson).connectionState === 'Disconnected', 5000, 'Disconnected');
+    await waitUntil(async () => ((await registry.getModule(deviceId, 'm')).responseBody as TwinJson).connectionState === 'Disconnected', 5000, 'Disconnected');
   });
 
   it('receives a desired-property notification for its own twin', async () => {
@@ -84,9 +85,9 @@ describe.each<TransportName>(['Mqtt', 'MqttWs'])('azure-iot-device ModuleClient 
       const twin = await client.getTwin();
       const patches: Record<string, unknown>[] = [];
       twin.on('properties.desired', (patch: Record<string, unknown>) => patches.push(patch));
-      await waitFor(() => patches.length >= 1, 5000, 'the initial desired callback');
+      await waitUntil(() => patches.length >= 1, 5000, 'the initial desired callback');
       await registry.updateModuleTwin(deviceId, 'm', { properties: { desired: { mode: 'eco' } } }, '*');
-      await waitFor(() => patches.some((p) => p.mode === 'eco'), 5000, 'the desired patch');
+      await waitUntil(() => patches.some((p) => p.mode === 'eco'), 5000, 'the desired patch');
       expect(patches.find((p) => p.mode === 'eco')).toMatchObject({ mode: 'eco', $version: 2 });
     } finally {
       await client.close();
@@ -100,7 +101,7 @@ describe.each<TransportName>(['Mqtt', 'MqttWs'])('azure-iot-device ModuleClient 
       client.onMethod('lockDoor', (request, response) => {
         void response!.send(200, { locked: true, echo: request!.payload });
       });
-      await waitFor(() => hub.connections.isSubscribed(`${deviceId}/m`, 'methods'), 5000, 'the methods subscription');
+      await waitUntil(() => hub.connections.isSubscribed(`${deviceId}/m`, 'methods'), 5000, 'the methods subscription');
       const result = await service.invokeDeviceMethod(deviceId, 'm', { methodName: 'lockDoor', payload: { door: 1 }, responseTimeoutInSeconds: 10 });
       expect(result.result).toEqual({ status: 200, payload: { locked: true, echo: { door: 1 } } });
     } finally {
@@ -116,7 +117,7 @@ describe.each<TransportName>(['Mqtt', 'MqttWs'])('azure-iot-device ModuleClient 
       const listener = (event: { deviceId: string; moduleId?: string; payload: Buffer }): void => void seen.push(event);
       hub.events.on('telemetry', listener);
       await client.sendEvent(new Message(JSON.stringify({ t: 21 })));
-      await waitFor(() => seen.some((e) => e.deviceId === deviceId), 5000, 'telemetry');
+      await waitUntil(() => seen.some((e) => e.deviceId === deviceId), 5000, 'telemetry');
       hub.events.off('telemetry', listener);
       expect(seen.find((e) => e.deviceId === deviceId)).toMatchObject({ deviceId, moduleId: 'm' });
     } finally {
@@ -147,7 +148,7 @@ describe('module methods and connections', () => {
     const client = await openModule(await addModule('mc-slow', 'm'), 'Mqtt');
     try {
       client.onMethod('slow', () => undefined);
-      await waitFor(() => hub.connections.isSubscribed('mc-slow/m', 'methods'), 5000, 'the methods subscription');
+      await waitUntil(() => hub.connections.isSubscribed('mc-slow/m', 'methods'), 5000, 'the methods subscription');
       const response = await rest(hub, 'POST', '/twins/mc-slow/modules/m/methods?api-version=2021-04-12', { methodName: 'slow', responseTimeoutInSeconds: 5 });
       expect(response.status).toBe(504);
       expect(response.headers.get('iothub-errorcode')).toBe('GatewayTimeout');
@@ -171,22 +172,22 @@ describe('module methods and connections', () => {
       (await deviceClient.getTwin()).on('properties.desired', (p: unknown) => desired.device.push(p));
       (await a.getTwin()).on('properties.desired', (p: unknown) => desired.a.push(p));
       (await b.getTwin()).on('properties.desired', (p: unknown) => desired.b.push(p));
-      await waitFor(() => ['device', 'a', 'b'].every((k) => desired[k].length === 1), 5000, 'initial desired callbacks');
-      await waitFor(() => [deviceId, `${deviceId}/a`, `${deviceId}/b`].every((k) => hub.connections.isSubscribed(k, 'methods')), 5000, 'method subscriptions');
+      await waitUntil(() => ['device', 'a', 'b'].every((k) => desired[k].length === 1), 5000, 'initial desired callbacks');
+      await waitUntil(() => [deviceId, `${deviceId}/a`, `${deviceId}/b`].every((k) => hub.connections.isSubscribed(k, 'methods')), 5000, 'method subscriptions');
 
       expect((await service.invokeDeviceMethod(deviceId, 'a', { methodName: 'who', payload: null })).result).toMatchObject({ payload: 'a' });
       expect((await service.invokeDeviceMethod(deviceId, { methodName: 'who', payload: null })).result).toMatchObject({ payload: 'device' });
       expect((await service.invokeDeviceMethod(deviceId, 'b', { methodName: 'who', payload: null })).result).toMatchObject({ payload: 'b' });
-      await waitFor(() => calls.length === 3, 5000, 'three answers');
+      await waitUntil(() => calls.length === 3, 5000, 'three answers');
       expect(calls).toEqual(['a', 'device', 'b']);
 
       await registry.updateModuleTwin(deviceId, 'a', { properties: { desired: { only: 'a' } } }, '*');
-      await waitFor(() => desired.a.length === 2, 5000, "a's notification");
+      await waitUntil(() => desired.a.length === 2, 5000, "a's notification");
       await registry.updateTwin(deviceId, { properties: { desired: { only: 'device' } } }, '*');
-      await waitFor(() => desired.device.length === 2, 5000, "the device's notification");
+      await waitUntil(() => desired.device.length === 2, 5000, "the device's notification");
       // One more change to b last: once b has it, any stray notification would have arrived first.
       await registry.updateModuleTwin(deviceId, 'b', { properties: { desired: { only: 'b' } } }, '*');
-      await waitFor(() => desired.b.length === 2, 5000, "b's notification");
+      await waitUntil(() => desired.b.length === 2, 5000, "b's notification");
       expect(desired.a[1]).toMatchObject({ only: 'a' });
       expect(desired.device[1]).toMatchObject({ only: 'device' });
       expect(desired.b[1]).toMatchObject({ only: 'b' });

@@ -5,7 +5,8 @@ import type { Hub } from '../emulator/hub.js';
 import { classifyRestCall } from '../emulator/operations/rest-metrics.js';
 import { iotHubMetrics, prometheusName } from '../emulator/operations/metrics.js';
 import { startTestHub } from './support/hub-factory.js';
-import { createDevice, openDevice, registryFor, rest, serviceClientFor, waitFor } from './support/sdk.js';
+import { createDevice, openDevice, registryFor, rest, serviceClientFor } from './support/sdk.js';
+import { waitUntil } from './support/wait.js';
 
 let hub: Hub;
 beforeAll(async () => {
@@ -46,13 +47,13 @@ describe('GET /metrics', () => {
       for (let i = 0; i < 3; i++) await client.sendEvent(new device.Message(JSON.stringify({ i })));
       const twin = await client.getTwin();
       await new Promise<void>((resolve, reject) => twin.properties.reported.update({ locked: true }, (e?: Error) => (e ? reject(e) : resolve())));
-      await waitFor(async () => (await moved('d2c_telemetry_ingress_success', before)) === 3, 3000, 'three messages counted');
+      await waitUntil(async () => (await moved('d2c_telemetry_ingress_success', before)) === 3, 3000, 'three messages counted');
       expect(await moved('d2c_twin_read_success', before)).toBe(1);
       expect(await moved('d2c_twin_update_success', before)).toBe(1);
     } finally {
       await client.close();
     }
-    await waitFor(async () => (await moved('connectedDeviceCount', before)) === 0, 3000, 'the disconnection counted');
+    await waitUntil(async () => (await moved('connectedDeviceCount', before)) === 0, 3000, 'the disconnection counted');
   });
 
   it('moves with back-end calls: twin reads and updates, queries, methods, each as success or failure', async () => {
@@ -66,14 +67,14 @@ describe('GET /metrics', () => {
     await registry.createQuery('SELECT * FROM devices', 10).nextAsTwin();
     const client = await openDevice(hub.deviceConnectionString('met-svc'));
     client.onDeviceMethod('lockDoor', (_request, response) => response.send(500, { jammed: true }));
-    await waitFor(() => hub.connections.isSubscribed('met-svc', 'methods'), 3000, 'methods subscription');
+    await waitUntil(() => hub.connections.isSubscribed('met-svc', 'methods'), 3000, 'methods subscription');
     try {
       // The device answering 500 is still a successful invocation: the hub delivered it and got an answer.
       await serviceClientFor(hub).invokeDeviceMethod('met-svc', { methodName: 'lockDoor', payload: null, responseTimeoutInSeconds: 5 } as never);
     } finally {
       await client.close();
     }
-    await waitFor(() => !hub.connections.isSubscribed('met-svc', 'methods'), 3000, 'the device gone');
+    await waitUntil(() => !hub.connections.isSubscribed('met-svc', 'methods'), 3000, 'the device gone');
     await expect(serviceClientFor(hub).invokeDeviceMethod('met-svc', { methodName: 'lockDoor', payload: null } as never)).rejects.toThrow();
     const after = await scrape();
     const delta = (name: string): number => (after.get(name) ?? 0) - (before.get(name) ?? 0);
@@ -115,12 +116,12 @@ describe('GET /metrics', () => {
     await createDevice(hub, 'met-job-door');
     const client = await openDevice(hub.deviceConnectionString('met-job-door'));
     client.onDeviceMethod('lockDoor', (_request, response) => response.send(200, { locked: true }));
-    await waitFor(() => hub.connections.isSubscribed('met-job-door', 'methods'), 3000, 'methods subscription');
+    await waitUntil(() => hub.connections.isSubscribed('met-job-door', 'methods'), 3000, 'methods subscription');
     const before = await scrape();
     try {
       const jobs = iothub.JobClient.fromConnectionString(hub.connectionString());
       await jobs.scheduleDeviceMethod('met-job-run', "deviceId = 'met-job-door'", { methodName: 'lockDoor', payload: { by: 'job' }, responseTimeoutInSeconds: 5 }, new Date(), 60);
-      await waitFor(async () => (await jobs.getJob('met-job-run')).jobStatus.status === 'completed', 10_000, 'the job to complete');
+      await waitUntil(async () => (await jobs.getJob('met-job-run')).jobStatus.status === 'completed', 10_000, 'the job to complete');
     } finally {
       await client.close();
     }

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../emulator/hub.js';
 import { startTestHub } from './support/hub-factory.js';
 import { connectRaw } from './support/raw-device.js';
-import { createDevice, openDevice, rest, serviceClientFor, waitFor } from './support/sdk.js';
+import { createDevice, openDevice, rest, serviceClientFor } from './support/sdk.js';
+import { waitUntil } from './support/wait.js';
 
 let hub: Hub;
 beforeAll(async () => {
@@ -14,7 +15,7 @@ describe('GET /$emulator/recording', () => {
   it('lists method calls with payloads and responses, twin patches from both sides, telemetry and connections, in order', async () => {
     const client = await openDevice(await createDevice(hub, 'rec-door'));
     client.onDeviceMethod('lockDoor', (_request, response) => response.send(201, { locked: true }));
-    await waitFor(() => hub.connections.isSubscribed('rec-door', 'methods'), 3000, 'methods subscription');
+    await waitUntil(() => hub.connections.isSubscribed('rec-door', 'methods'), 3000, 'methods subscription');
     try {
       const twin = await client.getTwin();
       await new Promise<void>((resolve, reject) => twin.properties.reported.update({ battery: 80 }, (e?: Error) => (e ? reject(e) : resolve())));
@@ -23,7 +24,7 @@ describe('GET /$emulator/recording', () => {
     } finally {
       await client.close();
     }
-    await waitFor(() => hub.recording.connections({ deviceId: 'rec-door' }).length === 2, 3000, 'disconnection');
+    await waitUntil(() => hub.recording.connections({ deviceId: 'rec-door' }).length === 2, 3000, 'disconnection');
     await expect(serviceClientFor(hub).invokeDeviceMethod('rec-door', { methodName: 'lockDoor', payload: { by: 'carol' } })).rejects.toThrow();
 
     const { status, json } = await rest(hub, 'GET', '/$emulator/recording?deviceId=rec-door');
@@ -47,11 +48,13 @@ describe('GET /$emulator/recording', () => {
   });
 
   it('keeps the newest telemetry up to --telemetry-buffer, with properties and enqueue time, and says how many it dropped', async () => {
+    // From an empty buffer, whatever telemetry other tests sent.
+    expect((await rest(hub, 'DELETE', '/$emulator/recording')).status).toBe(204);
     await createDevice(hub, 'rec-chatty');
     const device = await connectRaw(hub, 'rec-chatty');
     try {
       for (let i = 1; i <= 5; i++) device.publish(`devices/rec-chatty/messages/events/n=${i}&%24.ct=application%2Fjson`, JSON.stringify({ i }));
-      await waitFor(() => hub.recording.telemetry({ deviceId: 'rec-chatty', where: (e) => (e.payload as { i: number }).i === 5 }).length === 1, 3000, 'the fifth message');
+      await waitUntil(() => hub.recording.telemetry({ deviceId: 'rec-chatty', where: (e) => (e.payload as { i: number }).i === 5 }).length === 1, 3000, 'the fifth message');
     } finally {
       device.end(true);
     }
@@ -68,7 +71,7 @@ describe('GET /$emulator/recording', () => {
     try {
       device.publish('devices/rec-binary/messages/events/', Buffer.from([0xff, 0x00, 0xfe]));
       device.publish('devices/rec-binary/messages/events/', 'plain text');
-      await waitFor(() => hub.recording.telemetry({ deviceId: 'rec-binary' }).length === 2, 3000, 'two messages');
+      await waitUntil(() => hub.recording.telemetry({ deviceId: 'rec-binary' }).length === 2, 3000, 'two messages');
     } finally {
       device.end(true);
     }

@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../emulator/hub.js';
 import { startTestHub, tempDataDir } from './support/hub-factory.js';
-import { createDevice, openDevice, registryFor, serviceClientFor, waitFor } from './support/sdk.js';
+import { createDevice, openDevice, registryFor, serviceClientFor } from './support/sdk.js';
+import { waitUntil } from './support/wait.js';
 
 const data = tempDataDir();
 afterAll(() => data.remove());
@@ -22,18 +23,18 @@ describe('an emulator restart', () => {
       });
       const twin = await client.getTwin();
       twin.on('properties.desired', (delta: unknown) => desired.push(delta));
-      await waitFor(() => hub.connections.isSubscribed('r-door', 'desired') && hub.connections.isSubscribed('r-door', 'methods'), 3000, 'subscriptions');
+      await waitUntil(() => hub.connections.isSubscribed('r-door', 'desired') && hub.connections.isSubscribed('r-door', 'methods'), 3000, 'subscriptions');
 
       await hub.stop();
       hub = await startTestHub({ inMemory: false, dataDir: data.dir, host });
       // The SDK reconnects by itself (CleanSession=0) and never re-subscribes: the hub restores the session.
-      await waitFor(() => hub.connections.current('r-door'), 15_000, 'the SDK to reconnect');
+      await waitUntil(() => hub.connections.current('r-door'), 15_000, 'the SDK to reconnect');
       expect(hub.connections.isSubscribed('r-door', 'desired')).toBe(true);
 
       const registry = registryFor(hub);
       expect((await registry.getTwin('r-door')).responseBody.tags).toEqual({ building: '43' });
       await registry.updateTwin('r-door', { properties: { desired: { afterRestart: true } } }, '*');
-      await waitFor(() => desired.some((d) => (d as { afterRestart?: boolean }).afterRestart), 5000, 'the desired patch after restart');
+      await waitUntil(() => desired.some((d) => (d as { afterRestart?: boolean }).afterRestart), 5000, 'the desired patch after restart');
       const result = await serviceClientFor(hub).invokeDeviceMethod('r-door', { methodName: 'lockDoor', responseTimeoutInSeconds: 5 });
       expect(result.result).toEqual({ status: 200, payload: { locked: true } });
       expect(calls).toBe(1);

@@ -3,7 +3,8 @@ import { Clock } from '../emulator/clock.js';
 import type { Hub } from '../emulator/hub.js';
 import { ClockTimers } from '../scheduler/clock-timers.js';
 import { startTestHub } from './support/hub-factory.js';
-import { call, connectDevice, JobClient, pollJob, queryAll, registerDevices, until, whenSubscribed, type JobDevice } from './support/job-helpers.js';
+import { call, connectDevice, JobClient, pollJob, queryAll, registerDevices, whenSubscribed, type JobDevice } from './support/job-helpers.js';
+import { waitUntil } from './support/wait.js';
 
 describe('ClockTimers', () => {
   const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -71,8 +72,9 @@ describe('the clock through REST (/$emulator/clock)', () => {
   it('reads the clock and its offset with any service SAS, and refuses anonymous calls', async () => {
     const read = await call(hub, 'GET', '/$emulator/clock', undefined, {}, 'device');
     expect(read.status).toBe(200);
-    expect(read.json.offsetSeconds).toBe(0);
-    expect(Math.abs(Date.parse(read.json.now) - Date.now())).toBeLessThan(2000);
+    // Real time plus the offset (0 on a fresh hub; other tests of this file move it forward).
+    expect(read.json.offsetSeconds).toBeGreaterThanOrEqual(0);
+    expect(Math.abs(Date.parse(read.json.now) - read.json.offsetSeconds * 1000 - Date.now())).toBeLessThan(2000);
     const anonymous = await fetch(`https://${hub.hostName}/$emulator/clock`);
     expect(anonymous.status).toBe(401);
   });
@@ -87,29 +89,34 @@ describe('the clock through REST (/$emulator/clock)', () => {
 
   it('runs a job scheduled an hour ahead as soon as the clock is advanced past its start', async () => {
     const inAnHour = new Date(Date.now() + 3600_000);
+    const earlierCalls = devices[0]!.calls.length;
     await jobs.scheduleDeviceMethod('hourly', "deviceId = 'door'", { methodName: 'lockDoor', payload: { at: 'dawn' }, responseTimeoutInSeconds: 5 }, inAnHour, 600);
-    await until(async () => (await jobs.getJob('hourly')).jobStatus.status === 'scheduled', 2000, 'scheduled');
-    await new Promise((r) => setTimeout(r, 100));
-    expect(devices[0]!.calls).toEqual([]);
+    await waitUntil(async () => (await jobs.getJob('hourly')).jobStatus.status === 'scheduled', 2000, 'scheduled');
+    // A job due now has run to its end: had 'hourly' been taken as due, it would have run as well.
+    await jobs.scheduleDeviceMethod('hourly-witness', "deviceId = 'nobody'", { methodName: 'lockDoor', responseTimeoutInSeconds: 5 }, new Date(), 600);
+    expect((await pollJob(jobs, 'hourly-witness')).status).toBe('completed');
+    expect((await jobs.getJob('hourly')).jobStatus.status).toBe('scheduled');
+    expect(devices[0]!.calls.slice(earlierCalls)).toEqual([]);
 
+    const { offsetSeconds } = (await call(hub, 'GET', '/$emulator/clock')).json;
     const advanced = await call(hub, 'POST', '/$emulator/clock/advance', { seconds: 3600 });
     expect(advanced.status).toBe(200);
-    expect(advanced.json.offsetSeconds).toBe(3600);
+    expect(advanced.json.offsetSeconds).toBe(offsetSeconds + 3600);
     const job = await pollJob(jobs, 'hourly', undefined, 3000);
     expect(job.status).toBe('completed');
     expect(job.deviceJobStatistics.succeededCount).toBe(1);
-    expect(devices[0]!.calls).toEqual([{ at: 'dawn' }]);
+    expect(devices[0]!.calls.slice(earlierCalls)).toEqual([{ at: 'dawn' }]);
     // Job times are emulator time: the job ran "an hour from now".
     expect(Date.parse(job.endTime)).toBeGreaterThanOrEqual(inAnHour.getTime());
   });
 
   it('ends unfinished devices with JobTimeout when maxExecutionTimeInSeconds passes (EMULATOR CHOICE)', async () => {
-    // Start "now" in real time, which the clock (an hour ahead by now) already passed: they run at once.
+    // Start "now" in real time, which the clock (never behind it) has reached: they run at once.
     await jobs.scheduleDeviceMethod('slowpoke', "deviceId IN ['door', 'stuck']", { methodName: 'lockDoor', responseTimeoutInSeconds: 300 }, new Date(), 120);
     await jobs.scheduleDeviceMethod('all-stuck', "deviceId = 'stuck'", { methodName: 'lockDoor', responseTimeoutInSeconds: 300 }, new Date(), 120);
-    await until(async () => (await jobs.getJob('slowpoke')).jobStatus.deviceJobStatistics.succeededCount === 1, 3000, 'door answered');
+    await waitUntil(async () => (await jobs.getJob('slowpoke')).jobStatus.deviceJobStatistics.succeededCount === 1, 3000, 'door answered');
     expect((await jobs.getJob('slowpoke')).jobStatus.status).toBe('running');
-    await until(async () => (await jobs.getJob('all-stuck')).jobStatus.status === 'running', 3000, 'all-stuck running');
+    await waitUntil(async () => (await jobs.getJob('all-stuck')).jobStatus.status === 'running', 3000, 'all-stuck running');
 
     await call(hub, 'POST', '/$emulator/clock/advance', { seconds: 121 });
     const partial = await pollJob(jobs, 'slowpoke', undefined, 3000);

@@ -4,7 +4,8 @@ import type { Hub } from '../emulator/hub.js';
 import { startTestHub } from './support/hub-factory.js';
 import { exited, runCli } from './support/cli-process.js';
 import { connectRaw } from './support/raw-device.js';
-import { createDevice, openDevice, registryFor, waitFor } from './support/sdk.js';
+import { createDevice, openDevice, registryFor } from './support/sdk.js';
+import { waitUntil } from './support/wait.js';
 
 const certDir = (): string => process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!;
 type Monitor = ReturnType<typeof runCli>;
@@ -19,7 +20,7 @@ function events(monitor: Monitor): { event: Record<string, any> }[] {
 }
 
 async function started(monitor: Monitor): Promise<void> {
-  await waitFor(() => monitor.output().includes('Starting event monitor') || monitor.exitCode !== null, 20_000, 'the monitor to start');
+  await waitUntil(() => monitor.output().includes('Starting event monitor') || monitor.exitCode !== null, 20_000, 'the monitor to start');
   if (!monitor.output().includes('Starting event monitor')) throw new Error(`the monitor did not start:\n${monitor.output()}`);
 }
 
@@ -47,7 +48,7 @@ describe('iothub-emulator monitor', () => {
       await registryFor(hub).updateTwin('mon-a', { properties: { desired: { lockTimeoutSeconds: 10 } } }, '*');
       await client.close();
       other.end(true);
-      await waitFor(() => events(monitor).some((e) => e.event.properties?.application?.opType === 'deviceDisconnected'), 10_000, 'the disconnection event');
+      await waitUntil(() => events(monitor).some((e) => e.event.properties?.application?.opType === 'deviceDisconnected'), 10_000, 'the disconnection event');
     } finally {
       monitor.kill('SIGINT');
     }
@@ -68,7 +69,7 @@ describe('iothub-emulator monitor', () => {
     await createDevice(hub, 'mon-replay');
     const raw = await connectRaw(hub, 'mon-replay');
     raw.publish('devices/mon-replay/messages/events/', '{"early":true}');
-    await waitFor(() => hub.recording.telemetry({ deviceId: 'mon-replay' }).length === 1, 3000, 'the early message');
+    await waitUntil(() => hub.recording.telemetry({ deviceId: 'mon-replay' }).length === 1, 3000, 'the early message');
     raw.end(true);
     const monitor = startMonitor(hub, '--device', 'mon-replay', '--kind', 'telemetry', '--replay', '--timeout', '2');
     expect(await exited(monitor)).toBe(0);

@@ -51,14 +51,17 @@ describe('applying a seed', () => {
   });
   afterAll(() => hub?.stop());
 
-  const seed = parseSeed({
-    devices: [
-      { deviceId: 'seed-door', tags: { building: '43', floor: { number: 2 } }, desired: { lockTimeoutSeconds: 30 }, reported: { firmware: '1.2.0' }, primaryKey: FIXED_KEY },
-      { deviceId: 'seed-off', status: 'disabled' },
-    ],
-  });
+  // Each test seeds devices of its own (`<prefix>-door`, `<prefix>-off`), so none depends on another's.
+  const seedOf = (prefix: string) =>
+    parseSeed({
+      devices: [
+        { deviceId: `${prefix}-door`, tags: { building: '43', floor: { number: 2 } }, desired: { lockTimeoutSeconds: 30 }, reported: { firmware: '1.2.0' }, primaryKey: FIXED_KEY },
+        { deviceId: `${prefix}-off`, status: 'disabled' },
+      ],
+    });
 
   it('creates devices with tags, desired and reported properties, status and fixed keys', async () => {
+    const seed = seedOf('seed');
     expect(applySeed(hub, seed)).toEqual({ created: ['seed-door', 'seed-off'], updated: [], unchanged: [] });
     const twin = (await registryFor(hub).getTwin('seed-door')).responseBody;
     expect(twin.tags).toEqual({ building: '43', floor: { number: 2 } });
@@ -72,17 +75,21 @@ describe('applying a seed', () => {
   });
 
   it('changes nothing when applied again: twin versions and etags stay', async () => {
-    const before = (await registryFor(hub).getTwin('seed-door')).responseBody;
-    expect(applySeed(hub, seed)).toEqual({ created: [], updated: [], unchanged: ['seed-door', 'seed-off'] });
-    const after = (await registryFor(hub).getTwin('seed-door')).responseBody;
+    const seed = seedOf('again');
+    applySeed(hub, seed);
+    const before = (await registryFor(hub).getTwin('again-door')).responseBody;
+    expect(applySeed(hub, seed)).toEqual({ created: [], updated: [], unchanged: ['again-door', 'again-off'] });
+    const after = (await registryFor(hub).getTwin('again-door')).responseBody;
     expect(after.etag).toBe(before.etag);
     expect((after as unknown as { version: number }).version).toBe((before as unknown as { version: number }).version);
   });
 
   it('puts drifted values back and leaves what the seed does not mention', async () => {
-    await registryFor(hub).updateTwin('seed-door', { tags: { building: '44', extra: true }, properties: { desired: { other: 1 } } }, '*');
-    expect(applySeed(hub, seed)).toMatchObject({ updated: ['seed-door'] });
-    const twin = (await registryFor(hub).getTwin('seed-door')).responseBody;
+    const seed = seedOf('drift');
+    applySeed(hub, seed);
+    await registryFor(hub).updateTwin('drift-door', { tags: { building: '44', extra: true }, properties: { desired: { other: 1 } } }, '*');
+    expect(applySeed(hub, seed)).toMatchObject({ updated: ['drift-door'] });
+    const twin = (await registryFor(hub).getTwin('drift-door')).responseBody;
     expect(twin.tags).toEqual({ building: '43', floor: { number: 2 }, extra: true });
     expect(twin.properties.desired).toMatchObject({ lockTimeoutSeconds: 30, other: 1 });
   });

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../cli/start-hub.js';
 import { startTestHub } from './support/hub-factory.js';
-import { connectDevice, JobClient, pollJob, registerDevices, Registry, until, whenSubscribed, type JobDevice } from './support/job-helpers.js';
+import { connectDevice, JobClient, pollJob, registerDevices, Registry, whenSubscribed, type JobDevice } from './support/job-helpers.js';
+import { waitUntil } from './support/wait.js';
 
 // A twin-update job goes through the twin service exactly as PATCH /twins/{id} does: the same
 // merge rules, the same hub events (which the recording and metrics read), the same $metadata
@@ -54,13 +55,13 @@ describe('a scheduleUpdateTwin job and PATCH /twins/{id}', () => {
     const notified = (d: JobDevice): boolean => notifications(d).length > 0;
 
     await registry.updateTwin('via-patch', patch as never, '*');
-    await until(() => notified(devices[0]!), 5000, 'the PATCHed device to receive its desired patch');
+    await waitUntil(() => notified(devices[0]!), 5000, 'the PATCHed device to receive its desired patch');
 
     await jobs.scheduleTwinUpdate('parity', "deviceId = 'via-job'", { etag: '*', ...patch } as never, new Date(), 60);
     const job = await pollJob(jobs, 'parity');
     expect(job.status).toBe('completed');
     expect(job.deviceJobStatistics).toMatchObject({ deviceCount: 1, succeededCount: 1 });
-    await until(() => notified(devices[1]!), 5000, "the job's device to receive its desired patch");
+    await waitUntil(() => notified(devices[1]!), 5000, "the job's device to receive its desired patch");
 
     // Hub events: the same sections, patches and versions, in the same order.
     const of = (id: string) => events.filter((e) => e.deviceId === id).map(({ deviceId: _, ...rest }) => rest);

@@ -3,7 +3,7 @@ export interface BenchRow {
   metric: string;
   value: number;
   unit: string;
-  /** e.g. "≤ 1.5" or "≥ 3000"; checked against value */
+  /** e.g. "≤ 1.5" or "≥ 3000", checked against value; "≤ 1.2×" is checked against value / baseline */
   target?: string;
   /** the same thing measured without the emulator's own work, in the same run */
   baseline?: number;
@@ -21,14 +21,19 @@ export function meetsTarget(row: BenchRow): boolean | undefined {
   const match = /^(≤|>=|≥|<=)\s*([\d.]+)/.exec(row.target);
   if (!match) return undefined;
   const limit = Number(match[2]);
+  if (/×/.test(row.target)) {
+    if (!row.baseline) return undefined;
+    const ratio = row.value / row.baseline;
+    return match[1] === '≤' || match[1] === '<=' ? ratio <= limit : ratio >= limit;
+  }
   return match[1] === '≤' || match[1] === '<=' ? row.value <= limit : row.value >= limit;
 }
 
 export function formatTable(title: string, rows: readonly BenchRow[]): string {
-  const header = ['metric', 'value', 'unit', 'target', 'baseline', 'ok', 'note'];
+  const header = ['metric', 'value', 'unit', 'target', 'baseline', '× baseline', 'ok', 'note'];
   const body = rows.map((r) => {
     const ok = meetsTarget(r);
-    return [r.metric, fmt(r.value), r.unit, r.target ?? '', r.baseline === undefined ? '' : fmt(r.baseline), ok === undefined ? '' : ok ? 'yes' : 'NO', r.note ?? ''];
+    return [r.metric, fmt(r.value), r.unit, r.target ?? '', r.baseline === undefined ? '' : fmt(r.baseline), r.baseline ? `${(r.value / r.baseline).toFixed(2)}×` : '', ok === undefined ? '' : ok ? 'yes' : 'NO', r.note ?? ''];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
   const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;

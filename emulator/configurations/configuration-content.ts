@@ -15,7 +15,7 @@ export interface Contender {
 }
 
 /**
- * Reads `deviceContent` / `moduleContent` (spec §3.x, docs/protocol.md Configurations): keys are
+ * Reads `deviceContent` / `moduleContent` (docs/protocol.md §14): keys are
  * `properties.desired` or `properties.desired.{path}`; values are what that path is set to.
  * Returns undefined for a key that is not under `properties.desired`.
  */

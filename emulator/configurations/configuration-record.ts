@@ -2,7 +2,7 @@ import { HubError, argumentInvalid } from '../errors.js';
 import { isJsonObject, type JsonObject } from '../twin/json.js';
 import { CONFIGURATION_ID_MAX_CHARS, CONFIGURATION_LABELS_MAX, CONFIGURATION_METRIC_QUERIES_MAX } from '../limits.js';
 
-/** A configuration (automatic device management, spec §3.1 `/configurations`) as the hub keeps it. */
+/** A configuration (automatic device management, docs/protocol.md §3.1 `/configurations`) as the hub keeps it. */
 export interface ConfigurationRecord {
   id: string;
   schemaVersion: string;

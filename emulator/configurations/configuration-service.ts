@@ -21,7 +21,7 @@ interface Compiled extends Contender {
 }
 
 /**
- * Automatic device management (docs/protocol.md §Configurations): configurations whose target
+ * Automatic device management (docs/protocol.md §14): configurations whose target
  * condition selects twins (the query language) and whose content sets those twins' desired
  * properties, highest priority winning per path. The hub applies them within minutes; the
  * emulator applies a new or changed configuration before answering, and re-evaluates a twin as

@@ -45,7 +45,7 @@ export class ServiceAuthenticator {
 export type DeviceAuthResult = { ok: true; expiry: number } | { ok: false; reason: string };
 
 /**
- * A device's MQTT password (spec §1.4): a token for `{host}/devices/{deviceId}` signed with one of
+ * A device's MQTT password (docs/protocol.md §1.4): a token for `{host}/devices/{deviceId}` signed with one of
  * the device's keys, or signed by a DeviceConnect policy (skn) for that device or for `{host}/devices`.
  * A module's is for `{host}/devices/{deviceId}/modules/{moduleId}`, signed with the module's own keys.
  */

@@ -16,7 +16,7 @@ export interface BulkResult {
 const MODES = ['create', 'createorupdate', 'createorupdateifmatchetag', 'update', 'updateifmatchetag', 'delete', 'deleteifmatchetag', 'updatetwin', 'updatetwinifmatchetag'];
 
 /**
- * `POST /devices` (spec §3.1): each item succeeds or fails on its own, and the successful ones
+ * `POST /devices` (docs/protocol.md §3.1): each item succeeds or fails on its own, and the successful ones
  * are committed as one registry unit of work (one transaction, then one event per device).
  * Import modes compare case-insensitively (Node sends `Update`).
  */

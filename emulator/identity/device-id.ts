@@ -1,6 +1,6 @@
 import { HubError } from '../errors.js';
 
-// Spec §2.2: case-sensitive, ≤ 128 chars, ASCII alphanumerics plus - . + % _ # * ? ! ( ) , = @ $ ' : ;
+// docs/protocol.md §2.2: case-sensitive, ≤ 128 chars, ASCII alphanumerics plus - . + % _ # * ? ! ( ) , = @ $ ' : ;
 const VALID_ID = /^[A-Za-z0-9\-.+%_#*?!(),=@$':;]{1,128}$/;
 
 export function validateDeviceId(deviceId: unknown): asserts deviceId is string {
@@ -15,7 +15,7 @@ export function validateDeviceId(deviceId: unknown): asserts deviceId is string 
   }
 }
 
-/** Module ids follow the device id rules (spec §2.2). */
+/** Module ids follow the device id rules (docs/protocol.md §2.2). */
 export function validateModuleId(moduleId: unknown): asserts moduleId is string {
   if (typeof moduleId !== 'string' || moduleId.length === 0) {
     throw new HubError('ArgumentNull', 'ModuleId cannot be null or empty.');

@@ -5,7 +5,7 @@ export function registryEtag(record: DeviceRecord): string {
   return Buffer.from(String(record.etagVersion)).toString('base64');
 }
 
-/** The registry's Device JSON (spec §3.1). */
+/** The registry's Device JSON (docs/protocol.md §3.1). */
 export function deviceJson(record: DeviceRecord): Record<string, unknown> {
   return {
     deviceId: record.deviceId,

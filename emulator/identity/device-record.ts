@@ -16,7 +16,7 @@ export interface TwinState {
   reported: Section;
   /** twin `version`: moves with every change to tags, desired or reported */
   version: number;
-  /** counter behind the twin `etag`: moves only with service-side writes (tags, desired) — spec §2.1 */
+  /** counter behind the twin `etag`: moves only with service-side writes (tags, desired) — docs/protocol.md §2.1 */
   etag: number;
 }
 

@@ -4,7 +4,7 @@ import { EDGE_NESTING_MAX_DEPTH } from '../limits.js';
 
 const SCOPE_PREFIX = 'ms-azure-iot-edge://';
 
-/** An IoT Edge device's own scope (spec §3.1): `ms-azure-iot-edge://{deviceId}-{generationId}`. */
+/** An IoT Edge device's own scope (docs/protocol.md §3.1): `ms-azure-iot-edge://{deviceId}-{generationId}`. */
 export function edgeScope(record: Pick<DeviceRecord, 'deviceId' | 'generationId'>): string {
   return `${SCOPE_PREFIX}${record.deviceId}-${record.generationId}`;
 }
@@ -20,7 +20,7 @@ function scopeOwner(scope: string): string | undefined {
 
 /**
  * Sets `deviceScope` and `parentScopes` on a record being created or updated, as the hub does
- * (docs/protocol.md §IoT Edge scopes):
+ * (docs/protocol.md §12.2):
  * - an edge device's deviceScope is always its own scope; its parent (nested edge) is the one
  *   entry of parentScopes, which must be another edge device's scope, without a cycle and at
  *   most EDGE_NESTING_MAX_DEPTH layers deep;

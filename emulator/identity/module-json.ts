@@ -5,7 +5,7 @@ export function moduleEtag(record: ModuleRecord): string {
   return Buffer.from(String(record.etagVersion)).toString('base64');
 }
 
-/** The registry's Module JSON (spec §3.1), as `Registry.getModule` reads it. */
+/** The registry's Module JSON (docs/protocol.md §3.1), as `Registry.getModule` reads it. */
 export function moduleJson(record: ModuleRecord): Record<string, unknown> {
   return {
     moduleId: record.moduleId,

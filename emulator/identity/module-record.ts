@@ -1,7 +1,7 @@
 import type { ConnectionState, DeviceAuthentication, TwinState } from './device-record.js';
 
 /**
- * A module identity on a device (spec §3.1) with its module twin: its own keys, connection and
+ * A module identity on a device (docs/protocol.md §3.1) with its module twin: its own keys, connection and
  * twin, never its device's. Modules have no status of their own; they can connect only while
  * their device is enabled.
  */

@@ -16,7 +16,7 @@ import { MODULES_PER_DEVICE_MAX, STATUS_REASON_MAX_CHARS } from '../limits.js';
 import { isModuleRecord, moduleKey, splitIdentityKey, type ModuleRecord } from './module-record.js';
 import { moduleEtag } from './module-json.js';
 
-/** The fields of a Module body (spec §3.1) a caller may set. */
+/** The fields of a Module body (docs/protocol.md §3.1) a caller may set. */
 export interface ModuleInput {
   moduleId?: unknown;
   deviceId?: unknown;
@@ -25,10 +25,10 @@ export interface ModuleInput {
   etag?: unknown;
 }
 
-/** The IoT Edge runtime's modules, which the hub creates on every edge device (docs/protocol.md, Modules). */
+/** The IoT Edge runtime's modules, which the hub creates on every edge device (docs/protocol.md §12.1). */
 export const EDGE_SYSTEM_MODULES = ['$edgeAgent', '$edgeHub'] as const;
 
-/** The fields of a Device body (spec §3.1) a caller may set. */
+/** The fields of a Device body (docs/protocol.md §3.1) a caller may set. */
 export interface DeviceInput {
   deviceId?: unknown;
   status?: unknown;
@@ -84,7 +84,7 @@ export class RegistryService {
     return [...this.modules.ofDevice(deviceId)];
   }
 
-  /** `PUT /devices/{id}/modules/{mid}` without If-Match (spec §3.1): 409 if the module exists. */
+  /** `PUT /devices/{id}/modules/{mid}` without If-Match (docs/protocol.md §3.1): 409 if the module exists. */
   createModule(deviceId: string, input: ModuleInput): ModuleRecord {
     validateDeviceId(deviceId);
     const moduleId = input.moduleId;

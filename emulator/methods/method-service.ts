@@ -6,6 +6,7 @@ import { moduleKey } from '../identity/module-record.js';
 import type { DeviceStore } from '../store/device-store.js';
 import type { ModuleStore } from '../store/module-store.js';
 import { METHOD_CONNECT_TIMEOUT, METHOD_NAME_MAX_CHARS, METHOD_PAYLOAD_MAX_BYTES, METHOD_RESPONSE_TIMEOUT } from '../limits.js';
+import { readMethodResponsePayload } from './method-response-payload.js';
 
 export interface MethodCall {
   methodName: string;
@@ -27,7 +28,7 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-/** Validates a `POST /twins/{id}/methods` body (spec §3.4) into a call with defaults applied. */
+/** Validates a `POST /twins/{id}/methods` body (docs/protocol.md §3.4) into a call with defaults applied. */
 export function readMethodCall(body: unknown): MethodCall {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new HubError('ArgumentInvalid', 'The method invocation body must be a JSON object.');
@@ -100,7 +101,7 @@ export class MethodService {
       const online = call.connectTimeoutInSeconds > 0 && (await this.channel.whenSubscribed(deviceId, 'methods', call.connectTimeoutInSeconds * 1000));
       if (!online) throw notOnline(call.connectTimeoutInSeconds);
     }
-    // EMULATOR CHOICE (spec §1.6): request ids are short decimal strings, unique per hub run.
+    // EMULATOR CHOICE (docs/protocol.md §1.6): request ids are short decimal strings, unique per hub run.
     const rid = String(this.nextRid++);
     return new Promise<MethodResult>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -108,7 +109,7 @@ export class MethodService {
         reject(gatewayTimeout(call.responseTimeoutInSeconds));
       }, call.responseTimeoutInSeconds * 1000);
       this.pending.set(rid, { deviceId, resolve, reject, timer });
-      // `null` is sent as the text null: the Node device SDK cannot parse an empty body (spec §0.7).
+      // `null` is sent as the text null: the Node device SDK cannot parse an empty body (docs/protocol.md §0.7).
       const sent = this.channel.send(deviceId, methodRequestTopic(call.methodName, rid), JSON.stringify(call.payload));
       if (!sent) {
         clearTimeout(timer);
@@ -128,14 +129,12 @@ export class MethodService {
       pending.reject(new HubError('MessageTooLarge', `The device's method response exceeds the maximum of ${METHOD_PAYLOAD_MAX_BYTES} bytes.`));
       return;
     }
-    if (body.length === 0) {
-      pending.resolve({ status, payload: null });
-      return;
-    }
-    try {
-      pending.resolve({ status, payload: JSON.parse(body.toString('utf8')) });
-    } catch {
-      // EMULATOR CHOICE (spec §3.4): a response that is not JSON fails the call with 502.
+    const read = readMethodResponsePayload(body);
+    if (read.ok) {
+      pending.resolve({ status, payload: read.payload });
+    } else {
+      // EMULATOR CHOICE (docs/protocol.md §3.4, "Device method responses"): an answer that is not JSON
+      // even in Newtonsoft's lenient dialect fails the call with 502, as on the hub.
       pending.reject(new HubError('InvalidResponseWhileProxying', 'The device answered the method with a payload that is not valid JSON.'));
     }
   }

@@ -27,7 +27,7 @@ function refusal(returnCode: 4 | 5, message: string): AuthenticateError {
 }
 
 /**
- * Parses `{host}/{deviceId}/?api-version=…&model-id=…` leniently (spec §1.2, §8.9): the `?` and
+ * Parses `{host}/{deviceId}/?api-version=…&model-id=…` leniently (docs/protocol.md §1.2, §8.9): the `?` and
  * api-version are optional, and the host part is not compared (see identity/auth.ts). A module's
  * is `{host}/{deviceId}/{moduleId}/…`, naming its client id `{deviceId}/{moduleId}`.
  */
@@ -73,13 +73,13 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
         log.info({ clientId, username }, 'connection refused: username does not name the client id');
         return done(refusal(4, 'Bad username or password'), false);
       }
-      // A client id `{deviceId}/{moduleId}` is a module identity (spec §1.2).
+      // A client id `{deviceId}/{moduleId}` is a module identity (docs/protocol.md §1.2).
       const record = registry.findIdentity(clientId);
       if (!record) {
         log.info({ deviceId: clientId }, 'connection refused: unknown device or module');
         return done(refusal(5, 'Not authorized'), false);
       }
-      // EMULATOR CHOICE (spec §1.2): a disabled device (or a module of one) is refused with CONNACK 5.
+      // EMULATOR CHOICE (docs/protocol.md §1.2): a disabled device (or a module of one) is refused with CONNACK 5.
       if (!registry.mayConnect(record)) {
         log.info({ deviceId: clientId }, 'connection refused: device is disabled');
         return done(refusal(5, 'Not authorized'), false);
@@ -97,7 +97,7 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
       const state = (client as HubClient)[stateKey];
       const kind = state && classifySubscription(state.deviceId, subscription.topic);
       if (!kind) {
-        // EMULATOR CHOICE (spec §1.9): an undocumented filter closes the connection.
+        // EMULATOR CHOICE (docs/protocol.md §1.9): an undocumented filter closes the connection.
         log.info({ deviceId: state?.deviceId, topic: subscription.topic }, 'closing connection: subscription to a topic IoT Hub does not offer');
         return callback(new Error(`subscription to '${subscription.topic}' is not allowed`));
       }
@@ -106,7 +106,7 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
         log.info({ deviceId: state.deviceId }, 'closing connection: more than 5 subscriptions');
         return callback(new Error('too many subscriptions'));
       }
-      // QoS 2 is granted as QoS 1 (spec §1.9).
+      // QoS 2 is granted as QoS 1 (docs/protocol.md §1.9).
       callback(null, { ...subscription, qos: subscription.qos > 1 ? 1 : subscription.qos });
     },
 
@@ -138,7 +138,7 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
   });
 
   // Subscriptions of CleanSession=0 clients survive restarts: aedes restores them on reconnect
-  // and answers sessionPresent=1, which the Node SDK relies on (spec §0.5).
+  // and answers sessionPresent=1, which the Node SDK relies on (docs/protocol.md §0.5).
   for (const [clientId, subscriptions] of sessions.all()) {
     await (broker as unknown as { persistence: { addSubscriptions(client: { id: string }, subs: object[]): Promise<unknown> } }).persistence.addSubscriptions({ id: clientId }, subscriptions);
   }
@@ -192,7 +192,7 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
     const remaining = state.tokenExpiry * 1000 - Date.now();
     state.expiryTimer = setTimeout(() => {
       if (state.tokenExpiry * 1000 > Date.now()) return armExpiry(client, state);
-      // An expired token ends the session; the SDKs reconnect with a fresh one (spec §1.4).
+      // An expired token ends the session; the SDKs reconnect with a fresh one (docs/protocol.md §1.4).
       log.info({ deviceId: state.deviceId }, 'closing connection: SAS token expired');
       client.close();
     }, Math.min(Math.max(remaining, 0), TIMER_MAX_DELAY_MS)); // a longer-lived token is re-checked when this fires

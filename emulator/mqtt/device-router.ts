@@ -9,7 +9,7 @@ import type { TwinService } from '../twin/twin-service.js';
 import type { DeviceConnections } from './device-connections.js';
 import { TELEMETRY_MAX_BYTES } from '../limits.js';
 
-/** Thrown for a publish the hub does not accept: the face closes that device's connection (spec §1.9). */
+/** Thrown for a publish the hub does not accept: the face closes that device's connection (docs/protocol.md §1.9). */
 export class ProtocolViolation extends Error {}
 
 /** Turns what a device publishes into calls on the services and answers on its own connection. */
@@ -33,7 +33,7 @@ export class DeviceRouter {
       case 'telemetry': {
         if (payload.length > TELEMETRY_MAX_BYTES) throw new ProtocolViolation(`telemetry of ${payload.length} bytes exceeds ${TELEMETRY_MAX_BYTES}`);
         // RETAIN is not supported; the message is forwarded with a marker property instead, and
-        // a Will sent on an ungraceful close is telemetry marked as such (spec §1.9).
+        // a Will sent on an ungraceful close is telemetry marked as such (docs/protocol.md §1.9).
         let properties = message.properties;
         if (flags.retain) properties = { ...properties, 'mqtt-retain': 'true' };
         if (flags.will) properties = { ...properties, 'iothub-MessageType': 'Will' };

@@ -1,7 +1,7 @@
 import type { Value } from './ast.js';
 
 /**
- * The functions twin and job queries accept (spec §4.3): IS_DEFINED is the only documented one,
+ * The functions twin and job queries accept (docs/protocol.md §4.3): IS_DEFINED is the only documented one,
  * STARTSWITH/ENDSWITH are observed to work on the real hub, and the IS_* type checks cost nothing.
  * Anything else is rejected by name, as the hub rejects e.g. CONTAINS and STARTS_WITH.
  *

@@ -1,5 +1,5 @@
 /**
- * The IoT Hub query language (spec §4): parse once into closures, run over rows the caller
+ * The IoT Hub query language (docs/protocol.md §4): parse once into closures, run over rows the caller
  * already holds. Pure: no I/O, no knowledge of HTTP, paging or storage — the query service
  * pages the array `runQuery` returns and maps QueryError to the hub's 400.
  */
@@ -69,7 +69,7 @@ export function parseQuery(text: string): Query {
 }
 
 /**
- * A job's queryCondition (spec §4.6): `*` means every device; a condition starting with FROM
+ * A job's queryCondition (docs/protocol.md §4.6): `*` means every device; a condition starting with FROM
  * is read as `SELECT * <condition>` (observed: `FROM devices.modules WHERE moduleId = 'x'`);
  * anything else as `SELECT * FROM devices WHERE <condition>`. Errors point into `condition`
  * itself. The returned query's `text` is the statement actually run.

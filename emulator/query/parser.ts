@@ -1,5 +1,5 @@
 /**
- * Recursive-descent parser for the IoT Hub query language (spec §4.1).
+ * Recursive-descent parser for the IoT Hub query language (docs/protocol.md §4.1).
  *
  * Hand-written rather than generated because (1) the hub's users get an error that says what
  * was expected and where, in the hub's vocabulary ("expected WHERE, GROUP BY or end of query"),
@@ -20,7 +20,7 @@ import { AGGREGATES, FUNCTIONS, FUNCTION_NAMES } from './functions.js';
 import { tokenize, type Token } from './lexer.js';
 
 /**
- * Words that cannot be bare property names; `[[group]]` escapes them (spec §4.4). The hub
+ * Words that cannot be bare property names; `[[group]]` escapes them (docs/protocol.md §4.4). The hub
  * rejects `tags.group.x` too, so being strict here keeps queries portable to the real hub.
  */
 const RESERVED = new Set([

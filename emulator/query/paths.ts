@@ -1,5 +1,5 @@
 /**
- * Property access. Property NAMES are case-insensitive in the hub (spec §4.4: `DeviceId`,
+ * Property access. Property NAMES are case-insensitive in the hub (docs/protocol.md §4.4: `DeviceId`,
  * `Tags.building` find `deviceId`, `tags.building`) while the rows keep their canonical casing,
  * so each lookup tries the exact key first and only then scans for a case-insensitive match.
  *
@@ -121,7 +121,7 @@ export function pathGetter(segments: readonly string[]): Getter {
 
 /**
  * For projections: writes the value under the row's own (canonical) spelling of the last
- * segment, so `SELECT DeviceId` yields `{"deviceId": …}` (spec §4.4), or under `alias`.
+ * segment, so `SELECT DeviceId` yields `{"deviceId": …}` (docs/protocol.md §4.4), or under `alias`.
  * A missing value writes nothing: projections omit missing properties, like Cosmos DB does.
  */
 export function pathProjector(segments: readonly string[], alias: string | undefined): (row: unknown, out: Record<string, unknown>) => void {
@@ -151,7 +151,7 @@ export function pathProjector(segments: readonly string[], alias: string | undef
 }
 
 /**
- * In `FROM devices.jobs` queries fields are written `devices.jobs.<field>` (spec §4.4); the rows
+ * In `FROM devices.jobs` queries fields are written `devices.jobs.<field>` (docs/protocol.md §4.4); the rows
  * are the job records themselves, so the collection prefix is dropped (and likewise `devices.`
  * / `devices.modules.` on the twin collections, which Cosmos-style SQL also allows). Bare field
  * names work as they are.
@@ -167,7 +167,7 @@ export function rowPath(segments: readonly string[], source: QuerySource): reado
 
 /**
  * The 2016 jobs doc filters on `devices.jobs.createdTimeUtc`, but the records carry
- * `createdDateTimeUtc` (spec §8.2). Reading the former as the latter makes the documented
+ * `createdDateTimeUtc` (docs/protocol.md §8.2). Reading the former as the latter makes the documented
  * example work and cannot hide anything: no record has a `createdTimeUtc` of its own.
  */
 export function jobFieldGetter(segments: readonly string[]): Getter {

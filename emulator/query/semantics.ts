@@ -1,5 +1,5 @@
 /**
- * What operators mean on JSON values (spec §4.2), Cosmos-DB style three-valued logic:
+ * What operators mean on JSON values (docs/protocol.md §4.2), Cosmos-DB style three-valued logic:
  * a comparison is defined only between primitives of the same type (string vs string by
  * ordinal, number vs number, bool vs bool, null vs null); anything involving `undefined`,
  * an object, an array or two different types is `undefined`, which a condition treats as

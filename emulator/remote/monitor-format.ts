@@ -1,6 +1,6 @@
 import type { RecordedEntry, TelemetryEntry } from '../operations/recorded-entry.js';
 
-// The device SDKs carry system properties in the topic's property bag under these keys (spec §1.8).
+// The device SDKs carry system properties in the topic's property bag under these keys (docs/protocol.md §1.6).
 const systemPropertyNames: Record<string, string> = {
   '$.mid': 'message-id',
   '$.cid': 'correlation-id',

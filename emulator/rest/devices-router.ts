@@ -9,7 +9,7 @@ import { requires } from './authorization.js';
 import { ifMatch, jsonBody, param } from './request.js';
 import { DEVICE_LIST_MAX_TOP } from '../limits.js';
 
-/** Registry (spec §3.1): devices, bulk operations and statistics. */
+/** Registry (docs/protocol.md §3.1): devices, bulk operations and statistics. */
 export function devicesRouter(auth: ServiceAuthenticator, registry: RegistryService, twins: TwinService): Router {
   const router = Router();
   const read = requires(auth, 'RegistryRead');
@@ -46,7 +46,7 @@ export function devicesRouter(auth: ServiceAuthenticator, registry: RegistryServ
       throw new HubError('ArgumentInvalid', `The deviceId in the body ('${String(input.deviceId)}') does not match the one in the path ('${deviceId}').`);
     }
     const match = ifMatch(req);
-    // Without If-Match a PUT creates (409 if the id is taken); with it, it updates (spec §3.1).
+    // Without If-Match a PUT creates (409 if the id is taken); with it, it updates (docs/protocol.md §3.1).
     const record = match === undefined ? registry.create({ ...input, deviceId }) : registry.update({ ...input, deviceId }, match);
     res.json(deviceJson(record));
   });

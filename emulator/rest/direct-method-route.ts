@@ -5,12 +5,12 @@ import type { ServiceAuthenticator } from '../identity/auth.js';
 import { readMethodCall, type MethodService } from '../methods/method-service.js';
 import { REST_BODY_LIMIT_BYTES } from '../limits.js';
 
-// The device form and the module form (`/twins/{id}/modules/{mid}/methods`, spec §3.4).
+// The device form and the module form (`/twins/{id}/modules/{mid}/methods`, docs/protocol.md §3.4).
 const ROUTE = /^\/twins\/([^/?]+)(?:\/modules\/([^/?]+))?\/methods\/?(?:\?|$)/i;
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
- * `POST /twins/{id}/methods` (spec §3.4) served straight from Node's request event. It is the
+ * `POST /twins/{id}/methods` (docs/protocol.md §3.4) served straight from Node's request event. It is the
  * hottest call of the service API (back ends and load tests fire thousands a second), and going
  * through express's layers, body parser and response helpers cost as much CPU as the call's own
  * work. Same contract as every other route: the policy must grant ServiceConnect, bad input gets
@@ -67,7 +67,7 @@ export function directMethodRoute(auth: ServiceAuthenticator, methods: MethodSer
 }
 
 /**
- * The envelope this route answers in (spec §3.9): B for a call the device did not take or did not
+ * The envelope this route answers in (docs/protocol.md §3.9): B for a call the device did not take or did not
  * answer in time (404103 DeviceNotOnline, 504101 GatewayTimeout), as the hub does; A for the rest.
  */
 function envelopeFor(error: HubError): RestEnvelope {

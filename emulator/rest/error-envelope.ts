@@ -2,7 +2,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { asHubError, restErrorBody, restErrorHeaders } from '../error-rendering.js';
 import { HubError } from '../errors.js';
 
-/** Writes an express route's error response: envelope A (spec §3.9), its status and `iothub-errorcode`. */
+/** Writes an express route's error response: envelope A (docs/protocol.md §3.9), its status and `iothub-errorcode`. */
 export function sendHubError(res: Response, error: HubError): void {
   res.status(error.status).set(restErrorHeaders(error)).json(restErrorBody(error, 'A'));
 }

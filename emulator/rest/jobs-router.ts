@@ -6,10 +6,10 @@ import { requires } from './authorization.js';
 import { readPageRequest, sendPage } from './query-router.js';
 import { jsonBody, param } from './request.js';
 
-/** Jobs v2 (spec §3.6): schedule, read, cancel and list device-method and twin-update jobs. */
+/** Jobs v2 (docs/protocol.md §3.6): schedule, read, cancel and list device-method and twin-update jobs. */
 export function jobsRouter(auth: ServiceAuthenticator, jobs: JobsApi): Router {
   const router = Router();
-  // EMULATOR CHOICE (spec §3.6, §8.16): scheduling and cancelling take ServiceConnect or
+  // EMULATOR CHOICE (docs/protocol.md §3.6, §8.16): scheduling and cancelling take ServiceConnect or
   // RegistryWrite (iothubowner, service, registryReadWrite); reading jobs also accepts RegistryRead,
   // which can already read the same device-job records through /devices/query.
   const write = requires(auth, 'ServiceConnect', 'RegistryWrite');

@@ -6,7 +6,7 @@ import type { ModuleInput, RegistryService } from '../identity/registry-service.
 import { requires } from './authorization.js';
 import { ifMatch, jsonBody, param } from './request.js';
 
-/** Module identities (spec §3.1): `PUT/GET/DELETE /devices/{id}/modules/{mid}`, `GET /devices/{id}/modules`. */
+/** Module identities (docs/protocol.md §3.1): `PUT/GET/DELETE /devices/{id}/modules/{mid}`, `GET /devices/{id}/modules`. */
 export function modulesRouter(auth: ServiceAuthenticator, registry: RegistryService): Router {
   const router = Router();
   const read = requires(auth, 'RegistryRead');

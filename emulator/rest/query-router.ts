@@ -38,7 +38,7 @@ export function readPageRequest(req: Request, what: string): PageRequest {
 }
 
 /**
- * A page as the SDKs read it (spec §0.2, §0.3): bare JSON array, the item type in
+ * A page as the SDKs read it (docs/protocol.md §0.2, §0.3): bare JSON array, the item type in
  * x-ms-item-type, and x-ms-continuation only when another page exists — the Node SDK treats
  * any value of that header, even an empty one, as "more".
  */
@@ -51,7 +51,7 @@ export function sendPage(res: Response, itemType: string, result: Page<unknown>,
   res.json(result.items);
 }
 
-/** `POST /devices/query` (spec §3.5) over twins and device-job records, through the device-selection service. */
+/** `POST /devices/query` (docs/protocol.md §3.5) over twins and device-job records, through the device-selection service. */
 export function queryRouter(auth: ServiceAuthenticator, selection: DeviceSelection, deviceJobs: DeviceJobRecords | undefined): Router {
   const router = Router();
   // Same rights as reading a twin (twins-router): queries read twins and job records only.
@@ -65,7 +65,7 @@ export function queryRouter(auth: ServiceAuthenticator, selection: DeviceSelecti
     try {
       query = parseQuery(text);
     } catch (error) {
-      // The hub's words (spec §3.5) followed by where and what: never a 500 for a bad query.
+      // The hub's words (docs/protocol.md §3.5) followed by where and what: never a 500 for a bad query.
       if (error instanceof QueryError) throw new HubError('ArgumentInvalid', `The query is invalid. ${error.message}`);
       throw error;
     }

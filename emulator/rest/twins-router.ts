@@ -4,7 +4,7 @@ import type { TwinService } from '../twin/twin-service.js';
 import { requires } from './authorization.js';
 import { ifMatch, jsonBody, param } from './request.js';
 
-/** Twins (spec §3.3). Direct methods, also under /twins/{id}, have their own route: direct-method-route.ts. */
+/** Twins (docs/protocol.md §3.3). Direct methods, also under /twins/{id}, have their own route: direct-method-route.ts. */
 export function twinsRouter(auth: ServiceAuthenticator, twins: TwinService): Router {
   const router = Router();
   const read = requires(auth, 'RegistryRead', 'ServiceConnect');
@@ -22,7 +22,7 @@ export function twinsRouter(auth: ServiceAuthenticator, twins: TwinService): Rou
     res.json(twins.replace(param(req, 'id'), jsonBody(req), ifMatch(req)));
   });
 
-  // Module twins (spec §3.3): the same rules under /twins/{id}/modules/{mid}.
+  // Module twins (docs/protocol.md §3.3): the same rules under /twins/{id}/modules/{mid}.
   router.get('/twins/:id/modules/:mid', read, (req, res) => {
     res.json(twins.get(param(req, 'id'), param(req, 'mid')));
   });

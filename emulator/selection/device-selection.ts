@@ -23,7 +23,7 @@ export class DeviceSelection {
 
   /**
    * The device ids a job condition selects, in registry order. Jobs stay device-only as on the
-   * hub (docs/jobs.md), so a `FROM devices.modules` condition (spec §4.6) selects nothing.
+   * hub (docs/jobs.md), so a `FROM devices.modules` condition (docs/protocol.md §4.6) selects nothing.
    */
   select(query: Query): string[] {
     if (query.source !== 'devices') return [];

@@ -28,7 +28,7 @@ export const migrations: readonly string[] = [
   -- devices.jobs queries filtered on deviceId read through this instead of every record.
   CREATE INDEX device_jobs_device ON device_jobs(device_id);
   `,
-  // Module identities and their twins (docs/protocol.md, Modules), one row per module.
+  // Module identities and their twins (docs/protocol.md §12.1), one row per module.
   `
   CREATE TABLE modules (
     device_id TEXT NOT NULL,

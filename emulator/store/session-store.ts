@@ -5,7 +5,7 @@ export interface StoredSubscription {
   qos: number;
 }
 
-/** MQTT subscriptions of CleanSession=0 clients, kept across restarts (spec §0.5). */
+/** MQTT subscriptions of CleanSession=0 clients, kept across restarts (docs/protocol.md §0.5). */
 export class SessionStore {
   private readonly insert;
   private readonly remove;

@@ -2,7 +2,7 @@ import { HubError } from '../errors.js';
 import { isJsonObject, type Json, type JsonObject } from './json.js';
 import { TWIN_KEY_MAX_BYTES, TWIN_MAX_DEPTH, TWIN_MAX_INTEGER, TWIN_MIN_INTEGER, TWIN_PROPERTIES_MAX_BYTES, TWIN_STRING_MAX_BYTES, TWIN_TAGS_MAX_BYTES } from '../limits.js';
 
-// Content rules of twin sections (spec §2.2); the numbers are in limits.ts.
+// Content rules of twin sections (docs/protocol.md §2.2); the numbers are in limits.ts.
 const MAX_DEPTH = TWIN_MAX_DEPTH;
 const KEY_MAX_BYTES = TWIN_KEY_MAX_BYTES;
 const STRING_MAX_BYTES = TWIN_STRING_MAX_BYTES;
@@ -59,7 +59,7 @@ function checkValue(value: Json, path: string, depth: number, allowNull: boolean
       return;
   }
   if (Array.isArray(value)) {
-    // EMULATOR CHOICE (spec §2.2): arrays are accepted, as IoT Edge's IoT Hub validator does, but not null elements.
+    // EMULATOR CHOICE (docs/protocol.md §2.2): arrays are accepted, as IoT Edge's IoT Hub validator does, but not null elements.
     value.forEach((element, i) => {
       if (element === null) throw new HubError('ArgumentInvalid', `Twin property '${path}[${i}]': arrays cannot contain null.`);
       checkValue(element, `${path}[${i}]`, depth + 1, false);

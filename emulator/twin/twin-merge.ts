@@ -1,7 +1,7 @@
 import { isJsonObject, type Json, type JsonObject } from './json.js';
 
 /**
- * `$metadata` mirrors the property tree (spec §2.1): every object level and every leaf carries
+ * `$metadata` mirrors the property tree (docs/protocol.md §2.1): every object level and every leaf carries
  * `$lastUpdated`; desired metadata also carries `$lastUpdatedVersion`.
  */
 export interface Metadata {

@@ -33,12 +33,12 @@ export class TwinService {
     private readonly events: HubEvents,
   ) {}
 
-  /** A device twin, or with `moduleId` that module's twin (spec §3.3). */
+  /** A device twin, or with `moduleId` that module's twin (docs/protocol.md §3.3). */
   get(deviceId: string, moduleId?: string): JsonObject {
     return twinView(this.require(deviceId, moduleId));
   }
 
-  /** PATCH semantics (spec §2.3): merge, null deletes; `desired: null` / `tags: null` clear the section. */
+  /** PATCH semantics (docs/protocol.md §2.3): merge, null deletes; `desired: null` / `tags: null` clear the section. */
   update(deviceId: string, body: unknown, ifMatch: string | undefined, moduleId?: string): JsonObject {
     const record = this.require(deviceId, moduleId);
     const change = readServiceChange(body);
@@ -51,7 +51,7 @@ export class TwinService {
     return twinView(record);
   }
 
-  /** PUT semantics: tags and desired replaced wholesale; a missing section means "empty" (spec §2.3). */
+  /** PUT semantics: tags and desired replaced wholesale; a missing section means "empty" (docs/protocol.md §2.3). */
   replace(deviceId: string, body: unknown, ifMatch: string | undefined, moduleId?: string): JsonObject {
     const record = this.require(deviceId, moduleId);
     const change = readServiceChange(body);
@@ -228,7 +228,7 @@ function owner(record: TwinOwner): { deviceId: string; moduleId?: string } {
   return isModuleRecord(record) ? { deviceId: record.deviceId, moduleId: record.moduleId } : { deviceId: record.deviceId };
 }
 
-/** `If-Match` against the twin etag: absent or `*` is unconditional (spec §2.4). */
+/** `If-Match` against the twin etag: absent or `*` is unconditional (docs/protocol.md §2.4). */
 export function checkTwinEtag(record: TwinOwner, ifMatch: string | undefined): void {
   const wanted = unquote(ifMatch);
   if (wanted === undefined || wanted === '*' || wanted === '') return;
@@ -246,7 +246,7 @@ export function unquote(etag: string | undefined): string | undefined {
 /**
  * Reads the writable parts of a service twin body. SDKs send extra members (deviceId, etag,
  * version, an empty `reported`): tolerated and ignored. A non-empty `reported` is refused
- * (EMULATOR CHOICE, spec §2.3): only devices write reported properties.
+ * (EMULATOR CHOICE, docs/protocol.md §2.3): only devices write reported properties.
  */
 export function readServiceChange(body: unknown): ServiceTwinChange {
   if (!isJsonObject(body)) throw new HubError('ArgumentInvalid', 'The twin patch must be a JSON object.');

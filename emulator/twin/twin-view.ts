@@ -30,7 +30,7 @@ export function invalidateView(record: TwinOwner): void {
   if ((record as WithView)[viewKey] !== undefined) (record as WithView)[viewKey] = undefined;
 }
 
-/** The service view of a twin (spec §2.1), as GET /twins/{id} and queries return it. Treat as read-only. */
+/** The service view of a twin (docs/protocol.md §2.1), as GET /twins/{id} and queries return it. Treat as read-only. */
 export function twinView(record: TwinOwner): JsonObject {
   const cached = (record as WithView)[viewKey];
   if (cached !== undefined) return cached;
@@ -68,7 +68,7 @@ function buildView(record: DeviceRecord): JsonObject {
 }
 
 /**
- * A module twin (spec §2.1): the device twin's shape with `moduleId`; the registry fields are the
+ * A module twin (docs/protocol.md §2.1): the device twin's shape with `moduleId`; the registry fields are the
  * module's own (its etag, connection), `status` is that of its device's identity as the hub shows.
  */
 function buildModuleView(record: ModuleRecord): JsonObject {
@@ -95,7 +95,7 @@ function buildModuleView(record: ModuleRecord): JsonObject {
   } as JsonObject;
 }
 
-/** The device's view over MQTT (spec §1.7): no tags, no `properties` wrapper, no `$metadata`. */
+/** The device's view over MQTT (docs/protocol.md §1.7): no tags, no `properties` wrapper, no `$metadata`. */
 export function deviceTwinView(record: TwinOwner): JsonObject {
   const twin = record.twin;
   return {

@@ -30,7 +30,7 @@ const TWIN_TIMEOUT_MS = 30_000;
 const RENEWAL_RETRY_MS = 5_000;
 
 /**
- * IoT Hub's MQTT device protocol (spec §1) on one lean MQTT connection per device (MqttWire): the
+ * IoT Hub's MQTT device protocol (docs/protocol.md §1) on one lean MQTT connection per device (MqttWire): the
  * SDK's username, SAS password and CleanSession=0, the three subscriptions, twin GET / reported
  * PATCH correlated by $rid, method responses, and token renewal by reconnecting. No retry policy,
  * FSM or per-device context: tens of thousands fit in one process.
@@ -74,7 +74,7 @@ export class LightEngine implements Engine {
         session: this.tlsSession,
         // A resumed handshake brings no new session; a full one (first, or after a hub restart) does.
         onSession: this.keepSession,
-        // A module connects as `{deviceId}/{moduleId}` with a token for its own resource (spec §1.2).
+        // A module connects as `{deviceId}/{moduleId}` with a token for its own resource (docs/protocol.md §1.2).
         clientId: clientIdOf(identity),
         username: `${hostName}/${clientIdOf(identity)}/?api-version=${API_VERSION}&DeviceClientType=${encodeURIComponent(`${USER_AGENT} (light)`)}`,
         password: createSasToken(`${hostName}/devices/${identityPath(clientIdOf(identity))}`, identity.keys.primaryKey, expiry),
@@ -114,7 +114,7 @@ class LightLink implements DeviceLink {
     const wire = this.dial();
     this.wire = wire;
     try {
-      // CleanSession=0: when the hub kept our session it kept the subscriptions too (spec §0.5).
+      // CleanSession=0: when the hub kept our session it kept the subscriptions too (docs/protocol.md §0.5).
       if (!(await wire.connected)) await this.subscribe(wire);
     } catch (error) {
       this.closing = true;
@@ -300,7 +300,7 @@ function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Twin answers carry the outcome in the status, and in an `errorCode` body on failure (spec §1.7). */
+/** Twin answers carry the outcome in the status, and in an `errorCode` body on failure (docs/protocol.md §1.7). */
 function parseTwinBody(status: number, body: Buffer): JsonObject | undefined {
   const text = body.toString('utf8').trim();
   let parsed: unknown;

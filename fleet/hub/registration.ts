@@ -4,7 +4,7 @@ import { deriveDeviceKeys, type DeviceKeys } from './device-keys.js';
 import type { HubAddress } from './hub-address.js';
 import { errorText, type ServiceClient } from './service-client.js';
 
-/** The registry takes at most 100 devices per bulk call (spec §3.1). */
+/** The registry takes at most 100 devices per bulk call (docs/protocol.md §3.1). */
 const BATCH = 100;
 const IN_FLIGHT = 4;
 const THROTTLE_RETRIES = 6;

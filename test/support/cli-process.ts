@@ -2,6 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import https from 'node:https';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { onFreeLoopbackAddress } from '../../emulator/testing/loopback-address.js';
+import { waitUntil } from './wait.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -30,9 +32,8 @@ export function exited(child: ChildProcess, timeoutMs = 20_000): Promise<number 
 }
 
 export async function waitForHealth(host: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
+  const healthy = (): Promise<boolean> =>
+    new Promise<boolean>((resolve) => {
       https
         .get({ host, port: 443, path: '/health', timeout: 1000 }, (res) => {
           res.resume();
@@ -40,22 +41,17 @@ export async function waitForHealth(host: string, timeoutMs = 20_000): Promise<v
         })
         .on('error', () => resolve(false));
     });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no healthy emulator on ${host}`);
+  await waitUntil(healthy, timeoutMs, `a healthy emulator on ${host}`, 100);
 }
 
 /**
- * Starts `iothub-emulator start …` on a loopback address no other test holds, and resolves once
- * this child itself says it is listening. (A /health probe alone could be answered by another
- * test's hub on the same address while this child exits with EADDRINUSE.) Retries on a taken
- * address unless `host` is given.
+ * Starts `iothub-emulator start …` on a loopback address no other test holds (picked as
+ * startEmulator() picks one, emulator/testing/loopback-address.ts), and resolves once this child
+ * itself says it is listening. (A /health probe alone could be answered by another test's hub on
+ * the same address while this child exits with EADDRINUSE.)
  */
-export async function startEmulatorCli(args: (host: string) => string[], options: { host?: string; env?: Record<string, string>; range?: [number, number] } = {}): Promise<{ child: ReturnType<typeof runCli>; host: string }> {
-  const [low, high] = options.range ?? [2, 251];
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const host = options.host ?? `127.0.0.${low + Math.floor(Math.random() * (high - low + 1))}`;
+export async function startEmulatorCli(args: (host: string) => string[], options: { host?: string; env?: Record<string, string> } = {}): Promise<{ child: ReturnType<typeof runCli>; host: string }> {
+  const start = async (host: string): Promise<{ child: ReturnType<typeof runCli>; host: string }> => {
     const child = runCli(['start', ...args(host)], options.env);
     const outcome = await new Promise<'listening' | 'exited'>((resolve) => {
       const check = (): void => {
@@ -66,7 +62,8 @@ export async function startEmulatorCli(args: (host: string) => string[], options
       check();
     });
     if (outcome === 'listening') return { child, host };
-    if (options.host || !/EADDRINUSE/.test(child.output())) throw new Error(`the emulator did not start: ${child.output()}`);
-  }
-  throw new Error('no free loopback address');
+    // The output names EADDRINUSE when the address is taken, which makes the picker try another.
+    throw new Error(`the emulator did not start: ${child.output()}`);
+  };
+  return options.host ? start(options.host) : onFreeLoopbackAddress(start);
 }

@@ -3,27 +3,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { startHub, type Hub } from '../../cli/start-hub.js';
 import type { HubOptions } from '../../emulator/config.js';
+import { onFreeLoopbackAddress } from '../../emulator/testing/loopback-address.js';
 
 /**
  * Starts a real hub (TLS, SQLite, real sockets) on a loopback address of its own: the service SDK
- * only calls port 443, so parallel test files each take a different 127.0.0.x.
+ * only calls port 443, so parallel test files each take a different 127.0.0.x, picked the way
+ * startEmulator() picks one (emulator/testing/loopback-address.ts).
  */
 export async function startTestHub(options: Partial<HubOptions> = {}): Promise<Hub> {
   const certDir = process.env.IOTHUB_EMULATOR_TEST_CERT_DIR;
   if (!certDir) throw new Error('test/support/global-setup.ts did not run');
   const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'iothub-emulator-test-'));
-  const first = 2 + Math.floor(Math.random() * 250);
-  let lastError: unknown;
-  for (let i = 0; i < 250; i++) {
-    const host = options.host ?? `127.0.0.${((first + i - 2) % 250) + 2}`;
-    try {
-      return await startHub({ inMemory: true, logLevel: process.env.TEST_LOG_LEVEL ?? 'silent', ...options, host, hostName: options.hostName ?? host, dataDir, certDir, httpsPort: 443, mqttPort: 8883 });
-    } catch (error) {
-      lastError = error;
-      if (options.host || !/EADDRINUSE/.test(String((error as Error).message))) break;
-    }
-  }
-  throw lastError;
+  const start = (host: string): Promise<Hub> =>
+    startHub({ inMemory: true, logLevel: process.env.TEST_LOG_LEVEL ?? 'silent', ...options, host, hostName: options.hostName ?? host, dataDir, certDir, httpsPort: 443, mqttPort: 8883 });
+  return options.host ? start(options.host) : onFreeLoopbackAddress(start);
 }
 
 export function tempDataDir(): { dir: string; remove(): void } {

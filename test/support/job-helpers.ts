@@ -7,6 +7,7 @@ import { wellKnownPolicies } from '../../emulator/identity/policies.js';
 import { hubConnectionString } from '../../protocol/connection-string.js';
 import { createSasToken } from '../../protocol/sas.js';
 import { METHODS_FILTER, methodResponseTopic, parseHubPublish } from '../../protocol/topics.js';
+import { waitUntil } from './wait.js';
 
 export const { Registry, JobClient } = iothub;
 const { Client: DeviceClient } = device;
@@ -83,23 +84,13 @@ export async function connectDevice(hub: Hub, id: string, behaviour: DeviceBehav
 
 /** Waits until the hub sees the device subscribed (the SDK subscribes after open resolves). */
 export async function whenSubscribed(hub: Hub, id: string, kind: 'methods' | 'desired', timeoutMs = 5000): Promise<void> {
-  await until(() => hub.connections.isSubscribed(id, kind), timeoutMs, `${id} subscribed to ${kind}`);
-}
-
-export async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  await waitUntil(() => hub.connections.isSubscribed(id, kind), timeoutMs, `${id} subscribed to ${kind}`);
 }
 
 /** Polls JobClient.getJob as the seed tutorials do, until the job reaches one of `statuses`. */
 export async function pollJob(jobClient: InstanceType<typeof JobClient>, jobId: string, statuses: readonly string[] = ['completed', 'failed', 'cancelled'], timeoutMs = 10_000): Promise<any> {
   let last: any;
-  await until(async () => {
+  await waitUntil(async () => {
     last = (await jobClient.getJob(jobId)).jobStatus;
     return statuses.includes(last.status);
   }, timeoutMs, `job ${jobId} to reach ${statuses.join('/')} (last: ${last?.status})`);

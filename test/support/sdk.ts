@@ -32,16 +32,6 @@ export async function openDevice(connectionString: string, transport: TransportN
   return client;
 }
 
-export async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** Raw HTTPS call to the hub with a valid service SAS: for what the SDKs cannot send (bad JSON, PUT twin). */
 export async function rest(hub: Hub, method: string, path: string, body?: string | object, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; text: string; json: any }> {
   const response = await fetchWithCa(hub, `https://${hub.hostName}:${hub.httpsPort}${path}`, {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseJobCondition, parseQuery, runQuery, type Query } from '../../emulator/query/index.js';
 
-// Twins shaped like the service view (spec §2.1), modelled on the sample twin of
+// Twins shaped like the service view (docs/protocol.md §2.1), modelled on the sample twin of
 // query-twins.md. telemetryConfig.status is Success ×3, Pending ×2, Error ×1 — the documented
 // GROUP BY result — plus one twin without it.
 const twins = [
@@ -59,7 +59,7 @@ const modules = [
   { deviceId: 'device1', moduleId: '$edgeAgent', properties: { desired: {}, reported: { status: 'running' } } },
 ];
 
-// Device-job records (spec §5.4), timestamps as in the doc sample.
+// Device-job records (docs/protocol.md §5.4), timestamps as in the doc sample.
 const deviceJobs = [
   {
     deviceId: 'myDeviceId', jobId: 'myJobId', jobType: 'scheduleUpdateTwin', status: 'completed',

@@ -87,7 +87,7 @@ describe('deviceIds hint', () => {
   });
 });
 
-describe('parseJobCondition (spec §4.6)', () => {
+describe('parseJobCondition (docs/protocol.md §4.6)', () => {
   it("'*' means all devices", () => {
     const q = parseJobCondition('*');
     expect(q).toMatchObject({ source: 'devices', itemType: 'Twin', text: 'SELECT * FROM devices' });

@@ -1,0 +1,97 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { asHubError, restErrorBody, restErrorHeaders } from '../error-rendering.js';
+import { HubError } from '../errors.js';
+import type { ServiceAuthenticator } from '../identity/auth.js';
+import type { Permission } from '../identity/policies.js';
+import { REST_BODY_LIMIT_BYTES } from '../limits.js';
+import type { TwinService } from '../twin/twin-service.js';
+
+// `/twins/{id}` alone: case-insensitive and with an optional trailing slash, as express matches
+// it; `/twins/{id}/modules/…`, `/twins/{id}/methods` and everything else are not this route.
+const ROUTE = /^\/twins\/([^/?]+)\/?(?:\?|$)/i;
+const JSON_TYPE = 'application/json; charset=utf-8';
+const READ: readonly Permission[] = ['RegistryRead', 'ServiceConnect'];
+const WRITE: readonly Permission[] = ['RegistryWrite', 'ServiceConnect'];
+
+/** What the IoT Hub metrics count for a twin call (the express face counts it in rest-metrics.ts). */
+export type TwinCallCounter = (operation: 'c2d.twin.read' | 'c2d.twin.update', ok: boolean) => void;
+
+/**
+ * `GET`, `PATCH` and `PUT /twins/{id}` (docs/protocol.md §3.3) served straight from Node's request event,
+ * as `POST /twins/{id}/methods` is (direct-method-route.ts): back ends and twin-heavy load
+ * tests call them thousands of times a second, and express's router, body parser and response
+ * helpers cost twice the twin work itself. Same contract as the express route it stands in
+ * front of (twins-router.ts): the same permissions, service calls, error envelope, 1 MB body
+ * limit and content type. A request it does not recognise as plainly one of these (another
+ * method, a content-encoding to undo, a path that does not decode) goes to express unchanged.
+ * Returns false for those.
+ */
+export function twinRoute(auth: ServiceAuthenticator, twins: TwinService, count: TwinCallCounter, onUnexpected: (error: unknown) => void): (req: IncomingMessage, res: ServerResponse) => boolean {
+  return (req, res) => {
+    const method = req.method;
+    if (method !== 'GET' && method !== 'PATCH' && method !== 'PUT') return false;
+    const match = ROUTE.exec(req.url ?? '');
+    if (!match) return false;
+    const encoding = req.headers['content-encoding'];
+    if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return false;
+    let deviceId: string;
+    try {
+      deviceId = decodeURIComponent(match[1]!);
+    } catch {
+      return false;
+    }
+    const operation = method === 'GET' ? 'c2d.twin.read' : 'c2d.twin.update';
+    const answer = (status: number, body: unknown, headers?: Record<string, string>): void => {
+      send(res, status, body, headers);
+      count(operation, status < 400);
+    };
+    const fail = (error: unknown): void => {
+      if (!(error instanceof HubError)) onUnexpected(error);
+      const hubError = asHubError(error);
+      answer(hubError.status, restErrorBody(hubError, 'A'), restErrorHeaders(hubError));
+    };
+
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= REST_BODY_LIMIT_BYTES) chunks.push(chunk);
+    });
+    req.on('end', () => {
+      // Express's body parser refuses an oversized body before any route (or metric) sees it.
+      if (size > REST_BODY_LIMIT_BYTES) {
+        const tooLarge = new HubError('MessageTooLarge', 'The request body is too large.');
+        return send(res, tooLarge.status, restErrorBody(tooLarge, 'A'), restErrorHeaders(tooLarge));
+      }
+      try {
+        auth.authorize(req.headers.authorization, method === 'GET' ? READ : WRITE);
+        if (method === 'GET') return answer(200, twins.get(deviceId));
+        const body = jsonBody(chunks, size);
+        const ifMatch = req.headers['if-match'];
+        answer(200, method === 'PATCH' ? twins.update(deviceId, body, ifMatch) : twins.replace(deviceId, body, ifMatch));
+      } catch (error) {
+        fail(error);
+      }
+    });
+    req.on('error', () => res.destroy());
+    return true;
+  };
+}
+
+/** As request.ts's jsonBody reads express's raw body: empty is ArgumentNull, bad JSON ArgumentInvalid. */
+function jsonBody(chunks: Buffer[], size: number): unknown {
+  if (size === 0) throw new HubError('ArgumentNull', 'The request body cannot be empty.');
+  try {
+    return JSON.parse(Buffer.concat(chunks, size).toString('utf8'));
+  } catch (error) {
+    throw new HubError('ArgumentInvalid', `The request body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown, extraHeaders: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return;
+  const text = JSON.stringify(body);
+  const headers: Record<string, string | number> = { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text), ...extraHeaders };
+  res.writeHead(status, headers);
+  res.end(text);
+}
