@@ -13,27 +13,35 @@ beforeAll(async () => {
 });
 afterAll(() => hub?.stop());
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: the SDKs answer untyped JSON
 type Json = Record<string, any>;
 const desiredOf = async (deviceId: string): Promise<Json> => ((await registry.getTwin(deviceId)).responseBody as TwinJson).properties.desired;
 
 describe('configurations (automatic device management)', () => {
   beforeAll(async () => {
-    for (const [id, env] of [['cfg-p1', 'prod'], ['cfg-p2', 'prod'], ['cfg-p3', 'prod'], ['cfg-d1', 'dev'], ['cfg-none', undefined]] as const) {
+    for (const [id, env] of [
+      ['cfg-p1', 'prod'],
+      ['cfg-p2', 'prod'],
+      ['cfg-p3', 'prod'],
+      ['cfg-d1', 'dev'],
+      ['cfg-none', undefined],
+    ] as const) {
       await registry.create({ deviceId: id });
       if (env) await registry.updateTwin(id, { tags: { env, fleet: 'cfgtest' } }, '*');
     }
   });
 
   it("applies a configuration targeting tags.env = 'prod' to exactly those twins, before answering, and counts them", async () => {
-    const created = (await registry.addConfiguration({
-      id: 'prod-settings',
-      content: { deviceContent: { 'properties.desired.telemetry': { interval: 30, unit: 's' } } },
-      targetCondition: "tags.env = 'prod' AND tags.fleet = 'cfgtest'",
-      priority: 1,
-      labels: { team: 'ops' },
-      metrics: { queries: { reportedOk: "SELECT deviceId FROM devices WHERE properties.reported.telemetry.interval = 30" } },
-    } as never)).responseBody as Json;
+    const created = (
+      await registry.addConfiguration({
+        id: 'prod-settings',
+        content: { deviceContent: { 'properties.desired.telemetry': { interval: 30, unit: 's' } } },
+        targetCondition: "tags.env = 'prod' AND tags.fleet = 'cfgtest'",
+        priority: 1,
+        labels: { team: 'ops' },
+        metrics: { queries: { reportedOk: 'SELECT deviceId FROM devices WHERE properties.reported.telemetry.interval = 30' } },
+      } as never)
+    ).responseBody as Json;
     expect(created).toMatchObject({ id: 'prod-settings', schemaVersion: '1.0', priority: 1, labels: { team: 'ops' }, etag: 'MQ==' });
     expect(created.systemMetrics.results).toEqual({ targetedCount: 3, appliedCount: 3 });
     for (const id of ['cfg-p1', 'cfg-p2', 'cfg-p3']) expect((await desiredOf(id)).telemetry).toEqual({ interval: 30, unit: 's' });
@@ -68,7 +76,11 @@ describe('configurations (automatic device management)', () => {
     await waitUntil(async () => (await desiredOf('cfg-d1')).telemetry?.interval === 30, 5000, 'the joining twin configured');
     const read = (await registry.getConfiguration('prod-settings')).responseBody as Json;
     expect(read.systemMetrics.results).toEqual({ targetedCount: 3, appliedCount: 3 });
-    expect((await registry.createQuery("SELECT * FROM devices WHERE tags.fleet = 'cfgtest' AND tags.env = 'prod'").nextAsTwin()).result.map((t) => t.deviceId).sort()).toEqual(['cfg-d1', 'cfg-p1', 'cfg-p2']);
+    expect(
+      (await registry.createQuery("SELECT * FROM devices WHERE tags.fleet = 'cfgtest' AND tags.env = 'prod'").nextAsTwin()).result
+        .map((t) => t.deviceId)
+        .sort(),
+    ).toEqual(['cfg-d1', 'cfg-p1', 'cfg-p2']);
   });
 
   it('delivers the desired change to a connected device as a notification', async () => {
@@ -92,11 +104,25 @@ describe('configurations (automatic device management)', () => {
     expect(updated).toMatchObject({ labels: { team: 'sre' }, priority: 2, etag: 'Mg==' });
     const stale = (await registry.updateConfiguration({ ...current, priority: 3 } as never).catch((e: Json) => e)) as Json;
     expect(stale.response.statusCode).toBe(412);
-    const content = await rest(hub, 'PUT', '/configurations/prod-settings?api-version=2021-04-12', { ...updated, content: { deviceContent: { 'properties.desired.x': 1 } } }, { 'if-match': '*' });
+    const content = await rest(
+      hub,
+      'PUT',
+      '/configurations/prod-settings?api-version=2021-04-12',
+      { ...updated, content: { deviceContent: { 'properties.desired.x': 1 } } },
+      { 'if-match': '*' },
+    );
     expect(content.status).toBe(400);
-    const dup = await rest(hub, 'PUT', '/configurations/prod-settings?api-version=2021-04-12', { id: 'prod-settings', content: { deviceContent: { 'properties.desired.x': 1 } }, targetCondition: '*' });
+    const dup = await rest(hub, 'PUT', '/configurations/prod-settings?api-version=2021-04-12', {
+      id: 'prod-settings',
+      content: { deviceContent: { 'properties.desired.x': 1 } },
+      targetCondition: '*',
+    });
     expect(dup.status).toBe(409);
-    const bad = await rest(hub, 'PUT', '/configurations/bad-cond?api-version=2021-04-12', { id: 'bad-cond', content: { deviceContent: { 'properties.desired.x': 1 } }, targetCondition: 'tags.env = = 1' });
+    const bad = await rest(hub, 'PUT', '/configurations/bad-cond?api-version=2021-04-12', {
+      id: 'bad-cond',
+      content: { deviceContent: { 'properties.desired.x': 1 } },
+      targetCondition: 'tags.env = = 1',
+    });
     expect(bad.status).toBe(400);
     expect(bad.headers.get('iothub-errorcode')).toBe('ArgumentInvalid');
     const missing = await rest(hub, 'GET', '/configurations/nope?api-version=2021-04-12');
@@ -130,14 +156,20 @@ describe('configurations (automatic device management)', () => {
     expect(agent).toMatchObject({ schemaVersion: '1.1', modules: { sim: { type: 'docker' } } });
     const edgeHub = ((await registry.getModuleTwin('cfg-edge', '$edgeHub')).responseBody as TwinJson).properties.desired;
     expect(edgeHub.routes).toEqual({ up: 'FROM /messages/* INTO $upstream' });
-    const notEdge = await rest(hub, 'POST', '/devices/cfg-none/applyConfigurationContent?api-version=2021-04-12', { modulesContent: { $edgeAgent: { 'properties.desired': {} } } });
+    const notEdge = await rest(hub, 'POST', '/devices/cfg-none/applyConfigurationContent?api-version=2021-04-12', {
+      modulesContent: { $edgeAgent: { 'properties.desired': {} } },
+    });
     expect(notEdge.status).toBe(404);
     expect(notEdge.headers.get('iothub-errorcode')).toBe('ModuleNotFound');
   });
 
   it('re-evaluates everything when the emulator clock is moved', async () => {
     await registry.create({ deviceId: 'cfg-clock' });
-    await registry.addConfiguration({ id: 'clock-config', content: { deviceContent: { 'properties.desired.clocked': true } }, targetCondition: "deviceId = 'cfg-clock'" } as never);
+    await registry.addConfiguration({
+      id: 'clock-config',
+      content: { deviceContent: { 'properties.desired.clocked': true } },
+      targetCondition: "deviceId = 'cfg-clock'",
+    } as never);
     // A user overwrites the configured value; the hub's next evaluation (here: the clock moving) puts it back.
     await registry.updateTwin('cfg-clock', { properties: { desired: { clocked: false } } }, '*');
     expect((await desiredOf('cfg-clock')).clocked).toBe(false);

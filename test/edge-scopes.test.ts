@@ -12,7 +12,7 @@ beforeAll(async () => {
 });
 afterAll(() => hub?.stop());
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: the SDKs answer untyped JSON
 type Json = Record<string, any>;
 const device = async (id: string): Promise<Json> => (await registry.get(id)).responseBody as Json;
 const put = (id: string, body: object, ifMatch?: string) =>

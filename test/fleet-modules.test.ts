@@ -47,7 +47,8 @@ describe.each(['light', 'sdk'] as EngineName[])('a fleet with modules on the %s 
     expect(fleet.stats().counters).toMatchObject({ devices: 6, connected: 6, connectFailures: 0 });
     const id = deviceId(`${engine}-mod-`, 1, 2);
     expect(((await registry.getModulesOnDevice(id)).responseBody as { moduleId: string }[]).map((m) => m.moduleId)).toEqual(['module-1', 'module-2']);
-    const result = (await service.invokeDeviceMethod(id, 'module-2', { methodName: 'lockDoor', payload: { by: 'test' }, responseTimeoutInSeconds: 5 })).result as { status: number; payload: Record<string, unknown> };
+    const result = (await service.invokeDeviceMethod(id, 'module-2', { methodName: 'lockDoor', payload: { by: 'test' }, responseTimeoutInSeconds: 5 }))
+      .result as { status: number; payload: Record<string, unknown> };
     expect(result).toMatchObject({ status: 200, payload: { doorState: 'locked' } });
     const moduleTwin = async (moduleId: string) => (await registry.getModuleTwin(id, moduleId)).responseBody.properties.reported as Record<string, unknown>;
     await expect.poll(async () => (await moduleTwin('module-2')).doorState, { timeout: 10_000 }).toBe('locked');

@@ -129,7 +129,11 @@ describe.each<TransportName>(['Mqtt', 'MqttWs'])('azure-iot-device ModuleClient 
 describe('module methods and connections', () => {
   it('answers 404103 DeviceNotOnline for a module that is not connected, 404010 for an unknown one', async () => {
     await addModule('mc-offline', 'm');
-    const offline = await rest(hub, 'POST', '/twins/mc-offline/modules/m/methods?api-version=2021-04-12', { methodName: 'lockDoor', payload: null, responseTimeoutInSeconds: 5 });
+    const offline = await rest(hub, 'POST', '/twins/mc-offline/modules/m/methods?api-version=2021-04-12', {
+      methodName: 'lockDoor',
+      payload: null,
+      responseTimeoutInSeconds: 5,
+    });
     expect(offline.status).toBe(404);
     expect(offline.headers.get('iothub-errorcode')).toBe('DeviceNotOnline');
     expect(JSON.parse(offline.json.Message).errorCode).toBe(404103);
@@ -173,7 +177,11 @@ describe('module methods and connections', () => {
       (await a.getTwin()).on('properties.desired', (p: unknown) => desired.a.push(p));
       (await b.getTwin()).on('properties.desired', (p: unknown) => desired.b.push(p));
       await waitUntil(() => ['device', 'a', 'b'].every((k) => desired[k].length === 1), 5000, 'initial desired callbacks');
-      await waitUntil(() => [deviceId, `${deviceId}/a`, `${deviceId}/b`].every((k) => hub.connections.isSubscribed(k, 'methods')), 5000, 'method subscriptions');
+      await waitUntil(
+        () => [deviceId, `${deviceId}/a`, `${deviceId}/b`].every((k) => hub.connections.isSubscribed(k, 'methods')),
+        5000,
+        'method subscriptions',
+      );
 
       expect((await service.invokeDeviceMethod(deviceId, 'a', { methodName: 'who', payload: null })).result).toMatchObject({ payload: 'a' });
       expect((await service.invokeDeviceMethod(deviceId, { methodName: 'who', payload: null })).result).toMatchObject({ payload: 'device' });

@@ -12,7 +12,7 @@ beforeAll(async () => {
 });
 afterAll(() => hub?.stop());
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: the SDKs answer untyped JSON
 type Json = Record<string, any>;
 const failure = async (promise: Promise<unknown>): Promise<Json> => {
   try {
@@ -42,7 +42,13 @@ describe('module identities through the service SDK', () => {
     await registry.create({ deviceId: 'mod-upd' });
     const added = (await registry.addModule({ deviceId: 'mod-upd', moduleId: 'm' } as never)).responseBody as Json;
     const key = Buffer.alloc(32, 7).toString('base64');
-    const updated = (await registry.updateModule({ ...added, managedBy: 'ops', authentication: { type: 'sas', symmetricKey: { primaryKey: key, secondaryKey: key } } } as never)).responseBody as Json;
+    const updated = (
+      await registry.updateModule({
+        ...added,
+        managedBy: 'ops',
+        authentication: { type: 'sas', symmetricKey: { primaryKey: key, secondaryKey: key } },
+      } as never)
+    ).responseBody as Json;
     expect(updated).toMatchObject({ managedBy: 'ops', etag: 'Mg==' });
     expect(updated.authentication.symmetricKey.primaryKey).toBe(key);
     const stale = await failure(registry.updateModule({ ...added, managedBy: 'x' } as never));
@@ -122,7 +128,8 @@ describe('module twins', () => {
     const twin = (await registry.getModuleTwin('mt-1', 'm')).responseBody as TwinJson;
     expect(twin).toMatchObject({ deviceId: 'mt-1', moduleId: 'm', etag: 'AAAAAAAAAAE=', version: 1, tags: {} });
     expect(twin.properties.desired.$version).toBe(1);
-    const patched = (await registry.updateModuleTwin('mt-1', 'm', { tags: { env: 'dev' }, properties: { desired: { rate: 5, cfg: { a: 1 } } } }, twin.etag)).responseBody as TwinJson;
+    const patched = (await registry.updateModuleTwin('mt-1', 'm', { tags: { env: 'dev' }, properties: { desired: { rate: 5, cfg: { a: 1 } } } }, twin.etag))
+      .responseBody as TwinJson;
     expect(patched).toMatchObject({ moduleId: 'm', version: 2, etag: 'AAAAAAAAAAI=', tags: { env: 'dev' } });
     expect(patched.properties.desired).toMatchObject({ rate: 5, cfg: { a: 1 }, $version: 2 });
     expect(patched.properties.desired.$metadata.rate.$lastUpdatedVersion).toBe(2);
@@ -170,10 +177,16 @@ describe('FROM devices.modules queries', () => {
     let token: string | undefined;
     let itemType: string | null = null;
     do {
-      const response = await rest(hub, 'POST', '/devices/query?api-version=2021-04-12', { query: text }, {
-        ...(pageSize ? { 'x-ms-max-item-count': String(pageSize) } : {}),
-        ...(token ? { 'x-ms-continuation': token } : {}),
-      });
+      const response = await rest(
+        hub,
+        'POST',
+        '/devices/query?api-version=2021-04-12',
+        { query: text },
+        {
+          ...(pageSize ? { 'x-ms-max-item-count': String(pageSize) } : {}),
+          ...(token ? { 'x-ms-continuation': token } : {}),
+        },
+      );
       expect(response.status).toBe(200);
       itemType = response.headers.get('x-ms-item-type');
       items.push(...(response.json as Json[]));
@@ -203,7 +216,10 @@ describe('FROM devices.modules queries', () => {
     const counted = await query("SELECT COUNT() AS n FROM devices.modules WHERE tags.qgroup = 'modq'");
     expect(counted.items).toEqual([{ n: 6 }]);
     const projected = await query("SELECT deviceId, moduleId FROM devices.modules WHERE tags.kind = 'cam' AND tags.qgroup = 'modq'");
-    expect(projected.items).toEqual([{ deviceId: 'q-a', moduleId: 'cam' }, { deviceId: 'q-b', moduleId: 'cam' }]);
+    expect(projected.items).toEqual([
+      { deviceId: 'q-a', moduleId: 'cam' },
+      { deviceId: 'q-b', moduleId: 'cam' },
+    ]);
   });
 
   it('reaches the SDK query API', async () => {

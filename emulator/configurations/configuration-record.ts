@@ -22,9 +22,7 @@ const VALID_ID = /^[a-z0-9\-+%_*!']+$/;
 
 export function validateConfigurationId(id: string): void {
   if (id.length === 0 || id.length > CONFIGURATION_ID_MAX_CHARS || !VALID_ID.test(id)) {
-    throw argumentInvalid(
-      `Configuration id '${id}' is invalid: use at most ${CONFIGURATION_ID_MAX_CHARS} lowercase letters, digits and - + % _ * ! '.`,
-    );
+    throw argumentInvalid(`Configuration id '${id}' is invalid: use at most ${CONFIGURATION_ID_MAX_CHARS} lowercase letters, digits and - + % _ * ! '.`);
   }
 }
 
@@ -42,7 +40,9 @@ export function readConfigurationInput(body: unknown): ConfigurationInput {
   const labels = readStringMap(body.labels, 'labels', CONFIGURATION_LABELS_MAX);
   const content = isJsonObject(body.content) ? body.content : undefined;
   if (!content) throw new HubError('ArgumentNull', 'A configuration needs content (deviceContent, moduleContent or modulesContent).');
-  const kinds = (['deviceContent', 'moduleContent', 'modulesContent'] as const).filter((k) => isJsonObject(content[k]) && Object.keys(content[k] as JsonObject).length > 0);
+  const kinds = (['deviceContent', 'moduleContent', 'modulesContent'] as const).filter(
+    (k) => isJsonObject(content[k]) && Object.keys(content[k] as JsonObject).length > 0,
+  );
   if (kinds.length !== 1) {
     throw argumentInvalid('A configuration sets exactly one of content.deviceContent, content.moduleContent or content.modulesContent.');
   }

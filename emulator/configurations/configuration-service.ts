@@ -63,7 +63,8 @@ export class ConfigurationService {
   create(id: string, body: unknown): JsonObject {
     validateConfigurationId(id);
     if (this.store.get(id)) throw new HubError('ConfigurationAlreadyExists', `A configuration with ID '${id}' already exists.`);
-    if (this.store.size >= CONFIGURATIONS_MAX) throw new HubError('IotHubQuotaExceeded', `The hub already has the maximum of ${CONFIGURATIONS_MAX} configurations.`);
+    if (this.store.size >= CONFIGURATIONS_MAX)
+      throw new HubError('IotHubQuotaExceeded', `The hub already has the maximum of ${CONFIGURATIONS_MAX} configurations.`);
     const input = readConfigurationInput(body);
     const now = isoTime();
     const record: ConfigurationRecord = { id, schemaVersion: '1.0', ...input, createdTimeUtc: now, lastUpdatedTimeUtc: now, etagVersion: 1 };
@@ -85,7 +86,13 @@ export class ConfigurationService {
     if (JSON.stringify(input.content) !== JSON.stringify(existing.content)) {
       throw argumentInvalid(`The content of configuration '${id}' cannot be changed; create a new configuration instead.`);
     }
-    const record: ConfigurationRecord = { ...existing, ...input, content: existing.content, lastUpdatedTimeUtc: isoTime(), etagVersion: existing.etagVersion + 1 };
+    const record: ConfigurationRecord = {
+      ...existing,
+      ...input,
+      content: existing.content,
+      lastUpdatedTimeUtc: isoTime(),
+      etagVersion: existing.etagVersion + 1,
+    };
     compile(record);
     this.store.save(record);
     this.compiled = undefined;
@@ -190,7 +197,10 @@ export class ConfigurationService {
       if (alreadyHolds(view.properties.desired, patch)) continue;
       const text = JSON.stringify(patch);
       let group = groups.get(text);
-      if (!group) groups.set(text, (group = { patch, keys: [] }));
+      if (!group) {
+        group = { patch, keys: [] };
+        groups.set(text, group);
+      }
       group.keys.push(key);
     }
     this.applying = true;

@@ -53,7 +53,8 @@ export function assignScopes(
   let scope = givenScope ?? existing?.deviceScope;
   if (existing?.capabilities.iotEdge && scope === edgeScope(existing)) scope = undefined;
   if (scope === undefined || scope === '') {
-    if (givenParents && givenParents.length > 0 && !stale) throw argumentInvalid('A device that is not an edge device gets its parent by setting deviceScope to the parent edge device\'s scope.');
+    if (givenParents && givenParents.length > 0 && !stale)
+      throw argumentInvalid("A device that is not an edge device gets its parent by setting deviceScope to the parent edge device's scope.");
     if (existing?.deviceScope !== undefined || givenScope !== undefined) {
       record.deviceScope = '';
       record.parentScopes = [];

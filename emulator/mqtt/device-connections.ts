@@ -56,7 +56,10 @@ export class DeviceConnections implements DeviceChannel {
     if (slash >= 0) {
       const device = deviceId.slice(0, slash);
       let set = this.modulesOf.get(device);
-      if (!set) this.modulesOf.set(device, (set = new Set()));
+      if (!set) {
+        set = new Set();
+        this.modulesOf.set(device, set);
+      }
       set.add(deviceId);
     }
     this.wake(deviceId);

@@ -36,7 +36,8 @@ export function modulesRouter(auth: ServiceAuthenticator, registry: RegistryServ
     }
     const match = ifMatch(req);
     // As for devices: without If-Match a PUT creates (409 if taken); with it, it updates.
-    const record = match === undefined ? registry.createModule(deviceId, { ...input, moduleId }) : registry.updateModule(deviceId, { ...input, moduleId }, match);
+    const record =
+      match === undefined ? registry.createModule(deviceId, { ...input, moduleId }) : registry.updateModule(deviceId, { ...input, moduleId }, match);
     res.json(moduleJson(record));
   });
 

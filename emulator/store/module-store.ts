@@ -115,7 +115,10 @@ export class ModuleStore {
   private remember(record: ModuleRecord): void {
     this.records.set(moduleKey(record.deviceId, record.moduleId), record);
     let modules = this.byDevice.get(record.deviceId);
-    if (!modules) this.byDevice.set(record.deviceId, (modules = new Map()));
+    if (!modules) {
+      modules = new Map();
+      this.byDevice.set(record.deviceId, modules);
+    }
     modules.set(record.moduleId, record);
   }
 }
