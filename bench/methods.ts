@@ -11,10 +11,12 @@ import { startEmulatorProcess } from './support/emulator-process.js';
 import { compareWithFloor, DEFAULT_COMPARE, floorRows } from './support/floor-compare.js';
 import type { Bench, BenchRow } from './support/harness.js';
 import { connectLeanDevices, disconnectAll } from './support/lean-devices.js';
-import { provisionDevices } from './support/provision.js';
+import { provisionDevices, request } from './support/provision.js';
 
-const HOST = '127.0.0.201';
-const FLOOR_HOST = '127.0.0.211';
+// Other loopback addresses may be given when a second checkout benchmarks on the same machine.
+const HOST = process.env.IOTHUB_EMULATOR_BENCH_METHODS_HOST ?? '127.0.0.201';
+const FLOOR_HOST = process.env.IOTHUB_EMULATOR_BENCH_METHODS_FLOOR_HOST ?? '127.0.0.211';
+const MODULE_CALLS = 3000;
 const FLEET = 1000;
 
 const owner = wellKnownPolicies[0];
@@ -57,8 +59,29 @@ export const bench: Bench = {
       await disconnectAll(fleet);
       await Promise.all(floorFleet.map((c) => c.endAsync(true)));
 
-      // One azure-iot-device device: the latency a tutorial user sees, device SDK included.
+      // A module identity on a lean device, called in turn with its device in one loop: the
+      // module round trip beside the device's (the machine's drift hits both alike).
       const door = credentials[0]!;
+      const moduleKey = ((await request(HOST, token, 'PUT', `/devices/${door.deviceId}/modules/bench-module?api-version=2021-04-12`, { moduleId: 'bench-module' })) as { authentication: { symmetricKey: { primaryKey: string } } }).authentication.symmetricKey.primaryKey;
+      const pair = await connectLeanDevices({ host: HOST, hostName: HOST, devices: [door, { deviceId: door.deviceId, moduleId: 'bench-module', key: moduleKey }], ca });
+      const [deviceSide, moduleSide] = await alternating(
+        () => service.invokeDeviceMethod(door.deviceId, params),
+        () => service.invokeDeviceMethod(door.deviceId, 'bench-module', params),
+      );
+      await disconnectAll(pair);
+      const p50 = (h: ReturnType<typeof hdr.build>): number => h.getValueAtPercentile(50) / 1000;
+      rows.push(
+        {
+          metric: 'module method round trip p50',
+          value: p50(moduleSide),
+          unit: 'ms',
+          baseline: p50(deviceSide),
+          note: `baseline: its device's round trip p50, calls alternating in one loop; p99 module ${(moduleSide.getValueAtPercentile(99) / 1000).toFixed(2)}, device ${(deviceSide.getValueAtPercentile(99) / 1000).toFixed(2)} ms`,
+        },
+        { metric: 'module / device round trip p50', value: p50(moduleSide) / p50(deviceSide), unit: '×', target: '≤ 1.1', note: 'within 10 % of a device method (same run)' },
+      );
+
+      // One azure-iot-device device: the latency a tutorial user sees, device SDK included.
       const sdkDevice = device.Client.fromConnectionString(`HostName=${HOST};DeviceId=${door.deviceId};SharedAccessKey=${door.key}`, deviceMqtt.Mqtt);
       await sdkDevice.open();
       sdkDevice.onDeviceMethod('lockDoor', (_req, res) => res.send(200, { locked: true }));
@@ -78,3 +101,17 @@ export const bench: Bench = {
     return rows;
   },
 };
+
+/** Two operations called in turn (after a warm-up), each into its own microsecond histogram. */
+async function alternating(a: () => Promise<unknown>, b: () => Promise<unknown>): Promise<[ReturnType<typeof hdr.build>, ReturnType<typeof hdr.build>]> {
+  for (let i = 0; i < 200; i++) await (i % 2 === 0 ? a() : b());
+  const ha = hdr.build({ numberOfSignificantValueDigits: 3 });
+  const hb = hdr.build({ numberOfSignificantValueDigits: 3 });
+  for (let i = 0; i < MODULE_CALLS; i++) {
+    const [op, h] = i % 2 === 0 ? ([a, ha] as const) : ([b, hb] as const);
+    const t0 = performance.now();
+    await op();
+    h.recordValue(Math.round((performance.now() - t0) * 1000));
+  }
+  return [ha, hb];
+}

@@ -145,7 +145,7 @@ function hubError(body: string, header: string | string[] | undefined): { code?:
       const match = /^ErrorCode:([^;]*);([\s\S]*)$/.exec(message);
       code ??= match?.[1];
       text = match ? match[2]! : message;
-      // Direct-method errors carry a JSON document in Message (spec §3.3): its own message is the text.
+      // Direct-method errors carry a JSON document in Message (docs/protocol.md §3.3): its own message is the text.
       const inner = parseObject(text);
       if (typeof inner?.message === 'string') text = inner.message;
     }

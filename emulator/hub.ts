@@ -6,7 +6,7 @@ import type net from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { createSasToken } from '../protocol/sas.js';
-import { deviceConnectionString, eventHubsConnectionString, hubConnectionString } from '../protocol/connection-string.js';
+import { deviceConnectionString, eventHubsConnectionString, hubConnectionString, moduleConnectionString } from '../protocol/connection-string.js';
 import { CloudToDeviceService, FeedbackService } from './c2d/index.js';
 import { Clock } from './clock.js';
 import { defaultOptions, resolveEventHubName, resolveHostName, type HubOptions } from './config.js';
@@ -36,6 +36,7 @@ import { c2dRouter } from './rest/c2d-router.js';
 import { directMethodRoute } from './rest/direct-method-route.js';
 import { twinRoute } from './rest/twin-route.js';
 import { devicesRouter } from './rest/devices-router.js';
+import { modulesRouter } from './rest/modules-router.js';
 import { emulatorRouter } from './rest/emulator-router.js';
 import { jobsRouter } from './rest/jobs-router.js';
 import { queryRouter } from './rest/query-router.js';
@@ -46,6 +47,10 @@ import { DeviceSelection } from './selection/device-selection.js';
 import { openDatabase, type Db } from './store/database.js';
 import { lockDataDir } from './store/data-dir-lock.js';
 import { DeviceStore } from './store/device-store.js';
+import { ModuleStore } from './store/module-store.js';
+import { ConfigurationStore } from './store/configuration-store.js';
+import { ConfigurationService } from './configurations/configuration-service.js';
+import { configurationsRouter } from './rest/configurations-router.js';
 import { hubStorage } from './store/hub-storage.js';
 import { SessionStore } from './store/session-store.js';
 import { resolveCaDir } from './tls/ca-location.js';
@@ -111,6 +116,8 @@ export interface Hub {
   /** `Endpoint=sb://HOST/;…;EntityPath=NAME`; `{ plain: true }` for the plain-AMQP port with UseDevelopmentEmulator=true */
   eventHubConnectionString(policy?: string, options?: { plain?: boolean }): string;
   deviceConnectionString(deviceId: string): string;
+  /** A module identity's connection string, for `ModuleClient.fromConnectionString`. */
+  moduleConnectionString(deviceId: string, moduleId: string): string;
   /** A service SAS token for REST calls made without an SDK (curl). */
   serviceToken(policy?: string, validSeconds?: number): string;
   stop(): Promise<void>;
@@ -145,7 +152,8 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
     lock?.release();
     throw error;
   }
-  const store = new DeviceStore(db);
+  const modules = new ModuleStore(db);
+  const store = new DeviceStore(db, modules);
   const sessions = new SessionStore(db);
   const events = new HubEvents();
   events.setMaxListeners(0);
@@ -153,11 +161,12 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
   const connections = new DeviceConnections();
   // The services reach devices on whichever face holds them (MQTT now, AMQP once its face is built).
   const channels = new DeviceChannels(connections);
-  const registry = new RegistryService(store, channels, events);
-  const twins = new TwinService(store, channels, events);
-  const methods = new MethodService(store, channels, events);
+  const registry = new RegistryService(store, modules, channels, events);
+  const twins = new TwinService(store, modules, channels, events);
+  const methods = new MethodService(store, modules, channels, events);
   const presence = new OneConnectionPerDevice(registry, events, connections);
-  const selection = new DeviceSelection(store);
+  const selection = new DeviceSelection(store, modules);
+  const configurations = new ConfigurationService(new ConfigurationStore(db), selection, twins, events, clock);
   // Saying no on purpose: the tier's throttles (off unless --tier) and the chaos API's rules.
   const throttle = options.tier
     ? new HubThrottle({ tier: options.tier, units: options.units, backlogMs: options.throttleBacklogMs }, () => clock.now())
@@ -218,6 +227,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
   const c2d = new CloudToDeviceService(c2dStore, registry, feedback, events, { defaultTtlMs: options.c2dDefaultTtlSeconds * 1000, maxDeliveryCount: options.c2dMaxDeliveryCount });
   resets.add({ reset: () => c2d.clear() });
   events.on('deviceDeleted', ({ deviceId }) => c2d.dropDevice(deviceId));
+  resets.add({ reset: () => configurations.clear() });
   events.on('deviceDeleted', ({ deviceId }) => sessions.forget(deviceId));
 
   let broker: Aedes | undefined;
@@ -227,7 +237,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
   try {
     broker = await createBroker({ registry, router, connections, sessions, events, log, gate });
     attachC2dDelivery(broker, c2d, log);
-    metrics.observeDevicePublishes(broker, (deviceId) => registry.find(deviceId) !== undefined);
+    metrics.observeDevicePublishes(broker, (clientId) => registry.findIdentity(clientId) !== undefined);
     const app = createRestApp({
       log,
       isHealthy: () => healthy,
@@ -239,6 +249,8 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
         under(['/devices/query'], queryRouter(auth, selection, jobs && ((deviceIds, afterRowid) => jobs.deviceJobs(deviceIds, afterRowid)))),
         under(['/devices'], c2dRouter(auth, c2d)),
         under(['/devices', '/statistics'], devicesRouter(auth, registry, twins)),
+        under(['/devices'], modulesRouter(auth, registry)),
+        under(['/configurations', '/devices'], configurationsRouter(auth, configurations)),
         under(['/twins'], twinsRouter(auth, twins)),
         ...(jobs ? [under(['/jobs'], jobsRouter(auth, jobs))] : []),
         under(['/$emulator'], emulatorRouter(auth, clock)),
@@ -359,6 +371,11 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
         const key = record.authentication.symmetricKey.primaryKey;
         if (!key) throw new Error(`Device '${deviceId}' does not use symmetric keys`);
         return deviceConnectionString({ hostName, deviceId, sharedAccessKey: key });
+      },
+      moduleConnectionString(deviceId, moduleId) {
+        const key = registry.getModule(deviceId, moduleId).authentication.symmetricKey.primaryKey;
+        if (!key) throw new Error(`Module '${deviceId}/${moduleId}' does not use symmetric keys`);
+        return moduleConnectionString({ hostName, deviceId, moduleId, sharedAccessKey: key });
       },
       serviceToken(policy = 'iothubowner', validSeconds = 3600) {
         const p = findPolicy(policy);

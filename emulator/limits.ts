@@ -21,8 +21,21 @@ export const HTTPS_KEEP_ALIVE_MS = 120_000;
 export const BULK_MAX_DEVICES = 100;
 /** `GET /devices?top=`: values outside 1–this are read as this, as the hub does. */
 export const DEVICE_LIST_MAX_TOP = 1000;
+/** Module identities on one device (docs/protocol.md §6: "modules per device 50"); one more is 413 TooManyModulesOnDevice. */
+export const MODULES_PER_DEVICE_MAX = 50;
+/** Layers of nested IoT Edge devices (IoT Edge docs: "up to five layers"); a deeper parent is 400. */
+export const EDGE_NESTING_MAX_DEPTH = 5;
 /** `statusReason` of a device identity. */
 export const STATUS_REASON_MAX_CHARS = 128;
+
+// ---- Configurations (automatic device management, docs/protocol.md §17) ----------
+
+/** Configurations per hub (docs/protocol.md §6: "100 configurations" on paid tiers); one more is 403 IotHubQuotaExceeded. */
+export const CONFIGURATIONS_MAX = 100;
+export const CONFIGURATION_ID_MAX_CHARS = 128;
+/** EMULATOR CHOICE: labels and custom metric queries per configuration (the docs give no number). */
+export const CONFIGURATION_LABELS_MAX = 100;
+export const CONFIGURATION_METRIC_QUERIES_MAX = 100;
 
 // ---- Query (docs/protocol.md §3.5, §4) -------------------------------------------------------------------
 

@@ -15,6 +15,8 @@ export interface FleetConfig {
   readonly engine: EngineName;
   /** size of the whole fleet; a shard simulates its part of it */
   readonly devices: number;
+  /** module identities on each device (`{prefix}{n}` gets `module-1` … `module-N`), each a lockDoor of its own */
+  readonly modulesPerDevice?: number;
   readonly prefix: string;
   readonly shard: Shard | AutoShard;
   /** child processes that hold the connections; 0 = this process */

@@ -5,7 +5,7 @@ import type { FleetConfig } from './config.js';
 import { deviceId, rangeSize, shardRange, splitRange, type IndexRange, type Shard } from './device-range.js';
 import { LightEngine } from './engines/light-engine.js';
 import { hubAddress } from './hub/hub-address.js';
-import { registerDevices } from './hub/registration.js';
+import { registerDevices, registerModules } from './hub/registration.js';
 import { ServiceClient } from './hub/service-client.js';
 import { claimFixedShard, claimShard, type ShardLease } from './hub/shard-lease.js';
 import { buildReport, type FleetReport } from './report.js';
@@ -55,6 +55,7 @@ export async function startFleet(config: FleetConfig, hooks: FleetHooks = {}): P
     }
     range = shardRange(config.devices, shard);
     await registerDevices(client, hub, config.prefix, config.devices, range, (done) => hooks.onRegistered?.(done, rangeSize(range)));
+    if (config.modulesPerDevice) await registerModules(client, hub, config.prefix, config.devices, range, config.modulesPerDevice);
   } catch (error) {
     await lease?.release();
     throw error;
@@ -73,6 +74,7 @@ export async function startFleet(config: FleetConfig, hooks: FleetHooks = {}): P
     prefix: config.prefix,
     total: config.devices,
     range: r,
+    modulesPerDevice: config.modulesPerDevice,
     scenario: config.scenario,
     tokenTtlSeconds: config.tokenTtlSeconds,
     rate,

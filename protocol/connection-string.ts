@@ -64,3 +64,9 @@ export function eventHubsConnectionString(cs: { host: string; port?: number; sha
   const endpoint = `sb://${cs.host}${cs.port === undefined ? '' : `:${cs.port}`}/`;
   return `Endpoint=${endpoint};SharedAccessKeyName=${cs.sharedAccessKeyName};SharedAccessKey=${cs.sharedAccessKey};EntityPath=${cs.entityPath}${cs.developmentEmulator ? ';UseDevelopmentEmulator=true' : ''}`;
 }
+
+/** A module's connection string (`…;DeviceId=d;ModuleId=m;SharedAccessKey=…`), as ModuleClient reads it. */
+export function moduleConnectionString(cs: DeviceConnectionString & { readonly moduleId: string }): string {
+  const gateway = cs.gatewayHostName ? `;GatewayHostName=${cs.gatewayHostName}` : '';
+  return `HostName=${cs.hostName};DeviceId=${cs.deviceId};ModuleId=${cs.moduleId};SharedAccessKey=${cs.sharedAccessKey}${gateway}`;
+}

@@ -6,6 +6,17 @@ export const DESIRED_FILTER = '$iothub/twin/PATCH/properties/desired/#';
 export const METHODS_FILTER = '$iothub/methods/POST/#';
 
 export const c2dFilter = (deviceId: string): string => `devices/${deviceId}/messages/devicebound/#`;
+/** A module's input messages (docs/protocol.md §1.6), which IoT Edge's hub delivers; IoT Hub itself sends none. */
+export const moduleInputsFilter = (deviceId: string, moduleId: string): string => `devices/${deviceId}/modules/${moduleId}/inputs/#`;
+
+/**
+ * The path an identity's own topics start with: `{deviceId}`, or for a module (client id
+ * `{deviceId}/{moduleId}`, docs/protocol.md §1.2) `{deviceId}/modules/{moduleId}`.
+ */
+export function identityPath(clientId: string): string {
+  const slash = clientId.indexOf('/');
+  return slash < 0 ? clientId : `${clientId.slice(0, slash)}/modules/${clientId.slice(slash + 1)}`;
+}
 export const telemetryTopic = (deviceId: string, propertyBag = ''): string =>
   `devices/${deviceId}/messages/events/${propertyBag}`;
 export const twinGetTopic = (rid: string): string => `$iothub/twin/GET/?$rid=${rid}`;
@@ -16,9 +27,10 @@ export const twinResponseTopic = (status: number, rid: string, version?: number)
 export const desiredPatchTopic = (version: number): string => `$iothub/twin/PATCH/properties/desired/?$version=${version}`;
 export const methodRequestTopic = (methodName: string, rid: string): string => `$iothub/methods/POST/${methodName}/?$rid=${rid}`;
 
-/** The subscriptions a device may hold; anything else is refused (docs/protocol.md §1.9). */
-export type SubscriptionKind = 'methods' | 'twinResponses' | 'desired' | 'c2d';
+/** The subscriptions a device (or module) may hold; anything else is refused (docs/protocol.md §1.9). */
+export type SubscriptionKind = 'methods' | 'twinResponses' | 'desired' | 'c2d' | 'inputs';
 
+/** `clientId` is the device id, or `{deviceId}/{moduleId}` for a module: modules get inputs instead of C2D. */
 export function classifySubscription(deviceId: string, filter: string): SubscriptionKind | undefined {
   switch (filter) {
     case METHODS_FILTER:
@@ -27,8 +39,11 @@ export function classifySubscription(deviceId: string, filter: string): Subscrip
       return 'twinResponses';
     case DESIRED_FILTER:
       return 'desired';
-    default:
+    default: {
+      const slash = deviceId.indexOf('/');
+      if (slash >= 0) return filter === moduleInputsFilter(deviceId.slice(0, slash), deviceId.slice(slash + 1)) ? 'inputs' : undefined;
       return filter === c2dFilter(deviceId) ? 'c2d' : undefined;
+    }
   }
 }
 
@@ -39,24 +54,26 @@ export type DevicePublish =
   | { kind: 'reportedPatch'; rid: string }
   | { kind: 'methodResponse'; rid: string; status: number };
 
+/** `deviceId` is the publisher's client id: a device id, or `{deviceId}/{moduleId}` for a module. */
 export function parseDevicePublish(deviceId: string, topic: string): DevicePublish | undefined {
-  const telemetryPrefix = `devices/${deviceId}/messages/events/`;
+  const path = identityPath(deviceId);
+  const telemetryPrefix = `devices/${path}/messages/events/`;
   if (topic.startsWith(telemetryPrefix)) {
     const properties = parsePropertyBag(topic.slice(telemetryPrefix.length));
     return properties ? { kind: 'telemetry', properties } : undefined;
   }
-  if (topic === `devices/${deviceId}/messages/events`) return { kind: 'telemetry', properties: {} };
+  if (topic === `devices/${path}/messages/events`) return { kind: 'telemetry', properties: {} };
   if (!topic.startsWith('$iothub/')) return undefined;
-  const [path, query = ''] = splitQuery(topic);
+  const [topicPath, query = ''] = splitQuery(topic);
   const params = new URLSearchParams(query);
   const rid = params.get('$rid');
-  if (path === '$iothub/twin/GET/' || path === '$iothub/twin/GET') {
+  if (topicPath === '$iothub/twin/GET/' || topicPath === '$iothub/twin/GET') {
     return rid ? { kind: 'twinGet', rid } : undefined;
   }
-  if (path === '$iothub/twin/PATCH/properties/reported/' || path === '$iothub/twin/PATCH/properties/reported') {
+  if (topicPath === '$iothub/twin/PATCH/properties/reported/' || topicPath === '$iothub/twin/PATCH/properties/reported') {
     return rid ? { kind: 'reportedPatch', rid } : undefined;
   }
-  const method = /^\$iothub\/methods\/res\/(\d{1,9})\/?$/.exec(path);
+  const method = /^\$iothub\/methods\/res\/(\d{1,9})\/?$/.exec(topicPath);
   if (method && rid) return { kind: 'methodResponse', rid, status: Number(method[1]) };
   return undefined;
 }

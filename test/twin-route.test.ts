@@ -74,9 +74,10 @@ describe('the twin route', () => {
     const post = await call(hub, 'POST', '/twins/tr-door', patch(5));
     expect(post.status).toBe(404);
     expect(post.json.Message).toMatch(/^ErrorCode:NotFound;/);
+    // Module twins are express's (twins-router): this device has no module m1.
     const moduleTwin = await call(hub, 'GET', '/twins/tr-door/modules/m1');
     expect(moduleTwin.status).toBe(404);
-    expect(moduleTwin.json.Message).toMatch(/^ErrorCode:NotFound;/);
+    expect(moduleTwin.json.Message).toMatch(/^ErrorCode:ModuleNotFound;/);
   });
 
   it('counts twin reads and updates for /metrics, success and failure', async () => {

@@ -164,6 +164,9 @@ export class AmqpDeviceLinks implements DeviceChannel {
         return links.desiredSubscribed && isOpen(links.twinSender);
       case 'c2d':
         return links.c2dSink !== undefined;
+      default:
+        // Module inputs: modules do not connect over AMQP yet (docs/protocol.md §12).
+        return false;
     }
   }
 

@@ -1,6 +1,7 @@
 import { parseSasToken, resourceCovers, signatureMatches } from '../../protocol/sas.js';
 import { HubError } from '../errors.js';
 import type { DeviceRecord } from './device-record.js';
+import { isModuleRecord, type ModuleRecord } from './module-record.js';
 import { findPolicy, type Permission, type Policy } from './policies.js';
 
 const unauthorized = (why: string): HubError => new HubError('IotHubUnauthorizedAccess', `Unauthorized: ${why}`);
@@ -46,14 +47,15 @@ export type DeviceAuthResult = { ok: true; expiry: number } | { ok: false; reaso
 /**
  * A device's MQTT password (docs/protocol.md §1.4): a token for `{host}/devices/{deviceId}` signed with one of
  * the device's keys, or signed by a DeviceConnect policy (skn) for that device or for `{host}/devices`.
+ * A module's is for `{host}/devices/{deviceId}/modules/{moduleId}`, signed with the module's own keys.
  */
-export function authenticateDevice(record: DeviceRecord, password: string | undefined, nowSeconds = Date.now() / 1000): DeviceAuthResult {
+export function authenticateDevice(record: DeviceRecord | ModuleRecord, password: string | undefined, nowSeconds = Date.now() / 1000): DeviceAuthResult {
   if (!password) return { ok: false, reason: 'no SAS token in the password (X.509 authentication is not supported yet)' };
   const token = parseSasToken(password);
   if (!token) return { ok: false, reason: 'the password is not a SharedAccessSignature' };
   const slash = token.resource.indexOf('/');
   const path = slash < 0 ? '' : token.resource.slice(slash + 1);
-  const devicePath = `devices/${record.deviceId}`;
+  const devicePath = isModuleRecord(record) ? `devices/${record.deviceId}/modules/${record.moduleId}` : `devices/${record.deviceId}`;
   if (token.keyName) {
     const policy = findPolicy(token.keyName);
     if (!policy || !policy.rights.includes('DeviceConnect')) return { ok: false, reason: `policy '${token.keyName}' cannot connect devices` };
@@ -61,7 +63,7 @@ export function authenticateDevice(record: DeviceRecord, password: string | unde
     if (!signatureMatches(token, [policy.primaryKey, policy.secondaryKey])) return { ok: false, reason: 'the signature does not match the policy key' };
   } else {
     // Device ids are case-sensitive, so the device path must match exactly.
-    if (path !== devicePath) return { ok: false, reason: `the token's resource '${token.resource}' is not this device's` };
+    if (path !== devicePath) return { ok: false, reason: `the token's resource '${token.resource}' is not this identity's (${devicePath})` };
     const keys = [record.authentication.symmetricKey.primaryKey ?? '', record.authentication.symmetricKey.secondaryKey ?? ''];
     if (!signatureMatches(token, keys)) return { ok: false, reason: 'the signature does not match the device keys' };
   }

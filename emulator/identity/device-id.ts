@@ -14,3 +14,16 @@ export function validateDeviceId(deviceId: unknown): asserts deviceId is string 
     );
   }
 }
+
+/** Module ids follow the device id rules (docs/protocol.md §2.2). */
+export function validateModuleId(moduleId: unknown): asserts moduleId is string {
+  if (typeof moduleId !== 'string' || moduleId.length === 0) {
+    throw new HubError('ArgumentNull', 'ModuleId cannot be null or empty.');
+  }
+  if (!VALID_ID.test(moduleId)) {
+    throw new HubError(
+      'ArgumentInvalid',
+      `ModuleId '${moduleId}' is invalid: use at most 128 ASCII letters, digits and - . + % _ # * ? ! ( ) , = @ $ ' : ;`,
+    );
+  }
+}

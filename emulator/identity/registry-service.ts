@@ -1,17 +1,33 @@
 import { ifMatchEtag } from '../if-match.js';
 import { randomBytes } from 'node:crypto';
 import type { DeviceChannel } from '../device-channel.js';
-import { HubError, argumentInvalid, deviceNotFound } from '../errors.js';
+import { HubError, argumentInvalid, deviceNotFound, moduleNotFound } from '../errors.js';
 import type { HubEvents } from '../events.js';
 import type { DeviceStore } from '../store/device-store.js';
+import type { ModuleStore } from '../store/module-store.js';
 import { isoTime } from '../time.js';
 import { isJsonObject } from '../twin/json.js';
 import { invalidateView, newTwin } from '../twin/twin-view.js';
 import { NEVER, type DeviceAuthentication, type DeviceRecord, type DeviceStatus } from './device-record.js';
-import { validateDeviceId } from './device-id.js';
+import { validateDeviceId, validateModuleId } from './device-id.js';
+import { assignScopes } from './edge-scopes.js';
 import { registryEtag } from './device-json.js';
 import { generateKey, validateKey } from './keys.js';
-import { STATUS_REASON_MAX_CHARS } from '../limits.js';
+import { MODULES_PER_DEVICE_MAX, STATUS_REASON_MAX_CHARS } from '../limits.js';
+import { isModuleRecord, moduleKey, splitIdentityKey, type ModuleRecord } from './module-record.js';
+import { moduleEtag } from './module-json.js';
+
+/** The fields of a Module body (docs/protocol.md §3.1) a caller may set. */
+export interface ModuleInput {
+  moduleId?: unknown;
+  deviceId?: unknown;
+  managedBy?: unknown;
+  authentication?: unknown;
+  etag?: unknown;
+}
+
+/** The IoT Edge runtime's modules, which the hub creates on every edge device (docs/protocol.md §12.1). */
+export const EDGE_SYSTEM_MODULES = ['$edgeAgent', '$edgeHub'] as const;
 
 /** The fields of a Device body (docs/protocol.md §3.1) a caller may set. */
 export interface DeviceInput {
@@ -40,14 +56,97 @@ export interface RegistryWrites {
   deleted?: readonly string[];
 }
 
-const lastTouched = new WeakMap<DeviceRecord, number>();
+const lastTouched = new WeakMap<DeviceRecord | ModuleRecord, number>();
 
 export class RegistryService {
   constructor(
     private readonly store: DeviceStore,
+    private readonly modules: ModuleStore,
     private readonly channel: DeviceChannel,
     private readonly events: HubEvents,
   ) {}
+
+  /** A connection's identity by its key: a device id, or `{deviceId}/{moduleId}` for a module. */
+  findIdentity(key: string): DeviceRecord | ModuleRecord | undefined {
+    return key.includes('/') ? this.modules.getByKey(key) : this.store.get(key);
+  }
+
+  getModule(deviceId: string, moduleId: string): ModuleRecord {
+    const record = this.modules.get(deviceId, moduleId);
+    if (!record) {
+      if (!this.store.has(deviceId)) throw deviceNotFound(deviceId);
+      throw moduleNotFound(deviceId, moduleId);
+    }
+    return record;
+  }
+
+  modulesOf(deviceId: string): ModuleRecord[] {
+    this.get(deviceId);
+    return [...this.modules.ofDevice(deviceId)];
+  }
+
+  /** `PUT /devices/{id}/modules/{mid}` without If-Match (docs/protocol.md §3.1): 409 if the module exists. */
+  createModule(deviceId: string, input: ModuleInput): ModuleRecord {
+    validateDeviceId(deviceId);
+    const moduleId = input.moduleId;
+    validateModuleId(moduleId);
+    this.get(deviceId);
+    if (moduleId.startsWith('$')) {
+      throw argumentInvalid(`ModuleId '${moduleId}' is invalid: ids starting with '$' are reserved for the IoT Edge runtime's modules.`);
+    }
+    if (this.modules.get(deviceId, moduleId)) {
+      throw new HubError('ModuleAlreadyExistsOnDevice', `A module with ID '${moduleId}' is already registered on device '${deviceId}'.`);
+    }
+    if (this.modules.countOf(deviceId) >= MODULES_PER_DEVICE_MAX) {
+      throw new HubError('TooManyModulesOnDevice', `Device '${deviceId}' already has the maximum of ${MODULES_PER_DEVICE_MAX} modules.`);
+    }
+    const record = newModule(deviceId, moduleId, readManagedBy(input.managedBy), readAuthentication(input.authentication, undefined));
+    this.modules.save(record);
+    this.events.emit('moduleCreated', { deviceId, moduleId });
+    return record;
+  }
+
+  /** `PUT /devices/{id}/modules/{mid}` with If-Match: keys and managedBy replaced. */
+  updateModule(deviceId: string, input: ModuleInput, ifMatch: string | undefined): ModuleRecord {
+    validateModuleId(input.moduleId);
+    const existing = this.getModule(deviceId, input.moduleId);
+    checkEtag(moduleEtag(existing), ifMatch, 'Module');
+    const record: ModuleRecord = {
+      ...existing,
+      managedBy: input.managedBy === undefined ? existing.managedBy : readManagedBy(input.managedBy),
+      authentication: readAuthentication(input.authentication, existing.authentication),
+      etagVersion: existing.etagVersion + 1,
+    };
+    invalidateView(record);
+    this.modules.save(record);
+    const keysChanged = JSON.stringify(record.authentication) !== JSON.stringify(existing.authentication);
+    // New keys end the sessions signed with the old ones, as for a device's.
+    if (keysChanged) this.channel.disconnect(moduleKey(deviceId, record.moduleId), 'module keys changed');
+    return record;
+  }
+
+  deleteModule(deviceId: string, moduleId: string, ifMatch: string | undefined): void {
+    const record = this.getModule(deviceId, moduleId);
+    checkEtag(moduleEtag(record), ifMatch, 'Module');
+    if (moduleId.startsWith('$') && this.store.get(deviceId)?.capabilities.iotEdge) {
+      throw argumentInvalid(`Module '${moduleId}' belongs to the IoT Edge runtime and cannot be deleted while '${deviceId}' is an edge device.`);
+    }
+    this.modules.delete(deviceId, moduleId);
+    this.channel.disconnect(moduleKey(deviceId, moduleId), 'module deleted');
+    this.events.emit('moduleDeleted', { deviceId, moduleId });
+  }
+
+  /** The edge runtime's modules an edge device gets, as the hub creates them (those it lacks). */
+  private ensureEdgeModules(record: DeviceRecord): void {
+    if (!record.capabilities.iotEdge) return;
+    const created: ModuleRecord[] = [];
+    for (const moduleId of EDGE_SYSTEM_MODULES) {
+      if (this.modules.get(record.deviceId, moduleId)) continue;
+      created.push(newModule(record.deviceId, moduleId, null, readAuthentication(undefined, undefined)));
+    }
+    this.modules.saveMany(created);
+    for (const module of created) this.events.emit('moduleCreated', { deviceId: module.deviceId, moduleId: module.moduleId });
+  }
 
   get(deviceId: string): DeviceRecord {
     const record = this.store.get(deviceId);
@@ -113,8 +212,7 @@ export class RegistryService {
       modelId: '',
       twin: newTwin(now),
     };
-    if (typeof input.deviceScope === 'string') record.deviceScope = input.deviceScope;
-    if (Array.isArray(input.parentScopes)) record.parentScopes = input.parentScopes.filter((s): s is string => typeof s === 'string');
+    assignScopes(record, input, undefined, (id) => this.store.get(id));
     return record;
   }
 
@@ -145,8 +243,7 @@ export class RegistryService {
       capabilities,
       etagVersion: existing.etagVersion + 1,
     };
-    if (typeof input.deviceScope === 'string') record.deviceScope = input.deviceScope;
-    if (Array.isArray(input.parentScopes)) record.parentScopes = input.parentScopes.filter((s): s is string => typeof s === 'string');
+    assignScopes(record, input, existing, (id) => this.store.get(id));
     return { record, wasEnabled };
   }
 
@@ -168,6 +265,10 @@ export class RegistryService {
     const deleted = writes.deleted ?? [];
     this.store.commit([...created, ...updated.map((u) => u.record), ...(writes.twinsChanged ?? [])], deleted);
     for (const record of created) this.events.emit('deviceCreated', { deviceId: record.deviceId });
+    for (const record of created) this.ensureEdgeModules(record);
+    for (const { record } of updated) this.ensureEdgeModules(record);
+    // A deleted device's modules went with it (same transaction); the channel drops their
+    // connections with the device's (afterDelete), as it does when a device is disabled.
     // A device disabled while connected is dropped, as the hub does.
     for (const { record, wasEnabled } of updated) if (wasEnabled && record.status === 'disabled') this.channel.disconnect(record.deviceId, 'device disabled');
     for (const deviceId of deleted) this.afterDelete(deviceId);
@@ -178,7 +279,7 @@ export class RegistryService {
    * for each id it read before (HubReset does), so listeners hear of each one.
    */
   clearAll(): void {
-    this.store.clear();
+    this.store.clear(); // and every module (the store's dependents)
   }
 
   /** What deleting a device does beyond the store: drop its connection, tell listeners. */
@@ -187,8 +288,8 @@ export class RegistryService {
     this.events.emit('deviceDeleted', { deviceId });
   }
 
-  /** Marks a device's connection state; called by the MQTT face. */
-  setConnected(record: DeviceRecord, connected: boolean, modelId?: string): void {
+  /** Marks a device's or module's connection state; called by the MQTT face. */
+  setConnected(record: DeviceRecord | ModuleRecord, connected: boolean, modelId?: string): void {
     const now = isoTime();
     record.connectionState = connected ? 'Connected' : 'Disconnected';
     record.connectionStateUpdatedTime = now;
@@ -197,7 +298,21 @@ export class RegistryService {
     invalidateView(record);
     // Only persisted on disconnect: connection state is reset at start anyway, and this keeps
     // thousands of simultaneous connects off the disk.
-    if (!connected && this.store.get(record.deviceId) === record) this.store.save(record);
+    if (connected) return;
+    if (isModuleRecord(record)) {
+      if (this.modules.get(record.deviceId, record.moduleId) === record) this.modules.save(record);
+    } else if (this.store.get(record.deviceId) === record) this.store.save(record);
+  }
+
+  /** Whether a connection key still names an identity that may be connected (modules: their device enabled). */
+  mayConnect(record: DeviceRecord | ModuleRecord): boolean {
+    if (!isModuleRecord(record)) return record.status === 'enabled';
+    return this.store.get(record.deviceId)?.status === 'enabled';
+  }
+
+  /** The device a connection key belongs to (a module's device, or the device itself). */
+  deviceOf(key: string): DeviceRecord | undefined {
+    return this.store.get(splitIdentityKey(key).deviceId);
   }
 
   /** The C2D service reports how many messages wait for the device (the Device and twin `cloudToDeviceMessageCount`). */
@@ -212,7 +327,7 @@ export class RegistryService {
    * A device was heard from. Kept to the second: rewriting the timestamp (and dropping the cached
    * twin view) on every message cost more than the message itself at thousands per second.
    */
-  touch(record: DeviceRecord): void {
+  touch(record: DeviceRecord | ModuleRecord): void {
     const now = Date.now();
     if (now - (lastTouched.get(record) ?? 0) < 1000) return;
     lastTouched.set(record, now);
@@ -222,11 +337,18 @@ export class RegistryService {
 }
 
 export function checkRegistryEtag(record: DeviceRecord, ifMatch: string | undefined): void {
-  const wanted = ifMatchEtag(ifMatch, 'device');
+  checkEtag(registryEtag(record), ifMatch, 'Device');
+}
+
+/** `If-Match` against an identity's etag: absent or `*` is unconditional, a blank or malformed value is 412 (docs/protocol.md §2.4). */
+function checkEtag(current: string, ifMatch: string | undefined, what: 'Device' | 'Module'): void {
+  const wanted = ifMatchEtag(ifMatch, what === 'Device' ? 'device' : 'module');
   if (wanted === undefined) return;
-  const current = registryEtag(record);
   if (wanted !== current) {
-    throw new HubError('PreconditionFailed', `Precondition failed: Device version did not match, existing etag:${current} provided etag:${wanted}`);
+    throw new HubError(
+      'PreconditionFailed',
+      `Precondition failed: ${what} version did not match, existing etag:${current} provided etag:${wanted}`,
+    );
   }
 }
 
@@ -283,4 +405,27 @@ function readAuthentication(value: unknown, existing: DeviceAuthentication | und
     symmetricKey: { primaryKey: readKey(symmetric.primaryKey, 'primary'), secondaryKey: readKey(symmetric.secondaryKey, 'secondary') },
     x509Thumbprint: { primaryThumbprint: readThumbprint(thumbprint.primaryThumbprint), secondaryThumbprint: readThumbprint(thumbprint.secondaryThumbprint) },
   };
+}
+
+function newModule(deviceId: string, moduleId: string, managedBy: string | null, authentication: DeviceAuthentication): ModuleRecord {
+  return {
+    deviceId,
+    moduleId,
+    generationId: String(BigInt(`0x${randomBytes(7).toString('hex')}`)),
+    etagVersion: 1,
+    managedBy,
+    authentication,
+    connectionState: 'Disconnected',
+    connectionStateUpdatedTime: NEVER,
+    lastActivityTime: NEVER,
+    cloudToDeviceMessageCount: 0,
+    modelId: '',
+    twin: newTwin(),
+  };
+}
+
+function readManagedBy(value: unknown): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  if (typeof value !== 'string' || value.length > 128) throw argumentInvalid('managedBy must be a string of at most 128 characters.');
+  return value;
 }

@@ -1,8 +1,10 @@
 import { methodRequestTopic } from '../../protocol/topics.js';
 import type { DeviceChannel } from '../device-channel.js';
-import { HubError, deviceNotFound } from '../errors.js';
+import { HubError, deviceNotFound, moduleNotFound } from '../errors.js';
 import type { HubEvents } from '../events.js';
+import { moduleKey } from '../identity/module-record.js';
 import type { DeviceStore } from '../store/device-store.js';
+import type { ModuleStore } from '../store/module-store.js';
 import { METHOD_CONNECT_TIMEOUT, METHOD_NAME_MAX_CHARS, METHOD_PAYLOAD_MAX_BYTES, METHOD_RESPONSE_TIMEOUT } from '../limits.js';
 import { readMethodResponsePayload } from './method-response-payload.js';
 
@@ -24,6 +26,7 @@ export interface MethodResult {
 const METHOD_NAME = /^[!%&'*\-.0-9A-Z^_`a-z|~]+$/;
 
 interface Pending {
+  /** the connection key the request went to: a device id, or `{deviceId}/{moduleId}` */
   deviceId: string;
   resolve: (result: MethodResult) => void;
   reject: (error: HubError) => void;
@@ -71,31 +74,31 @@ export class MethodService {
 
   constructor(
     private readonly store: DeviceStore,
+    private readonly modules: ModuleStore,
     private readonly channel: DeviceChannel,
     private readonly events: HubEvents,
   ) {}
 
-  async invoke(deviceId: string, call: MethodCall): Promise<MethodResult> {
+  /**
+   * Invokes a method on a device, or with `moduleId` on that module (`POST
+   * /twins/{id}/modules/{mid}/methods`): the same timeouts, errors and correlation; the request
+   * goes to that one module's connection.
+   */
+  async invoke(deviceId: string, call: MethodCall, moduleId?: string): Promise<MethodResult> {
     if (!this.store.has(deviceId)) throw deviceNotFound(deviceId);
+    if (moduleId !== undefined && !this.modules.get(deviceId, moduleId)) throw moduleNotFound(deviceId, moduleId);
+    const key = moduleId === undefined ? deviceId : moduleKey(deviceId, moduleId);
+    const who = moduleId === undefined ? { deviceId } : { deviceId, moduleId };
     const started = performance.now();
     try {
-      const result = await this.dispatch(deviceId, call);
+      const result = await this.dispatch(key, call);
       this.events.emit('methodInvoked', {
-        deviceId,
-        methodName: call.methodName,
-        payload: call.payload,
-        status: result.status,
-        response: result.payload,
-        durationMs: performance.now() - started,
+        ...who, methodName: call.methodName, payload: call.payload, status: result.status, response: result.payload, durationMs: performance.now() - started,
       });
       return result;
     } catch (error) {
       this.events.emit('methodInvoked', {
-        deviceId,
-        methodName: call.methodName,
-        payload: call.payload,
-        error: (error as Error).message,
-        durationMs: performance.now() - started,
+        ...who, methodName: call.methodName, payload: call.payload, error: (error as Error).message, durationMs: performance.now() - started,
       });
       throw error;
     }
@@ -124,7 +127,7 @@ export class MethodService {
     });
   }
 
-  /** A device's `$iothub/methods/res/{status}/?$rid=` publish. Late or foreign answers are dropped. */
+  /** A device's or module's (by connection key) `$iothub/methods/res/{status}/?$rid=` publish. Late or foreign answers are dropped. */
   handleResponse(deviceId: string, rid: string, status: number, body: Buffer): void {
     const pending = this.pending.get(rid);
     if (!pending || pending.deviceId !== deviceId) return;

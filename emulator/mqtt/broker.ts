@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { classifySubscription } from '../../protocol/topics.js';
 import type { HubEvents } from '../events.js';
 import { authenticateDevice } from '../identity/auth.js';
+import { splitIdentityKey } from '../identity/module-record.js';
 import type { RegistryService } from '../identity/registry-service.js';
 import type { SessionStore } from '../store/session-store.js';
 import { subscriptionsOf, type DeviceConnections } from './device-connections.js';
@@ -11,6 +12,7 @@ import type { HubGate } from '../faults/hub-gate.js';
 import { MQTT_CONNECT_TIMEOUT_MS, MQTT_HEARTBEAT_MS, MQTT_MAX_KEEPALIVE_SECONDS, MQTT_MAX_SUBSCRIPTIONS, TIMER_MAX_DELAY_MS } from '../limits.js';
 
 interface DeviceClientState {
+  /** the client id: a device id, or `{deviceId}/{moduleId}` for a module */
   deviceId: string;
   tokenExpiry: number;
   expiryTimer?: NodeJS.Timeout;
@@ -34,16 +36,19 @@ function refusal(returnCode: number, message: string): AuthenticateError {
 
 /**
  * Parses `{host}/{deviceId}/?api-version=…&model-id=…` leniently (docs/protocol.md §1.2, §8.9): the `?` and
- * api-version are optional, and the host part is not compared (see identity/auth.ts).
+ * api-version are optional, and the host part is not compared (see identity/auth.ts). A module's
+ * is `{host}/{deviceId}/{moduleId}/…`, naming its client id `{deviceId}/{moduleId}`.
  */
-function parseUsername(username: string | undefined): { deviceId: string; modelId?: string } | undefined {
+function parseUsername(username: string | undefined, clientId: string): { deviceId: string; modelId?: string } | undefined {
   if (!username) return undefined;
   const parts = username.split('/');
   if (parts.length < 2 || !parts[1]) return undefined;
-  const rest = parts.slice(2).join('/');
+  const idParts = clientId.includes('/') ? 2 : 1;
+  if (parts.length < 1 + idParts) return undefined;
+  const rest = parts.slice(1 + idParts).join('/');
   const query = rest.startsWith('?') ? rest.slice(1) : rest;
   const modelId = new URLSearchParams(query).get('model-id') ?? undefined;
-  return { deviceId: parts[1], modelId };
+  return { deviceId: parts.slice(1, 1 + idParts).join('/'), modelId };
 }
 
 export interface BrokerDependencies {
@@ -73,22 +78,19 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
     authenticate(client, username, password, done) {
       const hubClient = client as HubClient;
       const clientId = client.id;
-      const user = parseUsername(username);
+      const user = parseUsername(username, clientId);
       if (!user || user.deviceId !== clientId) {
         log.info({ clientId, username }, 'connection refused: username does not name the client id');
         return done(refusal(4, 'Bad username or password'), false);
       }
-      if (clientId.includes('/')) {
-        log.info({ clientId }, 'connection refused: module identities are not supported');
-        return done(refusal(5, 'Not authorized'), false);
-      }
-      const record = registry.find(clientId);
+      // A client id `{deviceId}/{moduleId}` is a module identity (docs/protocol.md §1.2).
+      const record = registry.findIdentity(clientId);
       if (!record) {
-        log.info({ deviceId: clientId }, 'connection refused: unknown device');
+        log.info({ deviceId: clientId }, 'connection refused: unknown device or module');
         return done(refusal(5, 'Not authorized'), false);
       }
-      // EMULATOR CHOICE (docs/protocol.md §1.2): a disabled device is refused with CONNACK 5.
-      if (record.status !== 'enabled') {
+      // EMULATOR CHOICE (docs/protocol.md §1.2): a disabled device (or a module of one) is refused with CONNACK 5.
+      if (!registry.mayConnect(record)) {
         log.info({ deviceId: clientId }, 'connection refused: device is disabled');
         return done(refusal(5, 'Not authorized'), false);
       }
@@ -153,7 +155,7 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
         const retain = packet.retain;
         // Never stored as a retained message: IoT Hub has none.
         packet.retain = false;
-        const record = registry.find(state.deviceId);
+        const record = registry.findIdentity(state.deviceId);
         if (record) registry.touch(record);
         // aedes publishes a client's Will through this same hook when the connection drops.
         const will = packet === (client as unknown as { will?: unknown }).will;
@@ -184,8 +186,8 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
     const hubClient = client as HubClient;
     const state = hubClient[stateKey];
     if (!state) return;
-    const record = registry.find(state.deviceId);
-    if (!record || record.status !== 'enabled') {
+    const record = registry.findIdentity(state.deviceId);
+    if (!record || !registry.mayConnect(record)) {
       client.close();
       return;
     }
@@ -193,7 +195,7 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
     connections.attach(state.deviceId, client);
     registry.setConnected(record, true, state.modelId);
     armExpiry(client, state);
-    events.emit('deviceConnected', { deviceId: state.deviceId, transport: hubClient.transport ?? 'mqtt' });
+    events.emit('deviceConnected', { ...splitIdentityKey(state.deviceId), transport: hubClient.transport ?? 'mqtt' });
   });
 
   broker.on('subscribe', (subscriptions, client) => {
@@ -223,9 +225,9 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
     if (!state) return;
     if (state.expiryTimer) clearTimeout(state.expiryTimer);
     if (!connections.detach(state.deviceId, client)) return;
-    const record = registry.find(state.deviceId);
+    const record = registry.findIdentity(state.deviceId);
     if (record) registry.setConnected(record, false);
-    events.emit('deviceDisconnected', { deviceId: state.deviceId, reason });
+    events.emit('deviceDisconnected', { ...splitIdentityKey(state.deviceId), reason });
   };
   broker.on('clientError', (client: Client) => onGone(client, 'error'));
 

@@ -1,5 +1,5 @@
 import type { Client } from 'aedes';
-import { DESIRED_FILTER, METHODS_FILTER, TWIN_RESPONSE_FILTER, c2dFilter, type SubscriptionKind } from '../../protocol/topics.js';
+import { DESIRED_FILTER, METHODS_FILTER, TWIN_RESPONSE_FILTER, c2dFilter, moduleInputsFilter, type SubscriptionKind } from '../../protocol/topics.js';
 import type { DeviceChannel } from '../device-channel.js';
 
 interface Waiter {
@@ -18,6 +18,10 @@ function filterFor(deviceId: string, kind: SubscriptionKind): string {
       return TWIN_RESPONSE_FILTER;
     case 'c2d':
       return c2dFilter(deviceId);
+    case 'inputs': {
+      const slash = deviceId.indexOf('/');
+      return moduleInputsFilter(deviceId.slice(0, slash), deviceId.slice(slash + 1));
+    }
   }
 }
 
@@ -28,10 +32,15 @@ export function subscriptionsOf(client: Client): Record<string, unknown> {
   return (client as unknown as { subscriptions: Record<string, unknown> }).subscriptions;
 }
 
-/** The live MQTT connection of each device, and delivery to exactly that connection. */
+/**
+ * The live MQTT connection of each device and each module (keyed by client id: `{deviceId}` or
+ * `{deviceId}/{moduleId}`), and delivery to exactly that connection.
+ */
 export class DeviceConnections implements DeviceChannel {
   private readonly clients = new Map<string, Client>();
   private readonly waiters = new Map<string, Set<Waiter>>();
+  /** the connected modules of each device, so a device's disconnect reaches them without a scan */
+  private readonly modulesOf = new Map<string, Set<string>>();
 
   get count(): number {
     return this.clients.size;
@@ -43,6 +52,16 @@ export class DeviceConnections implements DeviceChannel {
 
   attach(deviceId: string, client: Client): void {
     this.clients.set(deviceId, client);
+    const slash = deviceId.indexOf('/');
+    if (slash >= 0) {
+      const device = deviceId.slice(0, slash);
+      let set = this.modulesOf.get(device);
+      if (!set) {
+        set = new Set();
+        this.modulesOf.set(device, set);
+      }
+      set.add(deviceId);
+    }
     this.wake(deviceId);
   }
 
@@ -50,6 +69,13 @@ export class DeviceConnections implements DeviceChannel {
   detach(deviceId: string, client: Client): boolean {
     if (this.clients.get(deviceId) !== client) return false;
     this.clients.delete(deviceId);
+    const slash = deviceId.indexOf('/');
+    if (slash >= 0) {
+      const device = deviceId.slice(0, slash);
+      const set = this.modulesOf.get(device);
+      set?.delete(deviceId);
+      if (set?.size === 0) this.modulesOf.delete(device);
+    }
     return true;
   }
 
@@ -110,8 +136,12 @@ export class DeviceConnections implements DeviceChannel {
     return picked;
   }
 
+  /** Closes a connection; a device's also closes its modules' (the device was disabled or deleted). */
   disconnect(deviceId: string): void {
     this.clients.get(deviceId)?.close();
+    if (deviceId.includes('/')) return;
+    const modules = this.modulesOf.get(deviceId);
+    if (modules) for (const key of [...modules]) this.clients.get(key)?.close();
   }
 
   closeAll(): void {
@@ -124,5 +154,6 @@ export class DeviceConnections implements DeviceChannel {
     this.waiters.clear();
     for (const client of this.clients.values()) client.close();
     this.clients.clear();
+    this.modulesOf.clear();
   }
 }

@@ -2,6 +2,7 @@ import { parseDevicePublish, twinResponseTopic, type DevicePublish } from '../..
 import { mqttTwinErrorBody } from '../error-rendering.js';
 import { HubError } from '../errors.js';
 import type { HubEventMap, HubEvents } from '../events.js';
+import { splitIdentityKey } from '../identity/module-record.js';
 import type { MethodService } from '../methods/method-service.js';
 import { isoTime } from '../time.js';
 import type { TwinService } from '../twin/twin-service.js';
@@ -51,7 +52,8 @@ export class DeviceRouter {
           const fault = readDeviceFault(properties);
           if (fault) this.onDeviceFault(deviceId, fault);
         }
-        const event = { deviceId, payload, properties, enqueuedTime: isoTime() };
+        // A module's telemetry carries its module id (the hub's iothub-connection-module-id).
+        const event = { ...splitIdentityKey(deviceId), payload, properties, enqueuedTime: isoTime() };
         if (!this.gate || this.gate.idle) {
           this.events.emit('telemetry', event);
           return 0;

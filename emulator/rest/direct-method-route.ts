@@ -6,7 +6,8 @@ import { readMethodCall, type MethodService } from '../methods/method-service.js
 import { closeAfterAnswer, readBody, tooLarge } from './request-body.js';
 import { HubGate } from '../faults/hub-gate.js';
 
-const ROUTE = /^\/twins\/([^/?]+)\/methods\/?(?:\?|$)/i;
+// The device form and the module form (`/twins/{id}/modules/{mid}/methods`, docs/protocol.md §3.4).
+const ROUTE = /^\/twins\/([^/?]+)(?:\/modules\/([^/?]+))?\/methods\/?(?:\?|$)/i;
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
@@ -23,13 +24,15 @@ export function directMethodRoute(auth: ServiceAuthenticator, methods: MethodSer
     const match = ROUTE.exec(req.url ?? '');
     if (!match) return false;
     let deviceId: string | undefined;
+    let moduleId: string | undefined;
     try {
       deviceId = decodeURIComponent(match[1]);
+      if (match[2] !== undefined) moduleId = decodeURIComponent(match[2]);
     } catch {
       deviceId = undefined;
     }
     readBody(req, (body) => {
-      handle(deviceId, req, body).then(
+      handle(deviceId, moduleId, req, body).then(
         (result) => send(res, 200, result),
         (error: unknown) => {
           const hubError = asHubError(error);
@@ -43,7 +46,7 @@ export function directMethodRoute(auth: ServiceAuthenticator, methods: MethodSer
     return true;
   };
 
-  async function handle(deviceId: string | undefined, req: IncomingMessage, body: Buffer | undefined): Promise<unknown> {
+  async function handle(deviceId: string | undefined, moduleId: string | undefined, req: IncomingMessage, body: Buffer | undefined): Promise<unknown> {
     auth.authorize(req.headers.authorization, ['ServiceConnect']);
     if (deviceId === undefined) throw new HubError('ArgumentInvalid', 'The device id in the path is not valid percent-encoding.');
     if (body === undefined) throw tooLarge();
@@ -63,7 +66,7 @@ export function directMethodRoute(auth: ServiceAuthenticator, methods: MethodSer
         gate.check('methods', () => gate.faults.restFault('POST', req.url ?? '') ?? gate.faults.operationFault('methods', id), units, body.length),
       );
     }
-    return methods.invoke(deviceId, call);
+    return methods.invoke(deviceId, call, moduleId);
   }
 }
 

@@ -22,5 +22,18 @@ export function twinsRouter(auth: ServiceAuthenticator, twins: TwinService): Rou
     res.json(twins.replace(param(req, 'id'), jsonBody(req), ifMatch(req)));
   });
 
+  // Module twins (docs/protocol.md §3.3): the same rules under /twins/{id}/modules/{mid}.
+  router.get('/twins/:id/modules/:mid', read, (req, res) => {
+    res.json(twins.get(param(req, 'id'), param(req, 'mid')));
+  });
+
+  router.patch('/twins/:id/modules/:mid', write, (req, res) => {
+    res.json(twins.update(param(req, 'id'), jsonBody(req), ifMatch(req), param(req, 'mid')));
+  });
+
+  router.put('/twins/:id/modules/:mid', write, (req, res) => {
+    res.json(twins.replace(param(req, 'id'), jsonBody(req), ifMatch(req), param(req, 'mid')));
+  });
+
   return router;
 }

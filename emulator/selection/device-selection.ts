@@ -1,6 +1,8 @@
 import type { DeviceRecord } from '../identity/device-record.js';
 import { runQuery, type Query } from '../query/index.js';
+import { moduleKey, type ModuleRecord } from '../identity/module-record.js';
 import type { DeviceStore } from '../store/device-store.js';
+import type { ModuleStore } from '../store/module-store.js';
 import { twinView } from '../twin/twin-view.js';
 import { scanPage, sliceArray, type Page, type PageRequest } from './paging.js';
 
@@ -14,11 +16,14 @@ export type DeviceJobRecords = (deviceIds?: readonly string[], afterRowid?: numb
  * page after the key the previous one ended on instead of evaluating everything before it.
  */
 export class DeviceSelection {
-  constructor(private readonly store: DeviceStore) {}
+  constructor(
+    private readonly store: DeviceStore,
+    private readonly modules: ModuleStore,
+  ) {}
 
   /**
-   * The ids a job condition selects, in registry order. The emulator has no module identities,
-   * so a `FROM devices.modules` condition (docs/protocol.md §4.6) selects nothing.
+   * The device ids a job condition selects, in registry order. Jobs stay device-only as on the
+   * hub (docs/jobs.md), so a `FROM devices.modules` condition (docs/protocol.md §4.6) selects nothing.
    */
   select(query: Query): string[] {
     if (query.source !== 'devices') return [];
@@ -27,6 +32,43 @@ export class DeviceSelection {
       if (query.matches(twinView(record))) ids.push(record.deviceId);
     }
     return ids;
+  }
+
+  /**
+   * The twins a condition selects, by connection key: device ids for `FROM devices`, and
+   * `{deviceId}/{moduleId}` for `FROM devices.modules` (configurations target either).
+   */
+  selectKeys(query: Query): string[] {
+    if (query.source === 'devices') return this.select(query);
+    if (query.source !== 'devices.modules') return [];
+    const keys: string[] = [];
+    for (const record of this.moduleCandidates(query)) if (query.matches(twinView(record))) keys.push(moduleKeyOf(record));
+    return keys;
+  }
+
+  /** The service view of one twin by connection key, or undefined when it does not exist. */
+  viewOf(key: string): object | undefined {
+    const slash = key.indexOf('/');
+    const record = slash < 0 ? this.store.get(key) : this.modules.getByKey(key);
+    return record && twinView(record);
+  }
+
+  /**
+   * How many rows a full query yields (a configuration's metric queries), with each twin seen
+   * through `decorate` (which adds the twin's `configurations` statuses).
+   */
+  count(query: Query, decorate: (key: string, view: object) => object): number {
+    const rows: object[] = [];
+    if (query.source === 'devices') for (const record of this.candidates(query)) rows.push(decorate(record.deviceId, twinView(record)));
+    else if (query.source === 'devices.modules') for (const record of this.moduleCandidates(query)) rows.push(decorate(moduleKeyOf(record), twinView(record)));
+    const result = runQuery(query, rows);
+    // An aggregate (SELECT COUNT() …) yields one row holding the number.
+    if (query.itemType === 'Raw' && result.length === 1) {
+      const only = result[0] as Record<string, unknown>;
+      const values = Object.values(only);
+      if (values.length === 1 && typeof values[0] === 'number' && /count\s*\(/i.test(query.text)) return values[0];
+    }
+    return result.length;
   }
 
   /** One page of a query's results, over twins or (given the jobs component's records) device-job records. */
@@ -55,10 +97,25 @@ export class DeviceSelection {
         const after = typeof page.after === 'number' ? page.after : undefined;
         return scanPage(query, deviceJobs(undefined, after), (row) => row.record, (row) => row.rowid, undefined, after === undefined ? page.offset : 0, page);
       }
-      case 'devices.modules':
-        // The emulator has no module identities yet, so there are no module twins to return.
-        return { items: [], more: false };
+      case 'devices.modules': {
+        if (query.itemType === 'Raw') {
+          const rows: object[] = [];
+          for (const record of this.moduleCandidates(query)) rows.push(twinView(record));
+          return sliceArray(runQuery(query, rows), page);
+        }
+        if (query.deviceIds) return scanPage(query, this.moduleCandidates(query), twinView, undefined, undefined, page.offset, page);
+        const resume = typeof page.after === 'string' && this.modules.getByKey(page.after) ? page.after : undefined;
+        return scanPage(query, this.modules.all(), twinView, moduleKeyOf, resume, resume === undefined ? page.offset : 0, page);
+      }
     }
+  }
+
+  /** Module twins in registry order, through the per-device index when the WHERE pins deviceIds. */
+  private moduleCandidates(query: Query): Iterable<ModuleRecord> {
+    if (!query.deviceIds) return this.modules.all();
+    const records: ModuleRecord[] = [];
+    for (const id of query.deviceIds) for (const record of this.modules.ofDevice(id)) records.push(record);
+    return records;
   }
 
   /** The records a query can match: those its deviceIds hint names (in that order), else all. */
@@ -71,4 +128,8 @@ export class DeviceSelection {
     }
     return records;
   }
+}
+
+function moduleKeyOf(record: ModuleRecord): string {
+  return moduleKey(record.deviceId, record.moduleId);
 }

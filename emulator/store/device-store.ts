@@ -1,6 +1,13 @@
 import type { DeviceRecord } from '../identity/device-record.js';
 import type { Db } from './database.js';
 
+/** What is owned by a device and goes with it (its modules): rows deleted in the same transaction. */
+export interface DeviceDependents {
+  deleteRowsOf(deviceId: string): void;
+  forgetDevice(deviceId: string): void;
+  clear(): void;
+}
+
 /**
  * Devices and their twins. All records live in memory (reads and queries never touch SQLite or
  * parse JSON); every change is written through before the caller answers, so a kill loses nothing.
@@ -13,13 +20,19 @@ export class DeviceStore {
   // Built once: better-sqlite3 makes a new wrapper for every transaction() call.
   private readonly commitAll;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly dependents?: DeviceDependents,
+  ) {
     this.upsertStatement = db.prepare('INSERT INTO devices (device_id, record) VALUES (?, ?) ON CONFLICT(device_id) DO UPDATE SET record = excluded.record');
     this.deleteStatement = db.prepare('DELETE FROM devices WHERE device_id = ?');
     this.clearStatement = db.prepare('DELETE FROM devices');
     this.commitAll = db.transaction((records: readonly DeviceRecord[], deviceIds: readonly string[]) => {
       for (const record of records) this.upsertStatement.run(record.deviceId, JSON.stringify(record));
-      for (const id of deviceIds) this.deleteStatement.run(id);
+      for (const id of deviceIds) {
+        this.deleteStatement.run(id);
+        this.dependents?.deleteRowsOf(id);
+      }
     });
     for (const row of db.prepare('SELECT record FROM devices').iterate() as Iterable<{ record: string }>) {
       const record = JSON.parse(row.record) as DeviceRecord;
@@ -61,16 +74,21 @@ export class DeviceStore {
     if (records.length === 0 && deviceIds.length === 0) return;
     this.commitAll(records, deviceIds);
     for (const record of records) this.records.set(record.deviceId, record);
-    for (const id of deviceIds) this.records.delete(id);
+    for (const id of deviceIds) {
+      this.records.delete(id);
+      this.dependents?.forgetDevice(id);
+    }
   }
 
   delete(deviceId: string): boolean {
-    this.deleteStatement.run(deviceId);
-    return this.records.delete(deviceId);
+    const had = this.records.has(deviceId);
+    this.commit([], [deviceId]);
+    return had;
   }
 
   clear(): void {
     this.clearStatement.run();
+    this.dependents?.clear();
     this.records.clear();
   }
 }

@@ -50,4 +50,20 @@ export const migrations: readonly string[] = [
     records        TEXT NOT NULL
   );
   `,
+  // Module identities and their twins (docs/protocol.md §12.1), one row per module.
+  `
+  CREATE TABLE modules (
+    device_id TEXT NOT NULL,
+    module_id TEXT NOT NULL,
+    record    TEXT NOT NULL,
+    PRIMARY KEY (device_id, module_id)
+  );
+  `,
+  // Configurations (automatic device management), one row each.
+  `
+  CREATE TABLE configurations (
+    configuration_id TEXT PRIMARY KEY,
+    record           TEXT NOT NULL
+  );
+  `,
 ];

@@ -1,15 +1,17 @@
 import { ifMatchEtag } from '../if-match.js';
 import { desiredPatchTopic } from '../../protocol/topics.js';
 import type { DeviceChannel } from '../device-channel.js';
-import { HubError, deviceNotFound } from '../errors.js';
+import { HubError, deviceNotFound, moduleNotFound } from '../errors.js';
 import type { HubEvents } from '../events.js';
 import type { DeviceRecord } from '../identity/device-record.js';
+import { isModuleRecord, moduleKey, splitIdentityKey, type ModuleRecord } from '../identity/module-record.js';
 import type { DeviceStore } from '../store/device-store.js';
+import type { ModuleStore } from '../store/module-store.js';
 import { isoTime } from '../time.js';
 import { isJsonObject, type JsonObject } from './json.js';
 import { checkSectionSize, validateSection } from './twin-limits.js';
 import { effectiveChange, mergeIntoSection, previewMerge, replaceSection } from './twin-merge.js';
-import { deviceTwinView, invalidateView, twinEtag, twinView } from './twin-view.js';
+import { deviceTwinView, invalidateView, twinEtag, twinView, type TwinOwner } from './twin-view.js';
 
 /** A service-side change to one twin: what `PATCH`/`PUT /twins/{id}` and twin jobs carry. */
 export interface ServiceTwinChange {
@@ -27,17 +29,19 @@ interface MergeEffects {
 export class TwinService {
   constructor(
     private readonly store: DeviceStore,
+    private readonly modules: ModuleStore,
     private readonly channel: DeviceChannel,
     private readonly events: HubEvents,
   ) {}
 
-  get(deviceId: string): JsonObject {
-    return twinView(this.require(deviceId));
+  /** A device twin, or with `moduleId` that module's twin (docs/protocol.md §3.3). */
+  get(deviceId: string, moduleId?: string): JsonObject {
+    return twinView(this.require(deviceId, moduleId));
   }
 
   /** PATCH semantics (docs/protocol.md §2.3): merge, null deletes; `desired: null` / `tags: null` clear the section. */
-  update(deviceId: string, body: unknown, ifMatch: string | undefined): JsonObject {
-    const record = this.require(deviceId);
+  update(deviceId: string, body: unknown, ifMatch: string | undefined, moduleId?: string): JsonObject {
+    const record = this.require(deviceId, moduleId);
     const change = readServiceChange(body);
     checkTwinEtag(record, ifMatch);
     const effects = this.merge(record, change);
@@ -49,8 +53,8 @@ export class TwinService {
   }
 
   /** PUT semantics: tags and desired replaced wholesale; a missing section means "empty" (docs/protocol.md §2.3). */
-  replace(deviceId: string, body: unknown, ifMatch: string | undefined): JsonObject {
-    const record = this.require(deviceId);
+  replace(deviceId: string, body: unknown, ifMatch: string | undefined, moduleId?: string): JsonObject {
+    const record = this.require(deviceId, moduleId);
     const change = readServiceChange(body);
     checkTwinEtag(record, ifMatch);
     const tags = change.tags ?? {};
@@ -65,23 +69,24 @@ export class TwinService {
     record.twin.version += 1;
     record.twin.etag += 1;
     this.commit(record);
-    this.events.emit('twinUpdated', { deviceId, side: 'service', section: 'tags', patch: tags, version: record.twin.version });
+    this.events.emit('twinUpdated', { ...owner(record), side: 'service', section: 'tags', patch: tags, version: record.twin.version });
     this.notifyDesired(record, notification);
     return twinView(record);
   }
 
   /**
-   * A twin-update job's slice: `change` (read by readServiceChange) applied to each device as
+   * A twin-update job's slice (or a configuration's): `change` (read by readServiceChange) applied to each twin as
    * `update()` applies it — the same rules, `$metadata`, events and desired notifications — with
    * every changed twin saved in one transaction (a savepoint inside a caller's transaction).
    * Returns, per device in order, undefined when it was updated or the error that refused it.
    */
   updateMany(deviceIds: readonly string[], change: ServiceTwinChange, ifMatch: string | undefined): unknown[] {
     const outcomes: unknown[] = [];
-    const changed: { record: DeviceRecord; effects: MergeEffects }[] = [];
-    for (const deviceId of deviceIds) {
+    const changed: { record: TwinOwner; effects: MergeEffects }[] = [];
+    for (const key of deviceIds) {
       try {
-        const record = this.require(deviceId);
+        // Keys `{deviceId}/{moduleId}` name module twins (configurations apply to those too).
+        const record = this.requireKey(key);
         checkTwinEtag(record, ifMatch);
         const effects = this.merge(record, change);
         if (effects) {
@@ -93,7 +98,14 @@ export class TwinService {
         outcomes.push(error);
       }
     }
-    this.store.commit(changed.map((c) => c.record));
+    const devices: DeviceRecord[] = [];
+    const modules: ModuleRecord[] = [];
+    for (const { record } of changed) {
+      if (isModuleRecord(record)) modules.push(record);
+      else devices.push(record);
+    }
+    this.store.commit(devices);
+    this.modules.saveMany(modules);
     for (const { record, effects } of changed) this.announce(record, effects);
     return outcomes;
   }
@@ -113,7 +125,7 @@ export class TwinService {
    * Applies a merge change to the record in memory, validating everything before touching it so
    * a rejected change writes nothing. Returns what to announce once saved (undefined: no change).
    */
-  private merge(record: DeviceRecord, change: ServiceTwinChange): MergeEffects | undefined {
+  private merge(record: TwinOwner, change: ServiceTwinChange): MergeEffects | undefined {
     const twin = record.twin;
     const tagsPatch = change.tags === null ? nullsFor(twin.tags) : change.tags;
     const desiredPatch = change.desired === null ? nullsFor(twin.desired.properties) : change.desired;
@@ -139,57 +151,86 @@ export class TwinService {
   }
 
   /** The events (and the desired notification to the device) a saved service change causes. */
-  private announce(record: DeviceRecord, effects: MergeEffects): void {
+  private announce(record: TwinOwner, effects: MergeEffects): void {
     if (effects.tagsPatch) {
-      this.events.emit('twinUpdated', { deviceId: record.deviceId, side: 'service', section: 'tags', patch: effects.tagsPatch, version: record.twin.version });
+      this.events.emit('twinUpdated', { ...owner(record), side: 'service', section: 'tags', patch: effects.tagsPatch, version: record.twin.version });
     }
     if (effects.notification) this.notifyDesired(record, effects.notification);
   }
 
-  /** The device's own twin GET over MQTT. */
-  getForDevice(deviceId: string): JsonObject {
-    return deviceTwinView(this.require(deviceId));
+  /** The device's (or module's, by connection key `{d}/{m}`) own twin GET over MQTT. */
+  getForDevice(key: string): JsonObject {
+    return deviceTwinView(this.requireKey(key));
   }
 
-  /** A device's reported-properties PATCH; returns the new reported `$version`. */
-  patchReported(deviceId: string, patch: unknown): number {
-    const record = this.require(deviceId);
+  /** A device's or module's reported-properties PATCH (by connection key); returns the new reported `$version`. */
+  patchReported(key: string, patch: unknown): number {
+    const record = this.requireKey(key);
     if (!isJsonObject(patch)) throw new HubError('ArgumentInvalid', 'The reported properties patch must be a JSON object.');
     validateSection('reported', patch, true);
     checkSectionSize('reported', previewMerge(record.twin.reported.properties, patch));
     mergeIntoSection(record.twin.reported, patch, isoTime(), false);
     record.twin.version += 1;
     this.commit(record);
-    this.events.emit('twinUpdated', { deviceId, side: 'device', section: 'reported', patch, version: record.twin.reported.version });
+    this.events.emit('twinUpdated', { ...owner(record), side: 'device', section: 'reported', patch, version: record.twin.reported.version });
     return record.twin.reported.version;
   }
 
-  private notifyDesired(record: DeviceRecord, change: JsonObject): void {
+  private notifyDesired(record: TwinOwner, change: JsonObject): void {
     const version = record.twin.desired.version;
-    this.events.emit('twinUpdated', { deviceId: record.deviceId, side: 'service', section: 'desired', patch: change, version });
-    if (!this.channel.isSubscribed(record.deviceId, 'desired')) return;
-    this.channel.send(record.deviceId, desiredPatchTopic(version), JSON.stringify({ ...change, $version: version }));
+    this.events.emit('twinUpdated', { ...owner(record), side: 'service', section: 'desired', patch: change, version });
+    // A module's notification goes to that module's connection only (key `{d}/{m}`).
+    const key = isModuleRecord(record) ? moduleKey(record.deviceId, record.moduleId) : record.deviceId;
+    if (!this.channel.isSubscribed(key, 'desired')) return;
+    this.channel.send(key, desiredPatchTopic(version), JSON.stringify({ ...change, $version: version }));
   }
 
-  private commit(record: DeviceRecord): void {
+  private commit(record: TwinOwner): void {
     // Saves what the store holds now: a registry update may have replaced the record object
-    // (sharing this twin) meanwhile, and a deleted device stays deleted.
-    const current = this.store.get(record.deviceId);
+    // (sharing this twin) meanwhile, and a deleted device or module stays deleted.
     invalidateView(record);
+    if (isModuleRecord(record)) {
+      const current = this.modules.get(record.deviceId, record.moduleId);
+      if (!current) return;
+      invalidateView(current);
+      this.modules.save(current);
+      return;
+    }
+    const current = this.store.get(record.deviceId);
     if (!current) return;
     invalidateView(current);
     this.store.save(current);
   }
 
-  private require(deviceId: string): DeviceRecord {
+  private require(deviceId: string, moduleId?: string): TwinOwner {
+    if (moduleId !== undefined) {
+      const module = this.modules.get(deviceId, moduleId);
+      if (module) return module;
+      if (!this.store.has(deviceId)) throw deviceNotFound(deviceId);
+      throw moduleNotFound(deviceId, moduleId);
+    }
+    return this.requireDevice(deviceId);
+  }
+
+  private requireDevice(deviceId: string): DeviceRecord {
     const record = this.store.get(deviceId);
     if (!record) throw deviceNotFound(deviceId);
     return record;
   }
+
+  private requireKey(key: string): TwinOwner {
+    const { deviceId, moduleId } = splitIdentityKey(key);
+    return this.require(deviceId, moduleId);
+  }
+}
+
+/** Who an event is about: a device, or a module on it. */
+function owner(record: TwinOwner): { deviceId: string; moduleId?: string } {
+  return isModuleRecord(record) ? { deviceId: record.deviceId, moduleId: record.moduleId } : { deviceId: record.deviceId };
 }
 
 /** `If-Match` against the twin etag: absent or `*` is unconditional, a blank or malformed value is 412 (docs/protocol.md §2.4). */
-export function checkTwinEtag(record: DeviceRecord, ifMatch: string | undefined): void {
+export function checkTwinEtag(record: TwinOwner, ifMatch: string | undefined): void {
   const wanted = ifMatchEtag(ifMatch, 'twin');
   if (wanted === undefined) return;
   if (wanted !== twinEtag(record.twin.etag)) {

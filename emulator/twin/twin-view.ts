@@ -1,5 +1,7 @@
 import type { DeviceRecord, TwinState } from '../identity/device-record.js';
 import { registryEtag } from '../identity/device-json.js';
+import { moduleEtag } from '../identity/module-json.js';
+import { isModuleRecord, type ModuleRecord } from '../identity/module-record.js';
 import { isoTime } from '../time.js';
 import type { JsonObject } from './json.js';
 import { newSection } from './twin-merge.js';
@@ -19,17 +21,20 @@ export function twinEtag(counter: number): string {
 // these without rebuilding them. A non-enumerable symbol property (not a WeakMap: its lookup was
 // a third of a selective scan) stays out of JSON.stringify and out of `{...record}` copies.
 const viewKey = Symbol('twin view');
-type WithView = DeviceRecord & { [viewKey]?: JsonObject };
+type WithView = { [viewKey]?: JsonObject };
 
-export function invalidateView(record: DeviceRecord): void {
+/** Anything with a twin: a device or a module. */
+export type TwinOwner = DeviceRecord | ModuleRecord;
+
+export function invalidateView(record: TwinOwner): void {
   if ((record as WithView)[viewKey] !== undefined) (record as WithView)[viewKey] = undefined;
 }
 
 /** The service view of a twin (docs/protocol.md §2.1), as GET /twins/{id} and queries return it. Treat as read-only. */
-export function twinView(record: DeviceRecord): JsonObject {
+export function twinView(record: TwinOwner): JsonObject {
   const cached = (record as WithView)[viewKey];
   if (cached !== undefined) return cached;
-  const view = buildView(record);
+  const view = isModuleRecord(record) ? buildModuleView(record) : buildView(record);
   Object.defineProperty(record, viewKey, { value: view, writable: true, enumerable: false, configurable: true });
   return view;
 }
@@ -62,8 +67,36 @@ function buildView(record: DeviceRecord): JsonObject {
   return view as JsonObject;
 }
 
+/**
+ * A module twin (docs/protocol.md §2.1): the device twin's shape with `moduleId`; the registry fields are the
+ * module's own (its etag, connection), `status` is that of its device's identity as the hub shows.
+ */
+function buildModuleView(record: ModuleRecord): JsonObject {
+  const twin = record.twin;
+  return {
+    deviceId: record.deviceId,
+    moduleId: record.moduleId,
+    etag: twinEtag(twin.etag),
+    deviceEtag: moduleEtag(record),
+    status: 'enabled',
+    statusUpdateTime: '0001-01-01T00:00:00Z',
+    connectionState: record.connectionState,
+    lastActivityTime: record.lastActivityTime,
+    cloudToDeviceMessageCount: record.cloudToDeviceMessageCount,
+    authenticationType: record.authentication.type,
+    x509Thumbprint: record.authentication.x509Thumbprint,
+    modelId: record.modelId,
+    version: twin.version,
+    tags: twin.tags,
+    properties: {
+      desired: { ...twin.desired.properties, $metadata: twin.desired.metadata, $version: twin.desired.version },
+      reported: { ...twin.reported.properties, $metadata: twin.reported.metadata, $version: twin.reported.version },
+    },
+  } as JsonObject;
+}
+
 /** The device's view over MQTT (docs/protocol.md §1.7): no tags, no `properties` wrapper, no `$metadata`. */
-export function deviceTwinView(record: DeviceRecord): JsonObject {
+export function deviceTwinView(record: TwinOwner): JsonObject {
   const twin = record.twin;
   return {
     desired: { ...twin.desired.properties, $version: twin.desired.version },

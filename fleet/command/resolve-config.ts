@@ -59,6 +59,8 @@ function resolve(options: Record<string, unknown>, sourceOf: SourceOf, environme
   const ca = caFile ? readCa(caFile) : undefined;
 
   const devices = read('devices', (v, w) => wholeNumber(v, w, 1), 10);
+  const modulesPerDevice = read('modulesPerDevice', (v, w) => wholeNumber(v, w, 0), 0);
+  if (modulesPerDevice > 50) throw new Error('--modules-per-device: IoT Hub allows at most 50 modules on a device');
   const prefix = read('prefix', prefixText, DEFAULT_PREFIX);
   const engine = read('engine', engineName, 'light' as EngineName);
   const shard = read('shard', (v) => parseShard(String(v)), WHOLE);
@@ -97,7 +99,7 @@ function resolve(options: Record<string, unknown>, sourceOf: SourceOf, environme
   const reportFile = typeof options.report === 'string' ? path.resolve(options.report) : undefined;
   const progress = read('progress', progressMode, (isTty ? 'bar' : 'lines') as ProgressMode);
   return {
-    config: { connectionString, ca, engine, devices, prefix, shard, workers, tokenTtlSeconds, durationMs, scenario },
+    config: { connectionString, ca, engine, devices, modulesPerDevice, prefix, shard, workers, tokenTtlSeconds, durationMs, scenario },
     reportFile,
     progress,
   };

@@ -34,6 +34,7 @@ export const settings: readonly Setting[] = [
   { name: 'ca', flags: '--ca <file>', env: env('CA'), group: HUB, help: "trust this CA (PEM) besides the system ones, e.g. the emulator's .iothub-emulator/certs/ca.pem" },
 
   { name: 'devices', flags: '--devices <n>', env: env('DEVICES'), file: 'devices', group: FLEET, help: 'devices in the whole fleet', defaultText: '10' },
+  { name: 'modulesPerDevice', flags: '--modules-per-device <n>', env: env('MODULES_PER_DEVICE'), file: 'modulesPerDevice', group: FLEET, help: 'module identities per device, each connecting as its own lockDoor (at most 50)', defaultText: '0' },
   { name: 'prefix', flags: '--prefix <text>', env: env('PREFIX'), file: 'prefix', group: FLEET, help: 'device ids are the prefix and a zero-padded index', defaultText: DEFAULT_PREFIX },
   { name: 'engine', flags: '--engine <name>', env: env('ENGINE'), file: 'engine', group: FLEET, help: 'light: lean MQTT clients, tens of thousands per process; sdk: a real azure-iot-device Client per device', defaultText: 'light', choices: ENGINES },
   { name: 'scenario', flags: '--scenario <file>', env: env('SCENARIO'), group: FLEET, help: 'JSON or YAML file with any of the settings below (see docs/fleet.md)' },

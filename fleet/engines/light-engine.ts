@@ -4,6 +4,7 @@ import {
   METHODS_FILTER,
   TWIN_RESPONSE_FILTER,
   buildPropertyBag,
+  identityPath,
   methodResponseTopic,
   parseHubPublish,
   reportedPatchTopic,
@@ -18,6 +19,11 @@ import { renewalMarginSeconds, USER_AGENT, type DeviceLink, type Engine, type En
 import { MqttWire, type WireEvents } from './mqtt-wire.js';
 
 const API_VERSION = '2021-04-12';
+
+/** The MQTT client id: the device id, or `{deviceId}/{moduleId}` for a module identity. */
+function clientIdOf(identity: FleetIdentity): string {
+  return identity.moduleId === undefined ? identity.deviceId : `${identity.deviceId}/${identity.moduleId}`;
+}
 const KEEPALIVE_SECONDS = 180; // the Node SDK's choice, under the Azure load balancer's idle limit
 const CONNECT_TIMEOUT_MS = 30_000;
 const TWIN_TIMEOUT_MS = 30_000;
@@ -68,9 +74,10 @@ export class LightEngine implements Engine {
         session: this.tlsSession,
         // A resumed handshake brings no new session; a full one (first, or after a hub restart) does.
         onSession: this.keepSession,
-        clientId: identity.deviceId,
-        username: `${hostName}/${identity.deviceId}/?api-version=${API_VERSION}&DeviceClientType=${encodeURIComponent(`${USER_AGENT} (light)`)}`,
-        password: createSasToken(`${hostName}/devices/${identity.deviceId}`, identity.keys.primaryKey, expiry),
+        // A module connects as `{deviceId}/{moduleId}` with a token for its own resource (docs/protocol.md §1.2).
+        clientId: clientIdOf(identity),
+        username: `${hostName}/${clientIdOf(identity)}/?api-version=${API_VERSION}&DeviceClientType=${encodeURIComponent(`${USER_AGENT} (light)`)}`,
+        password: createSasToken(`${hostName}/devices/${identityPath(clientIdOf(identity))}`, identity.keys.primaryKey, expiry),
         keepaliveSeconds: KEEPALIVE_SECONDS,
         connectTimeoutMs: CONNECT_TIMEOUT_MS,
       },
@@ -268,7 +275,7 @@ class LightLink implements DeviceLink {
 
   sendTelemetry(body: string, properties: Record<string, string>): Promise<void> {
     if (this.closing) return Promise.reject(new Error('the device is disconnected'));
-    return this.wire.publish(telemetryTopic(this.identity.deviceId, buildPropertyBag(properties)), body, 1);
+    return this.wire.publish(telemetryTopic(identityPath(clientIdOf(this.identity)), buildPropertyBag(properties)), body, 1);
   }
 
   close(): Promise<void> {

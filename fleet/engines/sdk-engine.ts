@@ -1,7 +1,7 @@
 import device, { type Client as DeviceClient, type Twin } from 'azure-iot-device';
 import { createRequire } from 'node:module';
 import deviceMqtt from 'azure-iot-device-mqtt';
-import { deviceConnectionString } from '../../protocol/connection-string.js';
+import { deviceConnectionString, moduleConnectionString } from '../../protocol/connection-string.js';
 import type { JsonObject } from '../devices/device-behaviour.js';
 import type { HubAddress } from '../hub/hub-address.js';
 import type { FleetIdentity } from '../hub/registration.js';
@@ -9,7 +9,7 @@ import { caBundle } from '../hub/trust.js';
 import { renewalMarginSeconds, USER_AGENT, type DeviceLink, type Engine, type EngineOptions, type LinkEvents, type TwinProperties } from './engine.js';
 
 // CommonJS packages: their named exports are only reachable through the default import under ESM.
-const { Client, Message, SharedAccessKeyAuthenticationProvider } = device;
+const { Client, ModuleClient, Message, SharedAccessKeyAuthenticationProvider } = device;
 const { Mqtt } = deviceMqtt;
 
 rememberPlatformString();
@@ -55,21 +55,25 @@ export class SdkEngine implements Engine {
 
   async connect(identity: FleetIdentity, methods: readonly string[], events: LinkEvents): Promise<DeviceLink> {
     const ttl = this.options.tokenTtlSeconds;
-    const connectionString = deviceConnectionString({
+    const fields = {
       hostName: this.hub.hostName,
       deviceId: identity.deviceId,
       sharedAccessKey: identity.keys.primaryKey,
       // The SDK always dials 8883; a gateway host name with a port points it elsewhere (the in-process demo).
       gatewayHostName: this.hub.mqttPort === 8883 ? undefined : `${this.hub.hostName}:${this.hub.mqttPort}`,
-    });
+    };
+    const connectionString = identity.moduleId === undefined ? deviceConnectionString(fields) : moduleConnectionString({ ...fields, moduleId: identity.moduleId });
     const provider = SharedAccessKeyAuthenticationProvider.fromConnectionString(connectionString, ttl, renewalMarginSeconds(ttl));
-    const client = Client.fromAuthenticationProvider(provider, Mqtt);
+    // A module identity is an azure-iot-device ModuleClient, as a module app writes it.
+    const client = (identity.moduleId === undefined ? Client.fromAuthenticationProvider(provider, Mqtt) : ModuleClient.fromAuthenticationProvider(provider, Mqtt)) as DeviceClient;
     const link = new SdkLink(client, provider, events);
     try {
       await client.setOptions({ productInfo: `${USER_AGENT} (sdk)`, ...(this.ca ? { ca: this.ca } : {}) });
       await client.open();
+      // ModuleClient names it onMethod; the request and response are the same.
+      const onMethod = (identity.moduleId === undefined ? client.onDeviceMethod : (client as unknown as { onMethod: DeviceClient['onDeviceMethod'] }).onMethod).bind(client);
       for (const name of methods) {
-        client.onDeviceMethod(name, (request, response) => {
+        onMethod(name, (request, response) => {
           const arrivedAt = performance.now();
           events.method({
             name,

@@ -12,7 +12,49 @@ const THROTTLE_RETRIES = 6;
 export interface FleetIdentity {
   readonly index: number;
   readonly deviceId: string;
+  /** set for a module identity on `deviceId` */
+  readonly moduleId?: string;
   readonly keys: DeviceKeys;
+}
+
+/** Module ids of a fleet device: `module-1` … `module-N`. */
+export function fleetModuleIds(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `module-${i + 1}`);
+}
+
+/**
+ * The identities a process simulates for `range`: each device, then (with modules) each of its
+ * modules, keys derived from `{deviceId}/{moduleId}`.
+ */
+export function fleetIdentities(hub: HubAddress, prefix: string, total: number, range: IndexRange, modulesPerDevice: number): FleetIdentity[] {
+  const identities: FleetIdentity[] = [];
+  const moduleIds = fleetModuleIds(modulesPerDevice);
+  for (let index = range.start; index < range.end; index++) {
+    const id = deviceId(prefix, index, total);
+    identities.push({ index, deviceId: id, keys: deriveDeviceKeys(hub, id) });
+    for (const moduleId of moduleIds) identities.push({ index, deviceId: id, moduleId, keys: deriveDeviceKeys(hub, `${id}/${moduleId}`) });
+  }
+  return identities;
+}
+
+/**
+ * Registers each device's modules with the registry's module API (there is no bulk call for
+ * modules): create, or for a module an earlier run made, update it to the derived keys.
+ */
+export async function registerModules(client: ServiceClient, hub: HubAddress, prefix: string, total: number, range: IndexRange, modulesPerDevice: number): Promise<void> {
+  const modules = fleetIdentities(hub, prefix, total, range, modulesPerDevice).filter((i) => i.moduleId !== undefined);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < modules.length) {
+      const m = modules[next++];
+      const path = `/devices/${encodeURIComponent(m.deviceId)}/modules/${encodeURIComponent(m.moduleId!)}`;
+      const body = { deviceId: m.deviceId, moduleId: m.moduleId, authentication: { type: 'sas', symmetricKey: { primaryKey: m.keys.primaryKey, secondaryKey: m.keys.secondaryKey } } };
+      let { status, body: result } = await client.request('PUT', path, body);
+      if (status === 409) ({ status, body: result } = await client.request('PUT', path, body, { 'If-Match': '*' }));
+      if (status !== 200) throw new FleetError('hub', `registering module ${m.deviceId}/${m.moduleId} failed with ${status}: ${errorText(result)}`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(IN_FLIGHT * 2, modules.length) }, worker));
 }
 
 interface BulkError {

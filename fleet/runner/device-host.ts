@@ -13,6 +13,8 @@ export interface FleetPart {
   /** size of the whole fleet (it fixes the id width) */
   readonly total: number;
   readonly range: IndexRange;
+  /** module identities on each device, simulated beside it */
+  readonly modulesPerDevice?: number;
   readonly scenario: Scenario;
   readonly tokenTtlSeconds: number;
   readonly rate: number;

@@ -1,7 +1,5 @@
-import { deriveDeviceKeys } from '../hub/device-keys.js';
 import { hubAddress } from '../hub/hub-address.js';
-import type { FleetIdentity } from '../hub/registration.js';
-import { deviceId } from '../device-range.js';
+import { fleetIdentities } from '../hub/registration.js';
 import type { StatsSnapshot } from './fleet-stats.js';
 import type { DeviceHost, FleetPart } from './device-host.js';
 import { LocalFleet } from './local-fleet.js';
@@ -13,11 +11,7 @@ export class LocalHost implements DeviceHost {
 
   constructor(part: FleetPart) {
     const hub = hubAddress(part.connectionString, part.ports);
-    const identities: FleetIdentity[] = [];
-    for (let index = part.range.start; index < part.range.end; index++) {
-      const id = deviceId(part.prefix, index, part.total);
-      identities.push({ index, deviceId: id, keys: deriveDeviceKeys(hub, id) });
-    }
+    const identities = fleetIdentities(hub, part.prefix, part.total, part.range, part.modulesPerDevice ?? 0);
     this.fleet = new LocalFleet({
       hub,
       identities,
