@@ -44,7 +44,11 @@ export const bench: Bench = {
         workers: defaultWorkers(DEVICES),
         tokenTtlSeconds: DEFAULT_TOKEN_TTL_SECONDS,
         durationMs: 0,
-        scenario: { ...defaultScenario, connect: { ...defaultScenario.connect, concurrency: 200 }, telemetry: { ...defaultScenario.telemetry, interval: 60_000 } },
+        scenario: {
+          ...defaultScenario,
+          connect: { ...defaultScenario.connect, concurrency: 200 },
+          telemetry: { ...defaultScenario.telemetry, interval: 60_000 },
+        },
       });
       const rampMs = await fleet.ramped;
       const atRamp = fleet.stats().counters;
@@ -74,7 +78,10 @@ export const bench: Bench = {
         await new Promise((r) => setTimeout(r, SAMPLE_MS));
         minConnected = Math.min(minConnected, fleet.stats().counters.connected);
         maxEmulatorRss = Math.max(maxEmulatorRss, rssOf(emulator.process.pid!));
-        maxFleetRss = Math.max(maxFleetRss, fleet.hosts.reduce((sum, h) => sum + (h.snapshot().memory?.rss ?? 0), 0));
+        maxFleetRss = Math.max(
+          maxFleetRss,
+          fleet.hosts.reduce((sum, h) => sum + (h.snapshot().memory?.rss ?? 0), 0),
+        );
         process.stderr.write(`  ${new Date().toISOString()} connected ${fleet.stats().counters.connected}, calls ${ok} ok ${failed} failed\n`);
       }
       clearInterval(caller);
@@ -84,14 +91,30 @@ export const bench: Bench = {
       const report = await fleet.stop();
       const mb = (bytes: number) => bytes / 1024 / 1024;
       rows.push(
-        { metric: `connected ${DEVICES} (ramp)`, value: rampMs / 1000, unit: 's', note: `${atRamp.everConnected} connected, ${defaultWorkers(DEVICES)} worker processes` },
+        {
+          metric: `connected ${DEVICES} (ramp)`,
+          value: rampMs / 1000,
+          unit: 's',
+          note: `${atRamp.everConnected} connected, ${defaultWorkers(DEVICES)} worker processes`,
+        },
         { metric: `fewest connected during ${MINUTES} min`, value: minConnected, unit: 'devices', target: `≥ ${DEVICES}` },
         { metric: 'connections lost', value: end.connectionsLost, unit: '', target: '≤ 0', note: `fleet errors ${errorCount(end)}` },
-        { metric: 'method calls answered', value: ok, unit: 'calls', note: `${failed} failed; p50 ${(latency.getValueAtPercentile(50) / 1000).toFixed(2)} ms, p99 ${(latency.getValueAtPercentile(99) / 1000).toFixed(2)} ms` },
-        { metric: 'method-handling overhead in the fleet, p50', value: report.methods.handlingOverheadMs.p50 * 1000, unit: 'µs', target: '≤ 200', note: `p99 ${(report.methods.handlingOverheadMs.p99 * 1000).toFixed(1)} µs` },
+        {
+          metric: 'method calls answered',
+          value: ok,
+          unit: 'calls',
+          note: `${failed} failed; p50 ${(latency.getValueAtPercentile(50) / 1000).toFixed(2)} ms, p99 ${(latency.getValueAtPercentile(99) / 1000).toFixed(2)} ms`,
+        },
+        {
+          metric: 'method-handling overhead in the fleet, p50',
+          value: report.methods.handlingOverheadMs.p50 * 1000,
+          unit: 'µs',
+          target: '≤ 200',
+          note: `p99 ${(report.methods.handlingOverheadMs.p99 * 1000).toFixed(1)} µs`,
+        },
         { metric: 'telemetry messages', value: end.telemetrySent, unit: 'msgs', note: `${end.telemetryFailures} failed; one a minute per device` },
-        { metric: 'emulator RSS (peak)', value: mb(maxEmulatorRss), unit: 'MB', note: `${((maxEmulatorRss / DEVICES) / 1024).toFixed(0)} KB per device` },
-        { metric: 'fleet workers RSS (peak)', value: mb(maxFleetRss), unit: 'MB', note: `${((maxFleetRss / DEVICES) / 1024).toFixed(0)} KB per device` },
+        { metric: 'emulator RSS (peak)', value: mb(maxEmulatorRss), unit: 'MB', note: `${(maxEmulatorRss / DEVICES / 1024).toFixed(0)} KB per device` },
+        { metric: 'fleet workers RSS (peak)', value: mb(maxFleetRss), unit: 'MB', note: `${(maxFleetRss / DEVICES / 1024).toFixed(0)} KB per device` },
       );
     } finally {
       await emulator.stop();

@@ -139,7 +139,8 @@ async function lightInOneProcess(emulator: EmulatorProcess): Promise<BenchRow[]>
 /** Request arrival to response publish inside the fleet, under a closed loop of calls from azure-iothub. */
 async function methodOverhead(stats: () => { methodOverhead: ReturnType<typeof hdr.build> }, prefix: string) {
   const service = iothub.Client.fromConnectionString(connectionString);
-  const call = (i: number) => service.invokeDeviceMethod(deviceId(prefix, i % 1000, DEVICES), { methodName: 'lockDoor', payload: { by: 'bench' }, responseTimeoutInSeconds: 30 });
+  const call = (i: number) =>
+    service.invokeDeviceMethod(deviceId(prefix, i % 1000, DEVICES), { methodName: 'lockDoor', payload: { by: 'bench' }, responseTimeoutInSeconds: 30 });
   await closedLoop(METHODS_IN_FLIGHT, 1, call); // warm-up
   const warm = stats().methodOverhead.totalCount;
   await closedLoop(METHODS_IN_FLIGHT, METHOD_SECONDS, call);

@@ -57,28 +57,56 @@ export const bench: Bench = {
       const t0 = performance.now();
       const devices = await provision(token, ids);
       const fleet = await connectLeanDevices({ host: HOST, hostName: HOST, devices, ca, concurrency: 200 });
-      await Promise.all(fleet.map(async (d) => {
-        d.client.on('message', (topic) => {
-          if (topic.startsWith('$iothub/twin/PATCH/properties/desired/')) desiredPatches++;
-        });
-        await d.client.subscribeAsync(DESIRED_FILTER);
-      }));
+      await Promise.all(
+        fleet.map(async (d) => {
+          d.client.on('message', (topic) => {
+            if (topic.startsWith('$iothub/twin/PATCH/properties/desired/')) desiredPatches++;
+          });
+          await d.client.subscribeAsync(DESIRED_FILTER);
+        }),
+      );
       console.log(`  ${FLEET} devices registered and connected to the emulator in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
       const agent = new https.Agent({ keepAlive: true });
       // Warm-up on a tenth of the fleet: the first job pays for JIT compilation on both sides.
-      await runJob(agent, token, 'bench-warm-up', { type: 'scheduleDeviceMethod', queryCondition: "STARTSWITH(deviceId, 'bench-j-00')", cloudToDeviceMethod: { methodName: 'lockDoor', payload: null, responseTimeoutInSeconds: 30 } }, Math.min(1000, FLEET));
-      lock = await medianOf(RUNS, (run) => runJob(agent, token, `bench-lock-${run}`, {
-        type: 'scheduleDeviceMethod',
-        queryCondition: "STARTSWITH(deviceId, 'bench-j-')",
-        cloudToDeviceMethod: { methodName: 'lockDoor', payload: { by: 'bench', run }, responseTimeoutInSeconds: 30 },
-      }, FLEET));
+      await runJob(
+        agent,
+        token,
+        'bench-warm-up',
+        {
+          type: 'scheduleDeviceMethod',
+          queryCondition: "STARTSWITH(deviceId, 'bench-j-00')",
+          cloudToDeviceMethod: { methodName: 'lockDoor', payload: null, responseTimeoutInSeconds: 30 },
+        },
+        Math.min(1000, FLEET),
+      );
+      lock = await medianOf(RUNS, (run) =>
+        runJob(
+          agent,
+          token,
+          `bench-lock-${run}`,
+          {
+            type: 'scheduleDeviceMethod',
+            queryCondition: "STARTSWITH(deviceId, 'bench-j-')",
+            cloudToDeviceMethod: { methodName: 'lockDoor', payload: { by: 'bench', run }, responseTimeoutInSeconds: 30 },
+          },
+          FLEET,
+        ),
+      );
       desiredPatches = 0;
-      twin = await medianOf(RUNS, (run) => runJob(agent, token, `bench-twin-${run}`, {
-        type: 'scheduleUpdateTwin',
-        queryCondition: '*',
-        updateTwin: { etag: '*', tags: { wing: 'east' }, properties: { desired: { mode: 'night', run } } },
-      }, FLEET));
+      twin = await medianOf(RUNS, (run) =>
+        runJob(
+          agent,
+          token,
+          `bench-twin-${run}`,
+          {
+            type: 'scheduleUpdateTwin',
+            queryCondition: '*',
+            updateTwin: { etag: '*', tags: { wing: 'east' }, properties: { desired: { mode: 'night', run } } },
+          },
+          FLEET,
+        ),
+      );
       await new Promise((r) => setTimeout(r, 500));
       agent.destroy();
       await disconnectAll(fleet);
@@ -102,15 +130,39 @@ export const bench: Bench = {
 
     const floorNote = `median of ${RUNS}; baseline: the same ${FLEET} request/response pairs through a plain aedes broker, ${IN_FLIGHT} outstanding`;
     return [
-      { metric: `lockDoor job, ${FLEET} devices, startTime → completed`, value: lock.seconds, unit: 's', target: '≤ 2', baseline: floor, note: `${floorNote}; ${lock.succeeded} succeeded` },
-      { metric: 'lockDoor job device operations/s', value: Math.round(FLEET / lock.seconds), unit: 'ops/s', target: '≥ 5000', baseline: Math.round(FLEET / floor), note: 'baseline: the raw-broker echo, as pairs/s' },
-      { metric: `twin-update job, ${FLEET} devices, startTime → completed`, value: twin.seconds, unit: 's', target: '≤ 2', baseline: floor, note: `${floorNote}; ${twin.succeeded} succeeded, ${desiredPatches / RUNS} desired patches delivered per job` },
+      {
+        metric: `lockDoor job, ${FLEET} devices, startTime → completed`,
+        value: lock.seconds,
+        unit: 's',
+        target: '≤ 2',
+        baseline: floor,
+        note: `${floorNote}; ${lock.succeeded} succeeded`,
+      },
+      {
+        metric: 'lockDoor job device operations/s',
+        value: Math.round(FLEET / lock.seconds),
+        unit: 'ops/s',
+        target: '≥ 5000',
+        baseline: Math.round(FLEET / floor),
+        note: 'baseline: the raw-broker echo, as pairs/s',
+      },
+      {
+        metric: `twin-update job, ${FLEET} devices, startTime → completed`,
+        value: twin.seconds,
+        unit: 's',
+        target: '≤ 2',
+        baseline: floor,
+        note: `${floorNote}; ${twin.succeeded} succeeded, ${desiredPatches / RUNS} desired patches delivered per job`,
+      },
     ];
   },
 };
 
 /** Runs `measure` `runs` times and keeps the median run: the machine is shared, one run can be unlucky. */
-async function medianOf(runs: number, measure: (run: number) => Promise<{ seconds: number; succeeded: number }>): Promise<{ seconds: number; succeeded: number }> {
+async function medianOf(
+  runs: number,
+  measure: (run: number) => Promise<{ seconds: number; succeeded: number }>,
+): Promise<{ seconds: number; succeeded: number }> {
   const results: { seconds: number; succeeded: number }[] = [];
   for (let run = 0; run < runs; run++) results.push(await measure(run));
   results.sort((a, b) => a.seconds - b.seconds);
@@ -122,15 +174,28 @@ async function medianOf(runs: number, measure: (run: number) => Promise<{ second
 async function provision(token: string, ids: readonly string[]): Promise<{ deviceId: string; key: string }[]> {
   const devices = ids.map((deviceId) => ({ deviceId, key: randomBytes(32).toString('base64') }));
   for (let i = 0; i < devices.length; i += 100) {
-    const batch = devices.slice(i, i + 100).map((d) => ({ id: d.deviceId, importMode: 'create', authentication: { type: 'sas', symmetricKey: { primaryKey: d.key, secondaryKey: d.key } } }));
+    const batch = devices
+      .slice(i, i + 100)
+      .map((d) => ({ id: d.deviceId, importMode: 'create', authentication: { type: 'sas', symmetricKey: { primaryKey: d.key, secondaryKey: d.key } } }));
     await request(HOST, token, 'POST', '/devices?api-version=2021-04-12', batch);
   }
   return devices;
 }
 
 /** Creates a job starting now and polls it to its end; the duration is the job's own endTime − startTime. */
-async function runJob(agent: https.Agent, token: string, jobId: string, body: Record<string, unknown>, expected: number): Promise<{ seconds: number; succeeded: number }> {
-  const created = (await call(agent, token, 'PUT', `/jobs/v2/${jobId}?api-version=2021-04-12`, { jobId, ...body, startTime: new Date().toISOString(), maxExecutionTimeInSeconds: 300 })) as JobAnswer;
+async function runJob(
+  agent: https.Agent,
+  token: string,
+  jobId: string,
+  body: Record<string, unknown>,
+  expected: number,
+): Promise<{ seconds: number; succeeded: number }> {
+  const created = (await call(agent, token, 'PUT', `/jobs/v2/${jobId}?api-version=2021-04-12`, {
+    jobId,
+    ...body,
+    startTime: new Date().toISOString(),
+    maxExecutionTimeInSeconds: 300,
+  })) as JobAnswer;
   if (created.status !== 'queued') throw new Error(`job ${jobId}: ${JSON.stringify(created)}`);
   for (;;) {
     const job = (await call(agent, token, 'GET', `/jobs/v2/${jobId}?api-version=2021-04-12`)) as JobAnswer;

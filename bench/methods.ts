@@ -55,15 +55,26 @@ export const bench: Bench = {
         { pid: emulator.process.pid!, op: (i) => service.invokeDeviceMethod(ids[i % FLEET]!, params) },
         { pid: floor.pid, op: (i) => floorService.invokeDeviceMethod(ids[i % FLEET]!, params) },
       );
-      rows.push(...floorRows('invokeDeviceMethod', figures, { p50: '≤ 1.2×', p99: '≤ 1.3×', throughput: '≥ 0.9×', cpu: '≤ 200' }, DEFAULT_COMPARE.inFlight, FLEET));
+      rows.push(
+        ...floorRows('invokeDeviceMethod', figures, { p50: '≤ 1.2×', p99: '≤ 1.3×', throughput: '≥ 0.9×', cpu: '≤ 200' }, DEFAULT_COMPARE.inFlight, FLEET),
+      );
       await disconnectAll(fleet);
       await Promise.all(floorFleet.map((c) => c.endAsync(true)));
 
       // A module identity on a lean device, called in turn with its device in one loop: the
       // module round trip beside the device's (the machine's drift hits both alike).
       const door = credentials[0]!;
-      const moduleKey = ((await request(HOST, token, 'PUT', `/devices/${door.deviceId}/modules/bench-module?api-version=2021-04-12`, { moduleId: 'bench-module' })) as { authentication: { symmetricKey: { primaryKey: string } } }).authentication.symmetricKey.primaryKey;
-      const pair = await connectLeanDevices({ host: HOST, hostName: HOST, devices: [door, { deviceId: door.deviceId, moduleId: 'bench-module', key: moduleKey }], ca });
+      const moduleKey = (
+        (await request(HOST, token, 'PUT', `/devices/${door.deviceId}/modules/bench-module?api-version=2021-04-12`, { moduleId: 'bench-module' })) as {
+          authentication: { symmetricKey: { primaryKey: string } };
+        }
+      ).authentication.symmetricKey.primaryKey;
+      const pair = await connectLeanDevices({
+        host: HOST,
+        hostName: HOST,
+        devices: [door, { deviceId: door.deviceId, moduleId: 'bench-module', key: moduleKey }],
+        ca,
+      });
       const [deviceSide, moduleSide] = await alternating(
         () => service.invokeDeviceMethod(door.deviceId, params),
         () => service.invokeDeviceMethod(door.deviceId, 'bench-module', params),
@@ -78,7 +89,13 @@ export const bench: Bench = {
           baseline: p50(deviceSide),
           note: `baseline: its device's round trip p50, calls alternating in one loop; p99 module ${(moduleSide.getValueAtPercentile(99) / 1000).toFixed(2)}, device ${(deviceSide.getValueAtPercentile(99) / 1000).toFixed(2)} ms`,
         },
-        { metric: 'module / device round trip p50', value: p50(moduleSide) / p50(deviceSide), unit: '×', target: '≤ 1.1', note: 'within 10 % of a device method (same run)' },
+        {
+          metric: 'module / device round trip p50',
+          value: p50(moduleSide) / p50(deviceSide),
+          unit: '×',
+          target: '≤ 1.1',
+          note: 'within 10 % of a device method (same run)',
+        },
       );
 
       // One azure-iot-device device: the latency a tutorial user sees, device SDK included.
@@ -93,7 +110,12 @@ export const bench: Bench = {
         if (i >= 200) sdk.recordValue(Math.round((performance.now() - t0) * 1000));
       }
       await sdkDevice.close();
-      rows.push({ metric: 'with an azure-iot-device device: sequential p50', value: sdk.getValueAtPercentile(50) / 1000, unit: 'ms', note: `p99 ${(sdk.getValueAtPercentile(99) / 1000).toFixed(2)} ms; the device SDK's own time included` });
+      rows.push({
+        metric: 'with an azure-iot-device device: sequential p50',
+        value: sdk.getValueAtPercentile(50) / 1000,
+        unit: 'ms',
+        note: `p99 ${(sdk.getValueAtPercentile(99) / 1000).toFixed(2)} ms; the device SDK's own time included`,
+      });
     } finally {
       await floor.stop();
       await emulator.stop();

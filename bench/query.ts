@@ -61,7 +61,9 @@ export const bench: Bench = {
       console.log(`  ${MODULE_TWINS} module twins registered in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
       const moduleCold = await query(agent, token, MODULE_SELECTIVE);
       if (moduleCold.length !== Math.floor(MODULE_TWINS / 2000)) throw new Error(`the module query returned ${moduleCold.length} twins`);
-      const moduleTwinRead = await latency(() => call(agent, token, 'GET', `/twins/bench-q-${String(42).padStart(6, '0')}/modules/mod-420?api-version=2021-04-12`));
+      const moduleTwinRead = await latency(() =>
+        call(agent, token, 'GET', `/twins/bench-q-${String(42).padStart(6, '0')}/modules/mod-420?api-version=2021-04-12`),
+      );
       const moduleSelective = await latency(() => query(agent, token, MODULE_SELECTIVE));
       const deviceSelectiveSameRun = await latency(() => query(agent, token, SELECTIVE));
 
@@ -76,7 +78,8 @@ export const bench: Bench = {
       })) as { systemMetrics: { results: { targetedCount: number; appliedCount: number } } };
       const applyMs = performance.now() - t2;
       const { targetedCount, appliedCount } = configuration.systemMetrics.results;
-      if (targetedCount !== TWINS / 10 || appliedCount !== TWINS / 10) throw new Error(`the configuration targeted ${targetedCount} and applied ${appliedCount}`);
+      if (targetedCount !== TWINS / 10 || appliedCount !== TWINS / 10)
+        throw new Error(`the configuration targeted ${targetedCount} and applied ${appliedCount}`);
 
       const rows: BenchRow[] = [
         {
@@ -95,9 +98,29 @@ export const bench: Bench = {
           baseline: conditionQuery.p50,
           note: 'PUT /configurations/{id} answered after writing every targeted twin; baseline: its target condition as a COUNT() query p50',
         },
-        { metric: `selective query p50 (${cold.length} of ${TWINS} twins)`, value: selective.p50, unit: 'ms', target: '≤ 20', baseline: twinRead.p50, note: `p99 ${selective.p99.toFixed(1)} ms; baseline: GET /twins/{id} p50` },
-        { metric: `COUNT() … GROUP BY p50 (${groups.length} groups)`, value: grouped.p50, unit: 'ms', target: '≤ 100', baseline: twinRead.p50, note: `p99 ${grouped.p99.toFixed(1)} ms; baseline: GET /twins/{id} p50` },
-        { metric: 'deviceId IN [10 ids] p50', value: byId.p50, unit: 'ms', baseline: twinRead.p50, note: `p99 ${byId.p99.toFixed(1)} ms; through the id index, no scan` },
+        {
+          metric: `selective query p50 (${cold.length} of ${TWINS} twins)`,
+          value: selective.p50,
+          unit: 'ms',
+          target: '≤ 20',
+          baseline: twinRead.p50,
+          note: `p99 ${selective.p99.toFixed(1)} ms; baseline: GET /twins/{id} p50`,
+        },
+        {
+          metric: `COUNT() … GROUP BY p50 (${groups.length} groups)`,
+          value: grouped.p50,
+          unit: 'ms',
+          target: '≤ 100',
+          baseline: twinRead.p50,
+          note: `p99 ${grouped.p99.toFixed(1)} ms; baseline: GET /twins/{id} p50`,
+        },
+        {
+          metric: 'deviceId IN [10 ids] p50',
+          value: byId.p50,
+          unit: 'ms',
+          baseline: twinRead.p50,
+          note: `p99 ${byId.p99.toFixed(1)} ms; through the id index, no scan`,
+        },
         { metric: 'first query after registration (cold twin views)', value: coldMs, unit: 'ms', note: 'builds the cached view of every twin once' },
       ];
       return rows;
@@ -111,20 +134,24 @@ export const bench: Bench = {
 async function register(agent: https.Agent, token: string): Promise<void> {
   const batches: unknown[][] = [];
   for (let i = 0; i < TWINS; i += 100) {
-    batches.push(Array.from({ length: Math.min(100, TWINS - i) }, (_, j) => {
-      const n = i + j;
-      return {
-        id: `bench-q-${String(n).padStart(6, '0')}`,
-        importMode: 'create',
-        tags: { building: String(n % 100), floor: Math.floor(n / 100) % 20, model: ['lock-a', 'lock-b', 'lock-c'][n % 3] },
-        properties: { desired: { mode: n % 2 === 0 ? 'day' : 'night' } },
-      };
-    }));
+    batches.push(
+      Array.from({ length: Math.min(100, TWINS - i) }, (_, j) => {
+        const n = i + j;
+        return {
+          id: `bench-q-${String(n).padStart(6, '0')}`,
+          importMode: 'create',
+          tags: { building: String(n % 100), floor: Math.floor(n / 100) % 20, model: ['lock-a', 'lock-b', 'lock-c'][n % 3] },
+          properties: { desired: { mode: n % 2 === 0 ? 'day' : 'night' } },
+        };
+      }),
+    );
   }
   let next = 0;
-  await Promise.all(Array.from({ length: 8 }, async () => {
-    while (next < batches.length) await call(agent, token, 'POST', '/devices?api-version=2021-04-12', batches[next++]);
-  }));
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < batches.length) await call(agent, token, 'POST', '/devices?api-version=2021-04-12', batches[next++]);
+    }),
+  );
 }
 
 async function registerModules(agent: https.Agent, token: string): Promise<void> {
@@ -134,9 +161,11 @@ async function registerModules(agent: https.Agent, token: string): Promise<void>
     puts.push(`/devices/${deviceId}/modules/mod-${n % 2000}?api-version=2021-04-12`);
   }
   let next = 0;
-  await Promise.all(Array.from({ length: 8 }, async () => {
-    while (next < puts.length) await call(agent, token, 'PUT', puts[next++], {});
-  }));
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < puts.length) await call(agent, token, 'PUT', puts[next++], {});
+    }),
+  );
 }
 
 function query(agent: https.Agent, token: string, sql: string): Promise<unknown[]> {

@@ -42,7 +42,10 @@ async function main(): Promise<void> {
   // Each benchmark runs in a fresh process: the SDKs read NODE_EXTRA_CA_CERTS only at process
   // start, and memory and descriptor figures must not inherit what an earlier benchmark left.
   const { caPath } = await loadOrCreateCredentials(certDir, [], false);
-  const report: string[] = [`Benchmarks on ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ${new Date().toISOString()}`, ''];
+  const report: string[] = [
+    `Benchmarks on ${os.cpus().length} cores, ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ${new Date().toISOString()}`,
+    '',
+  ];
   console.log(report[0]);
   let failed = 0;
   for (const name of selected) {

@@ -36,7 +36,14 @@ export const bench: Bench = {
     const within = new HubThrottle({ tier: 'S3', units: 10, backlogMs: 1000 }, () => Date.now());
     const admitted = nsPerCall((i) => within.admit('d2c', 1, i & 1023).kind === 'now');
     return [
-      { metric: 'admission decision, every class, S3 × 10 units', value: decision / 1000, unit: 'µs', target: '≤ 2', baseline: floor / 1000, note: `baseline: the loop and clock read alone; ${Math.round((throttled / (DECISIONS * 6)) * 100)}% throttled` },
+      {
+        metric: 'admission decision, every class, S3 × 10 units',
+        value: decision / 1000,
+        unit: 'µs',
+        target: '≤ 2',
+        baseline: floor / 1000,
+        note: `baseline: the loop and clock read alone; ${Math.round((throttled / (DECISIONS * 6)) * 100)}% throttled`,
+      },
       { metric: 'metered d2c decision (quota + rate)', value: admitted / 1000, unit: 'µs', target: '≤ 2', baseline: floor / 1000 },
     ];
   },

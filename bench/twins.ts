@@ -54,15 +54,22 @@ export const bench: Bench = {
         const twin = await request(HOST, token, 'GET', `/twins/${id}?api-version=2021-04-12`);
         await request(FLOOR_HOST, token, 'PUT', `/twins/${id}`, twin);
       }
-      const sides = (op: (client: 'hub' | 'floor', i: number) => Promise<unknown>) => [
-        { pid: emulator.process.pid!, op: (i: number) => op('hub', i) },
-        { pid: floor.pid, op: (i: number) => op('floor', i) },
-      ] as const;
+      const sides = (op: (client: 'hub' | 'floor', i: number) => Promise<unknown>) =>
+        [
+          { pid: emulator.process.pid!, op: (i: number) => op('hub', i) },
+          { pid: floor.pid, op: (i: number) => op('floor', i) },
+        ] as const;
 
       const get = sides((side, i) => (side === 'hub' ? registry : floorRegistry).getTwin(ids[i % FLEET]!));
       rows.push(...floorRows('GET /twins/{id}', await compareWithFloor(get[0], get[1]), TARGETS, DEFAULT_COMPARE.inFlight, FLEET));
 
-      const patch = sides((side, i) => (side === 'hub' ? registry : floorRegistry).updateTwin(ids[i % FLEET]!, { properties: { desired: { lock: { mode: i % 2 ? 'auto' : 'manual', at: i } } } }, '*'));
+      const patch = sides((side, i) =>
+        (side === 'hub' ? registry : floorRegistry).updateTwin(
+          ids[i % FLEET]!,
+          { properties: { desired: { lock: { mode: i % 2 ? 'auto' : 'manual', at: i } } } },
+          '*',
+        ),
+      );
       rows.push(...floorRows('PATCH /twins/{id} (desired)', await compareWithFloor(patch[0], patch[1]), TARGETS, DEFAULT_COMPARE.inFlight, FLEET));
 
       const reported = sides((side, i) => (side === 'hub' ? reportedDriver : floorReportedDriver)(i));

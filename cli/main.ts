@@ -49,17 +49,20 @@ const positive = (value: string): number => {
 };
 const partitionCount = (value: string): number => {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > EVENT_HUB_MAX_PARTITIONS) throw new Error(`'${value}' is not a partition count from 1 to ${EVENT_HUB_MAX_PARTITIONS}`);
+  if (!Number.isInteger(n) || n < 1 || n > EVENT_HUB_MAX_PARTITIONS)
+    throw new Error(`'${value}' is not a partition count from 1 to ${EVENT_HUB_MAX_PARTITIONS}`);
   return n;
 };
 const c2dTtl = (value: string): number => {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n * 1000 > c2dLimits.maxTtlMs) throw new Error(`'${value}' is not a TTL in seconds from 1 to ${c2dLimits.maxTtlMs / 1000}`);
+  if (!Number.isInteger(n) || n < 1 || n * 1000 > c2dLimits.maxTtlMs)
+    throw new Error(`'${value}' is not a TTL in seconds from 1 to ${c2dLimits.maxTtlMs / 1000}`);
   return n;
 };
 const c2dDeliveryCount = (value: string): number => {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > c2dLimits.maxDeliveryCountLimit) throw new Error(`'${value}' is not a delivery count from 1 to ${c2dLimits.maxDeliveryCountLimit}`);
+  if (!Number.isInteger(n) || n < 1 || n > c2dLimits.maxDeliveryCountLimit)
+    throw new Error(`'${value}' is not a delivery count from 1 to ${c2dLimits.maxDeliveryCountLimit}`);
   return n;
 };
 const abovezero = (value: string): number => {
@@ -121,12 +124,15 @@ hubOptions(
       .argParser(bool),
   )
   .addOption(
-    new Option('--ca-dir <dir>', 'where the local CA lives, shared by every emulator of this user (default: ~/.iothub-emulator/ca; `iothub-emulator ca` prints it)').env(
-      CA_DIR_ENV,
-    ),
+    new Option(
+      '--ca-dir <dir>',
+      'where the local CA lives, shared by every emulator of this user (default: ~/.iothub-emulator/ca; `iothub-emulator ca` prints it)',
+    ).env(CA_DIR_ENV),
   )
   .addOption(
-    new Option('--cert-dir <dir>', 'where the server certificate lives (default: <data-dir>/certs); without --ca-dir the CA is kept there too').env(env('CERT_DIR')),
+    new Option('--cert-dir <dir>', 'where the server certificate lives (default: <data-dir>/certs); without --ca-dir the CA is kept there too').env(
+      env('CERT_DIR'),
+    ),
   )
   .addOption(new Option('--cert-name <name...>', 'extra DNS names or IPs for the server certificate').env(env('CERT_NAMES')).default([]))
   .addOption(
@@ -183,8 +189,15 @@ hubOptions(
       .env(env('AMQP_PLAIN_PORT'))
       .argParser(int),
   )
-  .addOption(new Option('--partitions <n>', 'partitions of the Event Hubs-compatible endpoint').env(env('PARTITIONS')).default(defaultOptions.partitions).argParser(partitionCount))
-  .addOption(new Option('--event-hub-name <name>', 'the Event Hubs-compatible name (EntityPath) (default: the first label of --hostname)').env(env('EVENT_HUB_NAME')))
+  .addOption(
+    new Option('--partitions <n>', 'partitions of the Event Hubs-compatible endpoint')
+      .env(env('PARTITIONS'))
+      .default(defaultOptions.partitions)
+      .argParser(partitionCount),
+  )
+  .addOption(
+    new Option('--event-hub-name <name>', 'the Event Hubs-compatible name (EntityPath) (default: the first label of --hostname)').env(env('EVENT_HUB_NAME')),
+  )
   .addOption(
     new Option('--retention-hours <hours>', 'how long the Event Hubs-compatible endpoint keeps events')
       .env(env('RETENTION_HOURS'))
@@ -301,7 +314,8 @@ hubOptions(
     if (opts.clockOffset > 0) hub.clock.advance(opts.clockOffset * 1000);
     let dashboard: Dashboard | undefined;
     try {
-      if (opts.dashboardPort > 0) dashboard = await (await import('../dashboard/index.js')).startDashboard(hub, { host: hub.options.host, port: opts.dashboardPort });
+      if (opts.dashboardPort > 0)
+        dashboard = await (await import('../dashboard/index.js')).startDashboard(hub, { host: hub.options.host, port: opts.dashboardPort });
     } catch (error) {
       // A port the user asked for must work; the default one may be someone else's (8080 often is).
       if (command.getOptionValueSource('dashboardPort') === 'default') {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerCaCommand } from './commands/ca.js';
 import { registerConnectionStringCommand } from './commands/connection-string.js';
 import { registerDeviceCommands } from './commands/device.js';
+import { registerFaultCommands } from './commands/fault.js';
 import { registerJobCommands } from './commands/job.js';
 import { registerMethodCommands } from './commands/method.js';
 import { registerQueryCommand } from './commands/query.js';
@@ -17,6 +18,7 @@ export function registerClientCommands(program: Command): Command {
   registerMethodCommands(program);
   registerQueryCommand(program);
   registerJobCommands(program);
+  registerFaultCommands(program);
   registerCaCommand(program);
   return program;
 }

@@ -1,5 +1,14 @@
 import type { Logger } from 'pino';
-import { openHub, startEmulator as startEmulatorWith, type Emulator, type Hub as EmulatorHub, type HubOptions, type JobsFactory, type RecordingOptions, type StartEmulatorOptions } from '../emulator/index.js';
+import {
+  openHub,
+  startEmulator as startEmulatorWith,
+  type Emulator,
+  type Hub as EmulatorHub,
+  type HubOptions,
+  type JobsFactory,
+  type RecordingOptions,
+  type StartEmulatorOptions,
+} from '../emulator/index.js';
 import { JobStore } from '../scheduler/job-store.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 
@@ -12,7 +21,16 @@ export interface Hub extends EmulatorHub {
 function schedulerFor(built: (scheduler: Scheduler) => void): JobsFactory {
   return (host) => {
     const scheduler = new Scheduler(
-      { store: new JobStore(host.storage), selection: host.selection, twins: host.twins, methods: host.methods, clock: host.clock, events: host.events, log: host.log, pace: host.jobDevicePace },
+      {
+        store: new JobStore(host.storage),
+        selection: host.selection,
+        twins: host.twins,
+        methods: host.methods,
+        clock: host.clock,
+        events: host.events,
+        log: host.log,
+        pace: host.jobDevicePace,
+      },
       { maxActiveJobs: host.maxActiveJobs },
     );
     built(scheduler);

@@ -27,7 +27,10 @@ export function asHubError(error: unknown): HubError {
 export function restErrorBody(error: HubError, envelope: RestEnvelope): RestErrorBody {
   const id = trackingId();
   if (envelope === 'B') {
-    return { Message: JSON.stringify({ errorCode: error.code, trackingId: id, message: error.message, info: error.info ?? {}, timestampUtc: isoTime() }), ExceptionMessage: '' };
+    return {
+      Message: JSON.stringify({ errorCode: error.code, trackingId: id, message: error.message, info: error.info ?? {}, timestampUtc: isoTime() }),
+      ExceptionMessage: '',
+    };
   }
   return { Message: `ErrorCode:${error.errorName};${error.message}`, ExceptionMessage: `Tracking ID:${id}-G:0-TimeStamp:${dotNetTimestamp()}` };
 }

@@ -21,7 +21,6 @@ export class HubError extends Error {
 }
 
 export const argumentInvalid = (message: string): HubError => new HubError('ArgumentInvalid', message);
-export const deviceNotFound = (deviceId: string): HubError =>
-  new HubError('DeviceNotFound', `Device ${deviceId} could not be found.`);
+export const deviceNotFound = (deviceId: string): HubError => new HubError('DeviceNotFound', `Device ${deviceId} could not be found.`);
 export const moduleNotFound = (deviceId: string, moduleId: string): HubError =>
   new HubError('ModuleNotFound', `Module ${moduleId} on device ${deviceId} could not be found.`);

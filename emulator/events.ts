@@ -8,11 +8,22 @@ export interface HubEventMap {
   telemetry: [{ deviceId: string; moduleId?: string; payload: Buffer; properties: Record<string, string | null>; enqueuedTime: string }];
   /** A telemetry message became an event of the Event Hubs-compatible endpoint (metrics count egress from it). */
   telemetryRouted: [{ deviceId: string; endpoint: 'events'; partitionId: string; sequenceNumber: number }];
-  methodInvoked: [{ deviceId: string; moduleId?: string; methodName: string; payload: unknown; status?: number; response?: unknown; error?: string; durationMs: number }];
-  twinUpdated: [{ deviceId: string; moduleId?: string; side: 'service' | 'device'; section: 'tags' | 'desired' | 'reported'; patch: JsonObject; version: number }];
+  methodInvoked: [
+    { deviceId: string; moduleId?: string; methodName: string; payload: unknown; status?: number; response?: unknown; error?: string; durationMs: number },
+  ];
+  twinUpdated: [
+    { deviceId: string; moduleId?: string; side: 'service' | 'device'; section: 'tags' | 'desired' | 'reported'; patch: JsonObject; version: number },
+  ];
   /** A cloud-to-device message was queued, and how it left the queue (docs/protocol.md §11). */
   c2dSent: [{ deviceId: string; messageId?: string; ack: string; properties: Record<string, string>; payload: Buffer; expiryTimeUtc: string }];
-  c2dSettled: [{ deviceId: string; messageId?: string; outcome: 'completed' | 'rejected' | 'abandoned' | 'expired' | 'deliveryCountExceeded' | 'purged'; deliveryCount: number }];
+  c2dSettled: [
+    {
+      deviceId: string;
+      messageId?: string;
+      outcome: 'completed' | 'rejected' | 'abandoned' | 'expired' | 'deliveryCountExceeded' | 'purged';
+      deliveryCount: number;
+    },
+  ];
   deviceCreated: [{ deviceId: string }];
   deviceDeleted: [{ deviceId: string }];
   moduleCreated: [{ deviceId: string; moduleId: string }];

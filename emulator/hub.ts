@@ -224,7 +224,10 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
   if (jobs) resets.add(jobs);
   const c2dStore = new C2dStore(db);
   const feedback = new FeedbackService(c2dStore);
-  const c2d = new CloudToDeviceService(c2dStore, registry, feedback, events, { defaultTtlMs: options.c2dDefaultTtlSeconds * 1000, maxDeliveryCount: options.c2dMaxDeliveryCount });
+  const c2d = new CloudToDeviceService(c2dStore, registry, feedback, events, {
+    defaultTtlMs: options.c2dDefaultTtlSeconds * 1000,
+    maxDeliveryCount: options.c2dMaxDeliveryCount,
+  });
   resets.add({ reset: () => c2d.clear() });
   events.on('deviceDeleted', ({ deviceId }) => c2d.dropDevice(deviceId));
   resets.add({ reset: () => configurations.clear() });
@@ -277,7 +280,11 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
     registerTelemetryRoute(amqp.routes, { registry, events, log });
     registerServiceC2dRoutes(amqp.routes, { c2d, feedback, hubName: hostName.split('.')[0], log });
     const amqpDevices = new AmqpDeviceLinks({
-      c2d, methods, twins, hubName: hostName.split('.')[0], log,
+      c2d,
+      methods,
+      twins,
+      hubName: hostName.split('.')[0],
+      log,
       countTwinRead: (ok) => metrics.count(ok ? 'd2c.twin.read.success' : 'd2c.twin.read.failure'),
     });
     amqpDevices.register(amqp.routes);
@@ -285,7 +292,16 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
     let boundAmqpPort = options.amqpPort;
     eventHubs = startEventHubs(
       amqp.routes,
-      { name: eventHubName, partitions: options.partitions, retentionHours: options.retentionHours, retentionMb: options.retentionMb, dataDir: options.dataDir, inMemory: options.inMemory, hostName, amqpPort: () => boundAmqpPort },
+      {
+        name: eventHubName,
+        partitions: options.partitions,
+        retentionHours: options.retentionHours,
+        retentionMb: options.retentionMb,
+        dataDir: options.dataDir,
+        inMemory: options.inMemory,
+        hostName,
+        amqpPort: () => boundAmqpPort,
+      },
       { events, registry, verify, log },
     );
     const ownedEventHubs = eventHubs;
@@ -364,7 +380,14 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
         if (!p) throw new Error(`No shared access policy named '${policy}'`);
         if (plain && plainAmqpPort === undefined) throw new Error('The plain AMQP port is off (start with --amqp-plain-port)');
         const port = plain ? plainAmqpPort : amqpPort === 5671 ? undefined : amqpPort;
-        return eventHubsConnectionString({ host: hostName, port, sharedAccessKeyName: p.keyName, sharedAccessKey: p.primaryKey, entityPath: eventHubName, developmentEmulator: plain });
+        return eventHubsConnectionString({
+          host: hostName,
+          port,
+          sharedAccessKeyName: p.keyName,
+          sharedAccessKey: p.primaryKey,
+          entityPath: eventHubName,
+          developmentEmulator: plain,
+        });
       },
       deviceConnectionString(deviceId) {
         const record = registry.get(deviceId);

@@ -79,7 +79,12 @@ export function buildReport(config: FleetConfig, shard: Shard, range: IndexRange
     churn: { drops: c.drops, reconnects: c.reconnects },
     connectionsLost: c.connectionsLost,
     tokenRenewals: c.tokenRenewals,
-    methods: { calls: c.methodCalls, responses: c.methodResponses, errorResponses: c.methodErrorResponses, handlingOverheadMs: percentiles(stats.methodOverhead, 1e6) },
+    methods: {
+      calls: c.methodCalls,
+      responses: c.methodResponses,
+      errorResponses: c.methodErrorResponses,
+      handlingOverheadMs: percentiles(stats.methodOverhead, 1e6),
+    },
     twin: { desiredPatches: c.desiredPatches, reportedPatches: c.reportedPatches, reportedFailures: c.reportedFailures },
     telemetry: { sent: c.telemetrySent, failures: c.telemetryFailures },
     hubRefusals: { throttled: c.throttled, quotaExceeded: c.quotaExceeded },

@@ -60,7 +60,14 @@ export function deviceConnectionString(cs: DeviceConnectionString): string {
  * `Endpoint=sb://HOST/;SharedAccessKeyName=…;SharedAccessKey=…;EntityPath=NAME`. With a port it
  * goes into the Endpoint; `developmentEmulator` adds `UseDevelopmentEmulator=true` (plain AMQP).
  */
-export function eventHubsConnectionString(cs: { host: string; port?: number; sharedAccessKeyName: string; sharedAccessKey: string; entityPath: string; developmentEmulator?: boolean }): string {
+export function eventHubsConnectionString(cs: {
+  host: string;
+  port?: number;
+  sharedAccessKeyName: string;
+  sharedAccessKey: string;
+  entityPath: string;
+  developmentEmulator?: boolean;
+}): string {
   const endpoint = `sb://${cs.host}${cs.port === undefined ? '' : `:${cs.port}`}/`;
   return `Endpoint=${endpoint};SharedAccessKeyName=${cs.sharedAccessKeyName};SharedAccessKey=${cs.sharedAccessKey};EntityPath=${cs.entityPath}${cs.developmentEmulator ? ';UseDevelopmentEmulator=true' : ''}`;
 }

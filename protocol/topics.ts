@@ -17,8 +17,7 @@ export function identityPath(clientId: string): string {
   const slash = clientId.indexOf('/');
   return slash < 0 ? clientId : `${clientId.slice(0, slash)}/modules/${clientId.slice(slash + 1)}`;
 }
-export const telemetryTopic = (deviceId: string, propertyBag = ''): string =>
-  `devices/${deviceId}/messages/events/${propertyBag}`;
+export const telemetryTopic = (deviceId: string, propertyBag = ''): string => `devices/${deviceId}/messages/events/${propertyBag}`;
 export const twinGetTopic = (rid: string): string => `$iothub/twin/GET/?$rid=${rid}`;
 export const reportedPatchTopic = (rid: string): string => `$iothub/twin/PATCH/properties/reported/?$rid=${rid}`;
 export const methodResponseTopic = (status: number, rid: string): string => `$iothub/methods/res/${status}/?$rid=${rid}`;

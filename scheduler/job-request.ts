@@ -116,7 +116,10 @@ function readMaxExecution(value: unknown): number {
   // Absent or 0: the default (limits.ts explains it).
   if (value === undefined || value === null || value === 0) return JOB_DEFAULT_MAX_EXECUTION_SECONDS;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > JOB_MAX_EXECUTION_SECONDS) {
-    throw new HubError('ArgumentInvalid', `maxExecutionTimeInSeconds must be a whole number of seconds from 1 to ${JOB_MAX_EXECUTION_SECONDS}; got ${JSON.stringify(value)}.`);
+    throw new HubError(
+      'ArgumentInvalid',
+      `maxExecutionTimeInSeconds must be a whole number of seconds from 1 to ${JOB_MAX_EXECUTION_SECONDS}; got ${JSON.stringify(value)}.`,
+    );
   }
   return value;
 }

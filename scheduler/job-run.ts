@@ -1,5 +1,14 @@
 import type { Logger } from 'pino';
-import { isoTime, JOB_TWIN_SLICE, type Clock, type DeviceSelection, type HubEvents, type JobDevicePace, type MethodService, type TwinService } from '../emulator/index.js';
+import {
+  isoTime,
+  JOB_TWIN_SLICE,
+  type Clock,
+  type DeviceSelection,
+  type HubEvents,
+  type JobDevicePace,
+  type MethodService,
+  type TwinService,
+} from '../emulator/index.js';
 import type { ClockTimers } from './clock-timers.js';
 import { deviceJobError, markCanceled, markCompleted, markFailed, markRunning, newDeviceJob } from './device-job.js';
 import { emptyStatistics, statisticFor, type DeviceJob, type JobState, type JobStatus } from './job-model.js';
@@ -31,7 +40,10 @@ export interface RunContext {
  * not repeated after the restart (the device may have run it: at most once); its record fails
  * with the error a graceful stop gives in-flight direct methods.
  */
-const INTERRUPTED = { code: 'ServiceUnavailable', description: 'The emulator stopped while this device\'s method call was in flight; the call is not repeated.' } as const;
+const INTERRUPTED = {
+  code: 'ServiceUnavailable',
+  description: "The emulator stopped while this device's method call was in flight; the call is not repeated.",
+} as const;
 
 /**
  * One running job: fans the operation out over the devices its condition selected, with at most
@@ -103,7 +115,13 @@ export class JobRun {
   static resume(job: JobState, plan: JobPlan, ctx: RunContext): JobRun {
     const rows = ctx.store.deviceJobsOf(job.response.jobId);
     const records = rows.map((row) => row.record as DeviceJob);
-    const run = new JobRun(job, plan, ctx, records, rows.map((row) => row.rowid));
+    const run = new JobRun(
+      job,
+      plan,
+      ctx,
+      records,
+      rows.map((row) => row.rowid),
+    );
     const now = ctx.clock.now();
     const dispatched = job.dispatched ?? 0;
     let interrupted = 0;
@@ -248,7 +266,11 @@ export class JobRun {
     // desired notifications) and saves the twins; the device-job records are written in the
     // same transaction, so a kill can neither lose an applied update nor apply one twice.
     this.ctx.store.atomically(() => {
-      const outcomes = this.ctx.twins.updateMany(slice.map((record) => record.deviceId), change, etag);
+      const outcomes = this.ctx.twins.updateMany(
+        slice.map((record) => record.deviceId),
+        change,
+        etag,
+      );
       slice.forEach((record, i) => {
         const error = outcomes[i];
         if (error === undefined) this.set(record, () => markCompleted(record, null, now));

@@ -55,7 +55,12 @@ export class JobStore {
   }
 
   loadJobs(): JobRow[] {
-    const rows = this.db.prepare('SELECT job_id, status, created_ms, job FROM jobs ORDER BY rowid').all() as { job_id: string; status: string; created_ms: number; job: string }[];
+    const rows = this.db.prepare('SELECT job_id, status, created_ms, job FROM jobs ORDER BY rowid').all() as {
+      job_id: string;
+      status: string;
+      created_ms: number;
+      job: string;
+    }[];
     return rows.map((r) => ({ jobId: r.job_id, status: r.status, createdMs: r.created_ms, job: JSON.parse(r.job) as object }));
   }
 

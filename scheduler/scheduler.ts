@@ -72,7 +72,10 @@ export class Scheduler implements JobsComponent {
     const job = readJobRequest(jobId, body, this.deps.clock.now());
     const active = this.activeCount();
     if (active >= this.options.maxActiveJobs) {
-      throw new HubError('ThrottlingMaxActiveJobCountExceeded', `The hub already has ${active} active job(s), its limit (--max-active-jobs ${this.options.maxActiveJobs}); wait for one to finish or cancel one.`);
+      throw new HubError(
+        'ThrottlingMaxActiveJobCountExceeded',
+        `The hub already has ${active} active job(s), its limit (--max-active-jobs ${this.options.maxActiveJobs}); wait for one to finish or cancel one.`,
+      );
     }
     this.deps.store.insertJob(jobId, job.response.status, this.deps.clock.now(), job);
     this.jobs.set(jobId, job);
@@ -162,10 +165,13 @@ export class Scheduler implements JobsComponent {
         this.deps.store.updateJob(jobId, 'scheduled', job);
       });
     }
-    this.pendingStarts.set(jobId, this.timers.at(job.startMs, () => {
-      this.pendingStarts.delete(jobId);
-      this.begin(job);
-    }));
+    this.pendingStarts.set(
+      jobId,
+      this.timers.at(job.startMs, () => {
+        this.pendingStarts.delete(jobId);
+        this.begin(job);
+      }),
+    );
   }
 
   private begin(job: JobState): void {

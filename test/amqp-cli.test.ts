@@ -29,17 +29,39 @@ describe('the command line for AMQP and the Event Hubs-compatible endpoint', () 
   it('connection-string --event-hubs prints the portal form', async () => {
     const printed = runCli(['connection-string', '--event-hubs', '--hostname', 'myhub.azure-devices.net']);
     expect(await exited(printed)).toBe(0);
-    expect(printed.output().trim()).toBe(`Endpoint=sb://myhub.azure-devices.net/;SharedAccessKeyName=iothubowner;SharedAccessKey=${OWNER_KEY};EntityPath=myhub`);
+    expect(printed.output().trim()).toBe(
+      `Endpoint=sb://myhub.azure-devices.net/;SharedAccessKeyName=iothubowner;SharedAccessKey=${OWNER_KEY};EntityPath=myhub`,
+    );
     const plain = runCli(['connection-string', '--event-hubs', '--plain', '--policy', 'service']);
     expect(await exited(plain)).toBe(0);
     expect(plain.output().trim()).toMatch(/^Endpoint=sb:\/\/localhost:5672\/;SharedAccessKeyName=service;.*;EntityPath=localhost;UseDevelopmentEmulator=true$/);
   });
 
   it('the start banner prints the Event Hubs-compatible connection string on its own line, and it works', async () => {
-    const { child, host } = await startEmulatorCli((h) => ['--host', h, '--hostname', h, '--in-memory', '--data-dir', dataDir, '--cert-dir', process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!, '--log-level', 'warn', '--partitions', '2', '--event-hub-name', 'door-hub']);
+    const { child, host } = await startEmulatorCli((h) => [
+      '--host',
+      h,
+      '--hostname',
+      h,
+      '--in-memory',
+      '--data-dir',
+      dataDir,
+      '--cert-dir',
+      process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!,
+      '--log-level',
+      'warn',
+      '--partitions',
+      '2',
+      '--event-hub-name',
+      'door-hub',
+    ]);
     try {
       await waitForHealth(host);
-      const line = child.output().split('\n').map((l) => l.trim()).find((l) => l.startsWith('Endpoint=sb://'));
+      const line = child
+        .output()
+        .split('\n')
+        .map((l) => l.trim())
+        .find((l) => l.startsWith('Endpoint=sb://'));
       expect(line).toBe(`Endpoint=sb://${host}/;SharedAccessKeyName=iothubowner;SharedAccessKey=${OWNER_KEY};EntityPath=door-hub`);
       const consumer = new EventHubConsumerClient('$Default', line!, { retryOptions: { maxRetries: 0, timeoutInMs: 10_000 } });
       try {

@@ -24,11 +24,14 @@ describe.each<AmqpTransportName>(['Amqp', 'AmqpWs'])('an azure-iot-device client
       message.contentEncoding = 'utf-8';
       message.properties.add('alert', 'yes');
       await client.sendEvent(message);
-      const [entry] = await vi.waitFor(() => {
-        const t = hub.recording.telemetry({ deviceId: id });
-        if (t.length === 0) throw new Error('no telemetry yet');
-        return t;
-      }, { timeout: 5000 });
+      const [entry] = await vi.waitFor(
+        () => {
+          const t = hub.recording.telemetry({ deviceId: id });
+          if (t.length === 0) throw new Error('no telemetry yet');
+          return t;
+        },
+        { timeout: 5000 },
+      );
       expect(entry.properties).toMatchObject({ alert: 'yes', '$.mid': 'm-1', '$.cid': 'c-1', '$.ct': 'application/json', '$.ce': 'utf-8' });
       const twin = (await registryFor(hub).getTwin(id)).responseBody as TwinJson;
       expect(twin.connectionState).toBe('Connected');

@@ -150,7 +150,9 @@ describe('bad input ends at most that connection', () => {
     const connection = await rawAmqp(hub);
     const closed = closedConnection(connection);
     const audience = `${hub.hostName}/devices/err-b`;
-    expect((await putToken(connection, encodeURIComponent(audience), createSasToken(audience, keyOf('err-b'), Math.ceil(Date.now() / 1000) + 2)))).toMatchObject({ status: 200 });
+    expect(await putToken(connection, encodeURIComponent(audience), createSasToken(audience, keyOf('err-b'), Math.ceil(Date.now() / 1000) + 2))).toMatchObject({
+      status: 200,
+    });
     await expect(closed).resolves.toBeDefined();
     expect(connection.error).toMatchObject({ condition: 'amqp:unauthorized-access' });
   });

@@ -63,7 +63,9 @@ describe('operations on the AMQP paths', () => {
     await client.close();
     const consumer = consumerFor(hub);
     try {
-      const last = (await collect(consumer, earliestEventPosition, (all) => all.some((e) => Buffer.from(e.body).toString() === 'before reset'), partition)).at(-1)!;
+      const last = (await collect(consumer, earliestEventPosition, (all) => all.some((e) => Buffer.from(e.body).toString() === 'before reset'), partition)).at(
+        -1,
+      )!;
       expect((await rest(hub, 'POST', '/$emulator/reset')).status).toBe(200);
       const properties = await consumer.getPartitionProperties(partition);
       expect(properties.isEmpty).toBe(true);

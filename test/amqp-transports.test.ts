@@ -40,7 +40,10 @@ describe('ways to reach the Event Hubs-compatible endpoint', () => {
   });
 
   it('AMQP over WebSocket at /$servicebus/websocket', async () => {
-    const consumer = new EventHubConsumerClient('$Default', hub.eventHubConnectionString(), { ...noRetries, webSocketOptions: { webSocket: WebSocket as never } });
+    const consumer = new EventHubConsumerClient('$Default', hub.eventHubConnectionString(), {
+      ...noRetries,
+      webSocketOptions: { webSocket: WebSocket as never },
+    });
     expect(await readOne(consumer)).toEqual({ n: 1 });
   });
 
@@ -52,7 +55,9 @@ describe('ways to reach the Event Hubs-compatible endpoint', () => {
 
   it("Microsoft's redirect sample turns the hub connection string into the Event Hubs one", async () => {
     const converted = await convertIotHubToEventHubsConnectionString(hub.connectionString());
-    expect(converted).toBe(`Endpoint=sb://${hub.hostName}/;EntityPath=${hub.eventHubName};SharedAccessKeyName=iothubowner;SharedAccessKey=rRLBpgnCo0Oa8ww60kU1nM5HT4L3rAVjRIb3RRiooFk=`);
+    expect(converted).toBe(
+      `Endpoint=sb://${hub.hostName}/;EntityPath=${hub.eventHubName};SharedAccessKeyName=iothubowner;SharedAccessKey=rRLBpgnCo0Oa8ww60kU1nM5HT4L3rAVjRIb3RRiooFk=`,
+    );
     expect(await readOne(new EventHubConsumerClient('$Default', converted, noRetries))).toEqual({ n: 1 });
   });
 });
@@ -63,7 +68,9 @@ describe('WebSockets on 443', () => {
     const amqp = await openAmqpDevice(await createDevice(hub, 'ws-amqp'), 'AmqpWs');
     try {
       await Promise.all([mqtt.sendEvent(new device.Message('from mqtt-ws')), amqp.sendEvent(new device.Message('from amqp-ws'))]);
-      await expect.poll(() => [hub.recording.telemetry({ deviceId: 'ws-mqtt' }).length, hub.recording.telemetry({ deviceId: 'ws-amqp' }).length], { timeout: 5000 }).toEqual([1, 1]);
+      await expect
+        .poll(() => [hub.recording.telemetry({ deviceId: 'ws-mqtt' }).length, hub.recording.telemetry({ deviceId: 'ws-amqp' }).length], { timeout: 5000 })
+        .toEqual([1, 1]);
       const transports = hub.recording.entries({ kind: 'connection' }).map((e) => [e.deviceId, (e as { transport?: string }).transport]);
       expect(transports).toContainEqual(['ws-mqtt', 'mqtt-ws']);
       expect(transports).toContainEqual(['ws-amqp', 'amqp-ws']);

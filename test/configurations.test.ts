@@ -13,7 +13,6 @@ beforeAll(async () => {
 });
 afterAll(() => hub?.stop());
 
-// biome-ignore lint/suspicious/noExplicitAny: the SDKs answer untyped JSON
 type Json = Record<string, any>;
 const desiredOf = async (deviceId: string): Promise<Json> => ((await registry.getTwin(deviceId)).responseBody as TwinJson).properties.desired;
 

@@ -42,7 +42,9 @@ describe('device authentication (SAS over MQTT)', () => {
     const viaPolicy = await connectRaw(hub, 'a-alt', { password: createSasToken(`${hub.hostName}/devices/a-alt`, policy.primaryKey, inSeconds(60), 'device') });
     await viaPolicy.endAsync();
     const service = wellKnownPolicies.find((p) => p.keyName === 'service')!;
-    const refused = await connectRaw(hub, 'a-alt', { password: createSasToken(`${hub.hostName}/devices/a-alt`, service.primaryKey, inSeconds(60), 'service') }).catch((e) => e);
+    const refused = await connectRaw(hub, 'a-alt', {
+      password: createSasToken(`${hub.hostName}/devices/a-alt`, service.primaryKey, inSeconds(60), 'service'),
+    }).catch((e) => e);
     expect(String(refused)).toMatch(/Not authorized/i);
   });
 
@@ -103,7 +105,13 @@ describe('protocol violations close only the offending connection', () => {
   it('rejects a username that does not name the client id', async () => {
     await createDevice(hub, 'a-user');
     const { default: mqtt } = await import('mqtt');
-    const client = mqtt.connect(`mqtts://${hub.hostName}:${hub.mqttPort}`, { clientId: 'a-user', username: `${hub.hostName}/someone-else/?api-version=2021-04-12`, password: 'x', reconnectPeriod: 0, ca: hub.ca });
+    const client = mqtt.connect(`mqtts://${hub.hostName}:${hub.mqttPort}`, {
+      clientId: 'a-user',
+      username: `${hub.hostName}/someone-else/?api-version=2021-04-12`,
+      password: 'x',
+      reconnectPeriod: 0,
+      ca: hub.ca,
+    });
     const error = await new Promise<Error>((resolve) => client.once('error', resolve));
     expect(String(error)).toMatch(/Bad username or password/i);
     client.end(true);

@@ -39,7 +39,9 @@ describe.each<TransportName>(['Mqtt', 'MqttWs'])('an azure-iot-device client ove
     const client = await openDevice(await createDevice(hub, id), transport);
     try {
       const twin = await client.getTwin();
-      await new Promise<void>((resolve, reject) => twin.properties.reported.update({ doorState: 'locked', fw: { v: '1.0' } }, (e?: Error) => (e ? reject(e) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        twin.properties.reported.update({ doorState: 'locked', fw: { v: '1.0' } }, (e?: Error) => (e ? reject(e) : resolve())),
+      );
       await new Promise<void>((resolve, reject) => twin.properties.reported.update({ fw: null }, (e?: Error) => (e ? reject(e) : resolve())));
       const reported = ((await registry.getTwin(id)).responseBody as TwinJson).properties.reported;
       expect(reported.doorState).toBe('locked');
@@ -149,9 +151,16 @@ describe('telemetry and the rest of the device protocol', () => {
     await new Promise((resolve) => socket.once('secureConnect', resolve));
     socket.write(
       mqttPacket.generate({
-        cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 1, clientId: id,
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 4,
+        clean: true,
+        keepalive: 1,
+        clientId: id,
         username: `${hub.hostName}/${id}/?api-version=2021-04-12`,
-        password: Buffer.from(createSasToken(`${hub.hostName}/devices/${id}`, record.authentication.symmetricKey.primaryKey!, Math.floor(Date.now() / 1000) + 60)),
+        password: Buffer.from(
+          createSasToken(`${hub.hostName}/devices/${id}`, record.authentication.symmetricKey.primaryKey!, Math.floor(Date.now() / 1000) + 60),
+        ),
       }),
     );
     const started = Date.now();
@@ -177,7 +186,10 @@ describe('Will messages', () => {
       const { createSasToken } = await import('../protocol/sas.js');
       const key = hub.registry.get(id).authentication.symmetricKey.primaryKey!;
       const client = mqtt.connect(`mqtts://${hub.hostName}:${hub.mqttPort}`, {
-        clientId: id, username: `${hub.hostName}/${id}/?api-version=2021-04-12`, reconnectPeriod: 0, ca: hub.ca,
+        clientId: id,
+        username: `${hub.hostName}/${id}/?api-version=2021-04-12`,
+        reconnectPeriod: 0,
+        ca: hub.ca,
         password: createSasToken(`${hub.hostName}/devices/${id}`, key, Math.floor(Date.now() / 1000) + 60),
         will: { topic: `devices/${id}/messages/events/`, payload: Buffer.from('{"gone":true}'), qos: 1, retain: false },
       });

@@ -4,7 +4,7 @@ import type { Hub } from '../emulator/hub.js';
 import { createSasToken } from '../protocol/sas.js';
 import { DESIRED_FILTER, METHODS_FILTER, TWIN_RESPONSE_FILTER, methodResponseTopic, parseHubPublish } from '../protocol/topics.js';
 import { startTestHub } from './support/hub-factory.js';
-import { call, queryAll, registerDevices, } from './support/job-helpers.js';
+import { call, queryAll, registerDevices } from './support/job-helpers.js';
 import { waitUntil } from './support/wait.js';
 
 // The .NET/.NET "Schedule and broadcast jobs" tutorial, replayed byte for byte on the wire: its
@@ -66,16 +66,21 @@ async function dotnetDevice(deviceId: string, answer: string, status = 200): Pro
 }
 
 describe('the .NET tutorial device answering LockDoor with a single-quoted string', () => {
-  it("escapes DeviceClientType as Uri.EscapeDataString does", () => {
+  it('escapes DeviceClientType as Uri.EscapeDataString does', () => {
     expect(escapeDataString('.NET/1.42.3 (.NET 8.0.11; X64)')).toBe('.NET%2F1.42.3%20%28.NET%208.0.11%3B%20X64%29');
   });
 
-  it("a direct call returns 200 with the payload as a JSON string", async () => {
+  it('a direct call returns 200 with the payload as a JSON string', async () => {
     await registerDevices(hub, ['dotnet-direct']);
     const { client, calls } = await dotnetDevice('dotnet-direct', "'Door was locked.'");
     try {
       // ServiceClient.InvokeDeviceMethodAsync(new CloudToDeviceMethod("LockDoor")): zero connect timeout omitted, payload null.
-      const response = await call(hub, 'POST', '/twins/dotnet-direct/methods?api-version=2021-04-12', '{"methodName":"LockDoor","responseTimeoutInSeconds":30,"payload":null}');
+      const response = await call(
+        hub,
+        'POST',
+        '/twins/dotnet-direct/methods?api-version=2021-04-12',
+        '{"methodName":"LockDoor","responseTimeoutInSeconds":30,"payload":null}',
+      );
       expect(response.status).toBe(200);
       expect(response.json).toEqual({ status: 200, payload: 'Door was locked.' });
       expect(calls).toEqual(['LockDoor']);
@@ -97,10 +102,14 @@ describe('the .NET tutorial device answering LockDoor with a single-quoted strin
       expect(created.status).toBe(200);
 
       // MonitorJob: GetJobAsync until Completed or Failed.
-      const job = await waitUntil(async () => {
-        const answer = await call(hub, 'GET', `/jobs/v2/${jobId}?api-version=2021-04-12`);
-        return ['completed', 'failed'].includes(answer.json.status) ? answer.json : undefined;
-      }, 15_000, 'the job to finish');
+      const job = await waitUntil(
+        async () => {
+          const answer = await call(hub, 'GET', `/jobs/v2/${jobId}?api-version=2021-04-12`);
+          return ['completed', 'failed'].includes(answer.json.status) ? answer.json : undefined;
+        },
+        15_000,
+        'the job to finish',
+      );
       expect(job.status).toBe('completed');
       expect(job.deviceJobStatistics).toEqual({ deviceCount: 1, failedCount: 0, succeededCount: 1, runningCount: 0, pendingCount: 0 });
       expect(calls).toEqual(['LockDoor']);
@@ -118,7 +127,12 @@ describe('the .NET tutorial device answering LockDoor with a single-quoted strin
     await registerDevices(hub, ['dotnet-text']);
     const { client } = await dotnetDevice('dotnet-text', 'Door was locked.');
     try {
-      const response = await call(hub, 'POST', '/twins/dotnet-text/methods?api-version=2021-04-12', '{"methodName":"LockDoor","responseTimeoutInSeconds":30,"payload":null}');
+      const response = await call(
+        hub,
+        'POST',
+        '/twins/dotnet-text/methods?api-version=2021-04-12',
+        '{"methodName":"LockDoor","responseTimeoutInSeconds":30,"payload":null}',
+      );
       expect(response.status).toBe(502);
       expect(response.headers.get('iothub-errorcode')).toBe('InvalidResponseWhileProxying');
     } finally {
@@ -130,7 +144,12 @@ describe('the .NET tutorial device answering LockDoor with a single-quoted strin
     await registerDevices(hub, ['dotnet-lenient']);
     const { client } = await dotnetDevice('dotnet-lenient', "{result: 'locked', temperature: NaN, /* why */ tries: [1, 2,],}");
     try {
-      const response = await call(hub, 'POST', '/twins/dotnet-lenient/methods?api-version=2021-04-12', '{"methodName":"LockDoor","responseTimeoutInSeconds":30,"payload":null}');
+      const response = await call(
+        hub,
+        'POST',
+        '/twins/dotnet-lenient/methods?api-version=2021-04-12',
+        '{"methodName":"LockDoor","responseTimeoutInSeconds":30,"payload":null}',
+      );
       expect(response.status).toBe(200);
       expect(response.json).toEqual({ status: 200, payload: { result: 'locked', temperature: 'NaN', tries: [1, 2] } });
     } finally {

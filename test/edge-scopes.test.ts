@@ -12,7 +12,6 @@ beforeAll(async () => {
 });
 afterAll(() => hub?.stop());
 
-// biome-ignore lint/suspicious/noExplicitAny: the SDKs answer untyped JSON
 type Json = Record<string, any>;
 const device = async (id: string): Promise<Json> => (await registry.get(id)).responseBody as Json;
 const put = (id: string, body: object, ifMatch?: string) =>

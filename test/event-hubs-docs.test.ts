@@ -35,7 +35,10 @@ describe('docs/event-hubs.md', () => {
     message.properties.add('alert', 'yes');
     await client.sendEvent(message);
     await client.close();
-    const child = spawn(process.execPath, [file], { env: { ...process.env, EVENTHUB_CONNECTION_STRING: hub.eventHubConnectionString() }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [file], {
+      env: { ...process.env, EVENTHUB_CONNECTION_STRING: hub.eventHubConnectionString() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
     child.stderr.on('data', (chunk) => (output += chunk));

@@ -109,10 +109,18 @@ describe('owner level (epoch)', () => {
     const errors: Error[] = [];
     try {
       const received: ReceivedEventData[] = [];
-      const one = first.subscribe(partition, { processEvents: async (e) => void received.push(...e), processError: async (e) => void errors.push(e) }, { startPosition: earliestEventPosition, ownerLevel: 1, maxWaitTimeInSeconds: 1 });
+      const one = first.subscribe(
+        partition,
+        { processEvents: async (e) => void received.push(...e), processError: async (e) => void errors.push(e) },
+        { startPosition: earliestEventPosition, ownerLevel: 1, maxWaitTimeInSeconds: 1 },
+      );
       await expect.poll(() => received.length, { timeout: 10_000 }).toBeGreaterThan(0);
       const got: ReceivedEventData[] = [];
-      const two = second.subscribe(partition, { processEvents: async (e) => void got.push(...e), processError: async () => {} }, { startPosition: earliestEventPosition, ownerLevel: 2, maxWaitTimeInSeconds: 1 });
+      const two = second.subscribe(
+        partition,
+        { processEvents: async (e) => void got.push(...e), processError: async () => {} },
+        { startPosition: earliestEventPosition, ownerLevel: 2, maxWaitTimeInSeconds: 1 },
+      );
       await expect.poll(() => errors.map((e) => (e as Error & { code?: string }).code), { timeout: 10_000 }).toContain('ReceiverDisconnectedError');
       await expect.poll(() => got.length, { timeout: 10_000 }).toBeGreaterThan(0);
       await one.close();
@@ -128,10 +136,18 @@ describe('owner level (epoch)', () => {
     const late = consumerFor(hub);
     try {
       const received: ReceivedEventData[] = [];
-      const one = owner.subscribe(partition, { processEvents: async (e) => void received.push(...e), processError: async () => {} }, { startPosition: earliestEventPosition, ownerLevel: 5, maxWaitTimeInSeconds: 1 });
+      const one = owner.subscribe(
+        partition,
+        { processEvents: async (e) => void received.push(...e), processError: async () => {} },
+        { startPosition: earliestEventPosition, ownerLevel: 5, maxWaitTimeInSeconds: 1 },
+      );
       await expect.poll(() => received.length, { timeout: 10_000 }).toBeGreaterThan(0);
       const errors: Error[] = [];
-      const two = late.subscribe(partition, { processEvents: async () => {}, processError: async (e) => void errors.push(e) }, { startPosition: earliestEventPosition, ownerLevel: 4, maxWaitTimeInSeconds: 1 });
+      const two = late.subscribe(
+        partition,
+        { processEvents: async () => {}, processError: async (e) => void errors.push(e) },
+        { startPosition: earliestEventPosition, ownerLevel: 4, maxWaitTimeInSeconds: 1 },
+      );
       await expect.poll(() => errors.map((e) => (e as Error & { code?: string }).code), { timeout: 10_000 }).toContain('ReceiverDisconnectedError');
       await two.close();
       await one.close();

@@ -1,4 +1,4 @@
-import { earliestEventPosition, latestEventPosition, type ReceivedEventData } from '@azure/event-hubs';
+import { earliestEventPosition, type ReceivedEventData } from '@azure/event-hubs';
 import device from 'azure-iot-device';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionOf } from '../emulator/event-hubs/partitioner.js';
@@ -53,8 +53,13 @@ describe('the Event Hubs-compatible endpoint', () => {
     try {
       await mqtt.sendEvent(sample('mqtt'));
       await amqp.sendEvent(sample('amqp'));
-      const events = await collect(consumer, earliestEventPosition, (all) => ['eh-mqtt', 'eh-amqp'].every((id) => all.some((e) => e.systemProperties?.['iothub-connection-device-id'] === id)));
-      for (const [deviceId, text] of [['eh-mqtt', 'mqtt'], ['eh-amqp', 'amqp']] as const) {
+      const events = await collect(consumer, earliestEventPosition, (all) =>
+        ['eh-mqtt', 'eh-amqp'].every((id) => all.some((e) => e.systemProperties?.['iothub-connection-device-id'] === id)),
+      );
+      for (const [deviceId, text] of [
+        ['eh-mqtt', 'mqtt'],
+        ['eh-amqp', 'amqp'],
+      ] as const) {
         const event = events.find((e) => e.systemProperties?.['iothub-connection-device-id'] === deviceId) as ReceivedEventData;
         expect(event.body).toEqual({ text });
         expect(event.properties).toEqual({ alert: 'yes' });
@@ -88,7 +93,12 @@ describe('the Event Hubs-compatible endpoint', () => {
     try {
       const partition = String(partitionOf('eh-sticky', 4));
       for (let i = 0; i < 5; i++) await client.sendEvent(new device.Message(`m${i}`));
-      const events = await collect(consumer, earliestEventPosition, (all) => all.filter((e) => e.systemProperties?.['iothub-connection-device-id'] === 'eh-sticky').length === 5, partition);
+      const events = await collect(
+        consumer,
+        earliestEventPosition,
+        (all) => all.filter((e) => e.systemProperties?.['iothub-connection-device-id'] === 'eh-sticky').length === 5,
+        partition,
+      );
       const mine = events.filter((e) => e.systemProperties?.['iothub-connection-device-id'] === 'eh-sticky');
       // Not JSON, so the SDK hands the body over as bytes.
       expect(mine.map((e) => Buffer.from(e.body).toString())).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
@@ -115,7 +125,12 @@ describe('the Event Hubs-compatible endpoint', () => {
     (client.stream as unknown as { destroy(): void }).destroy(); // ungraceful: no DISCONNECT
     const consumer = consumerFor(hub);
     try {
-      const events = await collect(consumer, earliestEventPosition, (all) => all.some((e) => e.systemProperties?.['iothub-connection-device-id'] === id), String(partitionOf(id, 4)));
+      const events = await collect(
+        consumer,
+        earliestEventPosition,
+        (all) => all.some((e) => e.systemProperties?.['iothub-connection-device-id'] === id),
+        String(partitionOf(id, 4)),
+      );
       const will = events.find((e) => e.systemProperties?.['iothub-connection-device-id'] === id)!;
       expect(will.body).toEqual({ gone: true });
       expect(will.properties).toEqual({ 'iothub-MessageType': 'Will' });

@@ -22,37 +22,49 @@ describe('faults a device asks for (AzIoTHub_FaultOperationType)', () => {
     ['MqttWs', 'KillTcp'],
     ['MqttWs', 'ShutDownMqtt'],
   ];
-  it.each(cases)('%s device sending %s is dropped after the delay, reconnects by itself and loses no desired patch or method', async (transport, kind) => {
-    const id = `fault-${transport}-${kind}`;
-    const client = await openDevice(await createDevice(hub, id), transport);
-    try {
-      const desired: Record<string, unknown>[] = [];
-      const twin = await client.getTwin();
-      twin.on('properties.desired', (patch: Record<string, unknown>) => desired.push(patch));
-      client.onDeviceMethod('lockDoor', (_request, response) => void response.send(200, { locked: true }));
-      await vi.waitFor(() => expect(hub.connections.isSubscribed(id, 'methods')).toBe(true), { timeout: 5000 });
-      const since = hub.recording.lastSeq;
-      const fault = new Message('fault');
-      fault.properties.add('AzIoTHub_FaultOperationType', kind);
-      fault.properties.add('AzIoTHub_FaultOperationCloseReason', 'boom');
-      fault.properties.add('AzIoTHub_FaultOperationDelayInSecs', '1');
-      fault.properties.add('AzIoTHub_FaultOperationDurationInSecs', '2');
-      const sentAt = Date.now();
-      await client.sendEvent(fault);
-      // Dropped after the delay, refused while the fault lasts, then back by itself.
-      await vi.waitFor(() => expect(connectionEvents(id, since).map((e) => e.event)).toEqual(['disconnected', 'connected']), { timeout: 30_000, interval: 100 });
-      const [dropped, back] = connectionEvents(id, since);
-      expect(dropped.time - sentAt).toBeGreaterThanOrEqual(900);
-      expect(back.time - dropped.time).toBeGreaterThanOrEqual(1500);
-      // Still served: a desired patch made now and a method call reach it.
-      await registryFor(hub).updateTwin(id, { properties: { desired: { afterFault: kind } } }, '*');
-      await vi.waitFor(() => expect(desired.some((p) => p.afterFault === kind)).toBe(true), { timeout: 10_000 });
-      const answer = await serviceClientFor(hub).invokeDeviceMethod(id, { methodName: 'lockDoor', payload: {}, responseTimeoutInSeconds: 10, connectTimeoutInSeconds: 10 });
-      expect(answer.result).toEqual({ status: 200, payload: { locked: true } });
-    } finally {
-      await client.close().catch(() => undefined);
-    }
-  }, 60_000);
+  it.each(cases)(
+    '%s device sending %s is dropped after the delay, reconnects by itself and loses no desired patch or method',
+    async (transport, kind) => {
+      const id = `fault-${transport}-${kind}`;
+      const client = await openDevice(await createDevice(hub, id), transport);
+      try {
+        const desired: Record<string, unknown>[] = [];
+        const twin = await client.getTwin();
+        twin.on('properties.desired', (patch: Record<string, unknown>) => desired.push(patch));
+        client.onDeviceMethod('lockDoor', (_request, response) => void response.send(200, { locked: true }));
+        await vi.waitFor(() => expect(hub.connections.isSubscribed(id, 'methods')).toBe(true), { timeout: 5000 });
+        const since = hub.recording.lastSeq;
+        const fault = new Message('fault');
+        fault.properties.add('AzIoTHub_FaultOperationType', kind);
+        fault.properties.add('AzIoTHub_FaultOperationCloseReason', 'boom');
+        fault.properties.add('AzIoTHub_FaultOperationDelayInSecs', '1');
+        fault.properties.add('AzIoTHub_FaultOperationDurationInSecs', '2');
+        const sentAt = Date.now();
+        await client.sendEvent(fault);
+        // Dropped after the delay, refused while the fault lasts, then back by itself.
+        await vi.waitFor(() => expect(connectionEvents(id, since).map((e) => e.event)).toEqual(['disconnected', 'connected']), {
+          timeout: 30_000,
+          interval: 100,
+        });
+        const [dropped, back] = connectionEvents(id, since);
+        expect(dropped.time - sentAt).toBeGreaterThanOrEqual(900);
+        expect(back.time - dropped.time).toBeGreaterThanOrEqual(1500);
+        // Still served: a desired patch made now and a method call reach it.
+        await registryFor(hub).updateTwin(id, { properties: { desired: { afterFault: kind } } }, '*');
+        await vi.waitFor(() => expect(desired.some((p) => p.afterFault === kind)).toBe(true), { timeout: 10_000 });
+        const answer = await serviceClientFor(hub).invokeDeviceMethod(id, {
+          methodName: 'lockDoor',
+          payload: {},
+          responseTimeoutInSeconds: 10,
+          connectTimeoutInSeconds: 10,
+        });
+        expect(answer.result).toEqual({ status: 200, payload: { locked: true } });
+      } finally {
+        await client.close().catch(() => undefined);
+      }
+    },
+    60_000,
+  );
 });
 
 describe('the chaos API (/$emulator/faults)', () => {
@@ -132,7 +144,13 @@ describe('the chaos API (/$emulator/faults)', () => {
       expect(hub.connections.current('door-1')).toBeDefined();
       await rest(hub, 'POST', '/$emulator/faults', { kind: 'refuseConnects', target: { deviceId: 'cam-1' }, connackCode: 5, durationSeconds: 60 });
       await expect(connectRaw(hub, 'cam-1')).rejects.toThrow(/Not authorized/);
-      await rest(hub, 'POST', '/$emulator/faults', { kind: 'failOperations', operation: 'rest', route: '/twins/door-1', method: 'GET', errorCode: 'ServiceUnavailable' });
+      await rest(hub, 'POST', '/$emulator/faults', {
+        kind: 'failOperations',
+        operation: 'rest',
+        route: '/twins/door-1',
+        method: 'GET',
+        errorCode: 'ServiceUnavailable',
+      });
       const refused = await rest(hub, 'GET', '/twins/door-1');
       expect(refused.status).toBe(503);
       expect(refused.headers.get('iothub-errorcode')).toBe('ServiceUnavailable');

@@ -71,10 +71,13 @@ describe('iothub-emulator fleet', () => {
 
   it('stops by itself after --duration, with the sdk engine and a shard', async () => {
     const report = path.join(dir, 'shard.json');
-    const run = fleetCli(['--engine', 'sdk', '--devices', '6', '--shard', '2/3', '--duration', '1500ms', '--report', report, '--workers', '0', '--prefix', 'clishard-'], {
-      IOTHUB_FLEET_CONNECTION_STRING: hub.connectionString(),
-      IOTHUB_FLEET_CA: hub.caPath,
-    });
+    const run = fleetCli(
+      ['--engine', 'sdk', '--devices', '6', '--shard', '2/3', '--duration', '1500ms', '--report', report, '--workers', '0', '--prefix', 'clishard-'],
+      {
+        IOTHUB_FLEET_CONNECTION_STRING: hub.connectionString(),
+        IOTHUB_FLEET_CA: hub.caPath,
+      },
+    );
     expect(await run.exited).toBe(0);
     const written = JSON.parse(readFileSync(report, 'utf8')) as FleetReport;
     expect(written).toMatchObject({ shard: '2/3', engine: 'sdk', devices: { fleet: 6, shard: 2, firstIndex: 2, lastIndex: 3 } });
@@ -88,7 +91,9 @@ describe('iothub-emulator fleet', () => {
     await waitUntil(() => /connected 2\/2/.test(first.output()), 20_000, 'the first fleet connected');
     const second = fleetCli(['--devices', '2', '--ca', hub.caPath, '--workers', '0'], env);
     expect(await second.exited).toBe(7);
-    expect(second.output()).toMatch(/another running fleet already simulates dup-000000 … dup-000001 \(its lease device fleet-lease\.dup-1-of-1 is connected: fleet shard claimed by [^:]+:\d+ at /);
+    expect(second.output()).toMatch(
+      /another running fleet already simulates dup-000000 … dup-000001 \(its lease device fleet-lease\.dup-1-of-1 is connected: fleet shard claimed by [^:]+:\d+ at /,
+    );
     expect(second.output()).toMatch(/give this one another --prefix/);
     first.child.kill('SIGINT');
     expect(await first.exited).toBe(0);

@@ -11,7 +11,23 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** `iothub-emulator start --demo-fleet 3` on a loopback address of its own; resolves once the instructions are out. */
 function startDemo(host: string): Promise<{ child: ChildProcess; output: () => string }> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'fleet-demo-'));
-  const args = ['--import', 'tsx', path.join(root, 'cli/main.ts'), 'start', '--host', host, '--hostname', host, '--in-memory', '--data-dir', dataDir, '--log-level', 'warn', '--log-format', 'json'];
+  const args = [
+    '--import',
+    'tsx',
+    path.join(root, 'cli/main.ts'),
+    'start',
+    '--host',
+    host,
+    '--hostname',
+    host,
+    '--in-memory',
+    '--data-dir',
+    dataDir,
+    '--log-level',
+    'warn',
+    '--log-format',
+    'json',
+  ];
   const child = spawn(process.execPath, args, {
     cwd: root,
     env: { ...process.env, IOTHUB_EMULATOR_DEMO_FLEET: '3', IOTHUB_EMULATOR_CERT_DIR: process.env.IOTHUB_EMULATOR_TEST_CERT_DIR ?? '' },

@@ -60,7 +60,10 @@ describe.each(['light', 'sdk'] as EngineName[])('the %s engine against the emula
   }
 
   const invoke = async (id: string, methodName = 'lockDoor', connectTimeoutInSeconds = 0) =>
-    (await service.invokeDeviceMethod(id, { methodName, payload: { by: 'test' }, responseTimeoutInSeconds: 5, connectTimeoutInSeconds })).result as { status: number; payload: Record<string, unknown> };
+    (await service.invokeDeviceMethod(id, { methodName, payload: { by: 'test' }, responseTimeoutInSeconds: 5, connectTimeoutInSeconds })).result as {
+      status: number;
+      payload: Record<string, unknown>;
+    };
 
   it('registers devices with bulk calls and connects them; a second run reuses them', async () => {
     const first = await fleet('basic', 3);
@@ -73,7 +76,11 @@ describe.each(['light', 'sdk'] as EngineName[])('the %s engine against the emula
     expect(first.stats().counters).toMatchObject({ devices: 3, connected: 3, everConnected: 3, connectFailures: 0 });
     const report = await first.stop();
     expect(report.connect.connectedAtStop).toBe(3);
-    await waitUntil(async () => String((await registry.get(ids[0])).responseBody.connectionState) === 'Disconnected', 10_000, 'devices to show as disconnected');
+    await waitUntil(
+      async () => String((await registry.get(ids[0])).responseBody.connectionState) === 'Disconnected',
+      10_000,
+      'devices to show as disconnected',
+    );
 
     // Same prefix again: the devices exist, are reused (same ids, keys still valid) and connect.
     const second = await fleet('basic', 3);
@@ -87,11 +94,15 @@ describe.each(['light', 'sdk'] as EngineName[])('the %s engine against the emula
     const result = await invoke(id);
     expect(result.status).toBe(200);
     expect(result.payload).toMatchObject({ doorState: 'locked', message: `Door ${id} is locked` });
-    const reported = await waitUntil(async () => {
-      const twin = (await registry.getTwin(id)).responseBody;
-      const r = twin.properties.reported as Record<string, unknown>;
-      return r.doorState === 'locked' && r.lastLockedAt === result.payload.lockedAt ? r : undefined;
-    }, 10_000, 'lastLockedAt in the twin');
+    const reported = await waitUntil(
+      async () => {
+        const twin = (await registry.getTwin(id)).responseBody;
+        const r = twin.properties.reported as Record<string, unknown>;
+        return r.doorState === 'locked' && r.lastLockedAt === result.payload.lockedAt ? r : undefined;
+      },
+      10_000,
+      'lastLockedAt in the twin',
+    );
     expect(reported).toMatchObject({ deviceKind: 'lockDoor', firmware: { version: '1.0.0' } });
     expect((await invoke(id, 'unlockDoor')).payload).toMatchObject({ doorState: 'unlocked' });
     expect(f.stats().counters).toMatchObject({ methodCalls: 2, methodResponses: 2, methodErrorResponses: 0 });
@@ -102,10 +113,14 @@ describe.each(['light', 'sdk'] as EngineName[])('the %s engine against the emula
     const f = await fleet('desired', 1);
     const id = deviceId(`${engine}-desired-`, 0, 1);
     await registry.updateTwin(id, { properties: { desired: { telemetryInterval: 30, doorState: 'locked', schedule: { night: true } } } }, '*');
-    const reported = await waitUntil(async () => {
-      const r = (await registry.getTwin(id)).responseBody.properties.reported as Record<string, unknown>;
-      return r.telemetryInterval === 30 ? r : undefined;
-    }, 10_000, 'the desired patch in reported');
+    const reported = await waitUntil(
+      async () => {
+        const r = (await registry.getTwin(id)).responseBody.properties.reported as Record<string, unknown>;
+        return r.telemetryInterval === 30 ? r : undefined;
+      },
+      10_000,
+      'the desired patch in reported',
+    );
     expect(reported).toMatchObject({ doorState: 'locked', schedule: { night: true } });
     expect(typeof reported.lastLockedAt).toBe('string');
     expect(f.stats().counters.desiredPatches).toBe(1);
@@ -198,7 +213,11 @@ describe.each(['light', 'sdk'] as EngineName[])('the %s engine against the emula
       // A 3 s token is renewed 1 s before it expires, so the second renewal comes after the first
       // token's expiry: by then the hub would have closed a device that kept it. Waiting for the
       // connection that renewal opens (the third) also keeps the call off a connection being replaced.
-      await waitUntil(() => f.stats().counters.tokenRenewals >= 2 && connects >= 3 && hub.connections.isSubscribed(id, 'methods'), 10_000, 'the connection of the second renewal');
+      await waitUntil(
+        () => f.stats().counters.tokenRenewals >= 2 && connects >= 3 && hub.connections.isSubscribed(id, 'methods'),
+        10_000,
+        'the connection of the second renewal',
+      );
       expect((await invoke(id, 'lockDoor', 5)).status).toBe(200);
       expect(f.stats().counters.connectionsLost).toBe(0);
     } finally {

@@ -56,7 +56,10 @@ describe.each(['light', 'sdk'] as EngineName[])('the %s engine across a hub rest
         const status = await waitUntil(
           async () => {
             const call = service.invokeDeviceMethod(id, { methodName: 'lockDoor', payload: {}, responseTimeoutInSeconds: 5, connectTimeoutInSeconds: 2 });
-            const outcome = await call.then((r) => (r.result as { status: number }).status, () => undefined);
+            const outcome = await call.then(
+              (r) => (r.result as { status: number }).status,
+              () => undefined,
+            );
             return outcome;
           },
           45_000,

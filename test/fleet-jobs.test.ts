@@ -43,11 +43,21 @@ describe.each(['light', 'sdk'] as EngineName[])('a lockDoor job over a %s fleet'
   it('completes with every device succeeded', async () => {
     const jobs = JobClient.fromConnectionString(hub.connectionString());
     const jobId = `lock-all-${engine}-${Date.now()}`;
-    await jobs.scheduleDeviceMethod(jobId, `STARTSWITH(deviceId, '${prefix}')`, { methodName: 'lockDoor', payload: { by: 'job' }, responseTimeoutInSeconds: 10 }, new Date(), 60);
-    const job = await waitUntil(async () => {
-      const current = (await jobs.getJob(jobId)).jobStatus as unknown as JobResult;
-      return ['completed', 'failed', 'cancelled'].includes(current.status) && current;
-    }, 20_000, `job ${jobId} to end`);
+    await jobs.scheduleDeviceMethod(
+      jobId,
+      `STARTSWITH(deviceId, '${prefix}')`,
+      { methodName: 'lockDoor', payload: { by: 'job' }, responseTimeoutInSeconds: 10 },
+      new Date(),
+      60,
+    );
+    const job = await waitUntil(
+      async () => {
+        const current = (await jobs.getJob(jobId)).jobStatus as unknown as JobResult;
+        return ['completed', 'failed', 'cancelled'].includes(current.status) && current;
+      },
+      20_000,
+      `job ${jobId} to end`,
+    );
     expect(job.status).toBe('completed');
     expect(job.deviceJobStatistics).toMatchObject({ deviceCount: 5, succeededCount: 5, failedCount: 0 });
     expect(fleet.stats().counters).toMatchObject({ methodCalls: 5, methodResponses: 5 });

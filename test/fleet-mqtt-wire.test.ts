@@ -49,7 +49,11 @@ function open(wireOptions: WireOptions) {
 
 describe('the light engine\u2019s MQTT connection', () => {
   it('refuses a wrong key with the same message as mqtt.js, and reports the close', async () => {
-    const { wire, closed } = open(await options('w-wrong', { password: createSasToken(`${hub.hostName}/devices/w-wrong`, Buffer.alloc(32, 7).toString('base64'), Math.floor(Date.now() / 1000) + 60) }));
+    const { wire, closed } = open(
+      await options('w-wrong', {
+        password: createSasToken(`${hub.hostName}/devices/w-wrong`, Buffer.alloc(32, 7).toString('base64'), Math.floor(Date.now() / 1000) + 60),
+      }),
+    );
     await expect(wire.connected).rejects.toThrow('Connection refused: Not authorized');
     expect((await closed)?.message).toBe('Connection refused: Not authorized');
   });
@@ -116,10 +120,13 @@ describe('the light engine\u2019s MQTT connection', () => {
     // Only the TLS handshake matters here: a bare TLS server with the emulator's certificate sees it.
     const certDir = process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!;
     const seen: (string | false)[] = [];
-    const server = tls.createServer({ cert: readFileSync(path.join(certDir, 'server.pem')), key: readFileSync(path.join(certDir, 'server-key.pem')) }, (socket) => {
-      seen.push((socket as tls.TLSSocket & { servername: string | false }).servername);
-      socket.destroy();
-    });
+    const server = tls.createServer(
+      { cert: readFileSync(path.join(certDir, 'server.pem')), key: readFileSync(path.join(certDir, 'server-key.pem')) },
+      (socket) => {
+        seen.push((socket as tls.TLSSocket & { servername: string | false }).servername);
+        socket.destroy();
+      },
+    );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
     try {

@@ -66,7 +66,12 @@ describe('fleet scale-out: shards and worker processes', () => {
     const replicas = await Promise.all([1, 2].map(() => startFleet(config({ prefix: 'auto-', devices: 6, shard: { index: 'auto', count: 2 } }))));
     await Promise.all(replicas.map((r) => r.ramped));
     expect(replicas.map((r) => r.shard.index).sort()).toEqual([1, 2]);
-    expect(replicas.map((r) => r.range)).toEqual(expect.arrayContaining([{ start: 0, end: 3 }, { start: 3, end: 6 }]));
+    expect(replicas.map((r) => r.range)).toEqual(
+      expect.arrayContaining([
+        { start: 0, end: 3 },
+        { start: 3, end: 6 },
+      ]),
+    );
     const lease = (await registry.get(leaseDeviceId('auto-', replicas[0].shard.index, 2))).responseBody;
     expect(String(lease.connectionState)).toBe('Connected');
 
@@ -75,7 +80,11 @@ describe('fleet scale-out: shards and worker processes', () => {
     const hubAddr = hubAddress(hub.connectionString());
     const client = new FleetServiceClient(hubAddr);
     const staleLease = leaseDeviceId('auto-', replicas[0].shard.index, 2);
-    await waitUntil(async () => String((await registry.get(staleLease)).responseBody.connectionState) === 'Disconnected', 5000, 'the stopped replica\u2019s lease device to disconnect');
+    await waitUntil(
+      async () => String((await registry.get(staleLease)).responseBody.connectionState) === 'Disconnected',
+      5000,
+      'the stopped replica\u2019s lease device to disconnect',
+    );
     const newcomer = await claimShard(client, hubAddr, new LightEngine(hubAddr, { tokenTtlSeconds: 3600 }), 'auto-', 2, 'newcomer', 200);
     expect(newcomer.shard).toEqual(replicas[0].shard);
     await newcomer.release();

@@ -22,7 +22,12 @@ describe('device ids and shards', () => {
   });
 
   it('splits a range into shards that cover it once, without overlap', () => {
-    for (const [total, count] of [[10, 3], [10_000, 7], [5, 5], [1, 1]] as const) {
+    for (const [total, count] of [
+      [10, 3],
+      [10_000, 7],
+      [5, 5],
+      [1, 1],
+    ] as const) {
       const seen = new Set<number>();
       for (let k = 1; k <= count; k++) {
         const { start, end } = shardRange(total, { index: k, count });
@@ -34,7 +39,10 @@ describe('device ids and shards', () => {
       }
       expect(seen.size).toBe(total);
     }
-    expect(splitRange({ start: 100, end: 110 }, 2)).toEqual([{ start: 100, end: 105 }, { start: 105, end: 110 }]);
+    expect(splitRange({ start: 100, end: 110 }, 2)).toEqual([
+      { start: 100, end: 105 },
+      { start: 105, end: 110 },
+    ]);
   });
 
   it('reads k/n and auto/n, and refuses what is not a shard', () => {
@@ -96,7 +104,9 @@ describe('seeded randomness and distributions', () => {
 
 describe('telemetry templates', () => {
   it('fills placeholders from the device, the clock, the seed and the behaviour', () => {
-    const render = compileTemplate('{"id":"{{deviceId}}","n":{{seq}},"at":"{{timestamp}}","door":"{{doorState}}","b":{{int 1 1}},"t":{{number 2 2}},"c":"{{pick x}}"}');
+    const render = compileTemplate(
+      '{"id":"{{deviceId}}","n":{{seq}},"at":"{{timestamp}}","door":"{{doorState}}","b":{{int 1 1}},"t":{{number 2 2}},"c":"{{pick x}}"}',
+    );
     const text = render({ deviceId: 'd1', index: 0, seq: 3, now: Date.UTC(2026, 0, 2), random: mulberry32(1), state: { doorState: 'locked' } });
     expect(JSON.parse(text)).toEqual({ id: 'd1', n: 3, at: '2026-01-02T00:00:00.000Z', door: 'locked', b: 1, t: 2, c: 'x' });
     expect(() => compileTemplate('{{int 1}}')).toThrow(/two numbers/);
@@ -175,7 +185,19 @@ describe('fleet settings', () => {
   it('takes flags over the environment over the scenario file over defaults', () => {
     const scenario = file(
       'flaky.yaml',
-      ['devices: 50', 'prefix: yaml-', 'seed: 9', 'connect:', '  rate: 20', 'methods:', '  latency: normal:40ms,5ms', '  errorProbability: 10%', 'churn:', '  fraction: 0.25', '  downtime: 2s'].join('\n'),
+      [
+        'devices: 50',
+        'prefix: yaml-',
+        'seed: 9',
+        'connect:',
+        '  rate: 20',
+        'methods:',
+        '  latency: normal:40ms,5ms',
+        '  errorProbability: 10%',
+        'churn:',
+        '  fraction: 0.25',
+        '  downtime: 2s',
+      ].join('\n'),
     );
     const { config } = resolveWith(
       { scenario, connectionString: CS, devices: '7', prefix: 'env-', seed: '3' },
@@ -195,7 +217,9 @@ describe('fleet settings', () => {
     const json = file('s.json', JSON.stringify({ devices: 3, telemetry: { interval: '5s' } }));
     expect(resolveWith({ scenario: json, connectionString: CS }, { scenario: 'cli', connectionString: 'cli' }).config.scenario.telemetry.interval).toBe(5000);
     const typo = file('typo.yaml', 'devcies: 3\nmethods:\n  latncy: 5ms\n');
-    expect(() => resolveWith({ scenario: typo, connectionString: CS }, { scenario: 'cli', connectionString: 'cli' })).toThrow(/unknown setting\(s\) devcies, methods.latncy/);
+    expect(() => resolveWith({ scenario: typo, connectionString: CS }, { scenario: 'cli', connectionString: 'cli' })).toThrow(
+      /unknown setting\(s\) devcies, methods.latncy/,
+    );
   });
 
   it('falls back to IOTHUB_CONNECTION_STRING and explains a missing hub', () => {
@@ -214,7 +238,9 @@ describe('fleet settings', () => {
 
   it('names the flag that holds a bad value', () => {
     expect(() => resolveWith({ connectionString: CS, devices: 'many' }, { connectionString: 'cli', devices: 'cli' })).toThrow(/--devices: 'many'/);
-    expect(() => resolveWith({ connectionString: CS, errorProbability: '2' }, { connectionString: 'cli', errorProbability: 'env' })).toThrow(/--error-probability/);
+    expect(() => resolveWith({ connectionString: CS, errorProbability: '2' }, { connectionString: 'cli', errorProbability: 'env' })).toThrow(
+      /--error-probability/,
+    );
     expect(() => resolveWith({ connectionString: CS, prefix: 'a/b' }, { connectionString: 'cli', prefix: 'cli' })).toThrow(/--prefix/);
   });
 

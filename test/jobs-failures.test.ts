@@ -32,10 +32,14 @@ describe('device failures inside a method job', () => {
     const started = Date.now();
     await jobs.scheduleDeviceMethod('mixed', "deviceId IN ['fast', 'slow', 'offline']", { methodName: 'lockDoor', responseTimeoutInSeconds: 5 });
     // While the slow device is still being waited for, the others are already settled.
-    const midway = await waitUntil(async () => {
-      const job = (await jobs.getJob('mixed')).jobStatus;
-      return job.deviceJobStatistics.runningCount === 1 && job.deviceJobStatistics.succeededCount === 1 && job.status === 'running' ? job : undefined;
-    }, 4000, 'fast and offline settled');
+    const midway = await waitUntil(
+      async () => {
+        const job = (await jobs.getJob('mixed')).jobStatus;
+        return job.deviceJobStatistics.runningCount === 1 && job.deviceJobStatistics.succeededCount === 1 && job.status === 'running' ? job : undefined;
+      },
+      4000,
+      'fast and offline settled',
+    );
     expect(midway.deviceJobStatistics).toEqual({ deviceCount: 3, failedCount: 1, succeededCount: 1, runningCount: 1, pendingCount: 0 });
 
     const job = await pollJob(jobs, 'mixed', undefined, 10_000);
@@ -50,7 +54,12 @@ describe('device failures inside a method job', () => {
 
   it('waits for an offline device to come online when the job gives a connect timeout', async () => {
     // The CLI sends connectTimeoutInSeconds inside cloudToDeviceMethod (docs/protocol.md §3.6).
-    const body = { jobId: 'wait-late', type: 'scheduleDeviceMethod', queryCondition: "deviceId = 'late'", cloudToDeviceMethod: { methodName: 'lockDoor', payload: {}, responseTimeoutInSeconds: 5, connectTimeoutInSeconds: 10 } };
+    const body = {
+      jobId: 'wait-late',
+      type: 'scheduleDeviceMethod',
+      queryCondition: "deviceId = 'late'",
+      cloudToDeviceMethod: { methodName: 'lockDoor', payload: {}, responseTimeoutInSeconds: 5, connectTimeoutInSeconds: 10 },
+    };
     expect((await call(hub, 'PUT', '/jobs/v2/wait-late?api-version=2021-04-12', body)).status).toBe(200);
     await waitUntil(async () => (await jobs.getJob('wait-late')).jobStatus.status === 'running', 2000, 'running');
     const late = await connectDevice(hub, 'late');
@@ -89,7 +98,13 @@ describe('cancelling a running job', () => {
 
 describe('requests the hub refuses', () => {
   const url = (id: string): string => `/jobs/v2/${id}?api-version=2021-04-12`;
-  const methodJob = (id: string, extra: Record<string, unknown> = {}) => ({ jobId: id, type: 'scheduleDeviceMethod', queryCondition: "deviceId = 'spare'", cloudToDeviceMethod: { methodName: 'lockDoor', responseTimeoutInSeconds: 5 }, ...extra });
+  const methodJob = (id: string, extra: Record<string, unknown> = {}) => ({
+    jobId: id,
+    type: 'scheduleDeviceMethod',
+    queryCondition: "deviceId = 'spare'",
+    cloudToDeviceMethod: { methodName: 'lockDoor', responseTimeoutInSeconds: 5 },
+    ...extra,
+  });
 
   it('answers 409 JobAlreadyExists for a reused job id', async () => {
     expect((await call(hub, 'PUT', url('dup'), methodJob('dup'))).status).toBe(200);
@@ -125,7 +140,11 @@ describe('requests the hub refuses', () => {
     ['a negative maxExecutionTimeInSeconds', { maxExecutionTimeInSeconds: -5 }, 'ArgumentInvalid'],
     ['a maxExecutionTimeInSeconds past Int32', { maxExecutionTimeInSeconds: 2 ** 31 }, 'ArgumentInvalid'],
     ['a body jobId that differs from the path', { jobId: 'other' }, 'ArgumentInvalid'],
-    ['reported properties in updateTwin', { type: 'scheduleUpdateTwin', cloudToDeviceMethod: undefined, updateTwin: { properties: { reported: { x: 1 } } } }, 'ArgumentInvalid'],
+    [
+      'reported properties in updateTwin',
+      { type: 'scheduleUpdateTwin', cloudToDeviceMethod: undefined, updateTwin: { properties: { reported: { x: 1 } } } },
+      'ArgumentInvalid',
+    ],
   ])('answers 400 for %s', async (_what, extra, code) => {
     const answer = await call(hub, 'PUT', url('invalid'), methodJob('invalid', extra));
     expect(answer.status).toBe(400);
@@ -141,7 +160,11 @@ describe('requests the hub refuses', () => {
   it('accepts the 2016 type names and answers with the current ones (docs/protocol.md §8.1)', async () => {
     const direct = await call(hub, 'PUT', url('old-direct'), methodJob('old-direct', { type: 'scheduleDirectRequest' }));
     expect(direct.json.type).toBe('scheduleDeviceMethod');
-    const twin = await call(hub, 'PUT', url('old-twin'), { type: 'scheduleTwinUpdate', queryCondition: "deviceId = 'spare'", updateTwin: { tags: { old: true } } });
+    const twin = await call(hub, 'PUT', url('old-twin'), {
+      type: 'scheduleTwinUpdate',
+      queryCondition: "deviceId = 'spare'",
+      updateTwin: { tags: { old: true } },
+    });
     expect(twin.status).toBe(200);
     expect(twin.json).toMatchObject({ jobId: 'old-twin', type: 'scheduleUpdateTwin', status: 'queued' });
     expect((await pollJob(jobs, 'old-twin')).deviceJobStatistics.succeededCount).toBe(1);
@@ -173,7 +196,11 @@ describe('the active-job limit (--max-active-jobs)', () => {
       const client = JobClient.fromConnectionString(small.connectionString());
       const inAnHour = new Date(Date.now() + 3600_000);
       await client.scheduleDeviceMethod('first', '*', { methodName: 'lockDoor' }, inAnHour, 60);
-      const refused = await call(small, 'PUT', '/jobs/v2/second', { type: 'scheduleDeviceMethod', queryCondition: '*', cloudToDeviceMethod: { methodName: 'lockDoor' } });
+      const refused = await call(small, 'PUT', '/jobs/v2/second', {
+        type: 'scheduleDeviceMethod',
+        queryCondition: '*',
+        cloudToDeviceMethod: { methodName: 'lockDoor' },
+      });
       expect(refused.status).toBe(429);
       expect(refused.headers.get('iothub-errorcode')).toBe('ThrottlingMaxActiveJobCountExceeded');
       expect(refused.json.Message).toMatch(/^ErrorCode:ThrottlingMaxActiveJobCountExceeded;/);

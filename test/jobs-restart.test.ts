@@ -4,7 +4,19 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../cli/start-hub.js';
 import { exited, startEmulatorCli, waitForHealth } from './support/cli-process.js';
 import { startTestHub, tempDataDir } from './support/hub-factory.js';
-import { call, connectDevice, JobClient, pollJob, processTarget, queryAll, rawLockDoorDevice, registerDevices, whenSubscribed, type JobDevice, type ServiceTarget } from './support/job-helpers.js';
+import {
+  call,
+  connectDevice,
+  JobClient,
+  pollJob,
+  processTarget,
+  queryAll,
+  rawLockDoorDevice,
+  registerDevices,
+  whenSubscribed,
+  type JobDevice,
+  type ServiceTarget,
+} from './support/job-helpers.js';
 import { waitUntil } from './support/wait.js';
 
 // Durability (issue 3 §5): a kill while jobs are scheduled or running, then a restart on the same
@@ -20,7 +32,10 @@ afterAll(async () => {
 /** Starts `iothub-emulator start` on a free loopback address of its own (or on `host`, for a restart). */
 async function startProcess(dataDir: string, host?: string, extra: string[] = []): Promise<{ child: ChildProcess; host: string }> {
   const certDir = process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!;
-  const started = await startEmulatorCli((address) => ['--host', address, '--hostname', address, '--data-dir', dataDir, '--cert-dir', certDir, '--log-level', 'warn', ...extra], { host });
+  const started = await startEmulatorCli(
+    (address) => ['--host', address, '--hostname', address, '--data-dir', dataDir, '--cert-dir', certDir, '--log-level', 'warn', ...extra],
+    { host },
+  );
   children.push(started.child);
   await waitForHealth(started.host, 20_000);
   return started;
@@ -28,7 +43,10 @@ async function startProcess(dataDir: string, host?: string, extra: string[] = []
 
 async function createDevice(target: ServiceTarget, deviceId: string): Promise<string> {
   const key = randomBytes(32).toString('base64');
-  const answer = await call(target, 'PUT', `/devices/${deviceId}?api-version=2021-04-12`, { deviceId, authentication: { type: 'sas', symmetricKey: { primaryKey: key, secondaryKey: key } } });
+  const answer = await call(target, 'PUT', `/devices/${deviceId}?api-version=2021-04-12`, {
+    deviceId,
+    authentication: { type: 'sas', symmetricKey: { primaryKey: key, secondaryKey: key } },
+  });
   expect(answer.status).toBe(200);
   return key;
 }
@@ -44,19 +62,30 @@ describe('SIGKILL while jobs are scheduled and running', () => {
     const fast = ['k-fast1', 'k-fast2'];
     const slow = ['k-slow1', 'k-slow2', 'k-slow3'];
     const devices = [];
-    for (const id of [...fast, ...slow]) devices.push(await rawLockDoorDevice(first.host, id, await createDevice(target, id), fast.includes(id) ? 'now' : 'never'));
+    for (const id of [...fast, ...slow])
+      devices.push(await rawLockDoorDevice(first.host, id, await createDevice(target, id), fast.includes(id) ? 'now' : 'never'));
 
     // Finished before the kill: must survive as it is.
     await jobs.scheduleTwinUpdate('k-twin', "STARTSWITH(deviceId, 'k-')", { etag: '*', tags: { wing: 'east' } } as any);
     expect((await pollJob(jobs, 'k-twin')).deviceJobStatistics.succeededCount).toBe(5);
     // Scheduled an hour ahead at the kill.
-    await jobs.scheduleDeviceMethod('k-later', "deviceId IN ['k-fast1', 'k-fast2']", { methodName: 'lockDoor', responseTimeoutInSeconds: 5 }, new Date(Date.now() + 3600_000), 600);
+    await jobs.scheduleDeviceMethod(
+      'k-later',
+      "deviceId IN ['k-fast1', 'k-fast2']",
+      { methodName: 'lockDoor', responseTimeoutInSeconds: 5 },
+      new Date(Date.now() + 3600_000),
+      600,
+    );
     // Running at the kill: two devices answered, three calls in flight.
     await jobs.scheduleDeviceMethod('k-run', "STARTSWITH(deviceId, 'k-')", { methodName: 'lockDoor', responseTimeoutInSeconds: 60 }, new Date(), 600);
-    await waitUntil(async () => {
-      const stats = (await jobs.getJob('k-run')).jobStatus.deviceJobStatistics;
-      return stats.succeededCount === 2 && stats.runningCount === 3;
-    }, 5000, 'k-run half done');
+    await waitUntil(
+      async () => {
+        const stats = (await jobs.getJob('k-run')).jobStatus.deviceJobStatistics;
+        return stats.succeededCount === 2 && stats.runningCount === 3;
+      },
+      5000,
+      'k-run half done',
+    );
     expect((await jobs.getJob('k-later')).jobStatus.status).toBe('scheduled');
 
     first.child.kill('SIGKILL');
@@ -74,7 +103,8 @@ describe('SIGKILL while jobs are scheduled and running', () => {
       const records = (await queryAll(target, "SELECT * FROM devices.jobs WHERE devices.jobs.jobId = 'k-run'")).items;
       expect(records.map((r) => r.deviceId).sort()).toEqual([...fast, ...slow].sort());
       for (const r of records) {
-        if (fast.includes(r.deviceId)) expect(r).toMatchObject({ status: 'completed', outcome: { deviceMethodResponse: { status: 200, payload: { locked: true } } } });
+        if (fast.includes(r.deviceId))
+          expect(r).toMatchObject({ status: 'completed', outcome: { deviceMethodResponse: { status: 200, payload: { locked: true } } } });
         // Mid-call at the kill: not called again (at most once), failed with ServiceUnavailable.
         else expect(r).toMatchObject({ status: 'failed', error: { code: 'ServiceUnavailable' } });
       }
@@ -111,7 +141,11 @@ describe('a graceful stop with devices still pending', () => {
       await whenSubscribed(hub, 'p-hang', 'methods');
       hub.scheduler.setConcurrency(1);
       // The connect timeout lets the pending devices come back after the restart (docs/protocol.md §5.3).
-      const body = { type: 'scheduleDeviceMethod', queryCondition: "STARTSWITH(deviceId, 'p-')", cloudToDeviceMethod: { methodName: 'lockDoor', responseTimeoutInSeconds: 30, connectTimeoutInSeconds: 20 } };
+      const body = {
+        type: 'scheduleDeviceMethod',
+        queryCondition: "STARTSWITH(deviceId, 'p-')",
+        cloudToDeviceMethod: { methodName: 'lockDoor', responseTimeoutInSeconds: 30, connectTimeoutInSeconds: 20 },
+      };
       expect((await call(hub, 'PUT', '/jobs/v2/pending', body)).status).toBe(200);
       await waitUntil(() => hang.calls.length === 1, 3000, 'the first call');
       expect(hub.scheduler.get('pending').deviceJobStatistics).toMatchObject({ runningCount: 1, pendingCount: 2 });

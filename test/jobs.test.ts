@@ -42,7 +42,13 @@ const callsSince = (before: Record<string, number>, id: string): unknown[] => de
 describe('scheduleDeviceMethod (lockDoor)', () => {
   it("runs on deviceId IN ['a','b'] only, and getJob reports it completed with statistics", async () => {
     const before = callCounts();
-    const created = await jobs.scheduleDeviceMethod('lock-ab', "deviceId IN ['a','b']", { methodName: 'lockDoor', payload: { by: 'tutorial' }, responseTimeoutInSeconds: 5 }, new Date(), 300);
+    const created = await jobs.scheduleDeviceMethod(
+      'lock-ab',
+      "deviceId IN ['a','b']",
+      { methodName: 'lockDoor', payload: { by: 'tutorial' }, responseTimeoutInSeconds: 5 },
+      new Date(),
+      300,
+    );
     // The real hub answers the PUT with the job queued (docs/protocol.md §3.6); the Node e2e test asserts both.
     expect(created.jobStatus.jobId).toBe('lock-ab');
     expect(created.jobStatus.status).toBe('queued');
@@ -61,7 +67,12 @@ describe('scheduleDeviceMethod (lockDoor)', () => {
     expect(callsSince(before, 'c')).toEqual([]);
     // Hub events, which the recording and /metrics count.
     expect(finished).toContainEqual({ jobId: 'lock-ab', status: 'completed' });
-    expect(deviceOperations.filter((e) => e.jobId === 'lock-ab').map((e) => `${e.deviceId}:${e.outcome}`).sort()).toEqual(['a:completed', 'b:completed']);
+    expect(
+      deviceOperations
+        .filter((e) => e.jobId === 'lock-ab')
+        .map((e) => `${e.deviceId}:${e.outcome}`)
+        .sort(),
+    ).toEqual(['a:completed', 'b:completed']);
   });
 
   it("selects by tag: tags.Building = '43'", async () => {
@@ -177,7 +188,13 @@ describe('cancel and list', () => {
     const nobody = "deviceId = 'nobody'";
     await jobs.scheduleDeviceMethod('list-method', nobody, { methodName: 'lockDoor', responseTimeoutInSeconds: 5 });
     await jobs.scheduleTwinUpdate('list-twin', nobody, { etag: '*', tags: { listed: true } } as any);
-    await jobs.scheduleDeviceMethod('list-cancelled', nobody, { methodName: 'lockDoor', responseTimeoutInSeconds: 5 }, new Date(Date.now() + 10 * 86_400_000), 60);
+    await jobs.scheduleDeviceMethod(
+      'list-cancelled',
+      nobody,
+      { methodName: 'lockDoor', responseTimeoutInSeconds: 5 },
+      new Date(Date.now() + 10 * 86_400_000),
+      60,
+    );
     await jobs.cancelJob('list-cancelled');
     expect((await pollJob(jobs, 'list-method')).status).toBe('completed');
     expect((await pollJob(jobs, 'list-twin')).status).toBe('completed');

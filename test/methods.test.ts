@@ -54,7 +54,12 @@ describe('direct methods through azure-iothub Client.invokeDeviceMethod', () => 
 
   it('answers 404103 DeviceNotOnline for a device that is not connected', async () => {
     await createDevice(hub, 'm-offline');
-    const response = await rest(hub, 'POST', '/twins/m-offline/methods?api-version=2021-04-12', { methodName: 'lockDoor', payload: null, responseTimeoutInSeconds: 5, connectTimeoutInSeconds: 0 });
+    const response = await rest(hub, 'POST', '/twins/m-offline/methods?api-version=2021-04-12', {
+      methodName: 'lockDoor',
+      payload: null,
+      responseTimeoutInSeconds: 5,
+      connectTimeoutInSeconds: 0,
+    });
     expect(response.status).toBe(404);
     expect(response.headers.get('iothub-errorcode')).toBe('DeviceNotOnline');
     expect(response.json.ExceptionMessage).toBe('');
@@ -86,7 +91,12 @@ describe('direct methods through azure-iothub Client.invokeDeviceMethod', () => 
 
   it('waits connectTimeoutInSeconds for a device to come online', async () => {
     const cs = await createDevice(hub, 'm-late');
-    const call = service.invokeDeviceMethod('m-late', { methodName: 'lockDoor', payload: { by: 'late' }, responseTimeoutInSeconds: 5, connectTimeoutInSeconds: 5 });
+    const call = service.invokeDeviceMethod('m-late', {
+      methodName: 'lockDoor',
+      payload: { by: 'late' },
+      responseTimeoutInSeconds: 5,
+      connectTimeoutInSeconds: 5,
+    });
     // The device comes 300 ms after the call (the scenario, not a wait for something): the hub
     // publishes no event while a call waits for its device.
     await new Promise((r) => setTimeout(r, 300));
@@ -133,8 +143,13 @@ describe('direct methods through azure-iothub Client.invokeDeviceMethod', () => 
     const { client } = await lockDoorDevice('m-route');
     try {
       const body = { methodName: 'lockDoor', responseTimeoutInSeconds: 5 };
-      expect((await rest(hub, 'POST', '/TWINS/m-route/Methods/?api-version=2021-04-12', body)).json).toEqual({ status: 200, payload: { locked: true, by: null } });
-      const readOnly = await rest(hub, 'POST', '/twins/m-route/methods', body, { authorization: createSasToken(hub.hostName, registryRead.primaryKey, Math.floor(Date.now() / 1000) + 60, 'registryRead') });
+      expect((await rest(hub, 'POST', '/TWINS/m-route/Methods/?api-version=2021-04-12', body)).json).toEqual({
+        status: 200,
+        payload: { locked: true, by: null },
+      });
+      const readOnly = await rest(hub, 'POST', '/twins/m-route/methods', body, {
+        authorization: createSasToken(hub.hostName, registryRead.primaryKey, Math.floor(Date.now() / 1000) + 60, 'registryRead'),
+      });
       expect(readOnly.status).toBe(401);
       expect(readOnly.headers.get('iothub-errorcode')).toBe('IotHubUnauthorizedAccess');
       const noAuth = await rest(hub, 'POST', '/twins/m-route/methods', body, { authorization: '' });
@@ -153,7 +168,7 @@ describe('direct methods through azure-iothub Client.invokeDeviceMethod', () => 
     }
   });
 
-  it('one device cannot answer or receive another device\'s method calls', async () => {
+  it("one device cannot answer or receive another device's method calls", async () => {
     const { client: victim, requests } = await lockDoorDevice('m-victim');
     await createDevice(hub, 'm-thief');
     const thief = await connectRaw(hub, 'm-thief');

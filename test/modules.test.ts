@@ -12,7 +12,6 @@ beforeAll(async () => {
 });
 afterAll(() => hub?.stop());
 
-// biome-ignore lint/suspicious/noExplicitAny: the SDKs answer untyped JSON
 type Json = Record<string, any>;
 const failure = async (promise: Promise<unknown>): Promise<Json> => {
   try {

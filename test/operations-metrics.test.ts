@@ -87,8 +87,13 @@ describe('GET /metrics', () => {
       c2d_methods_success: delta('c2d_methods_success'),
       c2d_methods_failure: delta('c2d_methods_failure'),
     }).toEqual({
-      c2d_twin_read_success: 1, c2d_twin_read_failure: 1, c2d_twin_update_success: 1, c2d_twin_update_failure: 1,
-      twinQueries_success: 1, c2d_methods_success: 1, c2d_methods_failure: 1,
+      c2d_twin_read_success: 1,
+      c2d_twin_read_failure: 1,
+      c2d_twin_update_success: 1,
+      c2d_twin_update_failure: 1,
+      twinQueries_success: 1,
+      c2d_methods_success: 1,
+      c2d_methods_failure: 1,
     });
   });
 
@@ -98,7 +103,9 @@ describe('GET /metrics', () => {
     const later = new Date(Date.now() + 3_600_000);
     await jobs.scheduleTwinUpdate('met-job-1', "deviceId = 'met-svc'", { etag: '*', properties: { desired: { c: 3 } } } as never, later, 60);
     // --max-active-jobs 1: a second job is throttled with 429.
-    await expect(jobs.scheduleDeviceMethod('met-job-2', "deviceId = 'met-svc'", { methodName: 'lockDoor', payload: null, responseTimeoutInSeconds: 5 }, later, 60)).rejects.toThrow();
+    await expect(
+      jobs.scheduleDeviceMethod('met-job-2', "deviceId = 'met-svc'", { methodName: 'lockDoor', payload: null, responseTimeoutInSeconds: 5 }, later, 60),
+    ).rejects.toThrow();
     await jobs.cancelJob('met-job-1');
     // The scheduler's report of a failed job; a cancelled one (above) counts as neither outcome.
     hub.events.emit('jobFinished', { jobId: 'y', type: 'scheduleDeviceMethod', status: 'failed' });
@@ -120,7 +127,13 @@ describe('GET /metrics', () => {
     const before = await scrape();
     try {
       const jobs = iothub.JobClient.fromConnectionString(hub.connectionString());
-      await jobs.scheduleDeviceMethod('met-job-run', "deviceId = 'met-job-door'", { methodName: 'lockDoor', payload: { by: 'job' }, responseTimeoutInSeconds: 5 }, new Date(), 60);
+      await jobs.scheduleDeviceMethod(
+        'met-job-run',
+        "deviceId = 'met-job-door'",
+        { methodName: 'lockDoor', payload: { by: 'job' }, responseTimeoutInSeconds: 5 },
+        new Date(),
+        60,
+      );
       await waitUntil(async () => (await jobs.getJob('met-job-run')).jobStatus.status === 'completed', 10_000, 'the job to complete');
     } finally {
       await client.close();

@@ -35,7 +35,9 @@ describe('GET /$emulator/recording', () => {
     expect(entries).toContainEqual(expect.objectContaining({ kind: 'twin', side: 'device', section: 'reported', patch: { battery: 80 } }));
     expect(entries).toContainEqual(expect.objectContaining({ kind: 'twin', side: 'service', section: 'tags', patch: { floor: 2 } }));
     expect(entries).toContainEqual(expect.objectContaining({ kind: 'twin', side: 'service', section: 'desired', patch: { mode: 'eco' } }));
-    expect(entries).toContainEqual(expect.objectContaining({ kind: 'method', methodName: 'lockDoor', payload: { by: 'bob' }, status: 201, response: { locked: true } }));
+    expect(entries).toContainEqual(
+      expect.objectContaining({ kind: 'method', methodName: 'lockDoor', payload: { by: 'bob' }, status: 201, response: { locked: true } }),
+    );
     const failed = entries[7] as unknown as { payload: unknown; status?: number; error?: string };
     expect(failed.payload).toEqual({ by: 'carol' });
     expect(failed.status).toBeUndefined();
@@ -54,7 +56,11 @@ describe('GET /$emulator/recording', () => {
     const device = await connectRaw(hub, 'rec-chatty');
     try {
       for (let i = 1; i <= 5; i++) device.publish(`devices/rec-chatty/messages/events/n=${i}&%24.ct=application%2Fjson`, JSON.stringify({ i }));
-      await waitUntil(() => hub.recording.telemetry({ deviceId: 'rec-chatty', where: (e) => (e.payload as { i: number }).i === 5 }).length === 1, 3000, 'the fifth message');
+      await waitUntil(
+        () => hub.recording.telemetry({ deviceId: 'rec-chatty', where: (e) => (e.payload as { i: number }).i === 5 }).length === 1,
+        3000,
+        'the fifth message',
+      );
     } finally {
       device.end(true);
     }

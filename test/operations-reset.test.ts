@@ -22,7 +22,13 @@ describe('reset of an in-process hub', () => {
     const client = await openDevice(await createDevice(hub, 'reset-door'));
     await createDevice(hub, 'reset-other');
     const jobs = iothub.JobClient.fromConnectionString(hub.connectionString());
-    await jobs.scheduleTwinUpdate('reset-job', "deviceId = 'reset-other'", { etag: '*', properties: { desired: { a: 1 } } } as never, new Date(Date.now() + 3_600_000), 60);
+    await jobs.scheduleTwinUpdate(
+      'reset-job',
+      "deviceId = 'reset-other'",
+      { etag: '*', properties: { desired: { a: 1 } } } as never,
+      new Date(Date.now() + 3_600_000),
+      60,
+    );
 
     const response = await rest(hub, 'POST', '/$emulator/reset');
     expect(response.status).toBe(200);
@@ -53,8 +59,33 @@ describe('iothub-emulator start --seed, then iothub-emulator reset', () => {
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
   it('seeds at start, reset keeps only the seed, and a restart on the same data applies the seed without changing anything', async () => {
-    writeFileSync(seedFile, ['devices:', '  - deviceId: seeded-door', '    tags: { building: "43" }', '    desired: { lockTimeoutSeconds: 30 }', '    reported: { firmware: 1.2.0 }', ''].join('\n'));
-    const args = (h: string): string[] => ['--host', h, '--hostname', h, '--data-dir', dataDir, '--cert-dir', certDir(), '--seed', seedFile, '--log-level', 'info', '--log-format', 'json'];
+    writeFileSync(
+      seedFile,
+      [
+        'devices:',
+        '  - deviceId: seeded-door',
+        '    tags: { building: "43" }',
+        '    desired: { lockTimeoutSeconds: 30 }',
+        '    reported: { firmware: 1.2.0 }',
+        '',
+      ].join('\n'),
+    );
+    const args = (h: string): string[] => [
+      '--host',
+      h,
+      '--hostname',
+      h,
+      '--data-dir',
+      dataDir,
+      '--cert-dir',
+      certDir(),
+      '--seed',
+      seedFile,
+      '--log-level',
+      'info',
+      '--log-format',
+      'json',
+    ];
     const first = await startEmulatorCli(args);
     const host = first.host;
     const start = async (): Promise<ReturnType<typeof runCli>> => (await startEmulatorCli(args, { host })).child;

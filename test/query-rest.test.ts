@@ -26,14 +26,24 @@ afterAll(() => hub?.stop());
 /** Devices a test makes for itself, removed when it ends, so the 250 above stay as every test expects them. */
 async function ownDevices<T>(items: { id: string; tags?: object }[], body: () => Promise<T>): Promise<T> {
   for (let i = 0; i < items.length; i += 100) {
-    const answer = await call(hub, 'POST', '/devices?api-version=2021-04-12', items.slice(i, i + 100).map((d) => ({ ...d, importMode: 'create' })));
+    const answer = await call(
+      hub,
+      'POST',
+      '/devices?api-version=2021-04-12',
+      items.slice(i, i + 100).map((d) => ({ ...d, importMode: 'create' })),
+    );
     expect(answer.status).toBe(200);
   }
   try {
     return await body();
   } finally {
     for (let i = 0; i < items.length; i += 100) {
-      await call(hub, 'POST', '/devices?api-version=2021-04-12', items.slice(i, i + 100).map((d) => ({ id: d.id, importMode: 'delete' })));
+      await call(
+        hub,
+        'POST',
+        '/devices?api-version=2021-04-12',
+        items.slice(i, i + 100).map((d) => ({ id: d.id, importMode: 'delete' })),
+      );
     }
   }
 }
@@ -103,18 +113,24 @@ describe('results and item types', () => {
   it('returns full twins (with $metadata) that reflect a twin update at once', async () => {
     await ownDevices([{ id: 'moving', tags: { building: '41', n: 7 } }], async () => {
       const before = ((await registry.getTwin('moving')).responseBody as any).etag;
-      const after = ((await registry.updateTwin('moving', { tags: { building: '99' }, properties: { desired: { mode: 'eco' } } }, '*')).responseBody as any).etag;
+      const after = ((await registry.updateTwin('moving', { tags: { building: '99' }, properties: { desired: { mode: 'eco' } } }, '*')).responseBody as any)
+        .etag;
       const answer = await call(hub, 'POST', QUERY, { query: "SELECT * FROM devices WHERE tags.building = '99'" });
       expect(answer.json).toHaveLength(1);
       const twin = answer.json[0];
-      expect(twin).toMatchObject({ deviceId: 'moving', status: 'enabled', tags: { building: '99', n: 7 }, properties: { desired: { mode: 'eco', $version: 2 } } });
+      expect(twin).toMatchObject({
+        deviceId: 'moving',
+        status: 'enabled',
+        tags: { building: '99', n: 7 },
+        properties: { desired: { mode: 'eco', $version: 2 } },
+      });
       expect(twin.properties.desired.$metadata.mode.$lastUpdated).toBeDefined();
       expect(twin.etag).toBe(after);
       expect(twin.etag).not.toBe(before);
     });
   });
 
-  it("keeps the order of a deviceId IN [...] list (read through the id index)", async () => {
+  it('keeps the order of a deviceId IN [...] list (read through the id index)', async () => {
     const answer = await call(hub, 'POST', QUERY, { query: "SELECT * FROM devices WHERE deviceId IN ['q200', 'q003', 'missing', 'q150']" });
     expect(answer.json.map((t: any) => t.deviceId)).toEqual(['q200', 'q003', 'q150']);
   });
@@ -170,7 +186,11 @@ describe('resuming a page', () => {
   });
 
   it('pages the device-job records of a large job, each record once', async () => {
-    const job = await call(hub, 'PUT', '/jobs/v2/tag-all', { type: 'scheduleUpdateTwin', queryCondition: "STARTSWITH(deviceId, 'q')", updateTwin: { tags: { paged: true } } });
+    const job = await call(hub, 'PUT', '/jobs/v2/tag-all', {
+      type: 'scheduleUpdateTwin',
+      queryCondition: "STARTSWITH(deviceId, 'q')",
+      updateTwin: { tags: { paged: true } },
+    });
     expect(job.status).toBe(200);
     await waitUntil(async () => (await call(hub, 'GET', '/jobs/v2/tag-all')).json.status === 'completed', 5000, 'the tagging job to complete');
     const { items, pages } = await queryAll(hub, "SELECT * FROM devices.jobs WHERE devices.jobs.jobId = 'tag-all'", 100);
@@ -186,7 +206,9 @@ describe('errors', () => {
     const answer = await call(hub, 'POST', QUERY, { query: "SELECT * FROM devices WHER tags.x = 'y'" });
     expect(answer.status).toBe(400);
     expect(answer.headers.get('iothub-errorcode')).toBe('ArgumentInvalid');
-    expect(answer.json.Message).toBe("ErrorCode:ArgumentInvalid;The query is invalid. Syntax error at position 22 near 'WHER': expected WHERE, GROUP BY or end of query");
+    expect(answer.json.Message).toBe(
+      "ErrorCode:ArgumentInvalid;The query is invalid. Syntax error at position 22 near 'WHER': expected WHERE, GROUP BY or end of query",
+    );
     expect(answer.json.ExceptionMessage).toMatch(/^Tracking ID:[0-9A-F]{32}-G:0-TimeStamp:/);
   });
 
@@ -203,7 +225,10 @@ describe('errors', () => {
   });
 
   it('surfaces as an ArgumentError in the Node SDK', async () => {
-    const error = await registry.createQuery('SELECT FROM devices').nextAsTwin().catch((e) => e);
+    const error = await registry
+      .createQuery('SELECT FROM devices')
+      .nextAsTwin()
+      .catch((e) => e);
     expect(error.constructor.name).toBe('ArgumentError');
     expect(error.message).toMatch(/The query is invalid\. Syntax error at position 7/);
   });

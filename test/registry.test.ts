@@ -50,7 +50,13 @@ describe('registry through azure-iothub Registry', () => {
     expect(updated.etag).toBe('Mg==');
     expect(updated.authentication!.symmetricKey!.primaryKey).toBe(created.authentication!.symmetricKey!.primaryKey);
 
-    const stale = await rest(hub, 'PUT', '/devices/reg-upd?api-version=2021-04-12', { deviceId: 'reg-upd', status: 'enabled' }, { 'if-match': `"${created.etag}"` });
+    const stale = await rest(
+      hub,
+      'PUT',
+      '/devices/reg-upd?api-version=2021-04-12',
+      { deviceId: 'reg-upd', status: 'enabled' },
+      { 'if-match': `"${created.etag}"` },
+    );
     expect(stale.status).toBe(412);
     expect(stale.headers.get('iothub-errorcode')).toBe('PreconditionFailed');
     expect((await registry.get('reg-upd')).responseBody.status).toBe('disabled');
@@ -109,7 +115,12 @@ describe('registry through azure-iothub Registry', () => {
     expect((await rest(hub, 'POST', '/devices?api-version=2021-04-12', items)).status).toBe(200);
     expect((await rest(hub, 'POST', '/devices?api-version=2021-04-12', items)).status).toBe(200);
     expect((await registry.getTwin('bulk-tag')).responseBody.tags).toEqual({ building: '43' });
-    const tooMany = await rest(hub, 'POST', '/devices', Array.from({ length: 101 }, (_, i) => ({ id: `x${i}`, importMode: 'create' })));
+    const tooMany = await rest(
+      hub,
+      'POST',
+      '/devices',
+      Array.from({ length: 101 }, (_, i) => ({ id: `x${i}`, importMode: 'create' })),
+    );
     expect(tooMany.status).toBe(400);
   });
 
@@ -123,7 +134,9 @@ describe('registry through azure-iothub Registry', () => {
 
   it('refuses a wrong service key with 401', async () => {
     const { Registry } = await import('azure-iothub');
-    const wrong = Registry.fromConnectionString(`HostName=${hub.hostName};SharedAccessKeyName=iothubowner;SharedAccessKey=${Buffer.alloc(32, 7).toString('base64')}`);
+    const wrong = Registry.fromConnectionString(
+      `HostName=${hub.hostName};SharedAccessKeyName=iothubowner;SharedAccessKey=${Buffer.alloc(32, 7).toString('base64')}`,
+    );
     const error = await wrong.list().catch((e) => e);
     expect(error.constructor.name).toBe('UnauthorizedError');
     expect(error.response.statusCode).toBe(401);
@@ -138,7 +151,11 @@ describe('module identities (not implemented yet)', () => {
   it('answers Registry.addModule, getModule and getModulesOnDevice with 404 NotFound in the hub envelope', async () => {
     const registry = registryFor(hub);
     await registry.create({ deviceId: 'has-modules' });
-    for (const call of [() => registry.addModule({ deviceId: 'has-modules', moduleId: 'm1' }), () => registry.getModule('has-modules', 'm1'), () => registry.getModulesOnDevice('has-modules')]) {
+    for (const call of [
+      () => registry.addModule({ deviceId: 'has-modules', moduleId: 'm1' }),
+      () => registry.getModule('has-modules', 'm1'),
+      () => registry.getModulesOnDevice('has-modules'),
+    ]) {
       const error = (await call().catch((e: unknown) => e)) as { response?: { statusCode?: number; headers: Record<string, string> }; responseBody?: string };
       expect(error.response?.statusCode).toBe(404);
       expect(error.response?.headers['iothub-errorcode']).toBe('NotFound');

@@ -90,7 +90,13 @@ describe('the clock through REST (/$emulator/clock)', () => {
   it('runs a job scheduled an hour ahead as soon as the clock is advanced past its start', async () => {
     const inAnHour = new Date(Date.now() + 3600_000);
     const earlierCalls = devices[0]!.calls.length;
-    await jobs.scheduleDeviceMethod('hourly', "deviceId = 'door'", { methodName: 'lockDoor', payload: { at: 'dawn' }, responseTimeoutInSeconds: 5 }, inAnHour, 600);
+    await jobs.scheduleDeviceMethod(
+      'hourly',
+      "deviceId = 'door'",
+      { methodName: 'lockDoor', payload: { at: 'dawn' }, responseTimeoutInSeconds: 5 },
+      inAnHour,
+      600,
+    );
     await waitUntil(async () => (await jobs.getJob('hourly')).jobStatus.status === 'scheduled', 2000, 'scheduled');
     // A job due now has run to its end: had 'hourly' been taken as due, it would have run as well.
     await jobs.scheduleDeviceMethod('hourly-witness', "deviceId = 'nobody'", { methodName: 'lockDoor', responseTimeoutInSeconds: 5 }, new Date(), 600);

@@ -68,12 +68,15 @@ describe('startEmulator', () => {
   });
 
   it('says why a device is not ready for method calls', async () => {
-    await expect(emulator.waitForSubscription('seeded-1', 'methods', 50)).rejects.toThrow("Device 'seeded-1' did not subscribe to methods within 50 ms: it is not connected");
+    await expect(emulator.waitForSubscription('seeded-1', 'methods', 50)).rejects.toThrow(
+      "Device 'seeded-1' did not subscribe to methods within 50 ms: it is not connected",
+    );
   });
 
   it('says what it saw when waitFor times out', async () => {
-    await expect(emulator.recording.waitFor({ kind: 'telemetry', deviceId: 'door-7', where: () => false }, { timeoutMs: 50 }))
-      .rejects.toThrow(/Timed out after 50 ms waiting for a telemetry entry for 'door-7' matching the predicate; recorded for 'door-7': .*telemetry ×1/);
+    await expect(emulator.recording.waitFor({ kind: 'telemetry', deviceId: 'door-7', where: () => false }, { timeoutMs: 50 })).rejects.toThrow(
+      /Timed out after 50 ms waiting for a telemetry entry for 'door-7' matching the predicate; recorded for 'door-7': .*telemetry ×1/,
+    );
   });
 
   it('reset() empties the hub and puts the seed back', async () => {
@@ -120,7 +123,9 @@ describe('startEmulator in parallel and with the environment', () => {
     } finally {
       await Promise.all([first.stop(), second.stop()]);
     }
-    await expect(startEmulator({ loopbackRange: '10.0.0.1-10.0.0.9' })).rejects.toThrow(/loopbackRange: '10\.0\.0\.1' is not an address 127\.0\.0\.1 to 127\.0\.0\.254/);
+    await expect(startEmulator({ loopbackRange: '10.0.0.1-10.0.0.9' })).rejects.toThrow(
+      /loopbackRange: '10\.0\.0\.1' is not an address 127\.0\.0\.1 to 127\.0\.0\.254/,
+    );
     await expect(startEmulator({ loopbackRange: '127.0.0.9-127.0.0.3' })).rejects.toThrow(/ends before it starts/);
   });
 });

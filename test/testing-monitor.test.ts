@@ -16,7 +16,11 @@ function startMonitor(hub: Hub, ...args: string[]): Monitor {
 
 /** The JSON events printed so far (one per line with --output json). */
 function events(monitor: Monitor): { event: Record<string, any> }[] {
-  return monitor.output().split('\n').filter((line) => line.startsWith('{"event"')).map((line) => JSON.parse(line));
+  return monitor
+    .output()
+    .split('\n')
+    .filter((line) => line.startsWith('{"event"'))
+    .map((line) => JSON.parse(line));
 }
 
 async function started(monitor: Monitor): Promise<void> {
@@ -56,10 +60,20 @@ describe('iothub-emulator monitor', () => {
 
     const printed = events(monitor);
     expect(printed.every((e) => e.event.origin === 'mon-a')).toBe(true);
-    expect(printed.map((e) => e.event.annotations['iothub-message-source'])).toEqual(['deviceConnectionStateEvents', 'Telemetry', 'twinChangeEvents', 'deviceConnectionStateEvents']);
+    expect(printed.map((e) => e.event.annotations['iothub-message-source'])).toEqual([
+      'deviceConnectionStateEvents',
+      'Telemetry',
+      'twinChangeEvents',
+      'deviceConnectionStateEvents',
+    ]);
     const [connected, telemetry, twin] = printed;
     expect(connected.event.properties.application).toMatchObject({ opType: 'deviceConnected', deviceId: 'mon-a' });
-    expect(telemetry.event).toMatchObject({ origin: 'mon-a', module: '', payload: { temperature: 21.5 }, properties: { system: { 'content-type': 'application/json' }, application: { alert: 'none' } } });
+    expect(telemetry.event).toMatchObject({
+      origin: 'mon-a',
+      module: '',
+      payload: { temperature: 21.5 },
+      properties: { system: { 'content-type': 'application/json' }, application: { alert: 'none' } },
+    });
     expect(telemetry.event.annotations['iothub-enqueuedtime']).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect(twin.event.payload).toMatchObject({ properties: { desired: { lockTimeoutSeconds: 10 } } });
     expect(twin.event.properties.application).toMatchObject({ opType: 'updateTwin', 'iothub-message-schema': 'twinChangeNotification' });

@@ -15,9 +15,20 @@ const FIXED_KEY = Buffer.alloc(32, 7).toString('base64');
 describe('seed files', () => {
   it('reads the same seed from YAML and JSON', () => {
     const yamlFile = path.join(dir, 'seed.yaml');
-    writeFileSync(yamlFile, `devices:\n  - deviceId: door-1\n    tags: { building: '43' }\n    desired:\n      lockTimeoutSeconds: 30\n    reported: { firmware: 1.2.0 }\n  - deviceId: door-2\n    status: disabled\n`);
+    writeFileSync(
+      yamlFile,
+      `devices:\n  - deviceId: door-1\n    tags: { building: '43' }\n    desired:\n      lockTimeoutSeconds: 30\n    reported: { firmware: 1.2.0 }\n  - deviceId: door-2\n    status: disabled\n`,
+    );
     const jsonFile = path.join(dir, 'seed.json');
-    writeFileSync(jsonFile, JSON.stringify({ devices: [{ deviceId: 'door-1', tags: { building: '43' }, desired: { lockTimeoutSeconds: 30 }, reported: { firmware: '1.2.0' } }, { deviceId: 'door-2', status: 'disabled' }] }));
+    writeFileSync(
+      jsonFile,
+      JSON.stringify({
+        devices: [
+          { deviceId: 'door-1', tags: { building: '43' }, desired: { lockTimeoutSeconds: 30 }, reported: { firmware: '1.2.0' } },
+          { deviceId: 'door-2', status: 'disabled' },
+        ],
+      }),
+    );
     expect(loadSeedFile(yamlFile)).toEqual(loadSeedFile(jsonFile));
     expect(loadSeedFile(yamlFile).devices[1]).toEqual({ deviceId: 'door-2', status: 'disabled' });
   });
@@ -55,7 +66,13 @@ describe('applying a seed', () => {
   const seedOf = (prefix: string) =>
     parseSeed({
       devices: [
-        { deviceId: `${prefix}-door`, tags: { building: '43', floor: { number: 2 } }, desired: { lockTimeoutSeconds: 30 }, reported: { firmware: '1.2.0' }, primaryKey: FIXED_KEY },
+        {
+          deviceId: `${prefix}-door`,
+          tags: { building: '43', floor: { number: 2 } },
+          desired: { lockTimeoutSeconds: 30 },
+          reported: { firmware: '1.2.0' },
+          primaryKey: FIXED_KEY,
+        },
         { deviceId: `${prefix}-off`, status: 'disabled' },
       ],
     });
@@ -104,6 +121,8 @@ describe('applying a seed', () => {
   });
 
   it('refuses keys the hub would refuse, naming the device', () => {
-    expect(() => applySeed(hub, parseSeed({ devices: [{ deviceId: 'bad-key', primaryKey: 'short' }] }))).toThrow(/^device 'bad-key': The primary key must be a base64-encoded value/);
+    expect(() => applySeed(hub, parseSeed({ devices: [{ deviceId: 'bad-key', primaryKey: 'short' }] }))).toThrow(
+      /^device 'bad-key': The primary key must be a base64-encoded value/,
+    );
   });
 });

@@ -37,7 +37,18 @@ function tlsReady(hub: Hub, deviceId: string): Promise<{ connect(): Promise<numb
             socket.on('data', (chunk) => parser.parse(chunk));
             socket.on('error', () => resolve(-1));
             socket.on('close', () => resolve(-1));
-            socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: deviceId, clean: true, keepalive: 60, username: `${hub.hostName}/${deviceId}/?api-version=2021-04-12`, password: Buffer.from(password) }));
+            socket.write(
+              mqttPacket.generate({
+                cmd: 'connect',
+                protocolId: 'MQTT',
+                protocolVersion: 4,
+                clientId: deviceId,
+                clean: true,
+                keepalive: 60,
+                username: `${hub.hostName}/${deviceId}/?api-version=2021-04-12`,
+                password: Buffer.from(password),
+              }),
+            );
           }),
       }),
     );
@@ -49,7 +60,20 @@ function request(hub: Hub, agent: https.Agent, method: string, path: string, bod
   return new Promise((resolve, reject) => {
     const text = body === undefined ? undefined : JSON.stringify(body);
     const req = https.request(
-      { host: hub.options.host, servername: hub.hostName, port: hub.httpsPort, method, path, agent, headers: { authorization: hub.serviceToken(), 'content-type': 'application/json', 'if-match': '*', ...(text ? { 'content-length': Buffer.byteLength(text) } : {}) } },
+      {
+        host: hub.options.host,
+        servername: hub.hostName,
+        port: hub.httpsPort,
+        method,
+        path,
+        agent,
+        headers: {
+          authorization: hub.serviceToken(),
+          'content-type': 'application/json',
+          'if-match': '*',
+          ...(text ? { 'content-length': Buffer.byteLength(text) } : {}),
+        },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -79,11 +103,25 @@ describe('an emulated S1 hub with one unit', () => {
       for (const id of ids) devices.push(await connectDevice(hub, id));
       await vi.waitFor(() => expect(ids.every((id) => hub.connections.isSubscribed(id, 'methods'))).toBe(true), { timeout: 10_000 });
       const jobs = JobClient.fromConnectionString(hub.connectionString());
-      await jobs.scheduleDeviceMethod('s1-lock', `deviceId IN [${ids.map((id) => `'${id}'`).join(', ')}]`, { methodName: 'lockDoor', payload: {}, responseTimeoutInSeconds: 10 }, new Date(), 60);
-      await vi.waitFor(async () => expect((await jobs.getJob('s1-lock')).jobStatus.statusMessage).toMatch(/10 device operations per second \(S1, 1 unit\)/), { timeout: 5000, interval: 50 });
+      await jobs.scheduleDeviceMethod(
+        's1-lock',
+        `deviceId IN [${ids.map((id) => `'${id}'`).join(', ')}]`,
+        { methodName: 'lockDoor', payload: {}, responseTimeoutInSeconds: 10 },
+        new Date(),
+        60,
+      );
+      await vi.waitFor(async () => expect((await jobs.getJob('s1-lock')).jobStatus.statusMessage).toMatch(/10 device operations per second \(S1, 1 unit\)/), {
+        timeout: 5000,
+        interval: 50,
+      });
       const job = await vi.waitFor(
         async () => {
-          const status = (await jobs.getJob('s1-lock')).jobStatus as { status: string; startTime: string; endTime: string; deviceJobStatistics: { succeededCount: number } };
+          const status = (await jobs.getJob('s1-lock')).jobStatus as {
+            status: string;
+            startTime: string;
+            endTime: string;
+            deviceJobStatistics: { succeededCount: number };
+          };
           expect(status.status).toBe('completed');
           return status;
         },
@@ -172,7 +210,7 @@ describe('an emulated free hub', () => {
   });
   afterAll(() => hub?.stop());
 
-  it('answers 403002 IotHubQuotaExceeded once the day\'s 8,000 messages are spent, until midnight UTC of the hub clock', async () => {
+  it("answers 403002 IotHubQuotaExceeded once the day's 8,000 messages are spent, until midnight UTC of the hub clock", async () => {
     hub.registry.create({ deviceId: 'f1-quota' });
     // A bare client: the SDK would reconnect and resend for ever once the hub closes it.
     const device = await connectRaw(hub, 'f1-quota', { clean: true });
@@ -194,7 +232,7 @@ describe('an emulated free hub', () => {
     expect(answer.status).toBe(403);
     expect(answer.headers.get('iothub-errorcode')).toBe('IotHubQuotaExceeded');
     expect(answer.json.Message).toMatch(/^ErrorCode:IotHubQuotaExceeded;/);
-    await expect(registryFor(hub).getTwin('f1-quota')).rejects.toMatchObject({ name: 'TooManyDevicesError' }) // how azure-iothub's REST client names every 403;
+    await expect(registryFor(hub).getTwin('f1-quota')).rejects.toMatchObject({ name: 'TooManyDevicesError' }); // how azure-iothub's REST client names every 403;
     // A new UTC day on the hub clock gives a new quota.
     const now = hub.clock.now();
     hub.clock.advance(86_400_000 - (now % 86_400_000) + 1000);

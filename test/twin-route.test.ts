@@ -84,7 +84,12 @@ describe('the twin route', () => {
     const scrape = async () => {
       const text = await (await fetch(`https://${hub.hostName}:${hub.httpsPort}/metrics`, { headers: { authorization: hub.serviceToken() } })).text();
       const value = (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
-      return { readOk: value('c2d_twin_read_success'), readFailed: value('c2d_twin_read_failure'), updateOk: value('c2d_twin_update_success'), updateFailed: value('c2d_twin_update_failure') };
+      return {
+        readOk: value('c2d_twin_read_success'),
+        readFailed: value('c2d_twin_read_failure'),
+        updateOk: value('c2d_twin_update_success'),
+        updateFailed: value('c2d_twin_update_failure'),
+      };
     };
     const before = await scrape();
     await call(hub, 'GET', '/twins/tr-door');
@@ -92,7 +97,11 @@ describe('the twin route', () => {
     await call(hub, 'PUT', '/twins/tr-door', { tags: { put: true } });
     await call(hub, 'PATCH', '/twins/tr-door', patch(6), { 'if-match': '"stale"' });
     const after = await scrape();
-    expect({ readOk: after.readOk - before.readOk, readFailed: after.readFailed - before.readFailed, updateOk: after.updateOk - before.updateOk, updateFailed: after.updateFailed - before.updateFailed })
-      .toEqual({ readOk: 1, readFailed: 1, updateOk: 1, updateFailed: 1 });
+    expect({
+      readOk: after.readOk - before.readOk,
+      readFailed: after.readFailed - before.readFailed,
+      updateOk: after.updateOk - before.updateOk,
+      updateFailed: after.updateFailed - before.updateFailed,
+    }).toEqual({ readOk: 1, readFailed: 1, updateOk: 1, updateFailed: 1 });
   });
 });

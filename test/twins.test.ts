@@ -33,7 +33,8 @@ describe('twins through the service SDK', () => {
   it('merges a patch (null deletes), bumps versions and records $metadata', async () => {
     await registry.create({ deviceId: 'tw-merge' });
     await registry.updateTwin('tw-merge', { tags: { building: '43', floor: 2 }, properties: { desired: { interval: 5, cfg: { a: 1, b: 2 } } } }, '*');
-    const after = (await registry.updateTwin('tw-merge', { tags: { floor: null }, properties: { desired: { cfg: { b: null, c: 3 } } } }, '*')).responseBody as TwinJson;
+    const after = (await registry.updateTwin('tw-merge', { tags: { floor: null }, properties: { desired: { cfg: { b: null, c: 3 } } } }, '*'))
+      .responseBody as TwinJson;
     expect(after.tags).toEqual({ building: '43' });
     expect(after.properties.desired).toMatchObject({ interval: 5, cfg: { a: 1, c: 3 }, $version: 3 });
     expect(after.properties.desired.cfg).not.toHaveProperty('b');
@@ -80,7 +81,12 @@ describe('twins through the service SDK', () => {
   it('replaces tags and desired with PUT', async () => {
     await registry.create({ deviceId: 'tw-put' });
     await registry.updateTwin('tw-put', { tags: { old: 1 }, properties: { desired: { old: 1 } } }, '*');
-    const put = await rest(hub, 'PUT', '/twins/tw-put?api-version=2021-04-12', { deviceId: 'tw-put', etag: null, tags: { fresh: true }, properties: { desired: { fresh: 1 }, reported: {} } });
+    const put = await rest(hub, 'PUT', '/twins/tw-put?api-version=2021-04-12', {
+      deviceId: 'tw-put',
+      etag: null,
+      tags: { fresh: true },
+      properties: { desired: { fresh: 1 }, reported: {} },
+    });
     expect(put.status).toBe(200);
     expect(put.json.tags).toEqual({ fresh: true });
     expect(put.json.properties.desired).toMatchObject({ fresh: 1, $version: 3 });
@@ -116,7 +122,10 @@ describe('twin content rules answer 400 in the hub envelope and change nothing',
   };
 
   it('desired over 32 KB', async () => {
-    await expectRejected({ properties: { desired: Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`k${i}`, 'x'.repeat(4000)])) } }, /over the limit of 32768/);
+    await expectRejected(
+      { properties: { desired: Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`k${i}`, 'x'.repeat(4000)])) } },
+      /over the limit of 32768/,
+    );
   });
 
   it('tags over 8 KB', async () => {

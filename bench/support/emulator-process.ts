@@ -21,10 +21,30 @@ export async function startEmulatorProcess(host: string, certDir: string, extraA
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'iothub-emulator-bench-'));
   // IOTHUB_EMULATOR_BENCH_NODE_ARGS passes Node flags to the emulator (e.g. --cpu-prof to profile it).
   const nodeArgs = (process.env.IOTHUB_EMULATOR_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, cli, 'start', '--host', host, '--hostname', host, '--data-dir', dataDir, '--in-memory', '--log-level', 'warn', '--log-format', 'json', ...extraArgs], {
-    env: { ...process.env, IOTHUB_EMULATOR_CERT_DIR: certDir },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      ...nodeArgs,
+      cli,
+      'start',
+      '--host',
+      host,
+      '--hostname',
+      host,
+      '--data-dir',
+      dataDir,
+      '--in-memory',
+      '--log-level',
+      'warn',
+      '--log-format',
+      'json',
+      ...extraArgs,
+    ],
+    {
+      env: { ...process.env, IOTHUB_EMULATOR_CERT_DIR: certDir },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`the emulator exited with code ${child.exitCode}`);

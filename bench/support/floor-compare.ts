@@ -33,7 +33,11 @@ export interface CompareOptions {
 
 export const DEFAULT_COMPARE: CompareOptions = { sequentialCalls: 3000, inFlight: 64, throughputSeconds: 9, slices: 3 };
 
-export async function compareWithFloor(emulator: Side, floor: Side, options: CompareOptions = DEFAULT_COMPARE): Promise<{ emulator: SideFigures; floor: SideFigures }> {
+export async function compareWithFloor(
+  emulator: Side,
+  floor: Side,
+  options: CompareOptions = DEFAULT_COMPARE,
+): Promise<{ emulator: SideFigures; floor: SideFigures }> {
   const sides = [emulator, floor];
   const latency = sides.map(() => hdr.build({ numberOfSignificantValueDigits: 3 }));
   for (const side of sides) for (let i = 0; i < 300; i++) await side.op(i);
@@ -71,13 +75,40 @@ export async function compareWithFloor(emulator: Side, floor: Side, options: Com
 }
 
 /** The four rows every path gets: p50, p99, calls/s at N in flight, server CPU per call. */
-export function floorRows(label: string, figures: { emulator: SideFigures; floor: SideFigures }, targets: { p50: string; p99: string; throughput: string; /** µs */ cpu?: string }, inFlight: number, devices: number): BenchRow[] {
+export function floorRows(
+  label: string,
+  figures: { emulator: SideFigures; floor: SideFigures },
+  targets: { p50: string; p99: string; throughput: string /** µs */; cpu?: string },
+  inFlight: number,
+  devices: number,
+): BenchRow[] {
   const { emulator: e, floor: f } = figures;
   return [
-    { metric: `${label}: sequential p50`, value: e.p50, unit: 'ms', target: targets.p50, baseline: f.p50, note: 'baseline: the bare hub (floor), same load generator, same run' },
+    {
+      metric: `${label}: sequential p50`,
+      value: e.p50,
+      unit: 'ms',
+      target: targets.p50,
+      baseline: f.p50,
+      note: 'baseline: the bare hub (floor), same load generator, same run',
+    },
     { metric: `${label}: sequential p99`, value: e.p99, unit: 'ms', target: targets.p99, baseline: f.p99 },
-    { metric: `${label}: calls/s, ${inFlight} in flight over ${devices} devices`, value: e.callsPerSecond, unit: 'calls/s', target: targets.throughput, baseline: f.callsPerSecond, note: `server CPU: emulator ${(e.cpuShare * 100).toFixed(0)}% of a core, floor ${(f.cpuShare * 100).toFixed(0)}%` },
-    { metric: `${label}: server CPU per call`, value: e.cpuMsPerCall * 1000, unit: 'µs', target: targets.cpu, baseline: f.cpuMsPerCall * 1000, note: 'read from /proc/{pid}/stat over the closed loop, both sides alike' },
+    {
+      metric: `${label}: calls/s, ${inFlight} in flight over ${devices} devices`,
+      value: e.callsPerSecond,
+      unit: 'calls/s',
+      target: targets.throughput,
+      baseline: f.callsPerSecond,
+      note: `server CPU: emulator ${(e.cpuShare * 100).toFixed(0)}% of a core, floor ${(f.cpuShare * 100).toFixed(0)}%`,
+    },
+    {
+      metric: `${label}: server CPU per call`,
+      value: e.cpuMsPerCall * 1000,
+      unit: 'µs',
+      target: targets.cpu,
+      baseline: f.cpuMsPerCall * 1000,
+      note: 'read from /proc/{pid}/stat over the closed loop, both sides alike',
+    },
   ];
 }
 

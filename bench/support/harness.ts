@@ -33,7 +33,16 @@ export function formatTable(title: string, rows: readonly BenchRow[]): string {
   const header = ['metric', 'value', 'unit', 'target', 'baseline', '× baseline', 'ok', 'note'];
   const body = rows.map((r) => {
     const ok = meetsTarget(r);
-    return [r.metric, fmt(r.value), r.unit, r.target ?? '', r.baseline === undefined ? '' : fmt(r.baseline), r.baseline ? `${(r.value / r.baseline).toFixed(2)}×` : '', ok === undefined ? '' : ok ? 'yes' : 'NO', r.note ?? ''];
+    return [
+      r.metric,
+      fmt(r.value),
+      r.unit,
+      r.target ?? '',
+      r.baseline === undefined ? '' : fmt(r.baseline),
+      r.baseline ? `${(r.value / r.baseline).toFixed(2)}×` : '',
+      ok === undefined ? '' : ok ? 'yes' : 'NO',
+      r.note ?? '',
+    ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
   const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;

@@ -11,7 +11,13 @@ export interface LeanDevice {
  * Bare mqtt.js devices that answer every direct method with 200 and a small payload: the
  * cheapest possible device side, so benchmarks measure the hub, not the device SDK.
  */
-export async function connectLeanDevices(options: { host: string; hostName: string; devices: { deviceId: string; moduleId?: string; key: string }[]; ca: string; concurrency?: number }): Promise<LeanDevice[]> {
+export async function connectLeanDevices(options: {
+  host: string;
+  hostName: string;
+  devices: { deviceId: string; moduleId?: string; key: string }[];
+  ca: string;
+  concurrency?: number;
+}): Promise<LeanDevice[]> {
   const connected: LeanDevice[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {

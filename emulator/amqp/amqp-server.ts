@@ -39,7 +39,7 @@ export class AmqpServer {
   private readonly servers: net.Server[] = [];
   private readonly log: Logger;
 
-  constructor(private readonly deps: AmqpServerDependencies) {
+  constructor(readonly deps: AmqpServerDependencies) {
     this.log = deps.log;
     const mechanisms = this.container.sasl_server_mechanisms as unknown as Record<string, () => unknown> & { enable_anonymous(): void };
     mechanisms.enable_anonymous();
@@ -55,11 +55,15 @@ export class AmqpServer {
     c.on('sender_open', (context: EventContext) => this.openLink(context.sender!, 'sending'));
     c.on('receiver_open', (context: EventContext) => this.openLink(context.receiver!, 'receiving'));
     c.on('connection_close', (context: EventContext) => this.ended(context.connection, 'closed'));
-    c.on('disconnected', (context: EventContext) => this.ended(context.connection, context.error ? `lost: ${String((context.error as Error).message ?? context.error)}` : 'lost'));
+    c.on('disconnected', (context: EventContext) =>
+      this.ended(context.connection, context.error ? `lost: ${String((context.error as Error).message ?? context.error)}` : 'lost'),
+    );
     // Without these, rhea throws link and connection errors at the process (docs/protocol.md §10).
     c.on('error', (error: unknown) => this.log.debug({ err: describe(error) }, 'AMQP error'));
     c.on('protocol_error', (error: unknown) => this.log.info({ err: describe(error) }, 'closing AMQP connection: protocol error'));
-    c.on('connection_error', (context: EventContext) => this.log.debug({ err: context.connection.error }, 'AMQP connection closed by the client with an error'));
+    c.on('connection_error', (context: EventContext) =>
+      this.log.debug({ err: context.connection.error }, 'AMQP connection closed by the client with an error'),
+    );
     c.on('session_error', (context: EventContext) => this.log.debug({ err: context.session?.error }, 'AMQP session ended with an error'));
     c.on('sender_error', (context: EventContext) => this.log.debug({ err: context.sender?.error }, 'AMQP link detached by the client with an error'));
     c.on('receiver_error', (context: EventContext) => this.log.debug({ err: context.receiver?.error }, 'AMQP link detached by the client with an error'));
@@ -179,7 +183,14 @@ export class AmqpServer {
       if (!match) return reject('amqp:not-found', `The ${direction === 'sending' ? 'source' : 'target'} address '${address}' does not exist on this hub.`);
       const denied = this.denied(match.access, match.params, address, peer);
       if (denied) return reject('amqp:unauthorized-access', denied);
-      const ctx: LinkContext<Sender | Receiver> = { link, address, params: match.params, peer, reject, onClose: (handler) => this.onLinkGone(link, direction, peer, handler) };
+      const ctx: LinkContext<Sender | Receiver> = {
+        link,
+        address,
+        params: match.params,
+        peer,
+        reject,
+        onClose: (handler) => this.onLinkGone(link, direction, peer, handler),
+      };
       (match.handler as (ctx: LinkContext<Sender | Receiver>) => void)(ctx);
     } catch (error) {
       this.log.error({ err: error, address }, 'error while opening an AMQP link');
@@ -224,9 +235,14 @@ export class AmqpServer {
       return `This connection has no valid token for device '${deviceId}' (put one on $cbs for HOST/devices/${deviceId} first).`;
     }
     if ('service' in access) {
-      return peer.service(access.service) ? undefined : `This connection has no valid token with the ${access.service} permission (put one on $cbs for the hub first).`;
+      return peer.service(access.service)
+        ? undefined
+        : `This connection has no valid token with the ${access.service} permission (put one on $cbs for the hub first).`;
     }
-    const path = address.replace(/^amqps?:\/\/[^/]*/i, '').replace(/^\/+/, '').toLowerCase();
+    const path = address
+      .replace(/^amqps?:\/\/[^/]*/i, '')
+      .replace(/^\/+/, '')
+      .toLowerCase();
     return peer.eventHub(path) ? undefined : `This connection has no valid Event Hubs token covering '${address}' (put one on $cbs first).`;
   }
 }

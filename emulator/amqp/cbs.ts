@@ -79,7 +79,14 @@ export function registerCbs(routes: LinkRoutes, deps: CbsDependencies): { grant(
       if (props.operation !== 'put-token') return answer(400, `Unsupported CBS operation '${String(props.operation)}'.`);
       if (typeof props.name !== 'string' || !props.name) return answer(400, 'The put-token request has no name (audience).');
       const body = request.body;
-      const token = typeof body === 'string' ? body : Buffer.isBuffer(body) ? body.toString('utf8') : body?.content ? Buffer.from(body.content).toString('utf8') : undefined;
+      const token =
+        typeof body === 'string'
+          ? body
+          : Buffer.isBuffer(body)
+            ? body.toString('utf8')
+            : body?.content
+              ? Buffer.from(body.content).toString('utf8')
+              : undefined;
       if (!token) return answer(400, 'The put-token request has no token in its body.');
       if (props.type !== undefined && !TOKEN_TYPES.has(String(props.type))) {
         return answer(401, `Token type '${String(props.type)}' is not supported by the emulator; use a SharedAccessSignature.`);

@@ -140,7 +140,9 @@ function match(list: readonly Route[], address: string): RouteMatch<Sender | Rec
     if (!m) continue;
     const params: Record<string, string> = {};
     try {
-      route.names.forEach((name, i) => (params[name] = decodeURIComponent(m[i + 1])));
+      route.names.forEach((name, i) => {
+        params[name] = decodeURIComponent(m[i + 1]);
+      });
     } catch {
       continue;
     }

@@ -19,14 +19,17 @@ export function registerTelemetryRoute(routes: LinkRoutes, deps: { registry: Reg
       const delivery = context.delivery!;
       const message = context.message!;
       const record = deps.registry.find(deviceId);
-      if (!record || record.status !== 'enabled' || !ctx.peer.device(deviceId) && !ctx.peer.service('DeviceConnect')) {
+      if (record?.status !== 'enabled' || (!ctx.peer.device(deviceId) && !ctx.peer.service('DeviceConnect'))) {
         delivery.reject({ condition: 'amqp:unauthorized-access', description: `Device '${deviceId}' is not connected with a valid token.` });
         return;
       }
       const payload = payloadOf(message);
       if (payload.length > TELEMETRY_MAX_BYTES) {
         deps.log.info({ deviceId, bytes: payload.length }, 'AMQP telemetry refused: too large');
-        delivery.reject({ condition: 'amqp:link:message-size-exceeded', description: `The message is ${payload.length} bytes; IoT Hub accepts at most ${TELEMETRY_MAX_BYTES}.` });
+        delivery.reject({
+          condition: 'amqp:link:message-size-exceeded',
+          description: `The message is ${payload.length} bytes; IoT Hub accepts at most ${TELEMETRY_MAX_BYTES}.`,
+        });
         return;
       }
       deps.registry.touch(record);

@@ -137,7 +137,13 @@ export class EventLog {
 
   info(partition: number): PartitionInfo {
     const p = this.parts[partition];
-    return { beginSequenceNumber: p.beginSeq, lastSequenceNumber: p.lastSeq, lastOffset: p.lastOffset, lastEnqueuedMs: p.lastMs, isEmpty: p.beginSeq >= p.nextSeq };
+    return {
+      beginSequenceNumber: p.beginSeq,
+      lastSequenceNumber: p.lastSeq,
+      lastOffset: p.lastOffset,
+      lastEnqueuedMs: p.lastMs,
+      isEmpty: p.beginSeq >= p.nextSeq,
+    };
   }
 
   /** The first sequence number with an offset above `offset` (`inclusive`: at or above). */

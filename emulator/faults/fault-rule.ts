@@ -93,11 +93,25 @@ function readTarget(value: unknown): DeviceTarget {
   const deviceId = optionalString(body, 'deviceId');
   const prefix = optionalString(body, 'prefix');
   const fraction = optionalNumber(body, 'fraction', 0, 1);
-  if (deviceId !== undefined && (prefix !== undefined || fraction !== undefined)) throw invalid('target.deviceId', 'cannot be combined with prefix or fraction');
+  if (deviceId !== undefined && (prefix !== undefined || fraction !== undefined))
+    throw invalid('target.deviceId', 'cannot be combined with prefix or fraction');
   return { deviceId, prefix, fraction };
 }
 
-const known = new Set(['kind', 'target', 'operation', 'route', 'method', 'fraction', 'status', 'errorCode', 'delayMs', 'connackCode', 'durationSeconds', 'seed']);
+const known = new Set([
+  'kind',
+  'target',
+  'operation',
+  'route',
+  'method',
+  'fraction',
+  'status',
+  'errorCode',
+  'delayMs',
+  'connackCode',
+  'durationSeconds',
+  'seed',
+]);
 
 /** Checks a rule as POSTed to /$emulator/faults; `id` and times are the caller's. */
 export function readFaultRule(input: unknown, id: string, now: Date): FaultRule {
@@ -131,7 +145,8 @@ export function readFaultRule(input: unknown, id: string, now: Date): FaultRule 
 
   if (rule.kind === 'failOperations') {
     const operation = body.operation;
-    if (typeof operation !== 'string' || !faultOperations.includes(operation as FaultOperation)) throw invalid('operation', `must be one of ${faultOperations.join(', ')}`);
+    if (typeof operation !== 'string' || !faultOperations.includes(operation as FaultOperation))
+      throw invalid('operation', `must be one of ${faultOperations.join(', ')}`);
     rule.operation = operation as FaultOperation;
     rule.route = optionalString(body, 'route');
     rule.method = optionalString(body, 'method')?.toUpperCase();
@@ -139,11 +154,15 @@ export function readFaultRule(input: unknown, id: string, now: Date): FaultRule 
     if (rule.route !== undefined && !rule.route.startsWith('/')) throw invalid('route', "must be a path starting with '/'");
     const status = optionalNumber(body, 'status', 400, 599, true);
     const errorCode = optionalString(body, 'errorCode');
-    if (errorCode !== undefined && !(errorCode in errorCodes)) throw invalid('errorCode', `must be an IoT Hub error name (${Object.keys(errorCodes).join(', ')})`);
+    if (errorCode !== undefined && !(errorCode in errorCodes))
+      throw invalid('errorCode', `must be an IoT Hub error name (${Object.keys(errorCodes).join(', ')})`);
     const named = errorCode as ErrorName | undefined;
-    if (named && status !== undefined && errorCodes[named].status !== status) throw invalid('status', `does not match errorCode ${named} (${errorCodes[named].status})`);
-    if (status !== undefined && !named && !statusNames[status]) throw invalid('status', `has no IoT Hub error of its own; give errorCode too (${Object.keys(statusNames).join(', ')} have one)`);
-    if (status === undefined && !named && rule.delayMs === 0) throw invalid('status', 'or errorCode or delayMs must be given: a rule that fails nothing and delays nothing does nothing');
+    if (named && status !== undefined && errorCodes[named].status !== status)
+      throw invalid('status', `does not match errorCode ${named} (${errorCodes[named].status})`);
+    if (status !== undefined && !named && !statusNames[status])
+      throw invalid('status', `has no IoT Hub error of its own; give errorCode too (${Object.keys(statusNames).join(', ')} have one)`);
+    if (status === undefined && !named && rule.delayMs === 0)
+      throw invalid('status', 'or errorCode or delayMs must be given: a rule that fails nothing and delays nothing does nothing');
     rule.errorCode = named ?? (status !== undefined ? statusNames[status] : undefined);
     rule.status = rule.errorCode ? errorCodes[rule.errorCode].status : undefined;
   }

@@ -41,7 +41,10 @@ export class HubGate {
     }
     const injected = fault && this.faults.active ? fault() : undefined;
     if (injected) {
-      this.events.emit('faultApplied', { what: injected.error ? `failed with ${injected.error.errorName}` : `delayed ${injected.delayMs} ms`, operation: operation ?? 'rest' });
+      this.events.emit('faultApplied', {
+        what: injected.error ? `failed with ${injected.error.errorName}` : `delayed ${injected.delayMs} ms`,
+        operation: operation ?? 'rest',
+      });
       return { delayMs: delayMs + injected.delayMs, error: injected.error };
     }
     return delayMs > 0 ? { delayMs } : undefined;

@@ -24,7 +24,12 @@ const refuse = (description: string): ClaimResult => ({ ok: false, status: 401, 
  * Verifies a token for `audience`. IoT Hub tokens are HMAC'd with the base64-decoded key, Event
  * Hubs tokens (`sb://` audiences) with the key string itself (docs/protocol.md §10.3).
  */
-export function verifyAmqpToken(audience: string, tokenText: string, findDevice: (deviceId: string) => DeviceRecord | undefined, nowSeconds = Date.now() / 1000): ClaimResult {
+export function verifyAmqpToken(
+  audience: string,
+  tokenText: string,
+  findDevice: (deviceId: string) => DeviceRecord | undefined,
+  nowSeconds = Date.now() / 1000,
+): ClaimResult {
   let decodedAudience: string;
   try {
     decodedAudience = decodeURIComponent(audience);
@@ -46,7 +51,8 @@ export function verifyAmqpToken(audience: string, tokenText: string, findDevice:
     // Both signing rules are accepted; Event Hubs clients use the key string.
     const keys = [policy.primaryKey, policy.secondaryKey];
     if (!signatureMatchesKeyString(token, keys) && !signatureMatches(token, keys)) return refuse('The signature does not match the policy key.');
-    if (!policy.rights.includes('ServiceConnect')) return refuse(`Policy '${policy.keyName}' lacks the ServiceConnect permission the Event Hubs-compatible endpoint needs.`);
+    if (!policy.rights.includes('ServiceConnect'))
+      return refuse(`Policy '${policy.keyName}' lacks the ServiceConnect permission the Event Hubs-compatible endpoint needs.`);
     return { ok: true, claim: { kind: 'eventHub', policy, audience: decodedAudience, path: trim(eventHub[1]).toLowerCase(), expiry: token.expiry } };
   }
 

@@ -58,7 +58,7 @@ export function authenticateDevice(record: DeviceRecord | ModuleRecord, password
   const devicePath = isModuleRecord(record) ? `devices/${record.deviceId}/modules/${record.moduleId}` : `devices/${record.deviceId}`;
   if (token.keyName) {
     const policy = findPolicy(token.keyName);
-    if (!policy || !policy.rights.includes('DeviceConnect')) return { ok: false, reason: `policy '${token.keyName}' cannot connect devices` };
+    if (!policy?.rights.includes('DeviceConnect')) return { ok: false, reason: `policy '${token.keyName}' cannot connect devices` };
     if (!resourceCovers(path, devicePath) && path !== '') return { ok: false, reason: `the token's resource '${token.resource}' does not cover ${devicePath}` };
     if (!signatureMatches(token, [policy.primaryKey, policy.secondaryKey])) return { ok: false, reason: 'the signature does not match the policy key' };
   } else {

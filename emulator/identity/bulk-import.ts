@@ -13,7 +13,17 @@ export interface BulkResult {
   warnings: { deviceId: string; warningCode: string; warningStatus: string }[];
 }
 
-const MODES = ['create', 'createorupdate', 'createorupdateifmatchetag', 'update', 'updateifmatchetag', 'delete', 'deleteifmatchetag', 'updatetwin', 'updatetwinifmatchetag'];
+const MODES = [
+  'create',
+  'createorupdate',
+  'createorupdateifmatchetag',
+  'update',
+  'updateifmatchetag',
+  'delete',
+  'deleteifmatchetag',
+  'updatetwin',
+  'updatetwinifmatchetag',
+];
 
 /**
  * `POST /devices` (docs/protocol.md §3.1): each item succeeds or fails on its own, and the successful ones
@@ -89,7 +99,13 @@ export function bulkImport(body: unknown, registry: RegistryService, twins: Twin
     } catch (error) {
       if (!(error instanceof HubError)) throw error;
       result.isSuccessful = false;
-      result.errors.push({ deviceId, errorCode: error.errorName, errorStatus: error.message, moduleId: null, operation: String(input.importMode ?? 'createOrUpdate') });
+      result.errors.push({
+        deviceId,
+        errorCode: error.errorName,
+        errorStatus: error.message,
+        moduleId: null,
+        operation: String(input.importMode ?? 'createOrUpdate'),
+      });
     }
   }
   registry.commit({ created, updated, twinsChanged, deleted });

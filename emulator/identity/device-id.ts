@@ -8,10 +8,7 @@ export function validateDeviceId(deviceId: unknown): asserts deviceId is string 
     throw new HubError('ArgumentNull', 'DeviceId cannot be null or empty.');
   }
   if (!VALID_ID.test(deviceId)) {
-    throw new HubError(
-      'ArgumentInvalid',
-      `DeviceId '${deviceId}' is invalid: use at most 128 ASCII letters, digits and - . + % _ # * ? ! ( ) , = @ $ ' : ;`,
-    );
+    throw new HubError('ArgumentInvalid', `DeviceId '${deviceId}' is invalid: use at most 128 ASCII letters, digits and - . + % _ # * ? ! ( ) , = @ $ ' : ;`);
   }
 }
 
@@ -21,9 +18,6 @@ export function validateModuleId(moduleId: unknown): asserts moduleId is string 
     throw new HubError('ArgumentNull', 'ModuleId cannot be null or empty.');
   }
   if (!VALID_ID.test(moduleId)) {
-    throw new HubError(
-      'ArgumentInvalid',
-      `ModuleId '${moduleId}' is invalid: use at most 128 ASCII letters, digits and - . + % _ # * ? ! ( ) , = @ $ ' : ;`,
-    );
+    throw new HubError('ArgumentInvalid', `ModuleId '${moduleId}' is invalid: use at most 128 ASCII letters, digits and - . + % _ # * ? ! ( ) , = @ $ ' : ;`);
   }
 }

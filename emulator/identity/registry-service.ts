@@ -345,10 +345,7 @@ function checkEtag(current: string, ifMatch: string | undefined, what: 'Device' 
   const wanted = ifMatchEtag(ifMatch, what === 'Device' ? 'device' : 'module');
   if (wanted === undefined) return;
   if (wanted !== current) {
-    throw new HubError(
-      'PreconditionFailed',
-      `Precondition failed: ${what} version did not match, existing etag:${current} provided etag:${wanted}`,
-    );
+    throw new HubError('PreconditionFailed', `Precondition failed: ${what} version did not match, existing etag:${current} provided etag:${wanted}`);
   }
 }
 

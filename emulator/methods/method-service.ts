@@ -93,12 +93,21 @@ export class MethodService {
     try {
       const result = await this.dispatch(key, call);
       this.events.emit('methodInvoked', {
-        ...who, methodName: call.methodName, payload: call.payload, status: result.status, response: result.payload, durationMs: performance.now() - started,
+        ...who,
+        methodName: call.methodName,
+        payload: call.payload,
+        status: result.status,
+        response: result.payload,
+        durationMs: performance.now() - started,
       });
       return result;
     } catch (error) {
       this.events.emit('methodInvoked', {
-        ...who, methodName: call.methodName, payload: call.payload, error: (error as Error).message, durationMs: performance.now() - started,
+        ...who,
+        methodName: call.methodName,
+        payload: call.payload,
+        error: (error as Error).message,
+        durationMs: performance.now() - started,
       });
       throw error;
     }

@@ -1,4 +1,5 @@
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import type { QoS } from 'mqtt-packet';
 import type { Logger } from 'pino';
 import { classifySubscription } from '../../protocol/topics.js';
 import type { HubEvents } from '../events.js';
@@ -70,7 +71,7 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
     heartbeatInterval: MQTT_HEARTBEAT_MS,
     connectTimeout: MQTT_CONNECT_TIMEOUT_MS,
 
-    preConnect(client, packet, callback) {
+    preConnect(_client, packet, callback) {
       if ((packet.keepalive ?? 0) > MQTT_MAX_KEEPALIVE_SECONDS) packet.keepalive = MQTT_MAX_KEEPALIVE_SECONDS;
       callback(null, true);
     },
@@ -104,7 +105,10 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
         // aedes closes the older connection of the same client id (MQTT-3.1.4-2), as IoT Hub does.
         // Said at info (docs/protocol.md §16.4): two processes using one device id otherwise just keep dropping each other.
         if (connections.current(clientId)) {
-          log.info({ deviceId: clientId }, `connection of ${clientId} replaced by a new connection (if this repeats, two clients are using the same device id)`);
+          log.info(
+            { deviceId: clientId },
+            `connection of ${clientId} replaced by a new connection (if this repeats, two clients are using the same device id)`,
+          );
         }
         done(null, true);
       };
@@ -142,7 +146,7 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
       // QoS 2 is granted as QoS 1 (docs/protocol.md §1.9). aedes builds its SUBACK from the requested QoS,
       // so mqtt/packet-guard.ts lowers it in the SUBSCRIBE packet before aedes reads it; this
       // keeps the delivery QoS right should a packet reach here another way.
-      callback(null, { ...subscription, qos: subscription.qos > 1 ? 1 : subscription.qos });
+      callback(null, { ...subscription, qos: Math.min(subscription.qos, 1) as QoS });
     },
 
     authorizePublish(client, packet, callback) {

@@ -118,7 +118,14 @@ export class DeviceConnections implements DeviceChannel {
   send(deviceId: string, topic: string, payload: string | Buffer): boolean {
     const client = this.clients.get(deviceId);
     if (!client || client.closed) return false;
-    const packet = { cmd: 'publish' as const, topic, payload: typeof payload === 'string' ? Buffer.from(payload) : payload, qos: 0 as const, retain: false, dup: false };
+    const packet = {
+      cmd: 'publish' as const,
+      topic,
+      payload: typeof payload === 'string' ? Buffer.from(payload) : payload,
+      qos: 0 as const,
+      retain: false,
+      dup: false,
+    };
     // deliver0 writes to this one client's socket; nothing goes through the broker's topic tree.
     (client as unknown as { deliver0(packet: object, cb: () => void): void }).deliver0(packet, noop);
     return true;

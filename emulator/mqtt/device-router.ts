@@ -101,7 +101,15 @@ export class DeviceRouter {
     if (!decision) return this.answerTwin(deviceId, rid, run);
     setTimeout(() => {
       const error = decision.error;
-      this.answerTwin(deviceId, rid, error ? () => { throw error; } : run);
+      this.answerTwin(
+        deviceId,
+        rid,
+        error
+          ? () => {
+              throw error;
+            }
+          : run,
+      );
     }, decision.delayMs);
   }
 

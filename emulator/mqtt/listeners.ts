@@ -130,7 +130,8 @@ export function attachMqttWebSocket(
  */
 function upgradeRefusal(req: IncomingMessage, amqp: boolean): HubError | undefined {
   const pathname = (req.url ?? '').split('?')[0];
-  if (pathname !== WEBSOCKET_PATH && !(amqp && pathname === SERVICEBUS_WEBSOCKET_PATH)) return new HubError('NotFound', `The emulator does not implement an upgrade of ${pathname}.`);
+  if (pathname !== WEBSOCKET_PATH && !(amqp && pathname === SERVICEBUS_WEBSOCKET_PATH))
+    return new HubError('NotFound', `The emulator does not implement an upgrade of ${pathname}.`);
   if (req.method !== 'GET' || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket')
     return new HubError('ArgumentInvalid', 'Only a WebSocket upgrade (GET, Upgrade: websocket) is served here.');
   if (!/^[+/0-9A-Za-z]{22}==$/.test(req.headers['sec-websocket-key'] ?? '')) return new HubError('ArgumentInvalid', 'Sec-WebSocket-Key is missing or invalid.');

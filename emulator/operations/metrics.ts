@@ -64,8 +64,22 @@ export class HubMetrics {
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
-    new Gauge({ name: 'connectedDeviceCount', help: iotHubMetrics.connectedDeviceCount, registers, collect() { this.set(sources.connectedDevices()); } });
-    new Gauge({ name: 'totalDeviceCount', help: iotHubMetrics.totalDeviceCount, registers, collect() { this.set(sources.totalDevices()); } });
+    new Gauge({
+      name: 'connectedDeviceCount',
+      help: iotHubMetrics.connectedDeviceCount,
+      registers,
+      collect() {
+        this.set(sources.connectedDevices());
+      },
+    });
+    new Gauge({
+      name: 'totalDeviceCount',
+      help: iotHubMetrics.totalDeviceCount,
+      registers,
+      collect() {
+        this.set(sources.totalDevices());
+      },
+    });
     for (const [name, help] of Object.entries(iotHubMetrics)) {
       if (name === 'connectedDeviceCount' || name === 'totalDeviceCount') continue;
       this.counters.set(name as CounterName, new Counter({ name: prometheusName(name), help, registers }));

@@ -77,7 +77,6 @@ export interface FaultEntry extends EntryBase {
   operation?: string;
 }
 
-
 /** A cloud-to-device message: queued (`sent`) and how it left the queue, or went back to it (`abandoned`). */
 export interface C2dEntry extends EntryBase {
   kind: 'c2d';
@@ -102,7 +101,14 @@ export type NewEntry = WithoutStamp<RecordedEntry>;
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function telemetryEntry(event: HubEventMap['telemetry'][0]): NewEntry {
-  return { kind: 'telemetry', deviceId: event.deviceId, ...decodeBody(event.payload), properties: event.properties, enqueuedTime: event.enqueuedTime, sizeInBytes: event.payload.length };
+  return {
+    kind: 'telemetry',
+    deviceId: event.deviceId,
+    ...decodeBody(event.payload),
+    properties: event.properties,
+    enqueuedTime: event.enqueuedTime,
+    sizeInBytes: event.payload.length,
+  };
 }
 
 /** Tests assert on values, not bytes: JSON bodies become values, text stays text, binary stays exact as base64. */
@@ -121,7 +127,13 @@ export function decodeBody(body: Buffer): { payload: unknown; encoding: Telemetr
 }
 
 export function methodEntry(event: HubEventMap['methodInvoked'][0]): NewEntry {
-  const entry: Omit<MethodEntry, 'seq' | 'time'> = { kind: 'method', deviceId: event.deviceId, methodName: event.methodName, payload: event.payload, durationMs: Math.round(event.durationMs * 1000) / 1000 };
+  const entry: Omit<MethodEntry, 'seq' | 'time'> = {
+    kind: 'method',
+    deviceId: event.deviceId,
+    methodName: event.methodName,
+    payload: event.payload,
+    durationMs: Math.round(event.durationMs * 1000) / 1000,
+  };
   if (event.status !== undefined) {
     entry.status = event.status;
     entry.response = event.response;
@@ -136,7 +148,15 @@ export function twinEntry(event: HubEventMap['twinUpdated'][0]): NewEntry {
 }
 
 export function c2dSentEntry(event: HubEventMap['c2dSent'][0]): NewEntry {
-  const entry: Omit<C2dEntry, 'seq' | 'time'> = { kind: 'c2d', deviceId: event.deviceId, event: 'sent', ...decodeBody(event.payload), ack: event.ack, properties: { ...event.properties }, expiryTimeUtc: event.expiryTimeUtc };
+  const entry: Omit<C2dEntry, 'seq' | 'time'> = {
+    kind: 'c2d',
+    deviceId: event.deviceId,
+    event: 'sent',
+    ...decodeBody(event.payload),
+    ack: event.ack,
+    properties: { ...event.properties },
+    expiryTimeUtc: event.expiryTimeUtc,
+  };
   if (event.messageId !== undefined) entry.messageId = event.messageId;
   return entry;
 }

@@ -2,8 +2,19 @@ import type { HubEventMap, HubEvents } from '../events.js';
 import { isoTime } from '../time.js';
 import { BoundedLog } from './bounded-log.js';
 import {
-  c2dSentEntry, c2dSettledEntry, methodEntry, telemetryEntry, twinEntry,
-  type C2dEntry, type ConnectionEntry, type EntryKind, type MethodEntry, type NewEntry, type RecordedEntry, type TelemetryEntry, type TwinEntry,
+  c2dSentEntry,
+  c2dSettledEntry,
+  methodEntry,
+  telemetryEntry,
+  twinEntry,
+  type C2dEntry,
+  type ConnectionEntry,
+  type EntryKind,
+  type MethodEntry,
+  type NewEntry,
+  type RecordedEntry,
+  type TelemetryEntry,
+  type TwinEntry,
 } from './recorded-entry.js';
 
 export interface RecordingOptions {
@@ -63,7 +74,8 @@ export class Recording {
       deviceDeleted: (e: { deviceId: string }) => this.record({ kind: 'device', deviceId: e.deviceId, event: 'deleted' }),
       c2dSent: (e: Parameters<typeof c2dSentEntry>[0]) => this.record(c2dSentEntry(e)),
       c2dSettled: (e: Parameters<typeof c2dSettledEntry>[0]) => this.record(c2dSettledEntry(e)),
-      throttled: (e: HubEventMap['throttled'][0]) => this.record({ kind: 'throttle', deviceId: '', operation: e.operation, outcome: e.outcome, delayMs: e.delayMs }),
+      throttled: (e: HubEventMap['throttled'][0]) =>
+        this.record({ kind: 'throttle', deviceId: '', operation: e.operation, outcome: e.outcome, delayMs: e.delayMs }),
       faultRule: (e: HubEventMap['faultRule'][0]) =>
         this.record({ kind: 'fault', deviceId: '', event: e.change, ruleId: e.id, ruleKind: e.kind, affected: e.affected }),
       faultApplied: (e: HubEventMap['faultApplied'][0]) =>
@@ -138,7 +150,11 @@ export class Recording {
 
   twinPatches(filter: Omit<RecordingFilter<'twin'>, 'kind'> & { side?: TwinEntry['side']; section?: TwinEntry['section'] } = {}): TwinEntry[] {
     const { side, section, where, ...rest } = filter;
-    return this.entries({ ...rest, kind: 'twin', where: (e) => (side === undefined || e.side === side) && (section === undefined || e.section === section) && (!where || where(e)) });
+    return this.entries({
+      ...rest,
+      kind: 'twin',
+      where: (e) => (side === undefined || e.side === side) && (section === undefined || e.section === section) && (!where || where(e)),
+    });
   }
 
   connections(filter: Omit<RecordingFilter<'connection'>, 'kind'> = {}): ConnectionEntry[] {

@@ -2,8 +2,13 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { HubMetrics } from './metrics.js';
 
 type CountedOperation =
-  | 'c2d.twin.read' | 'c2d.twin.update' | 'twinQueries'
-  | 'jobs.createDirectMethodJob' | 'jobs.createTwinUpdateJob' | 'jobs.cancelJob' | 'jobs.queryJobs';
+  | 'c2d.twin.read'
+  | 'c2d.twin.update'
+  | 'twinQueries'
+  | 'jobs.createDirectMethodJob'
+  | 'jobs.createTwinUpdateJob'
+  | 'jobs.cancelJob'
+  | 'jobs.queryJobs';
 /** Direct methods are counted from hub events (jobs call them too); here they only name a throttled call. */
 type Operation = CountedOperation | 'c2d.methods';
 
@@ -19,7 +24,8 @@ export function classifyRestCall(method: string, path: string, body: unknown): O
   if (p === '/devices/query' && method === 'POST') return 'twinQueries';
   if (p === '/jobs/v2/query' && method === 'GET') return 'jobs.queryJobs';
   if (/^\/jobs\/v2\/[^/]+\/cancel$/.test(p) && method === 'POST') return 'jobs.cancelJob';
-  if (/^\/jobs\/v2\/[^/]+$/.test(p) && method === 'PUT') return jobTypeOf(body) === 'scheduleUpdateTwin' ? 'jobs.createTwinUpdateJob' : 'jobs.createDirectMethodJob';
+  if (/^\/jobs\/v2\/[^/]+$/.test(p) && method === 'PUT')
+    return jobTypeOf(body) === 'scheduleUpdateTwin' ? 'jobs.createTwinUpdateJob' : 'jobs.createDirectMethodJob';
   return undefined;
 }
 

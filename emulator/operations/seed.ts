@@ -77,12 +77,19 @@ export function parseSeed(value: unknown, source = 'the seed'): Seed {
       if (status !== 'enabled' && status !== 'disabled') throw new SeedError(`${where}: 'status' must be enabled or disabled`);
       device.status = status;
     }
-    for (const [name, section] of [['tags', tags], ['desired', desired], ['reported', reported]] as const) {
+    for (const [name, section] of [
+      ['tags', tags],
+      ['desired', desired],
+      ['reported', reported],
+    ] as const) {
       if (section === undefined) continue;
       if (!isJsonObject(section)) throw new SeedError(`${where}: '${name}' must be an object`);
       device[name] = section;
     }
-    for (const [name, key] of [['primaryKey', primaryKey], ['secondaryKey', secondaryKey]] as const) {
+    for (const [name, key] of [
+      ['primaryKey', primaryKey],
+      ['secondaryKey', secondaryKey],
+    ] as const) {
       if (key === undefined) continue;
       if (typeof key !== 'string') throw new SeedError(`${where}: '${name}' must be a base64 string`);
       device[name] = key;

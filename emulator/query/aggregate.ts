@@ -61,7 +61,10 @@ class Extreme implements Accumulator {
   private best: string | number | boolean | null | undefined;
   private any = false;
   /** sign 1 keeps the maximum, -1 the minimum. */
-  constructor(private readonly get: Getter, private readonly sign: 1 | -1) {}
+  constructor(
+    private readonly get: Getter,
+    private readonly sign: 1 | -1,
+  ) {}
   add(row: unknown): void {
     const v = this.get(row);
     if (v === null || !isPrimitive(v)) return;

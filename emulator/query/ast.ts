@@ -83,17 +83,7 @@ export interface InExpr {
   readonly pos: number;
 }
 
-export type Expr =
-  | PathExpr
-  | LiteralExpr
-  | ArrayExpr
-  | CallExpr
-  | NotExpr
-  | NegateExpr
-  | LogicalExpr
-  | CompareExpr
-  | ArithmeticExpr
-  | InExpr;
+export type Expr = PathExpr | LiteralExpr | ArrayExpr | CallExpr | NotExpr | NegateExpr | LogicalExpr | CompareExpr | ArithmeticExpr | InExpr;
 
 export type AggregateFn = 'COUNT' | 'SUM' | 'AVG' | 'MIN' | 'MAX';
 

@@ -23,7 +23,12 @@ interface Compiled {
 }
 
 const MIRROR: Readonly<Record<ComparisonOp, ComparisonOp>> = {
-  '=': '=', '!=': '!=', '<': '>', '>': '<', '<=': '>=', '>=': '<=',
+  '=': '=',
+  '!=': '!=',
+  '<': '>',
+  '>': '<',
+  '<=': '>=',
+  '>=': '<=',
 };
 
 const TRUE: Test = () => true;
@@ -63,9 +68,9 @@ export class Compiler {
         const get = v.fn;
         return negated
           ? (row) => {
-            const x = get(row);
-            return isPrimitive(x) && !set.has(x);
-          }
+              const x = get(row);
+              return isPrimitive(x) && !set.has(x);
+            }
           : (row) => set.has(get(row));
       }
       case 'call':

@@ -10,8 +10,7 @@ import type { Value } from './ast.js';
  */
 export type FunctionDef =
   // Separate shapes per arity so that evaluation never builds an argument array per row.
-  | { readonly arity: 1; readonly fn: (a: Value) => Value }
-  | { readonly arity: 2; readonly fn: (a: Value, b: Value) => Value };
+  { readonly arity: 1; readonly fn: (a: Value) => Value } | { readonly arity: 2; readonly fn: (a: Value, b: Value) => Value };
 
 function typeCheck(test: (v: Value) => boolean): FunctionDef {
   return { arity: 1, fn: test };

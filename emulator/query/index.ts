@@ -57,8 +57,7 @@ function compileQuery(text: string): Query {
 function checkLength(text: unknown): asserts text is string {
   if (typeof text !== 'string') throw new QueryError('Invalid query', 0, ': the query must be a string');
   if (text.length > QUERY_MAX_CHARS) {
-    throw new QueryError('Query too long', QUERY_MAX_CHARS,
-      `: queries are limited to ${QUERY_MAX_CHARS} characters, this one has ${text.length}`);
+    throw new QueryError('Query too long', QUERY_MAX_CHARS, `: queries are limited to ${QUERY_MAX_CHARS} characters, this one has ${text.length}`);
   }
 }
 

@@ -12,9 +12,7 @@
  * known functions and their arity, nesting). Rules that depend on the FROM collection or on
  * the select list as a whole live in plan.ts.
  */
-import type {
-  AggregateFn, ArrayExpr, ComparisonOp, Expr, PathExpr, SelectItem, SelectStatement, QuerySource,
-} from './ast.js';
+import type { AggregateFn, ArrayExpr, ComparisonOp, Expr, PathExpr, SelectItem, SelectStatement, QuerySource } from './ast.js';
 import { QueryError, oneOf, syntaxError } from './errors.js';
 import { AGGREGATES, FUNCTIONS, FUNCTION_NAMES } from './functions.js';
 import { tokenize, type Token } from './lexer.js';
@@ -23,13 +21,16 @@ import { tokenize, type Token } from './lexer.js';
  * Words that cannot be bare property names; `[[group]]` escapes them (docs/protocol.md §4.4). The hub
  * rejects `tags.group.x` too, so being strict here keeps queries portable to the real hub.
  */
-const RESERVED = new Set([
-  'SELECT', 'TOP', 'FROM', 'WHERE', 'GROUP', 'BY', 'AS', 'AND', 'OR', 'NOT', 'IN', 'NIN',
-  'TRUE', 'FALSE', 'NULL', 'UNDEFINED',
-]);
+const RESERVED = new Set(['SELECT', 'TOP', 'FROM', 'WHERE', 'GROUP', 'BY', 'AS', 'AND', 'OR', 'NOT', 'IN', 'NIN', 'TRUE', 'FALSE', 'NULL', 'UNDEFINED']);
 
 const COMPARISON_OPS: ReadonlyMap<string, ComparisonOp> = new Map([
-  ['=', '='], ['!=', '!='], ['<>', '!='], ['<', '<'], ['>', '>'], ['<=', '<='], ['>=', '>='],
+  ['=', '='],
+  ['!=', '!='],
+  ['<>', '!='],
+  ['<', '<'],
+  ['>', '>'],
+  ['<=', '<='],
+  ['>=', '>='],
 ]);
 
 /** Parentheses / NOT / unary minus nesting; deeper input would only exhaust the JS stack. */
@@ -190,8 +191,11 @@ class Parser {
       const name = (t.value as string).toUpperCase();
       if (!AGGREGATES.has(name)) {
         if (FUNCTIONS.has(name)) {
-          throw new QueryError('Invalid query', t.pos,
-            ` near '${t.text}': functions are not allowed in the SELECT list; expected a property path or COUNT, SUM, AVG, MIN, MAX`);
+          throw new QueryError(
+            'Invalid query',
+            t.pos,
+            ` near '${t.text}': functions are not allowed in the SELECT list; expected a property path or COUNT, SUM, AVG, MIN, MAX`,
+          );
         }
         throw unknownFunction(t);
       }
@@ -375,8 +379,7 @@ class Parser {
     if (!this.atPunct(')')) this.fail(args.length === 0 ? "an argument or ')'" : "',' or ')'");
     this.next();
     if (args.length !== def.arity) {
-      throw new QueryError('Invalid query', t.pos,
-        ` near '${t.text}': ${name} takes ${def.arity} argument${def.arity === 1 ? '' : 's'}, got ${args.length}`);
+      throw new QueryError('Invalid query', t.pos, ` near '${t.text}': ${name} takes ${def.arity} argument${def.arity === 1 ? '' : 's'}, got ${args.length}`);
     }
     return { kind: 'call', name, args, pos: t.pos };
   }
@@ -407,10 +410,13 @@ class Parser {
       const t = this.peek();
       if (t.kind === 'name') {
         if (RESERVED.has((t.value as string).toUpperCase())) {
-          throw syntaxError(t.pos, t.text,
+          throw syntaxError(
+            t.pos,
+            t.text,
             segments.length === 0
               ? `expected ${expected} ('${t.text}' is a reserved word; write [[${t.text}]] for a property of that name)`
-              : `'${t.text}' is a reserved word; write [[${t.text}]] to use it as a property name`);
+              : `'${t.text}' is a reserved word; write [[${t.text}]] to use it as a property name`,
+          );
         }
       } else if (t.kind !== 'escaped') {
         this.fail(segments.length === 0 ? expected : "a property name after '.'");

@@ -121,7 +121,8 @@ export function createPlan(stmt: SelectStatement, text: string): Plan {
   }
 
   const projectors = select.map((item, i) =>
-    item.kind === 'path' ? pathProjector(rowPath(item.path.segments, source), item.alias === undefined ? undefined : names[i]) : undefined);
+    item.kind === 'path' ? pathProjector(rowPath(item.path.segments, source), item.alias === undefined ? undefined : names[i]) : undefined,
+  );
 
   if (aggregates.length === 0 && groupBy === undefined) {
     const ps = projectors.filter((p) => p !== undefined);
@@ -143,8 +144,7 @@ export function createPlan(stmt: SelectStatement, text: string): Plan {
     };
   }
 
-  const factories: AccumulatorFactory[] = aggregates.map((a) =>
-    accumulatorFactory(a.fn, a.arg === undefined ? undefined : compiler.value(a.arg)));
+  const factories: AccumulatorFactory[] = aggregates.map((a) => accumulatorFactory(a.fn, a.arg === undefined ? undefined : compiler.value(a.arg)));
   /** For each select item: its accumulator's index, or -1 for the grouped property. */
   const slots: number[] = [];
   let next = 0;
@@ -175,7 +175,12 @@ export function createPlan(stmt: SelectStatement, text: string): Plan {
           for (const a of accumulators) a.add(row);
         }
         // Aggregating over nothing still yields one item (COUNT() = 0), as in SQL.
-        return [itemOf(undefined, accumulators.map((a) => a.result()))].slice(0, limit);
+        return [
+          itemOf(
+            undefined,
+            accumulators.map((a) => a.result()),
+          ),
+        ].slice(0, limit);
       },
     };
   }
@@ -192,7 +197,12 @@ export function createPlan(stmt: SelectStatement, text: string): Plan {
       const out: unknown[] = [];
       for (const g of grouper.groups) {
         if (out.length >= limit) break;
-        out.push(itemOf(g.first, g.accumulators.map((a) => a.result())));
+        out.push(
+          itemOf(
+            g.first,
+            g.accumulators.map((a) => a.result()),
+          ),
+        );
       }
       return out;
     },

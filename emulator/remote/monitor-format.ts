@@ -26,7 +26,8 @@ export function monitorEvent(entry: RecordedEntry, hubName: string): { event: Re
     case 'telemetry':
       return { event: { ...base, payload: entry.payload, ...telemetryMetadata(entry) } };
     case 'twin': {
-      const payload = entry.section === 'tags' ? { version: entry.version, tags: entry.patch } : { version: entry.version, properties: { [entry.section]: entry.patch } };
+      const payload =
+        entry.section === 'tags' ? { version: entry.version, tags: entry.patch } : { version: entry.version, properties: { [entry.section]: entry.patch } };
       return { event: { ...base, payload, ...notification('twinChangeEvents', entry, hubName, 'updateTwin', 'twinChangeNotification') } };
     }
     case 'connection':
@@ -34,7 +35,13 @@ export function monitorEvent(entry: RecordedEntry, hubName: string): { event: Re
         event: {
           ...base,
           payload: { sequenceNumber: String(entry.seq).padStart(20, '0') },
-          ...notification('deviceConnectionStateEvents', entry, hubName, entry.event === 'connected' ? 'deviceConnected' : 'deviceDisconnected', 'deviceConnectionStateNotification'),
+          ...notification(
+            'deviceConnectionStateEvents',
+            entry,
+            hubName,
+            entry.event === 'connected' ? 'deviceConnected' : 'deviceDisconnected',
+            'deviceConnectionStateNotification',
+          ),
         },
       };
     case 'device':
@@ -42,12 +49,19 @@ export function monitorEvent(entry: RecordedEntry, hubName: string): { event: Re
         event: {
           ...base,
           payload: { deviceId: entry.deviceId },
-          ...notification('deviceLifecycleEvents', entry, hubName, entry.event === 'created' ? 'createDeviceIdentity' : 'deleteDeviceIdentity', 'deviceLifecycleNotification'),
+          ...notification(
+            'deviceLifecycleEvents',
+            entry,
+            hubName,
+            entry.event === 'created' ? 'createDeviceIdentity' : 'deleteDeviceIdentity',
+            'deviceLifecycleNotification',
+          ),
         },
       };
     case 'c2d': {
       const payload: Record<string, unknown> = { event: entry.event };
-      for (const key of ['messageId', 'payload', 'ack', 'properties', 'expiryTimeUtc', 'deliveryCount'] as const) if (entry[key] !== undefined) payload[key] = entry[key];
+      for (const key of ['messageId', 'payload', 'ack', 'properties', 'expiryTimeUtc', 'deliveryCount'] as const)
+        if (entry[key] !== undefined) payload[key] = entry[key];
       return { event: { ...base, payload, annotations: { 'iothub-message-source': 'emulator.cloudToDeviceMessages', 'iothub-enqueuedtime': entry.time } } };
     }
     case 'method': {
@@ -60,7 +74,13 @@ export function monitorEvent(entry: RecordedEntry, hubName: string): { event: Re
     case 'fault': {
       // IoT Hub routes neither; marked with sources of the emulator's own, like method calls.
       const { seq: _seq, time, kind, deviceId: _deviceId, ...payload } = entry;
-      return { event: { ...base, payload, annotations: { 'iothub-message-source': kind === 'throttle' ? 'emulator.throttling' : 'emulator.faults', 'iothub-enqueuedtime': time } } };
+      return {
+        event: {
+          ...base,
+          payload,
+          annotations: { 'iothub-message-source': kind === 'throttle' ? 'emulator.throttling' : 'emulator.faults', 'iothub-enqueuedtime': time },
+        },
+      };
     }
   }
 }

@@ -65,7 +65,15 @@ export class RemoteHub {
     const servername = this.options.hostName && !isIP(this.options.hostName) ? this.options.hostName : undefined;
     return new Promise((resolve, reject) => {
       const request = https.request(
-        { host: this.address, port: this.options.httpsPort, path: requestPath, method, ca: this.options.ca, servername, headers: { authorization: token, ...headers } },
+        {
+          host: this.address,
+          port: this.options.httpsPort,
+          path: requestPath,
+          method,
+          ca: this.options.ca,
+          servername,
+          headers: { authorization: token, ...headers },
+        },
         resolve,
       );
       request.on('error', (error) => reject(new Error(`Cannot reach the emulator at ${this.url}: ${error.message}`)));

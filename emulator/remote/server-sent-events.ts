@@ -16,8 +16,7 @@ export async function* readServerSentEvents(body: AsyncIterable<Buffer | string>
   let id: string | undefined;
   for await (const chunk of body) {
     pending += typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
-    let newline: number;
-    while ((newline = pending.search(/\r\n|\r|\n/)) >= 0) {
+    for (let newline = pending.search(/\r\n|\r|\n/); newline >= 0; newline = pending.search(/\r\n|\r|\n/)) {
       const line = pending.slice(0, newline);
       pending = pending.slice(newline + (pending.startsWith('\r\n', newline) ? 2 : 1));
       if (line === '') {

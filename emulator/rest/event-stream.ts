@@ -3,7 +3,6 @@ import type { RecordedEntry } from '../operations/recorded-entry.js';
 import { matcher, type Recording, type RecordingFilter } from '../operations/recording.js';
 import { EVENT_STREAM_HEARTBEAT_MS, EVENT_STREAM_MAX_BUFFERED_BYTES } from '../limits.js';
 
-
 /**
  * Streams recorded entries as server-sent events: `id` is the entry's sequence number, `event`
  * its kind, `data` the entry as JSON. Entries after `since` (or the `Last-Event-ID` a

@@ -42,11 +42,15 @@ export function gateMiddleware(gate: HubGate): RequestHandler {
     if (gate.idle || isEmulatorRoute(req.path)) return next();
     const operation = throttleClassOf(req.method, req.path);
     const twinId = operation === 'twinRead' || operation === 'twinUpdate' ? /^\/twins\/([^/]+)\/?$/i.exec(req.path)?.[1] : undefined;
-    const decision = gate.check(operation, () => {
-      const rest = gate.faults.restFault(req.method, req.path);
-      if (rest || twinId === undefined) return rest;
-      return gate.faults.operationFault(operation as 'twinRead' | 'twinUpdate', safeDecode(twinId));
-    }, operation ? costOf(operation, req) : 1);
+    const decision = gate.check(
+      operation,
+      () => {
+        const rest = gate.faults.restFault(req.method, req.path);
+        if (rest || twinId === undefined) return rest;
+        return gate.faults.operationFault(operation as 'twinRead' | 'twinUpdate', safeDecode(twinId));
+      },
+      operation ? costOf(operation, req) : 1,
+    );
     HubGate.honour(decision).then(next, (error: unknown) => sendHubError(res, error as HubError));
   };
 }

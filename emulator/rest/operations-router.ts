@@ -59,7 +59,10 @@ function filterFrom(req: Request): RecordingFilter {
   if (deviceId !== undefined) filter.deviceId = deviceId;
   const kindParam = req.query.kind;
   if (kindParam !== undefined) {
-    const kinds = (Array.isArray(kindParam) ? kindParam : [kindParam]).flatMap((k) => String(k).split(',')).map((k) => k.trim()).filter(Boolean);
+    const kinds = (Array.isArray(kindParam) ? kindParam : [kindParam])
+      .flatMap((k) => String(k).split(','))
+      .map((k) => k.trim())
+      .filter(Boolean);
     for (const kind of kinds) {
       if (!entryKinds.includes(kind as EntryKind)) throw new HubError('ArgumentInvalid', `Unknown kind '${kind}': use ${entryKinds.join(', ')}.`);
     }

@@ -95,7 +95,15 @@ export class DeviceSelection {
         }
         // Device-job records resume after the last rowid, so paging a 10,000-device job reads each record once.
         const after = typeof page.after === 'number' ? page.after : undefined;
-        return scanPage(query, deviceJobs(undefined, after), (row) => row.record, (row) => row.rowid, undefined, after === undefined ? page.offset : 0, page);
+        return scanPage(
+          query,
+          deviceJobs(undefined, after),
+          (row) => row.record,
+          (row) => row.rowid,
+          undefined,
+          after === undefined ? page.offset : 0,
+          page,
+        );
       }
       case 'devices.modules': {
         if (query.itemType === 'Raw') {

@@ -36,7 +36,13 @@ const SCHEMA = `
 `;
 
 type Row = { partition: number; seq: number; offset: number; enqueued_ms: number; bytes: Buffer };
-const toEvent = (row: Row): StoredEvent => ({ partition: row.partition, sequenceNumber: row.seq, offset: row.offset, enqueuedMs: row.enqueued_ms, bytes: row.bytes });
+const toEvent = (row: Row): StoredEvent => ({
+  partition: row.partition,
+  sequenceNumber: row.seq,
+  offset: row.offset,
+  enqueuedMs: row.enqueued_ms,
+  bytes: row.bytes,
+});
 
 /**
  * The endpoint's events on disk: a SQLite file of its own (`events.sqlite` in the data directory),
@@ -75,7 +81,8 @@ export class EventStore {
         this.insert.run(e.partition, e.sequenceNumber, e.offset, e.enqueuedMs, e.bytes);
         last.set(e.partition, e);
       }
-      for (const e of last.values()) this.saveCounter.run(e.partition, e.sequenceNumber + 1, e.offset + e.bytes.length, e.sequenceNumber, e.offset, e.enqueuedMs);
+      for (const e of last.values())
+        this.saveCounter.run(e.partition, e.sequenceNumber + 1, e.offset + e.bytes.length, e.sequenceNumber, e.offset, e.enqueuedMs);
     });
     this.fromSeq = this.db.prepare('SELECT * FROM events WHERE partition = ? AND seq >= ? ORDER BY seq LIMIT ?');
     this.firstAfterOffset = this.db.prepare('SELECT seq FROM events WHERE partition = ? AND offset > ? ORDER BY offset LIMIT 1');
@@ -104,8 +111,17 @@ export class EventStore {
 
   /** What a restarted endpoint continues from. */
   counters(): Map<number, { nextSeq: number; nextOffset: number; lastSeq: number; lastOffset: number; lastMs: number }> {
-    const rows = this.db.prepare('SELECT * FROM counters').all() as { partition: number; next_seq: number; next_offset: number; last_seq: number; last_offset: number; last_ms: number }[];
-    return new Map(rows.map((r) => [r.partition, { nextSeq: r.next_seq, nextOffset: r.next_offset, lastSeq: r.last_seq, lastOffset: r.last_offset, lastMs: r.last_ms }]));
+    const rows = this.db.prepare('SELECT * FROM counters').all() as {
+      partition: number;
+      next_seq: number;
+      next_offset: number;
+      last_seq: number;
+      last_offset: number;
+      last_ms: number;
+    }[];
+    return new Map(
+      rows.map((r) => [r.partition, { nextSeq: r.next_seq, nextOffset: r.next_offset, lastSeq: r.last_seq, lastOffset: r.last_offset, lastMs: r.last_ms }]),
+    );
   }
 
   /** The oldest retained event of a partition. */

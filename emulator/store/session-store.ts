@@ -14,7 +14,9 @@ export class SessionStore {
   private readonly insertAll;
 
   constructor(private readonly db: Db) {
-    this.insert = db.prepare('INSERT INTO mqtt_subscriptions (client_id, topic, qos) VALUES (?, ?, ?) ON CONFLICT(client_id, topic) DO UPDATE SET qos = excluded.qos');
+    this.insert = db.prepare(
+      'INSERT INTO mqtt_subscriptions (client_id, topic, qos) VALUES (?, ?, ?) ON CONFLICT(client_id, topic) DO UPDATE SET qos = excluded.qos',
+    );
     this.remove = db.prepare('DELETE FROM mqtt_subscriptions WHERE client_id = ? AND topic = ?');
     this.removeClient = db.prepare('DELETE FROM mqtt_subscriptions WHERE client_id = ?');
     this.insertAll = db.transaction((clientId: string, subscriptions: readonly StoredSubscription[]) => {

@@ -22,7 +22,10 @@ export function parseLoopbackRange(range: string): { low: number; high: number }
  * Linux routes all of 127.0.0.0/8 to the loopback interface; macOS has only 127.0.0.1 unless
  * aliases are added, so there it falls back to 127.0.0.1 (one emulator at a time).
  */
-export async function onFreeLoopbackAddress<T>(start: (host: string) => Promise<T>, range: string = process.env[LOOPBACK_RANGE_ENV] || DEFAULT_LOOPBACK_RANGE): Promise<T> {
+export async function onFreeLoopbackAddress<T>(
+  start: (host: string) => Promise<T>,
+  range: string = process.env[LOOPBACK_RANGE_ENV] || DEFAULT_LOOPBACK_RANGE,
+): Promise<T> {
   const { low, high } = parseLoopbackRange(range);
   const size = high - low + 1;
   const first = Math.floor(Math.random() * size);

@@ -97,21 +97,24 @@ export async function startEmulator(options: StartEmulatorOptions = {}, parts: H
   const ownDataDir = options.dataDir === undefined ? mkdtempSync(path.join(os.tmpdir(), 'iothub-emulator-')) : undefined;
   const dataDir = options.dataDir ?? ownDataDir!;
   const start = (host: string): Promise<Hub> =>
-    openHub({
-      host,
-      hostName: host,
-      httpsPort: 443,
-      mqttPort: 8883,
-      inMemory,
-      dataDir,
-      certDir,
-      logLevel: options.logLevel ?? 'silent',
-      logFormat: 'json',
-      recordingLimit: options.recordingLimit,
-      telemetryBuffer: options.telemetryBuffer,
-      tier: options.tier,
-      units: options.units ?? 1,
-    }, parts);
+    openHub(
+      {
+        host,
+        hostName: host,
+        httpsPort: 443,
+        mqttPort: 8883,
+        inMemory,
+        dataDir,
+        certDir,
+        logLevel: options.logLevel ?? 'silent',
+        logFormat: 'json',
+        recordingLimit: options.recordingLimit,
+        telemetryBuffer: options.telemetryBuffer,
+        tier: options.tier,
+        units: options.units ?? 1,
+      },
+      parts,
+    );
   let hub: Hub;
   try {
     hub = options.host ? await start(options.host) : await onFreeLoopbackAddress(start, options.loopbackRange);
@@ -148,7 +151,11 @@ function emulatorFor(hub: Hub, trust: TrustMethod | 'none', ownDataDir: string |
     async createDevice(deviceId, deviceOptions = {}) {
       if (hub.registry.find(deviceId)) throw new Error(`Device '${deviceId}' already exists`);
       applySeedQuietly(hub, parseSeed({ devices: [{ ...deviceOptions, deviceId }] }));
-      return { deviceId, connectionString: hub.deviceConnectionString(deviceId), primaryKey: hub.registry.get(deviceId).authentication.symmetricKey.primaryKey! };
+      return {
+        deviceId,
+        connectionString: hub.deviceConnectionString(deviceId),
+        primaryKey: hub.registry.get(deviceId).authentication.symmetricKey.primaryKey!,
+      };
     },
     deviceConnectionString: (deviceId) => hub.deviceConnectionString(deviceId),
     async waitForSubscription(deviceId, kind = 'methods', timeoutMs = 10_000) {

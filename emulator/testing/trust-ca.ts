@@ -28,7 +28,8 @@ interface TlsWithDefaults {
 const tlsModule = tls as unknown as TlsWithDefaults;
 
 function state(): TrustState {
-  return (tlsModule[STATE] ??= { cas: new Set(), patched: false });
+  tlsModule[STATE] ??= { cas: new Set(), patched: false };
+  return tlsModule[STATE];
 }
 
 /**
@@ -42,7 +43,9 @@ export async function trustCa(ca: string, probe: { host: string; port: number })
   if (await isTrusted(probe)) return state().cas.has(ca) ? currentMethod() : 'environment';
   const method = addDefaultCa(ca);
   if (!(await isTrusted(probe))) {
-    throw new Error(`This process still does not trust the emulator's CA after adding it (${method}); set NODE_EXTRA_CA_CERTS before the test runner starts (see docs/testing.md)`);
+    throw new Error(
+      `This process still does not trust the emulator's CA after adding it (${method}); set NODE_EXTRA_CA_CERTS before the test runner starts (see docs/testing.md)`,
+    );
   }
   return method;
 }

@@ -20,11 +20,7 @@ export interface ThrottleOptions {
 }
 
 /** What the hub decided for one request. */
-export type Admission =
-  | { kind: 'now' }
-  | { kind: 'later'; delayMs: number }
-  | { kind: 'throttled'; error: HubError }
-  | { kind: 'quota'; error: HubError };
+export type Admission = { kind: 'now' } | { kind: 'later'; delayMs: number } | { kind: 'throttled'; error: HubError } | { kind: 'quota'; error: HubError };
 
 export interface ThrottleDecision {
   operation: ThrottledOperation;
@@ -79,7 +75,10 @@ export class HubThrottle {
       this.emit({ operation, outcome: 'quota' });
       this.quotaRefusal ??= {
         kind: 'quota',
-        error: new HubError('IotHubQuotaExceeded', `Total number of messages on IotHub exceeded the allocated quota. Max allowed message count: ${this.profile.dailyMessages}. Please try again after the quota resets at 00:00 UTC.`),
+        error: new HubError(
+          'IotHubQuotaExceeded',
+          `Total number of messages on IotHub exceeded the allocated quota. Max allowed message count: ${this.profile.dailyMessages}. Please try again after the quota resets at 00:00 UTC.`,
+        ),
       };
       return this.quotaRefusal;
     }

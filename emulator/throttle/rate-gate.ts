@@ -30,11 +30,11 @@ export class RateGate {
    * milliseconds to hold the request first, and -1 means refused (nothing is charged).
    */
   admit(nowMs: number, cost = 1): number {
-    const start = this.tat > nowMs ? this.tat : nowMs;
+    const start = Math.max(this.tat, nowMs);
     const wait = start - nowMs - this.burstMs;
     if (wait > this.backlogMs) return -1;
     this.tat = start + cost * this.intervalMs;
-    return wait > 0 ? wait : 0;
+    return Math.max(wait, 0);
   }
 
   /** Forgets all admitted work (a reset of the hub). */

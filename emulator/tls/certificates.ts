@@ -34,7 +34,12 @@ interface Pem {
  * `persistServer` false keeps it in memory (parallel hubs sharing one directory must not
  * overwrite each other's certificate).
  */
-export async function loadOrCreateCredentials(certDir: string, names: readonly string[], persistServer: boolean, caDir: string = certDir): Promise<ServerCredentials> {
+export async function loadOrCreateCredentials(
+  certDir: string,
+  names: readonly string[],
+  persistServer: boolean,
+  caDir: string = certDir,
+): Promise<ServerCredentials> {
   const { caPath, ...ca } = await loadOrCreateCa(caDir);
   const wanted = [...new Set(['localhost', '127.0.0.1', '::1', ...names])];
   const certPath = path.join(certDir, 'server.pem');

@@ -1,6 +1,14 @@
 import { HubError } from '../errors.js';
 import { isJsonObject, type Json, type JsonObject } from './json.js';
-import { TWIN_KEY_MAX_BYTES, TWIN_MAX_DEPTH, TWIN_MAX_INTEGER, TWIN_MIN_INTEGER, TWIN_PROPERTIES_MAX_BYTES, TWIN_STRING_MAX_BYTES, TWIN_TAGS_MAX_BYTES } from '../limits.js';
+import {
+  TWIN_KEY_MAX_BYTES,
+  TWIN_MAX_DEPTH,
+  TWIN_MAX_INTEGER,
+  TWIN_MIN_INTEGER,
+  TWIN_PROPERTIES_MAX_BYTES,
+  TWIN_STRING_MAX_BYTES,
+  TWIN_TAGS_MAX_BYTES,
+} from '../limits.js';
 
 // Content rules of twin sections (docs/protocol.md §2.2); the numbers are in limits.ts.
 const MAX_DEPTH = TWIN_MAX_DEPTH;
@@ -9,7 +17,9 @@ const STRING_MAX_BYTES = TWIN_STRING_MAX_BYTES;
 const MAX_SAFE = TWIN_MAX_INTEGER;
 const MIN_SAFE = TWIN_MIN_INTEGER;
 // C0 and C1 control characters, '.', '$' and space may not appear in a key.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the hub's rule is about exactly these characters.
 const FORBIDDEN_KEY_CHAR = /[\u0000-\u001f\u007f-\u009f.$ ]/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the size rule leaves out exactly these characters.
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/g;
 
 export type SectionName = 'tags' | 'desired' | 'reported';

@@ -23,7 +23,12 @@ export type SourceOf = (name: string) => string | undefined;
 // The characters IoT Hub allows in a device id.
 const DEVICE_ID_CHARACTERS = /^[A-Za-z0-9\-:.+%_#*?!(),=@$']*$/;
 
-export function resolveConfig(options: Record<string, unknown>, sourceOf: SourceOf, environment: NodeJS.ProcessEnv = process.env, isTty = false): CommandOptions {
+export function resolveConfig(
+  options: Record<string, unknown>,
+  sourceOf: SourceOf,
+  environment: NodeJS.ProcessEnv = process.env,
+  isTty = false,
+): CommandOptions {
   try {
     return resolve(options, sourceOf, environment, isTty);
   } catch (error) {

@@ -44,7 +44,9 @@ export async function runFleet(options: CommandOptions, err: NodeJS.WriteStream 
   let fleet: RunningFleet;
   try {
     const host = /HostName=([^;]+)/i.exec(config.connectionString)?.[1];
-    say(`fleet: ${config.devices.toLocaleString('en-US')} lockDoor devices (${config.engine} engine) on ${host}, shard ${config.shard.index}/${config.shard.count}`);
+    say(
+      `fleet: ${config.devices.toLocaleString('en-US')} lockDoor devices (${config.engine} engine) on ${host}, shard ${config.shard.index}/${config.shard.count}`,
+    );
     for (const line of describeScenario(config.scenario)) say(`  ${line}`);
     fleet = await startFleet(config, {
       onShardClaimed: (shard) => say(`claimed shard ${shard.index}/${shard.count}`),
@@ -58,7 +60,9 @@ export async function runFleet(options: CommandOptions, err: NodeJS.WriteStream 
 
   const first = deviceId(config.prefix, fleet.range.start, config.devices);
   const last = deviceId(config.prefix, fleet.range.end - 1, config.devices);
-  say(`registered ${rangeSize(fleet.range).toLocaleString('en-US')} devices ${first} … ${last}${config.workers ? ` across ${config.workers} worker process(es)` : ''}`);
+  say(
+    `registered ${rangeSize(fleet.range).toLocaleString('en-US')} devices ${first} … ${last}${config.workers ? ` across ${config.workers} worker process(es)` : ''}`,
+  );
 
   const began = performance.now();
   let ramped = false;
@@ -70,7 +74,13 @@ export async function runFleet(options: CommandOptions, err: NodeJS.WriteStream 
   const durationTimer = config.durationMs > 0 ? setTimeout(() => requestStop(`ran for ${formatDuration(config.durationMs)}`), config.durationMs) : undefined;
 
   let exitCode = 0;
-  const outcome = await Promise.race([fleet.ramped.then((ms) => ({ ms }), (error: Error) => ({ error })), stopRequested.then(() => undefined)]);
+  const outcome = await Promise.race([
+    fleet.ramped.then(
+      (ms) => ({ ms }),
+      (error: Error) => ({ error }),
+    ),
+    stopRequested.then(() => undefined),
+  ]);
   if (outcome && 'error' in outcome) {
     say(`iothub-emulator fleet: ${outcome.error.message}`);
     exitCode = 1;
@@ -80,13 +90,19 @@ export async function runFleet(options: CommandOptions, err: NodeJS.WriteStream 
     const { counters, recentErrors } = fleet.stats();
     const target = counters.devices - counters.neverConnect;
     if (target > 0 && counters.everConnected === 0) {
-      say(`iothub-emulator fleet: no device could connect${recentErrors.length ? ` (${recentErrors[recentErrors.length - 1]})` : ''}; is the hub's MQTT port (8883) reachable?`);
+      say(
+        `iothub-emulator fleet: no device could connect${recentErrors.length ? ` (${recentErrors[recentErrors.length - 1]})` : ''}; is the hub's MQTT port (8883) reachable?`,
+      );
       exitCode = EXIT_CODES.devices;
       requestStop('no device connected');
     } else {
       const seconds = outcome.ms / 1000;
-      say(`connected ${counters.everConnected.toLocaleString('en-US')}/${target.toLocaleString('en-US')} in ${seconds.toFixed(1)}s (${Math.round(counters.everConnected / Math.max(seconds, 0.001)).toLocaleString('en-US')}/s)${counters.connectFailures ? `, ${counters.connectFailures} failed attempts (retrying)` : ''}`);
-      say(`devices answer the lockDoor and unlockDoor direct methods; ${config.durationMs ? `stopping in ${formatDuration(config.durationMs)}` : 'Ctrl-C stops them'}`);
+      say(
+        `connected ${counters.everConnected.toLocaleString('en-US')}/${target.toLocaleString('en-US')} in ${seconds.toFixed(1)}s (${Math.round(counters.everConnected / Math.max(seconds, 0.001)).toLocaleString('en-US')}/s)${counters.connectFailures ? `, ${counters.connectFailures} failed attempts (retrying)` : ''}`,
+      );
+      say(
+        `devices answer the lockDoor and unlockDoor direct methods; ${config.durationMs ? `stopping in ${formatDuration(config.durationMs)}` : 'Ctrl-C stops them'}`,
+      );
     }
   }
 
@@ -110,12 +126,12 @@ export async function runFleet(options: CommandOptions, err: NodeJS.WriteStream 
 function finalWords(r: FleetReport, err: NodeJS.WriteStream): void {
   const o = r.methods.handlingOverheadMs;
   err.write(
-    [
+    `${[
       `ran ${formatDuration(r.runSeconds * 1000)}: ${r.connect.everConnected} devices connected, ${r.methods.responses} method calls answered (${r.methods.errorResponses} as errors), ` +
         `${r.twin.desiredPatches} desired patches, ${r.twin.reportedPatches} reported patches, ${r.telemetry.sent} telemetry messages, ${r.errors.total} errors`,
       o.count ? `method handling overhead p50 ${o.p50}ms p99 ${o.p99}ms max ${o.max}ms` : '',
     ]
       .filter(Boolean)
-      .join('\n') + '\n',
+      .join('\n')}\n`,
   );
 }

@@ -154,7 +154,7 @@ class LightLink implements DeviceLink {
   private async subscribe(wire: MqttWire): Promise<void> {
     const filters = [METHODS_FILTER, TWIN_RESPONSE_FILTER, DESIRED_FILTER];
     const granted = await wire.subscribe(filters);
-    const refused = granted.findIndex((qos) => qos === 128);
+    const refused = granted.indexOf(128);
     if (refused >= 0) throw new Error(`the hub refused the subscription to ${filters[refused]}`);
   }
 
@@ -255,7 +255,8 @@ class LightLink implements DeviceLink {
         this.pending?.delete(rid);
         reject(new Error(`no twin response within ${TWIN_TIMEOUT_MS / 1000}s`));
       }, TWIN_TIMEOUT_MS);
-      (this.pending ??= new Map()).set(rid, { resolve, reject, timer });
+      this.pending ??= new Map();
+      this.pending.set(rid, { resolve, reject, timer });
       this.wire.publish(topicFor(rid), body, 0).catch(() => {});
     });
   }

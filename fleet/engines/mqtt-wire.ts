@@ -139,7 +139,18 @@ export class MqttWire {
 
   private sendConnect(): void {
     const { clientId, username, password, keepaliveSeconds } = this.options;
-    this.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: false, clientId, username, password: Buffer.from(password), keepalive: keepaliveSeconds }));
+    this.write(
+      mqttPacket.generate({
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 4,
+        clean: false,
+        clientId,
+        username,
+        password: Buffer.from(password),
+        keepalive: keepaliveSeconds,
+      }),
+    );
   }
 
   private onPacket(packet: Packet): void {
@@ -193,20 +204,23 @@ export class MqttWire {
   private startKeepalive(): void {
     const { keepaliveSeconds } = this.options;
     if (keepaliveSeconds <= 0) return;
-    this.keepalive = setInterval(() => {
-      if (this.pingOutstanding && ++this.unansweredChecks >= 2) {
-        this.destroy(new Error('the hub did not answer a keep-alive ping'));
-        return;
-      }
-      if (this.sentSinceCheck) {
-        this.sentSinceCheck = false;
-        return;
-      }
-      if (this.pingOutstanding) return;
-      this.pingOutstanding = true;
-      this.unansweredChecks = 0;
-      this.write(PINGREQ);
-    }, (keepaliveSeconds * 1000) / 2);
+    this.keepalive = setInterval(
+      () => {
+        if (this.pingOutstanding && ++this.unansweredChecks >= 2) {
+          this.destroy(new Error('the hub did not answer a keep-alive ping'));
+          return;
+        }
+        if (this.sentSinceCheck) {
+          this.sentSinceCheck = false;
+          return;
+        }
+        if (this.pingOutstanding) return;
+        this.pingOutstanding = true;
+        this.unansweredChecks = 0;
+        this.write(PINGREQ);
+      },
+      (keepaliveSeconds * 1000) / 2,
+    );
     this.keepalive.unref();
   }
 
@@ -240,7 +254,8 @@ export class MqttWire {
   private wait(messageId: number): Promise<Packet> {
     if (this.closed) return Promise.reject(this.closedError());
     return new Promise((resolve, reject) => {
-      (this.waiters ??= new Map()).set(messageId, { resolve, reject });
+      this.waiters ??= new Map();
+      this.waiters.set(messageId, { resolve, reject });
     });
   }
 

@@ -62,16 +62,21 @@ export class SdkEngine implements Engine {
       // The SDK always dials 8883; a gateway host name with a port points it elsewhere (the in-process demo).
       gatewayHostName: this.hub.mqttPort === 8883 ? undefined : `${this.hub.hostName}:${this.hub.mqttPort}`,
     };
-    const connectionString = identity.moduleId === undefined ? deviceConnectionString(fields) : moduleConnectionString({ ...fields, moduleId: identity.moduleId });
+    const connectionString =
+      identity.moduleId === undefined ? deviceConnectionString(fields) : moduleConnectionString({ ...fields, moduleId: identity.moduleId });
     const provider = SharedAccessKeyAuthenticationProvider.fromConnectionString(connectionString, ttl, renewalMarginSeconds(ttl));
     // A module identity is an azure-iot-device ModuleClient, as a module app writes it.
-    const client = (identity.moduleId === undefined ? Client.fromAuthenticationProvider(provider, Mqtt) : ModuleClient.fromAuthenticationProvider(provider, Mqtt)) as DeviceClient;
+    const client = (
+      identity.moduleId === undefined ? Client.fromAuthenticationProvider(provider, Mqtt) : ModuleClient.fromAuthenticationProvider(provider, Mqtt)
+    ) as DeviceClient;
     const link = new SdkLink(client, provider, events);
     try {
       await client.setOptions({ productInfo: `${USER_AGENT} (sdk)`, ...(this.ca ? { ca: this.ca } : {}) });
       await client.open();
       // ModuleClient names it onMethod; the request and response are the same.
-      const onMethod = (identity.moduleId === undefined ? client.onDeviceMethod : (client as unknown as { onMethod: DeviceClient['onDeviceMethod'] }).onMethod).bind(client);
+      const onMethod = (
+        identity.moduleId === undefined ? client.onDeviceMethod : (client as unknown as { onMethod: DeviceClient['onDeviceMethod'] }).onMethod
+      ).bind(client);
       for (const name of methods) {
         onMethod(name, (request, response) => {
           const arrivedAt = performance.now();

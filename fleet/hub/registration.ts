@@ -41,14 +41,25 @@ export function fleetIdentities(hub: HubAddress, prefix: string, total: number, 
  * Registers each device's modules with the registry's module API (there is no bulk call for
  * modules): create, or for a module an earlier run made, update it to the derived keys.
  */
-export async function registerModules(client: ServiceClient, hub: HubAddress, prefix: string, total: number, range: IndexRange, modulesPerDevice: number): Promise<void> {
+export async function registerModules(
+  client: ServiceClient,
+  hub: HubAddress,
+  prefix: string,
+  total: number,
+  range: IndexRange,
+  modulesPerDevice: number,
+): Promise<void> {
   const modules = fleetIdentities(hub, prefix, total, range, modulesPerDevice).filter((i) => i.moduleId !== undefined);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < modules.length) {
       const m = modules[next++];
       const path = `/devices/${encodeURIComponent(m.deviceId)}/modules/${encodeURIComponent(m.moduleId!)}`;
-      const body = { deviceId: m.deviceId, moduleId: m.moduleId, authentication: { type: 'sas', symmetricKey: { primaryKey: m.keys.primaryKey, secondaryKey: m.keys.secondaryKey } } };
+      const body = {
+        deviceId: m.deviceId,
+        moduleId: m.moduleId,
+        authentication: { type: 'sas', symmetricKey: { primaryKey: m.keys.primaryKey, secondaryKey: m.keys.secondaryKey } },
+      };
       let { status, body: result } = await client.request('PUT', path, body);
       if (status === 409) ({ status, body: result } = await client.request('PUT', path, body, { 'If-Match': '*' }));
       if (status !== 200) throw new FleetError('hub', `registering module ${m.deviceId}/${m.moduleId} failed with ${status}: ${errorText(result)}`);
@@ -91,7 +102,11 @@ export async function registerDevices(
       const batch = batches[next++];
       const existing = await bulk(client, batch, 'create');
       if (existing.length) {
-        const again = await bulk(client, batch.filter((d) => existing.includes(d.deviceId)), 'update');
+        const again = await bulk(
+          client,
+          batch.filter((d) => existing.includes(d.deviceId)),
+          'update',
+        );
         if (again.length) throw new FleetError('hub', `the hub would neither create nor update ${again[0]}`);
       }
       done += batch.length;

@@ -44,7 +44,15 @@ export class ServiceClient {
     const where = `https://${this.hub.hostName}${this.hub.httpsPort === 443 ? '' : `:${this.hub.httpsPort}`}`;
     return new Promise((resolve, reject) => {
       const req = https.request(
-        { host: this.hub.hostName, port: this.hub.httpsPort, method, path: `${path}${separator}api-version=${API_VERSION}`, headers, agent: this.agent, timeout: TIMEOUT_MS },
+        {
+          host: this.hub.hostName,
+          port: this.hub.httpsPort,
+          method,
+          path: `${path}${separator}api-version=${API_VERSION}`,
+          headers,
+          agent: this.agent,
+          timeout: TIMEOUT_MS,
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -58,7 +66,12 @@ export class ServiceClient {
             }
             const status = res.statusCode ?? 0;
             if (status === 401 || status === 403) {
-              reject(new FleetError('unauthorized', `the hub at ${where} refused the credentials (${status} ${errorText(parsed)}): check the connection string's SharedAccessKeyName and SharedAccessKey; the policy needs registry write access (iothubowner or registryReadWrite)`));
+              reject(
+                new FleetError(
+                  'unauthorized',
+                  `the hub at ${where} refused the credentials (${status} ${errorText(parsed)}): check the connection string's SharedAccessKeyName and SharedAccessKey; the policy needs registry write access (iothubowner or registryReadWrite)`,
+                ),
+              );
               return;
             }
             resolve({ status, body: parsed });

@@ -52,7 +52,10 @@ export async function claimShard(
       }
     }
     if (Date.now() > deadline) {
-      throw new FleetError('config', `all ${count} shards of '${prefix}' are held by running fleets (lease devices ${leaseDeviceId(prefix, 1, count)} …); start fewer replicas or raise n`);
+      throw new FleetError(
+        'config',
+        `all ${count} shards of '${prefix}' are held by running fleets (lease devices ${leaseDeviceId(prefix, 1, count)} …); start fewer replicas or raise n`,
+      );
     }
     await new Promise((r) => setTimeout(r, Math.min(5_000, graceMs / 2)));
   }
@@ -63,7 +66,15 @@ export async function claimShard(
  * same prefix and shard is refused instead of connecting the same ids and kicking the first
  * fleet's devices off, over and over. A lease not connected is taken at once (its holder stopped).
  */
-export async function claimFixedShard(client: ServiceClient, hub: HubAddress, engine: Engine, prefix: string, shard: Shard, holder: string, devices: string): Promise<ShardLease> {
+export async function claimFixedShard(
+  client: ServiceClient,
+  hub: HubAddress,
+  engine: Engine,
+  prefix: string,
+  shard: Shard,
+  holder: string,
+  devices: string,
+): Promise<ShardLease> {
   const deviceId = leaseDeviceId(prefix, shard.index, shard.count);
   // Twice: a lease deleted between our PUT and GET (a reset) is simply created on the second try.
   for (let attempt = 0; attempt < 2; attempt++) {

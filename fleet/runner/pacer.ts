@@ -36,10 +36,12 @@ export class Pacer {
           reject(new Error('stopping'));
           return;
         }
-        task().then(resolve, reject).finally(() => {
-          this.active--;
-          this.pump();
-        });
+        task()
+          .then(resolve, reject)
+          .finally(() => {
+            this.active--;
+            this.pump();
+          });
       });
       this.pump();
     });

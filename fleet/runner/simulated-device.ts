@@ -75,7 +75,9 @@ export class SimulatedDevice {
   }
 
   async stop(): Promise<void> {
-    await this.halt()?.close().catch(() => {});
+    await this.halt()
+      ?.close()
+      .catch(() => {});
   }
 
   /** Stops everything at once and hands back the connection, for the caller to close when it suits. */

@@ -34,12 +34,18 @@ function parseDistributionText(text: string, what: string): Distribution {
   const colon = text.indexOf(':');
   if (colon < 0) return { kind: 'fixed', value: parseDuration(text, what) };
   const kind = text.slice(0, colon).trim().toLowerCase();
-  const args = text.slice(colon + 1).split(',').map((a) => a.trim());
+  const args = text
+    .slice(colon + 1)
+    .split(',')
+    .map((a) => a.trim());
   const names: Record<string, string[]> = { fixed: ['value'], uniform: ['min', 'max'], normal: ['mean', 'stddev'], exponential: ['mean'], exp: ['mean'] };
   const expected = names[kind];
   if (!expected) throw new Error(`${what}: unknown distribution '${kind}' (fixed, uniform, normal, exponential)`);
   if (args.length !== expected.length) throw new Error(`${what}: '${text}' — ${kind} takes ${expected.join(', ')}`);
-  return checked(build(kind, (key) => parseDuration(args[expected.indexOf(key)], `${what}.${key}`), what), what);
+  return checked(
+    build(kind, (key) => parseDuration(args[expected.indexOf(key)], `${what}.${key}`), what),
+    what,
+  );
 }
 
 function build(kind: string, d: (key: string) => number, what: string): Distribution {

@@ -83,7 +83,8 @@ export function describeScenario(s: Scenario): string[] {
   const pace = s.connect.ramp ? `over ${formatDuration(s.connect.ramp)}` : s.connect.rate ? `${s.connect.rate}/s` : 'unthrottled';
   lines.push(`connect ${pace}, ${s.connect.concurrency} at once`);
   if (s.neverConnect) lines.push(`${pct(s.neverConnect)} never connect`);
-  if (s.churn.fraction) lines.push(`${pct(s.churn.fraction)} churn: up ${describeDistribution(s.churn.interval)}, down ${describeDistribution(s.churn.downtime)}`);
+  if (s.churn.fraction)
+    lines.push(`${pct(s.churn.fraction)} churn: up ${describeDistribution(s.churn.interval)}, down ${describeDistribution(s.churn.downtime)}`);
   if (!isZero(s.methods.latency)) lines.push(`method latency ${describeDistribution(s.methods.latency)}`);
   if (s.methods.errorProbability) lines.push(`${pct(s.methods.errorProbability)} of method calls answer ${s.methods.errorStatus}`);
   if (s.telemetry.interval) lines.push(`telemetry every ${formatDuration(s.telemetry.interval)}`);

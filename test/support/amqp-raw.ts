@@ -5,7 +5,14 @@ import type { Hub } from '../../emulator/hub.js';
 export async function rawAmqp(hub: Hub, options: Record<string, unknown> = {}): Promise<Connection> {
   const container = rhea.create_container();
   container.on('error', () => {});
-  const connection = container.connect({ transport: 'tls', host: hub.options.host, port: hub.amqpPort, servername: 'localhost', reconnect: false, ...options } as never);
+  const connection = container.connect({
+    transport: 'tls',
+    host: hub.options.host,
+    port: hub.amqpPort,
+    servername: 'localhost',
+    reconnect: false,
+    ...options,
+  } as never);
   connection.on('disconnected', () => {});
   await new Promise<void>((resolve, reject) => {
     connection.once('connection_open', () => resolve());
@@ -37,7 +44,10 @@ const cbsLinks = new WeakMap<Connection, Promise<[Sender, Receiver]>>();
 export async function putToken(connection: Connection, audience: string, token: string): Promise<{ status: number; description: string }> {
   let links = cbsLinks.get(connection);
   if (!links) {
-    links = Promise.all([attached(connection.open_sender({ target: { address: '$cbs' } })), attached(connection.open_receiver({ source: { address: '$cbs' } }))]);
+    links = Promise.all([
+      attached(connection.open_sender({ target: { address: '$cbs' } })),
+      attached(connection.open_receiver({ source: { address: '$cbs' } })),
+    ]);
     cbsLinks.set(connection, links);
   }
   const [sender, receiver] = await links;
@@ -49,7 +59,13 @@ export async function putToken(connection: Connection, audience: string, token: 
     });
   });
   await waitSendable(sender);
-  sender.send({ message_id: id, reply_to: 'cbs', to: '$cbs', application_properties: { operation: 'put-token', type: 'servicebus.windows.net:sastoken', name: audience }, body: token });
+  sender.send({
+    message_id: id,
+    reply_to: 'cbs',
+    to: '$cbs',
+    application_properties: { operation: 'put-token', type: 'servicebus.windows.net:sastoken', name: audience },
+    body: token,
+  });
   return answer;
 }
 

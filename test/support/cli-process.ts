@@ -11,7 +11,11 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const require = createRequire(import.meta.url);
 
 /** Runs the CLI from source (through tsx) as a user would run the built one. */
-export function runCli(args: string[], env: Record<string, string> = {}, cwd = root): ChildProcess & { output: () => string; stdout: NodeJS.ReadableStream; stdoutText: () => string } {
+export function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+  cwd = root,
+): ChildProcess & { output: () => string; stdout: NodeJS.ReadableStream; stdoutText: () => string } {
   // tsx is resolved from the repository, so the CLI can run in any folder (cwd) as an installed one does.
   const child = spawn(process.execPath, ['--import', pathToFileURL(require.resolve('tsx')).href, path.join(root, 'cli/main.ts'), ...args], {
     cwd,
@@ -25,7 +29,11 @@ export function runCli(args: string[], env: Record<string, string> = {}, cwd = r
     stdout += chunk;
   });
   child.stderr!.on('data', (chunk) => (output += chunk));
-  return Object.assign(child, { output: () => output, stdoutText: () => stdout }) as ChildProcess & { output: () => string; stdout: NodeJS.ReadableStream; stdoutText: () => string };
+  return Object.assign(child, { output: () => output, stdoutText: () => stdout }) as ChildProcess & {
+    output: () => string;
+    stdout: NodeJS.ReadableStream;
+    stdoutText: () => string;
+  };
 }
 
 /**

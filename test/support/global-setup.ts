@@ -12,7 +12,9 @@ import { ensureTestCa } from '../../emulator/testing/shared-ca.js';
  */
 export default async function setup(): Promise<void> {
   const uid = process.getuid?.();
-  const { certDir, caPath } = await ensureTestCa(path.join(os.tmpdir(), uid === undefined ? 'iothub-emulator-test-certs' : `iothub-emulator-test-certs-${uid}`));
+  const { certDir, caPath } = await ensureTestCa(
+    path.join(os.tmpdir(), uid === undefined ? 'iothub-emulator-test-certs' : `iothub-emulator-test-certs-${uid}`),
+  );
   process.env.IOTHUB_EMULATOR_TEST_CERT_DIR = certDir;
   // Every emulator a test starts (child processes inherit this) takes its CA from here, never
   // from the user's own ~/.iothub-emulator/ca.

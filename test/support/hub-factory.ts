@@ -16,7 +16,20 @@ export async function startTestHub(options: Partial<HubOptions> = {}, logger?: L
   if (!certDir) throw new Error('test/support/global-setup.ts did not run');
   const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'iothub-emulator-test-'));
   const start = (host: string): Promise<Hub> =>
-    startHub({ inMemory: true, logLevel: process.env.TEST_LOG_LEVEL ?? 'silent', ...options, host, hostName: options.hostName ?? host, dataDir, certDir, httpsPort: 443, mqttPort: 8883 }, logger);
+    startHub(
+      {
+        inMemory: true,
+        logLevel: process.env.TEST_LOG_LEVEL ?? 'silent',
+        ...options,
+        host,
+        hostName: options.hostName ?? host,
+        dataDir,
+        certDir,
+        httpsPort: 443,
+        mqttPort: 8883,
+      },
+      logger,
+    );
   return options.host ? start(options.host) : onFreeLoopbackAddress(start);
 }
 

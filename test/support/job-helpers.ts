@@ -22,7 +22,8 @@ export function processTarget(host: string): ServiceTarget {
   return {
     hostName: host,
     httpsPort: 443,
-    serviceToken: (name = 'iothubowner', validSeconds = 3600) => createSasToken(host, policy(name).primaryKey, Math.ceil(Date.now() / 1000) + validSeconds, name),
+    serviceToken: (name = 'iothubowner', validSeconds = 3600) =>
+      createSasToken(host, policy(name).primaryKey, Math.ceil(Date.now() / 1000) + validSeconds, name),
     connectionString: (name = 'iothubowner') => hubConnectionString({ hostName: host, sharedAccessKeyName: name, sharedAccessKey: policy(name).primaryKey }),
   };
 }
@@ -88,12 +89,21 @@ export async function whenSubscribed(hub: Hub, id: string, kind: 'methods' | 'de
 }
 
 /** Polls JobClient.getJob as the seed tutorials do, until the job reaches one of `statuses`. */
-export async function pollJob(jobClient: InstanceType<typeof JobClient>, jobId: string, statuses: readonly string[] = ['completed', 'failed', 'cancelled'], timeoutMs = 10_000): Promise<any> {
+export async function pollJob(
+  jobClient: InstanceType<typeof JobClient>,
+  jobId: string,
+  statuses: readonly string[] = ['completed', 'failed', 'cancelled'],
+  timeoutMs = 10_000,
+): Promise<any> {
   let last: any;
-  await waitUntil(async () => {
-    last = (await jobClient.getJob(jobId)).jobStatus;
-    return statuses.includes(last.status);
-  }, timeoutMs, `job ${jobId} to reach ${statuses.join('/')} (last: ${last?.status})`);
+  await waitUntil(
+    async () => {
+      last = (await jobClient.getJob(jobId)).jobStatus;
+      return statuses.includes(last.status);
+    },
+    timeoutMs,
+    `job ${jobId} to reach ${statuses.join('/')} (last: ${last?.status})`,
+  );
   return last;
 }
 
@@ -104,7 +114,14 @@ export interface RestAnswer {
 }
 
 /** A raw HTTPS call with a valid service SAS (policy selectable), for headers the SDKs hide. */
-export async function call(hub: ServiceTarget, method: string, path: string, body?: unknown, headers: Record<string, string> = {}, policy = 'iothubowner'): Promise<RestAnswer> {
+export async function call(
+  hub: ServiceTarget,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+  policy = 'iothubowner',
+): Promise<RestAnswer> {
   const response = await fetch(`https://${hub.hostName}:${hub.httpsPort}${path}`, {
     method,
     headers: { authorization: hub.serviceToken(policy), 'content-type': 'application/json; charset=utf-8', ...headers },
@@ -133,7 +150,12 @@ export async function queryAll(hub: ServiceTarget, sql: string, pageSize?: numbe
  * A bare mqtt.js device that answers lockDoor at once, or never: subscribed (SUBACK received)
  * before it is returned, so it needs no view into the hub. For emulators in child processes.
  */
-export async function rawLockDoorDevice(host: string, deviceId: string, key: string, answer: 'now' | 'never'): Promise<{ client: MqttClient; calls: () => number }> {
+export async function rawLockDoorDevice(
+  host: string,
+  deviceId: string,
+  key: string,
+  answer: 'now' | 'never',
+): Promise<{ client: MqttClient; calls: () => number }> {
   const client = mqtt.connect(`mqtts://${host}:8883`, {
     clientId: deviceId,
     username: `${host}/${deviceId}/?api-version=2021-04-12`,

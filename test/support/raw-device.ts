@@ -8,7 +8,9 @@ import type { Hub } from '../../emulator/hub.js';
  */
 export async function connectRaw(hub: Hub, deviceId: string, options: { password?: string; clean?: boolean; ws?: boolean } = {}): Promise<MqttClient> {
   const record = hub.registry.get(deviceId);
-  const password = options.password ?? createSasToken(`${hub.hostName}/devices/${deviceId}`, record.authentication.symmetricKey.primaryKey!, Math.floor(Date.now() / 1000) + 3600);
+  const password =
+    options.password ??
+    createSasToken(`${hub.hostName}/devices/${deviceId}`, record.authentication.symmetricKey.primaryKey!, Math.floor(Date.now() / 1000) + 3600);
   const url = options.ws ? `wss://${hub.hostName}:${hub.httpsPort}/$iothub/websocket` : `mqtts://${hub.hostName}:${hub.mqttPort}`;
   const client = mqtt.connect(url, {
     clientId: deviceId,

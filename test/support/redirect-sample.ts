@@ -8,7 +8,7 @@ import { Connection, ReceiverEvents, isAmqpError, parseConnectionString } from '
 function generateSasToken(resourceUri: string, signingKey: string, policyName: string, expiresInMins: number): string {
   resourceUri = encodeURIComponent(resourceUri);
   const expiresInSeconds = Math.ceil(Date.now() / 1000 + expiresInMins * 60);
-  const toSign = resourceUri + '\n' + expiresInSeconds;
+  const toSign = `${resourceUri}\n${expiresInSeconds}`;
   const hmac = crypto.createHmac('sha256', Buffer.from(signingKey, 'base64'));
   hmac.update(toSign);
   const base64UriEncoded = encodeURIComponent(hmac.digest('base64'));
@@ -16,7 +16,9 @@ function generateSasToken(resourceUri: string, signingKey: string, policyName: s
 }
 
 export async function convertIotHubToEventHubsConnectionString(connectionString: string): Promise<string> {
-  const { HostName, SharedAccessKeyName, SharedAccessKey } = parseConnectionString<{ HostName: string; SharedAccessKeyName: string; SharedAccessKey: string }>(connectionString);
+  const { HostName, SharedAccessKeyName, SharedAccessKey } = parseConnectionString<{ HostName: string; SharedAccessKeyName: string; SharedAccessKey: string }>(
+    connectionString,
+  );
   if (!HostName || !SharedAccessKey || !SharedAccessKeyName) throw new Error('Invalid IotHub connection string.');
   const [iotHubName] = HostName.split('.');
   if (!iotHubName) throw new Error('Unable to extract the IotHub name from the connection string.');
@@ -35,9 +37,9 @@ export async function convertIotHubToEventHubsConnectionString(connectionString:
   return new Promise((resolve, reject) => {
     receiver.on(ReceiverEvents.receiverError, (context) => {
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      const error = (context.receiver && context.receiver.error) as any;
+      const error = context.receiver?.error as any;
       if (isAmqpError(error) && error.condition === 'amqp:link:redirect') {
-        const hostname = error.info && error.info.hostname;
+        const hostname = error.info?.hostname;
         const parsedAddress = error.info.address.match(/:\d+\/(.*)\/\$management/i);
         if (!hostname) reject(error);
         else if (!parsedAddress || parsedAddress[1] === undefined) reject(new Error(`Unable to parse the EventHub name from '${error.info.address}'`));

@@ -33,7 +33,13 @@ export async function openDevice(connectionString: string, transport: TransportN
 }
 
 /** Raw HTTPS call to the hub with a valid service SAS: for what the SDKs cannot send (bad JSON, PUT twin). */
-export async function rest(hub: Hub, method: string, path: string, body?: string | object, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; text: string; json: any }> {
+export async function rest(
+  hub: Hub,
+  method: string,
+  path: string,
+  body?: string | object,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; text: string; json: any }> {
   const response = await fetchWithCa(hub, `https://${hub.hostName}:${hub.httpsPort}${path}`, {
     method,
     headers: { authorization: hub.serviceToken(), 'content-type': 'application/json; charset=utf-8', ...headers },

@@ -20,13 +20,24 @@ const bytes = (n: number) => () => Buffer.alloc(n, 7);
 
 describe.each(['memory', 'disk'])('EventLog (%s)', (kind) => {
   const open = (options: { retentionHours?: number; retentionMb?: number; dir?: string } = {}): EventLog =>
-    new EventLog({ partitions: 2, retentionHours: options.retentionHours ?? 24, retentionMb: options.retentionMb ?? 1, store: kind === 'disk' ? new EventStore(options.dir ?? tempDir()) : undefined });
+    new EventLog({
+      partitions: 2,
+      retentionHours: options.retentionHours ?? 24,
+      retentionMb: options.retentionMb ?? 1,
+      store: kind === 'disk' ? new EventStore(options.dir ?? tempDir()) : undefined,
+    });
 
   it('numbers events from 0 with byte offsets, and reads them back from any point', () => {
     const log = open();
     for (let i = 0; i < 5; i++) log.append(0, 1000 + i, bytes(100));
     log.flush();
-    expect(log.read(0, 0, 10).map((e) => [e.sequenceNumber, e.offset])).toEqual([[0, 0], [1, 100], [2, 200], [3, 300], [4, 400]]);
+    expect(log.read(0, 0, 10).map((e) => [e.sequenceNumber, e.offset])).toEqual([
+      [0, 0],
+      [1, 100],
+      [2, 200],
+      [3, 300],
+      [4, 400],
+    ]);
     expect(log.read(0, 3, 10).map((e) => e.sequenceNumber)).toEqual([3, 4]);
     expect(log.seqForOffset(0, 200, false)).toBe(3);
     expect(log.seqForOffset(0, 200, true)).toBe(2);

@@ -76,7 +76,11 @@ describe('FaultInjector', () => {
   it('drops connections at once and restarts refuse every connect for their duration', () => {
     const dropped: string[] = [];
     const faults = new FaultInjector({
-      disconnect: (select) => ['a1', 'a2', 'b1'].filter(select).map((id) => (dropped.push(id), id)),
+      disconnect: (select) =>
+        ['a1', 'a2', 'b1'].filter(select).map((id) => {
+          dropped.push(id);
+          return id;
+        }),
     });
     const { affected } = faults.add({ kind: 'dropConnections', target: { prefix: 'a' } });
     expect(affected).toEqual(['a1', 'a2']);
@@ -99,7 +103,7 @@ describe('FaultInjector', () => {
 });
 
 describe('device-requested faults', () => {
-  it('reads the SDK e2e tests\' properties and ignores messages without them', () => {
+  it("reads the SDK e2e tests' properties and ignores messages without them", () => {
     expect(
       readDeviceFault({
         AzIoTHub_FaultOperationType: 'KillTcp',
@@ -113,9 +117,9 @@ describe('device-requested faults', () => {
   });
 });
 
-describe('the fleet reads the hub\'s refusals', async () => {
+describe("the fleet reads the hub's refusals", async () => {
   const { hubRefusal } = await import('../../fleet/runner/hub-refusal.js');
-  it('from both engines\' errors', () => {
+  it("from both engines' errors", () => {
     expect(hubRefusal(new Error('Connection refused: Server unavailable'))).toBe('throttled');
     expect(hubRefusal(new Error('twin operation failed with 429: The request rate is too high'))).toBe('throttled');
     expect(hubRefusal(Object.assign(new Error('x'), { name: 'ThrottlingError' }))).toBe('throttled');

@@ -23,15 +23,14 @@ describe('parseQuery: the statement', () => {
     expect(q.top).toBeUndefined();
     expect(q.deviceIds).toBeUndefined();
     expect(parseQuery('SELECT TOP 10 * FROM devices.modules')).toMatchObject({ source: 'devices.modules', itemType: 'Twin', top: 10 });
-    expect(parseQuery("SELECT * FROM devices.jobs WHERE devices.jobs.jobId = 'myJobId'"))
-      .toMatchObject({ source: 'devices.jobs', itemType: 'DeviceJob' });
+    expect(parseQuery("SELECT * FROM devices.jobs WHERE devices.jobs.jobId = 'myJobId'")).toMatchObject({ source: 'devices.jobs', itemType: 'DeviceJob' });
     expect(parseQuery('SELECT deviceId FROM devices').itemType).toBe('Raw');
     expect(parseQuery('SELECT COUNT() AS n FROM devices').itemType).toBe('Raw');
     expect(parseQuery('SELECT TOP 0x10 * FROM devices').top).toBe(16);
   });
 
   it('accepts keywords in any case and any whitespace', () => {
-    const q = parseQuery('select\ttop 3 *\n  from Devices.Jobs\r\n  where DEVICES.JOBS.status = \'completed\'');
+    const q = parseQuery("select\ttop 3 *\n  from Devices.Jobs\r\n  where DEVICES.JOBS.status = 'completed'");
     expect(q).toMatchObject({ source: 'devices.jobs', top: 3, itemType: 'DeviceJob' });
     expect(parseQuery('SeLeCt * FrOm DeViCeS.MoDuLeS').source).toBe('devices.modules');
   });
@@ -63,12 +62,10 @@ describe('deviceIds hint', () => {
     expect(parseQuery("SELECT * FROM devices WHERE deviceId = 'a'").deviceIds).toEqual(['a']);
     expect(parseQuery("SELECT * FROM devices WHERE 'a' = DeviceId AND status = 'enabled'").deviceIds).toEqual(['a']);
     expect(parseQuery("SELECT * FROM devices WHERE status = 'enabled' AND deviceId IN ['a', 'b', 'a']").deviceIds).toEqual(['a', 'b']);
-    expect(parseQuery("SELECT * FROM devices WHERE (deviceId IN ['a', 'b', 'c'] AND x = 1) AND deviceId IN ['c', 'b']").deviceIds)
-      .toEqual(['b', 'c']);
+    expect(parseQuery("SELECT * FROM devices WHERE (deviceId IN ['a', 'b', 'c'] AND x = 1) AND deviceId IN ['c', 'b']").deviceIds).toEqual(['b', 'c']);
     expect(parseQuery("SELECT * FROM devices WHERE deviceId = 'a' AND deviceId = 'b'").deviceIds).toEqual([]);
     expect(parseQuery("SELECT * FROM devices.jobs WHERE devices.jobs.deviceId = 'd1'").deviceIds).toEqual(['d1']);
-    expect(parseQuery("SELECT * FROM devices.modules WHERE moduleId = 'm' AND deviceId IN ['d1', 'd2']").deviceIds)
-      .toEqual(['d1', 'd2']);
+    expect(parseQuery("SELECT * FROM devices.modules WHERE moduleId = 'm' AND deviceId IN ['d1', 'd2']").deviceIds).toEqual(['d1', 'd2']);
     expect(parseJobCondition("deviceId IN ['MyDevice1', 'MyDevice2']").deviceIds).toEqual(['MyDevice1', 'MyDevice2']);
   });
 
@@ -124,7 +121,7 @@ describe('parseJobCondition (docs/protocol.md §4.6)', () => {
       position: 0,
       message: 'Syntax error at position 0 (end of query): expected an expression',
     });
-    expect(errorOf(() => parseJobCondition("FROM devices WHER x = 1"))).toMatchObject({
+    expect(errorOf(() => parseJobCondition('FROM devices WHER x = 1'))).toMatchObject({
       position: 13,
       message: "Syntax error at position 13 near 'WHER': expected WHERE, GROUP BY or end of query",
     });
@@ -183,7 +180,8 @@ describe('errors: syntax', () => {
     expect(queryError('  FROM devices')).toEqual({ position: 2, message: "Syntax error at position 2 near 'FROM': expected SELECT" });
     expect(queryError('SELECT FROM devices')).toEqual({
       position: 7,
-      message: "Syntax error at position 7 near 'FROM': expected '*', a property path or an aggregate ('FROM' is a reserved word; write [[FROM]] for a property of that name)",
+      message:
+        "Syntax error at position 7 near 'FROM': expected '*', a property path or an aggregate ('FROM' is a reserved word; write [[FROM]] for a property of that name)",
     });
   });
 
@@ -196,7 +194,7 @@ describe('errors: syntax', () => {
       position: 38,
       message: "Syntax error at position 38 near '=': expected an expression",
     });
-    expect(queryError("SELECT * FROM devices WHERE a = 1 && b = 2")).toMatchObject({ position: 34 });
+    expect(queryError('SELECT * FROM devices WHERE a = 1 && b = 2')).toMatchObject({ position: 34 });
   });
 
   it('an unterminated string points at its opening quote', () => {
@@ -264,15 +262,15 @@ describe('errors: functions', () => {
   it('an unknown function is named', () => {
     expect(queryError("SELECT * FROM devices WHERE CONTAINS(deviceId, 'a')")).toEqual({
       position: 28,
-      message: "Unknown function 'CONTAINS' at position 28: supported functions are IS_DEFINED, STARTSWITH, ENDSWITH, IS_ARRAY, IS_BOOL, IS_NULL, IS_NUMBER, IS_OBJECT, IS_PRIMITIVE, IS_STRING",
+      message:
+        "Unknown function 'CONTAINS' at position 28: supported functions are IS_DEFINED, STARTSWITH, ENDSWITH, IS_ARRAY, IS_BOOL, IS_NULL, IS_NUMBER, IS_OBJECT, IS_PRIMITIVE, IS_STRING",
     });
-    expect(queryError("SELECT * FROM devices WHERE starts_with(deviceId, 'a')").message)
-      .toMatch(/^Unknown function 'starts_with' at position 28: /);
+    expect(queryError("SELECT * FROM devices WHERE starts_with(deviceId, 'a')").message).toMatch(/^Unknown function 'starts_with' at position 28: /);
     expect(queryError('SELECT LOWER(deviceId) FROM devices').message).toMatch(/^Unknown function 'LOWER' at position 7: /);
   });
 
   it('wrong number of arguments', () => {
-    expect(queryError("SELECT * FROM devices WHERE STARTSWITH(deviceId)")).toEqual({
+    expect(queryError('SELECT * FROM devices WHERE STARTSWITH(deviceId)')).toEqual({
       position: 28,
       message: "Invalid query at position 28 near 'STARTSWITH': STARTSWITH takes 2 arguments, got 1",
     });
@@ -286,7 +284,8 @@ describe('errors: functions', () => {
     });
     expect(queryError('SELECT IS_DEFINED(tags) FROM devices')).toEqual({
       position: 7,
-      message: "Invalid query at position 7 near 'IS_DEFINED': functions are not allowed in the SELECT list; expected a property path or COUNT, SUM, AVG, MIN, MAX",
+      message:
+        "Invalid query at position 7 near 'IS_DEFINED': functions are not allowed in the SELECT list; expected a property path or COUNT, SUM, AVG, MIN, MAX",
     });
     expect(queryError('SELECT COUNT(deviceId) FROM devices')).toEqual({
       position: 13,
@@ -360,9 +359,52 @@ describe('only QueryError escapes', () => {
   // Deterministic pseudo-random garbage built from the language's own pieces.
   function* garbage(count: number): Generator<string> {
     const pieces = [
-      'SELECT', '*', 'FROM', 'devices', '.', 'jobs', 'modules', 'WHERE', 'GROUP', 'BY', 'TOP', '5', 'AS', 'x', ',',
-      '(', ')', '[', ']', '[[', ']]', "'s", '"', '\\', '=', '<>', 'IN', 'NIN', 'NOT', 'AND', 'OR', 'COUNT', 'IS_DEFINED',
-      '-', '+', '0x', '1.5e', 'null', 'undefined', 'tags', 'constructor', '__proto__', '$', '\u0130', '#', ' ',
+      'SELECT',
+      '*',
+      'FROM',
+      'devices',
+      '.',
+      'jobs',
+      'modules',
+      'WHERE',
+      'GROUP',
+      'BY',
+      'TOP',
+      '5',
+      'AS',
+      'x',
+      ',',
+      '(',
+      ')',
+      '[',
+      ']',
+      '[[',
+      ']]',
+      "'s",
+      '"',
+      '\\',
+      '=',
+      '<>',
+      'IN',
+      'NIN',
+      'NOT',
+      'AND',
+      'OR',
+      'COUNT',
+      'IS_DEFINED',
+      '-',
+      '+',
+      '0x',
+      '1.5e',
+      'null',
+      'undefined',
+      'tags',
+      'constructor',
+      '__proto__',
+      '$',
+      '\u0130',
+      '#',
+      ' ',
     ];
     let seed = 42;
     const rand = (n: number): number => {

@@ -43,11 +43,23 @@ export function startEventHubs(
   const { log, createdAt } = openEventLog(options);
   const entity = { name: options.name, log, createdAt };
 
-  const onTelemetry = ({ deviceId, payload, properties, enqueuedTime }: { deviceId: string; payload: Buffer; properties: Record<string, string | null>; enqueuedTime: string }): void => {
+  const onTelemetry = ({
+    deviceId,
+    payload,
+    properties,
+    enqueuedTime,
+  }: {
+    deviceId: string;
+    payload: Buffer;
+    properties: Record<string, string | null>;
+    enqueuedTime: string;
+  }): void => {
     const enqueuedMs = Date.parse(enqueuedTime) || Date.now();
     const generationId = deps.registry.find(deviceId)?.generationId ?? '';
     const partition = partitionOf(deviceId, log.partitionCount);
-    const event = log.append(partition, enqueuedMs, (sequenceNumber, offset) => encodeEvent({ deviceId, generationId, payload, properties, enqueuedMs }, sequenceNumber, offset));
+    const event = log.append(partition, enqueuedMs, (sequenceNumber, offset) =>
+      encodeEvent({ deviceId, generationId, payload, properties, enqueuedMs }, sequenceNumber, offset),
+    );
     deps.events.emit('telemetryRouted', { deviceId, endpoint: 'events', partitionId: String(partition), sequenceNumber: event.sequenceNumber });
   };
   deps.events.on('telemetry', onTelemetry);

@@ -39,10 +39,16 @@ export class Ownership {
       }
     } else {
       if (epochs.length > 0) {
-        return { condition: 'amqp:link:stolen', description: `Receiver '${owner.name}' without an epoch cannot be created: a receiver with epoch '${highest}' owns consumer group '${consumerGroup}', partition '${partition}'.` };
+        return {
+          condition: 'amqp:link:stolen',
+          description: `Receiver '${owner.name}' without an epoch cannot be created: a receiver with epoch '${highest}' owns consumer group '${consumerGroup}', partition '${partition}'.`,
+        };
       }
       if (set.size >= EVENT_HUB_MAX_RECEIVERS_PER_PARTITION) {
-        return { condition: 'amqp:resource-limit-exceeded', description: `At most ${EVENT_HUB_MAX_RECEIVERS_PER_PARTITION} receivers per consumer group and partition are allowed (consumer group '${consumerGroup}', partition '${partition}').` };
+        return {
+          condition: 'amqp:resource-limit-exceeded',
+          description: `At most ${EVENT_HUB_MAX_RECEIVERS_PER_PARTITION} receivers per consumer group and partition are allowed (consumer group '${consumerGroup}', partition '${partition}').`,
+        };
       }
     }
     set.add(owner);

@@ -27,18 +27,28 @@ export function registerPartitionRoute(routes: LinkRoutes, entity: EventHubEntit
   routes.sending('{entity}/ConsumerGroups/{consumerGroup}/Partitions/{partition}', { eventHub: true }, (ctx) => {
     const { consumerGroup, partition } = ctx.params;
     if (ctx.params.entity.toLowerCase() !== entity.name.toLowerCase()) {
-      return ctx.reject('amqp:not-found', `The messaging entity '${ctx.params.entity}' could not be found; this hub's Event Hubs-compatible name is '${entity.name}'.`);
+      return ctx.reject(
+        'amqp:not-found',
+        `The messaging entity '${ctx.params.entity}' could not be found; this hub's Event Hubs-compatible name is '${entity.name}'.`,
+      );
     }
     const index = /^\d+$/.test(partition) ? Number(partition) : -1;
     if (index < 0 || index >= entity.log.partitionCount) {
       return ctx.reject('amqp:not-found', `Partition '${partition}' does not exist; the partitions are 0 to ${entity.log.partitionCount - 1}.`);
     }
     const link = ctx.link;
-    const remote = (link as unknown as { remote: { attach: { source?: { filter?: Record<string, unknown> }; properties?: Record<string, unknown>; desired_capabilities?: string | string[] } } }).remote.attach;
+    const remote = (
+      link as unknown as {
+        remote: { attach: { source?: { filter?: Record<string, unknown> }; properties?: Record<string, unknown>; desired_capabilities?: string | string[] } };
+      }
+    ).remote.attach;
     const selector = remote.source?.filter?.[SELECTOR_FILTER];
     const position = selector === undefined ? undefined : parseSelector(String(selector));
     if (selector !== undefined && !position) {
-      return ctx.reject('amqp:not-implemented', `The selector filter '${String(selector)}' is not one the emulator understands (x-opt-offset, x-opt-sequence-number or x-opt-enqueued-time with > or >=).`);
+      return ctx.reject(
+        'amqp:not-implemented',
+        `The selector filter '${String(selector)}' is not one the emulator understands (x-opt-offset, x-opt-sequence-number or x-opt-enqueued-time with > or >=).`,
+      );
     }
     const epochValue = remote.properties?.['com.microsoft:epoch'];
     const epoch = epochValue === undefined || epochValue === null ? undefined : Number(epochValue);

@@ -20,7 +20,19 @@ export function registerRedirectRoutes(routes: LinkRoutes, target: { hostName: s
       } as never);
     }, AMQP_REDIRECT_DELAY_MS);
   };
-  routes.sending('/messages/events', { service: 'ServiceConnect' }, redirect(() => '/$management'));
-  routes.sending('/messages/events/$management', { service: 'ServiceConnect' }, redirect(() => '/$management'));
-  routes.sending('/messages/events/ConsumerGroups/{consumerGroup}/Partitions/{partition}', { service: 'ServiceConnect' }, redirect((p) => `/ConsumerGroups/${p.consumerGroup}/Partitions/${p.partition}`));
+  routes.sending(
+    '/messages/events',
+    { service: 'ServiceConnect' },
+    redirect(() => '/$management'),
+  );
+  routes.sending(
+    '/messages/events/$management',
+    { service: 'ServiceConnect' },
+    redirect(() => '/$management'),
+  );
+  routes.sending(
+    '/messages/events/ConsumerGroups/{consumerGroup}/Partitions/{partition}',
+    { service: 'ServiceConnect' },
+    redirect((p) => `/ConsumerGroups/${p.consumerGroup}/Partitions/${p.partition}`),
+  );
 }
