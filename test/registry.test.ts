@@ -147,21 +147,3 @@ describe('registry through azure-iothub Registry', () => {
 });
 
 // README's Fidelity table says what the emulator does with modules today; this holds it to that.
-describe('module identities (not implemented yet)', () => {
-  it('answers Registry.addModule, getModule and getModulesOnDevice with 404 NotFound in the hub envelope', async () => {
-    const registry = registryFor(hub);
-    await registry.create({ deviceId: 'has-modules' });
-    for (const call of [
-      () => registry.addModule({ deviceId: 'has-modules', moduleId: 'm1' }),
-      () => registry.getModule('has-modules', 'm1'),
-      () => registry.getModulesOnDevice('has-modules'),
-    ]) {
-      const error = (await call().catch((e: unknown) => e)) as { response?: { statusCode?: number; headers: Record<string, string> }; responseBody?: string };
-      expect(error.response?.statusCode).toBe(404);
-      expect(error.response?.headers['iothub-errorcode']).toBe('NotFound');
-      expect(JSON.parse(error.responseBody!).Message).toMatch(/^ErrorCode:NotFound;/);
-    }
-    const stored = await rest(hub, 'GET', '/devices/has-modules/modules/m1?api-version=2021-04-12');
-    expect(stored.status).toBe(404);
-  });
-});
