@@ -12,9 +12,10 @@ const registry: Record<string, () => Promise<{ bench: Bench }>> = {
   jobs: () => import('./jobs.js'),
   query: () => import('./query.js'),
   fleet: () => import('./fleet.js'),
+  scale: () => import('./scale.js'), // issue 15's figures; BENCH_SCALE_DEVICES (default 100,000)
   'fleet-soak': () => import('./fleet-soak.js'), // opt-in: 18,000 devices for 5 minutes
 };
-const OPT_IN = new Set(['fleet-soak']);
+const OPT_IN = new Set(['fleet-soak', 'scale']);
 
 const certDir = path.join(os.tmpdir(), 'iothub-emulator-bench-certs');
 
