@@ -12,6 +12,7 @@ const registry: Record<string, () => Promise<{ bench: Bench }>> = {
   jobs: () => import('./jobs.js'),
   query: () => import('./query.js'),
   fleet: () => import('./fleet.js'),
+  throttle: () => import('./throttle.js'),
   scale: () => import('./scale.js'), // issue 15's figures; BENCH_SCALE_DEVICES (default 100,000)
   'fleet-soak': () => import('./fleet-soak.js'), // opt-in: 18,000 devices for 5 minutes
 };

@@ -21,7 +21,10 @@ const DEVICES = Number(process.env.BENCH_SCALE_DEVICES ?? 100_000);
 /** Devices that run connect, subscribe, twin GET and reported PATCH for the CPU-per-connection figure. */
 const CONNECTS = Number(process.env.BENCH_SCALE_CONNECTS ?? 2_000);
 /** Connected-device counts whose mass disconnect is measured (the growth shows the trie's cost). */
-const DISCONNECTS = (process.env.BENCH_SCALE_DISCONNECTS ?? '1000,2000,4000').split(',').map(Number).filter((n) => n > 0);
+const DISCONNECTS = (process.env.BENCH_SCALE_DISCONNECTS ?? '1000,2000,4000')
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0);
 const MILLION = 1_000_000;
 const SAMPLES = 100;
 const WARM_UP = 10;
@@ -120,29 +123,129 @@ export const bench: Bench = {
       const scaleUp = MILLION / DEVICES;
       const x = `EXTRAPOLATION from ${DEVICES.toLocaleString('en')} (linear in N)`;
       rows.push(
-        { metric: `register ${DEVICES} devices (Registry.addDevices, 100 per call, 8 in flight)`, value: rate, unit: 'devices/s', target: '≥ 20000', note: `${registerSeconds.toFixed(1)} s end to end; emulator CPU ${registerCpuUs.toFixed(0)} µs per device` },
-        { metric: 'emulator RSS per registered idle device (small twin)', value: perDeviceKb, unit: 'KB', target: '≤ 1.5', note: `(${mb(registeredRss)} − empty hub ${mb(emptyRss)}) / N, right after registration` },
-        { metric: 'emulator RSS per device after restart (eager load)', value: loadedPerDeviceKb, unit: 'KB', target: '≤ 1.5', note: `(${mb(loadedRss)} − empty hub ${mb(emptyRss)}) / N` },
-        { metric: `start to ready (/health 200), ${DEVICES} devices on disk`, value: loadedReadyMs / 1000, unit: 's', baseline: emptyReadyMs / 1000, note: 'eager load; baseline: the same start on an empty data directory' },
-        { metric: `selective query p50 (${selectiveCount} of ${DEVICES})`, value: selective.p50, unit: 'ms', target: '≤ 20', baseline: twinRead.p50, note: `p99 ${selective.p99.toFixed(1)} ms; scan; baseline: GET /twins/{id} p50` },
-        { metric: 'COUNT() … GROUP BY p50 (100 groups)', value: grouped.p50, unit: 'ms', target: '≤ 300', baseline: twinRead.p50, note: `p99 ${grouped.p99.toFixed(1)} ms; scan; baseline: GET /twins/{id} p50` },
-        { metric: `twin-update job over ${DEVICES} devices, startTime → completed`, value: whole, unit: 's', target: '≤ 5', baseline: (small * DEVICES) / 1000, note: `baseline: the same job over 1,000 devices (${small.toFixed(2)} s) × N/1000` },
-        { metric: `emulator CPU per MQTT/TLS connection (${CONNECTS}: connect, subscribe, twin GET, reported PATCH)`, value: connectCpuMs, unit: 'ms', target: '≤ 1.5×', baseline: floor.connectCpuMs, note: `baseline: a bare TLS handshake (resumed) to the same port, same run; ${Math.round(CONNECTS / connectSeconds)} connects/s with 100 in flight` },
-        ...disconnects.map(({ n, cpuSeconds: s }) => ({ metric: `emulator CPU for ${n} disconnects`, value: s, unit: 's', baseline: (floor.closeCpuMs * n) / 1000, note: `${((s * 1e6) / n).toFixed(0)} µs per disconnect; baseline: closing ${n} bare TLS sockets (floor per socket × N)` })),
+        {
+          metric: `register ${DEVICES} devices (Registry.addDevices, 100 per call, 8 in flight)`,
+          value: rate,
+          unit: 'devices/s',
+          target: '≥ 20000',
+          note: `${registerSeconds.toFixed(1)} s end to end; emulator CPU ${registerCpuUs.toFixed(0)} µs per device`,
+        },
+        {
+          metric: 'emulator RSS per registered idle device (small twin)',
+          value: perDeviceKb,
+          unit: 'KB',
+          target: '≤ 1.5',
+          note: `(${mb(registeredRss)} − empty hub ${mb(emptyRss)}) / N, right after registration`,
+        },
+        {
+          metric: 'emulator RSS per device after restart (eager load)',
+          value: loadedPerDeviceKb,
+          unit: 'KB',
+          target: '≤ 1.5',
+          note: `(${mb(loadedRss)} − empty hub ${mb(emptyRss)}) / N`,
+        },
+        {
+          metric: `start to ready (/health 200), ${DEVICES} devices on disk`,
+          value: loadedReadyMs / 1000,
+          unit: 's',
+          baseline: emptyReadyMs / 1000,
+          note: 'eager load; baseline: the same start on an empty data directory',
+        },
+        {
+          metric: `selective query p50 (${selectiveCount} of ${DEVICES})`,
+          value: selective.p50,
+          unit: 'ms',
+          target: '≤ 20',
+          baseline: twinRead.p50,
+          note: `p99 ${selective.p99.toFixed(1)} ms; scan; baseline: GET /twins/{id} p50`,
+        },
+        {
+          metric: 'COUNT() … GROUP BY p50 (100 groups)',
+          value: grouped.p50,
+          unit: 'ms',
+          target: '≤ 300',
+          baseline: twinRead.p50,
+          note: `p99 ${grouped.p99.toFixed(1)} ms; scan; baseline: GET /twins/{id} p50`,
+        },
+        {
+          metric: `twin-update job over ${DEVICES} devices, startTime → completed`,
+          value: whole,
+          unit: 's',
+          target: '≤ 5',
+          baseline: (small * DEVICES) / 1000,
+          note: `baseline: the same job over 1,000 devices (${small.toFixed(2)} s) × N/1000`,
+        },
+        {
+          metric: `emulator CPU per MQTT/TLS connection (${CONNECTS}: connect, subscribe, twin GET, reported PATCH)`,
+          value: connectCpuMs,
+          unit: 'ms',
+          target: '≤ 1.5×',
+          baseline: floor.connectCpuMs,
+          note: `baseline: a bare TLS handshake (resumed) to the same port, same run; ${Math.round(CONNECTS / connectSeconds)} connects/s with 100 in flight`,
+        },
+        ...disconnects.map(({ n, cpuSeconds: s }) => ({
+          metric: `emulator CPU for ${n} disconnects`,
+          value: s,
+          unit: 's',
+          baseline: (floor.closeCpuMs * n) / 1000,
+          note: `${((s * 1e6) / n).toFixed(0)} µs per disconnect; baseline: closing ${n} bare TLS sockets (floor per socket × N)`,
+        })),
       );
       const fit = quadraticFit(disconnects);
       if (fit) {
-        rows.push({ metric: 'EXTRAPOLATED emulator CPU for 10,000 disconnects', value: fit.a * 1e4 + fit.b * 1e8, unit: 's', target: '≤ 0.3', note: `a·N + b·N² fitted to the ${disconnects.length} points above (b = ${(fit.b * 1e9).toFixed(2)} ns per N²)` });
+        rows.push({
+          metric: 'EXTRAPOLATED emulator CPU for 10,000 disconnects',
+          value: fit.a * 1e4 + fit.b * 1e8,
+          unit: 's',
+          target: '≤ 0.3',
+          note: `a·N + b·N² fitted to the ${disconnects.length} points above (b = ${(fit.b * 1e9).toFixed(2)} ns per N²)`,
+        });
       }
       rows.push(
         { metric: 'EXTRAPOLATED: register 1,000,000 devices', value: MILLION / rate, unit: 's', target: '≤ 50', note: `${x}; the target is 20,000 devices/s` },
-        { metric: 'EXTRAPOLATED: emulator RSS for 1,000,000 registered devices', value: (perDeviceKb * MILLION) / 1024 / 1024, unit: 'GB', target: '≤ 1.43', note: `${x}; 1.5 KB per device` },
-        { metric: 'EXTRAPOLATED: start to ready on 1,000,000 devices', value: (emptyReadyMs + Math.max(0, loadedReadyMs - emptyReadyMs) * scaleUp) / 1000, unit: 's', target: '≤ 5', note: `${x}: the empty start plus the load time above it × 1,000,000/N` },
-        { metric: 'EXTRAPOLATED: selective query p50 over 1,000,000', value: twinRead.p50 + Math.max(0, selective.p50 - twinRead.p50) * scaleUp, unit: 'ms', target: '≤ 20', note: `${x}: the round trip (GET /twins p50) plus the scan above it × 1,000,000/N` },
-        { metric: 'EXTRAPOLATED: COUNT() … GROUP BY p50 over 1,000,000', value: twinRead.p50 + Math.max(0, grouped.p50 - twinRead.p50) * scaleUp, unit: 'ms', target: '≤ 300', note: `${x}: the round trip plus the scan above it × 1,000,000/N` },
-        { metric: 'EXTRAPOLATED: twin-update job over 100,000 devices', value: (whole * 100_000) / DEVICES, unit: 's', target: '≤ 5', note: `from ${DEVICES.toLocaleString('en')} (linear in N)` },
+        {
+          metric: 'EXTRAPOLATED: emulator RSS for 1,000,000 registered devices',
+          value: (perDeviceKb * MILLION) / 1024 / 1024,
+          unit: 'GB',
+          target: '≤ 1.43',
+          note: `${x}; 1.5 KB per device`,
+        },
+        {
+          metric: 'EXTRAPOLATED: start to ready on 1,000,000 devices',
+          value: (emptyReadyMs + Math.max(0, loadedReadyMs - emptyReadyMs) * scaleUp) / 1000,
+          unit: 's',
+          target: '≤ 5',
+          note: `${x}: the empty start plus the load time above it × 1,000,000/N`,
+        },
+        {
+          metric: 'EXTRAPOLATED: selective query p50 over 1,000,000',
+          value: twinRead.p50 + Math.max(0, selective.p50 - twinRead.p50) * scaleUp,
+          unit: 'ms',
+          target: '≤ 20',
+          note: `${x}: the round trip (GET /twins p50) plus the scan above it × 1,000,000/N`,
+        },
+        {
+          metric: 'EXTRAPOLATED: COUNT() … GROUP BY p50 over 1,000,000',
+          value: twinRead.p50 + Math.max(0, grouped.p50 - twinRead.p50) * scaleUp,
+          unit: 'ms',
+          target: '≤ 300',
+          note: `${x}: the round trip plus the scan above it × 1,000,000/N`,
+        },
+        {
+          metric: 'EXTRAPOLATED: twin-update job over 100,000 devices',
+          value: (whole * 100_000) / DEVICES,
+          unit: 's',
+          target: '≤ 5',
+          note: `from ${DEVICES.toLocaleString('en')} (linear in N)`,
+        },
       );
-      if (fit) rows.push({ metric: 'EXTRAPOLATED: emulator CPU for 1,000,000 disconnects', value: fit.a * MILLION + fit.b * MILLION * MILLION, unit: 's', note: 'a·N + b·N² fitted above; far beyond one process’s descriptors' });
+      if (fit)
+        rows.push({
+          metric: 'EXTRAPOLATED: emulator CPU for 1,000,000 disconnects',
+          value: fit.a * MILLION + fit.b * MILLION * MILLION,
+          unit: 's',
+          note: 'a·N + b·N² fitted above; far beyond one process’s descriptors',
+        });
       return rows;
     } finally {
       await emulator.stop();
@@ -233,12 +336,14 @@ async function closeAll(clients: MqttClient[], pid: number, token: string): Prom
 
 async function connectedDevices(token: string): Promise<number> {
   const text = await new Promise<string>((resolve, reject) => {
-    https.get({ host: HOST, port: 443, path: '/metrics', headers: { authorization: token } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve(body));
-    }).on('error', reject);
+    https
+      .get({ host: HOST, port: 443, path: '/metrics', headers: { authorization: token } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve(body));
+      })
+      .on('error', reject);
   });
   const match = /^connectedDeviceCount\s+(\d+)/m.exec(text);
   if (!match) throw new Error('/metrics has no connectedDeviceCount');
@@ -248,9 +353,17 @@ async function connectedDevices(token: string): Promise<number> {
 /** a·N + b·N² through the measured points (least squares, two unknowns). */
 function quadraticFit(points: { n: number; cpuSeconds: number }[]): { a: number; b: number } | undefined {
   if (points.length < 2) return undefined;
-  let s11 = 0, s12 = 0, s22 = 0, t1 = 0, t2 = 0;
+  let s11 = 0,
+    s12 = 0,
+    s22 = 0,
+    t1 = 0,
+    t2 = 0;
   for (const { n, cpuSeconds: y } of points) {
-    s11 += n * n; s12 += n ** 3; s22 += n ** 4; t1 += n * y; t2 += n * n * y;
+    s11 += n * n;
+    s12 += n ** 3;
+    s22 += n ** 4;
+    t1 += n * y;
+    t2 += n * n * y;
   }
   const det = s11 * s22 - s12 * s12;
   const a = (t1 * s22 - t2 * s12) / det;
@@ -271,10 +384,14 @@ interface OnDisk {
 async function startOnDisk(dataDir: string, certDir: string): Promise<OnDisk> {
   const nodeArgs = (process.env.IOTHUB_EMULATOR_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const started = performance.now();
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, cli, 'start', '--host', HOST, '--hostname', HOST, '--data-dir', dataDir, '--log-level', 'warn', '--log-format', 'json'], {
-    env: { ...process.env, IOTHUB_EMULATOR_CERT_DIR: certDir },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...nodeArgs, cli, 'start', '--host', HOST, '--hostname', HOST, '--data-dir', dataDir, '--log-level', 'warn', '--log-format', 'json'],
+    {
+      env: { ...process.env, IOTHUB_EMULATOR_CERT_DIR: certDir },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   const deadline = Date.now() + 600_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the emulator exited with code ${child.exitCode}`);
@@ -309,10 +426,22 @@ function healthy(): Promise<boolean> {
 }
 
 async function runJob(agent: https.Agent, token: string, jobId: string, queryCondition: string, expected: number): Promise<number> {
-  const body = { jobId, type: 'scheduleUpdateTwin', queryCondition, updateTwin: { etag: '*', properties: { desired: { firmware: jobId } } }, startTime: new Date().toISOString(), maxExecutionTimeInSeconds: 3600 };
+  const body = {
+    jobId,
+    type: 'scheduleUpdateTwin',
+    queryCondition,
+    updateTwin: { etag: '*', properties: { desired: { firmware: jobId } } },
+    startTime: new Date().toISOString(),
+    maxExecutionTimeInSeconds: 3600,
+  };
   await request(HOST, token, 'PUT', `/jobs/v2/${jobId}?api-version=2021-04-12`, body, { agent });
   for (;;) {
-    const job = (await request(HOST, token, 'GET', `/jobs/v2/${jobId}?api-version=2021-04-12`, undefined, { agent })) as { status: string; startTime: string; endTime?: string; deviceJobStatistics: { succeededCount: number } };
+    const job = (await request(HOST, token, 'GET', `/jobs/v2/${jobId}?api-version=2021-04-12`, undefined, { agent })) as {
+      status: string;
+      startTime: string;
+      endTime?: string;
+      deviceJobStatistics: { succeededCount: number };
+    };
     if (['completed', 'failed', 'cancelled'].includes(job.status)) {
       if (job.deviceJobStatistics.succeededCount !== expected) throw new Error(`job ${jobId} ended ${job.status}: ${JSON.stringify(job.deviceJobStatistics)}`);
       return (Date.parse(job.endTime!) - Date.parse(job.startTime)) / 1000;
@@ -338,9 +467,11 @@ async function latency(op: () => Promise<unknown>): Promise<{ p50: number; p99: 
 
 async function inParallel(width: number, count: number, work: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(width, count) }, async () => {
-    while (next < count) await work(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(width, count) }, async () => {
+      while (next < count) await work(next++);
+    }),
+  );
 }
 
 function rssKb(pid: number): number {

@@ -16,6 +16,8 @@ import {
   readDeviceRecord,
   RemoteHub,
   resolveHostName,
+  parseTier,
+  tierNames,
   type EntryKind,
   type HubOptions,
   type Seed,
@@ -72,6 +74,9 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
   .addOption(new Option('--cert-dir <dir>', 'where the local CA and server certificate live (default: <data-dir>/certs)').env(env('CERT_DIR')))
   .addOption(new Option('--cert-name <name...>', 'extra DNS names or IPs for the server certificate').env(env('CERT_NAMES')).default([]))
   .addOption(new Option('--max-active-jobs <n>', 'jobs running at once before 429 ThrottlingMaxActiveJobCountExceeded').env(env('MAX_ACTIVE_JOBS')).default(defaultOptions.maxActiveJobs).argParser(Number))
+  .addOption(new Option('--tier <tier>', `apply an IoT Hub tier's throttles and daily quota: ${tierNames.join(', ')} (off by default: unlimited)`).env(env('TIER')).argParser(parseTier))
+  .addOption(new Option('--units <n>', 'units of --tier (F1: 1; S1/S2/B1/B2: 1–200; S3/B3: 1–10)').env(env('UNITS')).default(defaultOptions.units).argParser(count))
+  .addOption(new Option('--throttle-backlog <ms>', 'with --tier, how long a burst is queued and answered late before 429 ThrottlingException').env(env('THROTTLE_BACKLOG')).default(defaultOptions.throttleBacklogMs).argParser(count))
   .addOption(new Option('--clock-offset <seconds>', "start the emulator's job clock this many seconds ahead of real time (scheduled jobs run early)").env(env('CLOCK_OFFSET')).default(0).argParser(seconds))
   .addOption(new Option('--seed <file>', 'JSON or YAML file of devices (tags, desired, reported, keys) applied at start and after every reset; idempotent').env(env('SEED')))
   .addOption(new Option('--recording-limit <n>', 'method calls, twin patches and connection events kept for GET /$emulator/recording').env(env('RECORDING_LIMIT')).default(defaultRecordingOptions.recordingLimit).argParser(count))
@@ -91,6 +96,9 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
       certDir: opts.certDir ? path.resolve(opts.certDir) : undefined,
       certNames: typeof opts.certName === 'string' ? opts.certName.split(',') : opts.certName,
       maxActiveJobs: opts.maxActiveJobs,
+      tier: opts.tier,
+      units: opts.units,
+      throttleBacklogMs: opts.throttleBacklog,
       logLevel: opts.logLevel,
       logFormat: opts.logFormat,
     };

@@ -12,8 +12,8 @@ export interface Hub extends EmulatorHub {
 function schedulerFor(built: (scheduler: Scheduler) => void): JobsFactory {
   return (host) => {
     const scheduler = new Scheduler(
-      { store: new JobStore(host.storage), selection: host.selection, twins: host.twins, methods: host.methods, clock: host.clock, events: host.events, log: host.log },
-      { maxActiveJobs: host.options.maxActiveJobs },
+      { store: new JobStore(host.storage), selection: host.selection, twins: host.twins, methods: host.methods, clock: host.clock, events: host.events, log: host.log, pace: host.jobDevicePace },
+      { maxActiveJobs: host.maxActiveJobs },
     );
     built(scheduler);
     return scheduler;

@@ -1,4 +1,6 @@
 import path from 'node:path';
+import { THROTTLE_BACKLOG_MS } from './limits.js';
+import type { TierName } from './throttle/tiers.js';
 
 export interface HubOptions {
   /** address the listeners bind to */
@@ -17,8 +19,14 @@ export interface HubOptions {
   certNames: string[];
   logLevel: string;
   logFormat?: 'pretty' | 'json';
-  /** concurrently active jobs allowed before 429 ThrottlingMaxActiveJobCountExceeded */
+  /** concurrently active jobs allowed before 429 ThrottlingMaxActiveJobCountExceeded (a tier sets its own) */
   maxActiveJobs: number;
+  /** an IoT Hub tier whose throttles and daily quota the hub applies (docs/protocol.md §6); off when undefined */
+  tier?: TierName;
+  /** units of that tier */
+  units: number;
+  /** how long a throttle queues work (traffic shaping) before it answers 429 ThrottlingException */
+  throttleBacklogMs: number;
 }
 
 export const defaultOptions: HubOptions = {
@@ -30,6 +38,8 @@ export const defaultOptions: HubOptions = {
   certNames: [],
   logLevel: 'info',
   maxActiveJobs: 100,
+  units: 1,
+  throttleBacklogMs: THROTTLE_BACKLOG_MS,
 };
 
 export function resolveHostName(options: Pick<HubOptions, 'host' | 'hostName'>): string {

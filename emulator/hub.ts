@@ -21,6 +21,7 @@ import { restMetrics } from './operations/rest-metrics.js';
 import { createBroker } from './mqtt/broker.js';
 import { DeviceConnections } from './mqtt/device-connections.js';
 import { DeviceRouter } from './mqtt/device-router.js';
+import { applyMqttDeviceFault } from './mqtt/device-faults.js';
 import { attachMqttWebSocket, createMqttPlainServer, createMqttTlsServer } from './mqtt/listeners.js';
 import { createRestApp, under } from './rest/app.js';
 import { directMethodRoute } from './rest/direct-method-route.js';
@@ -40,6 +41,12 @@ import { loadOrCreateCredentials } from './tls/certificates.js';
 import { TwinService } from './twin/twin-service.js';
 import type { JobsComponent, JobsFactory } from './jobs-api.js';
 import { HTTPS_KEEP_ALIVE_MS } from './limits.js';
+import { FaultInjector } from './faults/fault-injector.js';
+import { HubGate } from './faults/hub-gate.js';
+import { gateMiddleware } from './rest/gate-middleware.js';
+import { faultsRouter } from './rest/faults-router.js';
+import { HubThrottle } from './throttle/hub-throttle.js';
+import type { JobDevicePace } from './jobs-api.js';
 
 export interface Hub {
   readonly options: HubOptions;
@@ -64,6 +71,10 @@ export interface Hub {
   readonly recording: Recording;
   /** Prometheus metrics under IoT Hub's own names (GET /metrics). */
   readonly metrics: HubMetrics;
+  /** The chaos API's rules (also REST under /$emulator/faults): make devices or routes fail on purpose. */
+  readonly faults: FaultInjector;
+  /** The tier's throttles and daily quota, when a tier is set (`--tier`). */
+  readonly throttle?: HubThrottle;
   /** Back to an empty hub without a restart: devices, twins, sessions, recording, metrics, and whatever reset hooks hold (jobs). */
   reset(): Promise<ResetResult>;
   /** Registers state a reset must also clear; returns the function that removes the hook. */
@@ -104,7 +115,12 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
   const twins = new TwinService(store, connections, events);
   const methods = new MethodService(store, connections, events);
   const selection = new DeviceSelection(store);
-  const router = new DeviceRouter(twins, methods, connections, events);
+  // Saying no on purpose: the tier's throttles (off unless --tier) and the chaos API's rules.
+  const throttle = options.tier ? new HubThrottle({ tier: options.tier, units: options.units, backlogMs: options.throttleBacklogMs }, () => clock.now()) : undefined;
+  const faults = new FaultInjector({ disconnect: (select) => connections.disconnectWhere(select) });
+  faults.onEvent((e) => events.emit('faultRule', { change: e.type === 'added' ? 'added' : e.reason, id: e.rule.id, kind: e.rule.kind, affected: e.type === 'added' ? e.affected : undefined }));
+  const gate = new HubGate(throttle, faults, events);
+  const router = new DeviceRouter(twins, methods, connections, events, gate, (deviceId, fault) => applyMqttDeviceFault(connections, faults, deviceId, fault, log));
   const auth = new ServiceAuthenticator();
   const recording = new Recording({
     recordingLimit: partial.recordingLimit ?? defaultRecordingOptions.recordingLimit,
@@ -124,7 +140,24 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
       metrics.reset();
     },
   });
-  const jobs: JobsComponent | undefined = parts.jobs?.({ options, twins, methods, selection, storage: hubStorage(db), clock, events, log });
+  resets.add({
+    reset: () => {
+      faults.clear();
+      throttle?.clear();
+    },
+  });
+  const jobs: JobsComponent | undefined = parts.jobs?.({
+    options,
+    twins,
+    methods,
+    selection,
+    storage: hubStorage(db),
+    clock,
+    events,
+    log,
+    maxActiveJobs: throttle ? throttle.profile.maxActiveJobs : options.maxActiveJobs,
+    jobDevicePace: throttle && jobDevicePace(throttle),
+  });
   if (jobs) resets.add(jobs);
   events.on('deviceDeleted', ({ deviceId }) => sessions.forget(deviceId));
 
@@ -132,13 +165,15 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
   const servers: net.Server[] = [];
   let healthy = false;
   try {
-    broker = await createBroker({ registry, router, connections, sessions, events, log });
+    broker = await createBroker({ registry, router, connections, sessions, events, log, gate });
     metrics.observeDevicePublishes(broker, (deviceId) => registry.find(deviceId) !== undefined);
     const app = createRestApp({
       log,
       isHealthy: () => healthy,
       routers: [
         restMetrics(metrics),
+        gateMiddleware(gate),
+        under(['/$emulator/faults', '/$emulator/throttling'], faultsRouter(auth, faults, throttle)),
         under(['/metrics', '/$emulator'], operationsRouter({ auth, recording, metrics, reset: () => resets.run() })),
         under(['/devices/query'], queryRouter(auth, selection, jobs && ((deviceIds, afterRowid) => jobs.deviceJobs(deviceIds, afterRowid)))),
         under(['/devices', '/statistics'], devicesRouter(auth, registry, twins)),
@@ -147,10 +182,11 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
         under(['/$emulator'], emulatorRouter(auth, clock)),
       ],
     });
-    const directMethods = directMethodRoute(auth, methods);
+    const directMethods = directMethodRoute(auth, methods, gate);
     const twinCalls = twinRoute(auth, twins, (operation, ok) => metrics.count(`${operation}.${ok ? 'success' : 'failure'}`), (error) => log.error({ err: error }, 'unexpected error in a REST handler'));
     const httpsServer = https.createServer({ cert: credentials.cert, key: credentials.key, minVersion: 'TLSv1.2' }, (req, res) => {
-      if (!directMethods(req, res) && !twinCalls(req, res)) app(req, res);
+      // With a tier or chaos rules in force, twin calls go through express, where the gate is.
+      if (!directMethods(req, res) && (!gate.idle || !twinCalls(req, res))) app(req, res);
     });
     httpsServer.keepAliveTimeout = HTTPS_KEEP_ALIVE_MS;
     attachMqttWebSocket(httpsServer, broker);
@@ -189,6 +225,8 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
       connections,
       recording,
       metrics,
+      faults,
+      throttle,
       reset: () => resets.run(),
       onReset: (hook) => resets.add(hook),
       connectionString(policy = 'iothubowner') {
@@ -230,6 +268,18 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
     db.close();
     throw error;
   }
+}
+
+/** A job's device operations at the tier's rate (docs/protocol.md §5.6): paced, never refused. */
+function jobDevicePace(throttle: HubThrottle): JobDevicePace {
+  const { tier, units, rates } = throttle.profile;
+  return {
+    next: () => {
+      const admission = throttle.admit('jobDevice');
+      return admission.kind === 'later' ? admission.delayMs : 0;
+    },
+    description: `${Number(rates.jobDevice.toFixed(2))} device operations per second (${tier}, ${units} unit${units === 1 ? '' : 's'})`,
+  };
 }
 
 function listen(server: net.Server, host: string, port: number, what: string): Promise<number> {

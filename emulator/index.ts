@@ -19,7 +19,7 @@ export type { DeviceSelection, DeviceJobRecords } from './selection/device-selec
 export { parseJobCondition, parseQuery, QueryError, type Query } from './query/index.js';
 
 // How a jobs component plugs in (implemented by scheduler/).
-export type { JobsApi, JobsComponent, JobsFactory, JobsHost } from './jobs-api.js';
+export type { JobDevicePace, JobsApi, JobsComponent, JobsFactory, JobsHost } from './jobs-api.js';
 export type { HubStorage } from './store/hub-storage.js';
 export type { Db } from './store/database.js';
 
@@ -30,6 +30,9 @@ export { HubError } from './errors.js';
 export { isoTime } from './time.js';
 export { isJsonObject, type Json, type JsonObject } from './twin/json.js';
 export * from './limits.js';
+export { parseTier, tierNames, tierProfile, type TierName, type TierProfile } from './throttle/tiers.js';
+export type { FaultInjector } from './faults/fault-injector.js';
+export type { FaultRule } from './faults/fault-rule.js';
 export { findPolicy, wellKnownPolicies } from './identity/policies.js';
 
 // Operations the command line and test suites use.

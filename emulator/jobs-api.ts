@@ -48,6 +48,19 @@ export interface JobsHost {
   readonly clock: Clock;
   readonly events: HubEvents;
   readonly log: Logger;
+  /**
+   * With a tier set (docs/protocol.md §5.6), how long the next job device operation must wait
+   * (0: go now); every call charges one operation. Absent: jobs run unthrottled.
+   */
+  readonly jobDevicePace?: JobDevicePace;
+  /** jobs active at once: --max-active-jobs, or the tier's own limit when a tier is set */
+  readonly maxActiveJobs: number;
+}
+
+export interface JobDevicePace {
+  next(): number;
+  /** the rate, for the job's statusMessage */
+  readonly description: string;
 }
 
 /** Builds the jobs component once the hub's services exist (the root passes one to openHub). */

@@ -98,3 +98,12 @@ export const EVENT_STREAM_HEARTBEAT_MS = 15_000;
 export const EVENT_STREAM_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 /** How long a reset waits for the connections it closes to report their disconnection. */
 export const RESET_DISCONNECT_WAIT_MS = 2000;
+
+// ---- Throttling and faults (docs/protocol.md §6) ----------------------------------------------
+
+/**
+ * EMULATOR CHOICE (docs/protocol.md §6): with a tier set, a burst beyond a throttle's rate is
+ * queued and answered late (traffic shaping) as long as it would wait at most this long; beyond
+ * that the hub answers 429 ThrottlingException. The hub does not publish its backlog size.
+ */
+export const THROTTLE_BACKLOG_MS = 1000;

@@ -44,6 +44,8 @@ export interface FleetReport {
   };
   readonly twin: { readonly desiredPatches: number; readonly reportedPatches: number; readonly reportedFailures: number };
   readonly telemetry: { readonly sent: number; readonly failures: number };
+  /** failures that were the hub refusing on purpose (counted in the failures above too) */
+  readonly hubRefusals: { readonly throttled: number; readonly quotaExceeded: number };
   readonly errors: { readonly total: number; readonly recent: readonly string[] };
 }
 
@@ -80,6 +82,7 @@ export function buildReport(config: FleetConfig, shard: Shard, range: IndexRange
     methods: { calls: c.methodCalls, responses: c.methodResponses, errorResponses: c.methodErrorResponses, handlingOverheadMs: percentiles(stats.methodOverhead, 1e6) },
     twin: { desiredPatches: c.desiredPatches, reportedPatches: c.reportedPatches, reportedFailures: c.reportedFailures },
     telemetry: { sent: c.telemetrySent, failures: c.telemetryFailures },
+    hubRefusals: { throttled: c.throttled, quotaExceeded: c.quotaExceeded },
     errors: { total: errorCount(c), recent: stats.recentErrors },
   };
 }

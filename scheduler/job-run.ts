@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { isoTime, JOB_TWIN_SLICE, type Clock, type DeviceSelection, type HubEvents, type MethodService, type TwinService } from '../emulator/index.js';
+import { isoTime, JOB_TWIN_SLICE, type Clock, type DeviceSelection, type HubEvents, type JobDevicePace, type MethodService, type TwinService } from '../emulator/index.js';
 import type { ClockTimers } from './clock-timers.js';
 import { deviceJobError, markCanceled, markCompleted, markFailed, markRunning, newDeviceJob } from './device-job.js';
 import { emptyStatistics, statisticFor, type DeviceJob, type JobState, type JobStatus } from './job-model.js';
@@ -18,6 +18,8 @@ export interface RunContext {
   log: Logger;
   /** device operations in flight at once, read at every dispatch so a change applies to running jobs */
   concurrency(): number;
+  /** a throttled tier's job device operation rate (docs/protocol.md §5.6); absent: unthrottled */
+  pace?: JobDevicePace;
   ended(run: JobRun): void;
 }
 
@@ -49,6 +51,9 @@ export class JobRun {
   private pumpQueued = false;
   private state: 'running' | 'ended' | 'stopped' = 'running';
   private cancelDeadline: () => void = () => undefined;
+  /** a throttled run waits for its next device operation; the record it waits for is already paid for */
+  private paceTimer?: NodeJS.Timeout;
+  private prepaid?: DeviceJob;
 
   private constructor(
     private readonly job: JobState,
@@ -130,6 +135,7 @@ export class JobRun {
     if (this.state !== 'running') return;
     this.state = 'stopped';
     this.cancelDeadline();
+    clearTimeout(this.paceTimer);
     this.flush(false);
   }
 
@@ -142,6 +148,8 @@ export class JobRun {
   }
 
   private begin(): void {
+    // EMULATOR CHOICE (docs/protocol.md §5.6): a throttled job says so while it runs.
+    if (this.ctx.pace) this.job.response.statusMessage = `Running at ${this.ctx.pace.description} (throttled by the hub's tier).`;
     const deadline = this.job.runStartedMs! + this.job.response.maxExecutionTimeInSeconds * 1000;
     this.cancelDeadline = this.ctx.timers.at(deadline, () => this.expire());
     this.schedulePump();
@@ -158,13 +166,39 @@ export class JobRun {
     });
   }
 
+  /**
+   * Whether `record`'s operation may go now on a throttled tier; if not, the pump runs again when
+   * it may (the wait is already charged, so the record goes first then).
+   */
+  private paced(record: DeviceJob): boolean {
+    const pace = this.ctx.pace;
+    if (!pace || this.prepaid === record) {
+      this.prepaid = undefined;
+      return true;
+    }
+    const wait = pace.next();
+    if (wait === 0) return true;
+    this.prepaid = record;
+    this.paceTimer = setTimeout(() => {
+      this.paceTimer = undefined;
+      this.schedulePump();
+    }, wait);
+    return false;
+  }
+
   private dispatchMethods(): void {
+    if (this.paceTimer) return;
     const limit = Math.max(1, this.ctx.concurrency());
     const now = this.ctx.clock.now();
     const batch: DeviceJob[] = [];
     while (this.inFlight + batch.length < limit && this.next < this.order.length) {
-      const record = this.records.get(this.order[this.next++]!)!;
-      if (record.status !== 'pending') continue;
+      const record = this.records.get(this.order[this.next]!)!;
+      if (record.status !== 'pending') {
+        this.next++;
+        continue;
+      }
+      if (!this.paced(record)) break;
+      this.next++;
       this.set(record, () => markRunning(record, now), false);
       this.unwrittenRunning.add(record);
       batch.push(record);
@@ -198,14 +232,18 @@ export class JobRun {
   }
 
   private applyTwinSlice(): void {
+    if (this.paceTimer) return;
     const { change, etag } = this.plan.twin!;
     const end = Math.min(this.next + JOB_TWIN_SLICE, this.order.length);
     const now = this.ctx.clock.now();
     const slice: DeviceJob[] = [];
     while (this.next < end) {
-      const record = this.records.get(this.order[this.next++]!)!;
+      const record = this.records.get(this.order[this.next]!)!;
+      if (record.status === 'pending' && !this.paced(record)) break;
+      this.next++;
       if (record.status === 'pending') slice.push(record);
     }
+    if (this.paceTimer && slice.length === 0) return;
     // The twin service applies the patch as PATCH /twins/{id} does (rules, $metadata, events,
     // desired notifications) and saves the twins; the device-job records are written in the
     // same transaction, so a kill can neither lose an applied update nor apply one twice.
@@ -218,6 +256,7 @@ export class JobRun {
       });
       this.flush(false);
     });
+    if (this.paceTimer) return;
     if (this.next < this.order.length) this.schedulePump();
     else this.finish('completed');
   }
@@ -246,6 +285,8 @@ export class JobRun {
     if (this.state !== 'running') return;
     this.state = 'ended';
     this.cancelDeadline();
+    clearTimeout(this.paceTimer);
+    if (this.ctx.pace && statusMessage === undefined) delete this.job.response.statusMessage;
     const response = this.job.response;
     response.status = status;
     response.endTime = isoTime(this.ctx.clock.now());

@@ -6,7 +6,7 @@ import { planJob, readJobRequest } from './job-request.js';
 import { JobRun, type RunContext } from './job-run.js';
 
 /** What the scheduler is given (the hub's JobsHost plus its own store); each run also gets its timers, concurrency and end callback. */
-export type SchedulerDeps = Pick<RunContext, 'store' | 'selection' | 'twins' | 'methods' | 'clock' | 'events' | 'log'>;
+export type SchedulerDeps = Pick<RunContext, 'store' | 'selection' | 'twins' | 'methods' | 'clock' | 'events' | 'log' | 'pace'>;
 
 export interface SchedulerOptions {
   /** jobs queued, scheduled or running at once before 429 ThrottlingMaxActiveJobCountExceeded */

@@ -40,7 +40,15 @@ export async function measureTlsFloor(host: string, port: number, caPath: string
   const connectCpuMs = ((cpuSeconds(emulatorPid) - cpuBefore) * 1000) / sockets;
   await settle(emulatorPid);
   const closeBefore = cpuSeconds(emulatorPid);
-  await Promise.all(open.map((s) => new Promise<void>((resolve) => { s.once('close', () => resolve()); s.destroy(); })));
+  await Promise.all(
+    open.map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          s.once('close', () => resolve());
+          s.destroy();
+        }),
+    ),
+  );
   await settle(emulatorPid);
   const closeCpuMs = ((cpuSeconds(emulatorPid) - closeBefore) * 1000) / sockets;
   return { connectCpuMs, closeCpuMs, session };

@@ -7,6 +7,7 @@ import type { RegistryService } from '../identity/registry-service.js';
 import type { SessionStore } from '../store/session-store.js';
 import { subscriptionsOf, type DeviceConnections } from './device-connections.js';
 import { DeviceRouter, ProtocolViolation } from './device-router.js';
+import type { HubGate } from '../faults/hub-gate.js';
 import { MQTT_CONNECT_TIMEOUT_MS, MQTT_HEARTBEAT_MS, MQTT_MAX_KEEPALIVE_SECONDS, MQTT_MAX_SUBSCRIPTIONS, TIMER_MAX_DELAY_MS } from '../limits.js';
 
 
@@ -20,7 +21,15 @@ interface DeviceClientState {
 const stateKey = Symbol('iothub-emulator device state');
 type HubClient = Client & { [stateKey]?: DeviceClientState; transport?: string };
 
-function refusal(returnCode: 4 | 5, message: string): AuthenticateError {
+const connackText: Record<number, string> = {
+  1: 'Unacceptable protocol version',
+  2: 'Identifier rejected',
+  3: 'Server unavailable',
+  4: 'Bad username or password',
+  5: 'Not authorized',
+};
+
+function refusal(returnCode: number, message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
 }
 
@@ -45,11 +54,13 @@ export interface BrokerDependencies {
   sessions: SessionStore;
   events: HubEvents;
   log: Logger;
+  /** throttles and chaos rules for new connections (docs/protocol.md §6) */
+  gate?: HubGate;
 }
 
 /** aedes, reduced to IoT Hub's device protocol: authentication, the allowed topics, per-device sessions. */
 export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
-  const { registry, router, connections, sessions, events, log } = deps;
+  const { registry, router, connections, sessions, events, log, gate } = deps;
 
   const broker = await Aedes.createBroker({
     heartbeatInterval: MQTT_HEARTBEAT_MS,
@@ -87,8 +98,26 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
         log.info({ deviceId: clientId, reason: result.reason }, 'connection refused');
         return done(refusal(5, 'Not authorized'), false);
       }
-      hubClient[stateKey] = { deviceId: clientId, tokenExpiry: result.expiry, modelId: user.modelId };
-      done(null, true);
+      const accept = (): void => {
+        hubClient[stateKey] = { deviceId: clientId, tokenExpiry: result.expiry, modelId: user.modelId };
+        done(null, true);
+      };
+      if (!gate || gate.idle) return accept();
+      // Chaos rules and the tier's new-connection throttle (docs/protocol.md §6): a refusal is a
+      // CONNACK the SDKs retry (3 Server unavailable, unless the rule chose another code).
+      const code = gate.faults.active ? gate.faults.connectRefusal(clientId) : undefined;
+      if (code !== undefined) {
+        log.info({ deviceId: clientId, returnCode: code }, 'connection refused: a fault rule is in force');
+        events.emit('faultApplied', { what: `connect refused with CONNACK ${code}`, operation: 'connect', deviceId: clientId });
+        return done(refusal(code, connackText[code] ?? 'Refused'), false);
+      }
+      const decision = gate.check('connect', undefined);
+      if (decision?.error) {
+        log.info({ deviceId: clientId, error: decision.error.errorName }, 'connection refused: throttled');
+        return done(refusal(3, 'Server unavailable'), false);
+      }
+      if (decision) setTimeout(accept, decision.delayMs);
+      else accept();
     },
 
     authorizeSubscribe(client, subscription, callback) {
@@ -122,8 +151,9 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
         if (record) registry.touch(record);
         // aedes publishes a client's Will through this same hook when the connection drops.
         const will = packet === (client as unknown as { will?: unknown }).will;
-        router.handle(state.deviceId, message, packet.payload as Buffer, { retain, will });
-        callback(null);
+        const holdMs = router.handle(state.deviceId, message, packet.payload as Buffer, { retain, will });
+        if (holdMs > 0) setTimeout(() => callback(null), holdMs);
+        else callback(null);
       } catch (error) {
         if (error instanceof ProtocolViolation) {
           log.info({ deviceId: state?.deviceId, topic: packet.topic, reason: error.message }, 'closing connection: protocol violation');

@@ -98,6 +98,18 @@ export class DeviceConnections implements DeviceChannel {
     return true;
   }
 
+  /** Closes the connections of the devices `select` picks (the chaos API); returns their ids. */
+  disconnectWhere(select: (deviceId: string) => boolean, destroy = false): string[] {
+    const picked: string[] = [];
+    for (const [deviceId, client] of this.clients) {
+      if (!select(deviceId)) continue;
+      picked.push(deviceId);
+      if (destroy) (client as unknown as { conn: { destroy(): void } }).conn.destroy();
+      else client.close();
+    }
+    return picked;
+  }
+
   disconnect(deviceId: string): void {
     this.clients.get(deviceId)?.close();
   }

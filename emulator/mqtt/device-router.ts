@@ -1,12 +1,16 @@
 import { parseDevicePublish, twinResponseTopic, type DevicePublish } from '../../protocol/topics.js';
 import { mqttTwinErrorBody } from '../error-rendering.js';
 import { HubError } from '../errors.js';
-import type { HubEvents } from '../events.js';
+import type { HubEventMap, HubEvents } from '../events.js';
 import type { MethodService } from '../methods/method-service.js';
 import { isoTime } from '../time.js';
 import type { TwinService } from '../twin/twin-service.js';
 import type { DeviceConnections } from './device-connections.js';
 import { TELEMETRY_MAX_BYTES } from '../limits.js';
+import { readDeviceFault, type DeviceFault } from '../faults/device-fault.js';
+import type { HubGate } from '../faults/hub-gate.js';
+
+const FAULT_PROPERTY = 'AzIoTHub_FaultOperationType';
 
 /** Thrown for a publish the hub does not accept: the face closes that device's connection (docs/protocol.md §1.9). */
 export class ProtocolViolation extends Error {}
@@ -18,6 +22,9 @@ export class DeviceRouter {
     private readonly methods: MethodService,
     private readonly connections: DeviceConnections,
     private readonly events: HubEvents,
+    /** throttles and chaos rules (docs/protocol.md §6); idle unless asked for */
+    private readonly gate?: HubGate,
+    private readonly onDeviceFault?: (deviceId: string, fault: DeviceFault) => void,
   ) {}
 
   /** Classifies first, so an invalid topic is refused before anything happens. */
@@ -27,7 +34,11 @@ export class DeviceRouter {
     return message;
   }
 
-  handle(deviceId: string, message: DevicePublish, payload: Buffer, flags: { retain: boolean; will: boolean }): void {
+  /**
+   * Handles one publish; returns how many milliseconds its PUBACK must wait (a throttled tier's
+   * traffic shaping, a chaos rule), 0 for at once.
+   */
+  handle(deviceId: string, message: DevicePublish, payload: Buffer, flags: { retain: boolean; will: boolean }): number {
     switch (message.kind) {
       case 'telemetry': {
         if (payload.length > TELEMETRY_MAX_BYTES) throw new ProtocolViolation(`telemetry of ${payload.length} bytes exceeds ${TELEMETRY_MAX_BYTES}`);
@@ -36,22 +47,60 @@ export class DeviceRouter {
         let properties = message.properties;
         if (flags.retain) properties = { ...properties, 'mqtt-retain': 'true' };
         if (flags.will) properties = { ...properties, 'iothub-MessageType': 'Will' };
-        this.events.emit('telemetry', { deviceId, payload, properties, enqueuedTime: isoTime() });
-        return;
+        if (this.onDeviceFault && FAULT_PROPERTY in properties) {
+          const fault = readDeviceFault(properties);
+          if (fault) this.onDeviceFault(deviceId, fault);
+        }
+        const event = { deviceId, payload, properties, enqueuedTime: isoTime() };
+        if (!this.gate || this.gate.idle) {
+          this.events.emit('telemetry', event);
+          return 0;
+        }
+        return this.gatedTelemetry(this.gate, event);
       }
       case 'twinGet':
-        this.answerTwin(deviceId, message.rid, () => ({ status: 200, body: JSON.stringify(this.twins.getForDevice(deviceId)) }));
-        return;
+        this.gatedTwin(deviceId, message.rid, 'twinRead', () => ({ status: 200, body: JSON.stringify(this.twins.getForDevice(deviceId)) }));
+        return 0;
       case 'reportedPatch':
-        this.answerTwin(deviceId, message.rid, () => {
+        this.gatedTwin(deviceId, message.rid, 'twinUpdate', () => {
           const version = this.twins.patchReported(deviceId, parseJson(payload));
           return { status: 204, version, body: '' };
         });
-        return;
+        return 0;
       case 'methodResponse':
         this.methods.handleResponse(deviceId, message.rid, message.status, payload);
-        return;
+        return 0;
     }
+  }
+
+  /**
+   * Telemetry on a throttled tier or under chaos rules: beyond the D2C throttle's backlog or the
+   * daily quota the connection is closed (EMULATOR CHOICE, docs/protocol.md §6: MQTT has no way to
+   * refuse one PUBLISH); within it the message is taken late. A dropTelemetry rule acknowledges and
+   * loses it; delayPubacks holds the acknowledgement.
+   */
+  private gatedTelemetry(gate: HubGate, event: HubEventMap['telemetry'][0]): number {
+    const decision = gate.check('d2c', undefined, 1, event.payload.length);
+    if (decision?.error) throw new ProtocolViolation(`telemetry refused: ${decision.error.errorName} (${decision.error.message})`);
+    const shaped = decision?.delayMs ?? 0;
+    const dropped = gate.faults.active && gate.faults.dropsTelemetry(event.deviceId);
+    const held = gate.faults.active ? gate.faults.pubackDelay(event.deviceId) : 0;
+    if (dropped) this.events.emit('faultApplied', { what: 'telemetry dropped', operation: 'd2c', deviceId: event.deviceId });
+    else if (shaped > 0) setTimeout(() => this.events.emit('telemetry', event), shaped);
+    else this.events.emit('telemetry', event);
+    if (held > 0) this.events.emit('faultApplied', { what: `PUBACK held ${held} ms`, operation: 'd2c', deviceId: event.deviceId });
+    return shaped + held;
+  }
+
+  /** A twin operation through the gate: answered late, or with the throttle's or rule's error, as the gate says. */
+  private gatedTwin(deviceId: string, rid: string, operation: 'twinRead' | 'twinUpdate', run: () => { status: number; body: string; version?: number }): void {
+    const gate = this.gate;
+    const decision = gate && !gate.idle ? gate.check(operation, () => gate.faults.operationFault(operation, deviceId)) : undefined;
+    if (!decision) return this.answerTwin(deviceId, rid, run);
+    setTimeout(() => {
+      const error = decision.error;
+      this.answerTwin(deviceId, rid, error ? () => { throw error; } : run);
+    }, decision.delayMs);
   }
 
   private answerTwin(deviceId: string, rid: string, operation: () => { status: number; body: string; version?: number }): void {

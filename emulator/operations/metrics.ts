@@ -53,6 +53,7 @@ export class HubMetrics {
   private readonly counters = new Map<CounterName, Counter>();
   private readonly jobDeviceOperations: Counter<'job_type' | 'outcome'>;
   private readonly throttled: Counter<'operation'>;
+  private readonly tierDecisions: Counter<'operation' | 'outcome'>;
   private muted = 0;
 
   constructor(sources: MetricSources) {
@@ -67,6 +68,12 @@ export class HubMetrics {
       name: 'iothub_emulator_job_device_operations',
       help: 'Method calls and twin updates jobs made on single devices, by job type and outcome',
       labelNames: ['job_type', 'outcome'],
+      registers,
+    });
+    this.tierDecisions = new Counter({
+      name: 'iothub_emulator_throttled_total',
+      help: "Operations the tier's throttles held back (delayed) or refused (throttled, quota), by operation class",
+      labelNames: ['operation', 'outcome'],
       registers,
     });
     this.throttled = new Counter({
@@ -109,12 +116,17 @@ export class HubMetrics {
     const onJobDevice = (e: { type: string; outcome: string }): void => {
       if (this.muted === 0) this.jobDeviceOperations.inc({ job_type: e.type, outcome: e.outcome });
     };
+    const onThrottle = (e: { operation: string; outcome: string }): void => {
+      if (this.muted === 0) this.tierDecisions.inc({ operation: e.operation, outcome: e.outcome });
+    };
+    events.on('throttled', onThrottle);
     events.on('telemetry', onTelemetry);
     events.on('methodInvoked', onMethod);
     events.on('twinUpdated', onTwin);
     events.on('jobFinished', onJob);
     events.on('jobDeviceFinished', onJobDevice);
     return () => {
+      events.off('throttled', onThrottle);
       events.off('telemetry', onTelemetry);
       events.off('methodInvoked', onMethod);
       events.off('twinUpdated', onTwin);

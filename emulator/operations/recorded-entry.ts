@@ -2,8 +2,8 @@ import type { HubEventMap } from '../events.js';
 import type { JsonObject } from '../twin/json.js';
 
 /** What a recorded entry is about; also the event names on the /$emulator/events stream. */
-export type EntryKind = 'telemetry' | 'method' | 'twin' | 'connection' | 'device';
-export const entryKinds: readonly EntryKind[] = ['telemetry', 'method', 'twin', 'connection', 'device'];
+export type EntryKind = 'telemetry' | 'method' | 'twin' | 'connection' | 'device' | 'throttle' | 'fault';
+export const entryKinds: readonly EntryKind[] = ['telemetry', 'method', 'twin', 'connection', 'device', 'throttle', 'fault'];
 
 interface EntryBase {
   /** increasing per hub: the order things happened in, and the SSE event id */
@@ -56,7 +56,28 @@ export interface DeviceEntry extends EntryBase {
   event: 'created' | 'deleted';
 }
 
-export type RecordedEntry = TelemetryEntry | MethodEntry | TwinEntry | ConnectionEntry | DeviceEntry;
+/** A throttle of the tier held an operation back (delayed) or refused it (throttled, quota); deviceId is empty. */
+export interface ThrottleEntry extends EntryBase {
+  kind: 'throttle';
+  operation: string;
+  outcome: 'delayed' | 'throttled' | 'quota';
+  delayMs?: number;
+}
+
+/** The chaos API: a rule added, removed or expired, or a rule changing what one operation did. */
+export interface FaultEntry extends EntryBase {
+  kind: 'fault';
+  event: 'added' | 'removed' | 'expired' | 'applied';
+  ruleId?: string;
+  ruleKind?: string;
+  /** devices a rule acted on at once (dropConnections, restart) */
+  affected?: string[];
+  /** what an applied rule did, and to which operation */
+  what?: string;
+  operation?: string;
+}
+
+export type RecordedEntry = TelemetryEntry | MethodEntry | TwinEntry | ConnectionEntry | DeviceEntry | ThrottleEntry | FaultEntry;
 
 type WithoutStamp<T> = T extends unknown ? Omit<T, 'seq' | 'time'> : never;
 /** An entry before the recording numbers and stamps it. */

@@ -1,4 +1,4 @@
-import type { HubEvents } from '../events.js';
+import type { HubEventMap, HubEvents } from '../events.js';
 import { isoTime } from '../time.js';
 import { BoundedLog } from './bounded-log.js';
 import {
@@ -61,6 +61,11 @@ export class Recording {
         this.record({ kind: 'connection', deviceId: e.deviceId, event: 'disconnected', reason: e.reason }),
       deviceCreated: (e: { deviceId: string }) => this.record({ kind: 'device', deviceId: e.deviceId, event: 'created' }),
       deviceDeleted: (e: { deviceId: string }) => this.record({ kind: 'device', deviceId: e.deviceId, event: 'deleted' }),
+      throttled: (e: HubEventMap['throttled'][0]) => this.record({ kind: 'throttle', deviceId: '', operation: e.operation, outcome: e.outcome, delayMs: e.delayMs }),
+      faultRule: (e: HubEventMap['faultRule'][0]) =>
+        this.record({ kind: 'fault', deviceId: '', event: e.change, ruleId: e.id, ruleKind: e.kind, affected: e.affected }),
+      faultApplied: (e: HubEventMap['faultApplied'][0]) =>
+        this.record({ kind: 'fault', deviceId: e.deviceId ?? '', event: 'applied', what: e.what, operation: e.operation }),
     };
     for (const [name, handler] of Object.entries(handlers)) events.on(name as 'telemetry', handler as never);
     return () => {

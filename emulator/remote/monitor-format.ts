@@ -51,6 +51,12 @@ export function monitorEvent(entry: RecordedEntry, hubName: string): { event: Re
       if (entry.error !== undefined) payload.error = entry.error;
       return { event: { ...base, payload, annotations: { 'iothub-message-source': 'emulator.directMethods', 'iothub-enqueuedtime': entry.time } } };
     }
+    case 'throttle':
+    case 'fault': {
+      // IoT Hub routes neither; marked with sources of the emulator's own, like method calls.
+      const { seq: _seq, time, kind, deviceId: _deviceId, ...payload } = entry;
+      return { event: { ...base, payload, annotations: { 'iothub-message-source': kind === 'throttle' ? 'emulator.throttling' : 'emulator.faults', 'iothub-enqueuedtime': time } } };
+    }
   }
 }
 

@@ -4,6 +4,7 @@ import { HubError } from '../errors.js';
 import type { ServiceAuthenticator } from '../identity/auth.js';
 import { readMethodCall, type MethodService } from '../methods/method-service.js';
 import { REST_BODY_LIMIT_BYTES } from '../limits.js';
+import { HubGate } from '../faults/hub-gate.js';
 
 const ROUTE = /^\/twins\/([^/?]+)\/methods\/?(?:\?|$)/i;
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -16,7 +17,7 @@ const JSON_TYPE = 'application/json; charset=utf-8';
  * the hub's error envelope, the answer is JSON with IoT Hub's content type.
  * Returns false for any other request, which then goes to express.
  */
-export function directMethodRoute(auth: ServiceAuthenticator, methods: MethodService): (req: IncomingMessage, res: ServerResponse) => boolean {
+export function directMethodRoute(auth: ServiceAuthenticator, methods: MethodService, gate?: HubGate): (req: IncomingMessage, res: ServerResponse) => boolean {
   return (req, res) => {
     if (req.method !== 'POST') return false;
     const match = ROUTE.exec(req.url ?? '');
@@ -59,7 +60,14 @@ export function directMethodRoute(auth: ServiceAuthenticator, methods: MethodSer
     } catch (error) {
       throw new HubError('ArgumentInvalid', `The request body is not valid JSON: ${(error as Error).message}`);
     }
-    return methods.invoke(deviceId, readMethodCall(parsed));
+    const call = readMethodCall(parsed);
+    if (gate && !gate.idle) {
+      // The throttle meters methods in 4 KB of request (docs/protocol.md §6); chaos rules may delay or fail the call.
+      const id = deviceId;
+      const units = Math.max(1, Math.ceil(body.length / 4096));
+      await HubGate.honour(gate.check('methods', () => gate.faults.restFault('POST', req.url ?? '') ?? gate.faults.operationFault('methods', id), units, body.length));
+    }
+    return methods.invoke(deviceId, call);
   }
 }
 

@@ -9,6 +9,8 @@ import { loadSeedFile, parseSeed, type Seed, type SeedDevice } from '../operatio
 import { onFreeLoopbackAddress } from './loopback-address.js';
 import { ensureTestCa } from './shared-ca.js';
 import { trustCa, type TrustMethod } from './trust-ca.js';
+import type { FaultInjector } from '../faults/fault-injector.js';
+import type { TierName } from '../throttle/tiers.js';
 
 export interface StartEmulatorOptions {
   /** keep state in memory (default true); false keeps it in `dataDir` */
@@ -29,6 +31,10 @@ export interface StartEmulatorOptions {
   logLevel?: string;
   /** make this process trust the emulator's CA if it does not yet (default true) */
   trustCa?: boolean;
+  /** apply an IoT Hub tier's throttles and daily quota (docs/protocol.md §6); default: none */
+  tier?: TierName;
+  /** units of that tier (default 1) */
+  units?: number;
 }
 
 export type CreateDeviceOptions = Omit<SeedDevice, 'deviceId'>;
@@ -53,6 +59,11 @@ export interface Emulator {
   readonly recording: Recording;
   /** the hub itself, for what this face does not cover */
   readonly hub: Hub;
+  /**
+   * The chaos API in-process: `faults.add({ kind: 'failOperations', operation: 'methods', status: 500, fraction: 0.5, seed: 1 })`,
+   * `faults.list()`, `faults.remove(id)`, `faults.clear()`. Rules are validated as over REST; reset() clears them.
+   */
+  readonly faults: FaultInjector;
   /** Registers a device (it must not exist yet) with optional tags, desired and reported properties and keys. */
   createDevice(deviceId: string, options?: CreateDeviceOptions): Promise<EmulatedDevice>;
   deviceConnectionString(deviceId: string): string;
@@ -91,6 +102,8 @@ export async function startEmulator(options: StartEmulatorOptions = {}, parts: H
       logFormat: 'json',
       recordingLimit: options.recordingLimit,
       telemetryBuffer: options.telemetryBuffer,
+      tier: options.tier,
+      units: options.units ?? 1,
     }, parts);
   let hub: Hub;
   try {
@@ -123,6 +136,7 @@ function emulatorFor(hub: Hub, trust: TrustMethod | 'none', ownDataDir: string |
     trust,
     recording: hub.recording,
     hub,
+    faults: hub.faults,
     async createDevice(deviceId, deviceOptions = {}) {
       if (hub.registry.find(deviceId)) throw new Error(`Device '${deviceId}' already exists`);
       applySeedQuietly(hub, parseSeed({ devices: [{ ...deviceOptions, deviceId }] }));

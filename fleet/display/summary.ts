@@ -13,7 +13,10 @@ export function summaryLine(c: Counters, upMs: number): string {
     `telemetry ${n(c.telemetrySent)}`,
     `errors ${n(errorCount(c))}`,
   ];
+  // Where the hub said no on purpose (a throttled tier, the daily quota), and how often devices came back.
+  if (c.throttled || c.quotaExceeded) parts.push(`hub refused ${n(c.throttled)} throttled${c.quotaExceeded ? ` / ${n(c.quotaExceeded)} over quota` : ''}`);
   if (c.drops) parts.push(`churn ${n(c.drops)} drops`);
+  if (c.connectionsLost) parts.push(`reconnects ${n(c.reconnects)}`);
   parts.push(`up ${formatDuration(upMs)}`);
   return parts.join(' · ');
 }

@@ -1,4 +1,5 @@
 import hdr from 'hdr-histogram-js';
+import { hubRefusal } from './hub-refusal.js';
 
 type Histogram = ReturnType<typeof hdr.build>;
 
@@ -29,6 +30,9 @@ export interface Counters {
   reportedFailures: number;
   telemetrySent: number;
   telemetryFailures: number;
+  /** failures above that were the hub refusing on purpose: a throttle, or the daily quota */
+  throttled: number;
+  quotaExceeded: number;
 }
 
 export function emptyCounters(): Counters {
@@ -51,6 +55,8 @@ export function emptyCounters(): Counters {
     reportedFailures: 0,
     telemetrySent: 0,
     telemetryFailures: 0,
+    throttled: 0,
+    quotaExceeded: 0,
   };
 }
 
@@ -82,8 +88,11 @@ export class FleetStats {
   readonly connectLatency = histogram();
   private readonly recentErrors: string[] = [];
 
-  /** Keeps the latest few failure messages for the display and the report. */
+  /** Keeps the latest few failure messages for the display and the report, and counts the hub's refusals. */
   error(what: string, error: unknown): void {
+    const refusal = hubRefusal(error);
+    if (refusal === 'throttled') this.counters.throttled++;
+    else if (refusal === 'quota') this.counters.quotaExceeded++;
     const text = `${what}: ${error instanceof Error ? error.message : String(error)}`;
     this.recentErrors.push(text);
     if (this.recentErrors.length > MAX_RECENT_ERRORS) this.recentErrors.shift();
