@@ -30,12 +30,23 @@ const env = (name: string): string => `IOTHUB_EMULATOR_${name}`;
 const seconds = (value: string): number => {
   const n = Number(value);
   // Up to the clock's own cap, as POST /$emulator/clock/advance allows.
-  if (!Number.isFinite(n) || n < 0 || n > CLOCK_MAX_OFFSET_SECONDS) throw new Error(`'${value}' is not a number of seconds from 0 to 100 years (the clock only moves forward)`);
+  if (!Number.isFinite(n) || n < 0 || n > CLOCK_MAX_OFFSET_SECONDS)
+    throw new Error(`'${value}' is not a number of seconds from 0 to 100 years (the clock only moves forward)`);
   return n;
 };
 const count = (value: string): number => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new Error(`'${value}' is not a whole number ≥ 0`);
+  return n;
+};
+const positive = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`'${value}' is not a whole number ≥ 1`);
+  return n;
+};
+const positiveSeconds = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 3600) throw new Error(`'${value}' is not a number of seconds above 0 and at most 3600`);
   return n;
 };
 const int = (value: string): number => {
@@ -64,24 +75,97 @@ const program = new Command()
   .description('A local, offline, wire-compatible Azure IoT Hub for the official Azure IoT SDKs.')
   .showHelpAfterError();
 
-hubOptions(program.command('start', { isDefault: true }).description('run the hub (HTTPS REST + MQTT over WebSocket, MQTT over TLS)'), 'address to listen on (connection strings then say localhost for 127.0.0.1)')
-  .addOption(new Option('--https-port <port>', 'HTTPS port for the REST API and MQTT over WebSocket (the service SDK always calls 443)').env(env('HTTPS_PORT')).default(defaultOptions.httpsPort).argParser(int))
+hubOptions(
+  program.command('start', { isDefault: true }).description('run the hub (HTTPS REST + MQTT over WebSocket, MQTT over TLS)'),
+  'address to listen on (connection strings then say localhost for 127.0.0.1)',
+)
+  .addOption(
+    new Option('--https-port <port>', 'HTTPS port for the REST API and MQTT over WebSocket (the service SDK always calls 443)')
+      .env(env('HTTPS_PORT'))
+      .default(defaultOptions.httpsPort)
+      .argParser(int),
+  )
   .addOption(new Option('--mqtt-port <port>', 'MQTT over TLS port').env(env('MQTT_PORT')).default(defaultOptions.mqttPort).argParser(int))
   .addOption(new Option('--mqtt-plain-port <port>', 'also serve plain-TCP MQTT for non-SDK tools (off by default)').env(env('MQTT_PLAIN_PORT')).argParser(int))
   // An optional value, so IOTHUB_EMULATOR_IN_MEMORY=false means false (commander treats any
   // value of a plain flag's variable as true).
-  .addOption(new Option('--in-memory [bool]', 'keep state in memory only (certificates still go to the data directory)').env(env('IN_MEMORY')).default(false).argParser(bool))
+  .addOption(
+    new Option('--in-memory [bool]', 'keep state in memory only (certificates still go to the data directory)')
+      .env(env('IN_MEMORY'))
+      .default(false)
+      .argParser(bool),
+  )
   .addOption(new Option('--cert-dir <dir>', 'where the local CA and server certificate live (default: <data-dir>/certs)').env(env('CERT_DIR')))
   .addOption(new Option('--cert-name <name...>', 'extra DNS names or IPs for the server certificate').env(env('CERT_NAMES')).default([]))
-  .addOption(new Option('--max-active-jobs <n>', 'jobs running at once before 429 ThrottlingMaxActiveJobCountExceeded').env(env('MAX_ACTIVE_JOBS')).default(defaultOptions.maxActiveJobs).argParser(Number))
-  .addOption(new Option('--tier <tier>', `apply an IoT Hub tier's throttles and daily quota: ${tierNames.join(', ')} (off by default: unlimited)`).env(env('TIER')).argParser(parseTier))
-  .addOption(new Option('--units <n>', 'units of --tier (F1: 1; S1/S2/B1/B2: 1–200; S3/B3: 1–10)').env(env('UNITS')).default(defaultOptions.units).argParser(count))
-  .addOption(new Option('--throttle-backlog <ms>', 'with --tier, how long a burst is queued and answered late before 429 ThrottlingException').env(env('THROTTLE_BACKLOG')).default(defaultOptions.throttleBacklogMs).argParser(count))
-  .addOption(new Option('--clock-offset <seconds>', "start the emulator's job clock this many seconds ahead of real time (scheduled jobs run early)").env(env('CLOCK_OFFSET')).default(0).argParser(seconds))
-  .addOption(new Option('--seed <file>', 'JSON or YAML file of devices (tags, desired, reported, keys) applied at start and after every reset; idempotent').env(env('SEED')))
-  .addOption(new Option('--recording-limit <n>', 'method calls, twin patches and connection events kept for GET /$emulator/recording').env(env('RECORDING_LIMIT')).default(defaultRecordingOptions.recordingLimit).argParser(count))
-  .addOption(new Option('--telemetry-buffer <n>', 'device-to-cloud messages kept for the recording and `monitor --replay`').env(env('TELEMETRY_BUFFER')).default(defaultRecordingOptions.telemetryBuffer).argParser(count))
-  .addOption(new Option('--demo-fleet <n>', 'also run this many simulated lockDoor devices in this process, and print how to call them').env(env('DEMO_FLEET')).argParser(demoFleetSize))
+  .addOption(
+    new Option('--max-active-jobs <n>', 'jobs running at once before 429 ThrottlingMaxActiveJobCountExceeded')
+      .env(env('MAX_ACTIVE_JOBS'))
+      .default(defaultOptions.maxActiveJobs)
+      .argParser(Number),
+  )
+  .addOption(
+    new Option('--tier <tier>', `apply an IoT Hub tier's throttles and daily quota: ${tierNames.join(', ')} (off by default: unlimited)`)
+      .env(env('TIER'))
+      .argParser(parseTier),
+  )
+  .addOption(
+    new Option('--units <n>', 'units of --tier (F1: 1; S1/S2/B1/B2: 1–200; S3/B3: 1–10)').env(env('UNITS')).default(defaultOptions.units).argParser(count),
+  )
+  .addOption(
+    new Option('--throttle-backlog <ms>', 'with --tier, how long a burst is queued and answered late before 429 ThrottlingException')
+      .env(env('THROTTLE_BACKLOG'))
+      .default(defaultOptions.throttleBacklogMs)
+      .argParser(count),
+  )
+  .addOption(
+    new Option('--clock-offset <seconds>', "start the emulator's job clock this many seconds ahead of real time (scheduled jobs run early)")
+      .env(env('CLOCK_OFFSET'))
+      .default(0)
+      .argParser(seconds),
+  )
+  .addOption(
+    new Option('--seed <file>', 'JSON or YAML file of devices (tags, desired, reported, keys) applied at start and after every reset; idempotent').env(
+      env('SEED'),
+    ),
+  )
+  .addOption(
+    new Option('--recording-limit <n>', 'method calls, twin patches and connection events kept for GET /$emulator/recording')
+      .env(env('RECORDING_LIMIT'))
+      .default(defaultRecordingOptions.recordingLimit)
+      .argParser(count),
+  )
+  .addOption(
+    new Option('--telemetry-buffer <n>', 'device-to-cloud messages kept for the recording and `monitor --replay`')
+      .env(env('TELEMETRY_BUFFER'))
+      .default(defaultRecordingOptions.telemetryBuffer)
+      .argParser(count),
+  )
+  .addOption(
+    new Option('--demo-fleet <n>', 'also run this many simulated lockDoor devices in this process, and print how to call them')
+      .env(env('DEMO_FLEET'))
+      .argParser(demoFleetSize),
+  )
+  .addOption(
+    new Option(
+      '--mqtt-max-packet-size <bytes>',
+      'largest MQTT packet or MQTT-over-WebSocket frame a device may send; larger ones close the connection (IoT Hub: 256 KB messages)',
+    )
+      .env(env('MQTT_MAX_PACKET_SIZE'))
+      .default(defaultOptions.mqttMaxPacketBytes)
+      .argParser(positive),
+  )
+  .addOption(
+    new Option('--tls-handshake-timeout <seconds>', 'close a connection whose TLS handshake has not finished this long after it was accepted')
+      .env(env('TLS_HANDSHAKE_TIMEOUT'))
+      .default(defaultOptions.tlsHandshakeTimeoutMs / 1000)
+      .argParser(positiveSeconds),
+  )
+  .addOption(
+    new Option('--max-pending-connections <n>', 'connections per listener that have not authenticated yet; beyond it new ones are closed at once')
+      .env(env('MAX_PENDING_CONNECTIONS'))
+      .default(defaultOptions.maxPendingConnections)
+      .argParser(positive),
+  )
   .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent').env(env('LOG_LEVEL')).default('info'))
   .addOption(new Option('--log-format <format>', 'pretty (default on a terminal) or json').env(env('LOG_FORMAT')).choices(['pretty', 'json']))
   .action(async (opts) => {
@@ -96,6 +180,9 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
       certDir: opts.certDir ? path.resolve(opts.certDir) : undefined,
       certNames: typeof opts.certName === 'string' ? opts.certName.split(',') : opts.certName,
       maxActiveJobs: opts.maxActiveJobs,
+      mqttMaxPacketBytes: opts.mqttMaxPacketSize,
+      tlsHandshakeTimeoutMs: Math.round(opts.tlsHandshakeTimeout * 1000),
+      maxPendingConnections: opts.maxPendingConnections,
       tier: opts.tier,
       units: opts.units,
       throttleBacklogMs: opts.throttleBacklog,
@@ -115,7 +202,10 @@ hubOptions(program.command('start', { isDefault: true }).description('run the hu
     if (seed) {
       try {
         const result = keepSeeded(hub, seed);
-        hub.log.info({ seed: path.resolve(opts.seed), created: result.created.length, updated: result.updated.length, unchanged: result.unchanged.length }, 'seed applied');
+        hub.log.info(
+          { seed: path.resolve(opts.seed), created: result.created.length, updated: result.updated.length, unchanged: result.unchanged.length },
+          'seed applied',
+        );
       } catch (error) {
         console.error(`iothub-emulator: the seed ${opts.seed} could not be applied: ${(error as Error).message}`);
         await hub.stop();
@@ -148,7 +238,9 @@ hubOptions(program.command('connection-string').description("print the hub's con
       const record = readDeviceRecord(path.resolve(opts.dataDir), opts.device);
       const key = record?.authentication.symmetricKey.primaryKey;
       if (!record || !key) {
-        console.error(`iothub-emulator: no device '${opts.device}' with a symmetric key in ${path.resolve(opts.dataDir)} (an emulator started with --in-memory keeps its devices only in its own memory)`);
+        console.error(
+          `iothub-emulator: no device '${opts.device}' with a symmetric key in ${path.resolve(opts.dataDir)} (an emulator started with --in-memory keeps its devices only in its own memory)`,
+        );
         process.exit(1);
       }
       console.log(deviceConnectionString({ hostName, deviceId: opts.device, sharedAccessKey: key }));
@@ -174,14 +266,19 @@ function remoteHub(opts: { host: string; hostname?: string; httpsPort: number; c
   return new RemoteHub({ host: opts.host, hostName: opts.hostname, httpsPort: opts.httpsPort, ca: readCa(opts), policy });
 }
 
-remoteOptions(program.command('monitor').description('print device-to-cloud messages, twin changes and connection events as they happen, like az iot hub monitor-events'))
+remoteOptions(
+  program.command('monitor').description('print device-to-cloud messages, twin changes and connection events as they happen, like az iot hub monitor-events'),
+)
   .option('--device <id>', 'only this device')
   .addOption(new Option('--kind <kinds>', `comma-separated: ${entryKinds.join(', ')}`).default('telemetry,twin,connection'))
   .addOption(new Option('--output <format>', 'pretty (indented, as az prints) or json (one event per line)').choices(['pretty', 'json']).default('pretty'))
   .addOption(new Option('--timeout <seconds>', 'stop after this many seconds without an event (0: never)').default(0).argParser(count))
   .option('--replay', 'first print what the emulator still holds (up to --telemetry-buffer messages)')
   .action(async (opts) => {
-    const kinds = String(opts.kind).split(',').map((k) => k.trim()).filter(Boolean);
+    const kinds = String(opts.kind)
+      .split(',')
+      .map((k) => k.trim())
+      .filter(Boolean);
     const unknown = kinds.filter((k) => !entryKinds.includes(k as EntryKind));
     if (unknown.length > 0 || kinds.length === 0) {
       console.error(`iothub-emulator: unknown --kind ${unknown.join(', ')} (use ${entryKinds.join(', ')})`);
@@ -194,7 +291,14 @@ remoteOptions(program.command('monitor').description('print device-to-cloud mess
       const hub = remoteHub(opts, 'service');
       const code = await monitor(
         hub,
-        { deviceId: opts.device, kinds: kinds as EntryKind[], output: opts.output, idleTimeoutSeconds: opts.timeout, replay: opts.replay === true, hubName: opts.hostname ?? opts.host },
+        {
+          deviceId: opts.device,
+          kinds: kinds as EntryKind[],
+          output: opts.output,
+          idleTimeoutSeconds: opts.timeout,
+          replay: opts.replay === true,
+          hubName: opts.hostname ?? opts.host,
+        },
         { event: (text) => process.stdout.write(`${text}\n`), status: (text) => process.stderr.write(`${text}\n`) },
         abort.signal,
       );
@@ -205,18 +309,19 @@ remoteOptions(program.command('monitor').description('print device-to-cloud mess
     }
   });
 
-remoteOptions(program.command('reset').description('clear a running emulator: devices, twins, sessions, jobs, recording and metrics (seeded devices come back)'))
-  .action(async (opts) => {
-    try {
-      const response = await remoteHub(opts, 'iothubowner').request('POST', '/$emulator/reset');
-      if (response.status !== 200) throw new Error(`reset failed (${response.status}): ${errorMessage(response.body)}`);
-      const { devicesRemoved } = JSON.parse(response.body) as { devicesRemoved: number };
-      console.log(`Reset: ${devicesRemoved} device${devicesRemoved === 1 ? '' : 's'} removed.`);
-    } catch (error) {
-      console.error(`iothub-emulator: ${(error as Error).message}`);
-      process.exitCode = 1;
-    }
-  });
+remoteOptions(
+  program.command('reset').description('clear a running emulator: devices, twins, sessions, jobs, recording and metrics (seeded devices come back)'),
+).action(async (opts) => {
+  try {
+    const response = await remoteHub(opts, 'iothubowner').request('POST', '/$emulator/reset');
+    if (response.status !== 200) throw new Error(`reset failed (${response.status}): ${errorMessage(response.body)}`);
+    const { devicesRemoved } = JSON.parse(response.body) as { devicesRemoved: number };
+    console.log(`Reset: ${devicesRemoved} device${devicesRemoved === 1 ? '' : 's'} removed.`);
+  } catch (error) {
+    console.error(`iothub-emulator: ${(error as Error).message}`);
+    process.exitCode = 1;
+  }
+});
 
 function printBanner(hub: Hub): void {
   const lines = [

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { DEFAULT_MAX_PENDING_CONNECTIONS, DEFAULT_MQTT_MAX_PACKET_BYTES, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS } from './limits.js';
 import { THROTTLE_BACKLOG_MS } from './limits.js';
 import type { TierName } from './throttle/tiers.js';
 
@@ -21,6 +22,12 @@ export interface HubOptions {
   logFormat?: 'pretty' | 'json';
   /** concurrently active jobs allowed before 429 ThrottlingMaxActiveJobCountExceeded (a tier sets its own) */
   maxActiveJobs: number;
+  /** largest MQTT packet (and MQTT-over-WebSocket frame) a device may send; emulator/limits.ts */
+  mqttMaxPacketBytes: number;
+  /** TLS handshake deadline on every TLS listener; emulator/limits.ts */
+  tlsHandshakeTimeoutMs: number;
+  /** connections per listener not authenticated yet, beyond which new ones are closed; emulator/limits.ts */
+  maxPendingConnections: number;
   /** an IoT Hub tier whose throttles and daily quota the hub applies (docs/protocol.md §6); off when undefined */
   tier?: TierName;
   /** units of that tier */
@@ -38,6 +45,9 @@ export const defaultOptions: HubOptions = {
   certNames: [],
   logLevel: 'info',
   maxActiveJobs: 100,
+  mqttMaxPacketBytes: DEFAULT_MQTT_MAX_PACKET_BYTES,
+  tlsHandshakeTimeoutMs: DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
+  maxPendingConnections: DEFAULT_MAX_PENDING_CONNECTIONS,
   units: 1,
   throttleBacklogMs: THROTTLE_BACKLOG_MS,
 };

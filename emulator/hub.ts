@@ -1,4 +1,5 @@
 import type { Aedes } from 'aedes';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type net from 'node:net';
@@ -24,6 +25,8 @@ import { DeviceRouter } from './mqtt/device-router.js';
 import { applyMqttDeviceFault } from './mqtt/device-faults.js';
 import { attachMqttWebSocket, createMqttPlainServer, createMqttTlsServer } from './mqtt/listeners.js';
 import { createRestApp, under } from './rest/app.js';
+import { answerClientErrors } from './rest/client-errors.js';
+import { guardListener, tlsHandshakeOptions } from './net/pending-connections.js';
 import { directMethodRoute } from './rest/direct-method-route.js';
 import { twinRoute } from './rest/twin-route.js';
 import { devicesRouter } from './rest/devices-router.js';
@@ -40,7 +43,7 @@ import { SessionStore } from './store/session-store.js';
 import { loadOrCreateCredentials } from './tls/certificates.js';
 import { TwinService } from './twin/twin-service.js';
 import type { JobsComponent, JobsFactory } from './jobs-api.js';
-import { HTTPS_KEEP_ALIVE_MS } from './limits.js';
+import { HTTPS_KEEP_ALIVE_MS, REST_MAX_HEADER_BYTES } from './limits.js';
 import { FaultInjector } from './faults/fault-injector.js';
 import { HubGate } from './faults/hub-gate.js';
 import { gateMiddleware } from './rest/gate-middleware.js';
@@ -102,7 +105,11 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
   const log = parts.logger ?? createLogger(options.logLevel, options.logFormat);
   const hostName = resolveHostName(options);
   const certDir = options.certDir ?? path.join(options.dataDir, 'certs');
-  const credentials = await loadOrCreateCredentials(certDir, [hostName, options.host, ...options.certNames].filter((n) => n !== '0.0.0.0' && n !== '::'), !options.inMemory);
+  const credentials = await loadOrCreateCredentials(
+    certDir,
+    [hostName, options.host, ...options.certNames].filter((n) => n !== '0.0.0.0' && n !== '::'),
+    !options.inMemory,
+  );
 
   const db: Db = openDatabase({ dataDir: options.dataDir, inMemory: options.inMemory });
   const store = new DeviceStore(db);
@@ -116,11 +123,22 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
   const methods = new MethodService(store, connections, events);
   const selection = new DeviceSelection(store);
   // Saying no on purpose: the tier's throttles (off unless --tier) and the chaos API's rules.
-  const throttle = options.tier ? new HubThrottle({ tier: options.tier, units: options.units, backlogMs: options.throttleBacklogMs }, () => clock.now()) : undefined;
+  const throttle = options.tier
+    ? new HubThrottle({ tier: options.tier, units: options.units, backlogMs: options.throttleBacklogMs }, () => clock.now())
+    : undefined;
   const faults = new FaultInjector({ disconnect: (select) => connections.disconnectWhere(select) });
-  faults.onEvent((e) => events.emit('faultRule', { change: e.type === 'added' ? 'added' : e.reason, id: e.rule.id, kind: e.rule.kind, affected: e.type === 'added' ? e.affected : undefined }));
+  faults.onEvent((e) =>
+    events.emit('faultRule', {
+      change: e.type === 'added' ? 'added' : e.reason,
+      id: e.rule.id,
+      kind: e.rule.kind,
+      affected: e.type === 'added' ? e.affected : undefined,
+    }),
+  );
   const gate = new HubGate(throttle, faults, events);
-  const router = new DeviceRouter(twins, methods, connections, events, gate, (deviceId, fault) => applyMqttDeviceFault(connections, faults, deviceId, fault, log));
+  const router = new DeviceRouter(twins, methods, connections, events, gate, (deviceId, fault) =>
+    applyMqttDeviceFault(connections, faults, deviceId, fault, log),
+  );
   const auth = new ServiceAuthenticator();
   const recording = new Recording({
     recordingLimit: partial.recordingLimit ?? defaultRecordingOptions.recordingLimit,
@@ -183,15 +201,28 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
       ],
     });
     const directMethods = directMethodRoute(auth, methods, gate);
-    const twinCalls = twinRoute(auth, twins, (operation, ok) => metrics.count(`${operation}.${ok ? 'success' : 'failure'}`), (error) => log.error({ err: error }, 'unexpected error in a REST handler'));
-    const httpsServer = https.createServer({ cert: credentials.cert, key: credentials.key, minVersion: 'TLSv1.2' }, (req, res) => {
+    const twinCalls = twinRoute(
+      auth,
+      twins,
+      (operation, ok) => metrics.count(`${operation}.${ok ? 'success' : 'failure'}`),
+      (error) => log.error({ err: error }, 'unexpected error in a REST handler'),
+    );
+    const serve = (req: IncomingMessage, res: ServerResponse): void => {
       // With a tier or chaos rules in force, twin calls go through express, where the gate is.
       if (!directMethods(req, res) && (!gate.idle || !twinCalls(req, res))) app(req, res);
-    });
+    };
+    const httpsServer = https.createServer(
+      { cert: credentials.cert, key: credentials.key, minVersion: 'TLSv1.2', maxHeaderSize: REST_MAX_HEADER_BYTES, ...tlsHandshakeOptions(options) },
+      serve,
+    );
     httpsServer.keepAliveTimeout = HTTPS_KEEP_ALIVE_MS;
-    attachMqttWebSocket(httpsServer, broker);
-    const mqttServer = createMqttTlsServer(broker, credentials);
-    const plainServer = options.plainMqttPort !== undefined ? createMqttPlainServer(broker) : undefined;
+    // HTTPS connections count as pending until their TLS handshake is done (docs/protocol.md §14).
+    const httpsPending = guardListener(httpsServer, 'HTTPS', options, log);
+    httpsServer.on('secureConnection', (socket) => httpsPending.authenticated(socket));
+    answerClientErrors(httpsServer, serve);
+    attachMqttWebSocket(httpsServer, broker, options, httpsPending);
+    const mqttServer = createMqttTlsServer(broker, credentials, options, log);
+    const plainServer = options.plainMqttPort !== undefined ? createMqttPlainServer(broker, options, log) : undefined;
 
     const httpsPort = await listen(httpsServer, options.host, options.httpsPort, 'HTTPS');
     servers.push(httpsServer);

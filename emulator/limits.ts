@@ -6,8 +6,15 @@
 
 // ---- HTTPS (service REST API) ----------------------------------------------------------------
 
-/** Largest request body read: room for a 100-device bulk body; single payload limits are checked per API. */
+/**
+ * Largest request body read, on every route (express and the direct-method route alike): room
+ * for a 100-device bulk body; single payload limits are checked per API. A larger body is
+ * answered 413 MessageTooLarge as soon as it is known (Content-Length, or the chunk that crosses
+ * it) and the connection closed rather than read to its end (docs/protocol.md §14).
+ */
 export const REST_BODY_LIMIT_BYTES = 1024 * 1024;
+/** Node's HTTP parser limit on the request line and headers together (its default, 16 KB). */
+export const REST_MAX_HEADER_BYTES = 16 * 1024;
 /** How long an idle HTTPS keep-alive connection stays open (the SDKs reuse one agent). */
 export const HTTPS_KEEP_ALIVE_MS = 120_000;
 /** Devices per bulk registry call (`POST /devices`, docs/protocol.md §3.1). */
@@ -44,7 +51,13 @@ export const TWIN_MIN_INTEGER = -4503599627370496;
 
 /** Request payload and device response, each. */
 export const METHOD_PAYLOAD_MAX_BYTES = 128 * 1024;
-export const METHOD_NAME_MAX_CHARS = 1024;
+/**
+ * Direct-method names (docs/protocol.md §3.4, IoT Hub's direct-method guide): US-ASCII printable characters
+ * except the HTTP separators `$ ( ) < > @ , ; : \ " / [ ] ? = { }`, space and tab, plus MQTT's
+ * wildcards `#` and `+` (the name becomes a topic level). EMULATOR CHOICE: at most 128 characters
+ * (the hub publishes no length; docs/protocol.md §14).
+ */
+export const METHOD_NAME_MAX_CHARS = 128;
 export const METHOD_RESPONSE_TIMEOUT = { defaultSeconds: 30, minSeconds: 5, maxSeconds: 300 } as const;
 export const METHOD_CONNECT_TIMEOUT = { defaultSeconds: 0, minSeconds: 0, maxSeconds: 300 } as const;
 
@@ -59,6 +72,32 @@ export const MQTT_MAX_SUBSCRIPTIONS = 5;
 /** aedes: how long a TCP/TLS connection may take to send CONNECT, and its $SYS heartbeat. */
 export const MQTT_CONNECT_TIMEOUT_MS = 30_000;
 export const MQTT_HEARTBEAT_MS = 60_000;
+/**
+ * The largest MQTT packet (its fixed header's remaining length) a device may send: the 256 KB
+ * message plus room for the topic (device id, property bag) and the packet id. A larger one
+ * closes the connection as soon as its fixed header arrives, before any of its body is buffered;
+ * the same bound is the largest WebSocket frame on /$iothub/websocket (docs/protocol.md §14).
+ * Flag `--mqtt-max-packet-size`, environment IOTHUB_EMULATOR_MQTT_MAX_PACKET_SIZE.
+ */
+export const DEFAULT_MQTT_MAX_PACKET_BYTES = TELEMETRY_MAX_BYTES + 8 * 1024;
+
+// ---- Every listener (MQTT 8883, HTTPS/WebSocket 443, AMQP) -----------------------------------
+
+/**
+ * How long a TLS handshake may take from the TCP accept. Node's own default is 120 s, and it only
+ * reports the timeout: the socket stays open unless the listener closes it (net/pending-connections.ts).
+ * Flag `--tls-handshake-timeout` (seconds), environment IOTHUB_EMULATOR_TLS_HANDSHAKE_TIMEOUT.
+ */
+export const DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+/**
+ * Connections per listener that have not authenticated yet (TLS not finished; MQTT before a
+ * successful CONNECT). Beyond it a new connection is closed at once, so a flood of idle sockets
+ * cannot take the descriptors the devices need. The fleet connects 100 at once by default.
+ * Flag `--max-pending-connections`, environment IOTHUB_EMULATOR_MAX_PENDING_CONNECTIONS.
+ */
+export const DEFAULT_MAX_PENDING_CONNECTIONS = 5_000;
+/** A refused connection (parser error, CONNECT, upgrade, 413) is destroyed this long after its answer. */
+export const REFUSED_CONNECTION_GRACE_MS = 1000;
 
 // ---- Clock and timers ------------------------------------------------------------------------
 

@@ -12,20 +12,44 @@ describe('the iothub-emulator command', () => {
   it('documents every flag with its environment variable in --help', async () => {
     const help = runCli(['start', '--help']);
     expect(await exited(help)).toBe(0);
-    for (const flag of ['--host', '--https-port', '--mqtt-port', '--mqtt-plain-port', '--data-dir', '--in-memory', '--cert-name']) {
+    for (const flag of [
+      '--host',
+      '--https-port',
+      '--mqtt-port',
+      '--mqtt-plain-port',
+      '--data-dir',
+      '--in-memory',
+      '--cert-name',
+      '--mqtt-max-packet-size',
+      '--tls-handshake-timeout',
+      '--max-pending-connections',
+    ]) {
       expect(help.output()).toContain(flag);
     }
-    expect(help.output()).toContain('IOTHUB_EMULATOR_HTTPS_PORT');
+    // commander wraps long help lines; the variable names are never split.
+    for (const variable of [
+      'IOTHUB_EMULATOR_HTTPS_PORT',
+      'IOTHUB_EMULATOR_MQTT_MAX_PACKET_SIZE',
+      'IOTHUB_EMULATOR_TLS_HANDSHAKE_TIMEOUT',
+      'IOTHUB_EMULATOR_MAX_PENDING_CONNECTIONS',
+    ]) {
+      expect(help.output()).toContain(variable);
+    }
   });
 
   it('starts, prints the connection string and CA line, serves, and stops cleanly on SIGTERM', async () => {
-    const { child, host } = await startEmulatorCli((h) => ['--host', h, '--hostname', h, '--data-dir', dataDir, '--cert-dir', process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!, '--log-level', 'warn'], { env: { IOTHUB_EMULATOR_MQTT_PLAIN_PORT: '18830' } });
+    const { child, host } = await startEmulatorCli(
+      (h) => ['--host', h, '--hostname', h, '--data-dir', dataDir, '--cert-dir', process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!, '--log-level', 'warn'],
+      { env: { IOTHUB_EMULATOR_MQTT_PLAIN_PORT: '18830' } },
+    );
     try {
       await waitForHealth(host);
       expect(child.output()).toContain(`HostName=${host};SharedAccessKeyName=iothubowner;SharedAccessKey=rRLBpgnCo0Oa8ww60kU1nM5HT4L3rAVjRIb3RRiooFk=`);
       expect(child.output()).toContain(`export NODE_EXTRA_CA_CERTS=${path.join(process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!, 'ca.pem')}`);
       expect(child.output()).toContain(`mqtt://${host}:18830`);
-      const registry = Registry.fromConnectionString(`HostName=${host};SharedAccessKeyName=iothubowner;SharedAccessKey=rRLBpgnCo0Oa8ww60kU1nM5HT4L3rAVjRIb3RRiooFk=`);
+      const registry = Registry.fromConnectionString(
+        `HostName=${host};SharedAccessKeyName=iothubowner;SharedAccessKey=rRLBpgnCo0Oa8ww60kU1nM5HT4L3rAVjRIb3RRiooFk=`,
+      );
       const key = (await registry.create({ deviceId: 'cli-door' })).responseBody.authentication!.symmetricKey!.primaryKey;
 
       const printed = runCli(['connection-string', '--device', 'cli-door', '--host', host, '--data-dir', dataDir]);
@@ -47,9 +71,32 @@ describe('the iothub-emulator command', () => {
   });
 
   it('exits non-zero with a clear message when a port is taken', async () => {
-    const { child: first, host } = await startEmulatorCli((h) => ['--host', h, '--hostname', h, '--in-memory', '--data-dir', dataDir, '--cert-dir', process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!, '--log-level', 'silent']);
+    const { child: first, host } = await startEmulatorCli((h) => [
+      '--host',
+      h,
+      '--hostname',
+      h,
+      '--in-memory',
+      '--data-dir',
+      dataDir,
+      '--cert-dir',
+      process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!,
+      '--log-level',
+      'silent',
+    ]);
     try {
-      const second = runCli(['start', '--host', host, '--in-memory', '--data-dir', dataDir, '--cert-dir', process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!, '--log-level', 'silent']);
+      const second = runCli([
+        'start',
+        '--host',
+        host,
+        '--in-memory',
+        '--data-dir',
+        dataDir,
+        '--cert-dir',
+        process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!,
+        '--log-level',
+        'silent',
+      ]);
       expect(await exited(second)).toBe(1);
       expect(second.output()).toMatch(new RegExp(`Cannot listen for HTTPS on ${host.replace(/\./g, '\\.')}:443: .*EADDRINUSE`));
     } finally {

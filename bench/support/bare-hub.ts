@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import https from 'node:https';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
+import { defaultOptions } from '../../emulator/config.js';
 import { createMqttTlsServer } from '../../emulator/mqtt/listeners.js';
 import { loadOrCreateCredentials } from '../../emulator/tls/certificates.js';
 
@@ -49,25 +50,27 @@ export async function startBareHub(host: string, certDir: string): Promise<BareH
 export async function connectBareDevices(host: string, ca: string, ids: readonly string[], concurrency = 50): Promise<MqttClient[]> {
   const clients: MqttClient[] = [];
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < ids.length) {
-      const id = ids[next++]!;
-      const client = mqtt.connect(`mqtts://${host}:8883`, { clientId: id, protocolVersion: 4, clean: true, reconnectPeriod: 0, keepalive: 300, ca });
-      await new Promise<void>((resolve, reject) => {
-        client.once('connect', () => resolve());
-        client.once('error', reject);
-      });
-      const prefix = `bare/${id}/methods/`;
-      client.on('message', (topic) => {
-        if (!topic.startsWith(prefix)) return;
-        const rid = topic.slice(topic.lastIndexOf('/') + 1);
-        client.publish(`bare/${id}/res/200/${rid}`, '{"locked":true}');
-      });
-      await client.subscribeAsync(`${prefix}#`);
-      await client.subscribeAsync(`bare/${id}/twin/res/#`);
-      clients.push(client);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < ids.length) {
+        const id = ids[next++]!;
+        const client = mqtt.connect(`mqtts://${host}:8883`, { clientId: id, protocolVersion: 4, clean: true, reconnectPeriod: 0, keepalive: 300, ca });
+        await new Promise<void>((resolve, reject) => {
+          client.once('connect', () => resolve());
+          client.once('error', reject);
+        });
+        const prefix = `bare/${id}/methods/`;
+        client.on('message', (topic) => {
+          if (!topic.startsWith(prefix)) return;
+          const rid = topic.slice(topic.lastIndexOf('/') + 1);
+          client.publish(`bare/${id}/res/200/${rid}`, '{"locked":true}');
+        });
+        await client.subscribeAsync(`${prefix}#`);
+        await client.subscribeAsync(`bare/${id}/twin/res/#`);
+        clients.push(client);
+      }
+    }),
+  );
   return clients;
 }
 
@@ -98,23 +101,31 @@ async function main(host: string, certDir: string): Promise<void> {
   };
 
   // Device → floor: method answers and reported patches, through the broker's own subscription API.
-  broker.subscribe('bare/+/res/+/+', (packet, done) => {
-    const parts = packet.topic.split('/');
-    const resolve = pending.get(parts[4]!);
-    if (resolve) {
-      pending.delete(parts[4]!);
-      resolve(Number(parts[3]), packet.payload as Buffer);
-    }
-    done();
-  }, () => undefined);
-  broker.subscribe('bare/+/reported/+', (packet, done) => {
-    const parts = packet.topic.split('/');
-    const twin = twinOf(parts[1]!);
-    Object.assign(twin.properties.reported, JSON.parse((packet.payload as Buffer).toString('utf8')));
-    twin.version++;
-    publish(`bare/${parts[1]}/twin/res/204/${parts[3]}`, '');
-    done();
-  }, () => undefined);
+  broker.subscribe(
+    'bare/+/res/+/+',
+    (packet, done) => {
+      const parts = packet.topic.split('/');
+      const resolve = pending.get(parts[4]!);
+      if (resolve) {
+        pending.delete(parts[4]!);
+        resolve(Number(parts[3]), packet.payload as Buffer);
+      }
+      done();
+    },
+    () => undefined,
+  );
+  broker.subscribe(
+    'bare/+/reported/+',
+    (packet, done) => {
+      const parts = packet.topic.split('/');
+      const twin = twinOf(parts[1]!);
+      Object.assign(twin.properties.reported, JSON.parse((packet.payload as Buffer).toString('utf8')));
+      twin.version++;
+      publish(`bare/${parts[1]}/twin/res/204/${parts[3]}`, '');
+      done();
+    },
+    () => undefined,
+  );
 
   const send = (res: import('node:http').ServerResponse, status: number, body: unknown): void => {
     const text = JSON.stringify(body);
@@ -152,7 +163,8 @@ async function main(host: string, certDir: string): Promise<void> {
       }
     });
   });
-  const mqttServer = createMqttTlsServer(broker, credentials);
+  // The hub's own listener and bounds, so the floor pays what the hub pays per packet.
+  const mqttServer = createMqttTlsServer(broker, credentials, defaultOptions);
   await new Promise<void>((resolve) => server.listen(443, host, () => resolve()));
   await new Promise<void>((resolve) => mqttServer.listen(8883, host, () => resolve()));
   process.stdout.write('ready\n');

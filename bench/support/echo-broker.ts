@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import { createMqttTlsServer } from '../../emulator/mqtt/listeners.js';
+import { defaultOptions } from '../../emulator/config.js';
 import { loadOrCreateCredentials } from '../../emulator/tls/certificates.js';
 
 /**
@@ -38,19 +39,21 @@ export async function startEchoBroker(host: string, port: number, certDir: strin
 export async function connectEchoDevices(host: string, port: number, ca: string, ids: readonly string[], concurrency = 200): Promise<MqttClient[]> {
   const clients: MqttClient[] = [];
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < ids.length) {
-      const id = ids[next++]!;
-      const client = mqtt.connect(`mqtts://${host}:${port}`, { clientId: id, protocolVersion: 4, clean: true, reconnectPeriod: 0, keepalive: 300, ca });
-      await new Promise<void>((resolve, reject) => {
-        client.once('connect', () => resolve());
-        client.once('error', reject);
-      });
-      client.on('message', (_topic, payload) => client.publish(RESPONSE(id), payload));
-      await client.subscribeAsync(REQUEST(id));
-      clients.push(client);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < ids.length) {
+        const id = ids[next++]!;
+        const client = mqtt.connect(`mqtts://${host}:${port}`, { clientId: id, protocolVersion: 4, clean: true, reconnectPeriod: 0, keepalive: 300, ca });
+        await new Promise<void>((resolve, reject) => {
+          client.once('connect', () => resolve());
+          client.once('error', reject);
+        });
+        client.on('message', (_topic, payload) => client.publish(RESPONSE(id), payload));
+        await client.subscribeAsync(REQUEST(id));
+        clients.push(client);
+      }
+    }),
+  );
   return clients;
 }
 
@@ -59,7 +62,13 @@ export async function connectEchoDevices(host: string, port: number, ca: string,
  * dispatches method calls). Returns the seconds until the last echo arrived.
  */
 export async function echoRound(host: string, port: number, ca: string, ids: readonly string[], inFlight: number): Promise<number> {
-  const driver = mqtt.connect(`mqtts://${host}:${port}`, { clientId: `driver-${process.pid}-${Date.now()}`, protocolVersion: 4, clean: true, reconnectPeriod: 0, ca });
+  const driver = mqtt.connect(`mqtts://${host}:${port}`, {
+    clientId: `driver-${process.pid}-${Date.now()}`,
+    protocolVersion: 4,
+    clean: true,
+    reconnectPeriod: 0,
+    ca,
+  });
   await new Promise<void>((resolve, reject) => {
     driver.once('connect', () => resolve());
     driver.once('error', reject);
@@ -89,7 +98,8 @@ export async function echoRound(host: string, port: number, ca: string, ids: rea
 async function main(host: string, port: number, certDir: string): Promise<void> {
   const credentials = await loadOrCreateCredentials(certDir, [host], false);
   const broker = await Aedes.createBroker();
-  const server = createMqttTlsServer(broker, credentials);
+  // The hub's own listener and bounds, so the baseline pays what the hub pays per packet.
+  const server = createMqttTlsServer(broker, credentials, defaultOptions);
   await new Promise<void>((resolve) => server.listen(port, host, () => resolve()));
   process.stdout.write('ready\n');
   process.on('SIGTERM', () => {

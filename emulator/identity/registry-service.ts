@@ -1,3 +1,4 @@
+import { ifMatchEtag } from '../if-match.js';
 import { randomBytes } from 'node:crypto';
 import type { DeviceChannel } from '../device-channel.js';
 import { HubError, argumentInvalid, deviceNotFound } from '../errors.js';
@@ -213,16 +214,11 @@ export class RegistryService {
 }
 
 export function checkRegistryEtag(record: DeviceRecord, ifMatch: string | undefined): void {
-  if (ifMatch === undefined) return;
-  let wanted = ifMatch.trim();
-  if (wanted.length >= 2 && wanted.startsWith('"') && wanted.endsWith('"')) wanted = wanted.slice(1, -1);
-  if (wanted === '*' || wanted === '') return;
+  const wanted = ifMatchEtag(ifMatch, 'device');
+  if (wanted === undefined) return;
   const current = registryEtag(record);
   if (wanted !== current) {
-    throw new HubError(
-      'PreconditionFailed',
-      `Precondition failed: Device version did not match, existing etag:${current} provided etag:${wanted}`,
-    );
+    throw new HubError('PreconditionFailed', `Precondition failed: Device version did not match, existing etag:${current} provided etag:${wanted}`);
   }
 }
 
@@ -237,7 +233,8 @@ function readStatus(status: unknown): DeviceStatus | undefined {
 
 function readStatusReason(reason: unknown): string | null {
   if (reason === undefined || reason === null) return null;
-  if (typeof reason !== 'string' || reason.length > STATUS_REASON_MAX_CHARS) throw argumentInvalid(`statusReason must be a string of at most ${STATUS_REASON_MAX_CHARS} characters.`);
+  if (typeof reason !== 'string' || reason.length > STATUS_REASON_MAX_CHARS)
+    throw argumentInvalid(`statusReason must be a string of at most ${STATUS_REASON_MAX_CHARS} characters.`);
   return reason;
 }
 

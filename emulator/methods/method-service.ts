@@ -18,6 +18,11 @@ export interface MethodResult {
   payload: unknown;
 }
 
+// IoT Hub's rule for direct-method names (emulator/limits.ts METHOD_NAME_MAX_CHARS, docs/protocol.md §3.4):
+// printable US-ASCII without the HTTP separators, and without MQTT's wildcards, since the name
+// becomes a level of the device's topic `$iothub/methods/POST/{name}/`.
+const METHOD_NAME = /^[!%&'*\-.0-9A-Z^_`a-z|~]+$/;
+
 interface Pending {
   deviceId: string;
   resolve: (result: MethodResult) => void;
@@ -34,8 +39,11 @@ export function readMethodCall(body: unknown): MethodCall {
   if (typeof b.methodName !== 'string' || b.methodName.length === 0) {
     throw new HubError('ArgumentNull', 'methodName cannot be null or empty.');
   }
-  if (b.methodName.length > METHOD_NAME_MAX_CHARS || /[/?#+\s]/.test(b.methodName)) {
-    throw new HubError('ArgumentInvalid', `methodName '${b.methodName}' is invalid: it cannot contain '/', '?', '#', '+' or whitespace.`);
+  if (b.methodName.length > METHOD_NAME_MAX_CHARS || !METHOD_NAME.test(b.methodName)) {
+    throw new HubError(
+      'ArgumentInvalid',
+      `methodName ${JSON.stringify(b.methodName)} is invalid: it must be 1 to ${METHOD_NAME_MAX_CHARS} printable US-ASCII characters other than $ ( ) < > @ , ; : \\ " / [ ] ? = { } # +, space and tab.`,
+    );
   }
   const responseTimeout = readSeconds(b.responseTimeoutInSeconds, 'responseTimeoutInSeconds', METHOD_RESPONSE_TIMEOUT);
   const connectTimeout = readSeconds(b.connectTimeoutInSeconds, 'connectTimeoutInSeconds', METHOD_CONNECT_TIMEOUT);
@@ -73,12 +81,21 @@ export class MethodService {
     try {
       const result = await this.dispatch(deviceId, call);
       this.events.emit('methodInvoked', {
-        deviceId, methodName: call.methodName, payload: call.payload, status: result.status, response: result.payload, durationMs: performance.now() - started,
+        deviceId,
+        methodName: call.methodName,
+        payload: call.payload,
+        status: result.status,
+        response: result.payload,
+        durationMs: performance.now() - started,
       });
       return result;
     } catch (error) {
       this.events.emit('methodInvoked', {
-        deviceId, methodName: call.methodName, payload: call.payload, error: (error as Error).message, durationMs: performance.now() - started,
+        deviceId,
+        methodName: call.methodName,
+        payload: call.payload,
+        error: (error as Error).message,
+        durationMs: performance.now() - started,
       });
       throw error;
     }
@@ -156,4 +173,3 @@ function formatTimeSpan(seconds: number): string {
   const s = seconds % 60;
   return [h, m, s].map((n) => String(n).padStart(2, '0')).join(':');
 }
-

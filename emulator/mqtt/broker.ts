@@ -6,10 +6,9 @@ import { authenticateDevice } from '../identity/auth.js';
 import type { RegistryService } from '../identity/registry-service.js';
 import type { SessionStore } from '../store/session-store.js';
 import { subscriptionsOf, type DeviceConnections } from './device-connections.js';
-import { DeviceRouter, ProtocolViolation } from './device-router.js';
+import { type DeviceRouter, ProtocolViolation } from './device-router.js';
 import type { HubGate } from '../faults/hub-gate.js';
 import { MQTT_CONNECT_TIMEOUT_MS, MQTT_HEARTBEAT_MS, MQTT_MAX_KEEPALIVE_SECONDS, MQTT_MAX_SUBSCRIPTIONS, TIMER_MAX_DELAY_MS } from '../limits.js';
-
 
 interface DeviceClientState {
   deviceId: string;
@@ -133,7 +132,9 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
         log.info({ deviceId: state.deviceId }, 'closing connection: more than 5 subscriptions');
         return callback(new Error('too many subscriptions'));
       }
-      // QoS 2 is granted as QoS 1 (docs/protocol.md §1.9).
+      // QoS 2 is granted as QoS 1 (docs/protocol.md §1.9). aedes builds its SUBACK from the requested QoS,
+      // so mqtt/packet-guard.ts lowers it in the SUBSCRIBE packet before aedes reads it; this
+      // keeps the delivery QoS right should a packet reach here another way.
       callback(null, { ...subscription, qos: subscription.qos > 1 ? 1 : subscription.qos });
     },
 
@@ -168,7 +169,10 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
   // Subscriptions of CleanSession=0 clients survive restarts: aedes restores them on reconnect
   // and answers sessionPresent=1, which the Node SDK relies on (docs/protocol.md §0.5).
   for (const [clientId, subscriptions] of sessions.all()) {
-    await (broker as unknown as { persistence: { addSubscriptions(client: { id: string }, subs: object[]): Promise<unknown> } }).persistence.addSubscriptions({ id: clientId }, subscriptions);
+    await (broker as unknown as { persistence: { addSubscriptions(client: { id: string }, subs: object[]): Promise<unknown> } }).persistence.addSubscriptions(
+      { id: clientId },
+      subscriptions,
+    );
   }
 
   broker.on('clientReady', (client: Client) => {
@@ -190,7 +194,11 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
   broker.on('subscribe', (subscriptions, client) => {
     const state = (client as HubClient)[stateKey];
     if (!state) return;
-    if (!client.clean) sessions.add(client.id, subscriptions.map((s) => ({ topic: s.topic, qos: s.qos })));
+    if (!client.clean)
+      sessions.add(
+        client.id,
+        subscriptions.map((s) => ({ topic: s.topic, qos: s.qos })),
+      );
     connections.wake(state.deviceId);
   });
 
@@ -218,12 +226,15 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
 
   function armExpiry(client: Client, state: DeviceClientState): void {
     const remaining = state.tokenExpiry * 1000 - Date.now();
-    state.expiryTimer = setTimeout(() => {
-      if (state.tokenExpiry * 1000 > Date.now()) return armExpiry(client, state);
-      // An expired token ends the session; the SDKs reconnect with a fresh one (docs/protocol.md §1.4).
-      log.info({ deviceId: state.deviceId }, 'closing connection: SAS token expired');
-      client.close();
-    }, Math.min(Math.max(remaining, 0), TIMER_MAX_DELAY_MS)); // a longer-lived token is re-checked when this fires
+    state.expiryTimer = setTimeout(
+      () => {
+        if (state.tokenExpiry * 1000 > Date.now()) return armExpiry(client, state);
+        // An expired token ends the session; the SDKs reconnect with a fresh one (docs/protocol.md §1.4).
+        log.info({ deviceId: state.deviceId }, 'closing connection: SAS token expired');
+        client.close();
+      },
+      Math.min(Math.max(remaining, 0), TIMER_MAX_DELAY_MS),
+    ); // a longer-lived token is re-checked when this fires
     state.expiryTimer.unref();
   }
 

@@ -2,7 +2,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { HubError } from '../errors.js';
 import { errorHandler, sendHubError } from './error-envelope.js';
-import { REST_BODY_LIMIT_BYTES } from '../limits.js';
+import { bodyReader } from './request-body.js';
 
 /**
  * A router that only sees requests under one of `prefixes`: one precompiled, case-insensitive
@@ -37,8 +37,9 @@ export function createRestApp(options: RestAppOptions): Express {
     else res.status(503).json({ status: 'starting' });
   });
 
-  // Bodies are read raw and parsed by the handlers, so malformed JSON gets the hub's envelope.
-  app.use(express.raw({ type: () => true, limit: REST_BODY_LIMIT_BYTES }));
+  // Bodies are read raw and parsed by the handlers, so malformed JSON gets the hub's envelope;
+  // bounded by REST_BODY_LIMIT_BYTES (emulator/limits.ts), as on the direct-method route.
+  app.use(bodyReader());
   for (const router of options.routers) app.use(router);
 
   app.use((req, res) => {

@@ -3,7 +3,7 @@ import { asHubError, restErrorBody, restErrorHeaders, type RestEnvelope } from '
 import { HubError } from '../errors.js';
 import type { ServiceAuthenticator } from '../identity/auth.js';
 import { readMethodCall, type MethodService } from '../methods/method-service.js';
-import { REST_BODY_LIMIT_BYTES } from '../limits.js';
+import { closeAfterAnswer, readBody, tooLarge } from './request-body.js';
 import { HubGate } from '../faults/hub-gate.js';
 
 const ROUTE = /^\/twins\/([^/?]+)\/methods\/?(?:\?|$)/i;
@@ -28,19 +28,13 @@ export function directMethodRoute(auth: ServiceAuthenticator, methods: MethodSer
     } catch {
       deviceId = undefined;
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > REST_BODY_LIMIT_BYTES) tooLarge = true;
-      else chunks.push(chunk);
-    });
-    req.on('end', () => {
-      handle(deviceId, req, tooLarge ? undefined : Buffer.concat(chunks, size)).then(
+    readBody(req, (body) => {
+      handle(deviceId, req, body).then(
         (result) => send(res, 200, result),
         (error: unknown) => {
           const hubError = asHubError(error);
+          // The rest of an oversized body is not read: the connection closes after the answer.
+          if (body === undefined) closeAfterAnswer(req, res);
           send(res, hubError.status, restErrorBody(hubError, envelopeFor(hubError)), restErrorHeaders(hubError));
         },
       );
@@ -52,7 +46,7 @@ export function directMethodRoute(auth: ServiceAuthenticator, methods: MethodSer
   async function handle(deviceId: string | undefined, req: IncomingMessage, body: Buffer | undefined): Promise<unknown> {
     auth.authorize(req.headers.authorization, ['ServiceConnect']);
     if (deviceId === undefined) throw new HubError('ArgumentInvalid', 'The device id in the path is not valid percent-encoding.');
-    if (body === undefined) throw new HubError('MessageTooLarge', 'The request body is too large.');
+    if (body === undefined) throw tooLarge();
     if (body.length === 0) throw new HubError('ArgumentNull', 'The request body cannot be empty.');
     let parsed: unknown;
     try {
@@ -65,7 +59,9 @@ export function directMethodRoute(auth: ServiceAuthenticator, methods: MethodSer
       // The throttle meters methods in 4 KB of request (docs/protocol.md §6); chaos rules may delay or fail the call.
       const id = deviceId;
       const units = Math.max(1, Math.ceil(body.length / 4096));
-      await HubGate.honour(gate.check('methods', () => gate.faults.restFault('POST', req.url ?? '') ?? gate.faults.operationFault('methods', id), units, body.length));
+      await HubGate.honour(
+        gate.check('methods', () => gate.faults.restFault('POST', req.url ?? '') ?? gate.faults.operationFault('methods', id), units, body.length),
+      );
     }
     return methods.invoke(deviceId, call);
   }

@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import { asHubError, restErrorBody, restErrorHeaders } from '../error-rendering.js';
 import { HubError } from '../errors.js';
@@ -27,4 +28,22 @@ export function errorHandler(log: { error(obj: object, msg: string): void }) {
     log.error({ err: error }, 'unexpected error in a REST handler');
     sendHubError(res, asHubError(error));
   };
+}
+
+/**
+ * The same answer as raw HTTP/1.1 bytes, for requests Node's HTTP parser refuses before any
+ * request object exists (rest/client-errors.ts); the connection closes after it.
+ */
+export function rawHubErrorResponse(error: HubError): string {
+  const text = JSON.stringify(restErrorBody(error, 'A'));
+  const headers = Object.entries(restErrorHeaders(error))
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  return (
+    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\n` +
+    `Content-Type: application/json; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(text)}\r\n` +
+    headers +
+    `Connection: close\r\n\r\n${text}`
+  );
 }

@@ -3,8 +3,8 @@ import { asHubError, restErrorBody, restErrorHeaders } from '../error-rendering.
 import { HubError } from '../errors.js';
 import type { ServiceAuthenticator } from '../identity/auth.js';
 import type { Permission } from '../identity/policies.js';
-import { REST_BODY_LIMIT_BYTES } from '../limits.js';
 import type { TwinService } from '../twin/twin-service.js';
+import { closeAfterAnswer, readBody, tooLarge } from './request-body.js';
 
 // `/twins/{id}` alone: case-insensitive and with an optional trailing slash, as express matches
 // it; `/twins/{id}/modules/…`, `/twins/{id}/methods` and everything else are not this route.
@@ -26,7 +26,12 @@ export type TwinCallCounter = (operation: 'c2d.twin.read' | 'c2d.twin.update', o
  * method, a content-encoding to undo, a path that does not decode) goes to express unchanged.
  * Returns false for those.
  */
-export function twinRoute(auth: ServiceAuthenticator, twins: TwinService, count: TwinCallCounter, onUnexpected: (error: unknown) => void): (req: IncomingMessage, res: ServerResponse) => boolean {
+export function twinRoute(
+  auth: ServiceAuthenticator,
+  twins: TwinService,
+  count: TwinCallCounter,
+  onUnexpected: (error: unknown) => void,
+): (req: IncomingMessage, res: ServerResponse) => boolean {
   return (req, res) => {
     const method = req.method;
     if (method !== 'GET' && method !== 'PATCH' && method !== 'PUT') return false;
@@ -51,22 +56,18 @@ export function twinRoute(auth: ServiceAuthenticator, twins: TwinService, count:
       answer(hubError.status, restErrorBody(hubError, 'A'), restErrorHeaders(hubError));
     };
 
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= REST_BODY_LIMIT_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => {
-      // Express's body parser refuses an oversized body before any route (or metric) sees it.
-      if (size > REST_BODY_LIMIT_BYTES) {
-        const tooLarge = new HubError('MessageTooLarge', 'The request body is too large.');
-        return send(res, tooLarge.status, restErrorBody(tooLarge, 'A'), restErrorHeaders(tooLarge));
+    readBody(req, (raw) => {
+      // Express's body parser refuses an oversized body before any route (or metric) sees it; the
+      // rest of it is not read, and the connection closes after the answer (docs/protocol.md §14).
+      if (raw === undefined) {
+        const error = tooLarge();
+        closeAfterAnswer(req, res);
+        return send(res, error.status, restErrorBody(error, 'A'), restErrorHeaders(error));
       }
       try {
         auth.authorize(req.headers.authorization, method === 'GET' ? READ : WRITE);
         if (method === 'GET') return answer(200, twins.get(deviceId));
-        const body = jsonBody(chunks, size);
+        const body = jsonBody([raw], raw.length);
         const ifMatch = req.headers['if-match'];
         answer(200, method === 'PATCH' ? twins.update(deviceId, body, ifMatch) : twins.replace(deviceId, body, ifMatch));
       } catch (error) {

@@ -1,3 +1,4 @@
+import { ifMatchEtag } from '../if-match.js';
 import { desiredPatchTopic } from '../../protocol/topics.js';
 import type { DeviceChannel } from '../device-channel.js';
 import { HubError, deviceNotFound } from '../errors.js';
@@ -187,10 +188,10 @@ export class TwinService {
   }
 }
 
-/** `If-Match` against the twin etag: absent or `*` is unconditional (docs/protocol.md §2.4). */
+/** `If-Match` against the twin etag: absent or `*` is unconditional, a blank or malformed value is 412 (docs/protocol.md §2.4). */
 export function checkTwinEtag(record: DeviceRecord, ifMatch: string | undefined): void {
-  const wanted = unquote(ifMatch);
-  if (wanted === undefined || wanted === '*' || wanted === '') return;
+  const wanted = ifMatchEtag(ifMatch, 'twin');
+  if (wanted === undefined) return;
   if (wanted !== twinEtag(record.twin.etag)) {
     throw new HubError('PreconditionFailed', `Precondition failed: the twin etag '${wanted}' does not match the current etag '${twinEtag(record.twin.etag)}'.`);
   }

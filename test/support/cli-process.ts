@@ -21,7 +21,8 @@ export function runCli(args: string[], env: Record<string, string> = {}): ChildP
 }
 
 export function exited(child: ChildProcess, timeoutMs = 20_000): Promise<number | null> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  // A child ended by a signal (kill -9) has signalCode set and exitCode null.
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the process did not exit')), timeoutMs);
     child.once('exit', (code) => {
@@ -50,7 +51,10 @@ export async function waitForHealth(host: string, timeoutMs = 20_000): Promise<v
  * itself says it is listening. (A /health probe alone could be answered by another test's hub on
  * the same address while this child exits with EADDRINUSE.)
  */
-export async function startEmulatorCli(args: (host: string) => string[], options: { host?: string; env?: Record<string, string> } = {}): Promise<{ child: ReturnType<typeof runCli>; host: string }> {
+export async function startEmulatorCli(
+  args: (host: string) => string[],
+  options: { host?: string; env?: Record<string, string> } = {},
+): Promise<{ child: ReturnType<typeof runCli>; host: string }> {
   const start = async (host: string): Promise<{ child: ReturnType<typeof runCli>; host: string }> => {
     const child = runCli(['start', ...args(host)], options.env);
     const outcome = await new Promise<'listening' | 'exited'>((resolve) => {
