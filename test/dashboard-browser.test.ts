@@ -58,7 +58,9 @@ afterAll(async () => {
 const rowOf = (id: string) => page.locator(`tr[data-device-id="${id}"]`);
 const nav = (name: string) => page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name, exact: true });
 
-describe('dashboard in a browser', () => {
+// Each test is a user's sequence of page steps, each step allowed `poll.timeout`: with Chromium,
+// the hub and the other test files on two shared cores, a sequence can outlast vitest's 30 s.
+describe('dashboard in a browser', { timeout: 120_000 }, () => {
   it('lists the registered devices and shows a device connecting without a reload', async () => {
     await page.goto(`${dashboard.url}devices`);
     await expect.poll(() => page.locator('tr[data-device-id]').count(), poll).toBe(25);
