@@ -25,6 +25,8 @@ export interface LiveSources {
   scheduler: Scheduler;
   sampler: HubSampler;
   faults: { list(): unknown[]; onEvent(listener: () => void): () => void };
+  /** iothub_emulator_throttled_total by operation and outcome (the Faults page) */
+  throttled(): Promise<unknown[]>;
   connected(): number;
 }
 
@@ -60,6 +62,8 @@ export class LiveUpdates {
   private summaryDirty = false;
   private jobsDirty = false;
   private faultsDirty = false;
+  private throttledDirty = false;
+  private readingThrottled = false;
   private lastJobsSent = 0;
   private lastSummary = { registered: -1, connected: -1 };
 
@@ -122,6 +126,11 @@ export class LiveUpdates {
     };
     // A row's "last activity" moves with its messages too (the registry keeps it to the second).
     const onTelemetry = (e: { deviceId: string }): void => this.markRow(e.deviceId);
+    // The modules column, and the device page's module list (it refetches when the count moves).
+    const onModule = (e: { deviceId: string }): void => this.markRow(e.deviceId);
+    const onThrottled = (): void => {
+      this.throttledDirty = true;
+    };
     const onJob = (): void => {
       this.jobsDirty = true;
     };
@@ -141,6 +150,9 @@ export class LiveUpdates {
     events.on('deviceCreated', onMembership);
     events.on('deviceDeleted', onMembership);
     events.on('telemetry', onTelemetry);
+    events.on('moduleCreated', onModule);
+    events.on('moduleDeleted', onModule);
+    events.on('throttled', onThrottled);
     events.on('jobFinished', onJob);
     events.on('jobDeviceFinished', onJob);
     const stopEntries = recording.subscribe(onEntry);
@@ -160,6 +172,9 @@ export class LiveUpdates {
       events.off('deviceCreated', onMembership);
       events.off('deviceDeleted', onMembership);
       events.off('telemetry', onTelemetry);
+      events.off('moduleCreated', onModule);
+      events.off('moduleDeleted', onModule);
+      events.off('throttled', onThrottled);
       events.off('jobFinished', onJob);
       events.off('jobDeviceFinished', onJob);
       stopEntries();
@@ -195,6 +210,7 @@ export class LiveUpdates {
     }
     const faults = this.faultsDirty ? this.sources.faults.list() : undefined;
     this.faultsDirty = false;
+    if (this.throttledDirty && !this.readingThrottled) this.sendThrottled();
     for (const client of this.clients) {
       if (summary) this.send(client, 'summary', summary);
       if (faults && client.faults) this.send(client, 'faults', faults);
@@ -203,7 +219,7 @@ export class LiveUpdates {
         const removed: string[] = [];
         for (const id of client.dirtyRows) {
           const record = this.sources.registry.find(id);
-          if (record) rows.push(deviceRow(record));
+          if (record) rows.push(deviceRow(record, this.sources.registry));
           else removed.push(id);
         }
         client.dirtyRows.clear();
@@ -216,6 +232,23 @@ export class LiveUpdates {
       }
       if (jobs && client.jobs) this.send(client, 'jobs', jobs);
     }
+  }
+
+  /** The Faults page's throttle counts, at most once a batch however many decisions the tier makes. */
+  private sendThrottled(): void {
+    this.throttledDirty = false;
+    const watchers = [...this.clients].filter((c) => c.faults);
+    if (watchers.length === 0) return;
+    this.readingThrottled = true;
+    this.sources.throttled().then(
+      (counts) => {
+        this.readingThrottled = false;
+        for (const client of watchers) this.send(client, 'throttled', counts);
+      },
+      () => {
+        this.readingThrottled = false;
+      },
+    );
   }
 
   private countsMoved(): boolean {

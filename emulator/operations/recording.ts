@@ -66,10 +66,10 @@ export class Recording {
       telemetry: (e: Parameters<typeof telemetryEntry>[0]) => this.record(telemetryEntry(e)),
       methodInvoked: (e: Parameters<typeof methodEntry>[0]) => this.record(methodEntry(e)),
       twinUpdated: (e: Parameters<typeof twinEntry>[0]) => this.record(twinEntry(e)),
-      deviceConnected: (e: { deviceId: string; transport: string }) =>
-        this.record({ kind: 'connection', deviceId: e.deviceId, event: 'connected', transport: e.transport }),
-      deviceDisconnected: (e: { deviceId: string; reason: string }) =>
-        this.record({ kind: 'connection', deviceId: e.deviceId, event: 'disconnected', reason: e.reason }),
+      deviceConnected: (e: HubEventMap['deviceConnected'][0]) =>
+        this.record({ kind: 'connection', deviceId: e.deviceId, ...(e.moduleId !== undefined && { moduleId: e.moduleId }), event: 'connected', transport: e.transport }),
+      deviceDisconnected: (e: HubEventMap['deviceDisconnected'][0]) =>
+        this.record({ kind: 'connection', deviceId: e.deviceId, ...(e.moduleId !== undefined && { moduleId: e.moduleId }), event: 'disconnected', reason: e.reason }),
       deviceCreated: (e: { deviceId: string }) => this.record({ kind: 'device', deviceId: e.deviceId, event: 'created' }),
       deviceDeleted: (e: { deviceId: string }) => this.record({ kind: 'device', deviceId: e.deviceId, event: 'deleted' }),
       c2dSent: (e: Parameters<typeof c2dSentEntry>[0]) => this.record(c2dSentEntry(e)),
