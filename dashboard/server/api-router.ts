@@ -6,7 +6,7 @@ import { devicePage, type DeviceFilter } from './device-rows.js';
 import type { HubSampler } from './hub-sampler.js';
 import type { LiveUpdates } from './live-updates.js';
 import { runDashboardQuery } from './query-runner.js';
-import { throttleCounts } from './throttle-counts.js';
+import { throttlingView } from './throttle-counts.js';
 
 /** Entries of each kind the device page starts with, from the hub's recording. */
 const RECENT_ENTRIES = 50;
@@ -158,7 +158,7 @@ export function apiRouter(deps: DashboardDeps, sampler: HubSampler, live: LiveUp
           quota: throttle.quota,
         }
       : { tier: null };
-    res.json({ rules: deps.faults.list(), throttling, throttled: await throttleCounts(deps.metrics) });
+    res.json({ rules: deps.faults.list(), throttling, throttled: await throttlingView(deps) });
   });
 
   router.post('/faults', (req, res) => {

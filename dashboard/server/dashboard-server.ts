@@ -9,7 +9,7 @@ import type { DashboardDeps } from './deps.js';
 import { HubSampler } from './hub-sampler.js';
 import { LiveUpdates } from './live-updates.js';
 import { requestGuard } from './request-guard.js';
-import { throttleCounts } from './throttle-counts.js';
+import { throttlingView } from './throttle-counts.js';
 
 export interface DashboardOptions {
   /** the loopback address to bind (the hub's --host) */
@@ -53,7 +53,8 @@ export async function startDashboard(deps: DashboardDeps, options: DashboardOpti
     scheduler: deps.scheduler,
     sampler,
     faults: deps.faults,
-    throttled: () => throttleCounts(deps.metrics),
+    throttled: () => throttlingView(deps),
+    tier: deps.throttle !== undefined,
     connected: () => deps.connections.count,
   });
   const assetsDir = options.assetsDir ?? defaultAssets;

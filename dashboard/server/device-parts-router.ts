@@ -42,6 +42,18 @@ export function devicePartsRouter(deps: DashboardDeps): Router {
     res.json(registry.modulesOf(param(req, 'id')).map(moduleView));
   });
 
+  // As `Registry.addModule` does: keys generated, 409 when taken, 413 past 50 on the device.
+  router.post('/devices/:id/modules', (req, res) => {
+    const body = isJsonObject(req.body) ? req.body : {};
+    const record = registry.createModule(param(req, 'id'), { moduleId: body.moduleId, managedBy: body.managedBy });
+    res.status(201).json(moduleView(record));
+  });
+
+  router.delete('/devices/:id/modules/:mid', (req, res) => {
+    registry.deleteModule(param(req, 'id'), param(req, 'mid'), undefined);
+    res.status(204).end();
+  });
+
   router.get('/devices/:id/modules/:mid', (req, res) => {
     const deviceId = param(req, 'id');
     const moduleId = param(req, 'mid');

@@ -17,6 +17,8 @@ import type { HubSampler } from './hub-sampler.js';
 const HEARTBEAT_MS = 15_000;
 /** While a job is active its statistics move without an event per change: resend this often. */
 const ACTIVE_JOBS_EVERY_MS = 500;
+/** With a tier set, the Faults page's quota figure is resent this often (it moves without an event). */
+const THROTTLING_EVERY_MS = 1000;
 
 export interface LiveSources {
   events: HubEvents;
@@ -25,8 +27,10 @@ export interface LiveSources {
   scheduler: Scheduler;
   sampler: HubSampler;
   faults: { list(): unknown[]; onEvent(listener: () => void): () => void };
-  /** iothub_emulator_throttled_total by operation and outcome (the Faults page) */
-  throttled(): Promise<unknown[]>;
+  /** the Faults page's throttle figures: iothub_emulator_throttled_total and the day's quota */
+  throttled(): Promise<unknown>;
+  /** a tier is set: its daily quota moves with every message, so the figures are resent now and then */
+  tier: boolean;
   connected(): number;
 }
 
@@ -64,6 +68,7 @@ export class LiveUpdates {
   private faultsDirty = false;
   private throttledDirty = false;
   private readingThrottled = false;
+  private lastThrottledSent = 0;
   private lastJobsSent = 0;
   private lastSummary = { registered: -1, connected: -1 };
 
@@ -210,7 +215,8 @@ export class LiveUpdates {
     }
     const faults = this.faultsDirty ? this.sources.faults.list() : undefined;
     this.faultsDirty = false;
-    if (this.throttledDirty && !this.readingThrottled) this.sendThrottled();
+    const throttlingDue = this.sources.tier && now - this.lastThrottledSent >= THROTTLING_EVERY_MS;
+    if ((this.throttledDirty || throttlingDue) && !this.readingThrottled) this.sendThrottled(now);
     for (const client of this.clients) {
       if (summary) this.send(client, 'summary', summary);
       if (faults && client.faults) this.send(client, 'faults', faults);
@@ -235,8 +241,9 @@ export class LiveUpdates {
   }
 
   /** The Faults page's throttle counts, at most once a batch however many decisions the tier makes. */
-  private sendThrottled(): void {
+  private sendThrottled(now: number): void {
     this.throttledDirty = false;
+    this.lastThrottledSent = now;
     const watchers = [...this.clients].filter((c) => c.faults);
     if (watchers.length === 0) return;
     this.readingThrottled = true;

@@ -22,3 +22,14 @@ export async function throttleCounts(metrics: DashboardDeps['metrics']): Promise
     .map((v) => ({ operation: String(v.labels.operation ?? ''), outcome: String(v.labels.outcome ?? ''), count: v.value }))
     .sort((a, b) => a.operation.localeCompare(b.operation) || a.outcome.localeCompare(b.outcome));
 }
+
+/** What the Faults page follows live: the decisions so far and, with a tier, the day's quota. */
+export interface ThrottlingView {
+  counts: ThrottleCount[];
+  quota?: { used: number; limit: number };
+}
+
+export async function throttlingView(deps: Pick<DashboardDeps, 'metrics' | 'throttle'>): Promise<ThrottlingView> {
+  const counts = await throttleCounts(deps.metrics);
+  return deps.throttle ? { counts, quota: deps.throttle.quota } : { counts };
+}

@@ -4,12 +4,13 @@ import { DevicePage } from './pages/device';
 import { DevicesPage } from './pages/devices';
 import { FaultsPage } from './pages/faults';
 import { JobsPage } from './pages/jobs';
+import { ModulePage } from './pages/module';
 import { QueryPage } from './pages/query';
 
 /**
- * The pages, in sidebar order. A part of the hub that lands later (cloud-to-device messages,
- * modules) is one more entry here and one more page, as Faults was; a device-level part
- * (its C2D queue, its modules) is one more card on the device page.
+ * The pages, in sidebar order. A hub-level part is one more entry here and one more page, as
+ * Faults was; a device-level part is one more card on the device page, as cloud-to-device
+ * messages and modules were (a module's own page sits under its device's).
  */
 export interface NavEntry {
   path: string;
@@ -46,6 +47,9 @@ export const nav: NavEntry[] = [
     icon: icon('M4 4h12v9H4zM7 16h6M10 13v3'),
     match: (p) => {
       if (p === '/devices') return <DevicesPage />;
+      // Device and module ids cannot contain '/' (they are percent-encoded in the path).
+      const mod = /^\/devices\/([^/]+)\/modules\/([^/]+)$/.exec(p);
+      if (mod) return <ModulePage deviceId={decodeURIComponent(mod[1]!)} moduleId={decodeURIComponent(mod[2]!)} />;
       const m = /^\/devices\/(.+)$/.exec(p);
       return m ? <DevicePage deviceId={decodeURIComponent(m[1]!)} /> : undefined;
     },
