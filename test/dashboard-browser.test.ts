@@ -101,7 +101,7 @@ describe('dashboard in a browser', { timeout: 120_000 }, () => {
     await page.getByRole('button', { name: 'Send patch' }).click();
     await waitUntil(() => desiredSeen.some((d) => d.colour === 'blue'), 10_000, "the device's desired listener to get colour=blue");
     expect(desiredSeen.at(-1)).toMatchObject({ colour: 'blue', $version: 2 });
-    await expect.poll(() => page.getByRole('status').textContent(), poll).toContain('Saved');
+    await expect.poll(() => page.locator('.twin-editor [role="status"]').textContent(), poll).toContain('Saved');
     await expect.poll(() => page.locator('.twin-json').textContent(), poll).toContain('"building": "43"');
 
     // A key IoT Hub forbids ('.' inside a property name): the hub's 400 and its words on the page.
