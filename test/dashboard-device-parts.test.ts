@@ -120,6 +120,20 @@ describe('the device page: cloud-to-device messages and modules', { timeout: 180
     await page.getByRole('button', { name: 'Send message' }).click();
     await waitUntil(() => received.length === 2, 15_000, 'the second message');
     expect(received[1]!.messageId).toBe(uuid);
+
+    // From the keyboard alone: Tab moves from the body to the properties, Ctrl+Enter sends.
+    await field('Message ID').fill('');
+    await field('Message body').focus();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('typed');
+    await page.keyboard.press('Tab');
+    expect(await field(/^Properties/).evaluate((el) => el.ownerDocument.activeElement === el)).toBe(true);
+    await page.keyboard.type('via=keyboard');
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Control+Enter');
+    await waitUntil(() => received.length === 3, 15_000, 'the message sent from the keyboard');
+    expect(received[2]!.getBytes().toString()).toBe('typed');
+    expect(received[2]!.properties.getValue('via')).toBe('keyboard');
   });
 
   it('shows the hub refusing a message: a full queue (403004), a bad property line, a device that is gone (404001); purges the queue', async () => {
@@ -233,7 +247,7 @@ describe('the device page: cloud-to-device messages and modules', { timeout: 180
     await page.goto(`${dashboard.url}devices/c2d-door`);
     await expect.poll(() => page.getByRole('table', { name: 'Modules' }).locator('tr[data-module-id]').count(), poll).toBe(1);
     await expect.poll(() => page.getByRole('list', { name: 'Telemetry' }).locator('li.feed-item').count(), poll).toBe(3);
-    await expect.poll(() => page.getByRole('list', { name: 'Cloud-to-device messages' }).locator('li.feed-item').count(), poll).toBe(4);
+    await expect.poll(() => page.getByRole('list', { name: 'Cloud-to-device messages' }).locator('li.feed-item').count(), poll).toBe(6);
     await screenshot(page, 'device-c2d');
 
     for (let i = 0; i < 3; i++) await thermostat!.sendEvent(new device.Message(JSON.stringify({ celsius: 20.5 + i / 10 })));

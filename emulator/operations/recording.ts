@@ -67,9 +67,21 @@ export class Recording {
       methodInvoked: (e: Parameters<typeof methodEntry>[0]) => this.record(methodEntry(e)),
       twinUpdated: (e: Parameters<typeof twinEntry>[0]) => this.record(twinEntry(e)),
       deviceConnected: (e: HubEventMap['deviceConnected'][0]) =>
-        this.record({ kind: 'connection', deviceId: e.deviceId, ...(e.moduleId !== undefined && { moduleId: e.moduleId }), event: 'connected', transport: e.transport }),
+        this.record({
+          kind: 'connection',
+          deviceId: e.deviceId,
+          ...(e.moduleId !== undefined && { moduleId: e.moduleId }),
+          event: 'connected',
+          transport: e.transport,
+        }),
       deviceDisconnected: (e: HubEventMap['deviceDisconnected'][0]) =>
-        this.record({ kind: 'connection', deviceId: e.deviceId, ...(e.moduleId !== undefined && { moduleId: e.moduleId }), event: 'disconnected', reason: e.reason }),
+        this.record({
+          kind: 'connection',
+          deviceId: e.deviceId,
+          ...(e.moduleId !== undefined && { moduleId: e.moduleId }),
+          event: 'disconnected',
+          reason: e.reason,
+        }),
       deviceCreated: (e: { deviceId: string }) => this.record({ kind: 'device', deviceId: e.deviceId, event: 'created' }),
       deviceDeleted: (e: { deviceId: string }) => this.record({ kind: 'device', deviceId: e.deviceId, event: 'deleted' }),
       c2dSent: (e: Parameters<typeof c2dSentEntry>[0]) => this.record(c2dSentEntry(e)),

@@ -26,45 +26,47 @@ export function ModulesCard({ deviceId, modules, onChanged }: { deviceId: string
   };
   return (
     <Card title={`Modules (${modules.length})`}>
-      <table class="table compact modules-table" aria-label="Modules">
-        <colgroup>
-          <col />
-          <col style={{ width: '130px' }} />
-          <col style={{ width: '130px' }} />
-        </colgroup>
-        <thead>
-          <tr>
-            <th>Module ID</th>
-            <th>Connection</th>
-            <th>Last activity</th>
-          </tr>
-        </thead>
-        <tbody>
-          {modules.length === 0 && (
+      <div class="modules-scroll">
+        <table class="table compact modules-table" aria-label="Modules">
+          <colgroup>
+            <col />
+            <col style={{ width: '130px' }} />
+            <col style={{ width: '130px' }} />
+          </colgroup>
+          <thead>
             <tr>
-              <td colSpan={3} class="empty">
-                No module identities on this device.
-              </td>
+              <th>Module ID</th>
+              <th>Connection</th>
+              <th>Last activity</th>
             </tr>
-          )}
-          {modules.map((m) => (
-            <tr key={m.moduleId} data-module-id={m.moduleId}>
-              <td class="ellipsis">
-                <a class="mono" href={modulePath(deviceId, m.moduleId)}>
-                  {m.moduleId}
-                </a>
-                {m.managedBy && <span class="muted small"> · {m.managedBy}</span>}
-              </td>
-              <td>
-                <ConnectionBadge state={m.connectionState} />
-              </td>
-              <td class="muted small" title={m.lastActivityTime}>
-                {ago(m.lastActivityTime)}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {modules.length === 0 && (
+              <tr>
+                <td colSpan={3} class="empty">
+                  No module identities on this device.
+                </td>
+              </tr>
+            )}
+            {modules.map((m) => (
+              <tr key={m.moduleId} data-module-id={m.moduleId}>
+                <td class="ellipsis">
+                  <a class="mono" href={modulePath(deviceId, m.moduleId)}>
+                    {m.moduleId}
+                  </a>
+                  {m.managedBy && <span class="muted small"> · {m.managedBy}</span>}
+                </td>
+                <td>
+                  <ConnectionBadge state={m.connectionState} />
+                </td>
+                <td class="muted small" title={m.lastActivityTime}>
+                  {ago(m.lastActivityTime)}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
       <form
         class="row add-module"
         onSubmit={(e) => {
@@ -74,7 +76,13 @@ export function ModulesCard({ deviceId, modules, onChanged }: { deviceId: string
       >
         <label class="field-inline small">
           <span class="sr-only">New module ID</span>
-          <input class="mono" value={newId} onInput={(e) => setNewId((e.target as HTMLInputElement).value)} placeholder="new module ID" aria-label="New module ID" />
+          <input
+            class="mono"
+            value={newId}
+            onInput={(e) => setNewId((e.target as HTMLInputElement).value)}
+            placeholder="new module ID"
+            aria-label="New module ID"
+          />
         </label>
         <button class="btn btn-small" type="submit" disabled={newId.trim() === ''}>
           Add module

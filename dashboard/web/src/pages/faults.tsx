@@ -172,9 +172,15 @@ export function FaultsPage() {
                   <tr>
                     <th>operation</th>
                     <th class="num">per second</th>
-                    <th class="num" title="iothub_emulator_throttled_total: held back (shaped)">delayed</th>
-                    <th class="num" title="iothub_emulator_throttled_total: refused (429, CONNACK 3)">throttled</th>
-                    <th class="num" title="iothub_emulator_throttled_total: refused over the daily quota">quota</th>
+                    <th class="num" title="iothub_emulator_throttled_total: held back (shaped)">
+                      delayed
+                    </th>
+                    <th class="num" title="iothub_emulator_throttled_total: refused (429, CONNACK 3)">
+                      throttled
+                    </th>
+                    <th class="num" title="iothub_emulator_throttled_total: refused over the daily quota">
+                      quota
+                    </th>
                   </tr>
                 </thead>
                 <tbody>
