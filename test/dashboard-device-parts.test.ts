@@ -306,7 +306,7 @@ describe('the Faults page on a hub with a tier', { timeout: 180_000 }, () => {
     await page.getByRole('button', { name: 'Add rule' }).click();
     await expect.poll(() => hub.faults.list().map((r) => r.kind), poll).toEqual(['dropTelemetry', 'refuseConnects']);
     await expect.poll(() => page.locator('tr[data-rule-id]').count(), poll).toBe(2);
-    await screenshot(page, 'faults-tier');
+    await screenshot(page, 'faults');
 
     await page.getByRole('button', { name: 'Remove all' }).click();
     await expect.poll(() => hub.faults.list().length, poll).toBe(0);

@@ -1,10 +1,8 @@
 import type { ComponentChildren } from 'preact';
 import { lazy } from './lazy';
-import { DevicePage } from './pages/device';
 import { DevicesPage } from './pages/devices';
 import { FaultsPage } from './pages/faults';
 import { JobsPage } from './pages/jobs';
-import { ModulePage } from './pages/module';
 import { QueryPage } from './pages/query';
 
 /**
@@ -20,8 +18,11 @@ export interface NavEntry {
   match(path: string): ComponentChildren | undefined;
 }
 
-// The hub page carries the chart library (uPlot): loaded only when it is opened.
+// The hub page carries the chart library (uPlot): loaded only when it is opened. A device's and a
+// module's pages (twin editor, method, C2D and module forms) too: the devices table loads without them.
 const HubPage = lazy(() => import('./pages/hub').then((m) => m.HubPage));
+const DevicePage = lazy<{ deviceId: string }>(() => import('./pages/device').then((m) => m.DevicePage));
+const ModulePage = lazy<{ deviceId: string; moduleId: string }>(() => import('./pages/module').then((m) => m.ModulePage));
 
 const icon = (d: string): ComponentChildren => (
   <svg
