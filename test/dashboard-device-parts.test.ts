@@ -207,6 +207,11 @@ describe('the device page: cloud-to-device messages and modules', { timeout: 180
     await page.getByRole('button', { name: 'Add module' }).click();
     await expect.poll(() => modules.locator('tr[data-module-id]').count(), poll).toBe(3);
     expect(hub.registry.getModule('edge-box', 'logger').moduleId).toBe('logger');
+    // A module a back end adds or removes while the page is open appears and goes without a reload.
+    await registry.addModule({ deviceId: 'edge-box', moduleId: 'from-sdk' } as never);
+    await expect.poll(() => modules.locator('tr[data-module-id]').count(), poll).toBe(4);
+    await registry.removeModule('edge-box', 'from-sdk');
+    await expect.poll(() => modules.locator('tr[data-module-id]').count(), poll).toBe(3);
     await page.getByLabel('New module ID').fill('camera');
     await page.getByRole('button', { name: 'Add module' }).click();
     await expect.poll(() => page.locator('.card [role="alert"]').first().textContent(), poll).toContain('409 ModuleAlreadyExistsOnDevice');
