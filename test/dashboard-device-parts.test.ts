@@ -244,6 +244,37 @@ describe('the device page: cloud-to-device messages and modules', { timeout: 180
     await expect.poll(() => page.locator('.method-form [role="alert"]').textContent(), poll).toContain('404 DeviceNotOnline (404103)');
   });
 
+  it("reaches the pages from the keyboard, and a twin-update job scheduled from the Jobs page reaches the device's desired listener", async () => {
+    if (!door) throw new Error('the first test did not run');
+    const desired: Record<string, unknown>[] = [];
+    (await door.getTwin()).on('properties.desired', (delta: Record<string, unknown>) => desired.push(delta));
+
+    await page.goto(dashboard.url);
+    await expect.poll(() => page.locator('h1').first().textContent(), poll).toBeTruthy();
+    const focused = (): Promise<unknown> => page.evaluate('document.activeElement && (document.activeElement.id || document.activeElement.textContent)');
+    // The skip link (the first stop on a page) leads past the sidebar with Enter.
+    await page.locator('a.skip').focus();
+    expect(await focused()).toBe('Skip to content');
+    await page.keyboard.press('Enter');
+    await expect.poll(focused, poll).toBe('main');
+    // The sidebar's links take Tab (here Shift+Tab back from the page) and Enter.
+    for (let i = 0; i < 10 && (await focused()) !== 'Jobs'; i++) await page.keyboard.press('Shift+Tab');
+    expect(await focused()).toBe('Jobs');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/jobs$/);
+
+    await page.getByLabel('Twin update').check();
+    await page.getByLabel('Job ID').fill('dash-twin-job');
+    await page.getByLabel('Query condition').fill("deviceId = 'c2d-door'");
+    await page.getByLabel(/^Twin patch/).fill(JSON.stringify({ tags: { floor: 2 }, properties: { desired: { mode: 'night' } } }));
+    await page.getByRole('button', { name: 'Schedule job' }).click();
+    await waitUntil(() => desired.some((d) => d.mode === 'night'), 20_000, "the device's desired listener to get mode=night from the job");
+    const row = page.locator('tr[data-job-id="dash-twin-job"]');
+    await expect.poll(() => row.locator('[data-status]').getAttribute('data-status'), poll).toBe('completed');
+    await expect.poll(() => row.getByTestId('job-stats').textContent(), poll).toContain('1 ok · 0 failed · 0 left of 1');
+    expect((hub.twins.get('c2d-door') as { tags: Record<string, unknown> }).tags).toEqual({ floor: 2 });
+  });
+
   it('takes the pictures of the device page (with messages and modules) and a module page', async () => {
     if (!door) throw new Error('the first test did not run');
     // Telemetry from the device and its module, so the picture shows a page in use.
