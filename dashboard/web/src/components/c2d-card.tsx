@@ -18,6 +18,16 @@ function readProperties(text: string): Record<string, string> {
   return properties;
 }
 
+/** A v4 UUID; crypto.randomUUID exists only in secure contexts (not a page reached over a LAN address). */
+function newUuid(): string {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
 const what: Record<C2dEvent['event'], string> = {
   sent: 'queued',
   completed: 'completed by the device',
@@ -140,7 +150,7 @@ export function C2dCard({ deviceId, pending, history }: { deviceId: string; pend
             Message ID
             <span class="input-with-button">
               <input value={messageId} onInput={input(setMessageId)} placeholder="none" />
-              <button class="btn btn-small" type="button" onClick={() => setMessageId(crypto.randomUUID())} title="A new UUID as message ID">
+              <button class="btn btn-small" type="button" onClick={() => setMessageId(newUuid())} title="A new UUID as message ID">
                 New ID
               </button>
             </span>
