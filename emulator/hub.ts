@@ -275,7 +275,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
       serve,
     );
     httpsServer.keepAliveTimeout = HTTPS_KEEP_ALIVE_MS;
-    const verify = (audience: string, token: string) => verifyAmqpToken(audience, token, (deviceId) => registry.find(deviceId));
+    const verify = (audience: string, token: string) => verifyAmqpToken(audience, token, (key) => registry.findIdentity(key));
     const amqp = new AmqpServer({ verify, presence, log: log.child({ face: 'amqp' }) });
     registerTelemetryRoute(amqp.routes, { registry, events, log });
     registerServiceC2dRoutes(amqp.routes, { c2d, feedback, hubName: hostName.split('.')[0], log });
@@ -285,6 +285,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
       twins,
       hubName: hostName.split('.')[0],
       log,
+      connectedPeers: (key) => presence.amqpPeersOf(key),
       countTwinRead: (ok) => metrics.count(ok ? 'd2c.twin.read.success' : 'd2c.twin.read.failure'),
     });
     amqpDevices.register(amqp.routes);
