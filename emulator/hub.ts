@@ -95,6 +95,8 @@ export interface Hub {
   /** query evaluation over the device set: POST /devices/query and job fan-out */
   readonly selection: DeviceSelection;
   readonly connections: DeviceConnections;
+  /** the devices and modules connected over AMQP, as the services reach them (their DeviceChannel) */
+  readonly amqpDevices: AmqpDeviceLinks;
   /** cloud-to-device queues and their feedback (docs/protocol.md §11) */
   readonly c2d: CloudToDeviceService;
   readonly feedback: FeedbackService;
@@ -362,6 +364,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
       methods,
       selection,
       connections,
+      amqpDevices,
       c2d,
       feedback,
       recording,
