@@ -5,6 +5,7 @@ import type { Connection, Receiver, Sender } from 'rhea';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../emulator/hub.js';
 import { findPolicy } from '../emulator/identity/policies.js';
+import { monitorEvent } from '../emulator/remote/monitor-format.js';
 import { createSasToken } from '../protocol/sas.js';
 import { amqpTransports, collect, consumerFor, type AmqpTransportName } from './support/amqp.js';
 import { attached, closedConnection, detachedWith, putToken, rawAmqp, waitSendable } from './support/amqp-raw.js';
@@ -132,7 +133,10 @@ describe.each<AmqpTransportName>(['Amqp', 'AmqpWs'])('azure-iot-device ModuleCli
       await client.close();
     }
     await expect.poll(() => moduleState(deviceId, 'm'), { timeout: 5000 }).toBe('Disconnected');
-    const offline = await rest(hub, 'POST', `/twins/${deviceId}/modules/m/methods?api-version=2021-04-12`, { methodName: 'lockDoor', connectTimeoutInSeconds: 0 });
+    const offline = await rest(hub, 'POST', `/twins/${deviceId}/modules/m/methods?api-version=2021-04-12`, {
+      methodName: 'lockDoor',
+      connectTimeoutInSeconds: 0,
+    });
     expect(offline.status).toBe(404);
     expect(offline.headers.get('iothub-errorcode')).toBe('DeviceNotOnline');
     expect(JSON.parse(offline.json.Message).errorCode).toBe(404103);
@@ -158,7 +162,10 @@ describe.each<AmqpTransportName>(['Amqp', 'AmqpWs'])('azure-iot-device ModuleCli
         'iothub-message-source': 'Telemetry',
       });
       expect(JSON.parse(String(event.systemProperties!['iothub-connection-auth-method']))).toMatchObject({ scope: 'module', type: 'sas', issuer: 'iothub' });
-      expect(hub.recording.telemetry({ deviceId }).at(-1)).toMatchObject({ deviceId, moduleId: 'm' });
+      const recorded = hub.recording.telemetry({ deviceId }).at(-1)!;
+      expect(recorded).toMatchObject({ deviceId, moduleId: 'm' });
+      // The monitor prints it as monitor-events prints a module's message.
+      expect(monitorEvent(recorded, 'hub').event).toMatchObject({ origin: deviceId, module: 'm', annotations: { 'iothub-connection-module-id': 'm' } });
     } finally {
       await consumer.close();
       await client.close();
@@ -185,7 +192,10 @@ describe('AMQP module credentials', () => {
       expect(unknown).toMatchObject({ status: 401, description: expect.stringContaining('not registered') });
       // A device token never stands for its modules (nor its put-token for a module audience).
       expect((await putToken(connection, audience, deviceToken('ma-cbs'))).status).toBe(401);
-      expect((await putToken(connection, audience, moduleToken('ma-cbs', 'a', hub.registry.getModule('ma-cbs', 'a').authentication.symmetricKey.secondaryKey!))).status).toBe(200);
+      expect(
+        (await putToken(connection, audience, moduleToken('ma-cbs', 'a', hub.registry.getModule('ma-cbs', 'a').authentication.symmetricKey.secondaryKey!)))
+          .status,
+      ).toBe(200);
       const policy = findPolicy('device')!;
       const policyToken = createSasToken(`${hub.hostName}/devices/ma-cbs/modules/b`, policy.primaryKey, hourFromNow(), 'device');
       expect((await putToken(connection, encodeURIComponent(`${hub.hostName}/devices/ma-cbs/modules/b`), policyToken)).status).toBe(200);
@@ -343,7 +353,9 @@ describe('AMQP module isolation', () => {
       await waitSendable(sender);
       const outcome = await new Promise<string>((resolve) => {
         sender.once('accepted', () => resolve('accepted'));
-        sender.once('rejected', (context) => resolve(String((context.delivery as unknown as { remote_state?: { error?: { condition?: string } } }).remote_state?.error?.condition)));
+        sender.once('rejected', (context) =>
+          resolve(String((context.delivery as unknown as { remote_state?: { error?: { condition?: string } } }).remote_state?.error?.condition)),
+        );
         sender.send({ to: '/devices/ma-c2d/modules/m/messages/devicebound', body: 'hello' });
       });
       expect(outcome).toBe('com.microsoft:argument-error');
