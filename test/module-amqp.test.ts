@@ -147,6 +147,10 @@ describe.each<AmqpTransportName>(['Amqp', 'AmqpWs'])('azure-iot-device ModuleCli
     const client = await openModule(await addModule(deviceId, 'm'), transport);
     const consumer = consumerFor(hub);
     try {
+      // Its input link shares the telemetry address; it attaches and stays empty (docs/protocol.md §12.3).
+      const inputs: unknown[] = [];
+      client.on('inputMessage', (name: string) => inputs.push(name));
+      await waitUntil(() => hub.amqpDevices.isSubscribed(`${deviceId}/m`, 'inputs'), 5000, 'the input link');
       const message = new Message(JSON.stringify({ t: 21 }));
       message.messageId = `mid-${transport}`;
       message.properties.add('kind', 'module');
@@ -162,6 +166,7 @@ describe.each<AmqpTransportName>(['Amqp', 'AmqpWs'])('azure-iot-device ModuleCli
         'iothub-message-source': 'Telemetry',
       });
       expect(JSON.parse(String(event.systemProperties!['iothub-connection-auth-method']))).toMatchObject({ scope: 'module', type: 'sas', issuer: 'iothub' });
+      expect(inputs).toEqual([]);
       const recorded = hub.recording.telemetry({ deviceId }).at(-1)!;
       expect(recorded).toMatchObject({ deviceId, moduleId: 'm' });
       // The monitor prints it as monitor-events prints a module's message.
@@ -218,7 +223,7 @@ describe('AMQP module credentials', () => {
     }
   });
 
-  it('refuses a module of a disabled device at put-token, and disabling or deleting the device drops its AMQP modules', async () => {
+  it('refuses a module of a disabled device at put-token; disabling or deleting the device, or removing the module, drops its AMQP connection', async () => {
     await addModule('ma-disable', 'm');
     const connection = await rawModule('ma-disable', 'm');
     const dropped = closedConnection(connection);
@@ -231,6 +236,11 @@ describe('AMQP module credentials', () => {
     expect((error as Error).constructor.name).toBe('UnauthorizedError');
 
     await addModule('ma-delete', 'm');
+    await addModule('ma-delete', 'n');
+    const removed = await rawModule('ma-delete', 'n');
+    const removedClosed = closedConnection(removed);
+    await registry.removeModule('ma-delete', 'n');
+    expect(await removedClosed).toBeTruthy();
     const gone = await rawModule('ma-delete', 'm');
     const closed = closedConnection(gone);
     await registry.delete('ma-delete');
@@ -370,7 +380,9 @@ describe('one connection per module identity', () => {
     const deviceId = 'ma-once';
     await addModule(deviceId, 'a');
     const sibling = await openModule(await addModule(deviceId, 'b'), 'Amqp');
-    const deviceClient = await openDevice(hub.deviceConnectionString(deviceId), 'Mqtt');
+    // The device itself on a bare AMQP connection (no reconnects): a module's MQTT connection must never replace it.
+    const deviceConnection = await rawAmqp(hub);
+    expect((await putToken(deviceConnection, encodeURIComponent(`${hub.hostName}/devices/${deviceId}`), deviceToken(deviceId))).status).toBe(200);
     const reasons = (): (string | undefined)[] =>
       hub.recording
         .connections({ deviceId })
@@ -403,9 +415,11 @@ describe('one connection per module identity', () => {
       }
       expect(await moduleState(deviceId, 'b')).toBe('Connected');
       expect(((await registry.getTwin(deviceId)).responseBody as TwinJson).connectionState).toBe('Connected');
-      expect(hub.connections.current(deviceId)).toBeDefined();
+      expect(deviceConnection.is_open()).toBe(true);
+      expect(hub.recording.connections({ deviceId }).filter((e) => e.moduleId === undefined && e.event === 'disconnected')).toEqual([]);
     } finally {
-      await Promise.all([sibling.close(), deviceClient.close()]);
+      deviceConnection.close();
+      await sibling.close();
     }
   });
 });
