@@ -1,5 +1,6 @@
 import { earliestEventPosition, type ReceivedEventData } from '@azure/event-hubs';
 import device from 'azure-iot-device';
+import deviceMqtt from 'azure-iot-device-mqtt';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Connection, Receiver, Sender } from 'rhea';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -178,6 +179,31 @@ describe.each<AmqpTransportName>(['Amqp', 'AmqpWs'])('azure-iot-device ModuleCli
   });
 });
 
+describe('module telemetry over MQTT', () => {
+  it('reaches the Event Hubs-compatible endpoint with the same module annotations as over AMQP', async () => {
+    const deviceId = 'ma-tel-mqtt';
+    const client = ModuleClient.fromConnectionString(await addModule(deviceId, 'm'), deviceMqtt.Mqtt);
+    await client.open();
+    const consumer = consumerFor(hub);
+    try {
+      const message = new Message('{"t":22}');
+      message.messageId = 'mid-mqtt-module';
+      await client.sendEvent(message);
+      const events = await collect(consumer, earliestEventPosition, (all) => all.some((e) => e.messageId === 'mid-mqtt-module'));
+      const event = events.find((e) => e.messageId === 'mid-mqtt-module') as ReceivedEventData;
+      expect(event.systemProperties).toMatchObject({
+        'iothub-connection-device-id': deviceId,
+        'iothub-connection-module-id': 'm',
+        'iothub-connection-auth-generation-id': hub.registry.getModule(deviceId, 'm').generationId,
+      });
+      expect(JSON.parse(String(event.systemProperties!['iothub-connection-auth-method']))).toMatchObject({ scope: 'module' });
+    } finally {
+      await consumer.close();
+      await client.close();
+    }
+  });
+});
+
 describe('AMQP module credentials', () => {
   it('accepts the module key and a DeviceConnect policy for the module audience; refuses the device key, a sibling key and unknown modules', async () => {
     await addModule('ma-cbs', 'a');
@@ -209,6 +235,18 @@ describe('AMQP module credentials', () => {
       connection.close();
     }
     await expect.poll(() => moduleState('ma-cbs', 'a'), { timeout: 5000 }).toBe('Disconnected');
+  });
+
+  it('closes a module connection whose token lapses without renewal, as for devices', async () => {
+    await addModule('ma-expiry', 'm');
+    const key = hub.registry.getModule('ma-expiry', 'm').authentication.symmetricKey.primaryKey!;
+    const connection = await rawAmqp(hub);
+    const dropped = closedConnection(connection);
+    const shortLived = createSasToken(`${hub.hostName}/devices/ma-expiry/modules/m`, key, Math.floor(Date.now() / 1000) + 2);
+    expect((await putToken(connection, encodeURIComponent(`${hub.hostName}/devices/ma-expiry/modules/m`), shortLived)).status).toBe(200);
+    await expect.poll(() => moduleState('ma-expiry', 'm'), { timeout: 5000 }).toBe('Connected');
+    expect(await dropped).toMatchObject({ condition: 'amqp:unauthorized-access' });
+    await expect.poll(() => moduleState('ma-expiry', 'm'), { timeout: 5000 }).toBe('Disconnected');
   });
 
   it('takes a module token as a SASL PLAIN password, as for devices', async () => {
