@@ -11,7 +11,7 @@ interface EntryBase {
   /** when the hub recorded it (ISO-8601) */
   time: string;
   deviceId: string;
-  /** set when a module of the device did it (its telemetry, connection, method or twin) */
+  /** set when a module of the device did it (its telemetry, connection, method or twin); `deviceId` is then its device */
   moduleId?: string;
 }
 
@@ -106,11 +106,11 @@ export function telemetryEntry(event: HubEventMap['telemetry'][0]): NewEntry {
   return {
     kind: 'telemetry',
     deviceId: event.deviceId,
+    ...(event.moduleId === undefined ? {} : { moduleId: event.moduleId }),
     ...decodeBody(event.payload),
     properties: event.properties,
     enqueuedTime: event.enqueuedTime,
     sizeInBytes: event.payload.length,
-    ...(event.moduleId !== undefined && { moduleId: event.moduleId }),
   };
 }
 
