@@ -1,0 +1,181 @@
+import type { IndexTerm } from '../query/index.js';
+import type { ChangeHook } from '../store/change-hook.js';
+import { QUERY_MAX_INDEXES } from '../limits.js';
+import { candidateKeys, pathId, pathsOf } from './candidates.js';
+import { PathIndex } from './path-index.js';
+import type { RecordReader } from './record-paths.js';
+import { RegistryOrder } from './registry-order.js';
+
+/** Which paths queries get indexes for (docs/scaling.md §3.2; `--query-index`, `--query-index-after`). */
+export interface QueryIndexSettings {
+  /** false: no index at all, every query scans (the baseline the benches compare with) */
+  readonly enabled: boolean;
+  /** lower-cased paths indexed from the first query of a collection on, e.g. ['tags', 'env'] */
+  readonly declared: readonly (readonly string[])[];
+  /** queries that must name a path before it is indexed on demand; 0: only declared paths */
+  readonly after: number;
+}
+
+export const DEFAULT_QUERY_INDEX_SETTINGS: QueryIndexSettings = { enabled: true, declared: [], after: 1 };
+
+/** What the index set reads of its store. */
+export interface RecordSource<R> {
+  all(): Iterable<R>;
+  get(key: string): R | undefined;
+  keyOf(record: R): string;
+  /** the reader of an indexable path, or undefined */
+  reader(path: readonly string[]): RecordReader<R> | undefined;
+}
+
+/** A group of a COUNT() … GROUP BY answered from an index: its first record in registry order and its size. */
+export interface IndexGroup<R> {
+  readonly first: R | undefined;
+  readonly count: number;
+}
+
+/**
+ * The registry order and the path indexes of one collection (devices, or module twins), kept up
+ * to date by the store's change hook. Nothing is built at start: the first query reads the store
+ * once for the order (and the declared indexes); an index on demand reads it once more, for one
+ * path. An index only ever narrows the rows a query looks at: DeviceSelection applies the
+ * compiled query to every candidate, so answers are the scan's.
+ */
+export class TwinIndexes<R> implements ChangeHook<R> {
+  private order: RegistryOrder | undefined;
+  private readonly indexes = new Map<string, PathIndex<R>>();
+  private readonly uses = new Map<string, number>();
+
+  constructor(
+    private readonly source: RecordSource<R>,
+    private readonly settings: QueryIndexSettings,
+  ) {}
+
+  /** The registry order, read from the store at the first use. */
+  ordered(): RegistryOrder {
+    if (this.order === undefined) {
+      const order = new RegistryOrder();
+      for (const record of this.source.all()) order.add(this.source.keyOf(record));
+      this.order = order;
+      if (this.settings.enabled) for (const path of this.settings.declared) this.build(path);
+    }
+    return this.order;
+  }
+
+  get(key: string): R | undefined {
+    return this.source.get(key);
+  }
+
+  /** Whether indexes are on at all (off: the scan baseline). */
+  get enabled(): boolean {
+    return this.settings.enabled;
+  }
+
+  /** The paths indexed now (lower-cased, dot-joined), for diagnostics and tests. */
+  indexedPaths(): string[] {
+    return [...this.indexes.values()].map((i) => i.path.join('.'));
+  }
+
+  changed(key: string, record: R | undefined): void {
+    // Before the first query nothing is derived yet: the first query reads the store as it is then.
+    if (this.order === undefined) return;
+    if (record === undefined) this.order.remove(key);
+    else this.order.add(key);
+    for (const index of this.indexes.values()) index.set(key, record);
+  }
+
+  cleared(): void {
+    this.order?.clear();
+    for (const index of this.indexes.values()) index.clear();
+  }
+
+  /**
+   * The sequence numbers (registry order, ascending) of the records `terms` allows, or undefined
+   * when a scan is cheaper: a path without an index, or more than `cap` candidates.
+   */
+  candidates(terms: IndexTerm | undefined, cap: number): Float64Array | undefined {
+    if (terms === undefined || !this.settings.enabled) return undefined;
+    const order = this.ordered();
+    for (const path of pathsOf(terms).values()) this.used(path);
+    const keys = candidateKeys(terms, (path) => this.indexes.get(pathId(path)) as PathIndex<unknown> | undefined, cap);
+    if (keys === undefined) return undefined;
+    const seqs = new Float64Array(keys.length);
+    let n = 0;
+    for (const key of keys) {
+      const seq = order.seqOf(key);
+      if (seq !== undefined) seqs[n++] = seq;
+    }
+    const sorted = seqs.subarray(0, n).sort();
+    // OR of overlapping operands (or a key under two case variants) can name a key twice.
+    let unique = 0;
+    for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) sorted[unique++] = sorted[i]!;
+    return sorted.subarray(0, unique);
+  }
+
+  /**
+   * Counts per value of a path in order of first appearance (COUNT() … GROUP BY without WHERE), or
+   * undefined when the index cannot say exactly (a twin holding an object there, or case variants
+   * of a name): the caller scans.
+   */
+  groups(path: readonly string[]): IndexGroup<R>[] | undefined {
+    if (!this.settings.enabled) return undefined;
+    const order = this.ordered();
+    const lower = path.map((s) => s.toLowerCase());
+    this.used(lower);
+    const index = this.indexes.get(pathId(lower));
+    if (index === undefined || !index.exact) return undefined;
+    const groups: { seq: number; count: number }[] = [];
+    for (const [, bucket] of index.groups()) {
+      if (typeof bucket === 'string') {
+        groups.push({ seq: order.seqOf(bucket) ?? Number.MAX_SAFE_INTEGER, count: 1 });
+        continue;
+      }
+      let first = Number.MAX_SAFE_INTEGER;
+      for (const key of bucket) {
+        const seq = order.seqOf(key);
+        if (seq !== undefined && seq < first) first = seq;
+      }
+      groups.push({ seq: first, count: bucket.size });
+    }
+    // Twins lacking the path form a group of their own, as in a scan.
+    const missing = order.size - index.size;
+    if (missing > 0) {
+      for (let slot = 0; slot < order.end; slot++) {
+        const key = order.keyAtSlot(slot);
+        if (key !== undefined && !index.hasValue(key)) {
+          groups.push({ seq: order.seqAtSlot(slot), count: missing });
+          break;
+        }
+      }
+    }
+    groups.sort((a, b) => a.seq - b.seq);
+    return groups.map((g) => {
+      const key = order.keyOf(g.seq);
+      return { first: key === undefined ? undefined : this.source.get(key), count: g.count };
+    });
+  }
+
+  /** Counts a query's use of a path and builds its index once `after` queries named it. */
+  private used(path: readonly string[]): void {
+    const id = pathId(path);
+    if (this.indexes.has(id) || this.settings.after <= 0 || this.source.reader(path) === undefined) return;
+    // A client naming ever new paths must not grow this without bound.
+    if (this.uses.size > 10_000) this.uses.clear();
+    const uses = (this.uses.get(id) ?? 0) + 1;
+    this.uses.set(id, uses);
+    if (uses >= this.settings.after && this.indexes.size < QUERY_MAX_INDEXES) this.build(path);
+  }
+
+  private build(path: readonly string[]): void {
+    const id = pathId(path);
+    const reader = this.source.reader(path);
+    if (reader === undefined || this.indexes.has(id)) return;
+    const index = new PathIndex<R>(path, reader);
+    const order = this.ordered();
+    for (let slot = 0; slot < order.end; slot++) {
+      const key = order.keyAtSlot(slot);
+      if (key !== undefined) index.set(key, this.source.get(key));
+    }
+    this.indexes.set(id, index);
+    this.uses.delete(id);
+  }
+}
