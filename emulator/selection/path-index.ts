@@ -212,9 +212,14 @@ export class PathIndex<R> {
     return this.buckets.entries();
   }
 
-  /** Whether a key has a value at the path. */
-  hasValue(key: string): boolean {
-    return this.valueOf.has(key);
+  /** The value a key was indexed under (undefined: none); a single primitive when `exact`. */
+  valueAt(key: string): unknown {
+    return this.valueOf.get(key);
+  }
+
+  /** How many distinct primitive values keys hold. */
+  get distinct(): number {
+    return this.buckets.size;
   }
 
   private sortedNumbers(): readonly number[] {

@@ -28,10 +28,14 @@ function collect(value: unknown, rest: readonly string[], from: number, out: unk
   }
   if (!isRecord(value)) return;
   const segment = rest[from]!;
-  for (const k of Object.keys(value)) {
-    if (k === segment || k.toLowerCase() === segment) collect(value[k], rest, from + 1, out);
+  // Twin objects are plain JSON objects (nothing enumerable inherited), so for-in allocates nothing.
+  for (const k in value) {
+    if (k === segment || ((k.length === segment.length || !ASCII.test(k)) && k.toLowerCase() === segment)) collect(value[k], rest, from + 1, out);
   }
 }
+
+/** A name of ASCII only keeps its length when lower-cased: only others need lower-casing to compare by another length. */
+const ASCII = /^[\x00-\x7f]*$/;
 
 function within(root: (record: DeviceRecord | ModuleRecord) => unknown, rest: readonly string[]): RecordReader<DeviceRecord | ModuleRecord> {
   return (record) => {

@@ -1,4 +1,4 @@
-import type { IndexTerm } from '../query/index.js';
+import type { IndexTerm, Primitive } from '../query/index.js';
 import type { ChangeHook } from '../store/change-hook.js';
 import { QUERY_MAX_INDEXES } from '../limits.js';
 import { candidateKeys, pathId, pathsOf } from './candidates.js';
@@ -123,35 +123,25 @@ export class TwinIndexes<R> implements ChangeHook<R> {
     this.used(lower);
     const index = this.indexes.get(pathId(lower));
     if (index === undefined || !index.exact) return undefined;
-    const groups: { seq: number; count: number }[] = [];
-    for (const [, bucket] of index.groups()) {
-      if (typeof bucket === 'string') {
-        groups.push({ seq: order.seqOf(bucket) ?? Number.MAX_SAFE_INTEGER, count: 1 });
-        continue;
-      }
-      let first = Number.MAX_SAFE_INTEGER;
-      for (const key of bucket) {
-        const seq = order.seqOf(key);
-        if (seq !== undefined && seq < first) first = seq;
-      }
-      groups.push({ seq: first, count: bucket.size });
-    }
-    // Twins lacking the path form a group of their own, as in a scan.
+    // Groups come in order of first appearance, as a scan finds them: walk the registry order
+    // until every value (and, if some twins lack the path, the missing group) has been seen —
+    // usually after a few twins, at worst once over the keys.
     const missing = order.size - index.size;
-    if (missing > 0) {
-      for (let slot = 0; slot < order.end; slot++) {
-        const key = order.keyAtSlot(slot);
-        if (key !== undefined && !index.hasValue(key)) {
-          groups.push({ seq: order.seqAtSlot(slot), count: missing });
-          break;
-        }
-      }
+    const MISSING = Symbol('missing');
+    let unseen = index.distinct + (missing > 0 ? 1 : 0);
+    const seen = new Set<unknown>();
+    const groups: IndexGroup<R>[] = [];
+    for (let slot = 0; slot < order.end && unseen > 0; slot++) {
+      const key = order.keyAtSlot(slot);
+      if (key === undefined) continue;
+      const v = index.valueAt(key);
+      const group = v === undefined ? MISSING : v;
+      if (seen.has(group)) continue;
+      seen.add(group);
+      unseen--;
+      groups.push({ first: this.source.get(key), count: v === undefined ? missing : index.countOf([v as Primitive]) });
     }
-    groups.sort((a, b) => a.seq - b.seq);
-    return groups.map((g) => {
-      const key = order.keyOf(g.seq);
-      return { first: key === undefined ? undefined : this.source.get(key), count: g.count };
-    });
+    return groups;
   }
 
   /** Counts a query's use of a path and builds its index once `after` queries named it. */
