@@ -30,12 +30,12 @@ function collect(value: unknown, rest: readonly string[], from: number, out: unk
   const segment = rest[from]!;
   // Twin objects are plain JSON objects (nothing enumerable inherited), so for-in allocates nothing.
   for (const k in value) {
-    if (k === segment || ((k.length === segment.length || !ASCII.test(k)) && k.toLowerCase() === segment)) collect(value[k], rest, from + 1, out);
+    if (k === segment || ((k.length === segment.length || UNUSUAL.test(k)) && k.toLowerCase() === segment)) collect(value[k], rest, from + 1, out);
   }
 }
 
-/** A name of ASCII only keeps its length when lower-cased: only others need lower-casing to compare by another length. */
-const ASCII = /^[\x00-\x7f]*$/;
+/** A name of printable ASCII keeps its length when lower-cased: only others need lower-casing to compare by another length. */
+const UNUSUAL = /[^\x20-\x7e]/;
 
 function within(root: (record: DeviceRecord | ModuleRecord) => unknown, rest: readonly string[]): RecordReader<DeviceRecord | ModuleRecord> {
   return (record) => {
