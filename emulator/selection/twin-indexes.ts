@@ -54,9 +54,9 @@ export class TwinIndexes<R> implements ChangeHook<R> {
   ordered(): RegistryOrder {
     if (this.order === undefined) {
       const order = new RegistryOrder();
-      for (const record of this.source.all()) order.add(this.source.keyOf(record));
       this.order = order;
-      if (this.settings.enabled) for (const path of this.settings.declared) this.build(path);
+      // One pass over the store numbers the keys and fills the declared indexes.
+      this.build(this.settings.enabled ? this.settings.declared : [], order);
     }
     return this.order;
   }
@@ -95,7 +95,7 @@ export class TwinIndexes<R> implements ChangeHook<R> {
   candidates(terms: IndexTerm | undefined, cap: number): Float64Array | undefined {
     if (terms === undefined || !this.settings.enabled) return undefined;
     const order = this.ordered();
-    for (const path of pathsOf(terms).values()) this.used(path);
+    this.build([...pathsOf(terms).values()].filter((path) => this.used(path)));
     const keys = candidateKeys(terms, (path) => this.indexes.get(pathId(path)) as PathIndex<unknown> | undefined, cap);
     if (keys === undefined) return undefined;
     const seqs = new Float64Array(keys.length);
@@ -120,7 +120,7 @@ export class TwinIndexes<R> implements ChangeHook<R> {
     if (!this.settings.enabled) return undefined;
     const order = this.ordered();
     const lower = path.map((s) => s.toLowerCase());
-    this.used(lower);
+    if (this.used(lower)) this.build([lower]);
     const index = this.indexes.get(pathId(lower));
     if (index === undefined || !index.exact) return undefined;
     // Groups come in order of first appearance, as a scan finds them: walk the registry order
@@ -144,28 +144,41 @@ export class TwinIndexes<R> implements ChangeHook<R> {
     return groups;
   }
 
-  /** Counts a query's use of a path and builds its index once `after` queries named it. */
-  private used(path: readonly string[]): void {
+  /** Counts a query's use of a path; true when it is time to build its index (`after` queries named it). */
+  private used(path: readonly string[]): boolean {
     const id = pathId(path);
-    if (this.indexes.has(id) || this.settings.after <= 0 || this.source.reader(path) === undefined) return;
+    if (this.indexes.has(id) || this.settings.after <= 0 || this.source.reader(path) === undefined) return false;
     // A client naming ever new paths must not grow this without bound.
     if (this.uses.size > 10_000) this.uses.clear();
     const uses = (this.uses.get(id) ?? 0) + 1;
     this.uses.set(id, uses);
-    if (uses >= this.settings.after && this.indexes.size < QUERY_MAX_INDEXES) this.build(path);
+    return uses >= this.settings.after;
   }
 
-  private build(path: readonly string[]): void {
-    const id = pathId(path);
-    const reader = this.source.reader(path);
-    if (reader === undefined || this.indexes.has(id)) return;
-    const index = new PathIndex<R>(path, reader);
-    const order = this.ordered();
-    for (let slot = 0; slot < order.end; slot++) {
-      const key = order.keyAtSlot(slot);
-      if (key !== undefined) index.set(key, this.source.get(key));
+  /**
+   * Builds the indexes of `paths` (those not built yet, within QUERY_MAX_INDEXES) in one pass over
+   * the store, numbering the keys too when `order` is new: at a million twins every record visited
+   * is a cache miss, so each is visited once for everything built.
+   */
+  private build(paths: readonly (readonly string[])[], order?: RegistryOrder): void {
+    const fresh: PathIndex<R>[] = [];
+    for (const path of paths) {
+      const id = pathId(path);
+      const reader = this.source.reader(path);
+      if (reader === undefined || this.indexes.has(id) || fresh.some((i) => pathId(i.path) === id)) continue;
+      if (this.indexes.size + fresh.length >= QUERY_MAX_INDEXES) break;
+      fresh.push(new PathIndex<R>(path, reader));
     }
-    this.indexes.set(id, index);
-    this.uses.delete(id);
+    if (fresh.length === 0 && order === undefined) return;
+    for (const record of this.source.all()) {
+      const key = this.source.keyOf(record);
+      order?.add(key);
+      for (const index of fresh) index.set(key, record);
+    }
+    for (const index of fresh) {
+      const id = pathId(index.path);
+      this.indexes.set(id, index);
+      this.uses.delete(id);
+    }
   }
 }
