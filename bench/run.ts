@@ -11,6 +11,7 @@ const registry: Record<string, () => Promise<{ bench: Bench }>> = {
   twins: () => import('./twins.js'),
   jobs: () => import('./jobs.js'),
   query: () => import('./query.js'),
+  configurations: () => import('./configurations.js'),
   fleet: () => import('./fleet.js'),
   dashboard: () => import('./dashboard.js'),
   c2d: () => import('./c2d.js'),
