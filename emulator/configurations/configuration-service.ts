@@ -10,6 +10,7 @@ import { isJsonObject, type JsonObject } from '../twin/json.js';
 import type { TwinService } from '../twin/twin-service.js';
 import { alreadyHolds, byPrecedence, readSettings, resolve, type Contender } from './configuration-content.js';
 import { ContenderSet } from './contender-set.js';
+import { statusRows } from './status-rows.js';
 import { readConfigurationInput, validateConfigurationId, type ConfigurationRecord } from './configuration-record.js';
 import { CONFIGURATIONS_MAX } from '../limits.js';
 
@@ -358,7 +359,11 @@ function readsStatuses(text: string): boolean {
 }
 
 function withStatuses(targeting: Targeting): (key: string, view: object) => object {
-  return (key, view) => ({ ...view, configurations: targeting.get(key)?.statuses ?? NO_STATUSES });
+  const untargeted = statusRows(NO_STATUSES);
+  return (key, view) => {
+    const set = targeting.get(key);
+    return set ? set.statusRow(view) : untargeted(view);
+  };
 }
 
 function asIs(_key: string, view: object): object {

@@ -1,5 +1,6 @@
 import type { JsonObject } from '../twin/json.js';
 import { resolve, type Contender, type Resolution } from './configuration-content.js';
+import { statusRows } from './status-rows.js';
 
 /**
  * One combination of configurations that target a twin together, in precedence order, and what
@@ -17,6 +18,7 @@ export class ContenderSet<C extends Contender = Contender> {
   private resolved: Resolution | undefined;
   private text: string | undefined;
   private statusesMemo: JsonObject | undefined;
+  private rows: ((view: object) => object) | undefined;
 
   private constructor(
     readonly contenders: readonly C[],
@@ -73,5 +75,11 @@ export class ContenderSet<C extends Contender = Contender> {
       this.statusesMemo = statuses;
     }
     return this.statusesMemo;
+  }
+
+  /** A twin's view as metric queries read it, with these statuses as its `configurations`. */
+  statusRow(view: object): object {
+    this.rows ??= statusRows(this.statuses);
+    return this.rows(view);
   }
 }
