@@ -20,6 +20,8 @@ interface Compiled extends Contender {
   /** device twins (deviceContent) or module twins (moduleContent) */
   target: 'devices' | 'devices.modules';
   condition: Query;
+  /** whether the condition may read what applying content changes (desired properties, versions, etags) */
+  readsWrites: boolean;
 }
 
 /**
@@ -214,13 +216,15 @@ export class ConfigurationService {
 
   /**
    * Every twin any configuration targets, written; returns the targeting as it stands after the
-   * writes (the twins written are evaluated again: a condition may read what was just set), so
+   * writes (the twins written are evaluated again when a condition may read what was just set), so
    * the PUT's answer counts its metrics without selecting everything a second time.
    */
   private applyAll(): Targeting {
     const targeting = this.target();
     const written = this.write(targeting);
-    const upTo = this.all().length;
+    const configurations = this.all();
+    if (!configurations.some((c) => c.readsWrites)) return targeting;
+    const upTo = configurations.length;
     for (const key of written) {
       const view = this.selection.viewOf(key);
       const set = view && this.setFor(key, view, upTo);
@@ -389,7 +393,10 @@ function compile(record: ConfigurationRecord): Compiled {
     throw error;
   }
   if (condition.source !== target) throw argumentInvalid(`The targetCondition of a ${kind} configuration must select ${target}.`);
-  return { id: record.id, priority: record.priority, createdTimeUtc: record.createdTimeUtc, settings, record, target, condition };
+  // Writing desired properties changes them, their `$metadata` and `$version`, the twin's version
+  // and etag: a condition that names none of these reads the same twin before and after.
+  const readsWrites = /desired|version|etag/i.test(condition.text);
+  return { id: record.id, priority: record.priority, createdTimeUtc: record.createdTimeUtc, settings, record, target, condition, readsWrites };
 }
 
 function configurationEtag(record: ConfigurationRecord): string {
