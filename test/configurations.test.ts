@@ -1,8 +1,9 @@
+import device from 'azure-iot-device';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../emulator/hub.js';
 import { waitUntil } from './support/wait.js';
 import { startTestHub } from './support/hub-factory.js';
-import { openDevice, registryFor, rest, type TwinJson } from './support/sdk.js';
+import { openDevice, registryFor, rest, transports, type TwinJson } from './support/sdk.js';
 
 let hub: Hub;
 let registry: ReturnType<typeof registryFor>;
@@ -141,6 +142,32 @@ describe('configurations (automatic device management)', () => {
     expect(((await registry.getModuleTwin('cfg-mod', 'sensor')).responseBody as TwinJson).properties.desired.rate).toBe(9);
     expect(((await registry.getModuleTwin('cfg-mod', 'other')).responseBody as TwinJson).properties.desired).not.toHaveProperty('rate');
     expect(await desiredOf('cfg-mod')).not.toHaveProperty('rate');
+  });
+
+  it('delivers a moduleContent configuration to a connected ModuleClient as a desired notification', async () => {
+    await registry.create({ deviceId: 'cfg-mod-live' });
+    await registry.addModule({ deviceId: 'cfg-mod-live', moduleId: 'sensor' } as never);
+    const client = device.ModuleClient.fromConnectionString(hub.moduleConnectionString('cfg-mod-live', 'sensor'), transports.Mqtt);
+    await client.open();
+    try {
+      const twin = await client.getTwin();
+      const patches: Json[] = [];
+      twin.on('properties.desired', (patch: Json) => patches.push(patch));
+      await waitUntil(() => patches.length >= 1, 5000, 'initial desired callback');
+      const created = (
+        await registry.addConfiguration({
+          id: 'live-module-config',
+          content: { moduleContent: { 'properties.desired.sampling': { everySeconds: 7 } } },
+          targetCondition: "FROM devices.modules WHERE deviceId = 'cfg-mod-live' AND moduleId = 'sensor'",
+        } as never)
+      ).responseBody as Json;
+      expect(created.systemMetrics.results).toEqual({ targetedCount: 1, appliedCount: 1 });
+      await waitUntil(() => patches.some((p) => p.sampling?.everySeconds === 7), 5000, 'the configuration notification');
+      expect(await desiredOf('cfg-mod-live')).not.toHaveProperty('sampling');
+    } finally {
+      await client.close();
+      await registry.removeConfiguration('live-module-config');
+    }
   });
 
   it("applies an edge deployment's modulesContent to $edgeAgent and $edgeHub with applyConfigurationContentOnDevice", async () => {
