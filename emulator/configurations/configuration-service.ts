@@ -12,7 +12,7 @@ import { alreadyHolds, byPrecedence, readSettings, resolve, type Contender } fro
 import { ContenderSet } from './contender-set.js';
 import { statusRows } from './status-rows.js';
 import { readConfigurationInput, validateConfigurationId, type ConfigurationRecord } from './configuration-record.js';
-import { CONFIGURATIONS_MAX } from '../limits.js';
+import { CONFIGURATION_CONTENDER_SETS_CACHED, CONFIGURATIONS_MAX } from '../limits.js';
 
 /** A configuration compiled for evaluation: its condition and its settings, kept until it changes. */
 interface Compiled extends Contender {
@@ -175,6 +175,14 @@ export class ConfigurationService {
     return this.noneTargets!;
   }
 
+  /**
+   * Called before each evaluation (never during one: its sets are compared by identity): a trie
+   * grown past its bound starts again, so the memory it keeps stays bounded.
+   */
+  private boundCache(): void {
+    if (this.noneTargets && this.noneTargets.trieSize > CONFIGURATION_CONTENDER_SETS_CACHED) this.noneTargets = ContenderSet.empty();
+  }
+
   private markDirty(key: string): void {
     if (this.applying || this.store.size === 0) return;
     this.dirty.add(key);
@@ -194,6 +202,7 @@ export class ConfigurationService {
    */
   private target(): Targeting {
     const configurations = this.all();
+    this.boundCache();
     const byKey: Targeting = new Map();
     const none = this.emptySet();
     configurations.forEach((c, index) => {
@@ -238,6 +247,7 @@ export class ConfigurationService {
   private apply(keys: readonly string[]): void {
     const upTo = this.all().length;
     if (upTo === 0 || keys.length === 0) return;
+    this.boundCache();
     const targeting: Targeting = new Map();
     for (const key of keys) {
       const view = this.selection.viewOf(key);

@@ -23,13 +23,20 @@ export class ContenderSet<C extends Contender = Contender> {
   private constructor(
     readonly contenders: readonly C[],
     indexes: readonly number[],
+    private readonly trie: { size: number },
   ) {
     this.indexes = new Set(indexes);
+    trie.size++;
   }
 
-  /** The empty set: no configuration targets the twin. */
+  /** The empty set: no configuration targets the twin (the root of a new trie). */
   static empty<C extends Contender>(): ContenderSet<C> {
-    return new ContenderSet<C>([], []);
+    return new ContenderSet<C>([], [], { size: 0 });
+  }
+
+  /** How many sets the trie this set belongs to holds. */
+  get trieSize(): number {
+    return this.trie.size;
   }
 
   get isEmpty(): boolean {
@@ -40,7 +47,7 @@ export class ContenderSet<C extends Contender = Contender> {
   with(index: number, contender: C): ContenderSet<C> {
     let set = this.next.get(index);
     if (!set) {
-      set = new ContenderSet([...this.contenders, contender], [...this.indexes, index]);
+      set = new ContenderSet([...this.contenders, contender], [...this.indexes, index], this.trie);
       this.next.set(index, set);
     }
     return set;

@@ -21,6 +21,9 @@ describe('ContenderSet', () => {
     expect(none.with(1, low)).not.toBe(both);
     expect(none.isEmpty).toBe(true);
     expect(both.has(0) && both.has(1) && !both.has(2)).toBe(true);
+    // the empty set, {high}, {high, low}, {low}: what the service bounds
+    expect(none.trieSize).toBe(4);
+    expect(ContenderSet.empty().trieSize).toBe(1);
   });
 
   it('resolves once per set: the higher precedence claims its path, the other is targeted there', () => {
