@@ -2,7 +2,7 @@ import rhea, { type Message } from 'rhea';
 
 export interface DeviceMessage {
   deviceId: string;
-  /** set for a module's message: the event then names the module as well */
+  /** set for a module's message: the hub's `iothub-connection-module-id` */
   moduleId?: string;
   generationId: string;
   payload: Buffer;
@@ -13,7 +13,7 @@ export interface DeviceMessage {
 
 /** IoT Hub's value for SAS-authenticated devices (docs/protocol.md §10.8). */
 const AUTH_METHOD = JSON.stringify({ scope: 'device', type: 'sas', issuer: 'iothub', acceptingIpFilterRule: null });
-/** The same for a module identity's messages (docs/protocol.md §12.1). */
+/** The same for a module's own SAS credential (docs/protocol.md §12.3). */
 const MODULE_AUTH_METHOD = JSON.stringify({ scope: 'module', type: 'sas', issuer: 'iothub', acceptingIpFilterRule: null });
 
 // A data section holding nothing: what rhea appends after sections that carry no body.

@@ -2,9 +2,9 @@ import type { Logger } from 'pino';
 import { openEventLog, partitionOf, type EventLog } from '../../event-hubs/index.js';
 import type { HubEvents } from '../../events.js';
 import type { ClaimResult } from '../../identity/amqp-claims.js';
-import { moduleKey } from '../../identity/module-record.js';
 import type { RegistryService } from '../../identity/registry-service.js';
 import type { LinkRoutes } from '../link-routes.js';
+import { moduleKey } from '../../identity/module-record.js';
 import { encodeEvent } from './encode-event.js';
 import { registerManagementRoute } from './management-route.js';
 import { registerPartitionRoute } from './partition-route.js';
@@ -58,7 +58,7 @@ export function startEventHubs(
     enqueuedTime: string;
   }): void => {
     const enqueuedMs = Date.parse(enqueuedTime) || Date.now();
-    // A module's message carries its own identity's generation id; it stays on its device's partition.
+    // A module's events carry its module id and its own generation id (docs/protocol.md §12.3); they share its device's partition.
     const identity = moduleId === undefined ? deps.registry.find(deviceId) : deps.registry.findIdentity(moduleKey(deviceId, moduleId));
     const generationId = identity?.generationId ?? '';
     const partition = partitionOf(deviceId, log.partitionCount);
