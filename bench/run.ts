@@ -12,6 +12,7 @@ const registry: Record<string, () => Promise<{ bench: Bench }>> = {
   jobs: () => import('./jobs.js'),
   query: () => import('./query.js'),
   'query-index': () => import('./query-index.js'), // issue 15's query figures over 1,000,000 twins, in process; BENCH_QUERY_INDEX_DEVICES
+  configurations: () => import('./configurations.js'),
   fleet: () => import('./fleet.js'),
   dashboard: () => import('./dashboard.js'),
   c2d: () => import('./c2d.js'),

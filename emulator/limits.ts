@@ -36,6 +36,12 @@ export const CONFIGURATION_ID_MAX_CHARS = 128;
 /** EMULATOR CHOICE: labels and custom metric queries per configuration (the docs give no number). */
 export const CONFIGURATION_LABELS_MAX = 100;
 export const CONFIGURATION_METRIC_QUERIES_MAX = 100;
+/**
+ * Combinations of configurations targeting a twin together whose resolution is kept between
+ * evaluations; past it the cache starts again (many overlapping conditions could otherwise make
+ * one per twin and keep them until a configuration changes).
+ */
+export const CONFIGURATION_CONTENDER_SETS_CACHED = 10_000;
 
 // ---- Query (docs/protocol.md §3.5, §4) -------------------------------------------------------------------
 
