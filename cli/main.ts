@@ -254,6 +254,12 @@ hubOptions(
       .default(defaultOptions.maxPendingConnections)
       .argParser(positive),
   )
+  .addOption(
+    new Option('--device-cache <records>', 'device records kept parsed in memory; the others are read from the data directory when used (connected devices always stay)')
+      .env(env('DEVICE_CACHE'))
+      .default(defaultOptions.deviceCacheSize)
+      .argParser(positive),
+  )
   .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent').env(env('LOG_LEVEL')).default('info'))
   .addOption(new Option('--log-format <format>', 'pretty (default on a terminal) or json').env(env('LOG_FORMAT')).choices(['pretty', 'json']))
   .action(async (opts, command: Command) => {
@@ -283,6 +289,7 @@ hubOptions(
       tier: opts.tier,
       units: opts.units,
       throttleBacklogMs: opts.throttleBacklog,
+      deviceCacheSize: opts.deviceCache,
       logLevel: opts.logLevel,
       logFormat: opts.logFormat,
     };

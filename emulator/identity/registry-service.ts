@@ -173,12 +173,11 @@ export class RegistryService {
 
   /** Every registered id, in registry order. */
   deviceIds(): string[] {
-    return Array.from(this.store.all(), (record) => record.deviceId);
+    return this.store.ids();
   }
 
   statistics(): { totalDeviceCount: number; enabledDeviceCount: number; disabledDeviceCount: number } {
-    let enabled = 0;
-    for (const record of this.store.all()) if (record.status === 'enabled') enabled++;
+    const enabled = this.store.enabledCount();
     return { totalDeviceCount: this.store.size, enabledDeviceCount: enabled, disabledDeviceCount: this.store.size - enabled };
   }
 

@@ -1,4 +1,5 @@
 import type { DeviceRecord } from '../identity/device-record.js';
+import { DEVICE_CACHE_DEFAULT_RECORDS, DEVICE_SCAN_CHUNK_ROWS } from '../limits.js';
 import type { Db } from './database.js';
 
 /** What is owned by a device and goes with it (its modules): rows deleted in the same transaction. */
@@ -9,79 +10,203 @@ export interface DeviceDependents {
 }
 
 /**
- * Devices and their twins. All records live in memory (reads and queries never touch SQLite or
- * parse JSON); every change is written through before the caller answers, so a kill loses nothing.
+ * Told of every change the store commits (after it is on disk): a saved record, or `undefined`
+ * for a deleted device; `onClear` when every device went at once. Indexes over the device set
+ * (emulator/selection/) keep themselves current through it.
+ */
+export interface DeviceStoreObserver {
+  onChange(deviceId: string, record: DeviceRecord | undefined): void;
+  onClear?(): void;
+}
+
+/** A cached record and its live fields as they were when last read from or written to SQLite. */
+interface Cached {
+  record: DeviceRecord;
+  persisted: string;
+}
+
+/**
+ * Devices and their twins. SQLite (the `devices` table) is the source of truth; parsed records
+ * are kept in a bounded cache (least recently used first out, connected devices never), so a hub
+ * of 1,000,000 devices neither loads them at start nor holds them all (docs/scaling.md §3.1).
+ * Every change is written through before the caller answers, so a kill loses nothing.
+ *
+ * The few fields the hub changes in memory without a write (connection state and times, the
+ * model id, the C2D message count: hot, and reset or recomputed at start) are written back when
+ * a record that carries such a change leaves the cache. The registry order is insertion order:
+ * SQLite's rowid, kept by updates.
  */
 export class DeviceStore {
-  private readonly records = new Map<string, DeviceRecord>();
-  private readonly upsertStatement;
+  private readonly cache = new Map<string, Cached>();
+  private count: number;
+  /** moves with every write, so a scan notices that rows it read ahead may be stale */
+  private writes = 0;
+  private readonly observers: DeviceStoreObserver[] = [];
+  private readonly selectStatement;
+  private readonly existsStatement;
+  private readonly updateStatement;
+  private readonly insertStatement;
   private readonly deleteStatement;
   private readonly clearStatement;
+  private readonly chunkStatement;
+  private readonly rowidStatement;
+  private readonly idsStatement;
+  private readonly enabledStatement;
   // Built once: better-sqlite3 makes a new wrapper for every transaction() call.
   private readonly commitAll;
 
   constructor(
     private readonly db: Db,
     private readonly dependents?: DeviceDependents,
+    private readonly capacity: number = DEVICE_CACHE_DEFAULT_RECORDS,
   ) {
-    this.upsertStatement = db.prepare('INSERT INTO devices (device_id, record) VALUES (?, ?) ON CONFLICT(device_id) DO UPDATE SET record = excluded.record');
+    this.selectStatement = db.prepare('SELECT record FROM devices WHERE device_id = ?').pluck();
+    this.existsStatement = db.prepare('SELECT 1 FROM devices WHERE device_id = ?').pluck();
+    this.updateStatement = db.prepare('UPDATE devices SET record = ? WHERE device_id = ?');
+    this.insertStatement = db.prepare('INSERT INTO devices (device_id, record) VALUES (?, ?)');
     this.deleteStatement = db.prepare('DELETE FROM devices WHERE device_id = ?');
     this.clearStatement = db.prepare('DELETE FROM devices');
-    this.commitAll = db.transaction((records: readonly DeviceRecord[], deviceIds: readonly string[]) => {
-      for (const record of records) this.upsertStatement.run(record.deviceId, JSON.stringify(record));
+    this.chunkStatement = db.prepare('SELECT rowid, device_id, record FROM devices WHERE rowid > ? ORDER BY rowid LIMIT ?').raw();
+    this.rowidStatement = db.prepare('SELECT rowid FROM devices WHERE device_id = ?').pluck();
+    this.idsStatement = db.prepare('SELECT device_id FROM devices ORDER BY rowid').pluck();
+    this.enabledStatement = db.prepare("SELECT count(*) FROM devices WHERE status = 'enabled'").pluck();
+    // Returns how many of the saved records are new (the store's size moves by that less the deletes).
+    this.commitAll = db.transaction((texts: readonly string[], records: readonly DeviceRecord[], deviceIds: readonly string[]): number => {
+      let added = 0;
+      for (let i = 0; i < records.length; i++) {
+        const id = records[i]!.deviceId;
+        if (this.updateStatement.run(texts[i], id).changes === 0) {
+          this.insertStatement.run(id, texts[i]);
+          added++;
+        }
+      }
+      let removed = 0;
       for (const id of deviceIds) {
-        this.deleteStatement.run(id);
+        removed += this.deleteStatement.run(id).changes;
         this.dependents?.deleteRowsOf(id);
       }
+      return added - removed;
     });
-    for (const row of db.prepare('SELECT record FROM devices').iterate() as Iterable<{ record: string }>) {
-      const record = JSON.parse(row.record) as DeviceRecord;
-      // Nothing is connected to a hub that just started.
-      record.connectionState = 'Disconnected';
-      this.records.set(record.deviceId, record);
-    }
+    // The one thing read at start: counting uses the smallest index, not the records.
+    this.count = db.prepare('SELECT count(*) FROM devices').pluck().get() as number;
+  }
+
+  /** Hears of every committed change (see DeviceStoreObserver). */
+  observe(observer: DeviceStoreObserver): void {
+    this.observers.push(observer);
   }
 
   get(deviceId: string): DeviceRecord | undefined {
-    return this.records.get(deviceId);
+    const cached = this.cache.get(deviceId);
+    if (cached) {
+      // Most recently used goes last (a Map keeps insertion order).
+      this.cache.delete(deviceId);
+      this.cache.set(deviceId, cached);
+      return cached.record;
+    }
+    if (!this.db.open) return undefined;
+    const text = this.selectStatement.get(deviceId) as string | undefined;
+    if (text === undefined) return undefined;
+    const record = parseRecord(text);
+    this.remember(record, true);
+    return record;
   }
 
   has(deviceId: string): boolean {
-    return this.records.has(deviceId);
+    if (this.cache.has(deviceId)) return true;
+    return this.db.open && this.existsStatement.get(deviceId) !== undefined;
   }
 
   get size(): number {
-    return this.records.size;
+    return this.count;
   }
 
-  all(): IterableIterator<DeviceRecord> {
-    return this.records.values();
+  /** How many devices are enabled (status is an indexed column of the table, migration 9). */
+  enabledCount(): number {
+    return this.enabledStatement.get() as number;
+  }
+
+  /** Every device id, in registry order, without reading a record. */
+  ids(): string[] {
+    return this.idsStatement.all() as string[];
+  }
+
+  /**
+   * Every record in registry order, or those after `afterDeviceId` (a page resuming), read from
+   * SQLite a chunk at a time. Cached records are returned as they are; the others are parsed and
+   * kept only while the cache has room, so a scan over more devices than the cache holds does
+   * not push the devices in use out of it.
+   */
+  *all(afterDeviceId?: string): IterableIterator<DeviceRecord> {
+    let after = 0;
+    if (afterDeviceId !== undefined) {
+      const rowid = this.rowidStatement.get(afterDeviceId) as number | undefined;
+      if (rowid === undefined) return;
+      after = rowid;
+    }
+    // Smaller chunks while the caller writes between records (each write makes the rest of a chunk suspect).
+    let chunk = DEVICE_SCAN_CHUNK_ROWS;
+    for (;;) {
+      if (!this.db.open) return;
+      const writesAtRead = this.writes;
+      const rows = this.chunkStatement.all(after, chunk) as [number, string, string][];
+      for (const [rowid, deviceId, text] of rows) {
+        // Something was written since the chunk was read (by the caller, between two records):
+        // read on from here rather than yield a row that may be stale or deleted.
+        if (this.writes !== writesAtRead) break;
+        after = rowid;
+        const cached = this.cache.get(deviceId);
+        if (cached) {
+          yield cached.record;
+          continue;
+        }
+        const record = parseRecord(text);
+        if (this.cache.size < this.capacity) this.remember(record, false);
+        yield record;
+      }
+      if (this.writes === writesAtRead) {
+        if (rows.length < chunk) return;
+        chunk = Math.min(DEVICE_SCAN_CHUNK_ROWS, chunk * 2);
+      } else chunk = Math.max(8, chunk >> 2);
+    }
   }
 
   save(record: DeviceRecord): void {
     // Connections closing while the hub stops still report in; the store is already closed then.
     if (!this.db.open) return;
-    this.upsertStatement.run(record.deviceId, JSON.stringify(record));
-    this.records.set(record.deviceId, record);
+    this.commit([record]);
   }
 
   /**
    * Saves `records` and deletes `deviceIds` in one transaction (bulk registry calls, twin-job
-   * batches): on disk and in memory, either all of it happened or none. Inside a caller's
-   * transaction it is a savepoint of that one.
+   * batches): on disk and in the cache, either all of it happened or none. Inside a caller's
+   * transaction it is a savepoint of that one. A saved record replaces the cached one; a record
+   * not cached (a device just created) is written around the cache: registering 1,000,000
+   * devices fills the disk, not the memory.
    */
   commit(records: readonly DeviceRecord[], deviceIds: readonly string[] = []): void {
     if (records.length === 0 && deviceIds.length === 0) return;
-    this.commitAll(records, deviceIds);
-    for (const record of records) this.records.set(record.deviceId, record);
+    const texts = records.map((record) => JSON.stringify(record));
+    this.count += this.commitAll(texts, records, deviceIds);
+    this.writes++;
+    for (const record of records) {
+      const cached = this.cache.get(record.deviceId);
+      if (cached) {
+        cached.record = record;
+        cached.persisted = liveFields(record);
+      }
+    }
     for (const id of deviceIds) {
-      this.records.delete(id);
+      this.cache.delete(id);
       this.dependents?.forgetDevice(id);
     }
+    if (this.observers.length === 0) return;
+    for (const record of records) for (const observer of this.observers) observer.onChange(record.deviceId, record);
+    for (const id of deviceIds) for (const observer of this.observers) observer.onChange(id, undefined);
   }
 
   delete(deviceId: string): boolean {
-    const had = this.records.has(deviceId);
+    const had = this.has(deviceId);
     this.commit([], [deviceId]);
     return had;
   }
@@ -89,6 +214,51 @@ export class DeviceStore {
   clear(): void {
     this.clearStatement.run();
     this.dependents?.clear();
-    this.records.clear();
+    this.cache.clear();
+    this.count = 0;
+    this.writes++;
+    for (const observer of this.observers) observer.onClear?.();
   }
+
+  /** Caches a record read from SQLite; `evict` makes room by dropping the least recently used. */
+  private remember(record: DeviceRecord, evict: boolean): void {
+    this.cache.set(record.deviceId, { record, persisted: liveFields(record) });
+    if (evict && this.cache.size > this.capacity) this.evictOne();
+  }
+
+  /**
+   * Drops the least recently used record that is not connected (a connection reads its record
+   * on every publish and changes it in memory). When every cached device is connected the
+   * cache grows past its capacity instead.
+   */
+  private evictOne(): void {
+    let looked = 0;
+    for (const [deviceId, cached] of this.cache) {
+      if (looked++ >= 64) return;
+      const record = cached.record;
+      this.cache.delete(deviceId);
+      if (record.connectionState === 'Connected') {
+        this.cache.set(deviceId, cached);
+        continue;
+      }
+      // Live fields changed in memory only would be lost with the object: write them back.
+      if (liveFields(record) !== cached.persisted && this.db.open) {
+        this.updateStatement.run(JSON.stringify(record), deviceId);
+        this.writes++;
+      }
+      return;
+    }
+  }
+}
+
+/** A stored record as the hub holds it; nothing is connected to a record just read from disk. */
+function parseRecord(text: string): DeviceRecord {
+  const record = JSON.parse(text) as DeviceRecord;
+  record.connectionState = 'Disconnected';
+  return record;
+}
+
+/** The fields the hub changes without writing the record (see DeviceStore). */
+function liveFields(record: DeviceRecord): string {
+  return `${record.connectionState}|${record.connectionStateUpdatedTime}|${record.lastActivityTime}|${record.modelId}|${record.cloudToDeviceMessageCount}`;
 }

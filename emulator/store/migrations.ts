@@ -66,4 +66,10 @@ export const migrations: readonly string[] = [
     record           TEXT NOT NULL
   );
   `,
+  // The device store reads records on demand (docs/scaling.md §3.1): registry statistics count
+  // enabled devices through this index instead of reading every record.
+  `
+  ALTER TABLE devices ADD COLUMN status TEXT GENERATED ALWAYS AS (json_extract(record, '$.status')) VIRTUAL;
+  CREATE INDEX devices_status ON devices(status);
+  `,
 ];
