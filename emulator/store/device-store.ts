@@ -42,6 +42,9 @@ export class DeviceStore {
   /** moves with every write, so a scan notices that rows it read ahead may be stale */
   private writes = 0;
   private readonly observers: DeviceStoreObserver[] = [];
+  /** ids found missing, valid while nothing was written since (a create asks twice: find, then has) */
+  private absent = new Set<string>();
+  private absentAt = -1;
   private readonly selectStatement;
   private readonly existsStatement;
   private readonly updateStatement;
@@ -52,6 +55,7 @@ export class DeviceStore {
   private readonly rowidStatement;
   private readonly idsStatement;
   private readonly enabledStatement;
+  private readonly prefetchStatement;
   // Built once: better-sqlite3 makes a new wrapper for every transaction() call.
   private readonly commitAll;
 
@@ -63,22 +67,22 @@ export class DeviceStore {
     this.selectStatement = db.prepare('SELECT record FROM devices WHERE device_id = ?').pluck();
     this.existsStatement = db.prepare('SELECT 1 FROM devices WHERE device_id = ?').pluck();
     this.updateStatement = db.prepare('UPDATE devices SET record = ? WHERE device_id = ?');
-    this.insertStatement = db.prepare('INSERT INTO devices (device_id, record) VALUES (?, ?)');
+    this.insertStatement = db.prepare('INSERT INTO devices (device_id, record) VALUES (?, ?) ON CONFLICT(device_id) DO NOTHING');
     this.deleteStatement = db.prepare('DELETE FROM devices WHERE device_id = ?');
     this.clearStatement = db.prepare('DELETE FROM devices');
     this.chunkStatement = db.prepare('SELECT rowid, device_id, record FROM devices WHERE rowid > ? ORDER BY rowid LIMIT ?').raw();
     this.rowidStatement = db.prepare('SELECT rowid FROM devices WHERE device_id = ?').pluck();
     this.idsStatement = db.prepare('SELECT device_id FROM devices ORDER BY rowid').pluck();
+    this.prefetchStatement = db.prepare('SELECT device_id, record FROM devices WHERE device_id IN (SELECT value FROM json_each(?))').raw();
     this.enabledStatement = db.prepare("SELECT count(*) FROM devices WHERE status = 'enabled'").pluck();
     // Returns how many of the saved records are new (the store's size moves by that less the deletes).
     this.commitAll = db.transaction((texts: readonly string[], records: readonly DeviceRecord[], deviceIds: readonly string[]): number => {
       let added = 0;
       for (let i = 0; i < records.length; i++) {
         const id = records[i]!.deviceId;
-        if (this.updateStatement.run(texts[i], id).changes === 0) {
-          this.insertStatement.run(id, texts[i]);
-          added++;
-        }
+        // An insert first: bulk registration, the largest writer, creates.
+        if (this.insertStatement.run(id, texts[i]).changes === 1) added++;
+        else this.updateStatement.run(texts[i], id);
       }
       let removed = 0;
       for (const id of deviceIds) {
@@ -105,8 +109,12 @@ export class DeviceStore {
       return cached.record;
     }
     if (!this.db.open) return undefined;
+    if (this.isKnownAbsent(deviceId)) return undefined;
     const text = this.selectStatement.get(deviceId) as string | undefined;
-    if (text === undefined) return undefined;
+    if (text === undefined) {
+      this.rememberAbsent([deviceId]);
+      return undefined;
+    }
     const record = parseRecord(text);
     this.remember(record, true);
     return record;
@@ -114,11 +122,28 @@ export class DeviceStore {
 
   has(deviceId: string): boolean {
     if (this.cache.has(deviceId)) return true;
+    if (this.isKnownAbsent(deviceId)) return false;
     return this.db.open && this.existsStatement.get(deviceId) !== undefined;
   }
 
   get size(): number {
     return this.count;
+  }
+
+  /**
+   * Reads the records of `deviceIds` in one statement (a bulk registry call is about to look at
+   * each): those that exist are cached, the others remembered as absent until the next write.
+   */
+  prefetch(deviceIds: readonly string[]): void {
+    if (!this.db.open || deviceIds.length === 0) return;
+    const missing = deviceIds.filter((id) => !this.cache.has(id));
+    if (missing.length === 0) return;
+    const found = new Set<string>();
+    for (const [deviceId, text] of this.prefetchStatement.all(JSON.stringify(missing)) as [string, string][]) {
+      found.add(deviceId);
+      this.remember(parseRecord(text), true);
+    }
+    this.rememberAbsent(missing.filter((id) => !found.has(id)));
   }
 
   /** How many devices are enabled (status is an indexed column of the table, migration 9). */
@@ -218,6 +243,18 @@ export class DeviceStore {
     this.count = 0;
     this.writes++;
     for (const observer of this.observers) observer.onClear?.();
+  }
+
+  private isKnownAbsent(deviceId: string): boolean {
+    return this.absentAt === this.writes && this.absent.has(deviceId);
+  }
+
+  private rememberAbsent(deviceIds: readonly string[]): void {
+    if (this.absentAt !== this.writes) {
+      this.absent.clear();
+      this.absentAt = this.writes;
+    }
+    for (const id of deviceIds) this.absent.add(id);
   }
 
   /** Caches a record read from SQLite; `evict` makes room by dropping the least recently used. */
