@@ -19,10 +19,11 @@ export interface DeviceStoreObserver {
   onClear?(): void;
 }
 
-/** A cached record and its live fields as they were when last read from or written to SQLite. */
+/** A cached record, with its live fields and status as they were when last read from or written to SQLite. */
 interface Cached {
   record: DeviceRecord;
   persisted: string;
+  status: string;
 }
 
 /**
@@ -49,10 +50,12 @@ export class DeviceStore {
   private readonly existsStatement;
   private readonly updateStatement;
   private readonly insertStatement;
+  private readonly updateWithStatusStatement;
   private readonly deleteStatement;
   private readonly clearStatement;
   private readonly chunkStatement;
   private readonly rowidStatement;
+  private readonly byRowidStatement;
   private readonly idsStatement;
   private readonly enabledStatement;
   private readonly prefetchStatement;
@@ -67,10 +70,13 @@ export class DeviceStore {
     this.selectStatement = db.prepare('SELECT record FROM devices WHERE device_id = ?').pluck();
     this.existsStatement = db.prepare('SELECT 1 FROM devices WHERE device_id = ?').pluck();
     this.updateStatement = db.prepare('UPDATE devices SET record = ? WHERE device_id = ?');
-    this.insertStatement = db.prepare('INSERT INTO devices (device_id, record) VALUES (?, ?) ON CONFLICT(device_id) DO NOTHING');
+    this.updateWithStatusStatement = db.prepare('UPDATE devices SET record = ?, status = ? WHERE device_id = ?');
+    this.insertStatement = db.prepare('INSERT INTO devices (device_id, record, status) VALUES (?, ?, ?) ON CONFLICT(device_id) DO NOTHING');
     this.deleteStatement = db.prepare('DELETE FROM devices WHERE device_id = ?');
     this.clearStatement = db.prepare('DELETE FROM devices');
-    this.chunkStatement = db.prepare('SELECT rowid, device_id, record FROM devices WHERE rowid > ? ORDER BY rowid LIMIT ?').raw();
+    // Ids only: reading every record's text cost a scan over cached records 6× the scan itself.
+    this.chunkStatement = db.prepare('SELECT rowid, device_id FROM devices WHERE rowid > ? ORDER BY rowid LIMIT ?').raw();
+    this.byRowidStatement = db.prepare('SELECT record FROM devices WHERE rowid = ?').pluck();
     this.rowidStatement = db.prepare('SELECT rowid FROM devices WHERE device_id = ?').pluck();
     this.idsStatement = db.prepare('SELECT device_id FROM devices ORDER BY rowid').pluck();
     this.prefetchStatement = db.prepare('SELECT device_id, record FROM devices WHERE device_id IN (SELECT value FROM json_each(?))').raw();
@@ -79,10 +85,19 @@ export class DeviceStore {
     this.commitAll = db.transaction((texts: readonly string[], records: readonly DeviceRecord[], deviceIds: readonly string[]): number => {
       let added = 0;
       for (let i = 0; i < records.length; i++) {
-        const id = records[i]!.deviceId;
-        // An insert first: bulk registration, the largest writer, creates.
-        if (this.insertStatement.run(id, texts[i]).changes === 1) added++;
-        else this.updateStatement.run(texts[i], id);
+        const record = records[i]!;
+        const id = record.deviceId;
+        const cached = this.cache.get(id);
+        // A cached record exists (an update: the status column and its index only when the
+        // status moved); others are most likely new (bulk registration, the largest writer).
+        if (cached) {
+          const changes =
+            cached.status === record.status
+              ? this.updateStatement.run(texts[i], id).changes
+              : this.updateWithStatusStatement.run(texts[i], record.status, id).changes;
+          if (changes === 0 && this.insertStatement.run(id, texts[i], record.status).changes === 1) added++;
+        } else if (this.insertStatement.run(id, texts[i], record.status).changes === 1) added++;
+        else this.updateWithStatusStatement.run(texts[i], record.status, id);
       }
       let removed = 0;
       for (const id of deviceIds) {
@@ -174,8 +189,8 @@ export class DeviceStore {
     for (;;) {
       if (!this.db.open) return;
       const writesAtRead = this.writes;
-      const rows = this.chunkStatement.all(after, chunk) as [number, string, string][];
-      for (const [rowid, deviceId, text] of rows) {
+      const rows = this.chunkStatement.all(after, chunk) as [number, string][];
+      for (const [rowid, deviceId] of rows) {
         // Something was written since the chunk was read (by the caller, between two records):
         // read on from here rather than yield a row that may be stale or deleted.
         if (this.writes !== writesAtRead) break;
@@ -185,6 +200,8 @@ export class DeviceStore {
           yield cached.record;
           continue;
         }
+        const text = this.byRowidStatement.get(rowid) as string | undefined;
+        if (text === undefined) continue;
         const record = parseRecord(text);
         if (this.cache.size < this.capacity) this.remember(record, false);
         yield record;
@@ -219,6 +236,7 @@ export class DeviceStore {
       if (cached) {
         cached.record = record;
         cached.persisted = liveFields(record);
+        cached.status = record.status;
       }
     }
     for (const id of deviceIds) {
@@ -259,7 +277,7 @@ export class DeviceStore {
 
   /** Caches a record read from SQLite; `evict` makes room by dropping the least recently used. */
   private remember(record: DeviceRecord, evict: boolean): void {
-    this.cache.set(record.deviceId, { record, persisted: liveFields(record) });
+    this.cache.set(record.deviceId, { record, persisted: liveFields(record), status: record.status });
     if (evict && this.cache.size > this.capacity) this.evictOne();
   }
 
@@ -280,7 +298,7 @@ export class DeviceStore {
       }
       // Live fields changed in memory only would be lost with the object: write them back.
       if (liveFields(record) !== cached.persisted && this.db.open) {
-        this.updateStatement.run(JSON.stringify(record), deviceId);
+        this.updateWithStatusStatement.run(JSON.stringify(record), record.status, deviceId);
         this.writes++;
       }
       return;
