@@ -162,6 +162,11 @@ export class RegistryService {
     this.store.prefetch(deviceIds);
   }
 
+  /** Every device in registry order, read as it is iterated (a registry of 1,000,000 is never held at once). */
+  records(): Iterable<DeviceRecord> {
+    return this.store.all();
+  }
+
   list(top: number): DeviceRecord[] {
     const result: DeviceRecord[] = [];
     for (const record of this.store.all()) {
