@@ -1,5 +1,5 @@
 import type { DeviceRecord } from '../identity/device-record.js';
-import { DEVICE_CACHE_DEFAULT_RECORDS, DEVICE_SCAN_CHUNK_ROWS } from '../limits.js';
+import { DEVICE_CACHE_DEFAULT_RECORDS, DEVICE_ORDER_LOAD_CHUNK_ROWS, DEVICE_SCAN_CHUNK_ROWS } from '../limits.js';
 import type { Db } from './database.js';
 
 /** What is owned by a device and goes with it (its modules): rows deleted in the same transaction. */
@@ -19,6 +19,13 @@ export interface DeviceStoreObserver {
   onClear?(): void;
 }
 
+export interface DeviceStoreOptions {
+  /** parsed records kept in memory (connected devices stay beyond it) */
+  cacheSize?: number;
+  /** rows of the registry order read per event-loop turn while it loads in the background */
+  loadChunkRows?: number;
+}
+
 /** A cached record, with its live fields and status as they were when last read from or written to SQLite. */
 interface Cached {
   record: DeviceRecord;
@@ -34,11 +41,25 @@ interface Cached {
  *
  * The few fields the hub changes in memory without a write (connection state and times, the
  * model id, the C2D message count: hot, and reset or recomputed at start) are written back when
- * a record that carries such a change leaves the cache. The registry order is insertion order:
- * SQLite's rowid, kept by updates.
+ * a record that carries such a change leaves the cache.
+ *
+ * The registry order is insertion order: SQLite's rowid, kept by updates. It is held in memory
+ * (id → rowid, ~70 bytes a device) so scans and "does it exist" never ask SQLite, and loaded in
+ * the background after the store opens, a chunk per event-loop turn: until it is complete every
+ * call is answered from SQLite instead (the same answers, more slowly), so the hub is ready at once.
  */
 export class DeviceStore {
   private readonly cache = new Map<string, Cached>();
+  /** id → rowid in registry order; complete once `loaded` */
+  private readonly order = new Map<string, number>();
+  private loaded = false;
+  /** the highest rowid the background load has read (rows inserted at or below it are added at once) */
+  private loadedUpTo = 0;
+  private loader: NodeJS.Immediate | undefined;
+  private readonly loadChunkRows: number;
+  private readonly capacity: number;
+  /** rows the last commitAll inserted, with their rowids */
+  private inserted: [string, number][] = [];
   private count: number;
   /** moves with every write, so a scan notices that rows it read ahead may be stale */
   private writes = 0;
@@ -65,8 +86,10 @@ export class DeviceStore {
   constructor(
     private readonly db: Db,
     private readonly dependents?: DeviceDependents,
-    private readonly capacity: number = DEVICE_CACHE_DEFAULT_RECORDS,
+    options: DeviceStoreOptions = {},
   ) {
+    this.capacity = options.cacheSize ?? DEVICE_CACHE_DEFAULT_RECORDS;
+    this.loadChunkRows = options.loadChunkRows ?? DEVICE_ORDER_LOAD_CHUNK_ROWS;
     this.selectStatement = db.prepare('SELECT record FROM devices WHERE device_id = ?').pluck();
     this.existsStatement = db.prepare('SELECT 1 FROM devices WHERE device_id = ?').pluck();
     this.updateStatement = db.prepare('UPDATE devices SET record = ? WHERE device_id = ?');
@@ -84,6 +107,13 @@ export class DeviceStore {
     // Returns how many of the saved records are new (the store's size moves by that less the deletes).
     this.commitAll = db.transaction((texts: readonly string[], records: readonly DeviceRecord[], deviceIds: readonly string[]): number => {
       let added = 0;
+      const inserted: [string, number][] = [];
+      const insert = (id: string, text: string, status: string): boolean => {
+        const result = this.insertStatement.run(id, text, status);
+        if (result.changes === 0) return false;
+        inserted.push([id, Number(result.lastInsertRowid)]);
+        return true;
+      };
       for (let i = 0; i < records.length; i++) {
         const record = records[i]!;
         const id = record.deviceId;
@@ -95,8 +125,8 @@ export class DeviceStore {
             cached.status === record.status
               ? this.updateStatement.run(texts[i], id).changes
               : this.updateWithStatusStatement.run(texts[i], record.status, id).changes;
-          if (changes === 0 && this.insertStatement.run(id, texts[i], record.status).changes === 1) added++;
-        } else if (this.insertStatement.run(id, texts[i], record.status).changes === 1) added++;
+          if (changes === 0 && insert(id, texts[i]!, record.status)) added++;
+        } else if (insert(id, texts[i]!, record.status)) added++;
         else this.updateWithStatusStatement.run(texts[i], record.status, id);
       }
       let removed = 0;
@@ -104,10 +134,32 @@ export class DeviceStore {
         removed += this.deleteStatement.run(id).changes;
         this.dependents?.deleteRowsOf(id);
       }
+      this.inserted = inserted;
       return added - removed;
     });
     // The one thing read at start: counting uses the smallest index, not the records.
     this.count = db.prepare('SELECT count(*) FROM devices').pluck().get() as number;
+    this.loadOrder();
+  }
+
+  /** Whether the registry order is still loading in the background (answers come from SQLite meanwhile). */
+  get loading(): boolean {
+    return !this.loaded;
+  }
+
+  /** Reads the next chunk of the registry order; schedules the one after on the next turn. */
+  private loadOrder(): void {
+    this.loader = undefined;
+    if (this.loaded || !this.db.open) return;
+    const rows = this.chunkStatement.all(this.loadedUpTo, this.loadChunkRows) as [number, string][];
+    for (const [rowid, deviceId] of rows) this.order.set(deviceId, rowid);
+    if (rows.length > 0) this.loadedUpTo = rows[rows.length - 1]![0];
+    if (rows.length < this.loadChunkRows) {
+      this.loaded = true;
+      this.loadedUpTo = Number.POSITIVE_INFINITY;
+      return;
+    }
+    this.loader = setImmediate(() => this.loadOrder());
   }
 
   /** Hears of every committed change (see DeviceStoreObserver). */
@@ -124,7 +176,7 @@ export class DeviceStore {
       return cached.record;
     }
     if (!this.db.open) return undefined;
-    if (this.isKnownAbsent(deviceId)) return undefined;
+    if (this.loaded ? !this.order.has(deviceId) : this.isKnownAbsent(deviceId)) return undefined;
     const text = this.selectStatement.get(deviceId) as string | undefined;
     if (text === undefined) {
       this.rememberAbsent([deviceId]);
@@ -137,6 +189,7 @@ export class DeviceStore {
 
   has(deviceId: string): boolean {
     if (this.cache.has(deviceId)) return true;
+    if (this.loaded) return this.order.has(deviceId);
     if (this.isKnownAbsent(deviceId)) return false;
     return this.db.open && this.existsStatement.get(deviceId) !== undefined;
   }
@@ -151,7 +204,7 @@ export class DeviceStore {
    */
   prefetch(deviceIds: readonly string[]): void {
     if (!this.db.open || deviceIds.length === 0) return;
-    const missing = deviceIds.filter((id) => !this.cache.has(id));
+    const missing = deviceIds.filter((id) => !this.cache.has(id) && (!this.loaded || this.order.has(id)));
     if (missing.length === 0) return;
     const found = new Set<string>();
     for (const [deviceId, text] of this.prefetchStatement.all(JSON.stringify(missing)) as [string, string][]) {
@@ -168,6 +221,7 @@ export class DeviceStore {
 
   /** Every device id, in registry order, without reading a record. */
   ids(): string[] {
+    if (this.loaded) return Array.from(this.order.keys());
     return this.idsStatement.all() as string[];
   }
 
@@ -177,7 +231,35 @@ export class DeviceStore {
    * kept only while the cache has room, so a scan over more devices than the cache holds does
    * not push the devices in use out of it.
    */
-  *all(afterDeviceId?: string): IterableIterator<DeviceRecord> {
+  all(afterDeviceId?: string): IterableIterator<DeviceRecord> {
+    return this.loaded ? this.allInMemoryOrder(afterDeviceId) : this.allFromSqlite(afterDeviceId);
+  }
+
+  /** The scan once the order is loaded: a Map iteration, which sees deletes and appends made meanwhile. */
+  private *allInMemoryOrder(afterDeviceId: string | undefined): IterableIterator<DeviceRecord> {
+    let passing = afterDeviceId !== undefined;
+    if (passing && !this.order.has(afterDeviceId!)) return;
+    for (const [deviceId, rowid] of this.order) {
+      if (passing) {
+        if (deviceId === afterDeviceId) passing = false;
+        continue;
+      }
+      const cached = this.cache.get(deviceId);
+      if (cached) {
+        yield cached.record;
+        continue;
+      }
+      if (!this.db.open) return;
+      const text = this.byRowidStatement.get(rowid) as string | undefined;
+      if (text === undefined) continue;
+      const record = parseRecord(text);
+      if (this.cache.size < this.capacity) this.remember(record, false);
+      yield record;
+    }
+  }
+
+  /** The scan while the order loads: SQLite a chunk at a time. */
+  private *allFromSqlite(afterDeviceId: string | undefined): IterableIterator<DeviceRecord> {
     let after = 0;
     if (afterDeviceId !== undefined) {
       const rowid = this.rowidStatement.get(afterDeviceId) as number | undefined;
@@ -231,6 +313,9 @@ export class DeviceStore {
     const texts = records.map((record) => JSON.stringify(record));
     this.count += this.commitAll(texts, records, deviceIds);
     this.writes++;
+    // New rows beyond what the background load has read reach the order through it, in rowid order.
+    for (const [id, rowid] of this.inserted) if (rowid <= this.loadedUpTo) this.order.set(id, rowid);
+    this.inserted = [];
     for (const record of records) {
       const cached = this.cache.get(record.deviceId);
       if (cached) {
@@ -241,6 +326,7 @@ export class DeviceStore {
     }
     for (const id of deviceIds) {
       this.cache.delete(id);
+      this.order.delete(id);
       this.dependents?.forgetDevice(id);
     }
     if (this.observers.length === 0) return;
@@ -258,6 +344,12 @@ export class DeviceStore {
     this.clearStatement.run();
     this.dependents?.clear();
     this.cache.clear();
+    this.order.clear();
+    // Nothing left to load.
+    if (this.loader) clearImmediate(this.loader);
+    this.loader = undefined;
+    this.loaded = true;
+    this.loadedUpTo = Number.POSITIVE_INFINITY;
     this.count = 0;
     this.writes++;
     for (const observer of this.observers) observer.onClear?.();
