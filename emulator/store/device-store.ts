@@ -29,6 +29,7 @@ export interface DeviceStoreOptions {
 /** A cached record, with its live fields and status as they were when last read from or written to SQLite. */
 interface Cached {
   record: DeviceRecord;
+  rowid: number;
   persisted: string;
   status: string;
 }
@@ -44,14 +45,14 @@ interface Cached {
  * a record that carries such a change leaves the cache.
  *
  * The registry order is insertion order: SQLite's rowid, kept by updates. It is held in memory
- * (id → rowid, ~70 bytes a device) so scans and "does it exist" never ask SQLite, and loaded in
+ * (id → rowid, or the cached entry; ~70 bytes a device) so scans and "does it exist" never ask SQLite, and loaded in
  * the background after the store opens, a chunk per event-loop turn: until it is complete every
  * call is answered from SQLite instead (the same answers, more slowly), so the hub is ready at once.
  */
 export class DeviceStore {
   private readonly cache = new Map<string, Cached>();
-  /** id → rowid in registry order; complete once `loaded` */
-  private readonly order = new Map<string, number>();
+  /** id → the cached entry, or the rowid of a record not cached; registry order; complete once `loaded` */
+  private readonly order = new Map<string, Cached | number>();
   private loaded = false;
   /** the highest rowid the background load has read (rows inserted at or below it are added at once) */
   private loadedUpTo = 0;
@@ -90,7 +91,7 @@ export class DeviceStore {
   ) {
     this.capacity = options.cacheSize ?? DEVICE_CACHE_DEFAULT_RECORDS;
     this.loadChunkRows = options.loadChunkRows ?? DEVICE_ORDER_LOAD_CHUNK_ROWS;
-    this.selectStatement = db.prepare('SELECT record FROM devices WHERE device_id = ?').pluck();
+    this.selectStatement = db.prepare('SELECT rowid, record FROM devices WHERE device_id = ?').raw();
     this.existsStatement = db.prepare('SELECT 1 FROM devices WHERE device_id = ?').pluck();
     this.updateStatement = db.prepare('UPDATE devices SET record = ? WHERE device_id = ?');
     this.updateWithStatusStatement = db.prepare('UPDATE devices SET record = ?, status = ? WHERE device_id = ?');
@@ -102,7 +103,7 @@ export class DeviceStore {
     this.byRowidStatement = db.prepare('SELECT record FROM devices WHERE rowid = ?').pluck();
     this.rowidStatement = db.prepare('SELECT rowid FROM devices WHERE device_id = ?').pluck();
     this.idsStatement = db.prepare('SELECT device_id FROM devices ORDER BY rowid').pluck();
-    this.prefetchStatement = db.prepare('SELECT device_id, record FROM devices WHERE device_id IN (SELECT value FROM json_each(?))').raw();
+    this.prefetchStatement = db.prepare('SELECT rowid, record FROM devices WHERE device_id IN (SELECT value FROM json_each(?))').raw();
     this.enabledStatement = db.prepare("SELECT count(*) FROM devices WHERE status = 'enabled'").pluck();
     // Returns how many of the saved records are new (the store's size moves by that less the deletes).
     this.commitAll = db.transaction((texts: readonly string[], records: readonly DeviceRecord[], deviceIds: readonly string[]): number => {
@@ -152,7 +153,7 @@ export class DeviceStore {
     this.loader = undefined;
     if (this.loaded || !this.db.open) return;
     const rows = this.chunkStatement.all(this.loadedUpTo, this.loadChunkRows) as [number, string][];
-    for (const [rowid, deviceId] of rows) this.order.set(deviceId, rowid);
+    for (const [rowid, deviceId] of rows) this.order.set(deviceId, this.cache.get(deviceId) ?? rowid);
     if (rows.length > 0) this.loadedUpTo = rows[rows.length - 1]![0];
     if (rows.length < this.loadChunkRows) {
       this.loaded = true;
@@ -177,13 +178,13 @@ export class DeviceStore {
     }
     if (!this.db.open) return undefined;
     if (this.loaded ? !this.order.has(deviceId) : this.isKnownAbsent(deviceId)) return undefined;
-    const text = this.selectStatement.get(deviceId) as string | undefined;
-    if (text === undefined) {
+    const row = this.selectStatement.get(deviceId) as [number, string] | undefined;
+    if (row === undefined) {
       this.rememberAbsent([deviceId]);
       return undefined;
     }
-    const record = parseRecord(text);
-    this.remember(record, true);
+    const record = parseRecord(row[1]);
+    this.remember(record, row[0], true);
     return record;
   }
 
@@ -207,9 +208,10 @@ export class DeviceStore {
     const missing = deviceIds.filter((id) => !this.cache.has(id) && (!this.loaded || this.order.has(id)));
     if (missing.length === 0) return;
     const found = new Set<string>();
-    for (const [deviceId, text] of this.prefetchStatement.all(JSON.stringify(missing)) as [string, string][]) {
-      found.add(deviceId);
-      this.remember(parseRecord(text), true);
+    for (const [rowid, text] of this.prefetchStatement.all(JSON.stringify(missing)) as [number, string][]) {
+      const record = parseRecord(text);
+      found.add(record.deviceId);
+      this.remember(record, rowid, true);
     }
     this.rememberAbsent(missing.filter((id) => !found.has(id)));
   }
@@ -237,25 +239,34 @@ export class DeviceStore {
 
   /** The scan once the order is loaded: a Map iteration, which sees deletes and appends made meanwhile. */
   private *allInMemoryOrder(afterDeviceId: string | undefined): IterableIterator<DeviceRecord> {
-    let passing = afterDeviceId !== undefined;
-    if (passing && !this.order.has(afterDeviceId!)) return;
-    for (const [deviceId, rowid] of this.order) {
+    if (afterDeviceId === undefined) {
+      // Values only: no entry array per device (a scan over 100,000 cached twins is ~0.1 µs each).
+      for (const value of this.order.values()) {
+        const record = typeof value === 'number' ? this.readForScan(value) : value.record;
+        if (record) yield record;
+      }
+      return;
+    }
+    if (!this.order.has(afterDeviceId)) return;
+    let passing = true;
+    for (const [deviceId, value] of this.order) {
       if (passing) {
         if (deviceId === afterDeviceId) passing = false;
         continue;
       }
-      const cached = this.cache.get(deviceId);
-      if (cached) {
-        yield cached.record;
-        continue;
-      }
-      if (!this.db.open) return;
-      const text = this.byRowidStatement.get(rowid) as string | undefined;
-      if (text === undefined) continue;
-      const record = parseRecord(text);
-      if (this.cache.size < this.capacity) this.remember(record, false);
-      yield record;
+      const record = typeof value === 'number' ? this.readForScan(value) : value.record;
+      if (record) yield record;
     }
+  }
+
+  /** A record a scan reaches that is not cached: parsed, and kept only while the cache has room. */
+  private readForScan(rowid: number): DeviceRecord | undefined {
+    if (!this.db.open) return undefined;
+    const text = this.byRowidStatement.get(rowid) as string | undefined;
+    if (text === undefined) return undefined;
+    const record = parseRecord(text);
+    if (this.cache.size < this.capacity) this.remember(record, rowid, false);
+    return record;
   }
 
   /** The scan while the order loads: SQLite a chunk at a time. */
@@ -282,11 +293,8 @@ export class DeviceStore {
           yield cached.record;
           continue;
         }
-        const text = this.byRowidStatement.get(rowid) as string | undefined;
-        if (text === undefined) continue;
-        const record = parseRecord(text);
-        if (this.cache.size < this.capacity) this.remember(record, false);
-        yield record;
+        const record = this.readForScan(rowid);
+        if (record) yield record;
       }
       if (this.writes === writesAtRead) {
         if (rows.length < chunk) return;
@@ -314,7 +322,11 @@ export class DeviceStore {
     this.count += this.commitAll(texts, records, deviceIds);
     this.writes++;
     // New rows beyond what the background load has read reach the order through it, in rowid order.
-    for (const [id, rowid] of this.inserted) if (rowid <= this.loadedUpTo) this.order.set(id, rowid);
+    for (const [id, rowid] of this.inserted) {
+      const cached = this.cache.get(id);
+      if (cached) cached.rowid = rowid;
+      if (rowid <= this.loadedUpTo) this.order.set(id, cached ?? rowid);
+    }
     this.inserted = [];
     for (const record of records) {
       const cached = this.cache.get(record.deviceId);
@@ -368,8 +380,11 @@ export class DeviceStore {
   }
 
   /** Caches a record read from SQLite; `evict` makes room by dropping the least recently used. */
-  private remember(record: DeviceRecord, evict: boolean): void {
-    this.cache.set(record.deviceId, { record, persisted: liveFields(record), status: record.status });
+  private remember(record: DeviceRecord, rowid: number, evict: boolean): void {
+    const entry: Cached = { record, rowid, persisted: liveFields(record), status: record.status };
+    this.cache.set(record.deviceId, entry);
+    // Only where the order already has the id: while it loads, an id not reached yet must not jump the queue.
+    if (this.order.has(record.deviceId)) this.order.set(record.deviceId, entry);
     if (evict && this.cache.size > this.capacity) this.evictOne();
   }
 
@@ -393,6 +408,7 @@ export class DeviceStore {
         this.updateWithStatusStatement.run(JSON.stringify(record), record.status, deviceId);
         this.writes++;
       }
+      if (this.order.get(deviceId) === cached) this.order.set(deviceId, cached.rowid);
       return;
     }
   }
