@@ -102,7 +102,9 @@ export const bench: Bench = {
       const loadedReadyMs = emulator.readyMs;
       await settle(emulator.pid);
       const loadedRss = rssKb(emulator.pid);
-      console.log(`  restarted on ${DEVICES} devices: ready in ${(loadedReadyMs / 1000).toFixed(1)} s (eager load alone: ${(eagerLoadMs / 1000).toFixed(1)} s)`);
+      console.log(
+        `  restarted on ${DEVICES} devices: ready in ${(loadedReadyMs / 1000).toFixed(1)} s (eager load alone: ${(eagerLoadMs / 1000).toFixed(1)} s)`,
+      );
       // Every twin read once (a scan): the cache fills up to its capacity (--device-cache).
       const coldAgent = new https.Agent({ keepAlive: true, maxSockets: 1 });
       const c0Scan = performance.now();
@@ -557,7 +559,8 @@ function eagerLoad(dataDir: string): number {
   try {
     const started = performance.now();
     const records = new Map<string, unknown>();
-    for (const row of db.prepare('SELECT device_id, record FROM devices').raw().iterate() as Iterable<[string, string]>) records.set(row[0], JSON.parse(row[1]));
+    for (const row of db.prepare('SELECT device_id, record FROM devices').raw().iterate() as Iterable<[string, string]>)
+      records.set(row[0], JSON.parse(row[1]));
     return performance.now() - started;
   } finally {
     db.close();

@@ -255,7 +255,10 @@ hubOptions(
       .argParser(positive),
   )
   .addOption(
-    new Option('--device-cache <records>', 'device records kept parsed in memory; the others are read from the data directory when used (connected devices always stay)')
+    new Option(
+      '--device-cache <records>',
+      'device records kept parsed in memory; the others are read from the data directory when used (connected devices always stay)',
+    )
       .env(env('DEVICE_CACHE'))
       .default(defaultOptions.deviceCacheSize)
       .argParser(positive),

@@ -81,7 +81,11 @@ describe('a registry larger than the device cache, on disk', () => {
       const stats = await rest(hub, 'GET', '/statistics/devices?api-version=2021-04-12');
       expect(stats.json).toEqual({ totalDeviceCount: N - 1, enabledDeviceCount: N - 2, disabledDeviceCount: 1 });
       await client.close();
-      await waitUntil(async () => ((await registry.getTwin(id(20))).responseBody as unknown as TwinJson).connectionState === 'Disconnected', 10_000, 'the disconnect');
+      await waitUntil(
+        async () => ((await registry.getTwin(id(20))).responseBody as unknown as TwinJson).connectionState === 'Disconnected',
+        10_000,
+        'the disconnect',
+      );
     } finally {
       await client.close().catch(() => undefined);
       await hub.stop();

@@ -19,7 +19,11 @@ function record(deviceId: string, tag = 0): DeviceRecord {
     status: 'enabled',
     statusReason: null,
     statusUpdatedTime: NEVER,
-    authentication: { type: 'sas', symmetricKey: { primaryKey: 'a', secondaryKey: 'b' }, x509Thumbprint: { primaryThumbprint: null, secondaryThumbprint: null } },
+    authentication: {
+      type: 'sas',
+      symmetricKey: { primaryKey: 'a', secondaryKey: 'b' },
+      x509Thumbprint: { primaryThumbprint: null, secondaryThumbprint: null },
+    },
     capabilities: { iotEdge: false },
     connectionState: 'Disconnected',
     connectionStateUpdatedTime: NEVER,
