@@ -58,6 +58,9 @@ export const bench: Bench = {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'iothub-emulator-bench-scale-'));
     const rows: BenchRow[] = [];
     let emulator = await startOnDisk(dataDir, certDir);
+    // The server certificate as the emulator just made it for HOST: the shared bench certificate
+    // directory can be rewritten meanwhile by a bench on another address.
+    const serverTls = { key: readFileSync(path.join(certDir, 'server-key.pem')), cert: readFileSync(path.join(certDir, 'server.pem')) };
     try {
       const emptyReadyMs = emulator.readyMs;
       await settle(emulator.pid);
@@ -95,7 +98,7 @@ export const bench: Bench = {
       // 4. Start to ready on that data directory: nothing is loaded (the device store reads SQLite on
       // demand); beside it, what the previous store did before /health: read and parse every record.
       await emulator.stop();
-      const floorRate = await registrationFloor(certDir, registry);
+      const floorRate = await registrationFloor(serverTls, registry);
       console.log(`  the same registration answered by a bare HTTPS server: ${Math.round(floorRate)} devices/s`);
       const eagerLoadMs = eagerLoad(dataDir);
       emulator = await startOnDisk(dataDir, certDir);
@@ -525,17 +528,17 @@ async function inParallel(width: number, count: number, work: (i: number) => Pro
  * address and certificate, which reads each body and answers success. What is left is the SDK,
  * TLS and HTTP on both sides: the part of "end to end" that is not the emulator.
  */
-async function registrationFloor(certDir: string, registry: iothub.Registry): Promise<number> {
+async function registrationFloor(serverTls: { key: Buffer; cert: Buffer }, registry: iothub.Registry): Promise<number> {
   const script = `
     const https = require('node:https'); const fs = require('node:fs');
     const answer = JSON.stringify({ isSuccessful: true, errors: [], warnings: [] });
-    https.createServer({ key: fs.readFileSync(process.argv[1]), cert: fs.readFileSync(process.argv[2]) }, (req, res) => {
+    const tls = JSON.parse(fs.readFileSync(0, 'utf8'));
+    https.createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
       const chunks = []; req.on('data', (c) => chunks.push(c));
       req.on('end', () => { Buffer.concat(chunks); res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' }); res.end(answer); });
-    }).listen(443, process.argv[3], () => console.log('ready'));`;
-  const child = spawn(process.execPath, ['-e', script, path.join(certDir, 'server-key.pem'), path.join(certDir, 'server.pem'), HOST], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+    }).listen(443, process.argv[1], () => console.log('ready'));`;
+  const child = spawn(process.execPath, ['-e', script, HOST], { stdio: ['pipe', 'pipe', 'inherit'] });
+  child.stdin!.end(JSON.stringify({ key: serverTls.key.toString(), cert: serverTls.cert.toString() }));
   try {
     await new Promise<void>((resolve, reject) => {
       child.stdout!.once('data', () => resolve());
