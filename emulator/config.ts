@@ -55,6 +55,10 @@ export interface HubOptions {
   throttleBacklogMs: number;
   /** parsed device records kept in memory (the rest are read from SQLite when used); docs/scaling.md §3.1 */
   deviceCacheSize: number;
+  /** twin paths queries get an index on from the first query (docs/scaling.md §3.2), or 'off': every query scans */
+  queryIndex: readonly string[] | 'off';
+  /** queries that must name a path before it gets an index on demand; 0: only the declared ones */
+  queryIndexAfter: number;
 }
 
 export const defaultOptions: HubOptions = {
@@ -78,6 +82,8 @@ export const defaultOptions: HubOptions = {
   units: 1,
   throttleBacklogMs: THROTTLE_BACKLOG_MS,
   deviceCacheSize: DEVICE_CACHE_DEFAULT_RECORDS,
+  queryIndex: [],
+  queryIndexAfter: 1,
 };
 
 export function resolveHostName(options: Pick<HubOptions, 'host' | 'hostName'>): string {

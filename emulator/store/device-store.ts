@@ -1,5 +1,6 @@
 import type { DeviceRecord } from '../identity/device-record.js';
 import { DEVICE_CACHE_DEFAULT_RECORDS, DEVICE_ORDER_LOAD_CHUNK_ROWS, DEVICE_SCAN_CHUNK_ROWS } from '../limits.js';
+import { ChangeHooks, type ChangeHook } from './change-hook.js';
 import type { Db } from './database.js';
 
 /** What is owned by a device and goes with it (its modules): rows deleted in the same transaction. */
@@ -7,16 +8,6 @@ export interface DeviceDependents {
   deleteRowsOf(deviceId: string): void;
   forgetDevice(deviceId: string): void;
   clear(): void;
-}
-
-/**
- * Told of every change the store commits (after it is on disk): a saved record, or `undefined`
- * for a deleted device; `onClear` when every device went at once. Indexes over the device set
- * (emulator/selection/) keep themselves current through it.
- */
-export interface DeviceStoreObserver {
-  onChange(deviceId: string, record: DeviceRecord | undefined): void;
-  onClear?(): void;
 }
 
 export interface DeviceStoreOptions {
@@ -64,7 +55,6 @@ export class DeviceStore {
   private count: number;
   /** moves with every write, so a scan notices that rows it read ahead may be stale */
   private writes = 0;
-  private readonly observers: DeviceStoreObserver[] = [];
   /** ids found missing, valid while nothing was written since (a create asks twice: find, then has) */
   private absent = new Set<string>();
   private absentAt = -1;
@@ -83,6 +73,7 @@ export class DeviceStore {
   private readonly prefetchStatement;
   // Built once: better-sqlite3 makes a new wrapper for every transaction() call.
   private readonly commitAll;
+  private readonly hooks = new ChangeHooks<DeviceRecord>();
 
   constructor(
     private readonly db: Db,
@@ -163,9 +154,14 @@ export class DeviceStore {
     this.loader = setImmediate(() => this.loadOrder());
   }
 
-  /** Hears of every committed change (see DeviceStoreObserver). */
-  observe(observer: DeviceStoreObserver): void {
-    this.observers.push(observer);
+  /** Tells `hook` of every change from now on (docs/scaling.md §3.2: the query indexes). */
+  onChange(hook: ChangeHook<DeviceRecord>): void {
+    this.hooks.add(hook);
+  }
+
+  /** A change kept in memory only (the connection state, never written through on connect): tells the change hooks. */
+  changedInMemory(record: DeviceRecord): void {
+    if (this.cache.get(record.deviceId)?.record === record) this.hooks.changed(record.deviceId, record);
   }
 
   get(deviceId: string): DeviceRecord | undefined {
@@ -341,9 +337,9 @@ export class DeviceStore {
       this.order.delete(id);
       this.dependents?.forgetDevice(id);
     }
-    if (this.observers.length === 0) return;
-    for (const record of records) for (const observer of this.observers) observer.onChange(record.deviceId, record);
-    for (const id of deviceIds) for (const observer of this.observers) observer.onChange(id, undefined);
+    // Told after the change is on disk and in the cache (change-hook.ts): the query indexes.
+    for (const record of records) this.hooks.changed(record.deviceId, record);
+    for (const id of deviceIds) this.hooks.changed(id, undefined);
   }
 
   delete(deviceId: string): boolean {
@@ -364,7 +360,7 @@ export class DeviceStore {
     this.loadedUpTo = Number.POSITIVE_INFINITY;
     this.count = 0;
     this.writes++;
-    for (const observer of this.observers) observer.onClear?.();
+    this.hooks.cleared();
   }
 
   private isKnownAbsent(deviceId: string): boolean {

@@ -113,12 +113,12 @@ describe('DeviceStore', () => {
     expect(scanned[0]).toBe(connected);
   });
 
-  it('tells its observers of every committed change', () => {
+  it('tells its change hooks of every committed change', () => {
     const db = seeded(3);
     const store = open(db, {});
     const seen: [string, unknown][] = [];
     let cleared = 0;
-    store.observe({ onChange: (id, r) => seen.push([id, r?.twin.tags]), onClear: () => cleared++ });
+    store.onChange({ changed: (id, r) => seen.push([id, r?.twin.tags]), cleared: () => cleared++ });
     store.save(record('x', 7));
     store.commit([record('y', 8)], ['d00']);
     store.delete('x');
