@@ -1,5 +1,5 @@
 import type { HubEventMap } from '../events.js';
-import type { JsonObject } from '../twin/json.js';
+import { cloneJson, type JsonObject } from '../twin/json.js';
 
 /** What a recorded entry is about; also the event names on the /$emulator/events stream. */
 export type EntryKind = 'telemetry' | 'method' | 'twin' | 'connection' | 'device' | 'throttle' | 'fault' | 'c2d';
@@ -144,7 +144,7 @@ export function methodEntry(event: HubEventMap['methodInvoked'][0]): NewEntry {
 
 export function twinEntry(event: HubEventMap['twinUpdated'][0]): NewEntry {
   // A copy: the twin service may keep mutating the object it emitted.
-  return { kind: 'twin', deviceId: event.deviceId, side: event.side, section: event.section, patch: structuredClone(event.patch), version: event.version };
+  return { kind: 'twin', deviceId: event.deviceId, side: event.side, section: event.section, patch: cloneJson(event.patch), version: event.version };
 }
 
 export function c2dSentEntry(event: HubEventMap['c2dSent'][0]): NewEntry {

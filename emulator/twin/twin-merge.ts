@@ -1,4 +1,6 @@
-import { isJsonObject, type Json, type JsonObject } from './json.js';
+import { cloneJson, isJsonObject, type Json, type JsonObject } from './json.js';
+
+export { cloneJson };
 
 /**
  * `$metadata` mirrors the property tree (docs/protocol.md §2.1): every object level and every leaf carries
@@ -96,9 +98,4 @@ export function effectiveChange(current: JsonObject, patch: JsonObject): JsonObj
     change[key] = value;
   }
   return change;
-}
-
-export function cloneJson<T extends Json>(value: T): T {
-  if (value === null || typeof value !== 'object') return value;
-  return structuredClone(value);
 }
