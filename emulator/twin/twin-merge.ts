@@ -58,6 +58,12 @@ function mergeLevel(target: JsonObject, meta: Metadata, patch: JsonObject, now: 
     const existingMeta = meta[key];
     if (isJsonObject(value) && isJsonObject(existing) && typeof existingMeta === 'object') {
       mergeLevel(existing, existingMeta, value, now, version);
+    } else if (typeof value !== 'object' && !isJsonObject(existing) && typeof existingMeta === 'object') {
+      // A leaf replacing a leaf: its metadata is only the stamp, restamped in place. The twin is
+      // long-lived, so a new stamp object per write would be old-generation garbage each time.
+      target[key] = value;
+      existingMeta.$lastUpdated = now;
+      if (version !== undefined) existingMeta.$lastUpdatedVersion = version;
     } else {
       target[key] = cloneJson(value);
       meta[key] = metadataFor(value, now, version);

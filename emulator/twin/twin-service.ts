@@ -11,7 +11,7 @@ import { isoTime } from '../time.js';
 import { cloneJson, isJsonObject, type JsonObject } from './json.js';
 import { checkSectionSize, validateSection } from './twin-limits.js';
 import { effectiveChange, mergeIntoSection, previewMerge, replaceSection } from './twin-merge.js';
-import { deviceTwinView, invalidateView, twinEtag, twinView, type TwinOwner } from './twin-view.js';
+import { deviceTwinView, invalidateView, twinEtag, twinView, uncachedTwinView, type TwinOwner } from './twin-view.js';
 
 /** A service-side change to one twin: what `PATCH`/`PUT /twins/{id}` and twin jobs carry. */
 export interface ServiceTwinChange {
@@ -51,7 +51,7 @@ export class TwinService {
     checkTwinEtag(record, ifMatch);
     const effects = this.merge(record, change);
     if (effects) this.commit(record);
-    const view = twinView(record);
+    const view = effects ? uncachedTwinView(record) : twinView(record);
     answerThen(answer, view, effects && (() => this.announce(record, effects)));
     return view;
   }
@@ -73,7 +73,7 @@ export class TwinService {
     record.twin.version += 1;
     record.twin.etag += 1;
     this.commit(record);
-    const view = twinView(record);
+    const view = uncachedTwinView(record);
     answerThen(answer, view, () => {
       this.events.emit('twinUpdated', twinEvent(record, 'service', 'tags', tags, record.twin.version));
       this.notifyDesired(record, notification);

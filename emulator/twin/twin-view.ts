@@ -44,6 +44,15 @@ export function twinView(record: TwinOwner): JsonObject {
   return view;
 }
 
+/**
+ * The service view built afresh and not cached: a write's answer. Caching it would keep it alive
+ * until the twin's next write (old-generation garbage per write under a write-heavy load); the
+ * next read builds and caches its own.
+ */
+export function uncachedTwinView(record: TwinOwner): JsonObject {
+  return isModuleRecord(record) ? buildModuleView(record) : buildView(record);
+}
+
 function buildView(record: DeviceRecord): JsonObject {
   const twin = record.twin;
   const view: Record<string, unknown> = {
