@@ -15,6 +15,7 @@ import {
   entryKinds,
   errorMessage,
   monitor,
+  parseQueryIndexPaths,
   parseTier,
   readCa,
   RemoteHub,
@@ -254,6 +255,20 @@ hubOptions(
       .default(defaultOptions.maxPendingConnections)
       .argParser(positive),
   )
+  .addOption(
+    new Option(
+      '--query-index <paths>',
+      "twin paths queries get an index on from the first query, e.g. tags.env,properties.reported.firmware (others get one on demand, see --query-index-after); 'off': every query scans",
+    )
+      .env(env('QUERY_INDEX'))
+      .argParser(parseQueryIndexPaths),
+  )
+  .addOption(
+    new Option('--query-index-after <n>', 'queries that must name a twin path before it gets an index on demand (0: only the --query-index paths)')
+      .env(env('QUERY_INDEX_AFTER'))
+      .default(defaultOptions.queryIndexAfter)
+      .argParser(count),
+  )
   .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent').env(env('LOG_LEVEL')).default('info'))
   .addOption(new Option('--log-format <format>', 'pretty (default on a terminal) or json').env(env('LOG_FORMAT')).choices(['pretty', 'json']))
   .action(async (opts, command: Command) => {
@@ -283,6 +298,8 @@ hubOptions(
       tier: opts.tier,
       units: opts.units,
       throttleBacklogMs: opts.throttleBacklog,
+      queryIndex: opts.queryIndex ?? defaultOptions.queryIndex,
+      queryIndexAfter: opts.queryIndexAfter,
       logLevel: opts.logLevel,
       logFormat: opts.logFormat,
     };

@@ -53,6 +53,10 @@ export interface HubOptions {
   units: number;
   /** how long a throttle queues work (traffic shaping) before it answers 429 ThrottlingException */
   throttleBacklogMs: number;
+  /** twin paths queries get an index on from the first query (docs/scaling.md §3.2), or 'off': every query scans */
+  queryIndex: readonly string[] | 'off';
+  /** queries that must name a path before it gets an index on demand; 0: only the declared ones */
+  queryIndexAfter: number;
 }
 
 export const defaultOptions: HubOptions = {
@@ -75,6 +79,8 @@ export const defaultOptions: HubOptions = {
   c2dMaxDeliveryCount: c2dLimits.maxDeliveryCount,
   units: 1,
   throttleBacklogMs: THROTTLE_BACKLOG_MS,
+  queryIndex: [],
+  queryIndexAfter: 1,
 };
 
 export function resolveHostName(options: Pick<HubOptions, 'host' | 'hostName'>): string {

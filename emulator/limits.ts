@@ -48,6 +48,12 @@ export const QUERY_MAX_CHARS = 8192;
  */
 export const QUERY_DEFAULT_PAGE_SIZE = 100;
 export const QUERY_MAX_PAGE_SIZE = 100;
+/**
+ * EMULATOR CHOICE (docs/scaling.md §3.2): how many twin paths per collection get a query index on
+ * demand (declared ones included). Each costs memory per twin holding the path and a little time
+ * per twin write.
+ */
+export const QUERY_MAX_INDEXES = 32;
 
 // ---- Twins (docs/protocol.md §2.2) -----------------------------------------------------------------------
 

@@ -297,8 +297,12 @@ export class RegistryService {
     if (modelId !== undefined) record.modelId = modelId;
     invalidateView(record);
     // Only persisted on disconnect: connection state is reset at start anyway, and this keeps
-    // thousands of simultaneous connects off the disk.
-    if (connected) return;
+    // thousands of simultaneous connects off the disk. The query indexes hear of it either way.
+    if (connected) {
+      if (isModuleRecord(record)) this.modules.changedInMemory(record);
+      else this.store.changedInMemory(record);
+      return;
+    }
     if (isModuleRecord(record)) {
       if (this.modules.get(record.deviceId, record.moduleId) === record) this.modules.save(record);
     } else if (this.store.get(record.deviceId) === record) this.store.save(record);

@@ -1,4 +1,5 @@
 import type { DeviceRecord } from '../identity/device-record.js';
+import { ChangeHooks, type ChangeHook } from './change-hook.js';
 import type { Db } from './database.js';
 
 /** What is owned by a device and goes with it (its modules): rows deleted in the same transaction. */
@@ -19,6 +20,7 @@ export class DeviceStore {
   private readonly clearStatement;
   // Built once: better-sqlite3 makes a new wrapper for every transaction() call.
   private readonly commitAll;
+  private readonly hooks = new ChangeHooks<DeviceRecord>();
 
   constructor(
     private readonly db: Db,
@@ -42,6 +44,16 @@ export class DeviceStore {
     }
   }
 
+  /** Tells `hook` of every change from now on (docs/scaling.md §3.2: the query indexes). */
+  onChange(hook: ChangeHook<DeviceRecord>): void {
+    this.hooks.add(hook);
+  }
+
+  /** A change kept in memory only (the connection state, never written through on connect): tells the change hooks. */
+  changedInMemory(record: DeviceRecord): void {
+    if (this.records.get(record.deviceId) === record) this.hooks.changed(record.deviceId, record);
+  }
+
   get(deviceId: string): DeviceRecord | undefined {
     return this.records.get(deviceId);
   }
@@ -63,6 +75,7 @@ export class DeviceStore {
     if (!this.db.open) return;
     this.upsertStatement.run(record.deviceId, JSON.stringify(record));
     this.records.set(record.deviceId, record);
+    this.hooks.changed(record.deviceId, record);
   }
 
   /**
@@ -73,10 +86,14 @@ export class DeviceStore {
   commit(records: readonly DeviceRecord[], deviceIds: readonly string[] = []): void {
     if (records.length === 0 && deviceIds.length === 0) return;
     this.commitAll(records, deviceIds);
-    for (const record of records) this.records.set(record.deviceId, record);
+    for (const record of records) {
+      this.records.set(record.deviceId, record);
+      this.hooks.changed(record.deviceId, record);
+    }
     for (const id of deviceIds) {
-      this.records.delete(id);
+      const existed = this.records.delete(id);
       this.dependents?.forgetDevice(id);
+      if (existed) this.hooks.changed(id, undefined);
     }
   }
 
@@ -90,5 +107,6 @@ export class DeviceStore {
     this.clearStatement.run();
     this.dependents?.clear();
     this.records.clear();
+    this.hooks.cleared();
   }
 }
