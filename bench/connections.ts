@@ -20,6 +20,11 @@ const DISCONNECTS = (process.env.BENCH_CONNECTIONS_DISCONNECTS ?? '1000,2000,400
   .map(Number)
   .filter((n) => n > 0);
 const owner = wellKnownPolicies[0]!;
+/** With the emulator under --cpu-prof, phase boundaries on the monotonic clock (µs, the profile's own time base), to slice it. */
+const profiling = (process.env.IOTHUB_EMULATOR_BENCH_NODE_ARGS ?? '').includes('--cpu-prof');
+const mark = (phase: string): void => {
+  if (profiling) console.log(`  phase ${phase} at ${process.hrtime.bigint() / 1000n} µs`);
+};
 const connectionString = `HostName=${HOST};SharedAccessKeyName=${owner.keyName};SharedAccessKey=${owner.primaryKey}`;
 
 /**
@@ -55,7 +60,9 @@ export const bench: Bench = {
         await settle(emulator.pid);
         const before = cpuSeconds(emulator.pid);
         const t0 = performance.now();
+        mark(`connect-${r + 1}-start`);
         const devices = await connectDevices(HOST, ca, session, CONNECTS, true, r * CONNECTS);
+        mark(`connect-${r + 1}-end`);
         const seconds = (performance.now() - t0) / 1000;
         const connectMs = ((cpuSeconds(emulator.pid) - before) * 1000) / CONNECTS;
         rounds.push({ floorMs: floor.connectCpuMs, connectMs, perSecond: CONNECTS / seconds });
@@ -69,7 +76,9 @@ export const bench: Bench = {
       for (const n of DISCONNECTS) {
         const devices = await connectDevices(HOST, ca, session, n, false);
         await settle(emulator.pid);
+        mark(`disconnect-${n}-start`);
         disconnects.push({ n, cpuSeconds: await closeAll(HOST, devices, emulator.pid, token) });
+        mark(`disconnect-${n}-end`);
         console.log(`  ${n} disconnects: ${disconnects.at(-1)!.cpuSeconds.toFixed(2)} s of emulator CPU`);
       }
 
