@@ -33,6 +33,8 @@ export class DeviceTopicEmitter {
   private readonly trie: MQEmitter;
   /** `prefix` (the filter without its `/#`) → listeners of `prefix/#` */
   private readonly prefixed = new Map<string, Set<Listener>>();
+  /** first topic level of each filter in the trie → its listeners there: a publish none can match skips the trie */
+  private readonly trieFirstLevels = new Map<string, Map<Listener, number>>();
 
   constructor(options: { concurrency?: number } = {}) {
     // What aedes builds when it is given no `mq` ([MQTT-4.7.1-3]: empty levels match).
@@ -54,6 +56,7 @@ export class DeviceTopicEmitter {
   on(topic: string, listener: Listener, done?: () => void): this {
     const prefix = literalPrefix(topic);
     if (prefix === undefined) {
+      this.countTrie(topic, listener, +1);
       this.trie.on(topic, listener, done);
       return this;
     }
@@ -70,7 +73,11 @@ export class DeviceTopicEmitter {
   removeListener(topic: string, listener: Listener, done?: () => void): this {
     const prefix = literalPrefix(topic);
     if (prefix === undefined) {
-      this.trie.removeListener(topic, listener, done);
+      // Counted down when the trie has removed it (mqemitter does so on the next turn).
+      this.trie.removeListener(topic, listener, () => {
+        this.countTrie(topic, listener, -1);
+        done?.();
+      });
       return this;
     }
     const set = this.prefixed.get(prefix);
@@ -83,6 +90,7 @@ export class DeviceTopicEmitter {
   removeAllListeners(topic: string, done?: () => void): this {
     const prefix = literalPrefix(topic);
     if (prefix === undefined) {
+      // mqemitter drops every listener of this filter; the level stays counted, which only means the trie is asked.
       this.trie.removeAllListeners(topic, done);
       return this;
     }
@@ -94,7 +102,9 @@ export class DeviceTopicEmitter {
   emit(message: Message, callback?: (error?: Error) => void): this {
     const matched = this.prefixed.size === 0 || this.trie.closed ? undefined : this.matchPrefixed(message.topic);
     if (!matched) {
-      this.trie.emit(message, callback);
+      // What mqemitter does for a topic nothing matches (its fan-out over no listeners), without matching.
+      if (!this.trie.closed && !this.trieMayMatch(message.topic)) callback?.();
+      else this.trie.emit(message, callback);
       return this;
     }
     // The trie's listeners and these, one callback when all are done (as mqemitter's own fan-out).
@@ -114,6 +124,29 @@ export class DeviceTopicEmitter {
     this.trie.close(callback);
   }
 
+  /** Whether a filter in the trie can match the topic: one starting with a wildcard, or with the topic's own first level. */
+  private trieMayMatch(topic: string): boolean {
+    if (this.trieFirstLevels.size === 0) return false;
+    return this.trieFirstLevels.has('+') || this.trieFirstLevels.has('#') || this.trieFirstLevels.has(firstLevel(topic));
+  }
+
+  /** Counts a listener of a trie filter in (+1) or out (-1) under the filter's first level (one listener may hold several filters). */
+  private countTrie(filter: string, listener: Listener, by: 1 | -1): void {
+    const level = firstLevel(filter);
+    let listeners = this.trieFirstLevels.get(level);
+    const count = (listeners?.get(listener) ?? 0) + by;
+    if (count > 0) {
+      if (!listeners) {
+        listeners = new Map();
+        this.trieFirstLevels.set(level, listeners);
+      }
+      listeners.set(listener, count);
+      return;
+    }
+    listeners?.delete(listener);
+    if (listeners?.size === 0) this.trieFirstLevels.delete(level);
+  }
+
   /** The listeners of every `prefix/#` the topic falls under: `a/#` matches `a`, `a/b`, `a/b/c`. */
   private matchPrefixed(topic: string): Listener[] | undefined {
     let matched: Listener[] | undefined;
@@ -129,6 +162,11 @@ export class DeviceTopicEmitter {
     add(topic);
     return matched;
   }
+}
+
+function firstLevel(topic: string): string {
+  const slash = topic.indexOf('/');
+  return slash < 0 ? topic : topic.slice(0, slash);
 }
 
 /** `a/b/#` → `a/b`; undefined for a filter with a `+`, without a trailing `/#`, or `#` alone. */
