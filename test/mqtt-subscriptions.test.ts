@@ -202,7 +202,7 @@ describe('sessions and connection state written in batches', () => {
       expect((await registryFor(disk).get('sub-disk-a')).responseBody.connectionState).toBe('Connected');
       await resumedA.endAsync();
       await resumedB.endAsync();
-      await waitUntil(async () => (await registryFor(disk).get('sub-disk-a')).responseBody.connectionState === 'Disconnected', 5000, 'Disconnected');
+      await waitUntil(async () => String((await registryFor(disk).get('sub-disk-a')).responseBody.connectionState) === 'Disconnected', 5000, 'Disconnected');
     } finally {
       await disk.stop();
     }
@@ -215,7 +215,7 @@ describe('sessions and connection state written in batches', () => {
       await createDevice(disk, 'sub-state');
       const client = await connectRaw(disk, 'sub-state', { clean: true });
       await client.endAsync();
-      await waitUntil(async () => (await registryFor(disk).get('sub-state')).responseBody.connectionState === 'Disconnected', 5000, 'Disconnected');
+      await waitUntil(async () => String((await registryFor(disk).get('sub-state')).responseBody.connectionState) === 'Disconnected', 5000, 'Disconnected');
       const before = (await registryFor(disk).get('sub-state')).responseBody;
       expect(before.connectionStateUpdatedTime).not.toBe('0001-01-01T00:00:00Z');
       await disk.stop();
