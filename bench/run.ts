@@ -16,6 +16,7 @@ const registry: Record<string, () => Promise<{ bench: Bench }>> = {
   c2d: () => import('./c2d.js'),
   telemetry: () => import('./telemetry.js'),
   throttle: () => import('./throttle.js'),
+  'module-amqp': () => import('./module-amqp.js'),
   scale: () => import('./scale.js'), // issue 15's figures; BENCH_SCALE_DEVICES (default 100,000)
   connections: () => import('./connections.js'), // opt-in: issue 15 item 3 alone (CPU per connection, mass disconnect)
   'fleet-soak': () => import('./fleet-soak.js'), // opt-in: 18,000 devices for 5 minutes

@@ -95,6 +95,8 @@ export interface Hub {
   /** query evaluation over the device set: POST /devices/query and job fan-out */
   readonly selection: DeviceSelection;
   readonly connections: DeviceConnections;
+  /** the devices and modules connected over AMQP, as the services reach them (their DeviceChannel) */
+  readonly amqpDevices: AmqpDeviceLinks;
   /** cloud-to-device queues and their feedback (docs/protocol.md §11) */
   readonly c2d: CloudToDeviceService;
   readonly feedback: FeedbackService;
@@ -285,7 +287,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
       serve,
     );
     httpsServer.keepAliveTimeout = HTTPS_KEEP_ALIVE_MS;
-    const verify = (audience: string, token: string) => verifyAmqpToken(audience, token, (deviceId) => registry.find(deviceId));
+    const verify = (audience: string, token: string) => verifyAmqpToken(audience, token, (key) => registry.findIdentity(key));
     const amqp = new AmqpServer({ verify, presence, log: log.child({ face: 'amqp' }) });
     registerTelemetryRoute(amqp.routes, { registry, events, log });
     registerServiceC2dRoutes(amqp.routes, { c2d, feedback, hubName: hostName.split('.')[0], log });
@@ -295,6 +297,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
       twins,
       hubName: hostName.split('.')[0],
       log,
+      connectedPeers: (key) => presence.amqpPeersOf(key),
       countTwinRead: (ok) => metrics.count(ok ? 'd2c.twin.read.success' : 'd2c.twin.read.failure'),
     });
     amqpDevices.register(amqp.routes);
@@ -371,6 +374,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
       methods,
       selection,
       connections,
+      amqpDevices,
       c2d,
       feedback,
       recording,

@@ -14,6 +14,8 @@ interface EntryBase {
 }
 
 export interface TelemetryEntry extends EntryBase {
+  /** set when a module sent it (`deviceId` is then its device) */
+  moduleId?: string;
   kind: 'telemetry';
   /** the body parsed as JSON when it is JSON, else its UTF-8 text, else base64 (see `encoding`) */
   payload: unknown;
@@ -46,6 +48,8 @@ export interface TwinEntry extends EntryBase {
 
 export interface ConnectionEntry extends EntryBase {
   kind: 'connection';
+  /** set when the connection is a module's (`deviceId` is then its device) */
+  moduleId?: string;
   event: 'connected' | 'disconnected';
   transport?: string;
   reason?: string;
@@ -104,6 +108,7 @@ export function telemetryEntry(event: HubEventMap['telemetry'][0]): NewEntry {
   return {
     kind: 'telemetry',
     deviceId: event.deviceId,
+    ...(event.moduleId === undefined ? {} : { moduleId: event.moduleId }),
     ...decodeBody(event.payload),
     properties: event.properties,
     enqueuedTime: event.enqueuedTime,
