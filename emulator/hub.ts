@@ -44,6 +44,7 @@ import { operationsRouter } from './rest/operations-router.js';
 import { twinsRouter } from './rest/twins-router.js';
 import { C2dStore } from './store/c2d-store.js';
 import { DeviceSelection } from './selection/device-selection.js';
+import { queryIndexSettings } from './selection/index-settings.js';
 import { openDatabase, type Db } from './store/database.js';
 import { lockDataDir } from './store/data-dir-lock.js';
 import { DeviceStore } from './store/device-store.js';
@@ -155,7 +156,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
     throw error;
   }
   const modules = new ModuleStore(db);
-  const store = new DeviceStore(db, modules);
+  const store = new DeviceStore(db, modules, { cacheSize: options.deviceCacheSize });
   const sessions = new SessionStore(db, (error) => log.warn({ err: error }, 'could not save MQTT session subscriptions (kept, tried again)'));
   const events = new HubEvents();
   events.setMaxListeners(0);
@@ -167,7 +168,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
   const twins = new TwinService(store, modules, channels, events);
   const methods = new MethodService(store, modules, channels, events);
   const presence = new OneConnectionPerDevice(registry, events, connections);
-  const selection = new DeviceSelection(store, modules);
+  const selection = new DeviceSelection(store, modules, queryIndexSettings(options.queryIndex, options.queryIndexAfter));
   const configurations = new ConfigurationService(new ConfigurationStore(db), selection, twins, events, clock);
   // Saying no on purpose: the tier's throttles (off unless --tier) and the chaos API's rules.
   const throttle = options.tier

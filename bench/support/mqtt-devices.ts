@@ -113,13 +113,13 @@ export interface OnDisk {
 }
 
 /** The built emulator as its own process on a data directory on disk (not --in-memory), timed to /health 200. */
-export async function startOnDisk(host: string, dataDir: string, certDir: string): Promise<OnDisk> {
+export async function startOnDisk(host: string, dataDir: string, certDir: string, extraArgs: string[] = []): Promise<OnDisk> {
   // IOTHUB_EMULATOR_BENCH_NODE_ARGS passes Node flags to the emulator (e.g. --cpu-prof to profile it).
   const nodeArgs = (process.env.IOTHUB_EMULATOR_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const started = performance.now();
   const child: ChildProcess = spawn(
     process.execPath,
-    [...nodeArgs, cli, 'start', '--host', host, '--hostname', host, '--data-dir', dataDir, '--log-level', 'warn', '--log-format', 'json'],
+    [...nodeArgs, cli, 'start', '--host', host, '--hostname', host, '--data-dir', dataDir, '--log-level', 'warn', '--log-format', 'json', ...extraArgs],
     {
       env: { ...process.env, IOTHUB_EMULATOR_CERT_DIR: certDir },
       stdio: ['ignore', 'ignore', 'inherit'],

@@ -1,5 +1,4 @@
 import { ifMatchEtag } from '../if-match.js';
-import { randomBytes } from 'node:crypto';
 import type { DeviceChannel } from '../device-channel.js';
 import { HubError, argumentInvalid, deviceNotFound, moduleNotFound } from '../errors.js';
 import type { HubEvents } from '../events.js';
@@ -12,7 +11,7 @@ import { NEVER, type DeviceAuthentication, type DeviceRecord, type DeviceStatus 
 import { validateDeviceId, validateModuleId } from './device-id.js';
 import { assignScopes } from './edge-scopes.js';
 import { registryEtag } from './device-json.js';
-import { generateKey, validateKey } from './keys.js';
+import { generateGenerationId, generateKey, validateKey } from './keys.js';
 import { MODULES_PER_DEVICE_MAX, STATUS_REASON_MAX_CHARS } from '../limits.js';
 import { isModuleRecord, moduleKey, splitIdentityKey, type ModuleRecord } from './module-record.js';
 import { moduleEtag } from './module-json.js';
@@ -61,8 +60,8 @@ const lastTouched = new WeakMap<DeviceRecord | ModuleRecord, number>();
 const identityKey = (record: DeviceRecord | ModuleRecord): string => (isModuleRecord(record) ? moduleKey(record.deviceId, record.moduleId) : record.deviceId);
 
 export class RegistryService {
-  /** identity key → record whose connection state changed since the record was last written */
-  private readonly connectionStateUnsaved = new Map<string, DeviceRecord | ModuleRecord>();
+  /** module key → module whose connection state changed since it was last written (devices: the store tracks them) */
+  private readonly unsavedModules = new Map<string, ModuleRecord>();
 
   constructor(
     private readonly store: DeviceStore,
@@ -163,6 +162,16 @@ export class RegistryService {
     return this.store.get(deviceId);
   }
 
+  /** Reads the records of several devices at once, before a bulk call looks at each (one SQLite read instead of one per device). */
+  prefetch(deviceIds: readonly string[]): void {
+    this.store.prefetch(deviceIds);
+  }
+
+  /** Every device in registry order, read as it is iterated (a registry of 1,000,000 is never held at once). */
+  records(): Iterable<DeviceRecord> {
+    return this.store.all();
+  }
+
   list(top: number): DeviceRecord[] {
     const result: DeviceRecord[] = [];
     for (const record of this.store.all()) {
@@ -178,12 +187,11 @@ export class RegistryService {
 
   /** Every registered id, in registry order. */
   deviceIds(): string[] {
-    return Array.from(this.store.all(), (record) => record.deviceId);
+    return this.store.ids();
   }
 
   statistics(): { totalDeviceCount: number; enabledDeviceCount: number; disabledDeviceCount: number } {
-    let enabled = 0;
-    for (const record of this.store.all()) if (record.status === 'enabled') enabled++;
+    const enabled = this.store.enabledCount();
     return { totalDeviceCount: this.store.size, enabledDeviceCount: enabled, disabledDeviceCount: this.store.size - enabled };
   }
 
@@ -203,7 +211,7 @@ export class RegistryService {
     const now = isoTime();
     const record: DeviceRecord = {
       deviceId,
-      generationId: String(BigInt(`0x${randomBytes(7).toString('hex')}`)),
+      generationId: generateGenerationId(),
       etagVersion: 1,
       status: readStatus(input.status) ?? 'enabled',
       statusReason: readStatusReason(input.statusReason),
@@ -285,7 +293,7 @@ export class RegistryService {
    */
   clearAll(): void {
     this.store.clear(); // and every module (the store's dependents)
-    this.connectionStateUnsaved.clear();
+    this.unsavedModules.clear();
   }
 
   /** What deleting a device does beyond the store: drop its connection, tell listeners. */
@@ -310,26 +318,24 @@ export class RegistryService {
     invalidateView(record);
     if (modelId !== undefined && modelId !== record.modelId) {
       record.modelId = modelId;
-      this.connectionStateUnsaved.delete(identityKey(record));
+      this.unsavedModules.delete(identityKey(record));
       if (isModuleRecord(record)) {
         if (this.modules.get(record.deviceId, record.moduleId) === record) this.modules.save(record);
       } else if (this.store.get(record.deviceId) === record) this.store.save(record);
       return;
     }
-    this.connectionStateUnsaved.set(identityKey(record), record);
+    // The query indexes hear of it; a device record that leaves the store's cache takes these fields with it.
+    if (isModuleRecord(record)) {
+      this.unsavedModules.set(identityKey(record), record);
+      this.modules.changedInMemory(record);
+    } else this.store.changedInMemory(record);
   }
 
   /** Writes the connection state of every identity whose state changed since it was last written (the hub's stop). */
   saveConnectionStates(): void {
-    const devices: DeviceRecord[] = [];
-    const modules: ModuleRecord[] = [];
-    for (const record of this.connectionStateUnsaved.values()) {
-      if (isModuleRecord(record)) {
-        if (this.modules.get(record.deviceId, record.moduleId) === record) modules.push(record);
-      } else if (this.store.get(record.deviceId) === record) devices.push(record);
-    }
-    this.connectionStateUnsaved.clear();
-    this.store.commit(devices);
+    this.store.writeBackLiveFields();
+    const modules = [...this.unsavedModules.values()].filter((record) => this.modules.get(record.deviceId, record.moduleId) === record);
+    this.unsavedModules.clear();
     if (modules.length > 0) this.modules.saveMany(modules);
   }
 
@@ -437,7 +443,7 @@ function newModule(deviceId: string, moduleId: string, managedBy: string | null,
   return {
     deviceId,
     moduleId,
-    generationId: String(BigInt(`0x${randomBytes(7).toString('hex')}`)),
+    generationId: generateGenerationId(),
     etagVersion: 1,
     managedBy,
     authentication,
