@@ -77,6 +77,8 @@ describe('IoT Edge deployments at scale (configurations with modulesContent)', (
     expect(((await registry.getModulesOnDevice('leaf-p1')).responseBody as Json[]).length).toBe(0);
     const leaf = ((await registry.getTwin('leaf-p1')).responseBody as TwinJson).properties.desired;
     expect(leaf.$version).toBe(1);
+    const listed = ((await registry.getConfigurations()).responseBody as Json[]).find((c) => c.id === 'base-prod');
+    expect(listed?.systemMetrics.results).toEqual(created.systemMetrics.results);
   });
 
   it('writes a custom module twin as soon as its identity is created (as the edge agent creates it)', async () => {
@@ -138,7 +140,7 @@ describe('IoT Edge deployments at scale (configurations with modulesContent)', (
     expect(p1.modules).not.toHaveProperty('low');
   });
 
-  it("notifies a connected $edgeAgent ModuleClient of the desired patch, and counts its reported status", async () => {
+  it('notifies a connected $edgeAgent ModuleClient of the desired patch, and counts its reported status', async () => {
     const agent = ModuleClient.fromConnectionString(hub.moduleConnectionString('edge-p2', '$edgeAgent'), transports.Mqtt);
     await agent.open();
     try {
@@ -156,7 +158,9 @@ describe('IoT Edge deployments at scale (configurations with modulesContent)', (
       expect(patch.modules.metrics.settings.image).toBe('metrics:1.0');
       // The edge agent reports what it applied; the hub's reportedSuccessfulCount reads that.
       await new Promise<void>((resolve, reject) =>
-        twin.properties.reported.update({ lastDesiredVersion: patch.$version, lastDesiredStatus: { code: 200 } }, (err?: Error) => (err ? reject(err) : resolve())),
+        twin.properties.reported.update({ lastDesiredVersion: patch.$version, lastDesiredStatus: { code: 200 } }, (err?: Error) =>
+          err ? reject(err) : resolve(),
+        ),
       );
       expect((await metricsOf('layer-metrics')).results).toEqual({ targetedCount: 1, appliedCount: 1, reportedSuccessfulCount: 1, reportedFailedCount: 0 });
       expect((await metricsOf('base-prod')).results).toMatchObject({ reportedSuccessfulCount: 1 });

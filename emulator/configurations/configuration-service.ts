@@ -75,7 +75,8 @@ export class ConfigurationService {
     let deployed: ReturnType<EdgeDeployments['applyAll']> | undefined;
     return this.store.all().map((record) => {
       if (!record.content.modulesContent) return this.render(record, targeting);
-      return this.deployments.render(record, (deployed ??= this.deployments.target()));
+      if (!deployed) deployed = this.deployments.target();
+      return this.deployments.render(record, deployed);
     });
   }
 

@@ -227,7 +227,8 @@ function compileDeployment(record: ConfigurationRecord): CompiledDeployment {
   try {
     // The user's condition alone first, so a parse error's position is in their text.
     const own = text === '' ? undefined : parseJobCondition(text);
-    if (own && own.source !== 'devices') throw argumentInvalid('The targetCondition of a deployment must select devices (IoT Edge devices by their device twins).');
+    if (own && own.source !== 'devices')
+      throw argumentInvalid('The targetCondition of a deployment must select devices (IoT Edge devices by their device twins).');
     // An empty target condition targets nothing, as for any configuration.
     const where = own ? (/^\s*from/i.test(text) ? text.replace(/^\s*from\s+devices\s*(where\s*)?/i, '') : text) : "deviceId = '' AND deviceId != ''";
     condition = parseJobCondition(where.trim() === '' ? 'capabilities.iotEdge = true' : `capabilities.iotEdge = true AND (${where})`);

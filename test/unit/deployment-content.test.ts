@@ -7,7 +7,11 @@ const base = (id: string, priority: number, agent: object): DeploymentContender 
   priority,
   content: readDeploymentContent({ $edgeAgent: { 'properties.desired': agent }, $edgeHub: { 'properties.desired': { routes: {} } } } as never),
 });
-const layer = (id: string, priority: number, modulesContent: object): DeploymentContender => ({ id, priority, content: readDeploymentContent(modulesContent as never) });
+const layer = (id: string, priority: number, modulesContent: object): DeploymentContender => ({
+  id,
+  priority,
+  content: readDeploymentContent(modulesContent as never),
+});
 
 describe('deployment content (docs/protocol.md §17.1)', () => {
   it('classifies a deployment with a properties.desired.{path} key as layered, one with whole documents as base', () => {
