@@ -257,6 +257,15 @@ hubOptions(
   )
   .addOption(
     new Option(
+      '--device-cache <records>',
+      'device records kept parsed in memory; the others are read from the data directory when used (connected devices always stay)',
+    )
+      .env(env('DEVICE_CACHE'))
+      .default(defaultOptions.deviceCacheSize)
+      .argParser(positive),
+  )
+  .addOption(
+    new Option(
       '--query-index <paths>',
       "twin paths queries get an index on from the first query, e.g. tags.env,properties.reported.firmware (others get one on demand, see --query-index-after); 'off': every query scans",
     )
@@ -298,6 +307,7 @@ hubOptions(
       tier: opts.tier,
       units: opts.units,
       throttleBacklogMs: opts.throttleBacklog,
+      deviceCacheSize: opts.deviceCache,
       queryIndex: opts.queryIndex ?? defaultOptions.queryIndex,
       queryIndexAfter: opts.queryIndexAfter,
       logLevel: opts.logLevel,

@@ -156,7 +156,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
     throw error;
   }
   const modules = new ModuleStore(db);
-  const store = new DeviceStore(db, modules);
+  const store = new DeviceStore(db, modules, { cacheSize: options.deviceCacheSize });
   const sessions = new SessionStore(db);
   const events = new HubEvents();
   events.setMaxListeners(0);

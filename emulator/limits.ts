@@ -240,3 +240,15 @@ export const c2dLimits = {
   /** deliveries of one feedback message before it is dropped */
   maxFeedbackDeliveryCount: 10,
 } as const;
+
+// ---- Device store (docs/scaling.md §3.1) ---------------------------------------------------
+
+/**
+ * Parsed device records the hub keeps in memory by default (`--device-cache`): the rest are read
+ * from SQLite when used. ~1.5–2 KB each with a small twin; connected devices stay in any case.
+ */
+export const DEVICE_CACHE_DEFAULT_RECORDS = 100_000;
+/** Rows of the registry order (ids) read per event-loop turn while it loads after start. */
+export const DEVICE_ORDER_LOAD_CHUNK_ROWS = 20_000;
+/** Rows a registry scan reads from SQLite at a time (while that order is still loading). */
+export const DEVICE_SCAN_CHUNK_ROWS = 512;

@@ -53,7 +53,7 @@ export function devicePage(registry: RegistryService, filter: DeviceFilter, offs
   const rows: DeviceRow[] = [];
   let matched = 0;
   let total = 0;
-  for (const record of registry.list(Number.POSITIVE_INFINITY)) {
+  for (const record of registry.records()) {
     total++;
     if (filter.status !== undefined && record.status !== filter.status) continue;
     if (filter.connection !== undefined && record.connectionState !== filter.connection) continue;
