@@ -169,10 +169,37 @@ describe('IoT Edge deployments at scale (configurations with modulesContent)', (
     }
   });
 
+  it('configures an edge device that joins the target, restores overwritten content when the clock moves, and counts custom metrics', async () => {
+    await registry.addConfiguration({
+      id: 'layer-counted',
+      content: { modulesContent: { counted: { 'properties.desired.level': 1 } } },
+      targetCondition: "tags.fleet = 'edgetest'",
+      priority: 50,
+      metrics: {
+        queries: { applied: "SELECT deviceId FROM devices.modules WHERE moduleId = '$edgeAgent' AND configurations.[[layer-counted]].status = 'Applied'" },
+      },
+    } as never);
+    await registry.create({ deviceId: 'edge-p3', capabilities: { iotEdge: true } } as never);
+    expect(await desiredOf('edge-p3', '$edgeAgent')).toEqual({});
+    await registry.updateTwin('edge-p3', { tags: { env: 'prod', fleet: 'edgetest' } }, '*');
+    await waitUntil(async () => (await desiredOf('edge-p3', '$edgeAgent')).modules?.extra, 5000, "the joining device's $edgeAgent configured");
+    expect((await desiredOf('edge-p3', '$edgeAgent')).schemaVersion).toBe('1.1');
+    const counted = (await registry.getConfiguration('layer-counted')).responseBody as Json;
+    // edge-p1, edge-p2 and edge-p3 have a base below it; edge-d1 has none.
+    expect(counted.metrics.results).toEqual({ applied: 3 });
+    expect(counted.systemMetrics.results).toMatchObject({ targetedCount: 4, appliedCount: 3 });
+    // A user overwrites the deployed runtime settings; the hub's next evaluation (the clock moving) restores them.
+    await registry.updateModuleTwin('edge-p3', '$edgeAgent', { properties: { desired: { modules: null } } }, '*');
+    expect(await desiredOf('edge-p3', '$edgeAgent')).not.toHaveProperty('modules');
+    expect((await rest(hub, 'POST', '/$emulator/clock/advance', { seconds: 60 })).status).toBeLessThan(300);
+    expect((await desiredOf('edge-p3', '$edgeAgent')).modules).toHaveProperty('extra');
+    await registry.removeConfiguration('layer-counted');
+  });
+
   it('leaves applied content in place when a device leaves every target; the next deployment applies when the winner goes', async () => {
     await registry.removeConfiguration('layer-metrics');
     await registry.updateTwin('edge-p2', { tags: { env: 'dev', fleet: 'gone' } }, '*');
-    await waitUntil(async () => (await metricsOf('base-prod')).results.targetedCount === 1, 5000, 'edge-p2 no longer targeted');
+    await waitUntil(async () => (await metricsOf('base-prod')).results.targetedCount === 2, 5000, 'edge-p2 no longer targeted (edge-p1 and edge-p3 are)');
     // Targeted by nothing now: it keeps running what it had (the last composition, including the layer).
     expect((await desiredOf('edge-p2', '$edgeAgent')).modules).toHaveProperty('extra');
     // Deleting edge-p1's winning base: the next-highest base applies, with the layers still above it.
