@@ -149,8 +149,18 @@ export class EdgeDeployments {
         else byDevice.set(deviceId, [deployment]);
       }
     }
+    // Devices targeted by the same deployments share one composition (shared: write() copies it).
+    const byCombination = new Map<string, DeploymentResolution>();
     const targeting: DeploymentTargeting = new Map();
-    for (const [deviceId, contenders] of byDevice) targeting.set(deviceId, { contenders, resolution: resolveDeployments(contenders) });
+    for (const [deviceId, contenders] of byDevice) {
+      const combination = contenders.map((c) => c.id).join('\n');
+      let resolution = byCombination.get(combination);
+      if (!resolution) {
+        resolution = resolveDeployments(contenders);
+        byCombination.set(combination, resolution);
+      }
+      targeting.set(deviceId, { contenders, resolution });
+    }
     return targeting;
   }
 
