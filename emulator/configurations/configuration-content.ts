@@ -37,8 +37,11 @@ export function readSettings(content: JsonObject): DesiredSetting[] | string {
   return settings;
 }
 
+/** What orders configurations. */
+export type Precedence = Pick<Contender, 'id' | 'priority' | 'createdTimeUtc'>;
+
 /** Highest priority first; among equals the most recently created wins, then the id (stable). */
-export function byPrecedence(a: Contender, b: Contender): number {
+export function byPrecedence(a: Precedence, b: Precedence): number {
   if (a.priority !== b.priority) return b.priority - a.priority;
   if (a.createdTimeUtc !== b.createdTimeUtc) return a.createdTimeUtc < b.createdTimeUtc ? 1 : -1;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;

@@ -10,6 +10,7 @@ import { isJsonObject, type JsonObject } from '../twin/json.js';
 import type { TwinService } from '../twin/twin-service.js';
 import { alreadyHolds, byPrecedence, readSettings, resolve, type Contender } from './configuration-content.js';
 import { ContenderSet } from './contender-set.js';
+import { EdgeDeployments } from './edge-deployments.js';
 import { statusRows } from './status-rows.js';
 import { readConfigurationInput, validateConfigurationId, type ConfigurationRecord } from './configuration-record.js';
 import { CONFIGURATION_CONTENDER_SETS_CACHED, CONFIGURATIONS_MAX } from '../limits.js';
@@ -41,6 +42,8 @@ export class ConfigurationService {
   private flushScheduled = false;
   /** true while the service writes twins itself: its own writes do not re-trigger evaluation */
   private applying = false;
+  /** at-scale IoT Edge deployments: the configurations whose content is modulesContent (docs/protocol.md §17.1) */
+  private readonly deployments: EdgeDeployments;
 
   constructor(
     private readonly store: ConfigurationStore,
@@ -54,17 +57,27 @@ export class ConfigurationService {
     });
     events.on('deviceCreated', ({ deviceId }) => this.markDirty(deviceId));
     events.on('moduleCreated', ({ deviceId, moduleId }) => this.markDirty(moduleKey(deviceId, moduleId)));
-    clock.onAdvance(() => this.applyAll());
+    this.deployments = new EdgeDeployments(() => this.store.all(), selection, twins, events);
+    clock.onAdvance(() => {
+      this.applyAll();
+      this.deployments.applyAll();
+    });
   }
 
   get(id: string): JsonObject {
-    return this.render(this.require(id));
+    const record = this.require(id);
+    return record.content.modulesContent ? this.deployments.render(record) : this.render(record);
   }
 
   list(): JsonObject[] {
     if (this.store.size === 0) return [];
     const targeting = this.target();
-    return this.store.all().map((record) => this.render(record, targeting));
+    let deployed: ReturnType<EdgeDeployments['applyAll']> | undefined;
+    return this.store.all().map((record) => {
+      if (!record.content.modulesContent) return this.render(record, targeting);
+      if (!deployed) deployed = this.deployments.target();
+      return this.deployments.render(record, deployed);
+    });
   }
 
   /** `PUT /configurations/{id}` without If-Match: 409 when the id is taken. */
@@ -76,10 +89,9 @@ export class ConfigurationService {
     const input = readConfigurationInput(body);
     const now = isoTime();
     const record: ConfigurationRecord = { id, schemaVersion: '1.0', ...input, createdTimeUtc: now, lastUpdatedTimeUtc: now, etagVersion: 1 };
-    compile(record); // refuses a bad condition or content before anything is saved
+    this.check(record); // refuses a bad condition or content before anything is saved
     this.store.save(record);
-    this.compiled = undefined;
-    return this.render(record, this.applyAll());
+    return this.applied(record);
   }
 
   /**
@@ -100,10 +112,9 @@ export class ConfigurationService {
       lastUpdatedTimeUtc: isoTime(),
       etagVersion: existing.etagVersion + 1,
     };
-    compile(record);
+    this.check(record);
     this.store.save(record);
-    this.compiled = undefined;
-    return this.render(record, this.applyAll());
+    return this.applied(record);
   }
 
   /** Deleting a configuration leaves what it set in place, as on the hub; it simply stops applying. */
@@ -112,7 +123,22 @@ export class ConfigurationService {
     checkEtag(record, ifMatch);
     this.store.delete(id);
     this.compiled = undefined;
-    this.applyAll();
+    this.deployments.invalidate();
+    if (record.content.modulesContent) this.deployments.applyAll();
+    else this.applyAll();
+  }
+
+  private check(record: ConfigurationRecord): void {
+    if (record.content.modulesContent) this.deployments.check(record);
+    else compile(record);
+  }
+
+  /** After a save: the configurations of the saved one's kind applied, and it rendered with its metrics. */
+  private applied(record: ConfigurationRecord): JsonObject {
+    this.compiled = undefined;
+    this.deployments.invalidate();
+    if (record.content.modulesContent) return this.deployments.render(record, this.deployments.applyAll());
+    return this.render(record, this.applyAll());
   }
 
   /**
@@ -151,6 +177,7 @@ export class ConfigurationService {
   clear(): void {
     this.store.clear();
     this.compiled = undefined;
+    this.deployments.clear();
     this.noneTargets = undefined;
     this.dirty.clear();
   }
@@ -163,7 +190,11 @@ export class ConfigurationService {
 
   private all(): Compiled[] {
     if (!this.compiled) {
-      this.compiled = this.store.all().map(compile).sort(byPrecedence);
+      this.compiled = this.store
+        .all()
+        .filter((record) => !record.content.modulesContent)
+        .map(compile)
+        .sort(byPrecedence);
       this.noneTargets = ContenderSet.empty();
     }
     return this.compiled;
@@ -386,10 +417,7 @@ function asIs(_key: string, view: object): object {
 
 function compile(record: ConfigurationRecord): Compiled {
   const content = record.content;
-  const kind = content.moduleContent ? 'moduleContent' : content.deviceContent ? 'deviceContent' : 'modulesContent';
-  if (kind === 'modulesContent') {
-    throw argumentInvalid('modulesContent is an IoT Edge deployment: apply it to a device with POST /devices/{id}/applyConfigurationContent.');
-  }
+  const kind = content.moduleContent ? 'moduleContent' : 'deviceContent';
   const settings = readSettings(content[kind]!);
   if (typeof settings === 'string') throw argumentInvalid(`content.${kind}: ${settings}`);
   const target = kind === 'moduleContent' ? 'devices.modules' : 'devices';
