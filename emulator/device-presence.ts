@@ -38,6 +38,17 @@ export class OneConnectionPerDevice implements DevicePresence {
     return this.peers.size;
   }
 
+  /** Closes the AMQP connections of the devices `select` picks (the chaos API's drops and restarts); returns their ids. */
+  disconnectWhere(select: (deviceId: string) => boolean): string[] {
+    const picked: string[] = [];
+    for (const [deviceId, peer] of this.peers) {
+      if (!select(deviceId)) continue;
+      picked.push(deviceId);
+      peer.close('amqp:connection:forced', `The hub closed the connection of '${deviceId}' (a fault rule).`);
+    }
+    return picked;
+  }
+
   connected(deviceId: string, peer: AmqpPeer): void {
     const previous = this.peers.get(deviceId);
     if (previous === peer) return;

@@ -9,6 +9,7 @@ import type { ClaimResult } from '../identity/amqp-claims.js';
 import { AMQP_IDLE_TIMEOUT_MS, AMQP_MAX_FRAME_SIZE } from '../limits.js';
 import { guardListener, tlsHandshakeOptions, type ListenerLimits } from '../net/pending-connections.js';
 import { registerCbs } from './cbs.js';
+import type { ConnectAdmission } from './connect-gate.js';
 import type { DevicePresence } from './device-presence.js';
 import { LinkRoutes, type LinkAccess, type LinkContext } from './link-routes.js';
 import { AmqpPeer, type AmqpTransport } from './peer.js';
@@ -18,6 +19,8 @@ export interface AmqpServerDependencies {
   verify(audience: string, token: string): ClaimResult;
   presence: DevicePresence;
   log: Logger;
+  /** throttles and chaos rules at a device's connect (connect-gate.ts); absent: always admitted */
+  admitDevice?(deviceId: string): ConnectAdmission;
 }
 
 // rhea's own WebSocket adapter (what container.websocket_accept uses), so the connection object stays ours.
@@ -191,6 +194,8 @@ export class AmqpServer {
         reject,
         onClose: (handler) => this.onLinkGone(link, direction, peer, handler),
       };
+      peer.links.add(link);
+      this.onLinkGone(link, direction, peer, () => peer.links.delete(link));
       (match.handler as (ctx: LinkContext<Sender | Receiver>) => void)(ctx);
     } catch (error) {
       this.log.error({ err: error, address }, 'error while opening an AMQP link');

@@ -1,4 +1,4 @@
-import type { Connection } from 'rhea';
+import type { Connection, Receiver, Sender } from 'rhea';
 import { resourceCovers } from '../../protocol/sas.js';
 import type { AmqpClaim } from '../identity/amqp-claims.js';
 import type { Permission } from '../identity/policies.js';
@@ -21,6 +21,8 @@ export class AmqpPeer {
   private readonly claims = new Map<string, AmqpClaim>();
   private readonly closeHandlers: ((reason: string) => void)[] = [];
   private ended = false;
+  /** the links a route accepted on this connection, while attached (a device-requested fault detaches one: docs/protocol.md §13) */
+  readonly links = new Set<Sender | Receiver>();
   /** drops the transport at once (set by the server that accepted it) */
   destroySocket: () => void = () => {};
 
@@ -92,6 +94,17 @@ export class AmqpPeer {
     if (this.ended) return;
     try {
       this.connection.close({ condition, description });
+    } catch {
+      // already gone
+    }
+    setTimeout(() => this.destroySocket(), 1000).unref();
+  }
+
+  /** Closes the connection without an error (a clean shutdown); the socket is dropped if the peer does not answer. */
+  closeCleanly(): void {
+    if (this.ended) return;
+    try {
+      this.connection.close();
     } catch {
       // already gone
     }
