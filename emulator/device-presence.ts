@@ -44,7 +44,8 @@ export class OneConnectionPerDevice implements DevicePresence {
     for (const [deviceId, peer] of this.peers) {
       if (!select(deviceId)) continue;
       picked.push(deviceId);
-      peer.close('amqp:connection:forced', `The hub closed the connection of '${deviceId}' (a fault rule).`);
+      const description = `The hub closed the connection of '${deviceId}' (a fault rule).`;
+      peer.closeInOrder({ condition: 'amqp:link:detach-forced', description }, { condition: 'amqp:connection:forced', description });
     }
     return picked;
   }

@@ -284,7 +284,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
       events,
       log,
       gate,
-      onDeviceFault: (deviceId, fault, peer, link) => applyAmqpDeviceFault(faults, deviceId, fault, peer, link, log),
+      onDeviceFault: (deviceId, fault, peer, link) => applyAmqpDeviceFault(faults, deviceId, fault, peer, link, events, log),
     });
     registerServiceC2dRoutes(amqp.routes, { c2d, feedback, hubName: hostName.split('.')[0], log, gate });
     const amqpDevices = new AmqpDeviceLinks({

@@ -110,6 +110,8 @@ export class AmqpServer {
     const socket = Object.assign(wrapWebSocket(ws), { destroy: () => ws.terminate() });
     const connection = this.container.create_connection(this.connectionOptions() as never) as HubConnection;
     this.track(connection, 'amqp-ws').destroySocket = () => ws.terminate();
+    // A socket the hub itself destroys (a fault, a timeout) ends the connection too: rhea only watches 'end' and errors.
+    ws.on('close', () => this.ended(connection, 'lost: socket closed'));
     connection.accept(socket as never);
   }
 
@@ -138,6 +140,8 @@ export class AmqpServer {
     socket.on('error', () => {});
     const connection = this.container.create_connection(this.connectionOptions() as never) as HubConnection;
     this.track(connection, transport).destroySocket = () => (socket as unknown as { destroy(): void }).destroy();
+    // A socket the hub itself destroys (a fault, a timeout) ends the connection too: rhea only watches 'end' and errors.
+    socket.on('close' as 'error', () => this.ended(connection, 'lost: socket closed'));
     connection.accept(socket as never);
   }
 

@@ -103,7 +103,10 @@ export function registerCbs(routes: LinkRoutes, deps: CbsDependencies): { grant(
       // A device's first token on this connection is its connect: the gate may delay or refuse it (docs/protocol.md §13).
       const admission = claim.kind === 'device' && !announced.get(ctx.peer)?.has(claim.deviceId) ? deps.admitDevice?.(claim.deviceId) : undefined;
       if (admission?.kind === 'unauthorized') return answer(401, admission.description);
-      if (admission?.kind === 'close') return ctx.peer.close(admission.condition, admission.description);
+      if (admission?.kind === 'close') {
+        const error = { condition: admission.condition, description: admission.description };
+        return ctx.peer.closeInOrder(error, error);
+      }
       const admit = (): void => {
         if (ctx.peer.closed) return;
         grant(ctx.peer, claim);

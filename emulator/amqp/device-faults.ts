@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Receiver, Sender } from 'rhea';
+import type { HubEvents } from '../events.js';
 import type { DeviceFault, DeviceFaultKind } from '../faults/device-fault.js';
 import type { FaultInjector } from '../faults/fault-injector.js';
 import { normalizeAddress } from './link-routes.js';
@@ -25,8 +26,9 @@ const linkOfFault: Partial<Record<DeviceFaultKind, { path: string; hubSends: boo
  * fault-injection gateway did, after `AzIoTHub_FaultOperationDelayInSecs` and to the connection
  * that asked only:
  *   KillTcp             the socket is dropped without a word
- *   KillAmqpConnection  the connection is closed with `amqp:connection:forced`
- *   ShutDownAmqp        the connection is closed without an error
+ *   KillAmqpConnection  its links are detached with `amqp:link:detach-forced`, then the
+ *                       connection is closed with `amqp:connection:forced`
+ *   ShutDownAmqp        the same, the connection closed without an error (an orderly shutdown)
  *   KillAmqpSession     the session that carried the message is ended with `amqp:connection:forced`
  *   KillAmqp…Link…      that one link is detached with `amqp:link:detach-forced`
  * The close reason is the error's description. For `AzIoTHub_FaultOperationDurationInSecs` the
@@ -40,6 +42,7 @@ export function applyAmqpDeviceFault(
   peer: AmqpPeer,
   /** the link the fault message came on: its session is the one KillAmqpSession ends */
   d2cLink: Receiver,
+  events: HubEvents,
   log: Logger,
 ): void {
   if (fault.kind === 'ShutDownMqtt') return;
@@ -53,6 +56,7 @@ export function applyAmqpDeviceFault(
       return;
     }
     log.info({ deviceId, fault: fault.kind, reason: fault.closeReason }, 'AMQP fault requested by the device');
+    events.emit('faultApplied', { what: `${fault.kind} requested by the device`, operation: 'deviceFault', deviceId });
     if (fault.durationSeconds > 0) {
       faults.add({ kind: 'refuseConnects', target: { deviceId }, connackCode: 3, durationSeconds: fault.durationSeconds });
     }
@@ -62,10 +66,11 @@ export function applyAmqpDeviceFault(
           peer.destroySocket();
           break;
         case 'KillAmqpConnection':
-          peer.close('amqp:connection:forced', description);
+          peer.closeInOrder({ condition: 'amqp:link:detach-forced', description }, { condition: 'amqp:connection:forced', description });
           break;
         case 'ShutDownAmqp':
-          peer.closeCleanly();
+          // An orderly shutdown: links detached, then the connection closed without an error.
+          peer.closeInOrder({ condition: 'amqp:link:detach-forced', description });
           break;
         case 'KillAmqpSession':
           d2cLink.session.close({ condition: 'amqp:connection:forced', description } as never);

@@ -100,15 +100,47 @@ export class AmqpPeer {
     setTimeout(() => this.destroySocket(), 1000).unref();
   }
 
-  /** Closes the connection without an error (a clean shutdown); the socket is dropped if the peer does not answer. */
-  closeCleanly(): void {
+  /**
+   * Closes the connection in order: every link detached first with `linkError`, then the
+   * connection closed with `connectionError` (none: a clean close). The IoT SDKs answer a
+   * connection error by detaching their own links and waiting up to 45 s for detach replies a
+   * closed connection never sends; links the hub detached first are gone already, so the SDK goes
+   * on at once. It reconnects by itself only when the first error it sees is one its retry policy
+   * retries, which is why the links carry one (`amqp:link:detach-forced` is ServiceUnavailableError).
+   * Used where the hub drops a device on purpose: faults, chaos rules, refused connects
+   * (docs/protocol.md §13).
+   */
+  closeInOrder(linkError: { condition: string; description: string }, connectionError?: { condition: string; description: string }): void {
     if (this.ended) return;
-    try {
-      this.connection.close();
-    } catch {
-      // already gone
+    const open = [...this.links].filter((link) => !link.is_closed());
+    const closeConnection = (): void => {
+      if (this.ended) return;
+      if (connectionError) return this.close(connectionError.condition, connectionError.description);
+      try {
+        this.connection.close();
+      } catch {
+        // already gone
+      }
+      setTimeout(() => this.destroySocket(), 1000).unref();
+    };
+    if (open.length === 0) return closeConnection();
+    // The connection closes once the client has answered every detach (or after a second without).
+    let waiting = open.length;
+    const fallback = setTimeout(closeConnection, 1000);
+    fallback.unref();
+    const answered = (): void => {
+      if (--waiting > 0) return;
+      clearTimeout(fallback);
+      closeConnection();
+    };
+    for (const link of open) {
+      link.once(link.is_sender() ? 'sender_close' : 'receiver_close', answered);
+      try {
+        link.close(linkError as never);
+      } catch {
+        answered();
+      }
     }
-    setTimeout(() => this.destroySocket(), 1000).unref();
   }
 
   /** Called by the server when the connection ended; runs the close handlers once. */
