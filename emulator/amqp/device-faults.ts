@@ -4,7 +4,7 @@ import type { HubEvents } from '../events.js';
 import type { DeviceFault, DeviceFaultKind } from '../faults/device-fault.js';
 import type { FaultInjector } from '../faults/fault-injector.js';
 import { normalizeAddress } from './link-routes.js';
-import type { AmqpPeer } from './peer.js';
+import { detachThen, type AmqpPeer } from './peer.js';
 
 /** Which of a device's links a link fault detaches: the path after `devices/{id}/` (or `$cbs`), and whether the hub sends on it. */
 const linkOfFault: Partial<Record<DeviceFaultKind, { path: string; hubSends: boolean }>> = {
@@ -29,7 +29,8 @@ const linkOfFault: Partial<Record<DeviceFaultKind, { path: string; hubSends: boo
  *   KillAmqpConnection  its links are detached with `amqp:link:detach-forced`, then the
  *                       connection is closed with `amqp:connection:forced`
  *   ShutDownAmqp        the same, the connection closed without an error (an orderly shutdown)
- *   KillAmqpSession     the session that carried the message is ended with `amqp:connection:forced`
+ *   KillAmqpSession     the links of the session that carried the message are detached, then the
+ *                       session is ended with `amqp:internal-error`
  *   KillAmqp…Link…      that one link is detached with `amqp:link:detach-forced`
  * The close reason is the error's description. For `AzIoTHub_FaultOperationDurationInSecs` the
  * device's reconnects are then refused (connect-gate.ts), as on MQTT. `ShutDownMqtt` is the MQTT
@@ -72,9 +73,15 @@ export function applyAmqpDeviceFault(
           // An orderly shutdown: links detached, then the connection closed without an error.
           peer.closeInOrder({ condition: 'amqp:link:detach-forced', description });
           break;
-        case 'KillAmqpSession':
-          d2cLink.session.close({ condition: 'amqp:connection:forced', description } as never);
+        case 'KillAmqpSession': {
+          // The session's links first (as closeInOrder does for a connection), then the session ended with the error.
+          const session = d2cLink.session;
+          const onSession = [...peer.links].filter((l) => l.session === session);
+          detachThen(onSession, { condition: 'amqp:link:detach-forced', description }, () => {
+            if (!peer.closed) session.close({ condition: 'amqp:internal-error', description } as never);
+          });
           break;
+        }
         default:
           target!.close({ condition: 'amqp:link:detach-forced', description } as never);
       }

@@ -123,24 +123,7 @@ export class AmqpPeer {
       }
       setTimeout(() => this.destroySocket(), 1000).unref();
     };
-    if (open.length === 0) return closeConnection();
-    // The connection closes once the client has answered every detach (or after a second without).
-    let waiting = open.length;
-    const fallback = setTimeout(closeConnection, 1000);
-    fallback.unref();
-    const answered = (): void => {
-      if (--waiting > 0) return;
-      clearTimeout(fallback);
-      closeConnection();
-    };
-    for (const link of open) {
-      link.once(link.is_sender() ? 'sender_close' : 'receiver_close', answered);
-      try {
-        link.close(linkError as never);
-      } catch {
-        answered();
-      }
-    }
+    detachThen(open, linkError, closeConnection);
   }
 
   /** Called by the server when the connection ended; runs the close handlers once. */
@@ -148,5 +131,35 @@ export class AmqpPeer {
     if (this.ended) return;
     this.ended = true;
     for (const handler of this.closeHandlers.splice(0)) handler(reason);
+  }
+}
+
+/**
+ * Detaches `links` with `error`, then runs `then` once the client has answered every detach (or
+ * after a second without an answer): the order the IoT SDKs need to recover at once (closeInOrder).
+ */
+export function detachThen(links: readonly (Sender | Receiver)[], error: { condition: string; description: string }, then: () => void): void {
+  const open = links.filter((link) => !link.is_closed());
+  if (open.length === 0) return then();
+  let waiting = open.length;
+  let done = false;
+  const finish = (): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(fallback);
+    then();
+  };
+  const fallback = setTimeout(finish, 1000);
+  fallback.unref();
+  const answered = (): void => {
+    if (--waiting === 0) finish();
+  };
+  for (const link of open) {
+    link.once(link.is_sender() ? 'sender_close' : 'receiver_close', answered);
+    try {
+      link.close(error as never);
+    } catch {
+      answered();
+    }
   }
 }
