@@ -21,6 +21,7 @@ export class AmqpPeer {
   private readonly claims = new Map<string, AmqpClaim>();
   private readonly closeHandlers: ((reason: string) => void)[] = [];
   private ended = false;
+  private closing = false;
   /** the links a route accepted on this connection, while attached (a device-requested fault detaches one: docs/protocol.md §13) */
   readonly links = new Set<Sender | Receiver>();
   /** drops the transport at once (set by the server that accepted it) */
@@ -111,7 +112,8 @@ export class AmqpPeer {
    * (docs/protocol.md §13).
    */
   closeInOrder(linkError: { condition: string; description: string }, connectionError?: { condition: string; description: string }): void {
-    if (this.ended) return;
+    if (this.ended || this.closing) return;
+    this.closing = true;
     const open = [...this.links].filter((link) => !link.is_closed());
     const closeConnection = (): void => {
       if (this.ended) return;
