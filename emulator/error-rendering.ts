@@ -64,7 +64,11 @@ export interface AmqpErrorBody {
  * `azure-iothub` reads `amqp:resource-limit-exceeded` as a full device queue.
  */
 export function amqpRefusal(error: HubError, side: 'device' | 'service'): AmqpErrorBody {
-  return { condition: amqpCondition(error, side), description: error.message, info: { 'com.microsoft:tracking-id': trackingId(), 'iothub-errorcode': error.errorName } };
+  return {
+    condition: amqpCondition(error, side),
+    description: error.message,
+    info: { 'com.microsoft:tracking-id': trackingId(), 'iothub-errorcode': error.errorName },
+  };
 }
 
 function amqpCondition(error: HubError, side: 'device' | 'service'): string {

@@ -1,4 +1,5 @@
-import device, { Message } from 'azure-iot-device';
+import type device from 'azure-iot-device';
+import { Message } from 'azure-iot-device';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Hub } from '../cli/start-hub.js';
 import { openAmqpDevice, type AmqpTransportName } from './support/amqp.js';
@@ -67,9 +68,7 @@ function faultMessage(kind: string, delaySeconds: number, durationSeconds?: numb
 }
 
 function recorded(id: string, since: number, kind: 'connection' | 'fault'): { event: string; what?: string; time: number }[] {
-  return hub.recording
-    .entries({ kind, deviceId: id, since })
-    .map((e) => ({ event: e.event, what: (e as { what?: string }).what, time: Date.parse(e.time) }));
+  return hub.recording.entries({ kind, deviceId: id, since }).map((e) => ({ event: e.event, what: (e as { what?: string }).what, time: Date.parse(e.time) }));
 }
 
 const connectionKinds = ['KillTcp', 'KillAmqpConnection', 'ShutDownAmqp'] as const;

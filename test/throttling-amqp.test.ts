@@ -17,7 +17,14 @@ async function metricsText(hub: Hub): Promise<string> {
 
 /** Each promise's outcome: the value, or the error it rejected with. */
 function settle<T>(promises: Promise<T>[]): Promise<({ ok: true; value: T } | { ok: false; error: any })[]> {
-  return Promise.all(promises.map((p) => p.then((value) => ({ ok: true as const, value }), (error) => ({ ok: false as const, error }))));
+  return Promise.all(
+    promises.map((p) =>
+      p.then(
+        (value) => ({ ok: true as const, value }),
+        (error) => ({ ok: false as const, error }),
+      ),
+    ),
+  );
 }
 
 describe('an emulated S1 hub with one unit, over AMQP', () => {

@@ -31,7 +31,8 @@ export function amqpConnectGate(gate: HubGate, events: HubEvents, log: Logger): 
     if (code !== undefined) {
       log.info({ deviceId, returnCode: code }, 'AMQP connection refused: a fault rule is in force');
       events.emit('faultApplied', { what: `connect refused (AMQP, as CONNACK ${code})`, operation: 'connect', deviceId });
-      if (code === 3) return { kind: 'close', condition: 'com.microsoft:timeout', description: `The hub is unavailable to device '${deviceId}' for now; retry later.` };
+      if (code === 3)
+        return { kind: 'close', condition: 'com.microsoft:timeout', description: `The hub is unavailable to device '${deviceId}' for now; retry later.` };
       return { kind: 'unauthorized', description: `Device '${deviceId}' is not allowed to connect now.` };
     }
     const decision = gate.check('connect', undefined);
