@@ -198,6 +198,28 @@ describe('the chaos API reaches AMQP devices', () => {
     }
   }, 90_000);
 
+  it('holds the accept of AMQP telemetry under delayPubacks and loses it under dropTelemetry', async () => {
+    const cs = await createDevice(hub, 'achaos-tele');
+    const client: DeviceClient = await openAmqpDevice(cs);
+    try {
+      const held = await rest(hub, 'POST', '/$emulator/faults', { kind: 'delayPubacks', target: { deviceId: 'achaos-tele' }, fraction: 1, delayMs: 700 });
+      const started = Date.now();
+      await client.sendEvent(new Message('held'));
+      expect(Date.now() - started).toBeGreaterThanOrEqual(650);
+      await rest(hub, 'DELETE', `/$emulator/faults/${held.json.id}`);
+      const since = hub.recording.lastSeq;
+      const dropped = await rest(hub, 'POST', '/$emulator/faults', { kind: 'dropTelemetry', target: { deviceId: 'achaos-tele' }, fraction: 1 });
+      await client.sendEvent(new Message('lost'));
+      await rest(hub, 'DELETE', `/$emulator/faults/${dropped.json.id}`);
+      await client.sendEvent(new Message('kept'));
+      const telemetry = hub.recording.entries({ kind: 'telemetry', deviceId: 'achaos-tele', since }).map((e) => (e as { payload?: string }).payload);
+      expect(telemetry).toEqual(['kept']);
+      expect(recorded('achaos-tele', since, 'fault').some((e) => e.what === 'telemetry dropped')).toBe(true);
+    } finally {
+      await client.close().catch(() => undefined);
+    }
+  }, 30_000);
+
   it('a refuseConnects rule with an authorization code fails the open with UnauthorizedError; twin rules fail AMQP twin calls', async () => {
     const cs = await createDevice(hub, 'achaos-refused');
     const rule = await rest(hub, 'POST', '/$emulator/faults', { kind: 'refuseConnects', target: { deviceId: 'achaos-refused' }, connackCode: 5 });
