@@ -6,6 +6,9 @@ import { openAmqpDevice, type AmqpTransportName } from './support/amqp.js';
 import { c2dMessage, eventually, openServiceClient, type ServiceClientInstance } from './support/c2d.js';
 import { startTestHub } from './support/hub-factory.js';
 import { createDevice, registryFor, rest, serviceClientFor } from './support/sdk.js';
+import { rawAmqp } from './support/amqp-raw.js';
+import { createSasToken } from '../protocol/sas.js';
+import type { EventContext } from 'rhea';
 
 let hub: Hub;
 let service: ServiceClientInstance;
@@ -197,6 +200,23 @@ describe('the chaos API reaches AMQP devices', () => {
       await other.client.close().catch(() => undefined);
     }
   }, 90_000);
+
+  it('gates a device that connects with SASL PLAIN as it gates a put-token', async () => {
+    await createDevice(hub, 'achaos-plain');
+    const key = hub.registry.get('achaos-plain').authentication.symmetricKey.primaryKey!;
+    const audience = `${hub.hostName}/devices/achaos-plain`;
+    const options = { username: `achaos-plain@sas.${hub.hostName}`, password: createSasToken(audience, key, Math.floor(Date.now() / 1000) + 600) };
+    const rule = await rest(hub, 'POST', '/$emulator/faults', { kind: 'refuseConnects', target: { deviceId: 'achaos-plain' }, connackCode: 5 });
+    const refused = await rawAmqp(hub, options);
+    const error = await new Promise<{ condition?: string }>((resolve) =>
+      refused.once('connection_close', (c: EventContext) => resolve((c.connection.error ?? {}) as { condition?: string })),
+    );
+    expect(error.condition).toBe('amqp:unauthorized-access');
+    await rest(hub, 'DELETE', `/$emulator/faults/${rule.json.id}`);
+    const admitted = await rawAmqp(hub, options);
+    await vi.waitFor(() => expect(hub.registry.get('achaos-plain').connectionState).toBe('Connected'));
+    admitted.close();
+  }, 30_000);
 
   it('holds the accept of AMQP telemetry under delayPubacks and loses it under dropTelemetry', async () => {
     const cs = await createDevice(hub, 'achaos-tele');

@@ -53,7 +53,13 @@ export class AmqpServer {
     c.on('connection_open', (context: EventContext) => {
       const peer = this.peerOf(context.connection);
       const claim = plainClaimOf(context.connection);
-      if (peer && claim) cbs.grant(peer, claim);
+      if (!peer || !claim) return;
+      // A device's SASL PLAIN token is its connect, as a first put-token is (connect-gate.ts).
+      const admission = claim.kind === 'device' ? deps.admitDevice?.(claim.deviceId) : undefined;
+      if (admission?.kind === 'unauthorized') return peer.close('amqp:unauthorized-access', admission.description);
+      if (admission?.kind === 'close') return peer.close(admission.condition, admission.description);
+      if (admission?.kind === 'later') setTimeout(() => !peer.closed && cbs.grant(peer, claim), admission.delayMs);
+      else cbs.grant(peer, claim);
     });
     c.on('sender_open', (context: EventContext) => this.openLink(context.sender!, 'sending'));
     c.on('receiver_open', (context: EventContext) => this.openLink(context.receiver!, 'receiving'));
