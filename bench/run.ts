@@ -11,16 +11,19 @@ const registry: Record<string, () => Promise<{ bench: Bench }>> = {
   twins: () => import('./twins.js'),
   jobs: () => import('./jobs.js'),
   query: () => import('./query.js'),
+  'query-index': () => import('./query-index.js'), // issue 15's query figures over 1,000,000 twins, in process; BENCH_QUERY_INDEX_DEVICES
+  configurations: () => import('./configurations.js'),
   fleet: () => import('./fleet.js'),
   dashboard: () => import('./dashboard.js'),
   c2d: () => import('./c2d.js'),
   telemetry: () => import('./telemetry.js'),
   throttle: () => import('./throttle.js'),
+  'module-amqp': () => import('./module-amqp.js'),
   scale: () => import('./scale.js'), // issue 15's figures; BENCH_SCALE_DEVICES (default 100,000)
   'fleet-soak': () => import('./fleet-soak.js'), // opt-in: 18,000 devices for 5 minutes
   fuzz: () => import('./fuzz.js'), // opt-in: the long fuzz run (issue 17)
 };
-const OPT_IN = new Set(['fleet-soak', 'fuzz', 'scale']);
+const OPT_IN = new Set(['fleet-soak', 'fuzz', 'scale', 'query-index']);
 
 const certDir = path.join(os.tmpdir(), 'iothub-emulator-bench-certs');
 

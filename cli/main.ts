@@ -15,6 +15,7 @@ import {
   entryKinds,
   errorMessage,
   monitor,
+  parseQueryIndexPaths,
   parseTier,
   readCa,
   RemoteHub,
@@ -254,6 +255,29 @@ hubOptions(
       .default(defaultOptions.maxPendingConnections)
       .argParser(positive),
   )
+  .addOption(
+    new Option(
+      '--device-cache <records>',
+      'device records kept parsed in memory; the others are read from the data directory when used (connected devices always stay)',
+    )
+      .env(env('DEVICE_CACHE'))
+      .default(defaultOptions.deviceCacheSize)
+      .argParser(positive),
+  )
+  .addOption(
+    new Option(
+      '--query-index <paths>',
+      "twin paths queries get an index on from the first query, e.g. tags.env,properties.reported.firmware (others get one on demand, see --query-index-after); 'off': every query scans",
+    )
+      .env(env('QUERY_INDEX'))
+      .argParser(parseQueryIndexPaths),
+  )
+  .addOption(
+    new Option('--query-index-after <n>', 'queries that must name a twin path before it gets an index on demand (0: only the --query-index paths)')
+      .env(env('QUERY_INDEX_AFTER'))
+      .default(defaultOptions.queryIndexAfter)
+      .argParser(count),
+  )
   .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent').env(env('LOG_LEVEL')).default('info'))
   .addOption(new Option('--log-format <format>', 'pretty (default on a terminal) or json').env(env('LOG_FORMAT')).choices(['pretty', 'json']))
   .action(async (opts, command: Command) => {
@@ -283,6 +307,9 @@ hubOptions(
       tier: opts.tier,
       units: opts.units,
       throttleBacklogMs: opts.throttleBacklog,
+      deviceCacheSize: opts.deviceCache,
+      queryIndex: opts.queryIndex ?? defaultOptions.queryIndex,
+      queryIndexAfter: opts.queryIndexAfter,
       logLevel: opts.logLevel,
       logFormat: opts.logFormat,
     };

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { DEFAULT_MAX_PENDING_CONNECTIONS, DEFAULT_MQTT_MAX_PACKET_BYTES, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS } from './limits.js';
 import { EVENT_HUB_DEFAULT_PARTITIONS, EVENT_HUB_DEFAULT_RETENTION_HOURS, EVENT_HUB_DEFAULT_RETENTION_MB } from './limits.js';
-import { THROTTLE_BACKLOG_MS, c2dLimits } from './limits.js';
+import { DEVICE_CACHE_DEFAULT_RECORDS, THROTTLE_BACKLOG_MS, c2dLimits } from './limits.js';
 import type { TierName } from './throttle/tiers.js';
 
 export interface HubOptions {
@@ -53,6 +53,12 @@ export interface HubOptions {
   units: number;
   /** how long a throttle queues work (traffic shaping) before it answers 429 ThrottlingException */
   throttleBacklogMs: number;
+  /** parsed device records kept in memory (the rest are read from SQLite when used); docs/scaling.md §3.1 */
+  deviceCacheSize: number;
+  /** twin paths queries get an index on from the first query (docs/scaling.md §3.2), or 'off': every query scans */
+  queryIndex: readonly string[] | 'off';
+  /** queries that must name a path before it gets an index on demand; 0: only the declared ones */
+  queryIndexAfter: number;
 }
 
 export const defaultOptions: HubOptions = {
@@ -75,6 +81,9 @@ export const defaultOptions: HubOptions = {
   c2dMaxDeliveryCount: c2dLimits.maxDeliveryCount,
   units: 1,
   throttleBacklogMs: THROTTLE_BACKLOG_MS,
+  deviceCacheSize: DEVICE_CACHE_DEFAULT_RECORDS,
+  queryIndex: [],
+  queryIndexAfter: 1,
 };
 
 export function resolveHostName(options: Pick<HubOptions, 'host' | 'hostName'>): string {

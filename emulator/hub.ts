@@ -46,6 +46,7 @@ import { operationsRouter } from './rest/operations-router.js';
 import { twinsRouter } from './rest/twins-router.js';
 import { C2dStore } from './store/c2d-store.js';
 import { DeviceSelection } from './selection/device-selection.js';
+import { queryIndexSettings } from './selection/index-settings.js';
 import { openDatabase, type Db } from './store/database.js';
 import { lockDataDir } from './store/data-dir-lock.js';
 import { DeviceStore } from './store/device-store.js';
@@ -97,6 +98,8 @@ export interface Hub {
   /** query evaluation over the device set: POST /devices/query and job fan-out */
   readonly selection: DeviceSelection;
   readonly connections: DeviceConnections;
+  /** the devices and modules connected over AMQP, as the services reach them (their DeviceChannel) */
+  readonly amqpDevices: AmqpDeviceLinks;
   /** cloud-to-device queues and their feedback (docs/protocol.md §11) */
   readonly c2d: CloudToDeviceService;
   readonly feedback: FeedbackService;
@@ -155,7 +158,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
     throw error;
   }
   const modules = new ModuleStore(db);
-  const store = new DeviceStore(db, modules);
+  const store = new DeviceStore(db, modules, { cacheSize: options.deviceCacheSize });
   const sessions = new SessionStore(db);
   const events = new HubEvents();
   events.setMaxListeners(0);
@@ -167,7 +170,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
   const twins = new TwinService(store, modules, channels, events);
   const methods = new MethodService(store, modules, channels, events);
   const presence = new OneConnectionPerDevice(registry, events, connections);
-  const selection = new DeviceSelection(store, modules);
+  const selection = new DeviceSelection(store, modules, queryIndexSettings(options.queryIndex, options.queryIndexAfter));
   const configurations = new ConfigurationService(new ConfigurationStore(db), selection, twins, events, clock);
   // Saying no on purpose: the tier's throttles (off unless --tier) and the chaos API's rules.
   const throttle = options.tier
@@ -277,7 +280,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
       serve,
     );
     httpsServer.keepAliveTimeout = HTTPS_KEEP_ALIVE_MS;
-    const verify = (audience: string, token: string) => verifyAmqpToken(audience, token, (deviceId) => registry.find(deviceId));
+    const verify = (audience: string, token: string) => verifyAmqpToken(audience, token, (key) => registry.findIdentity(key));
     const amqp = new AmqpServer({ verify, presence, log: log.child({ face: 'amqp' }), admitDevice: amqpConnectGate(gate, events, log) });
     registerTelemetryRoute(amqp.routes, {
       registry,
@@ -293,6 +296,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
       twins,
       hubName: hostName.split('.')[0],
       log,
+      connectedPeers: (key) => presence.amqpPeersOf(key),
       countTwinRead: (ok) => metrics.count(ok ? 'd2c.twin.read.success' : 'd2c.twin.read.failure'),
       gate,
     });
@@ -370,6 +374,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
       methods,
       selection,
       connections,
+      amqpDevices,
       c2d,
       feedback,
       recording,

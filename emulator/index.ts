@@ -15,6 +15,9 @@ export type { RegistryService } from './identity/registry-service.js';
 // The registry's Device JSON and the record it is made from (the dashboard shows both).
 export { deviceJson } from './identity/device-json.js';
 export type { DeviceRecord } from './identity/device-record.js';
+export { moduleJson } from './identity/module-json.js';
+export type { ModuleRecord } from './identity/module-record.js';
+export type { CloudMessageContent } from './c2d/index.js';
 export type { TwinService, ServiceTwinChange } from './twin/twin-service.js';
 export { readServiceChange, unquote } from './twin/twin-service.js';
 export type { MethodService, MethodCall, MethodResult } from './methods/method-service.js';

@@ -36,6 +36,12 @@ export const CONFIGURATION_ID_MAX_CHARS = 128;
 /** EMULATOR CHOICE: labels and custom metric queries per configuration (the docs give no number). */
 export const CONFIGURATION_LABELS_MAX = 100;
 export const CONFIGURATION_METRIC_QUERIES_MAX = 100;
+/**
+ * Combinations of configurations targeting a twin together whose resolution is kept between
+ * evaluations; past it the cache starts again (many overlapping conditions could otherwise make
+ * one per twin and keep them until a configuration changes).
+ */
+export const CONFIGURATION_CONTENDER_SETS_CACHED = 10_000;
 
 // ---- Query (docs/protocol.md §3.5, §4) -------------------------------------------------------------------
 
@@ -48,6 +54,12 @@ export const QUERY_MAX_CHARS = 8192;
  */
 export const QUERY_DEFAULT_PAGE_SIZE = 100;
 export const QUERY_MAX_PAGE_SIZE = 100;
+/**
+ * EMULATOR CHOICE (docs/scaling.md §3.2): how many twin paths per collection get a query index on
+ * demand (declared ones included). Each costs memory per twin holding the path and a little time
+ * per twin write.
+ */
+export const QUERY_MAX_INDEXES = 32;
 
 // ---- Twins (docs/protocol.md §2.2) -----------------------------------------------------------------------
 
@@ -228,3 +240,15 @@ export const c2dLimits = {
   /** deliveries of one feedback message before it is dropped */
   maxFeedbackDeliveryCount: 10,
 } as const;
+
+// ---- Device store (docs/scaling.md §3.1) ---------------------------------------------------
+
+/**
+ * Parsed device records the hub keeps in memory by default (`--device-cache`): the rest are read
+ * from SQLite when used. ~1.5–2 KB each with a small twin; connected devices stay in any case.
+ */
+export const DEVICE_CACHE_DEFAULT_RECORDS = 100_000;
+/** Rows of the registry order (ids) read per event-loop turn while it loads after start. */
+export const DEVICE_ORDER_LOAD_CHUNK_ROWS = 20_000;
+/** Rows a registry scan reads from SQLite at a time (while that order is still loading). */
+export const DEVICE_SCAN_CHUNK_ROWS = 512;

@@ -1,8 +1,9 @@
+import device from 'azure-iot-device';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../emulator/hub.js';
 import { waitUntil } from './support/wait.js';
 import { startTestHub } from './support/hub-factory.js';
-import { openDevice, registryFor, rest, type TwinJson } from './support/sdk.js';
+import { openDevice, registryFor, rest, transports, type TwinJson } from './support/sdk.js';
 
 let hub: Hub;
 let registry: ReturnType<typeof registryFor>;
@@ -143,6 +144,32 @@ describe('configurations (automatic device management)', () => {
     expect(await desiredOf('cfg-mod')).not.toHaveProperty('rate');
   });
 
+  it('delivers a moduleContent configuration to a connected ModuleClient as a desired notification', async () => {
+    await registry.create({ deviceId: 'cfg-mod-live' });
+    await registry.addModule({ deviceId: 'cfg-mod-live', moduleId: 'sensor' } as never);
+    const client = device.ModuleClient.fromConnectionString(hub.moduleConnectionString('cfg-mod-live', 'sensor'), transports.Mqtt);
+    await client.open();
+    try {
+      const twin = await client.getTwin();
+      const patches: Json[] = [];
+      twin.on('properties.desired', (patch: Json) => patches.push(patch));
+      await waitUntil(() => patches.length >= 1, 5000, 'initial desired callback');
+      const created = (
+        await registry.addConfiguration({
+          id: 'live-module-config',
+          content: { moduleContent: { 'properties.desired.sampling': { everySeconds: 7 } } },
+          targetCondition: "FROM devices.modules WHERE deviceId = 'cfg-mod-live' AND moduleId = 'sensor'",
+        } as never)
+      ).responseBody as Json;
+      expect(created.systemMetrics.results).toEqual({ targetedCount: 1, appliedCount: 1 });
+      await waitUntil(() => patches.some((p) => p.sampling?.everySeconds === 7), 5000, 'the configuration notification');
+      expect(await desiredOf('cfg-mod-live')).not.toHaveProperty('sampling');
+    } finally {
+      await client.close();
+      await registry.removeConfiguration('live-module-config');
+    }
+  });
+
   it("applies an edge deployment's modulesContent to $edgeAgent and $edgeHub with applyConfigurationContentOnDevice", async () => {
     await registry.create({ deviceId: 'cfg-edge', capabilities: { iotEdge: true } } as never);
     await registry.applyConfigurationContentOnDevice('cfg-edge', {
@@ -175,5 +202,81 @@ describe('configurations (automatic device management)', () => {
     const moved = await rest(hub, 'POST', '/$emulator/clock/advance', { seconds: 60 });
     expect(moved.status).toBeLessThan(300);
     expect((await desiredOf('cfg-clock')).clocked).toBe(true);
+  });
+
+  it("counts metric queries over each twin's configurations.{id}.status in the PUT's answer, a GET and the list", async () => {
+    for (const id of ['cfg-m1', 'cfg-m2', 'cfg-m3', 'cfg-m4']) {
+      await registry.create({ deviceId: id });
+      await registry.updateTwin(id, { tags: { metrics: id === 'cfg-m4' ? 'no' : 'yes' } }, '*');
+    }
+    const statusQueries = (id: string): Record<string, string> => ({
+      applied: `SELECT deviceId FROM devices WHERE configurations.[[${id}]].status = 'Applied'`,
+      targeted: `SELECT deviceId FROM devices WHERE configurations.[[${id}]].status = 'Targeted'`,
+      counted: `SELECT COUNT() AS n FROM devices WHERE IS_DEFINED(configurations.[[${id}]]) AND tags.metrics = 'yes'`,
+      unconfigured: `SELECT deviceId FROM devices WHERE tags.metrics = 'no' AND NOT IS_DEFINED(configurations.[[${id}]])`,
+      plain: "SELECT deviceId FROM devices WHERE tags.metrics = 'yes'",
+    });
+    const low = (
+      await registry.addConfiguration({
+        id: 'metric-low',
+        content: { deviceContent: { 'properties.desired.metered': 1 } },
+        targetCondition: "tags.metrics = 'yes'",
+        priority: 1,
+        metrics: { queries: statusQueries('metric-low') },
+      } as never)
+    ).responseBody as Json;
+    expect(low.systemMetrics.results).toEqual({ targetedCount: 3, appliedCount: 3 });
+    expect(low.metrics.results).toEqual({ applied: 3, targeted: 0, counted: 3, unconfigured: 1, plain: 3 });
+
+    const high = (
+      await registry.addConfiguration({
+        id: 'metric-high',
+        content: { deviceContent: { 'properties.desired.metered': 2 } },
+        targetCondition: "tags.metrics = 'yes' AND deviceId = 'cfg-m1'",
+        priority: 5,
+        metrics: { queries: { lowTargeted: "SELECT deviceId FROM devices WHERE configurations.[[metric-low]].status = 'Targeted'" } },
+      } as never)
+    ).responseBody as Json;
+    expect(high.systemMetrics.results).toEqual({ targetedCount: 1, appliedCount: 1 });
+    expect(high.metrics.results).toEqual({ lowTargeted: 1 });
+    expect((await desiredOf('cfg-m1')).metered).toBe(2);
+    expect((await desiredOf('cfg-m2')).metered).toBe(1);
+
+    const expectedLow = { applied: 2, targeted: 1, counted: 3, unconfigured: 1, plain: 3 };
+    const read = (await registry.getConfiguration('metric-low')).responseBody as Json;
+    expect(read.systemMetrics.results).toEqual({ targetedCount: 3, appliedCount: 2 });
+    expect(read.metrics.results).toEqual(expectedLow);
+    const listed = ((await registry.getConfigurations()).responseBody as Json[]).filter((c) => c.id.startsWith('metric-'));
+    expect(Object.fromEntries(listed.map((c) => [c.id, [c.systemMetrics.results, c.metrics.results]]))).toEqual({
+      'metric-low': [{ targetedCount: 3, appliedCount: 2 }, expectedLow],
+      'metric-high': [{ targetedCount: 1, appliedCount: 1 }, { lowTargeted: 1 }],
+    });
+    // The statuses exist for metric queries only; a query of the registry does not see them.
+    const query = await registry.createQuery("SELECT * FROM devices WHERE configurations.[[metric-low]].status = 'Applied'").nextAsTwin();
+    expect(query.result).toEqual([]);
+    await registry.removeConfiguration('metric-high');
+    await registry.removeConfiguration('metric-low');
+  });
+
+  it('counts a condition that reads what the configuration sets as it stands once applied', async () => {
+    for (const id of ['cfg-once1', 'cfg-once2']) {
+      await registry.create({ deviceId: id });
+      await registry.updateTwin(id, { tags: { once: 'yes' } }, '*');
+    }
+    const created = (
+      await registry.addConfiguration({
+        id: 'apply-once',
+        content: { deviceContent: { 'properties.desired.provisioned': true } },
+        targetCondition: "tags.once = 'yes' AND NOT IS_DEFINED(properties.desired.provisioned)",
+        metrics: { queries: { seen: "SELECT deviceId FROM devices WHERE configurations.[[apply-once]].status = 'Applied'" } },
+      } as never)
+    ).responseBody as Json;
+    for (const id of ['cfg-once1', 'cfg-once2']) expect((await desiredOf(id)).provisioned).toBe(true);
+    // Written, then no longer matching: the answer counts the twins after the write, as a GET does.
+    expect(created.systemMetrics.results).toEqual({ targetedCount: 0, appliedCount: 0 });
+    expect(created.metrics.results).toEqual({ seen: 0 });
+    const read = (await registry.getConfiguration('apply-once')).responseBody as Json;
+    expect(read.systemMetrics.results).toEqual({ targetedCount: 0, appliedCount: 0 });
+    await registry.removeConfiguration('apply-once');
   });
 });

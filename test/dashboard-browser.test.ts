@@ -39,6 +39,8 @@ beforeAll(async () => {
   const registry = registryFor(hub);
   await registry.addDevices(Array.from({ length: 24 }, (_, i) => ({ deviceId: `dash-sensor-${String(i).padStart(2, '0')}`, status: 'enabled' as const })));
   await createDevice(hub, 'dash-door');
+  // Modules on one device, so the table's Modules column (and its picture) shows some.
+  for (const moduleId of ['gateway', 'camera']) await registry.addModule({ deviceId: 'dash-sensor-00', moduleId } as never);
   for (let i = 0; i < 3; i++) chatty.push(await openDevice(hub.deviceConnectionString(`dash-sensor-0${i}`)));
   let n = 0;
   chatter = setInterval(() => {
@@ -67,6 +69,7 @@ describe('dashboard in a browser', { timeout: 120_000 }, () => {
     await expect.poll(() => rowOf('dash-door').locator('[data-state]').getAttribute('data-state'), poll).toBe('Disconnected');
     await expect.poll(() => rowOf('dash-sensor-00').locator('[data-state]').getAttribute('data-state'), poll).toBe('Connected');
     await expect.poll(() => page.getByText('1–25 of 25').count(), poll).toBe(1);
+    expect(await rowOf('dash-sensor-00').locator('[data-col="modules"]').textContent()).toBe('2');
 
     door = await openDevice(hub.deviceConnectionString('dash-door'));
     const twin = await door.getTwin();
@@ -101,7 +104,7 @@ describe('dashboard in a browser', { timeout: 120_000 }, () => {
     await page.getByRole('button', { name: 'Send patch' }).click();
     await waitUntil(() => desiredSeen.some((d) => d.colour === 'blue'), 10_000, "the device's desired listener to get colour=blue");
     expect(desiredSeen.at(-1)).toMatchObject({ colour: 'blue', $version: 2 });
-    await expect.poll(() => page.getByRole('status').textContent(), poll).toContain('Saved');
+    await expect.poll(() => page.locator('.twin-editor [role="status"]').textContent(), poll).toContain('Saved');
     await expect.poll(() => page.locator('.twin-json').textContent(), poll).toContain('"building": "43"');
 
     // A key IoT Hub forbids ('.' inside a property name): the hub's 400 and its words on the page.
@@ -239,7 +242,7 @@ describe('dashboard in a browser', { timeout: 120_000 }, () => {
     await expect.poll(() => alert.textContent(), poll).toContain('400 ArgumentInvalid');
     expect(await alert.textContent()).toContain('operation');
     await expect.poll(() => page.getByText('Off: the emulator answers as fast as it can.').count(), poll).toBe(1);
-    await screenshot(page, 'faults');
+    // The Faults picture is taken on a hub with a tier (dashboard-device-parts.test.ts): it shows more.
 
     await page.getByRole('button', { name: `Remove rule ${id}` }).click();
     await expect.poll(() => hub.faults.list().length, poll).toBe(0);

@@ -94,6 +94,6 @@ describe('the dashboard live stream', () => {
     expect(await response.json()).toMatchObject({ status: 400, errorCode: 'ArgumentInvalid' });
     const missing = await fetch(`${dashboard.url}api/devices/nobody`);
     expect(missing.status).toBe(404);
-    expect(await missing.json()).toEqual({ status: 404, errorCode: 'DeviceNotFound', message: 'Device nobody could not be found.' });
+    expect(await missing.json()).toEqual({ status: 404, errorCode: 'DeviceNotFound', code: 404001, message: 'Device nobody could not be found.' });
   });
 });

@@ -78,6 +78,7 @@ describe('the Event Hubs-compatible endpoint', () => {
           contentType: 'application/json',
         });
         expect(JSON.parse(String(event.systemProperties!['iothub-connection-auth-method']))).toMatchObject({ scope: 'device', type: 'sas', issuer: 'iothub' });
+        expect(event.systemProperties).not.toHaveProperty('iothub-connection-module-id');
         expect(typeof event.systemProperties!['iothub-enqueuedtime']).toBe('number');
       }
     } finally {

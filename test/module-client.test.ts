@@ -1,3 +1,4 @@
+import { earliestEventPosition } from '@azure/event-hubs';
 import device from 'azure-iot-device';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +7,8 @@ import { createSasToken } from '../protocol/sas.js';
 import { waitUntil } from './support/wait.js';
 import { startTestHub } from './support/hub-factory.js';
 import { closed } from './support/raw-device.js';
+import { collect, consumerFor } from './support/amqp.js';
+import { partitionOf } from '../emulator/event-hubs/partitioner.js';
 import { openDevice, registryFor, rest, serviceClientFor, transports, type TransportName, type TwinJson } from './support/sdk.js';
 
 const { ModuleClient, Message } = device;
@@ -120,6 +123,26 @@ describe.each<TransportName>(['Mqtt', 'MqttWs'])('azure-iot-device ModuleClient 
       await waitUntil(() => seen.some((e) => e.deviceId === deviceId), 5000, 'telemetry');
       hub.events.off('telemetry', listener);
       expect(seen.find((e) => e.deviceId === deviceId)).toMatchObject({ deviceId, moduleId: 'm' });
+      // A back end reading the Event Hubs-compatible endpoint sees the module's own identity.
+      const consumer = consumerFor(hub);
+      try {
+        const partitionId = String(partitionOf(deviceId, (await consumer.getPartitionIds()).length));
+        const events = await collect(
+          consumer,
+          earliestEventPosition,
+          (all) => all.some((e) => e.systemProperties?.['iothub-connection-device-id'] === deviceId),
+          partitionId,
+        );
+        const event = events.find((e) => e.systemProperties?.['iothub-connection-device-id'] === deviceId)!;
+        expect(event.body).toEqual({ t: 21 });
+        expect(event.systemProperties).toMatchObject({
+          'iothub-connection-module-id': 'm',
+          'iothub-connection-auth-generation-id': hub.registry.getModule(deviceId, 'm').generationId,
+        });
+        expect(JSON.parse(String(event.systemProperties!['iothub-connection-auth-method']))).toMatchObject({ scope: 'module', type: 'sas' });
+      } finally {
+        await consumer.close();
+      }
     } finally {
       await client.close();
     }

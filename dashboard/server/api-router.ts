@@ -1,10 +1,12 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { CLOCK_MAX_OFFSET_SECONDS, DASHBOARD_MAX_JOB_DEVICE_ROWS, deviceJson, HubError, isJsonObject, isoTime, readMethodCall } from '../../emulator/index.js';
 import type { DashboardDeps } from './deps.js';
+import { devicePartsRouter, moduleView } from './device-parts-router.js';
 import { devicePage, type DeviceFilter } from './device-rows.js';
 import type { HubSampler } from './hub-sampler.js';
 import type { LiveUpdates } from './live-updates.js';
 import { runDashboardQuery } from './query-runner.js';
+import { throttlingView } from './throttle-counts.js';
 
 /** Entries of each kind the device page starts with, from the hub's recording. */
 const RECENT_ENTRIES = 50;
@@ -68,11 +70,14 @@ export function apiRouter(deps: DashboardDeps, sampler: HubSampler, live: LiveUp
       device: deviceJson(record),
       twin: twins.get(deviceId),
       connectionString: record.authentication.type === 'sas' ? deps.deviceConnectionString(deviceId) : undefined,
+      modules: registry.modulesOf(deviceId).map(moduleView),
+      c2dPending: deps.c2d.pending(deviceId),
       entries: [
         ...last(recording.telemetry({ deviceId })),
         ...last(recording.connections({ deviceId })),
         ...last(recording.methodCalls({ deviceId })),
         ...last(recording.twinPatches({ deviceId })),
+        ...last(recording.entries({ kind: 'c2d', deviceId })),
       ].sort((a, b) => a.seq - b.seq),
     });
   });
@@ -140,7 +145,7 @@ export function apiRouter(deps: DashboardDeps, sampler: HubSampler, live: LiveUp
   });
 
   // The chaos API (as /$emulator/faults) and the tier in force (as /$emulator/throttling).
-  router.get('/faults', (_req, res) => {
+  router.get('/faults', async (_req, res) => {
     const throttle = deps.throttle;
     const throttling = throttle
       ? {
@@ -153,7 +158,7 @@ export function apiRouter(deps: DashboardDeps, sampler: HubSampler, live: LiveUp
           quota: throttle.quota,
         }
       : { tier: null };
-    res.json({ rules: deps.faults.list(), throttling });
+    res.json({ rules: deps.faults.list(), throttling, throttled: await throttlingView(deps) });
   });
 
   router.post('/faults', (req, res) => {
@@ -175,6 +180,8 @@ export function apiRouter(deps: DashboardDeps, sampler: HubSampler, live: LiveUp
     res.json(runDashboardQuery(isJsonObject(req.body) ? req.body.query : undefined, deps.selection, scheduler));
   });
 
+  router.use(devicePartsRouter(deps));
+
   router.get('/live', (req, res) => {
     live.open(req, res, new URL(req.originalUrl, 'http://dashboard').searchParams);
   });
@@ -182,7 +189,9 @@ export function apiRouter(deps: DashboardDeps, sampler: HubSampler, live: LiveUp
   router.use((_req: Request, _res: Response, next: NextFunction) => next(new HubError('NotFound', 'No such dashboard API.')));
   router.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (error instanceof HubError) {
-      res.status(error.status).json({ status: error.status, errorCode: error.errorName, message: error.message, ...(error.info && { info: error.info }) });
+      res
+        .status(error.status)
+        .json({ status: error.status, errorCode: error.errorName, code: error.code, message: error.message, ...(error.info && { info: error.info }) });
       return;
     }
     const parserError = error as { type?: string; status?: number };

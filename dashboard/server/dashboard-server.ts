@@ -9,6 +9,7 @@ import type { DashboardDeps } from './deps.js';
 import { HubSampler } from './hub-sampler.js';
 import { LiveUpdates } from './live-updates.js';
 import { requestGuard } from './request-guard.js';
+import { throttlingView } from './throttle-counts.js';
 
 export interface DashboardOptions {
   /** the loopback address to bind (the hub's --host) */
@@ -52,6 +53,8 @@ export async function startDashboard(deps: DashboardDeps, options: DashboardOpti
     scheduler: deps.scheduler,
     sampler,
     faults: deps.faults,
+    throttled: () => throttlingView(deps),
+    tier: deps.throttle !== undefined,
     connected: () => deps.connections.count,
   });
   const assetsDir = options.assetsDir ?? defaultAssets;

@@ -25,7 +25,12 @@ export interface DashboardDeps {
   readonly faults: Hub['faults'];
   /** the tier's throttles and quota, when a tier is set */
   readonly throttle?: Hub['throttle'];
+  /** cloud-to-device queues (the device page's send form, its queue depth and purge) */
+  readonly c2d: Pick<Hub['c2d'], 'send' | 'pending' | 'purge'>;
+  /** the hub's Prometheus registry: the Faults page shows iothub_emulator_throttled_total from it */
+  readonly metrics: Pick<Hub['metrics'], 'registry'>;
   deviceConnectionString(deviceId: string): string;
+  moduleConnectionString(deviceId: string, moduleId: string): string;
   /** the hub's connection string for a policy (the well-known development keys) */
   connectionString(policy?: string): string;
   readonly log: Logger;

@@ -8,7 +8,7 @@ export interface DeviceRow {
   connectionStateUpdatedTime: string;
   lastActivityTime: string;
   authenticationType: string;
-  /** module identities; the emulator has none yet (modules land later) */
+  /** module identities on the device */
   modules: number;
 }
 
@@ -28,7 +28,8 @@ export interface DevicePage {
   rows: DeviceRow[];
 }
 
-export function deviceRow(record: DeviceRecord): DeviceRow {
+/** A row of the table; only rows on screen are built, so counting the device's modules is cheap. */
+export function deviceRow(record: DeviceRecord, registry: Pick<RegistryService, 'modulesOf'>): DeviceRow {
   return {
     deviceId: record.deviceId,
     status: record.status,
@@ -36,7 +37,7 @@ export function deviceRow(record: DeviceRecord): DeviceRow {
     connectionStateUpdatedTime: record.connectionStateUpdatedTime,
     lastActivityTime: record.lastActivityTime,
     authenticationType: record.authentication.type,
-    modules: 0,
+    modules: registry.modulesOf(record.deviceId).length,
   };
 }
 
@@ -52,12 +53,12 @@ export function devicePage(registry: RegistryService, filter: DeviceFilter, offs
   const rows: DeviceRow[] = [];
   let matched = 0;
   let total = 0;
-  for (const record of registry.list(Number.POSITIVE_INFINITY)) {
+  for (const record of registry.records()) {
     total++;
     if (filter.status !== undefined && record.status !== filter.status) continue;
     if (filter.connection !== undefined && record.connectionState !== filter.connection) continue;
     if (text !== undefined && !record.deviceId.toLowerCase().includes(text)) continue;
-    if (matched >= start && rows.length < size) rows.push(deviceRow(record));
+    if (matched >= start && rows.length < size) rows.push(deviceRow(record, registry));
     matched++;
   }
   return { total, matched, offset: start, rows };

@@ -17,6 +17,8 @@ import type { HubSampler } from './hub-sampler.js';
 const HEARTBEAT_MS = 15_000;
 /** While a job is active its statistics move without an event per change: resend this often. */
 const ACTIVE_JOBS_EVERY_MS = 500;
+/** With a tier set, the Faults page's quota figure is resent this often (it moves without an event). */
+const THROTTLING_EVERY_MS = 1000;
 
 export interface LiveSources {
   events: HubEvents;
@@ -25,6 +27,10 @@ export interface LiveSources {
   scheduler: Scheduler;
   sampler: HubSampler;
   faults: { list(): unknown[]; onEvent(listener: () => void): () => void };
+  /** the Faults page's throttle figures: iothub_emulator_throttled_total and the day's quota */
+  throttled(): Promise<unknown>;
+  /** a tier is set: its daily quota moves with every message, so the figures are resent now and then */
+  tier: boolean;
   connected(): number;
 }
 
@@ -60,6 +66,9 @@ export class LiveUpdates {
   private summaryDirty = false;
   private jobsDirty = false;
   private faultsDirty = false;
+  private throttledDirty = false;
+  private readingThrottled = false;
+  private lastThrottledSent = 0;
   private lastJobsSent = 0;
   private lastSummary = { registered: -1, connected: -1 };
 
@@ -122,6 +131,11 @@ export class LiveUpdates {
     };
     // A row's "last activity" moves with its messages too (the registry keeps it to the second).
     const onTelemetry = (e: { deviceId: string }): void => this.markRow(e.deviceId);
+    // The modules column, and the device page's module list (it refetches when the count moves).
+    const onModule = (e: { deviceId: string }): void => this.markRow(e.deviceId);
+    const onThrottled = (): void => {
+      this.throttledDirty = true;
+    };
     const onJob = (): void => {
       this.jobsDirty = true;
     };
@@ -141,6 +155,9 @@ export class LiveUpdates {
     events.on('deviceCreated', onMembership);
     events.on('deviceDeleted', onMembership);
     events.on('telemetry', onTelemetry);
+    events.on('moduleCreated', onModule);
+    events.on('moduleDeleted', onModule);
+    events.on('throttled', onThrottled);
     events.on('jobFinished', onJob);
     events.on('jobDeviceFinished', onJob);
     const stopEntries = recording.subscribe(onEntry);
@@ -160,6 +177,9 @@ export class LiveUpdates {
       events.off('deviceCreated', onMembership);
       events.off('deviceDeleted', onMembership);
       events.off('telemetry', onTelemetry);
+      events.off('moduleCreated', onModule);
+      events.off('moduleDeleted', onModule);
+      events.off('throttled', onThrottled);
       events.off('jobFinished', onJob);
       events.off('jobDeviceFinished', onJob);
       stopEntries();
@@ -195,6 +215,8 @@ export class LiveUpdates {
     }
     const faults = this.faultsDirty ? this.sources.faults.list() : undefined;
     this.faultsDirty = false;
+    const throttlingDue = this.sources.tier && now - this.lastThrottledSent >= THROTTLING_EVERY_MS;
+    if ((this.throttledDirty || throttlingDue) && !this.readingThrottled) this.sendThrottled(now);
     for (const client of this.clients) {
       if (summary) this.send(client, 'summary', summary);
       if (faults && client.faults) this.send(client, 'faults', faults);
@@ -203,7 +225,7 @@ export class LiveUpdates {
         const removed: string[] = [];
         for (const id of client.dirtyRows) {
           const record = this.sources.registry.find(id);
-          if (record) rows.push(deviceRow(record));
+          if (record) rows.push(deviceRow(record, this.sources.registry));
           else removed.push(id);
         }
         client.dirtyRows.clear();
@@ -216,6 +238,24 @@ export class LiveUpdates {
       }
       if (jobs && client.jobs) this.send(client, 'jobs', jobs);
     }
+  }
+
+  /** The Faults page's throttle counts, at most once a batch however many decisions the tier makes. */
+  private sendThrottled(now: number): void {
+    this.throttledDirty = false;
+    this.lastThrottledSent = now;
+    const watchers = [...this.clients].filter((c) => c.faults);
+    if (watchers.length === 0) return;
+    this.readingThrottled = true;
+    this.sources.throttled().then(
+      (counts) => {
+        this.readingThrottled = false;
+        for (const client of watchers) this.send(client, 'throttled', counts);
+      },
+      () => {
+        this.readingThrottled = false;
+      },
+    );
   }
 
   private countsMoved(): boolean {

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import rhea, { type Connection, type EventContext, type Receiver, type Sender, type Session } from 'rhea';
 import type { WebSocket } from 'ws';
 import type { ClaimResult } from '../identity/amqp-claims.js';
+import { moduleKey } from '../identity/module-record.js';
 import { AMQP_IDLE_TIMEOUT_MS, AMQP_MAX_FRAME_SIZE } from '../limits.js';
 import { guardListener, tlsHandshakeOptions, type ListenerLimits } from '../net/pending-connections.js';
 import { registerCbs } from './cbs.js';
@@ -55,7 +56,7 @@ export class AmqpServer {
       const claim = plainClaimOf(context.connection);
       if (!peer || !claim) return;
       // A device's SASL PLAIN token is its connect, as a first put-token is (connect-gate.ts).
-      const admission = claim.kind === 'device' ? deps.admitDevice?.(claim.deviceId) : undefined;
+      const admission = claim.kind === 'device' ? deps.admitDevice?.(claim.key) : undefined;
       if (admission?.kind === 'unauthorized') return peer.close('amqp:unauthorized-access', admission.description);
       if (admission?.kind === 'close') return peer.close(admission.condition, admission.description);
       if (admission?.kind === 'later') setTimeout(() => !peer.closed && cbs.grant(peer, claim), admission.delayMs);
@@ -244,9 +245,14 @@ export class AmqpServer {
     if (access === 'anyone') return undefined;
     if ('device' in access) {
       const deviceId = params[access.device];
-      if (peer.device(deviceId)) return undefined;
+      // A module's links need that module's own claim (docs/protocol.md §12.3).
+      const moduleId = access.module === undefined ? undefined : params[access.module];
+      if (peer.device(moduleId === undefined ? deviceId : moduleKey(deviceId, moduleId))) return undefined;
       const policy = peer.service('DeviceConnect');
       if (policy) return undefined;
+      if (moduleId !== undefined) {
+        return `This connection has no valid token for module '${moduleId}' of device '${deviceId}' (put one on $cbs for HOST/devices/${deviceId}/modules/${moduleId} first).`;
+      }
       return `This connection has no valid token for device '${deviceId}' (put one on $cbs for HOST/devices/${deviceId} first).`;
     }
     if ('service' in access) {

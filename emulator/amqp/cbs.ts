@@ -31,14 +31,16 @@ export function registerCbs(routes: LinkRoutes, deps: CbsDependencies): { grant(
   const grant = (peer: AmqpPeer, claim: AmqpClaim): void => {
     peer.grant(claim);
     if (claim.kind !== 'device') return;
+    // By connection key: a module (`{deviceId}/{moduleId}`) is an identity of its own (docs/protocol.md §12.3).
+    const { key } = claim;
     const devices = announced.get(peer) ?? new Set<string>();
     announced.set(peer, devices);
-    if (!devices.has(claim.deviceId)) {
-      devices.add(claim.deviceId);
-      deps.presence.connected(claim.deviceId, peer);
-      peer.onClose((reason) => deps.presence.disconnected(claim.deviceId, peer, reason));
+    if (!devices.has(key)) {
+      devices.add(key);
+      deps.presence.connected(key, peer);
+      peer.onClose((reason) => deps.presence.disconnected(key, peer, reason));
     }
-    watchExpiry(peer, claim.deviceId);
+    watchExpiry(peer, key);
   };
 
   // A device whose token lapses without renewal is dropped, as on MQTT (README Fidelity).
@@ -49,13 +51,13 @@ export function registerCbs(routes: LinkRoutes, deps: CbsDependencies): { grant(
     if (set.has(deviceId)) return;
     set.add(deviceId);
     const arm = (): void => {
-      const latest = Math.max(0, ...peer.allClaims().map((c) => (c.kind === 'device' && c.deviceId === deviceId ? c.expiry : 0)));
+      const latest = Math.max(0, ...peer.allClaims().map((c) => (c.kind === 'device' && c.key === deviceId ? c.expiry : 0)));
       const timer = setTimeout(
         () => {
           if (peer.closed) return;
           if (peer.device(deviceId)) return arm();
           deps.log.info({ deviceId }, 'closing AMQP connection: SAS token expired');
-          peer.close('amqp:unauthorized-access', `The SAS token for device '${deviceId}' expired.`);
+          peer.close('amqp:unauthorized-access', `The SAS token for ${deviceId.includes('/') ? 'module' : 'device'} '${deviceId}' expired.`);
         },
         Math.min(Math.max(latest * 1000 - Date.now() + 50, 0), MAX_TIMER_MS),
       );
@@ -101,7 +103,7 @@ export function registerCbs(routes: LinkRoutes, deps: CbsDependencies): { grant(
       }
       const claim = result.claim;
       // A device's first token on this connection is its connect: the gate may delay or refuse it (docs/protocol.md §13).
-      const admission = claim.kind === 'device' && !announced.get(ctx.peer)?.has(claim.deviceId) ? deps.admitDevice?.(claim.deviceId) : undefined;
+      const admission = claim.kind === 'device' && !announced.get(ctx.peer)?.has(claim.key) ? deps.admitDevice?.(claim.key) : undefined;
       if (admission?.kind === 'unauthorized') return answer(401, admission.description);
       if (admission?.kind === 'close') {
         const error = { condition: admission.condition, description: admission.description };

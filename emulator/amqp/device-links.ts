@@ -11,6 +11,7 @@ import type { TwinService } from '../twin/twin-service.js';
 import { bodyBytes, deviceMessage, type AmqpMessage } from './c2d-codec.js';
 import { acknowledgeNow, creditOf } from './c2d-service-routes.js';
 import type { LinkRoutes } from './link-routes.js';
+import { identityKeyOf, identityRoutes } from './module-links.js';
 import type { AmqpPeer } from './peer.js';
 
 export interface DeviceLinkDependencies {
@@ -19,6 +20,11 @@ export interface DeviceLinkDependencies {
   twins: TwinService;
   hubName: string;
   log: Logger;
+  /**
+   * The AMQP connections holding an identity (and, for a device, its modules), links attached or
+   * not: the hub's presence knows them from the put-token on (docs/protocol.md §12.3).
+   */
+  connectedPeers?(key: string): AmqpPeer[];
   /** twin reads raise no hub event (nothing changes), so they are counted here, as the MQTT face counts its own */
   countTwinRead?(ok: boolean): void;
   /** throttles and chaos rules for twin operations (docs/protocol.md §13); idle unless asked for */
@@ -36,6 +42,8 @@ interface DeviceLinks {
   twinReceiver?: Receiver;
   desiredSubscribed: boolean;
   c2dSink?: C2dSink;
+  /** a module's input link (hub → module), which the hub holds open and never feeds */
+  inputsSender?: Sender;
 }
 
 interface Waiter {
@@ -114,11 +122,14 @@ export class AmqpDeviceLinks implements DeviceChannel {
       this.wake(deviceId);
     });
 
-    routes.sending('/devices/{deviceId}/methods/devicebound', { device: 'deviceId' }, (ctx) => {
+    // Method and twin link pairs, the same for devices and modules: `ctx.params.deviceId` is the
+    // identity's connection key (`{deviceId}/{moduleId}` for a module, docs/protocol.md §12.3).
+    const identities = identityRoutes(routes);
+    identities.sending('/methods/devicebound', (ctx) => {
       const links = this.linksOf(ctx.params.deviceId, ctx.peer);
       this.attachHubSender(ctx.params.deviceId, links, 'methodsSender', ctx.link);
     });
-    routes.receiving('/devices/{deviceId}/methods/devicebound', { device: 'deviceId' }, (ctx) => {
+    identities.receiving('/methods/devicebound', (ctx) => {
       const { deviceId } = ctx.params;
       const links = this.linksOf(deviceId, ctx.peer);
       this.attachDeviceSender(deviceId, links, 'methodsReceiver', ctx.link);
@@ -135,13 +146,13 @@ export class AmqpDeviceLinks implements DeviceChannel {
       });
     });
 
-    routes.sending('/devices/{deviceId}/twin', { device: 'deviceId' }, (ctx) => {
+    identities.sending('/twin', (ctx) => {
       const links = this.linksOf(ctx.params.deviceId, ctx.peer);
       // The device asked for settled deliveries (snd-settle-mode settled) on the twin pair.
       (ctx.link as unknown as { local: { attach: { snd_settle_mode: number } } }).local.attach.snd_settle_mode = 1;
       this.attachHubSender(ctx.params.deviceId, links, 'twinSender', ctx.link);
     });
-    routes.receiving('/devices/{deviceId}/twin', { device: 'deviceId' }, (ctx) => {
+    identities.receiving('/twin', (ctx) => {
       const { deviceId } = ctx.params;
       const links = this.linksOf(deviceId, ctx.peer);
       this.attachDeviceSender(deviceId, links, 'twinReceiver', ctx.link);
@@ -150,6 +161,19 @@ export class AmqpDeviceLinks implements DeviceChannel {
         if (!context.delivery!.remote_settled) context.delivery!.accept();
         this.twinRequest(deviceId, links, context.message!);
       });
+    });
+
+    // A module's input messages (ModuleClient 'inputMessage'): a receiver on the same address as
+    // its telemetry sender. Attached and held, never fed: IoT Hub itself routes nothing to module
+    // inputs, IoT Edge's hub does (docs/protocol.md §12.3).
+    routes.sending('/devices/{deviceId}/modules/{moduleId}/messages/events', { device: 'deviceId', module: 'moduleId' }, (ctx) => {
+      const key = identityKeyOf(ctx.params);
+      const links = this.linksOf(key, ctx.peer);
+      links.inputsSender = ctx.link;
+      ctx.onClose(() => {
+        if (links.inputsSender === ctx.link) links.inputsSender = undefined;
+      });
+      this.wake(key);
     });
   }
 
@@ -167,8 +191,9 @@ export class AmqpDeviceLinks implements DeviceChannel {
         return links.desiredSubscribed && isOpen(links.twinSender);
       case 'c2d':
         return links.c2dSink !== undefined;
+      case 'inputs':
+        return isOpen(links.inputsSender);
       default:
-        // Module inputs: modules do not connect over AMQP yet (docs/protocol.md §12).
         return false;
     }
   }
@@ -217,8 +242,12 @@ export class AmqpDeviceLinks implements DeviceChannel {
     return false;
   }
 
+  /** Closes the identity's AMQP connection; a device's also closes its modules' (disabled or deleted). */
   disconnect(deviceId: string, reason: string): void {
-    this.devices.get(deviceId)?.peer.close('amqp:connection:forced', `The device's connection was closed by the hub: ${reason}.`);
+    const peers = new Set(this.deps.connectedPeers?.(deviceId) ?? []);
+    const own = this.devices.get(deviceId)?.peer;
+    if (own) peers.add(own);
+    for (const peer of peers) peer.close('amqp:connection:forced', `The connection was closed by the hub: ${reason}.`);
   }
 
   /** The AMQP connection currently holding this device, if any. */

@@ -1,8 +1,11 @@
 import type { HubEvents } from '../events.js';
+import { splitIdentityKey } from '../identity/module-record.js';
 import type { RegistryService } from '../identity/registry-service.js';
 import type { AmqpPeer } from './peer.js';
 
 /**
+ * `deviceId` is a connection key: a device id, or `{deviceId}/{moduleId}` for a module.
+ *
  * How the AMQP face tells the hub that a device connected or left (the coordination point for
  * "one connection per device across protocols"). The face calls:
  *   connected(deviceId, peer)            once per (connection, device), when the device's first
@@ -38,16 +41,16 @@ export class AmqpOnlyDevicePresence implements DevicePresence {
     const previous = this.peers.get(deviceId);
     this.peers.set(deviceId, peer);
     if (previous && previous !== peer) previous.close('amqp:connection:forced', `Device '${deviceId}' connected again on another connection.`);
-    const record = this.registry.find(deviceId);
+    const record = this.registry.findIdentity(deviceId);
     if (record) this.registry.setConnected(record, true);
-    this.events.emit('deviceConnected', { deviceId, transport: peer.transport });
+    this.events.emit('deviceConnected', { ...splitIdentityKey(deviceId), transport: peer.transport });
   }
 
   disconnected(deviceId: string, peer: AmqpPeer, reason: string): void {
     if (this.peers.get(deviceId) !== peer) return;
     this.peers.delete(deviceId);
-    const record = this.registry.find(deviceId);
+    const record = this.registry.findIdentity(deviceId);
     if (record) this.registry.setConnected(record, false);
-    this.events.emit('deviceDisconnected', { deviceId, reason });
+    this.events.emit('deviceDisconnected', { ...splitIdentityKey(deviceId), reason });
   }
 }

@@ -38,6 +38,9 @@
  * ACCESS (checked by the router BEFORE the handler runs; a miss detaches with amqp:unauthorized-access)
  *   { device: 'deviceId' }         a live claim for the device named by that param: its own token
  *                                  for HOST/devices/{id}, or a policy token with DeviceConnect
+ *   { device: 'deviceId', module: 'moduleId' }   a live claim for exactly that module (its own
+ *                                  token for HOST/devices/{id}/modules/{mid}, or a policy token
+ *                                  with DeviceConnect); the device's claim never covers it
  *   { service: 'ServiceConnect' }  a live IoT Hub policy claim (audience HOST) with that right
  *   { eventHub: true }             a live Event Hubs claim (audience sb://HOST/…) covering the address
  *   'anyone'                       no claim needed ($cbs itself; links that check on their own)
@@ -52,7 +55,7 @@ import type { Receiver, Sender } from 'rhea';
 import type { Permission } from '../identity/policies.js';
 import type { AmqpPeer } from './peer.js';
 
-export type LinkAccess = { device: string } | { service: Permission } | { eventHub: true } | 'anyone';
+export type LinkAccess = { device: string; module?: string } | { service: Permission } | { eventHub: true } | 'anyone';
 
 export interface LinkContext<L extends Sender | Receiver> {
   readonly link: L;

@@ -48,17 +48,21 @@ export class AmqpPeer {
     return [...this.claims.values()];
   }
 
-  /** The live claim for this device: its own token, or a policy token with DeviceConnect covering it. */
-  device(deviceId: string, nowSeconds = Date.now() / 1000): DeviceClaim | undefined {
+  /**
+   * The live claim for this identity, by connection key (a device id, or `{deviceId}/{moduleId}`):
+   * its own token, or a policy token with DeviceConnect for exactly that audience. A device's
+   * claim never covers its modules, nor a module's its device or siblings (docs/protocol.md §12.3).
+   */
+  device(key: string, nowSeconds = Date.now() / 1000): DeviceClaim | undefined {
     for (const claim of this.claims.values()) {
-      if (claim.kind === 'device' && claim.deviceId === deviceId && claim.expiry >= nowSeconds) return claim;
+      if (claim.kind === 'device' && claim.key === key && claim.expiry >= nowSeconds) return claim;
     }
     return undefined;
   }
 
-  /** Device ids this connection holds a claim for (live or lapsed). */
+  /** Connection keys of the devices and modules this connection holds a claim for (live or lapsed). */
   deviceIds(): string[] {
-    return [...new Set([...this.claims.values()].filter((c): c is DeviceClaim => c.kind === 'device').map((c) => c.deviceId))];
+    return [...new Set([...this.claims.values()].filter((c): c is DeviceClaim => c.kind === 'device').map((c) => c.key))];
   }
 
   /** A live IoT Hub policy claim with `right` (any hub-level audience covers the hub's service addresses). */

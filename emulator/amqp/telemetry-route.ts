@@ -7,7 +7,9 @@ import type { HubGate } from '../faults/hub-gate.js';
 import type { RegistryService } from '../identity/registry-service.js';
 import { TELEMETRY_MAX_BYTES } from '../limits.js';
 import { isoTime } from '../time.js';
+import { splitIdentityKey } from '../identity/module-record.js';
 import type { LinkRoutes } from './link-routes.js';
+import { identityRoutes } from './module-links.js';
 import { payloadOf, propertiesOf } from './message-mapping.js';
 import type { AmqpPeer } from './peer.js';
 
@@ -26,17 +28,19 @@ export interface TelemetryRouteDependencies {
 /**
  * Device-to-cloud messages on `/devices/{id}/messages/events` (azure-iot-device-amqp
  * `sendEvent`): the same `telemetry` hub event an MQTT publish raises, then `accepted`; a message
- * over 256 KB is `rejected` with amqp:link:message-size-exceeded (MessageTooLargeError).
+ * over 256 KB is `rejected` with amqp:link:message-size-exceeded (MessageTooLargeError). A
+ * module's on `/devices/{id}/modules/{mid}/messages/events` carry its module id (docs/protocol.md §12.3).
  */
 export function registerTelemetryRoute(routes: LinkRoutes, deps: TelemetryRouteDependencies): void {
-  routes.receiving('/devices/{deviceId}/messages/events', { device: 'deviceId' }, (ctx) => {
+  // `deviceId` is the connection key: `{deviceId}/{moduleId}` for a module.
+  identityRoutes(routes).receiving('/messages/events', (ctx) => {
     const { deviceId } = ctx.params;
     ctx.link.on('message', (context: EventContext) => {
       const delivery = context.delivery!;
       const message = context.message!;
-      const record = deps.registry.find(deviceId);
-      if (record?.status !== 'enabled' || (!ctx.peer.device(deviceId) && !ctx.peer.service('DeviceConnect'))) {
-        delivery.reject({ condition: 'amqp:unauthorized-access', description: `Device '${deviceId}' is not connected with a valid token.` });
+      const record = deps.registry.findIdentity(deviceId);
+      if (!record || !deps.registry.mayConnect(record) || (!ctx.peer.device(deviceId) && !ctx.peer.service('DeviceConnect'))) {
+        delivery.reject({ condition: 'amqp:unauthorized-access', description: `'${deviceId}' is not connected with a valid token.` });
         return;
       }
       const payload = payloadOf(message);
@@ -54,7 +58,7 @@ export function registerTelemetryRoute(routes: LinkRoutes, deps: TelemetryRouteD
         const fault = readDeviceFault(properties);
         if (fault) deps.onDeviceFault(deviceId, fault, ctx.peer, ctx.link);
       }
-      const event = { deviceId, payload, properties, enqueuedTime: isoTime() };
+      const event = { ...splitIdentityKey(deviceId), payload, properties, enqueuedTime: isoTime() };
       if (!deps.gate || deps.gate.idle) {
         deps.events.emit('telemetry', event);
         delivery.accept();

@@ -9,8 +9,10 @@ import { isoTime } from '../time.js';
 import { isJsonObject, type JsonObject } from '../twin/json.js';
 import type { TwinService } from '../twin/twin-service.js';
 import { alreadyHolds, byPrecedence, readSettings, resolve, type Contender } from './configuration-content.js';
+import { ContenderSet } from './contender-set.js';
+import { statusRows } from './status-rows.js';
 import { readConfigurationInput, validateConfigurationId, type ConfigurationRecord } from './configuration-record.js';
-import { CONFIGURATIONS_MAX } from '../limits.js';
+import { CONFIGURATION_CONTENDER_SETS_CACHED, CONFIGURATIONS_MAX } from '../limits.js';
 
 /** A configuration compiled for evaluation: its condition and its settings, kept until it changes. */
 interface Compiled extends Contender {
@@ -18,6 +20,8 @@ interface Compiled extends Contender {
   /** device twins (deviceContent) or module twins (moduleContent) */
   target: 'devices' | 'devices.modules';
   condition: Query;
+  /** whether the condition may read what applying content changes (desired properties, versions, etags) */
+  readsWrites: boolean;
 }
 
 /**
@@ -31,6 +35,8 @@ interface Compiled extends Contender {
  */
 export class ConfigurationService {
   private compiled: Compiled[] | undefined;
+  /** the empty contender set of `compiled`: the root of the trie its contender sets are interned in */
+  private noneTargets: ContenderSet<Compiled> | undefined;
   private readonly dirty = new Set<string>();
   private flushScheduled = false;
   /** true while the service writes twins itself: its own writes do not re-trigger evaluation */
@@ -56,7 +62,9 @@ export class ConfigurationService {
   }
 
   list(): JsonObject[] {
-    return this.store.all().map((record) => this.render(record));
+    if (this.store.size === 0) return [];
+    const targeting = this.target();
+    return this.store.all().map((record) => this.render(record, targeting));
   }
 
   /** `PUT /configurations/{id}` without If-Match: 409 when the id is taken. */
@@ -71,8 +79,7 @@ export class ConfigurationService {
     compile(record); // refuses a bad condition or content before anything is saved
     this.store.save(record);
     this.compiled = undefined;
-    this.applyAll();
-    return this.render(record);
+    return this.render(record, this.applyAll());
   }
 
   /**
@@ -96,8 +103,7 @@ export class ConfigurationService {
     compile(record);
     this.store.save(record);
     this.compiled = undefined;
-    this.applyAll();
-    return this.render(record);
+    return this.render(record, this.applyAll());
   }
 
   /** Deleting a configuration leaves what it set in place, as on the hub; it simply stops applying. */
@@ -145,6 +151,7 @@ export class ConfigurationService {
   clear(): void {
     this.store.clear();
     this.compiled = undefined;
+    this.noneTargets = undefined;
     this.dirty.clear();
   }
 
@@ -155,8 +162,25 @@ export class ConfigurationService {
   }
 
   private all(): Compiled[] {
-    this.compiled ??= this.store.all().map(compile).sort(byPrecedence);
+    if (!this.compiled) {
+      this.compiled = this.store.all().map(compile).sort(byPrecedence);
+      this.noneTargets = ContenderSet.empty();
+    }
     return this.compiled;
+  }
+
+  /** The empty contender set of the current configurations (the root of their trie). */
+  private emptySet(): ContenderSet<Compiled> {
+    this.all();
+    return this.noneTargets!;
+  }
+
+  /**
+   * Called before each evaluation (never during one: its sets are compared by identity): a trie
+   * grown past its bound starts again, so the memory it keeps stays bounded.
+   */
+  private boundCache(): void {
+    if (this.noneTargets && this.noneTargets.trieSize > CONFIGURATION_CONTENDER_SETS_CACHED) this.noneTargets = ContenderSet.empty();
   }
 
   private markDirty(key: string): void {
@@ -172,30 +196,81 @@ export class ConfigurationService {
     });
   }
 
-  /** Every twin any configuration targets. */
-  private applyAll(): void {
-    const keys = new Set<string>();
-    for (const c of this.all()) for (const key of this.selection.selectKeys(c.condition)) keys.add(key);
-    this.apply([...keys]);
+  /**
+   * Every twin any configuration targets, with the configurations that target it: one
+   * selectKeys per configuration (which may use the selection's indexes), none per twin.
+   */
+  private target(): Targeting {
+    const configurations = this.all();
+    this.boundCache();
+    const byKey: Targeting = new Map();
+    const none = this.emptySet();
+    configurations.forEach((c, index) => {
+      for (const key of this.selection.selectKeys(c.condition)) byKey.set(key, (byKey.get(key) ?? none).with(index, c));
+    });
+    return byKey;
+  }
+
+  /** The configurations among the first `upTo` (in precedence order) whose condition this twin matches. */
+  private setFor(key: string, view: object, upTo: number): ContenderSet<Compiled> {
+    const configurations = this.all();
+    const isModule = key.includes('/');
+    let set = this.emptySet();
+    for (let index = 0; index < upTo; index++) {
+      const c = configurations[index];
+      if ((c.target === 'devices.modules') === isModule && c.condition.matches(view)) set = set.with(index, c);
+    }
+    return set;
   }
 
   /**
-   * Resolves each twin's winning settings and writes the ones it does not already hold, twins
-   * with the same patch together (one TwinService.updateMany, one transaction, per patch).
+   * Every twin any configuration targets, written; returns the targeting as it stands after the
+   * writes (the twins written are evaluated again when a condition may read what was just set), so
+   * the PUT's answer counts its metrics without selecting everything a second time.
    */
-  private apply(keys: readonly string[]): void {
+  private applyAll(): Targeting {
+    const targeting = this.target();
+    const written = this.write(targeting);
     const configurations = this.all();
-    if (configurations.length === 0 || keys.length === 0) return;
-    const groups = new Map<string, { patch: JsonObject; keys: string[] }>();
+    if (!configurations.some((c) => c.readsWrites)) return targeting;
+    const upTo = configurations.length;
+    for (const key of written) {
+      const view = this.selection.viewOf(key);
+      const set = view && this.setFor(key, view, upTo);
+      if (set && !set.isEmpty) targeting.set(key, set);
+      else targeting.delete(key);
+    }
+    return targeting;
+  }
+
+  /** Re-evaluates a few twins (created, or their tags or reported properties changed). */
+  private apply(keys: readonly string[]): void {
+    const upTo = this.all().length;
+    if (upTo === 0 || keys.length === 0) return;
+    this.boundCache();
+    const targeting: Targeting = new Map();
     for (const key of keys) {
+      const view = this.selection.viewOf(key);
+      if (!view) continue;
+      const set = this.setFor(key, view, upTo);
+      if (!set.isEmpty) targeting.set(key, set);
+    }
+    this.write(targeting);
+  }
+
+  /**
+   * Writes each targeted twin's winning settings where it does not already hold them, twins with
+   * the same patch together (one TwinService.updateMany, one transaction, per patch). Returns the
+   * keys written.
+   */
+  private write(targeting: Targeting): string[] {
+    const groups = new Map<string, { patch: JsonObject; keys: string[] }>();
+    for (const [key, set] of targeting) {
       const view = this.selection.viewOf(key) as { properties: { desired: JsonObject } } | undefined;
       if (!view) continue;
-      const isModule = key.includes('/');
-      const contenders = configurations.filter((c) => (c.target === 'devices.modules') === isModule && c.condition.matches(view));
-      if (contenders.length === 0) continue;
-      const { patch } = resolve(contenders);
+      const { patch } = set.resolution;
       if (alreadyHolds(view.properties.desired, patch)) continue;
-      const text = JSON.stringify(patch);
+      const text = set.patchText;
       let group = groups.get(text);
       if (!group) {
         group = { patch, keys: [] };
@@ -203,42 +278,60 @@ export class ConfigurationService {
       }
       group.keys.push(key);
     }
+    const written: string[] = [];
     this.applying = true;
     try {
-      for (const { patch, keys: groupKeys } of groups.values()) this.twins.updateMany(groupKeys, { desired: patch }, undefined);
+      for (const { patch, keys } of groups.values()) {
+        // A copy per call: the resolved patch is shared by every twin of its contender set, and
+        // what updateMany is given travels on in events.
+        this.twins.updateMany(keys, { desired: structuredClone(patch) }, undefined);
+        for (const key of keys) written.push(key);
+      }
     } finally {
       this.applying = false;
     }
+    return written;
   }
 
-  /** The Configuration JSON with its system metrics and custom metric results, counted now. */
-  private render(record: ConfigurationRecord): JsonObject {
-    const compiled = this.all().find((c) => c.id === record.id) ?? compile(record);
-    const contendersFor = (view: object, isModule: boolean): Compiled[] =>
-      this.all().filter((c) => (c.target === 'devices.modules') === isModule && c.condition.matches(view));
-    const targeted = this.selection.selectKeys(compiled.condition);
-    let applied = 0;
-    const status = new Map<string, JsonObject>();
-    for (const key of targeted) {
-      const view = this.selection.viewOf(key)!;
-      const resolution = resolve(contendersFor(view, key.includes('/')));
-      if (resolution.applied.get(record.id)) applied++;
-    }
-    // Metric queries see each twin's `configurations.{id}.status` ('Targeted' or 'Applied'), as on the hub.
-    const decorate = (key: string, view: object): object => {
-      let statuses = status.get(key);
-      if (!statuses) {
-        statuses = {};
-        const resolution = resolve(contendersFor(view, key.includes('/')));
-        for (const [id, wins] of resolution.applied) statuses[id] = { status: wins ? 'Applied' : 'Targeted' };
-        status.set(key, statuses);
+  /**
+   * The Configuration JSON with its system metrics and custom metric results, counted now.
+   * `targeting` (every targeted twin and what targets it) is given when the caller has it: a
+   * PUT that just applied, or a list rendering every configuration from one.
+   */
+  private render(record: ConfigurationRecord, given?: Targeting): JsonObject {
+    const configurations = this.all();
+    const index = configurations.findIndex((c) => c.id === record.id);
+    const compiled = index < 0 ? compile(record) : configurations[index];
+    let targeting = given;
+    // Metric queries that read `configurations` see every twin's statuses: those need the whole targeting.
+    if (!targeting && index >= 0 && Object.values(record.metricQueries).some(readsStatuses)) targeting = this.target();
+
+    let targetedCount = 0;
+    let appliedCount = 0;
+    if (targeting && index >= 0) {
+      const perSet = new Map<ContenderSet<Compiled>, number>();
+      for (const set of targeting.values()) perSet.set(set, (perSet.get(set) ?? 0) + 1);
+      for (const [set, n] of perSet) {
+        if (!set.has(index)) continue;
+        targetedCount += n;
+        if (set.applies(index, record.id)) appliedCount += n;
       }
-      return { ...view, configurations: statuses };
-    };
+    } else {
+      // Whether this configuration wins on a twin depends only on those before it in precedence.
+      const targeted = this.selection.selectKeys(compiled.condition);
+      targetedCount = targeted.length;
+      if (index >= 0) {
+        for (const key of targeted) {
+          if (this.setFor(key, this.selection.viewOf(key)!, index).with(index, compiled).applies(index, record.id)) appliedCount++;
+        }
+      }
+    }
+
     const results: Record<string, number> = {};
     for (const [name, text] of Object.entries(record.metricQueries)) {
       try {
-        results[name] = this.selection.count(parseQuery(text), decorate);
+        const query = parseQuery(text);
+        results[name] = this.selection.count(query, targeting && readsStatuses(text) ? withStatuses(targeting) : asIs);
       } catch {
         results[name] = 0;
       }
@@ -253,7 +346,7 @@ export class ConfigurationService {
       lastUpdatedTimeUtc: record.lastUpdatedTimeUtc,
       priority: record.priority,
       systemMetrics: {
-        results: { targetedCount: targeted.length, appliedCount: applied },
+        results: { targetedCount, appliedCount },
         queries: {
           targetedCount: compiled.condition.text,
           appliedCount: `${compiled.condition.text.replace(/^SELECT \*/, 'SELECT deviceId')} AND configurations.[[${record.id}]].status = 'Applied'`,
@@ -263,6 +356,32 @@ export class ConfigurationService {
       etag: configurationEtag(record),
     } as JsonObject;
   }
+}
+
+/** Per targeted twin (by connection key), the configurations that target it. */
+type Targeting = Map<string, ContenderSet<Compiled>>;
+
+const NO_STATUSES: JsonObject = {};
+
+/**
+ * Metric queries see each twin's `configurations.{id}.status` ('Targeted' or 'Applied'), as on
+ * the hub; a twin no configuration targets has an empty `configurations`. A query whose text
+ * never names `configurations` cannot tell, so its rows are the twins' views as they are.
+ */
+function readsStatuses(text: string): boolean {
+  return /configurations/i.test(text);
+}
+
+function withStatuses(targeting: Targeting): (key: string, view: object) => object {
+  const untargeted = statusRows(NO_STATUSES);
+  return (key, view) => {
+    const set = targeting.get(key);
+    return set ? set.statusRow(view) : untargeted(view);
+  };
+}
+
+function asIs(_key: string, view: object): object {
+  return view;
 }
 
 function compile(record: ConfigurationRecord): Compiled {
@@ -284,7 +403,10 @@ function compile(record: ConfigurationRecord): Compiled {
     throw error;
   }
   if (condition.source !== target) throw argumentInvalid(`The targetCondition of a ${kind} configuration must select ${target}.`);
-  return { id: record.id, priority: record.priority, createdTimeUtc: record.createdTimeUtc, settings, record, target, condition };
+  // Writing desired properties changes them, their `$metadata` and `$version`, the twin's version
+  // and etag: a condition that names none of these reads the same twin before and after.
+  const readsWrites = /desired|version|etag/i.test(condition.text);
+  return { id: record.id, priority: record.priority, createdTimeUtc: record.createdTimeUtc, settings, record, target, condition, readsWrites };
 }
 
 function configurationEtag(record: ConfigurationRecord): string {

@@ -1,6 +1,7 @@
 import { parseSasToken, signatureMatches, signatureMatchesKeyString } from '../../protocol/sas.js';
 import { authenticateDevice } from './auth.js';
 import type { DeviceRecord } from './device-record.js';
+import { moduleKey, type ModuleRecord } from './module-record.js';
 import { findPolicy, type Policy } from './policies.js';
 
 /**
@@ -9,8 +10,11 @@ import { findPolicy, type Policy } from './policies.js';
  * without leading or trailing slashes, so `resourceCovers` can compare them with link addresses.
  */
 export type AmqpClaim =
-  /** a device token (signed with the device key, or by a policy with DeviceConnect) */
-  | { kind: 'device'; deviceId: string; audience: string; expiry: number; policy?: Policy }
+  /**
+   * a device's or a module's token (signed with its own key, or by a policy with DeviceConnect);
+   * `key` is its connection key (docs/protocol.md §12.1): the device id, or `{deviceId}/{moduleId}`
+   */
+  | { kind: 'device'; key: string; deviceId: string; moduleId?: string; audience: string; expiry: number; policy?: Policy }
   /** an IoT Hub policy token for the hub (`HOST` or `HOST/…`) */
   | { kind: 'service'; policy: Policy; audience: string; path: string; expiry: number }
   /** an Event Hubs token (`sb://HOST/<entity>/…`), signed Event Hubs' way */
@@ -22,12 +26,14 @@ const refuse = (description: string): ClaimResult => ({ ok: false, status: 401, 
 
 /**
  * Verifies a token for `audience`. IoT Hub tokens are HMAC'd with the base64-decoded key, Event
- * Hubs tokens (`sb://` audiences) with the key string itself (docs/protocol.md §10.3).
+ * Hubs tokens (`sb://` audiences) with the key string itself (docs/protocol.md §10.3). A module's
+ * audience `HOST/devices/{d}/modules/{m}` takes the module's own key or a DeviceConnect policy
+ * (docs/protocol.md §12.3), never its device's key. `findIdentity` looks up a connection key.
  */
 export function verifyAmqpToken(
   audience: string,
   tokenText: string,
-  findDevice: (deviceId: string) => DeviceRecord | undefined,
+  findIdentity: (key: string) => DeviceRecord | ModuleRecord | undefined,
   nowSeconds = Date.now() / 1000,
 ): ClaimResult {
   let decodedAudience: string;
@@ -58,16 +64,21 @@ export function verifyAmqpToken(
 
   const slash = decodedAudience.indexOf('/');
   const path = slash < 0 ? '' : trim(decodedAudience.slice(slash + 1));
-  const device = /^devices\/([^/]+)(\/modules\/.*)?$/.exec(path);
+  const device = /^devices\/([^/]+)(?:\/modules\/([^/]+))?$/.exec(path);
   if (device) {
-    if (device[2]) return refuse('Module identities are not supported by the emulator.');
-    const record = findDevice(device[1]);
-    if (!record) return refuse(`Device '${device[1]}' is not registered.`);
-    if (record.status !== 'enabled') return refuse(`Device '${device[1]}' is disabled.`);
+    const [, deviceId, moduleId] = device;
+    const owner = findIdentity(deviceId);
+    if (!owner) return refuse(`Device '${deviceId}' is not registered.`);
+    // A module connects only while its device is enabled (docs/protocol.md §12.1).
+    if ((owner as DeviceRecord).status !== 'enabled') return refuse(`Device '${deviceId}' is disabled.`);
+    const key = moduleId === undefined ? deviceId : moduleKey(deviceId, moduleId);
+    const record = moduleId === undefined ? owner : findIdentity(key);
+    if (!record) return refuse(`Module '${moduleId}' is not registered on device '${deviceId}'.`);
     const result = authenticateDevice(record, tokenText, nowSeconds);
     if (!result.ok) return refuse(`${result.reason[0].toUpperCase()}${result.reason.slice(1)}.`);
     const policy = token.keyName ? findPolicy(token.keyName) : undefined;
-    return { ok: true, claim: { kind: 'device', deviceId: record.deviceId, audience: decodedAudience, expiry: token.expiry, policy } };
+    const claim = { kind: 'device' as const, key, deviceId, audience: decodedAudience, expiry: token.expiry, policy };
+    return { ok: true, claim: moduleId === undefined ? claim : { ...claim, moduleId } };
   }
 
   if (!token.keyName) return refuse(`A token for '${decodedAudience}' needs skn (a policy name).`);

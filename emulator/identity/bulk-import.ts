@@ -44,6 +44,7 @@ export function bulkImport(body: unknown, registry: RegistryService, twins: Twin
     }
   }
 
+  registry.prefetch([...seen]);
   const result: BulkResult = { isSuccessful: true, errors: [], warnings: [] };
   const created: DeviceRecord[] = [];
   const updated: DeviceUpdate[] = [];

@@ -11,6 +11,8 @@ interface EntryBase {
   /** when the hub recorded it (ISO-8601) */
   time: string;
   deviceId: string;
+  /** set when a module of the device did it (its telemetry, connection, method or twin); `deviceId` is then its device */
+  moduleId?: string;
 }
 
 export interface TelemetryEntry extends EntryBase {
@@ -104,6 +106,7 @@ export function telemetryEntry(event: HubEventMap['telemetry'][0]): NewEntry {
   return {
     kind: 'telemetry',
     deviceId: event.deviceId,
+    ...(event.moduleId === undefined ? {} : { moduleId: event.moduleId }),
     ...decodeBody(event.payload),
     properties: event.properties,
     enqueuedTime: event.enqueuedTime,
@@ -134,6 +137,7 @@ export function methodEntry(event: HubEventMap['methodInvoked'][0]): NewEntry {
     payload: event.payload,
     durationMs: Math.round(event.durationMs * 1000) / 1000,
   };
+  if (event.moduleId !== undefined) entry.moduleId = event.moduleId;
   if (event.status !== undefined) {
     entry.status = event.status;
     entry.response = event.response;
@@ -144,7 +148,15 @@ export function methodEntry(event: HubEventMap['methodInvoked'][0]): NewEntry {
 
 export function twinEntry(event: HubEventMap['twinUpdated'][0]): NewEntry {
   // A copy: the twin service may keep mutating the object it emitted.
-  return { kind: 'twin', deviceId: event.deviceId, side: event.side, section: event.section, patch: structuredClone(event.patch), version: event.version };
+  return {
+    kind: 'twin',
+    deviceId: event.deviceId,
+    ...(event.moduleId !== undefined && { moduleId: event.moduleId }),
+    side: event.side,
+    section: event.section,
+    patch: structuredClone(event.patch),
+    version: event.version,
+  };
 }
 
 export function c2dSentEntry(event: HubEventMap['c2dSent'][0]): NewEntry {

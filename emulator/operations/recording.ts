@@ -66,10 +66,11 @@ export class Recording {
       telemetry: (e: Parameters<typeof telemetryEntry>[0]) => this.record(telemetryEntry(e)),
       methodInvoked: (e: Parameters<typeof methodEntry>[0]) => this.record(methodEntry(e)),
       twinUpdated: (e: Parameters<typeof twinEntry>[0]) => this.record(twinEntry(e)),
-      deviceConnected: (e: { deviceId: string; transport: string }) =>
-        this.record({ kind: 'connection', deviceId: e.deviceId, event: 'connected', transport: e.transport }),
-      deviceDisconnected: (e: { deviceId: string; reason: string }) =>
-        this.record({ kind: 'connection', deviceId: e.deviceId, event: 'disconnected', reason: e.reason }),
+      // A module's connection is recorded under its device with its module id.
+      deviceConnected: (e: HubEventMap['deviceConnected'][0]) =>
+        this.record({ kind: 'connection', deviceId: e.deviceId, ...moduleOf(e), event: 'connected', transport: e.transport }),
+      deviceDisconnected: (e: HubEventMap['deviceDisconnected'][0]) =>
+        this.record({ kind: 'connection', deviceId: e.deviceId, ...moduleOf(e), event: 'disconnected', reason: e.reason }),
       deviceCreated: (e: { deviceId: string }) => this.record({ kind: 'device', deviceId: e.deviceId, event: 'created' }),
       deviceDeleted: (e: { deviceId: string }) => this.record({ kind: 'device', deviceId: e.deviceId, event: 'deleted' }),
       c2dSent: (e: Parameters<typeof c2dSentEntry>[0]) => this.record(c2dSentEntry(e)),
@@ -238,4 +239,8 @@ function describe<K extends EntryKind>(filter: RecordingFilter<K>): string {
   const device = filter.deviceId === undefined ? '' : ` for '${filter.deviceId}'`;
   const where = filter.where ? ' matching the predicate' : '';
   return `${what}${device}${where}`;
+}
+
+function moduleOf(e: { moduleId?: string }): { moduleId?: string } {
+  return e.moduleId === undefined ? {} : { moduleId: e.moduleId };
 }

@@ -6,11 +6,13 @@
 import type { QuerySource } from './ast.js';
 import { QueryError } from './errors.js';
 import { parseStatement } from './parser.js';
-import { createPlan, type Plan, type QueryItemType } from './plan.js';
+import type { IndexTerm } from './index-terms.js';
+import { createPlan, type CountPlan, type Plan, type QueryItemType } from './plan.js';
 import { QUERY_MAX_CHARS } from '../limits.js';
 
 export type { QuerySource } from './ast.js';
-export type { QueryItemType } from './plan.js';
+export type { CountPlan, QueryItemType } from './plan.js';
+export type { Bound, IndexTerm, Primitive } from './index-terms.js';
 export { QueryError } from './errors.js';
 
 export interface Query {
@@ -26,6 +28,10 @@ export interface Query {
    * or deviceId IN [...] (lets the caller use its id index); undefined otherwise.
    */
   readonly deviceIds?: readonly string[];
+  /** What an index could answer of the WHERE (docs/scaling.md §3.2); absent: nothing, scan. */
+  readonly terms?: IndexTerm;
+  /** Present when counts per value of a path answer the query (COUNT() … GROUP BY without WHERE). */
+  readonly counts?: CountPlan;
 }
 
 // The compiled plan stays private to this module, so Query remains a plain read-only value
@@ -49,6 +55,8 @@ function compileQuery(text: string): Query {
     itemType: plan.itemType,
     matches: plan.matches,
     ...(plan.deviceIds !== undefined && { deviceIds: plan.deviceIds }),
+    ...(plan.terms !== undefined && { terms: plan.terms }),
+    ...(plan.counts !== undefined && { counts: plan.counts }),
   });
   plans.set(query, plan);
   return query;

@@ -20,6 +20,7 @@ import type { AggregateItem, PathExpr, QuerySource, SelectItem, SelectStatement 
 import { Compiler, type Test } from './compile.js';
 import { QueryError, quoteNear } from './errors.js';
 import { deviceIdHint } from './hints.js';
+import { indexTerms, type IndexTerm } from './index-terms.js';
 import { pathProjector, rowPath } from './paths.js';
 
 export type QueryItemType = 'Twin' | 'DeviceJob' | 'Raw';
@@ -30,7 +31,25 @@ export interface Plan {
   readonly itemType: QueryItemType;
   readonly matches: Test;
   readonly deviceIds: readonly string[] | undefined;
+  /** What an index could answer of the WHERE (index-terms.ts); undefined: nothing. */
+  readonly terms: IndexTerm | undefined;
+  /** Present when the answer needs only how many rows have each value of a path (see CountPlan). */
+  readonly counts?: CountPlan;
   run(rows: Iterable<object>): unknown[];
+}
+
+/**
+ * `SELECT [path,] COUNT() [AS n]… FROM … [GROUP BY path]` without WHERE: the result follows from the
+ * number of rows per value of the grouped path, which an index holds without reading a twin.
+ */
+export interface CountPlan {
+  /** The grouped path as the row sees it (undefined: no GROUP BY, one group of every row). */
+  readonly groupBy: readonly string[] | undefined;
+  /**
+   * The result items from the groups in order of first appearance: `first` is the group's first
+   * row in that order (where the grouped value's spelling comes from), `count` its size.
+   */
+  items(groups: readonly { readonly first: unknown; readonly count: number }[]): unknown[];
 }
 
 type Rec = Record<string, unknown>;
@@ -83,6 +102,7 @@ export function createPlan(stmt: SelectStatement, text: string): Plan {
     top,
     matches,
     deviceIds: deviceIdHint(stmt.where, source),
+    terms: indexTerms(stmt.where, source),
   };
 
   if (select === '*') {
@@ -164,9 +184,31 @@ export function createPlan(stmt: SelectStatement, text: string): Plan {
     return item;
   };
 
+  // Only COUNT() (no argument) and the grouped path selected, no WHERE: counts per value suffice.
+  const counts: CountPlan | undefined =
+    stmt.where === undefined && aggregates.every((a) => a.fn === 'COUNT' && a.arg === undefined)
+      ? {
+          groupBy: groupBy === undefined ? undefined : rowPath(groupBy.segments, source),
+          items: (groups) => {
+            const out: unknown[] = [];
+            for (const g of groups) {
+              if (out.length >= limit) break;
+              out.push(
+                itemOf(
+                  g.first,
+                  aggregates.map(() => g.count),
+                ),
+              );
+            }
+            return out;
+          },
+        }
+      : undefined;
+
   if (groupBy === undefined) {
     return {
       ...base,
+      ...(counts && { counts }),
       itemType: 'Raw',
       run: (rows) => {
         const accumulators = factories.map((f) => f());
@@ -188,6 +230,7 @@ export function createPlan(stmt: SelectStatement, text: string): Plan {
   const key = compiler.getter(groupBy);
   return {
     ...base,
+    ...(counts && { counts }),
     itemType: 'Raw',
     run: (rows) => {
       const grouper = new Grouper(factories);

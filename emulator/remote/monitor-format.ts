@@ -21,7 +21,9 @@ const systemPropertyNames: Record<string, string> = {
  * not route, are marked with the source `emulator.directMethods`.
  */
 export function monitorEvent(entry: RecordedEntry, hubName: string): { event: Record<string, unknown> } {
-  const base = { origin: entry.deviceId, module: '', interface: '', component: '' };
+  // A module's telemetry and connections name it, as monitor-events does.
+  const moduleId = (entry.kind === 'telemetry' || entry.kind === 'connection' ? entry.moduleId : undefined) ?? '';
+  const base = { origin: entry.deviceId, module: moduleId, interface: '', component: '' };
   switch (entry.kind) {
     case 'telemetry':
       return { event: { ...base, payload: entry.payload, ...telemetryMetadata(entry) } };
@@ -93,7 +95,12 @@ function telemetryMetadata(entry: TelemetryEntry): Record<string, unknown> {
     else application[key] = value;
   }
   const metadata: Record<string, unknown> = {
-    annotations: { 'iothub-connection-device-id': entry.deviceId, 'iothub-enqueuedtime': entry.enqueuedTime, 'iothub-message-source': 'Telemetry' },
+    annotations: {
+      'iothub-connection-device-id': entry.deviceId,
+      ...(entry.moduleId === undefined ? {} : { 'iothub-connection-module-id': entry.moduleId }),
+      'iothub-enqueuedtime': entry.enqueuedTime,
+      'iothub-message-source': 'Telemetry',
+    },
   };
   if (Object.keys(system).length > 0 || Object.keys(application).length > 0) metadata.properties = { system, application };
   return metadata;

@@ -1,25 +1,46 @@
 import type { DeviceRecord } from '../identity/device-record.js';
 import { runQuery, type Query } from '../query/index.js';
-import { moduleKey, type ModuleRecord } from '../identity/module-record.js';
+import { isModuleRecord, moduleKey, type ModuleRecord } from '../identity/module-record.js';
 import type { DeviceStore } from '../store/device-store.js';
 import type { ModuleStore } from '../store/module-store.js';
 import { twinView } from '../twin/twin-view.js';
+import { formatCursor, parseCursor } from './cursor.js';
 import { scanPage, sliceArray, type Page, type PageRequest } from './paging.js';
+import { deviceReader, moduleReader } from './record-paths.js';
+import { DEFAULT_QUERY_INDEX_SETTINGS, TwinIndexes, type QueryIndexSettings } from './twin-indexes.js';
 
 /** Device-job records in a stable order (the jobs component holds them): all after a rowid, or those of some devices. */
 export type DeviceJobRecords = (deviceIds?: readonly string[], afterRowid?: number) => Iterable<{ rowid: number; record: object }>;
 
 /**
- * "Select the devices a query names, page by page", written once: `POST /devices/query` and the
- * job runner both come here. Evaluates compiled queries (query/) over the device set in registry
- * order, reads through the id index when the WHERE pins deviceIds (the hint), and resumes a later
- * page after the key the previous one ended on instead of evaluating everything before it.
+ * "Select the devices a query names, page by page", written once: `POST /devices/query`, job
+ * conditions and configurations all come here. Evaluates compiled queries (query/) over the twins
+ * in registry order (docs/protocol.md §4.7). Where the WHERE compares indexed paths with constants
+ * the twins come from the indexes (docs/scaling.md §3.2) instead of a scan, and the compiled query
+ * still decides each one, so an index changes how fast, never what. A deviceIds hint reads
+ * through the id index in the list's order. A later page resumes after the sequence number the
+ * previous one ended on instead of evaluating everything before it.
  */
 export class DeviceSelection {
+  private readonly deviceIndexes: TwinIndexes<DeviceRecord>;
+  private readonly moduleIndexes: TwinIndexes<ModuleRecord>;
+
   constructor(
     private readonly store: DeviceStore,
     private readonly modules: ModuleStore,
-  ) {}
+    settings: QueryIndexSettings = DEFAULT_QUERY_INDEX_SETTINGS,
+  ) {
+    this.deviceIndexes = new TwinIndexes<DeviceRecord>(
+      { all: () => store.all(), get: (key) => store.get(key), keyOf: (record) => record.deviceId, reader: deviceReader },
+      settings,
+    );
+    this.moduleIndexes = new TwinIndexes<ModuleRecord>(
+      { all: () => modules.all(), get: (key) => modules.getByKey(key), keyOf: moduleKeyOf, reader: moduleReader },
+      settings,
+    );
+    store.onChange(this.deviceIndexes);
+    modules.onChange(this.moduleIndexes);
+  }
 
   /**
    * The device ids a job condition selects, in registry order. Jobs stay device-only as on the
@@ -28,9 +49,13 @@ export class DeviceSelection {
   select(query: Query): string[] {
     if (query.source !== 'devices') return [];
     const ids: string[] = [];
-    for (const record of this.candidates(query)) {
-      if (query.matches(twinView(record))) ids.push(record.deviceId);
+    if (query.deviceIds) {
+      for (const record of this.candidates(query)) if (query.matches(twinView(record))) ids.push(record.deviceId);
+      return ids;
     }
+    this.each(this.deviceIndexes, query, (key, record) => {
+      if (query.matches(twinView(record))) ids.push(key);
+    });
     return ids;
   }
 
@@ -42,7 +67,13 @@ export class DeviceSelection {
     if (query.source === 'devices') return this.select(query);
     if (query.source !== 'devices.modules') return [];
     const keys: string[] = [];
-    for (const record of this.moduleCandidates(query)) if (query.matches(twinView(record))) keys.push(moduleKeyOf(record));
+    if (query.deviceIds) {
+      for (const record of this.moduleCandidates(query)) if (query.matches(twinView(record))) keys.push(moduleKeyOf(record));
+      return keys;
+    }
+    this.each(this.moduleIndexes, query, (key, record) => {
+      if (query.matches(twinView(record))) keys.push(key);
+    });
     return keys;
   }
 
@@ -53,14 +84,19 @@ export class DeviceSelection {
     return record && twinView(record);
   }
 
+  /** The paths with an index now, per collection (lower-cased, dot-joined): diagnostics and tests. */
+  indexedPaths(): { devices: string[]; modules: string[] } {
+    return { devices: this.deviceIndexes.indexedPaths(), modules: this.moduleIndexes.indexedPaths() };
+  }
+
   /**
    * How many rows a full query yields (a configuration's metric queries), with each twin seen
    * through `decorate` (which adds the twin's `configurations` statuses).
    */
   count(query: Query, decorate: (key: string, view: object) => object): number {
     const rows: object[] = [];
-    if (query.source === 'devices') for (const record of this.candidates(query)) rows.push(decorate(record.deviceId, twinView(record)));
-    else if (query.source === 'devices.modules') for (const record of this.moduleCandidates(query)) rows.push(decorate(moduleKeyOf(record), twinView(record)));
+    if (query.source === 'devices') this.rowsOf(this.deviceIndexes, query, (key, record) => rows.push(decorate(key, twinView(record))));
+    else if (query.source === 'devices.modules') this.rowsOf(this.moduleIndexes, query, (key, record) => rows.push(decorate(key, twinView(record))));
     const result = runQuery(query, rows);
     // An aggregate (SELECT COUNT() …) yields one row holding the number.
     if (query.itemType === 'Raw' && result.length === 1) {
@@ -75,17 +111,10 @@ export class DeviceSelection {
   page(query: Query, page: PageRequest, deviceJobs?: DeviceJobRecords): Page<unknown> {
     switch (query.source) {
       case 'devices': {
-        if (query.itemType === 'Raw') {
-          const rows: object[] = [];
-          for (const record of this.candidates(query)) rows.push(twinView(record));
-          return sliceArray(runQuery(query, rows), page);
-        }
-        // A deviceIds hint reads a handful of twins through the id index instead of scanning.
+        if (query.itemType === 'Raw') return sliceArray(this.raw(this.deviceIndexes, query), page);
+        // A deviceIds hint reads a handful of twins through the id index, in the list's order.
         if (query.deviceIds) return scanPage(query, this.candidates(query), twinView, undefined, undefined, page.offset, page);
-        // Later pages skip the twins before the previous page's last one without evaluating them;
-        // if that twin was deleted meanwhile, they fall back to counting matches.
-        const resume = typeof page.after === 'string' && this.store.has(page.after) ? page.after : undefined;
-        return scanPage(query, this.store.all(), twinView, (record) => record.deviceId, resume, resume === undefined ? page.offset : 0, page);
+        return this.twinPage(this.deviceIndexes, query, page);
       }
       case 'devices.jobs': {
         // A hub without a jobs component has no device-job records.
@@ -106,19 +135,111 @@ export class DeviceSelection {
         );
       }
       case 'devices.modules': {
-        if (query.itemType === 'Raw') {
-          const rows: object[] = [];
-          for (const record of this.moduleCandidates(query)) rows.push(twinView(record));
-          return sliceArray(runQuery(query, rows), page);
-        }
+        if (query.itemType === 'Raw') return sliceArray(this.raw(this.moduleIndexes, query), page);
         if (query.deviceIds) return scanPage(query, this.moduleCandidates(query), twinView, undefined, undefined, page.offset, page);
-        const resume = typeof page.after === 'string' && this.modules.getByKey(page.after) ? page.after : undefined;
-        return scanPage(query, this.modules.all(), twinView, moduleKeyOf, resume, resume === undefined ? page.offset : 0, page);
+        return this.twinPage(this.moduleIndexes, query, page);
       }
     }
   }
 
-  /** Module twins in registry order, through the per-device index when the WHERE pins deviceIds. */
+  /**
+   * A SELECT * page in registry order: from the indexes' candidates when they answer the WHERE
+   * with few enough twins, else by scanning, from the twin after the cursor either way (cursor.ts).
+   * TOP bounds the whole result across pages; one match past a full page says another exists.
+   */
+  private twinPage<R extends DeviceRecord | ModuleRecord>(indexes: TwinIndexes<R>, query: Query, page: PageRequest): Page<object> {
+    const order = indexes.ordered();
+    let after = -1;
+    let skip = page.offset;
+    const cursor = parseCursor(page.after);
+    if (cursor !== undefined) {
+      const seq = 'epoch' in cursor && cursor.epoch === order.epoch ? cursor.seq : order.seqOf(cursor.key);
+      // Neither (another hub run, and its last twin deleted since): count the results delivered.
+      if (seq !== undefined) {
+        after = seq;
+        skip = 0;
+      }
+    }
+    const allowed = (query.top ?? Number.POSITIVE_INFINITY) - page.offset;
+    const seqs = indexes.candidates(query.terms, pagedCap(order.size, page.size));
+    const n = seqs ? seqs.length : order.end;
+    const items: object[] = [];
+    let lastSeq = -1;
+    let lastKey = '';
+    for (let i = seqs ? firstAbove(seqs, after) : order.slotAfter(after); i < n; i++) {
+      let seq: number;
+      let key: string | undefined;
+      if (seqs) {
+        seq = seqs[i]!;
+        key = order.keyOf(seq);
+      } else {
+        seq = order.seqAtSlot(i);
+        key = order.keyAtSlot(i);
+      }
+      if (key === undefined) continue;
+      const record = indexes.get(key);
+      if (record === undefined) continue;
+      const row = twinView(record);
+      if (!query.matches(row)) continue;
+      if (skip > 0) {
+        skip--;
+        continue;
+      }
+      if (items.length >= allowed) break;
+      if (items.length === page.size) return { items, more: true, last: formatCursor({ epoch: order.epoch, seq: lastSeq, key: lastKey }) };
+      items.push(row);
+      lastSeq = seq;
+      lastKey = key;
+    }
+    return { items, more: false };
+  }
+
+  /** Every result of a projection or aggregate: from counts per value when an index holds them, else over the matching twins. */
+  private raw<R extends DeviceRecord | ModuleRecord>(indexes: TwinIndexes<R>, query: Query): unknown[] {
+    const counts = query.counts;
+    if (counts !== undefined) {
+      if (counts.groupBy === undefined) {
+        if (indexes.enabled) return counts.items([{ first: undefined, count: indexes.ordered().size }]);
+      } else {
+        const groups = indexes.groups(counts.groupBy);
+        if (groups) return counts.items(groups.map((g) => ({ first: g.first && twinView(g.first), count: g.count })));
+      }
+    }
+    const rows: object[] = [];
+    this.rowsOf(indexes, query, (_key, record) => rows.push(twinView(record)));
+    return runQuery(query, rows);
+  }
+
+  /** The twins a query may match, as `each`, or those its deviceIds hint names (in the list's order). */
+  private rowsOf<R extends DeviceRecord | ModuleRecord>(indexes: TwinIndexes<R>, query: Query, visit: (key: string, record: R) => void): void {
+    if (!query.deviceIds) {
+      this.each(indexes, query, visit);
+      return;
+    }
+    const records = query.source === 'devices' ? this.candidates(query) : this.moduleCandidates(query);
+    for (const record of records) visit(isModuleRecord(record) ? moduleKeyOf(record) : record.deviceId, record as R);
+  }
+
+  /** Every twin the indexes leave for a full answer (all of them when they cannot narrow it), in registry order. */
+  private each<R>(indexes: TwinIndexes<R>, query: Query, visit: (key: string, record: R) => void): void {
+    const order = indexes.ordered();
+    const seqs = indexes.candidates(query.terms, fullCap(order.size));
+    if (seqs) {
+      for (const seq of seqs) {
+        const key = order.keyOf(seq);
+        const record = key === undefined ? undefined : indexes.get(key);
+        if (record !== undefined) visit(key!, record);
+      }
+      return;
+    }
+    for (let slot = 0; slot < order.end; slot++) {
+      const key = order.keyAtSlot(slot);
+      const record = key === undefined ? undefined : indexes.get(key);
+      if (record !== undefined) visit(key!, record);
+    }
+  }
+
+  /** Module twins in the hint's device order, through the per-device index. */
   private moduleCandidates(query: Query): Iterable<ModuleRecord> {
     if (!query.deviceIds) return this.modules.all();
     const records: ModuleRecord[] = [];
@@ -136,6 +257,32 @@ export class DeviceSelection {
     }
     return records;
   }
+}
+
+/**
+ * Candidates worth reading for one page: an index pays while its candidates are fewer than the
+ * twins a scan would evaluate to fill the page (≈ size · total / candidates), so up to about
+ * √(size · total), never fewer than 1,000 nor more than a quarter of the twins.
+ */
+function pagedCap(total: number, size: number): number {
+  return Math.max(1000, Math.min(total / 4, 3 * Math.sqrt(size * total)));
+}
+
+/** Candidates worth reading for a full answer (jobs, configurations, aggregates): up to a quarter of the twins. */
+function fullCap(total: number): number {
+  return Math.max(1000, total / 4);
+}
+
+/** The first index of ascending `seqs` holding a value above `after`. */
+function firstAbove(seqs: Float64Array, after: number): number {
+  let lo = 0;
+  let hi = seqs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (seqs[mid]! <= after) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function moduleKeyOf(record: ModuleRecord): string {

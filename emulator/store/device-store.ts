@@ -1,4 +1,6 @@
 import type { DeviceRecord } from '../identity/device-record.js';
+import { DEVICE_CACHE_DEFAULT_RECORDS, DEVICE_ORDER_LOAD_CHUNK_ROWS, DEVICE_SCAN_CHUNK_ROWS } from '../limits.js';
+import { ChangeHooks, type ChangeHook } from './change-hook.js';
 import type { Db } from './database.js';
 
 /** What is owned by a device and goes with it (its modules): rows deleted in the same transaction. */
@@ -8,80 +10,340 @@ export interface DeviceDependents {
   clear(): void;
 }
 
+export interface DeviceStoreOptions {
+  /** parsed records kept in memory (connected devices stay beyond it) */
+  cacheSize?: number;
+  /** rows of the registry order read per event-loop turn while it loads in the background */
+  loadChunkRows?: number;
+}
+
+/** A cached record, with its live fields and status as they were when last read from or written to SQLite. */
+interface Cached {
+  record: DeviceRecord;
+  rowid: number;
+  persisted: string;
+  status: string;
+}
+
 /**
- * Devices and their twins. All records live in memory (reads and queries never touch SQLite or
- * parse JSON); every change is written through before the caller answers, so a kill loses nothing.
+ * Devices and their twins. SQLite (the `devices` table) is the source of truth; parsed records
+ * are kept in a bounded cache (least recently used first out, connected devices never), so a hub
+ * of 1,000,000 devices neither loads them at start nor holds them all (docs/scaling.md §3.1).
+ * Every change is written through before the caller answers, so a kill loses nothing.
+ *
+ * The few fields the hub changes in memory without a write (connection state and times, the
+ * model id, the C2D message count: hot, and reset or recomputed at start) are written back when
+ * a record that carries such a change leaves the cache.
+ *
+ * The registry order is insertion order: SQLite's rowid, kept by updates. It is held in memory
+ * (id → rowid, or the cached entry; ~70 bytes a device) so scans and "does it exist" never ask SQLite, and loaded in
+ * the background after the store opens, a chunk per event-loop turn: until it is complete every
+ * call is answered from SQLite instead (the same answers, more slowly), so the hub is ready at once.
  */
 export class DeviceStore {
-  private readonly records = new Map<string, DeviceRecord>();
-  private readonly upsertStatement;
+  private readonly cache = new Map<string, Cached>();
+  /** id → the cached entry, or the rowid of a record not cached; registry order; complete once `loaded` */
+  private readonly order = new Map<string, Cached | number>();
+  private loaded = false;
+  /** the highest rowid the background load has read (rows inserted at or below it are added at once) */
+  private loadedUpTo = 0;
+  private loader: NodeJS.Immediate | undefined;
+  private readonly loadChunkRows: number;
+  private readonly capacity: number;
+  /** rows the last commitAll inserted, with their rowids */
+  private inserted: [string, number][] = [];
+  private count: number;
+  /** moves with every write, so a scan notices that rows it read ahead may be stale */
+  private writes = 0;
+  /** ids found missing, valid while nothing was written since (a create asks twice: find, then has) */
+  private absent = new Set<string>();
+  private absentAt = -1;
+  private readonly selectStatement;
+  private readonly existsStatement;
+  private readonly updateStatement;
+  private readonly insertStatement;
+  private readonly updateWithStatusStatement;
   private readonly deleteStatement;
   private readonly clearStatement;
+  private readonly chunkStatement;
+  private readonly rowidStatement;
+  private readonly byRowidStatement;
+  private readonly idsStatement;
+  private readonly enabledStatement;
+  private readonly prefetchStatement;
   // Built once: better-sqlite3 makes a new wrapper for every transaction() call.
   private readonly commitAll;
+  private readonly hooks = new ChangeHooks<DeviceRecord>();
 
   constructor(
     private readonly db: Db,
     private readonly dependents?: DeviceDependents,
+    options: DeviceStoreOptions = {},
   ) {
-    this.upsertStatement = db.prepare('INSERT INTO devices (device_id, record) VALUES (?, ?) ON CONFLICT(device_id) DO UPDATE SET record = excluded.record');
+    this.capacity = options.cacheSize ?? DEVICE_CACHE_DEFAULT_RECORDS;
+    this.loadChunkRows = options.loadChunkRows ?? DEVICE_ORDER_LOAD_CHUNK_ROWS;
+    this.selectStatement = db.prepare('SELECT rowid, record FROM devices WHERE device_id = ?').raw();
+    this.existsStatement = db.prepare('SELECT 1 FROM devices WHERE device_id = ?').pluck();
+    this.updateStatement = db.prepare('UPDATE devices SET record = ? WHERE device_id = ?');
+    this.updateWithStatusStatement = db.prepare('UPDATE devices SET record = ?, status = ? WHERE device_id = ?');
+    this.insertStatement = db.prepare('INSERT INTO devices (device_id, record, status) VALUES (?, ?, ?) ON CONFLICT(device_id) DO NOTHING');
     this.deleteStatement = db.prepare('DELETE FROM devices WHERE device_id = ?');
     this.clearStatement = db.prepare('DELETE FROM devices');
-    this.commitAll = db.transaction((records: readonly DeviceRecord[], deviceIds: readonly string[]) => {
-      for (const record of records) this.upsertStatement.run(record.deviceId, JSON.stringify(record));
+    // Ids only: reading every record's text cost a scan over cached records 6× the scan itself.
+    this.chunkStatement = db.prepare('SELECT rowid, device_id FROM devices WHERE rowid > ? ORDER BY rowid LIMIT ?').raw();
+    this.byRowidStatement = db.prepare('SELECT record FROM devices WHERE rowid = ?').pluck();
+    this.rowidStatement = db.prepare('SELECT rowid FROM devices WHERE device_id = ?').pluck();
+    this.idsStatement = db.prepare('SELECT device_id FROM devices ORDER BY rowid').pluck();
+    this.prefetchStatement = db.prepare('SELECT rowid, record FROM devices WHERE device_id IN (SELECT value FROM json_each(?))').raw();
+    this.enabledStatement = db.prepare("SELECT count(*) FROM devices WHERE status = 'enabled'").pluck();
+    // Returns how many of the saved records are new (the store's size moves by that less the deletes).
+    this.commitAll = db.transaction((texts: readonly string[], records: readonly DeviceRecord[], deviceIds: readonly string[]): number => {
+      let added = 0;
+      const inserted: [string, number][] = [];
+      const insert = (id: string, text: string, status: string): boolean => {
+        const result = this.insertStatement.run(id, text, status);
+        if (result.changes === 0) return false;
+        inserted.push([id, Number(result.lastInsertRowid)]);
+        return true;
+      };
+      for (let i = 0; i < records.length; i++) {
+        const record = records[i]!;
+        const id = record.deviceId;
+        const cached = this.cache.get(id);
+        // A cached record exists (an update: the status column and its index only when the
+        // status moved); others are most likely new (bulk registration, the largest writer).
+        if (cached) {
+          const changes =
+            cached.status === record.status
+              ? this.updateStatement.run(texts[i], id).changes
+              : this.updateWithStatusStatement.run(texts[i], record.status, id).changes;
+          if (changes === 0 && insert(id, texts[i]!, record.status)) added++;
+        } else if (insert(id, texts[i]!, record.status)) added++;
+        else this.updateWithStatusStatement.run(texts[i], record.status, id);
+      }
+      let removed = 0;
       for (const id of deviceIds) {
-        this.deleteStatement.run(id);
+        removed += this.deleteStatement.run(id).changes;
         this.dependents?.deleteRowsOf(id);
       }
+      this.inserted = inserted;
+      return added - removed;
     });
-    for (const row of db.prepare('SELECT record FROM devices').iterate() as Iterable<{ record: string }>) {
-      const record = JSON.parse(row.record) as DeviceRecord;
-      // Nothing is connected to a hub that just started.
-      record.connectionState = 'Disconnected';
-      this.records.set(record.deviceId, record);
+    // The one thing read at start: counting uses the smallest index, not the records.
+    this.count = db.prepare('SELECT count(*) FROM devices').pluck().get() as number;
+    this.loadOrder();
+  }
+
+  /** Whether the registry order is still loading in the background (answers come from SQLite meanwhile). */
+  get loading(): boolean {
+    return !this.loaded;
+  }
+
+  /** Reads the next chunk of the registry order; schedules the one after on the next turn. */
+  private loadOrder(): void {
+    this.loader = undefined;
+    if (this.loaded || !this.db.open) return;
+    const rows = this.chunkStatement.all(this.loadedUpTo, this.loadChunkRows) as [number, string][];
+    for (const [rowid, deviceId] of rows) this.order.set(deviceId, this.cache.get(deviceId) ?? rowid);
+    if (rows.length > 0) this.loadedUpTo = rows[rows.length - 1]![0];
+    if (rows.length < this.loadChunkRows) {
+      this.loaded = true;
+      this.loadedUpTo = Number.POSITIVE_INFINITY;
+      return;
     }
+    this.loader = setImmediate(() => this.loadOrder());
+  }
+
+  /** Tells `hook` of every change from now on (docs/scaling.md §3.2: the query indexes). */
+  onChange(hook: ChangeHook<DeviceRecord>): void {
+    this.hooks.add(hook);
+  }
+
+  /** A change kept in memory only (the connection state, never written through on connect): tells the change hooks. */
+  changedInMemory(record: DeviceRecord): void {
+    if (this.cache.get(record.deviceId)?.record === record) this.hooks.changed(record.deviceId, record);
   }
 
   get(deviceId: string): DeviceRecord | undefined {
-    return this.records.get(deviceId);
+    const cached = this.cache.get(deviceId);
+    if (cached) {
+      // Most recently used goes last (a Map keeps insertion order).
+      this.cache.delete(deviceId);
+      this.cache.set(deviceId, cached);
+      return cached.record;
+    }
+    if (!this.db.open) return undefined;
+    if (this.loaded ? !this.order.has(deviceId) : this.isKnownAbsent(deviceId)) return undefined;
+    const row = this.selectStatement.get(deviceId) as [number, string] | undefined;
+    if (row === undefined) {
+      this.rememberAbsent([deviceId]);
+      return undefined;
+    }
+    const record = parseRecord(row[1]);
+    this.remember(record, row[0], true);
+    return record;
   }
 
   has(deviceId: string): boolean {
-    return this.records.has(deviceId);
+    if (this.cache.has(deviceId)) return true;
+    if (this.loaded) return this.order.has(deviceId);
+    if (this.isKnownAbsent(deviceId)) return false;
+    return this.db.open && this.existsStatement.get(deviceId) !== undefined;
   }
 
   get size(): number {
-    return this.records.size;
+    return this.count;
   }
 
-  all(): IterableIterator<DeviceRecord> {
-    return this.records.values();
+  /**
+   * Reads the records of `deviceIds` in one statement (a bulk registry call is about to look at
+   * each): those that exist are cached, the others remembered as absent until the next write.
+   */
+  prefetch(deviceIds: readonly string[]): void {
+    if (!this.db.open || deviceIds.length === 0) return;
+    const missing = deviceIds.filter((id) => !this.cache.has(id) && (!this.loaded || this.order.has(id)));
+    if (missing.length === 0) return;
+    const found = new Set<string>();
+    for (const [rowid, text] of this.prefetchStatement.all(JSON.stringify(missing)) as [number, string][]) {
+      const record = parseRecord(text);
+      found.add(record.deviceId);
+      this.remember(record, rowid, true);
+    }
+    this.rememberAbsent(missing.filter((id) => !found.has(id)));
+  }
+
+  /** How many devices are enabled (status is an indexed column of the table, migration 9). */
+  enabledCount(): number {
+    return this.enabledStatement.get() as number;
+  }
+
+  /** Every device id, in registry order, without reading a record. */
+  ids(): string[] {
+    if (this.loaded) return Array.from(this.order.keys());
+    return this.idsStatement.all() as string[];
+  }
+
+  /**
+   * Every record in registry order, or those after `afterDeviceId` (a page resuming), read from
+   * SQLite a chunk at a time. Cached records are returned as they are; the others are parsed and
+   * kept only while the cache has room, so a scan over more devices than the cache holds does
+   * not push the devices in use out of it.
+   */
+  all(afterDeviceId?: string): IterableIterator<DeviceRecord> {
+    return this.loaded ? this.allInMemoryOrder(afterDeviceId) : this.allFromSqlite(afterDeviceId);
+  }
+
+  /** The scan once the order is loaded: a Map iteration, which sees deletes and appends made meanwhile. */
+  private *allInMemoryOrder(afterDeviceId: string | undefined): IterableIterator<DeviceRecord> {
+    if (afterDeviceId === undefined) {
+      // Values only: no entry array per device (a scan over 100,000 cached twins is ~0.1 µs each).
+      for (const value of this.order.values()) {
+        const record = typeof value === 'number' ? this.readForScan(value) : value.record;
+        if (record) yield record;
+      }
+      return;
+    }
+    if (!this.order.has(afterDeviceId)) return;
+    let passing = true;
+    for (const [deviceId, value] of this.order) {
+      if (passing) {
+        if (deviceId === afterDeviceId) passing = false;
+        continue;
+      }
+      const record = typeof value === 'number' ? this.readForScan(value) : value.record;
+      if (record) yield record;
+    }
+  }
+
+  /** A record a scan reaches that is not cached: parsed, and kept only while the cache has room. */
+  private readForScan(rowid: number): DeviceRecord | undefined {
+    if (!this.db.open) return undefined;
+    const text = this.byRowidStatement.get(rowid) as string | undefined;
+    if (text === undefined) return undefined;
+    const record = parseRecord(text);
+    if (this.cache.size < this.capacity) this.remember(record, rowid, false);
+    return record;
+  }
+
+  /** The scan while the order loads: SQLite a chunk at a time. */
+  private *allFromSqlite(afterDeviceId: string | undefined): IterableIterator<DeviceRecord> {
+    let after = 0;
+    if (afterDeviceId !== undefined) {
+      const rowid = this.rowidStatement.get(afterDeviceId) as number | undefined;
+      if (rowid === undefined) return;
+      after = rowid;
+    }
+    // Smaller chunks while the caller writes between records (each write makes the rest of a chunk suspect).
+    let chunk = DEVICE_SCAN_CHUNK_ROWS;
+    for (;;) {
+      if (!this.db.open) return;
+      const writesAtRead = this.writes;
+      const rows = this.chunkStatement.all(after, chunk) as [number, string][];
+      for (const [rowid, deviceId] of rows) {
+        // Something was written since the chunk was read (by the caller, between two records):
+        // read on from here rather than yield a row that may be stale or deleted.
+        if (this.writes !== writesAtRead) break;
+        after = rowid;
+        const cached = this.cache.get(deviceId);
+        if (cached) {
+          yield cached.record;
+          continue;
+        }
+        const record = this.readForScan(rowid);
+        if (record) yield record;
+      }
+      if (this.writes === writesAtRead) {
+        if (rows.length < chunk) return;
+        chunk = Math.min(DEVICE_SCAN_CHUNK_ROWS, chunk * 2);
+      } else chunk = Math.max(8, chunk >> 2);
+    }
   }
 
   save(record: DeviceRecord): void {
     // Connections closing while the hub stops still report in; the store is already closed then.
     if (!this.db.open) return;
-    this.upsertStatement.run(record.deviceId, JSON.stringify(record));
-    this.records.set(record.deviceId, record);
+    this.commit([record]);
   }
 
   /**
    * Saves `records` and deletes `deviceIds` in one transaction (bulk registry calls, twin-job
-   * batches): on disk and in memory, either all of it happened or none. Inside a caller's
-   * transaction it is a savepoint of that one.
+   * batches): on disk and in the cache, either all of it happened or none. Inside a caller's
+   * transaction it is a savepoint of that one. A saved record replaces the cached one; a record
+   * not cached (a device just created) is written around the cache: registering 1,000,000
+   * devices fills the disk, not the memory.
    */
   commit(records: readonly DeviceRecord[], deviceIds: readonly string[] = []): void {
     if (records.length === 0 && deviceIds.length === 0) return;
-    this.commitAll(records, deviceIds);
-    for (const record of records) this.records.set(record.deviceId, record);
+    const texts = records.map((record) => JSON.stringify(record));
+    this.count += this.commitAll(texts, records, deviceIds);
+    this.writes++;
+    // New rows beyond what the background load has read reach the order through it, in rowid order.
+    for (const [id, rowid] of this.inserted) {
+      const cached = this.cache.get(id);
+      if (cached) cached.rowid = rowid;
+      if (rowid <= this.loadedUpTo) this.order.set(id, cached ?? rowid);
+    }
+    this.inserted = [];
+    for (const record of records) {
+      const cached = this.cache.get(record.deviceId);
+      if (cached) {
+        cached.record = record;
+        cached.persisted = liveFields(record);
+        cached.status = record.status;
+      }
+    }
     for (const id of deviceIds) {
-      this.records.delete(id);
+      this.cache.delete(id);
+      this.order.delete(id);
       this.dependents?.forgetDevice(id);
     }
+    // Told after the change is on disk and in the cache (change-hook.ts): the query indexes.
+    for (const record of records) this.hooks.changed(record.deviceId, record);
+    for (const id of deviceIds) this.hooks.changed(id, undefined);
   }
 
   delete(deviceId: string): boolean {
-    const had = this.records.has(deviceId);
+    const had = this.has(deviceId);
     this.commit([], [deviceId]);
     return had;
   }
@@ -89,6 +351,73 @@ export class DeviceStore {
   clear(): void {
     this.clearStatement.run();
     this.dependents?.clear();
-    this.records.clear();
+    this.cache.clear();
+    this.order.clear();
+    // Nothing left to load.
+    if (this.loader) clearImmediate(this.loader);
+    this.loader = undefined;
+    this.loaded = true;
+    this.loadedUpTo = Number.POSITIVE_INFINITY;
+    this.count = 0;
+    this.writes++;
+    this.hooks.cleared();
   }
+
+  private isKnownAbsent(deviceId: string): boolean {
+    return this.absentAt === this.writes && this.absent.has(deviceId);
+  }
+
+  private rememberAbsent(deviceIds: readonly string[]): void {
+    if (this.absentAt !== this.writes) {
+      this.absent.clear();
+      this.absentAt = this.writes;
+    }
+    for (const id of deviceIds) this.absent.add(id);
+  }
+
+  /** Caches a record read from SQLite; `evict` makes room by dropping the least recently used. */
+  private remember(record: DeviceRecord, rowid: number, evict: boolean): void {
+    const entry: Cached = { record, rowid, persisted: liveFields(record), status: record.status };
+    this.cache.set(record.deviceId, entry);
+    // Only where the order already has the id: while it loads, an id not reached yet must not jump the queue.
+    if (this.order.has(record.deviceId)) this.order.set(record.deviceId, entry);
+    if (evict && this.cache.size > this.capacity) this.evictOne();
+  }
+
+  /**
+   * Drops the least recently used record that is not connected (a connection reads its record
+   * on every publish and changes it in memory). When every cached device is connected the
+   * cache grows past its capacity instead.
+   */
+  private evictOne(): void {
+    let looked = 0;
+    for (const [deviceId, cached] of this.cache) {
+      if (looked++ >= 64) return;
+      const record = cached.record;
+      this.cache.delete(deviceId);
+      if (record.connectionState === 'Connected') {
+        this.cache.set(deviceId, cached);
+        continue;
+      }
+      // Live fields changed in memory only would be lost with the object: write them back.
+      if (liveFields(record) !== cached.persisted && this.db.open) {
+        this.updateWithStatusStatement.run(JSON.stringify(record), record.status, deviceId);
+        this.writes++;
+      }
+      if (this.order.get(deviceId) === cached) this.order.set(deviceId, cached.rowid);
+      return;
+    }
+  }
+}
+
+/** A stored record as the hub holds it; nothing is connected to a record just read from disk. */
+function parseRecord(text: string): DeviceRecord {
+  const record = JSON.parse(text) as DeviceRecord;
+  record.connectionState = 'Disconnected';
+  return record;
+}
+
+/** The fields the hub changes without writing the record (see DeviceStore). */
+function liveFields(record: DeviceRecord): string {
+  return `${record.connectionState}|${record.connectionStateUpdatedTime}|${record.lastActivityTime}|${record.modelId}|${record.cloudToDeviceMessageCount}`;
 }

@@ -66,4 +66,12 @@ export const migrations: readonly string[] = [
     record           TEXT NOT NULL
   );
   `,
+  // The device store reads records on demand (docs/scaling.md §3.1): registry statistics count
+  // enabled devices through this index instead of reading every record. A column the store
+  // writes (not a generated one), so a twin write, which leaves the status alone, leaves the index alone.
+  `
+  ALTER TABLE devices ADD COLUMN status TEXT;
+  UPDATE devices SET status = json_extract(record, '$.status');
+  CREATE INDEX devices_status ON devices(status);
+  `,
 ];

@@ -1,5 +1,6 @@
 import type { ModuleRecord } from '../identity/module-record.js';
 import { moduleKey } from '../identity/module-record.js';
+import { ChangeHooks, type ChangeHook } from './change-hook.js';
 import type { Db } from './database.js';
 
 /**
@@ -17,6 +18,7 @@ export class ModuleStore {
   private readonly clearStatement;
   // Built once: better-sqlite3 makes a new wrapper for every transaction() call.
   private readonly saveAll;
+  private readonly hooks = new ChangeHooks<ModuleRecord>();
 
   constructor(private readonly db: Db) {
     this.upsertStatement = db.prepare(
@@ -33,6 +35,17 @@ export class ModuleStore {
       record.connectionState = 'Disconnected';
       this.remember(record);
     }
+  }
+
+  /** Tells `hook` of every change from now on, keyed `{deviceId}/{moduleId}` (docs/scaling.md §3.2: the query indexes). */
+  onChange(hook: ChangeHook<ModuleRecord>): void {
+    this.hooks.add(hook);
+  }
+
+  /** A change kept in memory only (the connection state, never written through on connect): tells the change hooks. */
+  changedInMemory(record: ModuleRecord): void {
+    const key = moduleKey(record.deviceId, record.moduleId);
+    if (this.records.get(key) === record) this.hooks.changed(key, record);
   }
 
   get(deviceId: string, moduleId: string): ModuleRecord | undefined {
@@ -83,7 +96,8 @@ export class ModuleStore {
     const modules = this.byDevice.get(deviceId);
     const existed = modules?.delete(moduleId) ?? false;
     if (modules && modules.size === 0) this.byDevice.delete(deviceId);
-    this.records.delete(moduleKey(deviceId, moduleId));
+    const key = moduleKey(deviceId, moduleId);
+    if (this.records.delete(key)) this.hooks.changed(key, undefined);
     return existed;
   }
 
@@ -101,6 +115,7 @@ export class ModuleStore {
     for (const moduleId of modules.keys()) {
       const key = moduleKey(deviceId, moduleId);
       this.records.delete(key);
+      this.hooks.changed(key, undefined);
       keys.push(key);
     }
     return keys;
@@ -110,10 +125,13 @@ export class ModuleStore {
     this.clearStatement.run();
     this.records.clear();
     this.byDevice.clear();
+    this.hooks.cleared();
   }
 
   private remember(record: ModuleRecord): void {
-    this.records.set(moduleKey(record.deviceId, record.moduleId), record);
+    const key = moduleKey(record.deviceId, record.moduleId);
+    this.records.set(key, record);
+    this.hooks.changed(key, record);
     let modules = this.byDevice.get(record.deviceId);
     if (!modules) {
       modules = new Map();

@@ -5,6 +5,8 @@ export class ApiError extends Error {
     readonly errorCode: string,
     message: string,
     readonly info?: Record<string, unknown>,
+    /** IoT Hub's numeric error code (403004, 404001…) */
+    readonly code?: number,
   ) {
     super(message);
   }
@@ -27,8 +29,8 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
     parsed = undefined;
   }
   if (!response.ok) {
-    const e = (parsed ?? {}) as { errorCode?: string; message?: string; info?: Record<string, unknown> };
-    throw new ApiError(response.status, e.errorCode ?? 'Error', e.message ?? (text || response.statusText), e.info);
+    const e = (parsed ?? {}) as { errorCode?: string; code?: number; message?: string; info?: Record<string, unknown> };
+    throw new ApiError(response.status, e.errorCode ?? 'Error', e.message ?? (text || response.statusText), e.info, e.code);
   }
   return parsed as T;
 }
@@ -112,6 +114,8 @@ interface EntryBase {
   seq: number;
   time: string;
   deviceId: string;
+  /** set when a module of the device did it */
+  moduleId?: string;
 }
 
 export type Entry =
@@ -125,7 +129,18 @@ export type Entry =
     })
   | (EntryBase & { kind: 'method'; methodName: string; payload: unknown; status?: number; response?: unknown; error?: string; durationMs: number })
   | (EntryBase & { kind: 'twin'; side: 'service' | 'device'; section: string; patch: unknown; version: number })
-  | (EntryBase & { kind: 'connection'; event: 'connected' | 'disconnected'; transport?: string; reason?: string });
+  | (EntryBase & { kind: 'connection'; event: 'connected' | 'disconnected'; transport?: string; reason?: string })
+  | (EntryBase & {
+      kind: 'c2d';
+      event: 'sent' | 'completed' | 'rejected' | 'abandoned' | 'expired' | 'deliveryCountExceeded' | 'purged';
+      messageId?: string;
+      payload?: unknown;
+      encoding?: string;
+      ack?: string;
+      properties?: Record<string, string>;
+      expiryTimeUtc?: string;
+      deliveryCount?: number;
+    });
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type Twin = { [key: string]: Json } & {
@@ -147,5 +162,38 @@ export interface DeviceDetails {
   };
   twin: Twin;
   connectionString?: string;
+  modules: ModuleInfo[];
+  /** cloud-to-device messages queued and not yet settled */
+  c2dPending: number;
   entries: Entry[];
+}
+
+/** A module identity as the device page lists it (the registry's Module JSON without keys). */
+export interface ModuleInfo {
+  moduleId: string;
+  deviceId: string;
+  managedBy: string | null;
+  generationId: string;
+  etag: string;
+  connectionState: 'Connected' | 'Disconnected';
+  connectionStateUpdatedTime: string;
+  lastActivityTime: string;
+  cloudToDeviceMessageCount: number;
+  authenticationType?: string;
+}
+
+export interface ModuleDetails {
+  module: ModuleInfo;
+  twin: Twin;
+  connectionString?: string;
+}
+
+/** The hub's answer to a cloud-to-device send from the page. */
+export interface C2dQueued {
+  messageId?: string;
+  ack: string;
+  enqueuedTimeUtc: string;
+  expiryTimeUtc: string;
+  pending: number;
+  maxPending: number;
 }

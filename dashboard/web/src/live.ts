@@ -1,7 +1,7 @@
 import { useEffect, useRef } from 'preact/hooks';
 
 // Each page names the shape it expects of an event; `never` lets a handler take any one of them.
-export type LiveHandlers = Partial<Record<'summary' | 'rows' | 'entries' | 'jobs' | 'sample' | 'faults', (data: never) => void>>;
+export type LiveHandlers = Partial<Record<'summary' | 'rows' | 'entries' | 'jobs' | 'sample' | 'faults' | 'throttled', (data: never) => void>>;
 
 /**
  * One server-sent-event stream per page view: the URL says what the page shows (rows of the
@@ -18,7 +18,7 @@ export function useLive(params: Record<string, string | readonly string[] | unde
   const query = search.toString();
   useEffect(() => {
     const source = new EventSource(`/api/live?${query}`);
-    for (const name of ['summary', 'rows', 'entries', 'jobs', 'sample', 'faults'] as const) {
+    for (const name of ['summary', 'rows', 'entries', 'jobs', 'sample', 'faults', 'throttled'] as const) {
       source.addEventListener(name, (event) => ref.current[name]?.(JSON.parse((event as MessageEvent<string>).data) as never));
     }
     return () => source.close();

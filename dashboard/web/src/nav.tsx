@@ -1,15 +1,14 @@
 import type { ComponentChildren } from 'preact';
 import { lazy } from './lazy';
-import { DevicePage } from './pages/device';
 import { DevicesPage } from './pages/devices';
 import { FaultsPage } from './pages/faults';
 import { JobsPage } from './pages/jobs';
 import { QueryPage } from './pages/query';
 
 /**
- * The pages, in sidebar order. A part of the hub that lands later (cloud-to-device messages,
- * modules) is one more entry here and one more page, as Faults was; a device-level part
- * (its C2D queue, its modules) is one more card on the device page.
+ * The pages, in sidebar order. A hub-level part is one more entry here and one more page, as
+ * Faults was; a device-level part is one more card on the device page, as cloud-to-device
+ * messages and modules were (a module's own page sits under its device's).
  */
 export interface NavEntry {
   path: string;
@@ -19,8 +18,11 @@ export interface NavEntry {
   match(path: string): ComponentChildren | undefined;
 }
 
-// The hub page carries the chart library (uPlot): loaded only when it is opened.
+// The hub page carries the chart library (uPlot): loaded only when it is opened. A device's and a
+// module's pages (twin editor, method, C2D and module forms) too: the devices table loads without them.
 const HubPage = lazy(() => import('./pages/hub').then((m) => m.HubPage));
+const DevicePage = lazy<{ deviceId: string }>(() => import('./pages/device').then((m) => m.DevicePage));
+const ModulePage = lazy<{ deviceId: string; moduleId: string }>(() => import('./pages/module').then((m) => m.ModulePage));
 
 const icon = (d: string): ComponentChildren => (
   <svg
@@ -46,6 +48,9 @@ export const nav: NavEntry[] = [
     icon: icon('M4 4h12v9H4zM7 16h6M10 13v3'),
     match: (p) => {
       if (p === '/devices') return <DevicesPage />;
+      // Device and module ids cannot contain '/' (they are percent-encoded in the path).
+      const mod = /^\/devices\/([^/]+)\/modules\/([^/]+)$/.exec(p);
+      if (mod) return <ModulePage deviceId={decodeURIComponent(mod[1]!)} moduleId={decodeURIComponent(mod[2]!)} />;
       const m = /^\/devices\/(.+)$/.exec(p);
       return m ? <DevicePage deviceId={decodeURIComponent(m[1]!)} /> : undefined;
     },

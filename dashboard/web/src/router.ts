@@ -23,5 +23,10 @@ export function interceptLinks(event: MouseEvent): void {
   const anchor = (event.target as Element).closest('a');
   if (!anchor || anchor.target || anchor.origin !== location.origin || anchor.hasAttribute('download')) return;
   event.preventDefault();
+  // A link within the page (the skip link's #main) moves the focus there, as the keyboard expects.
+  if (anchor.hash && anchor.pathname === location.pathname && anchor.search === location.search) {
+    document.getElementById(decodeURIComponent(anchor.hash.slice(1)))?.focus();
+    return;
+  }
   navigate(anchor.pathname + anchor.search);
 }

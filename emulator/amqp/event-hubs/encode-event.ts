@@ -2,6 +2,8 @@ import rhea, { type Message } from 'rhea';
 
 export interface DeviceMessage {
   deviceId: string;
+  /** set for a module's message: the hub's `iothub-connection-module-id` */
+  moduleId?: string;
   generationId: string;
   payload: Buffer;
   /** the telemetry path's property bag: `$.`-keys are system properties, the rest user properties */
@@ -11,6 +13,8 @@ export interface DeviceMessage {
 
 /** IoT Hub's value for SAS-authenticated devices (docs/protocol.md §10.8). */
 const AUTH_METHOD = JSON.stringify({ scope: 'device', type: 'sas', issuer: 'iothub', acceptingIpFilterRule: null });
+/** The same for a module's own SAS credential (docs/protocol.md §12.3). */
+const MODULE_AUTH_METHOD = JSON.stringify({ scope: 'module', type: 'sas', issuer: 'iothub', acceptingIpFilterRule: null });
 
 // A data section holding nothing: what rhea appends after sections that carry no body.
 const EMPTY_BODY_BYTES = rhea.message.encode({ body: rhea.message.data_section(Buffer.alloc(0)) }).length;
@@ -24,7 +28,8 @@ export function encodeEvent(message: DeviceMessage, sequenceNumber: number, offs
   const enqueued = new Date(message.enqueuedMs);
   const annotations: Record<string, unknown> = {
     'iothub-connection-device-id': message.deviceId,
-    'iothub-connection-auth-method': AUTH_METHOD,
+    ...(message.moduleId === undefined ? {} : { 'iothub-connection-module-id': message.moduleId }),
+    'iothub-connection-auth-method': message.moduleId === undefined ? AUTH_METHOD : MODULE_AUTH_METHOD,
     'iothub-connection-auth-generation-id': message.generationId,
     'iothub-enqueuedtime': enqueued,
     'iothub-message-source': 'Telemetry',

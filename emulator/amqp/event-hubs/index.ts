@@ -4,6 +4,7 @@ import type { HubEvents } from '../../events.js';
 import type { ClaimResult } from '../../identity/amqp-claims.js';
 import type { RegistryService } from '../../identity/registry-service.js';
 import type { LinkRoutes } from '../link-routes.js';
+import { moduleKey } from '../../identity/module-record.js';
 import { encodeEvent } from './encode-event.js';
 import { registerManagementRoute } from './management-route.js';
 import { registerPartitionRoute } from './partition-route.js';
@@ -45,20 +46,24 @@ export function startEventHubs(
 
   const onTelemetry = ({
     deviceId,
+    moduleId,
     payload,
     properties,
     enqueuedTime,
   }: {
     deviceId: string;
+    moduleId?: string;
     payload: Buffer;
     properties: Record<string, string | null>;
     enqueuedTime: string;
   }): void => {
     const enqueuedMs = Date.parse(enqueuedTime) || Date.now();
-    const generationId = deps.registry.find(deviceId)?.generationId ?? '';
+    // A module's events carry its module id and its own generation id (docs/protocol.md §12.3); they share its device's partition.
+    const identity = moduleId === undefined ? deps.registry.find(deviceId) : deps.registry.findIdentity(moduleKey(deviceId, moduleId));
+    const generationId = identity?.generationId ?? '';
     const partition = partitionOf(deviceId, log.partitionCount);
     const event = log.append(partition, enqueuedMs, (sequenceNumber, offset) =>
-      encodeEvent({ deviceId, generationId, payload, properties, enqueuedMs }, sequenceNumber, offset),
+      encodeEvent({ deviceId, moduleId, generationId, payload, properties, enqueuedMs }, sequenceNumber, offset),
     );
     deps.events.emit('telemetryRouted', { deviceId, endpoint: 'events', partitionId: String(partition), sequenceNumber: event.sequenceNumber });
   };

@@ -37,6 +37,13 @@ const statusTone: Record<string, string> = {
   cancelled: 'warn',
   canceled: 'warn',
   pending: 'muted',
+  // what became of a cloud-to-device message
+  sent: 'info',
+  rejected: 'bad',
+  abandoned: 'warn',
+  expired: 'warn',
+  deliveryCountExceeded: 'bad',
+  purged: 'muted',
 };
 
 export function StatusPill({ status }: { status: string }) {
@@ -56,6 +63,7 @@ export function ErrorBox({ error }: { error: unknown }) {
       {e && (
         <strong class="error-code">
           {e.status} {e.errorCode}
+          {e.code !== undefined && e.code !== e.status && ` (${e.code})`}
         </strong>
       )}
       <span class="error-message">{error instanceof Error ? error.message : String(error)}</span>

@@ -212,7 +212,9 @@ export function DevicesPage() {
                   {ago(row.lastActivityTime)}
                 </td>
                 <td class="muted">{row.authenticationType}</td>
-                <td class="num muted">{row.modules}</td>
+                <td class="num muted" data-col="modules">
+                  {row.modules}
+                </td>
                 <td class="actions">
                   <RowActions row={row} act={act} />
                 </td>

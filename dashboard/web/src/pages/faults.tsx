@@ -29,6 +29,12 @@ interface Throttling {
   quota?: Record<string, unknown>;
 }
 
+/** iothub_emulator_throttled_total as /metrics shows it, and the day's quota when a tier is set. */
+interface ThrottleFigures {
+  counts: { operation: string; outcome: string; count: number }[];
+  quota?: { used: number; limit: number };
+}
+
 /** A starting point per kind, as docs/throttling-and-faults.md shows them. */
 const PRESETS: Record<string, object> = {
   failOperations: { kind: 'failOperations', operation: 'methods', status: 500, fraction: 0.5, seed: 1 },
@@ -38,6 +44,9 @@ const PRESETS: Record<string, object> = {
   dropTelemetry: { kind: 'dropTelemetry', fraction: 0.1, seed: 1 },
   restart: { kind: 'restart', durationSeconds: 5 },
 };
+
+const countOf = (figures: ThrottleFigures, operation: string, outcome: string): number =>
+  figures.counts.find((c) => c.operation === operation && c.outcome === outcome)?.count ?? 0;
 
 const summary = (rule: Rule): string => {
   const { id: _id, kind: _kind, createdAt: _c, expiresAt: _e, seed: _s, connackCode: _cc, delayMs, fraction, ...rest } = rule;
@@ -51,19 +60,21 @@ const summary = (rule: Rule): string => {
 export function FaultsPage() {
   const [rules, setRules] = useState<Rule[]>([]);
   const [throttling, setThrottling] = useState<Throttling>();
+  const [figures, setFigures] = useState<ThrottleFigures>({ counts: [] });
   const [kind, setKind] = useState('failOperations');
   const [text, setText] = useState(JSON.stringify(PRESETS.failOperations, null, 2));
   const [error, setError] = useState<unknown>();
   const [added, setAdded] = useState<string>();
 
   const load = (): void => {
-    get<{ rules: Rule[]; throttling: Throttling }>('/faults').then((r) => {
+    get<{ rules: Rule[]; throttling: Throttling; throttled: ThrottleFigures }>('/faults').then((r) => {
       setRules(r.rules);
       setThrottling(r.throttling);
+      setFigures(r.throttled);
     }, setError);
   };
   useEffect(load, []);
-  useLive({ faults: '1' }, { faults: (list: Rule[]) => setRules(list) });
+  useLive({ faults: '1' }, { faults: (list: Rule[]) => setRules(list), throttled: (f: ThrottleFigures) => setFigures(f) });
 
   const add = async (): Promise<void> => {
     setError(undefined);
@@ -150,22 +161,43 @@ export function FaultsPage() {
                 Tier <strong>{throttling.tier}</strong> × {throttling.units} unit(s) · {fmt(throttling.maxActiveJobs ?? 0)} active job(s) ·{' '}
                 {fmt(throttling.dailyMessages ?? 0)} messages a day of {fmt((throttling.meterBytes ?? 0) / 1024)} KB
               </p>
+              {figures.quota && (
+                <p class="small" data-testid="quota">
+                  Today's quota: <strong>{fmt(figures.quota.used)}</strong> of {fmt(figures.quota.limit)} messages used (resets at 00:00 UTC of the emulator
+                  clock)
+                </p>
+              )}
               <table class="table compact" aria-label="Throttle rates">
                 <thead>
                   <tr>
                     <th>operation</th>
                     <th class="num">per second</th>
+                    <th class="num" title="iothub_emulator_throttled_total: held back (shaped)">
+                      delayed
+                    </th>
+                    <th class="num" title="iothub_emulator_throttled_total: refused (429, CONNACK 3)">
+                      throttled
+                    </th>
+                    <th class="num" title="iothub_emulator_throttled_total: refused over the daily quota">
+                      quota
+                    </th>
                   </tr>
                 </thead>
                 <tbody>
                   {Object.entries(throttling.ratesPerSecond ?? {}).map(([op, rate]) => (
-                    <tr>
+                    <tr data-operation={op}>
                       <td class="mono">{op}</td>
                       <td class="num">{fmt(Math.round(rate * 100) / 100)}</td>
+                      {(['delayed', 'throttled', 'quota'] as const).map((outcome) => (
+                        <td class="num" data-outcome={outcome}>
+                          {fmt(countOf(figures, op, outcome))}
+                        </td>
+                      ))}
                     </tr>
                   ))}
                 </tbody>
               </table>
+              <p class="muted small">Counts since the hub started, as /metrics shows them (iothub_emulator_throttled_total).</p>
             </>
           ) : (
             <p class="muted">

@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { NEVER, type DeviceRecord } from '../../emulator/identity/device-record.js';
+import { openDatabase, type Db } from '../../emulator/store/database.js';
+import { DeviceStore, type DeviceStoreOptions } from '../../emulator/store/device-store.js';
+import { ModuleStore } from '../../emulator/store/module-store.js';
+import { newTwin } from '../../emulator/twin/twin-view.js';
+
+// The store's own logic over a real SQLite database (in memory): the registry order loading in
+// the background while the store is used, the bounded cache, and the change observer. The hub
+// paths over it are tested with the SDKs in test/registry-on-disk.test.ts.
+
+function record(deviceId: string, tag = 0): DeviceRecord {
+  const twin = newTwin('2026-12-01T00:00:00.0000000Z');
+  twin.tags = { tag };
+  return {
+    deviceId,
+    generationId: '1',
+    etagVersion: 1,
+    status: 'enabled',
+    statusReason: null,
+    statusUpdatedTime: NEVER,
+    authentication: {
+      type: 'sas',
+      symmetricKey: { primaryKey: 'a', secondaryKey: 'b' },
+      x509Thumbprint: { primaryThumbprint: null, secondaryThumbprint: null },
+    },
+    capabilities: { iotEdge: false },
+    connectionState: 'Disconnected',
+    connectionStateUpdatedTime: NEVER,
+    lastActivityTime: NEVER,
+    cloudToDeviceMessageCount: 0,
+    modelId: '',
+    twin,
+  };
+}
+
+const ids = (n: number): string[] => Array.from({ length: n }, (_, i) => `d${String(i).padStart(2, '0')}`);
+
+function open(db: Db, options: DeviceStoreOptions): DeviceStore {
+  return new DeviceStore(db, new ModuleStore(db), options);
+}
+
+async function loaded(store: DeviceStore): Promise<void> {
+  while (store.loading) await new Promise((r) => setImmediate(r));
+}
+
+function seeded(n: number): Db {
+  const db = openDatabase({ dataDir: '', inMemory: true });
+  open(db, {}).commit(ids(n).map((id, i) => record(id, i)));
+  return db;
+}
+
+describe('DeviceStore', () => {
+  it('answers a device touched while the registry order still loads, and keeps that order', async () => {
+    const db = seeded(20);
+    // Three rows a turn: the order of 20 devices takes seven turns to load.
+    const store = open(db, { cacheSize: 2, loadChunkRows: 3 });
+    expect(store.loading).toBe(true);
+    expect(store.size).toBe(20);
+    expect(store.get('d17')?.twin.tags).toEqual({ tag: 17 });
+    expect(store.has('d19')).toBe(true);
+    expect(store.has('nope')).toBe(false);
+    expect(store.get('nope')).toBeUndefined();
+    // A delete of a row the load has not reached, one it has, an update and a new device.
+    expect(store.delete('d15')).toBe(true);
+    expect(store.delete('d01')).toBe(true);
+    const updated = store.get('d10')!;
+    updated.twin.tags = { tag: 'changed' };
+    store.save(updated);
+    store.save(record('new'));
+    expect(store.size).toBe(19);
+    const expected = [...ids(20).filter((id) => id !== 'd15' && id !== 'd01'), 'new'];
+    expect(store.ids()).toEqual(expected);
+    expect(Array.from(store.all(), (r) => r.deviceId)).toEqual(expected);
+    expect(store.loading).toBe(true);
+
+    await new Promise((r) => setImmediate(r));
+    store.save(record('newer'));
+    expect(store.delete('d02')).toBe(true);
+    await loaded(store);
+    const after = [...expected.filter((id) => id !== 'd02'), 'newer'];
+    expect(store.ids()).toEqual(after);
+    expect(Array.from(store.all(), (r) => r.deviceId)).toEqual(after);
+    expect(Array.from(store.all('d18'), (r) => r.deviceId)).toEqual(['d19', 'new', 'newer']);
+    expect(store.get('d10')?.twin.tags).toEqual({ tag: 'changed' });
+    expect(store.get('d15')).toBeUndefined();
+    expect(store.size).toBe(after.length);
+
+    // A new store on the same rows (a restart) finds the same order and contents.
+    const again = open(db, { cacheSize: 2, loadChunkRows: 3 });
+    await loaded(again);
+    expect(again.ids()).toEqual(after);
+    expect(again.get('d10')?.twin.tags).toEqual({ tag: 'changed' });
+  });
+
+  it('keeps at most cacheSize records, never a connected one, and writes back what changed in memory', async () => {
+    const db = seeded(10);
+    const store = open(db, { cacheSize: 2 });
+    await loaded(store);
+    const connected = store.get('d00')!;
+    connected.connectionState = 'Connected';
+    const counted = store.get('d01')!;
+    counted.cloudToDeviceMessageCount = 3;
+    for (const id of ids(10).slice(2)) store.get(id);
+    // d00 stayed: the same object; d01 left and was written back on its way out.
+    expect(store.get('d00')).toBe(connected);
+    const reread = store.get('d01')!;
+    expect(reread).not.toBe(counted);
+    expect(reread.cloudToDeviceMessageCount).toBe(3);
+    // A scan does not push records out; it returns the ones in the cache as they are.
+    const scanned = Array.from(store.all());
+    expect(scanned).toHaveLength(10);
+    expect(scanned[0]).toBe(connected);
+  });
+
+  it('tells its change hooks of every committed change', () => {
+    const db = seeded(3);
+    const store = open(db, {});
+    const seen: [string, unknown][] = [];
+    let cleared = 0;
+    store.onChange({ changed: (id, r) => seen.push([id, r?.twin.tags]), cleared: () => cleared++ });
+    store.save(record('x', 7));
+    store.commit([record('y', 8)], ['d00']);
+    store.delete('x');
+    store.clear();
+    expect(seen).toEqual([
+      ['x', { tag: 7 }],
+      ['y', { tag: 8 }],
+      ['d00', undefined],
+      ['x', undefined],
+    ]);
+    expect(cleared).toBe(1);
+    expect(store.size).toBe(0);
+    expect(store.ids()).toEqual([]);
+  });
+});
