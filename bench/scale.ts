@@ -1,18 +1,16 @@
 import iothub from 'azure-iothub';
 import Database from 'better-sqlite3';
 import hdr from 'hdr-histogram-js';
-import mqtt, { type MqttClient } from 'mqtt';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { wellKnownPolicies } from '../emulator/identity/policies.js';
 import { createSasToken } from '../protocol/sas.js';
-import { DESIRED_FILTER, METHODS_FILTER, reportedPatchTopic, TWIN_RESPONSE_FILTER, twinGetTopic } from '../protocol/topics.js';
 import { cpuSeconds } from './support/floor-compare.js';
 import type { Bench, BenchRow } from './support/harness.js';
+import { closeAll, connectDevices, inParallel, registerConnectingDevices, startOnDisk as startEmulatorOnDisk } from './support/mqtt-devices.js';
 import { request } from './support/provision.js';
 import { measureTlsFloor, settle } from './support/tls-floor.js';
 
@@ -33,9 +31,6 @@ const WARM_UP = Math.min(10, SAMPLES);
 const DEVICE_CACHE = process.env.BENCH_SCALE_DEVICE_CACHE;
 const owner = wellKnownPolicies[0]!;
 const connectionString = `HostName=${HOST};SharedAccessKeyName=${owner.keyName};SharedAccessKey=${owner.primaryKey}`;
-// The connecting devices share one key (the registry takes a given key; the N registered ones get generated keys).
-const DEVICE_KEY = Buffer.alloc(32, 7).toString('base64');
-const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../cli/main.js');
 
 // tags.building has 100 values, tags.floor 20: the selective query matches DEVICES / 2000 twins.
 const SELECTIVE = "SELECT * FROM devices WHERE tags.building = '42' AND tags.floor = 7";
@@ -124,17 +119,17 @@ export const bench: Bench = {
       const ca = readFileSync(caPath, 'utf8');
       const connectCpuBefore = cpuSeconds(emulator.pid);
       const c0 = performance.now();
-      const sessionDevices = await connectDevices(ca, floor.session, CONNECTS, true);
+      const sessionDevices = await connectDevices(HOST, ca, floor.session, CONNECTS, true);
       const connectSeconds = (performance.now() - c0) / 1000;
       const connectCpuMs = ((cpuSeconds(emulator.pid) - connectCpuBefore) * 1000) / CONNECTS;
-      await closeAll(sessionDevices, emulator.pid, token);
+      await closeAll(HOST, sessionDevices, emulator.pid, token);
 
       // 6. Mass disconnects at growing N: subscribe as the SDK does (methods, twin responses, desired), then drop all.
       const disconnects: { n: number; cpuSeconds: number }[] = [];
       for (const n of DISCONNECTS) {
-        const devices = await connectDevices(ca, floor.session, n, false);
+        const devices = await connectDevices(HOST, ca, floor.session, n, false);
         await settle(emulator.pid);
-        disconnects.push({ n, cpuSeconds: await closeAll(devices, emulator.pid, token) });
+        disconnects.push({ n, cpuSeconds: await closeAll(HOST, devices, emulator.pid, token) });
         console.log(`  ${n} disconnects: ${disconnects.at(-1)!.cpuSeconds.toFixed(2)} s of emulator CPU`);
       }
 
@@ -296,93 +291,6 @@ function smallTwinDevice(n: number): Record<string, unknown> {
   };
 }
 
-async function registerConnectingDevices(registry: iothub.Registry, count: number): Promise<void> {
-  await inParallel(4, Math.ceil(count / 100), async (batch) => {
-    const devices = Array.from({ length: Math.min(100, count - batch * 100) }, (_, j) => ({
-      deviceId: `conn-${String(batch * 100 + j).padStart(6, '0')}`,
-      status: 'enabled',
-      authentication: { symmetricKey: { primaryKey: DEVICE_KEY, secondaryKey: DEVICE_KEY } },
-    }));
-    const { responseBody } = await registry.addDevices(devices as iothub.Registry.DeviceDescription[]);
-    if (!responseBody.isSuccessful) throw new Error(`addDevices: ${JSON.stringify(responseBody.errors).slice(0, 300)}`);
-  });
-}
-
-/**
- * Bare mqtt.js devices over TLS, resuming the floor's session: connect, subscribe as an SDK device
- * does; with `twin`, then GET the twin and PATCH a reported property, each awaited.
- */
-async function connectDevices(ca: string, session: Buffer | undefined, count: number, twin: boolean): Promise<MqttClient[]> {
-  const clients: MqttClient[] = [];
-  await inParallel(100, count, async (i) => {
-    const deviceId = `conn-${String(i).padStart(6, '0')}`;
-    const client = await mqtt.connectAsync({
-      protocol: 'mqtts',
-      host: HOST,
-      port: 8883,
-      protocolVersion: 4,
-      clientId: deviceId,
-      username: `${HOST}/${deviceId}/?api-version=2021-04-12`,
-      password: createSasToken(`${HOST}/devices/${deviceId}`, DEVICE_KEY, Math.floor(Date.now() / 1000) + 3600),
-      clean: false,
-      reconnectPeriod: 0,
-      keepalive: 300,
-      ca,
-      maxVersion: 'TLSv1.2',
-      ...(session ? { session } : {}),
-    } as mqtt.IClientOptions);
-    clients.push(client);
-    await client.subscribeAsync([METHODS_FILTER, TWIN_RESPONSE_FILTER, DESIRED_FILTER], { qos: 0 });
-    if (!twin) return;
-    await twinCall(client, twinGetTopic('1'), '', '1');
-    await twinCall(client, reportedPatchTopic('2'), JSON.stringify({ temperature: 20 + (i % 10) }), '2');
-  });
-  return clients;
-}
-
-function twinCall(client: MqttClient, topic: string, body: string, rid: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (t: string): void => {
-      if (!t.startsWith('$iothub/twin/res/') || !t.includes(`$rid=${rid}`)) return;
-      client.off('message', onMessage);
-      if (/^\$iothub\/twin\/res\/20[04]\//.test(t)) resolve();
-      else reject(new Error(`twin call answered ${t}`));
-    };
-    client.on('message', onMessage);
-    client.publish(topic, body, { qos: 0 });
-  });
-}
-
-/** Drops every connection (no DISCONNECT packet), waits until the hub counts none, returns its CPU seconds. */
-async function closeAll(clients: MqttClient[], pid: number, token: string): Promise<number> {
-  const before = cpuSeconds(pid);
-  for (const c of clients) c.stream.destroy();
-  const deadline = Date.now() + 120_000;
-  while ((await connectedDevices(token)) > 0) {
-    if (Date.now() > deadline) throw new Error('devices still connected two minutes after their sockets closed');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
-  await settle(pid);
-  return cpuSeconds(pid) - before;
-}
-
-async function connectedDevices(token: string): Promise<number> {
-  const text = await new Promise<string>((resolve, reject) => {
-    https
-      .get({ host: HOST, port: 443, path: '/metrics', headers: { authorization: token } }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c) => (body += c));
-        res.on('end', () => resolve(body));
-      })
-      .on('error', reject);
-  });
-  const match = /^connectedDeviceCount\s+(\d+)/m.exec(text);
-  if (!match) throw new Error('/metrics has no connectedDeviceCount');
-  return Number(match[1]);
-}
-
 /** a·N + b·N² through the measured points (least squares, two unknowns). */
 function quadraticFit(points: { n: number; cpuSeconds: number }[]): { a: number; b: number } | undefined {
   if (points.length < 2) return undefined;
@@ -405,72 +313,6 @@ function quadraticFit(points: { n: number; cpuSeconds: number }[]): { a: number;
   if (b < 0) return { a: t1 / s11, b: 0 };
   if (a < 0) return { a: 0, b: t2 / s22 };
   return { a, b };
-}
-
-interface OnDisk {
-  pid: number;
-  readyMs: number;
-  stop(): Promise<void>;
-}
-
-/** The built emulator as its own process on a data directory on disk (not --in-memory), timed to /health 200. */
-async function startOnDisk(dataDir: string, certDir: string): Promise<OnDisk> {
-  const nodeArgs = (process.env.IOTHUB_EMULATOR_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const started = performance.now();
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      ...nodeArgs,
-      cli,
-      'start',
-      '--host',
-      HOST,
-      '--hostname',
-      HOST,
-      '--data-dir',
-      dataDir,
-      '--log-level',
-      'warn',
-      '--log-format',
-      'json',
-      ...(DEVICE_CACHE ? ['--device-cache', DEVICE_CACHE] : []),
-    ],
-    {
-      env: { ...process.env, IOTHUB_EMULATOR_CERT_DIR: certDir },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
-  const deadline = Date.now() + 600_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the emulator exited with code ${child.exitCode}`);
-    if (Date.now() > deadline) throw new Error('the emulator was not ready within 10 minutes');
-    if (await healthy()) break;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  const readyMs = performance.now() - started;
-  return {
-    pid: child.pid!,
-    readyMs,
-    async stop() {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    },
-  };
-}
-
-function healthy(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = https.get({ host: HOST, port: 443, path: '/health', timeout: 1000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on('error', () => resolve(false));
-    req.on('timeout', () => {
-      req.destroy();
-      resolve(false);
-    });
-  });
 }
 
 async function runJob(agent: https.Agent, token: string, jobId: string, queryCondition: string, expected: number): Promise<number> {
@@ -513,14 +355,7 @@ async function latency(op: () => Promise<unknown>): Promise<{ p50: number; p99: 
   return { p50: h.getValueAtPercentile(50) / 1000, p99: h.getValueAtPercentile(99) / 1000 };
 }
 
-async function inParallel(width: number, count: number, work: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(width, count) }, async () => {
-      while (next < count) await work(next++);
-    }),
-  );
-}
+const startOnDisk = (dataDir: string, certDir: string) => startEmulatorOnDisk(HOST, dataDir, certDir, DEVICE_CACHE ? ['--device-cache', DEVICE_CACHE] : []);
 
 /**
  * The floor under bulk registration: the same Registry.addDevices calls (100 devices each, 8 in

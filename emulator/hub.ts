@@ -159,7 +159,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
   }
   const modules = new ModuleStore(db);
   const store = new DeviceStore(db, modules, { cacheSize: options.deviceCacheSize });
-  const sessions = new SessionStore(db);
+  const sessions = new SessionStore(db, (error) => log.warn({ err: error }, 'could not save MQTT session subscriptions (kept, tried again)'));
   const events = new HubEvents();
   events.setMaxListeners(0);
   const clock = new Clock();
@@ -237,6 +237,16 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
   events.on('deviceDeleted', ({ deviceId }) => c2d.dropDevice(deviceId));
   resets.add({ reset: () => configurations.clear() });
   events.on('deviceDeleted', ({ deviceId }) => sessions.forget(deviceId));
+
+  // What is kept in memory and written in batches (docs/scaling.md §3.3), written before the store closes.
+  const saveInMemoryState = (): void => {
+    try {
+      sessions.flush();
+      registry.saveConnectionStates();
+    } catch (error) {
+      log.warn({ err: error }, 'could not save MQTT sessions and connection states at stop');
+    }
+  };
 
   let broker: Aedes | undefined;
   let eventHubs: EventHubsEndpoint | undefined;
@@ -432,6 +442,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
           await new Promise<void>((resolve) => ownedBroker.close(() => resolve()));
           c2d.close();
           ownedEventHubs.close();
+          saveInMemoryState();
           db.close();
           lock?.release();
         })();

@@ -57,7 +57,12 @@ export interface RegistryWrites {
 
 const lastTouched = new WeakMap<DeviceRecord | ModuleRecord, number>();
 
+const identityKey = (record: DeviceRecord | ModuleRecord): string => (isModuleRecord(record) ? moduleKey(record.deviceId, record.moduleId) : record.deviceId);
+
 export class RegistryService {
+  /** module key → module whose connection state changed since it was last written (devices: the store tracks them) */
+  private readonly unsavedModules = new Map<string, ModuleRecord>();
+
   constructor(
     private readonly store: DeviceStore,
     private readonly modules: ModuleStore,
@@ -288,6 +293,7 @@ export class RegistryService {
    */
   clearAll(): void {
     this.store.clear(); // and every module (the store's dependents)
+    this.unsavedModules.clear();
   }
 
   /** What deleting a device does beyond the store: drop its connection, tell listeners. */
@@ -296,24 +302,41 @@ export class RegistryService {
     this.events.emit('deviceDeleted', { deviceId });
   }
 
-  /** Marks a device's or module's connection state; called by the MQTT face. */
+  /**
+   * Marks a device's or module's connection state; called by the faces. The state and its times
+   * stay in memory (docs/scaling.md §3.3): the store marks every identity Disconnected when the hub
+   * starts, so writing the whole record through on each connect and disconnect bought nothing a
+   * user could see, at ~100 µs per disconnect. They reach SQLite with the record's next write and,
+   * for all identities that changed, at a graceful stop (`saveConnectionStates`). A model id the
+   * device announces is twin data that outlives the connection: a new one is written through at once.
+   */
   setConnected(record: DeviceRecord | ModuleRecord, connected: boolean, modelId?: string): void {
     const now = isoTime();
     record.connectionState = connected ? 'Connected' : 'Disconnected';
     record.connectionStateUpdatedTime = now;
     record.lastActivityTime = now;
-    if (modelId !== undefined) record.modelId = modelId;
     invalidateView(record);
-    // Only persisted on disconnect: connection state is reset at start anyway, and this keeps
-    // thousands of simultaneous connects off the disk. The query indexes hear of it either way.
-    if (connected) {
-      if (isModuleRecord(record)) this.modules.changedInMemory(record);
-      else this.store.changedInMemory(record);
+    if (modelId !== undefined && modelId !== record.modelId) {
+      record.modelId = modelId;
+      this.unsavedModules.delete(identityKey(record));
+      if (isModuleRecord(record)) {
+        if (this.modules.get(record.deviceId, record.moduleId) === record) this.modules.save(record);
+      } else if (this.store.get(record.deviceId) === record) this.store.save(record);
       return;
     }
+    // The query indexes hear of it; a device record that leaves the store's cache takes these fields with it.
     if (isModuleRecord(record)) {
-      if (this.modules.get(record.deviceId, record.moduleId) === record) this.modules.save(record);
-    } else if (this.store.get(record.deviceId) === record) this.store.save(record);
+      this.unsavedModules.set(identityKey(record), record);
+      this.modules.changedInMemory(record);
+    } else this.store.changedInMemory(record);
+  }
+
+  /** Writes the connection state of every identity whose state changed since it was last written (the hub's stop). */
+  saveConnectionStates(): void {
+    this.store.writeBackLiveFields();
+    const modules = [...this.unsavedModules.values()].filter((record) => this.modules.get(record.deviceId, record.moduleId) === record);
+    this.unsavedModules.clear();
+    if (modules.length > 0) this.modules.saveMany(modules);
   }
 
   /** Whether a connection key still names an identity that may be connected (modules: their device enabled). */

@@ -82,9 +82,12 @@ export class MethodService {
   /**
    * Invokes a method on a device, or with `moduleId` on that module (`POST
    * /twins/{id}/modules/{mid}/methods`): the same timeouts, errors and correlation; the request
-   * goes to that one module's connection.
+   * goes to that one module's connection. `answer`, for a face that writes its own answer
+   * (rest/direct-method-route.ts), gets the device's result before the `methodInvoked` event goes
+   * out (it follows in the same turn): the answer waits neither for the event nor for the
+   * promise hops back to the caller.
    */
-  async invoke(deviceId: string, call: MethodCall, moduleId?: string): Promise<MethodResult> {
+  async invoke(deviceId: string, call: MethodCall, moduleId?: string, answer?: (result: MethodResult) => void): Promise<MethodResult> {
     if (!this.store.has(deviceId)) throw deviceNotFound(deviceId);
     if (moduleId !== undefined && !this.modules.get(deviceId, moduleId)) throw moduleNotFound(deviceId, moduleId);
     const key = moduleId === undefined ? deviceId : moduleKey(deviceId, moduleId);
@@ -92,6 +95,7 @@ export class MethodService {
     const started = performance.now();
     try {
       const result = await this.dispatch(key, call);
+      answer?.(result);
       this.events.emit('methodInvoked', {
         ...who,
         methodName: call.methodName,

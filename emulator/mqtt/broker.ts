@@ -10,6 +10,8 @@ import type { SessionStore } from '../store/session-store.js';
 import { subscriptionsOf, type DeviceConnections } from './device-connections.js';
 import { type DeviceRouter, ProtocolViolation } from './device-router.js';
 import type { HubGate } from '../faults/hub-gate.js';
+import { DeviceTopicEmitter } from './device-topic-emitter.js';
+import { createSessionPersistence } from './session-persistence.js';
 import { MQTT_CONNECT_TIMEOUT_MS, MQTT_HEARTBEAT_MS, MQTT_MAX_KEEPALIVE_SECONDS, MQTT_MAX_SUBSCRIPTIONS, TIMER_MAX_DELAY_MS } from '../limits.js';
 
 interface DeviceClientState {
@@ -19,6 +21,9 @@ interface DeviceClientState {
   expiryTimer?: NodeJS.Timeout;
   modelId?: string;
 }
+
+/** aedes' default fan-out concurrency, which it would give the emitter it builds itself. */
+const AEDES_CONCURRENCY = 100;
 
 const stateKey = Symbol('iothub-emulator device state');
 type HubClient = Client & { [stateKey]?: DeviceClientState; transport?: string };
@@ -68,6 +73,11 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
   const { registry, router, connections, sessions, events, log, gate } = deps;
 
   const broker = await Aedes.createBroker({
+    // IoT Hub's device filters kept out of the shared topic trie, and the session streams every
+    // connection pays for skipped when they are empty (docs/scaling.md §3.3).
+    mq: new DeviceTopicEmitter({ concurrency: AEDES_CONCURRENCY }),
+    persistence: createSessionPersistence(),
+    concurrency: AEDES_CONCURRENCY,
     heartbeatInterval: MQTT_HEARTBEAT_MS,
     connectTimeout: MQTT_CONNECT_TIMEOUT_MS,
 

@@ -64,9 +64,10 @@ export class DeviceRouter {
         this.gatedTwin(deviceId, message.rid, 'twinRead', () => ({ status: 200, body: JSON.stringify(this.twins.getForDevice(deviceId)) }));
         return 0;
       case 'reportedPatch':
-        this.gatedTwin(deviceId, message.rid, 'twinUpdate', () => {
-          const version = this.twins.patchReported(deviceId, parseJson(payload));
-          return { status: 204, version, body: '' };
+        // The 204 goes out as soon as the patch is saved; its event follows in the same turn.
+        this.gatedTwin(deviceId, message.rid, 'twinUpdate', (reply) => {
+          this.twins.patchReported(deviceId, parseJson(payload), (version) => reply({ status: 204, version, body: '' }));
+          return undefined;
         });
         return 0;
       case 'methodResponse':
@@ -95,7 +96,7 @@ export class DeviceRouter {
   }
 
   /** A twin operation through the gate: answered late, or with the throttle's or rule's error, as the gate says. */
-  private gatedTwin(deviceId: string, rid: string, operation: 'twinRead' | 'twinUpdate', run: () => { status: number; body: string; version?: number }): void {
+  private gatedTwin(deviceId: string, rid: string, operation: 'twinRead' | 'twinUpdate', run: TwinOperation): void {
     const gate = this.gate;
     const decision = gate && !gate.idle ? gate.check(operation, () => gate.faults.operationFault(operation, deviceId)) : undefined;
     if (!decision) return this.answerTwin(deviceId, rid, run);
@@ -113,23 +114,35 @@ export class DeviceRouter {
     }, decision.delayMs);
   }
 
-  private answerTwin(deviceId: string, rid: string, operation: () => { status: number; body: string; version?: number }): void {
-    let status: number;
-    let body: string;
-    let version: number | undefined;
+  /** Runs a twin operation and answers it once: with what it returns or replies, or with the HubError it throws. */
+  private answerTwin(deviceId: string, rid: string, operation: TwinOperation): void {
+    let replied = false;
+    const reply = ({ status, body, version }: TwinAnswer): void => {
+      replied = true;
+      // The answer goes out only to a device subscribed to twin responses, as a broker would deliver it.
+      if (this.connections.isSubscribed(deviceId, 'twinResponses')) {
+        this.connections.send(deviceId, twinResponseTopic(status, rid, version), body);
+      }
+    };
+    let answer: TwinAnswer | undefined;
     try {
-      ({ status, body, version } = operation());
+      answer = operation(reply);
     } catch (error) {
-      if (!(error instanceof HubError)) throw error;
-      status = error.status;
-      body = mqttTwinErrorBody(error);
+      if (!(error instanceof HubError) || replied) throw error;
+      answer = { status: error.status, body: mqttTwinErrorBody(error) };
     }
-    // The answer goes out only to a device subscribed to twin responses, as a broker would deliver it.
-    if (this.connections.isSubscribed(deviceId, 'twinResponses')) {
-      this.connections.send(deviceId, twinResponseTopic(status, rid, version), body);
-    }
+    if (answer && !replied) reply(answer);
   }
 }
+
+interface TwinAnswer {
+  status: number;
+  body: string;
+  version?: number;
+}
+
+/** A device twin call: returns its answer, or gives it to `reply` itself (before its events go out). */
+type TwinOperation = (reply: (answer: TwinAnswer) => void) => TwinAnswer | undefined;
 
 function parseJson(payload: Buffer): unknown {
   try {

@@ -1,5 +1,5 @@
 import type { HubEventMap } from '../events.js';
-import type { JsonObject } from '../twin/json.js';
+import { cloneJson, type JsonObject } from '../twin/json.js';
 
 /** What a recorded entry is about; also the event names on the /$emulator/events stream. */
 export type EntryKind = 'telemetry' | 'method' | 'twin' | 'connection' | 'device' | 'throttle' | 'fault' | 'c2d';
@@ -154,7 +154,7 @@ export function twinEntry(event: HubEventMap['twinUpdated'][0]): NewEntry {
     ...(event.moduleId !== undefined && { moduleId: event.moduleId }),
     side: event.side,
     section: event.section,
-    patch: structuredClone(event.patch),
+    patch: cloneJson(event.patch),
     version: event.version,
   };
 }

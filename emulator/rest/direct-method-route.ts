@@ -32,21 +32,27 @@ export function directMethodRoute(auth: ServiceAuthenticator, methods: MethodSer
       deviceId = undefined;
     }
     readBody(req, (body) => {
-      handle(deviceId, moduleId, req, body).then(
-        (result) => send(res, 200, result),
-        (error: unknown) => {
-          const hubError = asHubError(error);
-          // The rest of an oversized body is not read: the connection closes after the answer.
-          if (body === undefined) closeAfterAnswer(req, res);
-          send(res, hubError.status, restErrorBody(hubError, envelopeFor(hubError)), restErrorHeaders(hubError));
-        },
-      );
+      // The device's result is written as soon as it arrives (`answered`); the resolution below
+      // then finds the answer sent. Errors take the rejection path, as before.
+      const answered = (result: unknown): void => send(res, 200, result);
+      handle(deviceId, moduleId, req, body, answered).then(answered, (error: unknown) => {
+        const hubError = asHubError(error);
+        // The rest of an oversized body is not read: the connection closes after the answer.
+        if (body === undefined) closeAfterAnswer(req, res);
+        send(res, hubError.status, restErrorBody(hubError, envelopeFor(hubError)), restErrorHeaders(hubError));
+      });
     });
     req.on('error', () => res.destroy());
     return true;
   };
 
-  async function handle(deviceId: string | undefined, moduleId: string | undefined, req: IncomingMessage, body: Buffer | undefined): Promise<unknown> {
+  async function handle(
+    deviceId: string | undefined,
+    moduleId: string | undefined,
+    req: IncomingMessage,
+    body: Buffer | undefined,
+    answer: (result: unknown) => void,
+  ): Promise<unknown> {
     auth.authorize(req.headers.authorization, ['ServiceConnect']);
     if (deviceId === undefined) throw new HubError('ArgumentInvalid', 'The device id in the path is not valid percent-encoding.');
     if (body === undefined) throw tooLarge();
@@ -66,7 +72,7 @@ export function directMethodRoute(auth: ServiceAuthenticator, methods: MethodSer
         gate.check('methods', () => gate.faults.restFault('POST', req.url ?? '') ?? gate.faults.operationFault('methods', id), units, body.length),
       );
     }
-    return methods.invoke(deviceId, call, moduleId);
+    return methods.invoke(deviceId, call, moduleId, answer);
   }
 }
 

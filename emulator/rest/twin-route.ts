@@ -50,6 +50,7 @@ export function twinRoute(
       send(res, status, body, headers);
       count(operation, status < 400);
     };
+    const answerOk = (twin: unknown): void => answer(200, twin);
     const fail = (error: unknown): void => {
       if (!(error instanceof HubError)) onUnexpected(error);
       const hubError = asHubError(error);
@@ -69,7 +70,9 @@ export function twinRoute(
         if (method === 'GET') return answer(200, twins.get(deviceId));
         const body = jsonBody([raw], raw.length);
         const ifMatch = req.headers['if-match'];
-        answer(200, method === 'PATCH' ? twins.update(deviceId, body, ifMatch) : twins.replace(deviceId, body, ifMatch));
+        // The answer is written as soon as the change is saved; its events follow in this same turn.
+        if (method === 'PATCH') twins.update(deviceId, body, ifMatch, undefined, answerOk);
+        else twins.replace(deviceId, body, ifMatch, undefined, answerOk);
       } catch (error) {
         fail(error);
       }

@@ -342,6 +342,22 @@ export class DeviceStore {
     for (const id of deviceIds) this.hooks.changed(id, undefined);
   }
 
+  /**
+   * Writes back every cached record whose in-memory-only fields (connection state and times, the
+   * model id, the C2D count) changed since it was last written, in one transaction: what eviction
+   * does one record at a time, for all of them (the hub's graceful stop, docs/protocol.md §18).
+   */
+  writeBackLiveFields(): void {
+    if (!this.db.open) return;
+    const changed = [...this.cache.values()].filter((cached) => liveFields(cached.record) !== cached.persisted);
+    if (changed.length === 0) return;
+    this.db.transaction(() => {
+      for (const cached of changed) this.updateWithStatusStatement.run(JSON.stringify(cached.record), cached.record.status, cached.record.deviceId);
+    })();
+    for (const cached of changed) cached.persisted = liveFields(cached.record);
+    this.writes++;
+  }
+
   delete(deviceId: string): boolean {
     const had = this.has(deviceId);
     this.commit([], [deviceId]);

@@ -1,4 +1,6 @@
-import { isJsonObject, type Json, type JsonObject } from './json.js';
+import { cloneJson, isJsonObject, type Json, type JsonObject } from './json.js';
+
+export { cloneJson };
 
 /**
  * `$metadata` mirrors the property tree (docs/protocol.md §2.1): every object level and every leaf carries
@@ -56,6 +58,12 @@ function mergeLevel(target: JsonObject, meta: Metadata, patch: JsonObject, now: 
     const existingMeta = meta[key];
     if (isJsonObject(value) && isJsonObject(existing) && typeof existingMeta === 'object') {
       mergeLevel(existing, existingMeta, value, now, version);
+    } else if (typeof value !== 'object' && !isJsonObject(existing) && typeof existingMeta === 'object') {
+      // A leaf replacing a leaf: its metadata is only the stamp, restamped in place. The twin is
+      // long-lived, so a new stamp object per write would be old-generation garbage each time.
+      target[key] = value;
+      existingMeta.$lastUpdated = now;
+      if (version !== undefined) existingMeta.$lastUpdatedVersion = version;
     } else {
       target[key] = cloneJson(value);
       meta[key] = metadataFor(value, now, version);
@@ -96,9 +104,4 @@ export function effectiveChange(current: JsonObject, patch: JsonObject): JsonObj
     change[key] = value;
   }
   return change;
-}
-
-export function cloneJson<T extends Json>(value: T): T {
-  if (value === null || typeof value !== 'object') return value;
-  return structuredClone(value);
 }

@@ -2,16 +2,16 @@ import { ifMatchEtag } from '../if-match.js';
 import { desiredPatchTopic } from '../../protocol/topics.js';
 import type { DeviceChannel } from '../device-channel.js';
 import { HubError, deviceNotFound, moduleNotFound } from '../errors.js';
-import type { HubEvents } from '../events.js';
+import type { HubEventMap, HubEvents } from '../events.js';
 import type { DeviceRecord } from '../identity/device-record.js';
 import { isModuleRecord, moduleKey, splitIdentityKey, type ModuleRecord } from '../identity/module-record.js';
 import type { DeviceStore } from '../store/device-store.js';
 import type { ModuleStore } from '../store/module-store.js';
 import { isoTime } from '../time.js';
-import { isJsonObject, type JsonObject } from './json.js';
+import { cloneJson, isJsonObject, type JsonObject } from './json.js';
 import { checkSectionSize, validateSection } from './twin-limits.js';
 import { effectiveChange, mergeIntoSection, previewMerge, replaceSection } from './twin-merge.js';
-import { deviceTwinView, invalidateView, twinEtag, twinView, type TwinOwner } from './twin-view.js';
+import { deviceTwinView, invalidateView, twinEtag, twinView, uncachedTwinView, type TwinOwner } from './twin-view.js';
 
 /** A service-side change to one twin: what `PATCH`/`PUT /twins/{id}` and twin jobs carry. */
 export interface ServiceTwinChange {
@@ -39,21 +39,25 @@ export class TwinService {
     return twinView(this.require(deviceId, moduleId));
   }
 
-  /** PATCH semantics (docs/protocol.md §2.3): merge, null deletes; `desired: null` / `tags: null` clear the section. */
-  update(deviceId: string, body: unknown, ifMatch: string | undefined, moduleId?: string): JsonObject {
+  /**
+   * PATCH semantics (docs/protocol.md §2.3): merge, null deletes; `desired: null` / `tags: null` clear the section.
+   * `answer`, for a face that writes its own answer (rest/twin-route.ts), gets the twin once the
+   * change is saved and before the events and the desired notification go out: they follow in the
+   * same turn, so nothing observable changes, but the answer does not wait for them.
+   */
+  update(deviceId: string, body: unknown, ifMatch: string | undefined, moduleId?: string, answer?: (twin: JsonObject) => void): JsonObject {
     const record = this.require(deviceId, moduleId);
     const change = readServiceChange(body);
     checkTwinEtag(record, ifMatch);
     const effects = this.merge(record, change);
-    if (effects) {
-      this.commit(record);
-      this.announce(record, effects);
-    }
-    return twinView(record);
+    if (effects) this.commit(record);
+    const view = effects ? uncachedTwinView(record) : twinView(record);
+    answerThen(answer, view, effects && (() => this.announce(record, effects)));
+    return view;
   }
 
-  /** PUT semantics: tags and desired replaced wholesale; a missing section means "empty" (docs/protocol.md §2.3). */
-  replace(deviceId: string, body: unknown, ifMatch: string | undefined, moduleId?: string): JsonObject {
+  /** PUT semantics: tags and desired replaced wholesale; a missing section means "empty" (docs/protocol.md §2.3). `answer` as for update(). */
+  replace(deviceId: string, body: unknown, ifMatch: string | undefined, moduleId?: string, answer?: (twin: JsonObject) => void): JsonObject {
     const record = this.require(deviceId, moduleId);
     const change = readServiceChange(body);
     checkTwinEtag(record, ifMatch);
@@ -64,14 +68,17 @@ export class TwinService {
     checkSectionSize('tags', tags);
     checkSectionSize('desired', desired);
     const now = isoTime();
-    record.twin.tags = structuredClone(tags);
+    record.twin.tags = cloneJson(tags);
     const notification = replaceSection(record.twin.desired, desired, now, true);
     record.twin.version += 1;
     record.twin.etag += 1;
     this.commit(record);
-    this.events.emit('twinUpdated', { ...owner(record), side: 'service', section: 'tags', patch: tags, version: record.twin.version });
-    this.notifyDesired(record, notification);
-    return twinView(record);
+    const view = uncachedTwinView(record);
+    answerThen(answer, view, () => {
+      this.events.emit('twinUpdated', twinEvent(record, 'service', 'tags', tags, record.twin.version));
+      this.notifyDesired(record, notification);
+    });
+    return view;
   }
 
   /**
@@ -152,9 +159,7 @@ export class TwinService {
 
   /** The events (and the desired notification to the device) a saved service change causes. */
   private announce(record: TwinOwner, effects: MergeEffects): void {
-    if (effects.tagsPatch) {
-      this.events.emit('twinUpdated', { ...owner(record), side: 'service', section: 'tags', patch: effects.tagsPatch, version: record.twin.version });
-    }
+    if (effects.tagsPatch) this.events.emit('twinUpdated', twinEvent(record, 'service', 'tags', effects.tagsPatch, record.twin.version));
     if (effects.notification) this.notifyDesired(record, effects.notification);
   }
 
@@ -163,8 +168,12 @@ export class TwinService {
     return deviceTwinView(this.requireKey(key));
   }
 
-  /** A device's or module's reported-properties PATCH (by connection key); returns the new reported `$version`. */
-  patchReported(key: string, patch: unknown): number {
+  /**
+   * A device's or module's reported-properties PATCH (by connection key); returns the new reported
+   * `$version`. `answer` (the MQTT face's 204) gets that version once the patch is saved, before
+   * the event goes out, as for update().
+   */
+  patchReported(key: string, patch: unknown, answer?: (version: number) => void): number {
     const record = this.requireKey(key);
     if (!isJsonObject(patch)) throw new HubError('ArgumentInvalid', 'The reported properties patch must be a JSON object.');
     validateSection('reported', patch, true);
@@ -172,13 +181,14 @@ export class TwinService {
     mergeIntoSection(record.twin.reported, patch, isoTime(), false);
     record.twin.version += 1;
     this.commit(record);
-    this.events.emit('twinUpdated', { ...owner(record), side: 'device', section: 'reported', patch, version: record.twin.reported.version });
-    return record.twin.reported.version;
+    const version = record.twin.reported.version;
+    answerThen(answer, version, () => this.events.emit('twinUpdated', twinEvent(record, 'device', 'reported', patch, version)));
+    return version;
   }
 
   private notifyDesired(record: TwinOwner, change: JsonObject): void {
     const version = record.twin.desired.version;
-    this.events.emit('twinUpdated', { ...owner(record), side: 'service', section: 'desired', patch: change, version });
+    this.events.emit('twinUpdated', twinEvent(record, 'service', 'desired', change, version));
     // A module's notification goes to that module's connection only (key `{d}/{m}`).
     const key = isModuleRecord(record) ? moduleKey(record.deviceId, record.moduleId) : record.deviceId;
     if (!this.channel.isSubscribed(key, 'desired')) return;
@@ -224,9 +234,29 @@ export class TwinService {
   }
 }
 
-/** Who an event is about: a device, or a module on it. */
-function owner(record: TwinOwner): { deviceId: string; moduleId?: string } {
-  return isModuleRecord(record) ? { deviceId: record.deviceId, moduleId: record.moduleId } : { deviceId: record.deviceId };
+type TwinEvent = HubEventMap['twinUpdated'][0];
+
+/** The twinUpdated event about a device, or a module on it (built directly: one per twin write). */
+function twinEvent(record: TwinOwner, side: TwinEvent['side'], section: TwinEvent['section'], patch: JsonObject, version: number): TwinEvent {
+  return isModuleRecord(record)
+    ? { deviceId: record.deviceId, moduleId: record.moduleId, side, section, patch, version }
+    : { deviceId: record.deviceId, side, section, patch, version };
+}
+
+/**
+ * Hands `result` to the face's answer (if it gave one), then announces; the announcement runs
+ * even if answering threw, as it would have run before the answer.
+ */
+function answerThen<T>(answer: ((result: T) => void) | undefined, result: T, announce: (() => void) | undefined): void {
+  if (!answer) {
+    announce?.();
+    return;
+  }
+  try {
+    answer(result);
+  } finally {
+    announce?.();
+  }
 }
 
 /** `If-Match` against the twin etag: absent or `*` is unconditional, a blank or malformed value is 412 (docs/protocol.md §2.4). */
@@ -284,6 +314,6 @@ function mergeTags(target: JsonObject, patch: JsonObject): void {
     const value = patch[key];
     if (value === null) delete target[key];
     else if (isJsonObject(value) && isJsonObject(target[key])) mergeTags(target[key] as JsonObject, value);
-    else target[key] = structuredClone(value);
+    else target[key] = cloneJson(value);
   }
 }

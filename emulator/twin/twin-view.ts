@@ -10,11 +10,14 @@ export function newTwin(now: string = isoTime()): TwinState {
   return { tags: {}, desired: newSection(now, true), reported: newSection(now, false), version: 1, etag: 1 };
 }
 
+const etagBytes = Buffer.alloc(8);
+
 /** Twin etags look like base64 of an 8-byte big-endian counter ("AAAAAAAAAAE=" = 1), as observed on the real hub. */
 export function twinEtag(counter: number): string {
-  const buffer = Buffer.alloc(8);
-  buffer.writeBigUInt64BE(BigInt(counter));
-  return buffer.toString('base64');
+  // Every PATCH answer carries one: a reused buffer and two 32-bit halves instead of a BigInt.
+  etagBytes.writeUInt32BE(Math.floor(counter / 0x1_0000_0000), 0);
+  etagBytes.writeUInt32BE(counter >>> 0, 4);
+  return etagBytes.toString('base64');
 }
 
 // Built on demand and cached on the record until it changes: queries over 100,000 twins read
@@ -35,8 +38,19 @@ export function twinView(record: TwinOwner): JsonObject {
   const cached = (record as WithView)[viewKey];
   if (cached !== undefined) return cached;
   const view = isModuleRecord(record) ? buildModuleView(record) : buildView(record);
-  Object.defineProperty(record, viewKey, { value: view, writable: true, enumerable: false, configurable: true });
+  // Defined once per record object (non-enumerable), then only reassigned.
+  if (viewKey in record) (record as WithView)[viewKey] = view;
+  else Object.defineProperty(record, viewKey, { value: view, writable: true, enumerable: false, configurable: true });
   return view;
+}
+
+/**
+ * The service view built afresh and not cached: a write's answer. Caching it would keep it alive
+ * until the twin's next write (old-generation garbage per write under a write-heavy load); the
+ * next read builds and caches its own.
+ */
+export function uncachedTwinView(record: TwinOwner): JsonObject {
+  return isModuleRecord(record) ? buildModuleView(record) : buildView(record);
 }
 
 function buildView(record: DeviceRecord): JsonObject {
