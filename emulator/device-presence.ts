@@ -44,6 +44,18 @@ export class OneConnectionPerDevice implements DevicePresence {
     return this.peers.size;
   }
 
+  /** Closes the AMQP connections of the devices `select` picks (the chaos API's drops and restarts); returns their ids. */
+  disconnectWhere(select: (deviceId: string) => boolean): string[] {
+    const picked: string[] = [];
+    for (const [deviceId, peer] of this.peers) {
+      if (!select(deviceId)) continue;
+      picked.push(deviceId);
+      const description = `The hub closed the connection of '${deviceId}' (a fault rule).`;
+      peer.closeInOrder({ condition: 'amqp:link:detach-forced', description }, { condition: 'amqp:connection:forced', description });
+    }
+    return picked;
+  }
+
   /** The AMQP connections holding this identity and, for a device, its modules (the hub drops them together). */
   amqpPeersOf(key: string): AmqpPeer[] {
     const found: AmqpPeer[] = [];

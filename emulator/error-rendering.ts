@@ -49,6 +49,48 @@ export function mqttTwinErrorBody(error: HubError): string {
   return JSON.stringify({ errorCode: error.code, message: error.message, trackingId: '', timestampUtc: isoTime() });
 }
 
+/** An AMQP error (a rejected delivery's or a detach's): condition, description, and the hub's error name in `info`. */
+export interface AmqpErrorBody {
+  condition: string;
+  description: string;
+  info: Record<string, string>;
+}
+
+/**
+ * A throttle's, the daily quota's or a chaos rule's refusal on an AMQP link (docs/protocol.md §13).
+ * The conditions are the ones the hub uses and the SDKs translate: `com.microsoft:device-container-throttled`
+ * is `ThrottlingError` on both sides; the quota is `amqp:resource-limit-exceeded` for a device
+ * (`IotHubQuotaExceededError`) but `com.microsoft:quota-exceeded` for the service client, where
+ * `azure-iothub` reads `amqp:resource-limit-exceeded` as a full device queue.
+ */
+export function amqpRefusal(error: HubError, side: 'device' | 'service'): AmqpErrorBody {
+  return {
+    condition: amqpCondition(error, side),
+    description: error.message,
+    info: { 'com.microsoft:tracking-id': trackingId(), 'iothub-errorcode': error.errorName },
+  };
+}
+
+function amqpCondition(error: HubError, side: 'device' | 'service'): string {
+  switch (error.errorName) {
+    case 'ThrottlingException':
+      return 'com.microsoft:device-container-throttled';
+    case 'IotHubQuotaExceeded':
+      return side === 'device' ? 'amqp:resource-limit-exceeded' : 'com.microsoft:quota-exceeded';
+    case 'ServiceUnavailable':
+      return 'com.microsoft:timeout';
+    case 'DeviceNotFound':
+      return 'amqp:not-found';
+    case 'IotHubUnauthorizedAccess':
+    case 'IotHubUnauthorized':
+      return 'amqp:unauthorized-access';
+    case 'ArgumentInvalid':
+      return 'com.microsoft:argument-error';
+    default:
+      return 'amqp:internal-error';
+  }
+}
+
 function trackingId(): string {
   return randomBytes(16).toString('hex').toUpperCase();
 }

@@ -28,6 +28,8 @@ import { OneConnectionPerDevice } from './device-presence.js';
 import { AmqpDeviceLinks } from './amqp/device-links.js';
 import { DeviceRouter } from './mqtt/device-router.js';
 import { applyMqttDeviceFault } from './mqtt/device-faults.js';
+import { amqpConnectGate } from './amqp/connect-gate.js';
+import { applyAmqpDeviceFault } from './amqp/device-faults.js';
 import { attachMqttWebSocket, createMqttPlainServer, createMqttTlsServer } from './mqtt/listeners.js';
 import { createRestApp, under } from './rest/app.js';
 import { answerClientErrors } from './rest/client-errors.js';
@@ -174,7 +176,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
   const throttle = options.tier
     ? new HubThrottle({ tier: options.tier, units: options.units, backlogMs: options.throttleBacklogMs }, () => clock.now())
     : undefined;
-  const faults = new FaultInjector({ disconnect: (select) => connections.disconnectWhere(select) });
+  const faults = new FaultInjector({ disconnect: (select) => [...connections.disconnectWhere(select), ...presence.disconnectWhere(select)] });
   faults.onEvent((e) =>
     events.emit('faultRule', {
       change: e.type === 'added' ? 'added' : e.reason,
@@ -289,9 +291,15 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
     );
     httpsServer.keepAliveTimeout = HTTPS_KEEP_ALIVE_MS;
     const verify = (audience: string, token: string) => verifyAmqpToken(audience, token, (key) => registry.findIdentity(key));
-    const amqp = new AmqpServer({ verify, presence, log: log.child({ face: 'amqp' }) });
-    registerTelemetryRoute(amqp.routes, { registry, events, log });
-    registerServiceC2dRoutes(amqp.routes, { c2d, feedback, hubName: hostName.split('.')[0], log });
+    const amqp = new AmqpServer({ verify, presence, log: log.child({ face: 'amqp' }), admitDevice: amqpConnectGate(gate, events, log) });
+    registerTelemetryRoute(amqp.routes, {
+      registry,
+      events,
+      log,
+      gate,
+      onDeviceFault: (deviceId, fault, peer, link) => applyAmqpDeviceFault(faults, deviceId, fault, peer, link, events, log),
+    });
+    registerServiceC2dRoutes(amqp.routes, { c2d, feedback, hubName: hostName.split('.')[0], log, gate });
     const amqpDevices = new AmqpDeviceLinks({
       c2d,
       methods,
@@ -300,6 +308,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
       log,
       connectedPeers: (key) => presence.amqpPeersOf(key),
       countTwinRead: (ok) => metrics.count(ok ? 'd2c.twin.read.success' : 'd2c.twin.read.failure'),
+      gate,
     });
     amqpDevices.register(amqp.routes);
     channels.add(amqpDevices);

@@ -10,6 +10,7 @@ import { moduleKey } from '../identity/module-record.js';
 import { AMQP_IDLE_TIMEOUT_MS, AMQP_MAX_FRAME_SIZE } from '../limits.js';
 import { guardListener, tlsHandshakeOptions, type ListenerLimits } from '../net/pending-connections.js';
 import { registerCbs } from './cbs.js';
+import type { ConnectAdmission } from './connect-gate.js';
 import type { DevicePresence } from './device-presence.js';
 import { LinkRoutes, type LinkAccess, type LinkContext } from './link-routes.js';
 import { AmqpPeer, type AmqpTransport } from './peer.js';
@@ -19,6 +20,8 @@ export interface AmqpServerDependencies {
   verify(audience: string, token: string): ClaimResult;
   presence: DevicePresence;
   log: Logger;
+  /** throttles and chaos rules at a device's connect (connect-gate.ts); absent: always admitted */
+  admitDevice?(deviceId: string): ConnectAdmission;
 }
 
 // rhea's own WebSocket adapter (what container.websocket_accept uses), so the connection object stays ours.
@@ -51,7 +54,13 @@ export class AmqpServer {
     c.on('connection_open', (context: EventContext) => {
       const peer = this.peerOf(context.connection);
       const claim = plainClaimOf(context.connection);
-      if (peer && claim) cbs.grant(peer, claim);
+      if (!peer || !claim) return;
+      // A device's SASL PLAIN token is its connect, as a first put-token is (connect-gate.ts).
+      const admission = claim.kind === 'device' ? deps.admitDevice?.(claim.key) : undefined;
+      if (admission?.kind === 'unauthorized') return peer.close('amqp:unauthorized-access', admission.description);
+      if (admission?.kind === 'close') return peer.close(admission.condition, admission.description);
+      if (admission?.kind === 'later') setTimeout(() => !peer.closed && cbs.grant(peer, claim), admission.delayMs);
+      else cbs.grant(peer, claim);
     });
     c.on('sender_open', (context: EventContext) => this.openLink(context.sender!, 'sending'));
     c.on('receiver_open', (context: EventContext) => this.openLink(context.receiver!, 'receiving'));
@@ -108,6 +117,8 @@ export class AmqpServer {
     const socket = Object.assign(wrapWebSocket(ws), { destroy: () => ws.terminate() });
     const connection = this.container.create_connection(this.connectionOptions() as never) as HubConnection;
     this.track(connection, 'amqp-ws').destroySocket = () => ws.terminate();
+    // A socket the hub itself destroys (a fault, a timeout) ends the connection too: rhea only watches 'end' and errors.
+    ws.on('close', () => this.ended(connection, 'lost: socket closed'));
     connection.accept(socket as never);
   }
 
@@ -136,6 +147,8 @@ export class AmqpServer {
     socket.on('error', () => {});
     const connection = this.container.create_connection(this.connectionOptions() as never) as HubConnection;
     this.track(connection, transport).destroySocket = () => (socket as unknown as { destroy(): void }).destroy();
+    // A socket the hub itself destroys (a fault, a timeout) ends the connection too: rhea only watches 'end' and errors.
+    socket.on('close' as 'error', () => this.ended(connection, 'lost: socket closed'));
     connection.accept(socket as never);
   }
 
@@ -192,6 +205,8 @@ export class AmqpServer {
         reject,
         onClose: (handler) => this.onLinkGone(link, direction, peer, handler),
       };
+      peer.links.add(link);
+      this.onLinkGone(link, direction, peer, () => peer.links.delete(link));
       (match.handler as (ctx: LinkContext<Sender | Receiver>) => void)(ctx);
     } catch (error) {
       this.log.error({ err: error, address }, 'error while opening an AMQP link');

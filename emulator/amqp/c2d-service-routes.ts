@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import type { Delivery, EventContext, Sender } from 'rhea';
 import type { CloudToDeviceService, FeedbackBatch, FeedbackService, FeedbackSink } from '../c2d/index.js';
+import { amqpRefusal } from '../error-rendering.js';
 import { HubError } from '../errors.js';
+import type { HubGate } from '../faults/hub-gate.js';
 import { feedbackMessage, readServiceMessage, sendErrorCondition } from './c2d-codec.js';
 import type { LinkRoutes } from './link-routes.js';
 
@@ -11,6 +13,8 @@ export interface ServiceC2dDependencies {
   /** the hub's name: the user-id of the messages the hub sends */
   hubName: string;
   log: Logger;
+  /** throttles (the C2D class and the daily quota: docs/protocol.md §13); idle unless asked for */
+  gate?: HubGate;
 }
 
 /**
@@ -46,6 +50,18 @@ export function registerServiceC2dRoutes(routes: LinkRoutes, deps: ServiceC2dDep
       const delivery = context.delivery!;
       try {
         const { deviceId, content } = readServiceMessage(context.message!);
+        const gate = deps.gate;
+        const decision = gate && !gate.idle ? gate.check('c2d', undefined, 1, content.body.length) : undefined;
+        if (decision?.error) {
+          log.info({ deviceId, error: decision.error.errorName }, 'C2D send refused');
+          delivery.reject(amqpRefusal(decision.error, 'service') as never);
+          return;
+        }
+        if (decision) {
+          // Traffic shaping: queued and accepted late, as the hub answers a burst within its backlog.
+          setTimeout(() => queue(delivery, deviceId, content), decision.delayMs);
+          return;
+        }
         c2d.send(deviceId, content);
         delivery.accept();
       } catch (error) {
@@ -63,6 +79,21 @@ export function registerServiceC2dRoutes(routes: LinkRoutes, deps: ServiceC2dDep
       }
     });
   });
+
+  // A send the throttle held: queued now, or refused as an immediate one would have been.
+  const queue = (delivery: Delivery, deviceId: string, content: Parameters<CloudToDeviceService['send']>[1]): void => {
+    try {
+      c2d.send(deviceId, content);
+      delivery.accept();
+    } catch (error) {
+      const hubError = error instanceof HubError ? error : new HubError('ServerError', 'The emulator failed to queue the message.');
+      try {
+        delivery.reject({ condition: sendErrorCondition(hubError), description: hubError.message, info: { 'iothub-errorcode': hubError.errorName } } as never);
+      } catch {
+        // the link went away meanwhile
+      }
+    }
+  };
 
   routes.sending('/messages/serviceBound/feedback', { service: 'ServiceConnect' }, (ctx) => {
     const sender = ctx.link;

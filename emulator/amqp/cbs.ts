@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import rhea, { type EventContext, type Message } from 'rhea';
 import type { AmqpClaim, ClaimResult } from '../identity/amqp-claims.js';
+import type { ConnectAdmission } from './connect-gate.js';
 import type { DevicePresence } from './device-presence.js';
 import type { LinkRoutes } from './link-routes.js';
 import type { AmqpPeer } from './peer.js';
@@ -14,6 +15,8 @@ export interface CbsDependencies {
   verify(audience: string, token: string): ClaimResult;
   presence: DevicePresence;
   log: Logger;
+  /** throttles and chaos rules at a device's connect (connect-gate.ts); absent: always admitted */
+  admitDevice?(deviceId: string): ConnectAdmission;
 }
 
 /**
@@ -98,8 +101,21 @@ export function registerCbs(routes: LinkRoutes, deps: CbsDependencies): { grant(
         deps.log.info({ peer: ctx.peer.id, audience: props.name, reason: result.description }, 'CBS put-token refused');
         return answer(result.status, result.description);
       }
-      grant(ctx.peer, result.claim);
-      answer(200, 'OK');
+      const claim = result.claim;
+      // A device's first token on this connection is its connect: the gate may delay or refuse it (docs/protocol.md §13).
+      const admission = claim.kind === 'device' && !announced.get(ctx.peer)?.has(claim.key) ? deps.admitDevice?.(claim.key) : undefined;
+      if (admission?.kind === 'unauthorized') return answer(401, admission.description);
+      if (admission?.kind === 'close') {
+        const error = { condition: admission.condition, description: admission.description };
+        return ctx.peer.closeInOrder(error, error);
+      }
+      const admit = (): void => {
+        if (ctx.peer.closed) return;
+        grant(ctx.peer, claim);
+        answer(200, 'OK');
+      };
+      if (admission?.kind === 'later') setTimeout(admit, admission.delayMs);
+      else admit();
     });
   });
 

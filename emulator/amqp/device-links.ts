@@ -4,6 +4,7 @@ import { parseHubPublish, type SubscriptionKind } from '../../protocol/topics.js
 import type { C2dSink, CloudToDeviceService } from '../c2d/index.js';
 import type { DeviceChannel } from '../device-channel.js';
 import { HubError } from '../errors.js';
+import type { HubGate } from '../faults/hub-gate.js';
 import type { MethodService } from '../methods/method-service.js';
 import { isoTime } from '../time.js';
 import type { TwinService } from '../twin/twin-service.js';
@@ -26,6 +27,8 @@ export interface DeviceLinkDependencies {
   connectedPeers?(key: string): AmqpPeer[];
   /** twin reads raise no hub event (nothing changes), so they are counted here, as the MQTT face counts its own */
   countTwinRead?(ok: boolean): void;
+  /** throttles and chaos rules for twin operations (docs/protocol.md §13); idle unless asked for */
+  gate?: HubGate;
 }
 
 /** What one device has attached on its AMQP connection. */
@@ -294,7 +297,16 @@ export class AmqpDeviceLinks implements DeviceChannel {
     this.wake(deviceId);
   }
 
+  /** A twin request through the gate: answered now, late, or with the throttle's or a rule's error (status 429, …). */
   private twinRequest(deviceId: string, links: DeviceLinks, message: AmqpMessage): void {
+    const gate = this.deps.gate;
+    const metered = gate && !gate.idle ? twinOperationClass(message) : undefined;
+    const decision = metered ? gate!.check(metered, () => gate!.faults.operationFault(metered, deviceId)) : undefined;
+    if (!decision) return this.answerTwinRequest(deviceId, links, message);
+    setTimeout(() => this.answerTwinRequest(deviceId, links, message, decision.error), decision.delayMs);
+  }
+
+  private answerTwinRequest(deviceId: string, links: DeviceLinks, message: AmqpMessage, refusal?: HubError): void {
     const annotations = (message.message_annotations ?? {}) as Record<string, unknown>;
     const operation = String(annotations.operation ?? '').toUpperCase();
     const resource = String(annotations.resource ?? '');
@@ -303,6 +315,7 @@ export class AmqpDeviceLinks implements DeviceChannel {
     let body: Buffer | undefined;
     let version: number | undefined;
     try {
+      if (refusal) throw refusal;
       if (operation === 'GET') {
         try {
           body = Buffer.from(JSON.stringify(this.deps.twins.getForDevice(deviceId)));
@@ -367,6 +380,12 @@ export class AmqpDeviceLinks implements DeviceChannel {
     }
     if (set.size === 0) this.waiters.delete(deviceId);
   }
+}
+
+/** Which throttle a twin request counts against: reads and reported patches (docs/protocol.md §6); notification toggles none. */
+function twinOperationClass(message: AmqpMessage): 'twinRead' | 'twinUpdate' | undefined {
+  const operation = String((message.message_annotations as Record<string, unknown> | undefined)?.operation ?? '').toUpperCase();
+  return operation === 'GET' ? 'twinRead' : operation === 'PATCH' ? 'twinUpdate' : undefined;
 }
 
 function isOpen(link: Sender | Receiver | undefined): boolean {

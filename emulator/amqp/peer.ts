@@ -1,4 +1,4 @@
-import type { Connection } from 'rhea';
+import type { Connection, Receiver, Sender } from 'rhea';
 import { resourceCovers } from '../../protocol/sas.js';
 import type { AmqpClaim } from '../identity/amqp-claims.js';
 import type { Permission } from '../identity/policies.js';
@@ -21,6 +21,9 @@ export class AmqpPeer {
   private readonly claims = new Map<string, AmqpClaim>();
   private readonly closeHandlers: ((reason: string) => void)[] = [];
   private ended = false;
+  private closing = false;
+  /** the links a route accepted on this connection, while attached (a device-requested fault detaches one: docs/protocol.md §13) */
+  readonly links = new Set<Sender | Receiver>();
   /** drops the transport at once (set by the server that accepted it) */
   destroySocket: () => void = () => {};
 
@@ -102,10 +105,67 @@ export class AmqpPeer {
     setTimeout(() => this.destroySocket(), 1000).unref();
   }
 
+  /**
+   * Closes the connection in order: every link detached first with `linkError`, then the
+   * connection closed with `connectionError` (none: a clean close). The IoT SDKs answer a
+   * connection error by detaching their own links and waiting up to 45 s for detach replies a
+   * closed connection never sends; links the hub detached first are gone already, so the SDK goes
+   * on at once. It reconnects by itself only when the first error it sees is one its retry policy
+   * retries, which is why the links carry one (`amqp:link:detach-forced` is ServiceUnavailableError).
+   * Used where the hub drops a device on purpose: faults, chaos rules, refused connects
+   * (docs/protocol.md §13).
+   */
+  closeInOrder(linkError: { condition: string; description: string }, connectionError?: { condition: string; description: string }): void {
+    if (this.ended || this.closing) return;
+    this.closing = true;
+    const open = [...this.links].filter((link) => !link.is_closed());
+    const closeConnection = (): void => {
+      if (this.ended) return;
+      if (connectionError) return this.close(connectionError.condition, connectionError.description);
+      try {
+        this.connection.close();
+      } catch {
+        // already gone
+      }
+      setTimeout(() => this.destroySocket(), 1000).unref();
+    };
+    detachThen(open, linkError, closeConnection);
+  }
+
   /** Called by the server when the connection ended; runs the close handlers once. */
   markEnded(reason: string): void {
     if (this.ended) return;
     this.ended = true;
     for (const handler of this.closeHandlers.splice(0)) handler(reason);
+  }
+}
+
+/**
+ * Detaches `links` with `error`, then runs `then` once the client has answered every detach (or
+ * after a second without an answer): the order the IoT SDKs need to recover at once (closeInOrder).
+ */
+export function detachThen(links: readonly (Sender | Receiver)[], error: { condition: string; description: string }, then: () => void): void {
+  const open = links.filter((link) => !link.is_closed());
+  if (open.length === 0) return then();
+  let waiting = open.length;
+  let done = false;
+  const finish = (): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(fallback);
+    then();
+  };
+  const fallback = setTimeout(finish, 1000);
+  fallback.unref();
+  const answered = (): void => {
+    if (--waiting === 0) finish();
+  };
+  for (const link of open) {
+    link.once(link.is_sender() ? 'sender_close' : 'receiver_close', answered);
+    try {
+      link.close(error as never);
+    } catch {
+      answered();
+    }
   }
 }
