@@ -96,7 +96,8 @@ function overlaps(a: readonly string[], b: readonly string[]): boolean {
   return true;
 }
 
-function setAt(target: JsonObject, path: readonly string[], value: Json): void {
+/** Sets `value` (a copy) at `path` inside `target`, making the objects on the way. */
+export function setAt(target: JsonObject, path: readonly string[], value: Json): void {
   let node = target;
   for (let i = 0; i < path.length - 1; i++) {
     const next = node[path[i]];

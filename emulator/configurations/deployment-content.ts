@@ -1,6 +1,6 @@
 import { argumentInvalid } from '../errors.js';
 import { isJsonObject, type Json, type JsonObject } from '../twin/json.js';
-import type { DesiredSetting } from './configuration-content.js';
+import { setAt, type DesiredSetting } from './configuration-content.js';
 
 /** The IoT Edge runtime's module twins, which a base deployment must configure (docs/protocol.md §17.1). */
 export const EDGE_RUNTIME_MODULES = ['$edgeAgent', '$edgeHub'] as const;
@@ -109,16 +109,6 @@ function compose(modules: Map<string, JsonObject>, moduleId: string, layer: Modu
   desired ??= {};
   for (const setting of layer.paths) setAt(desired, setting.path, setting.value);
   modules.set(moduleId, desired);
-}
-
-function setAt(target: JsonObject, path: readonly string[], value: Json): void {
-  let node = target;
-  for (let i = 0; i < path.length - 1; i++) {
-    const next = node[path[i]];
-    if (isJsonObject(next)) node = next;
-    else node = node[path[i]] = {};
-  }
-  node[path[path.length - 1]] = structuredClone(value);
 }
 
 /** Whether two desired documents hold the same properties (key order aside). */
