@@ -1,4 +1,12 @@
 import { JOB_RECORDS_READ_CHUNK, type Db, type HubStorage } from '../emulator/index.js';
+import { deviceJobText } from './device-job.js';
+
+/**
+ * Device-job rows per INSERT or UPDATE statement: one statement per device was most of what a
+ * 100,000-device job spent outside the twin writes (docs/scaling.md §5). 100 rows bind 400
+ * parameters, far below SQLite's limit.
+ */
+const ROWS_PER_STATEMENT = 100;
 
 /** A device-job row: the public record plus its status column, addressed by rowid once inserted. */
 export interface NewDeviceJobRow {
@@ -29,7 +37,10 @@ export class JobStore {
   private readonly insertJobStatement;
   private readonly updateJobStatement;
   private readonly insertDeviceJobStatement;
+  private readonly insertDeviceJobsStatement;
   private readonly updateDeviceJobStatement;
+  private readonly updateDeviceJobsStatement;
+  private readonly lastDeviceJobRowidStatement;
   private readonly deviceJobsOfJobStatement;
   private readonly allDeviceJobsStatement;
   private readonly deviceJobsOfDeviceStatement;
@@ -41,9 +52,16 @@ export class JobStore {
     this.db = db;
     this.insertJobStatement = db.prepare('INSERT INTO jobs (job_id, status, created_ms, job) VALUES (?, ?, ?, ?)');
     this.updateJobStatement = db.prepare('UPDATE jobs SET status = ?, job = ? WHERE job_id = ?');
-    this.insertDeviceJobStatement = db.prepare('INSERT INTO device_jobs (job_id, device_id, status, record) VALUES (?, ?, ?, ?)');
+    // Rowids given, not assigned: the caller learns each row's without one statement per row.
+    const insert = 'INSERT INTO device_jobs (rowid, job_id, device_id, status, record) VALUES ';
+    this.insertDeviceJobStatement = db.prepare(`${insert}(?, ?, ?, ?, ?)`);
+    this.insertDeviceJobsStatement = db.prepare(`${insert}${Array(ROWS_PER_STATEMENT).fill('(?, ?, ?, ?, ?)').join(', ')}`);
+    this.lastDeviceJobRowidStatement = db.prepare('SELECT coalesce(max(rowid), 0) FROM device_jobs').pluck();
     // By rowid: a job rewrites each of its records as it progresses, and the rowid skips the key index.
     this.updateDeviceJobStatement = db.prepare('UPDATE device_jobs SET status = ?, record = ? WHERE rowid = ?');
+    this.updateDeviceJobsStatement = db.prepare(
+      `UPDATE device_jobs SET status = changed.column2, record = changed.column3 FROM (VALUES ${Array(ROWS_PER_STATEMENT).fill('(?, ?, ?)').join(', ')}) AS changed WHERE device_jobs.rowid = changed.column1`,
+    );
     this.deviceJobsOfJobStatement = db.prepare('SELECT rowid, device_id, status, record FROM device_jobs WHERE job_id = ? ORDER BY rowid');
     this.allDeviceJobsStatement = db.prepare('SELECT rowid, record FROM device_jobs WHERE rowid > ? ORDER BY rowid LIMIT ?');
     this.deviceJobsOfDeviceStatement = db.prepare('SELECT rowid, record FROM device_jobs WHERE device_id = ? ORDER BY rowid');
@@ -72,13 +90,45 @@ export class JobStore {
     this.updateJobStatement.run(status, JSON.stringify(job), jobId);
   }
 
-  /** Returns the new rows' rowids, in order. */
+  /**
+   * Returns the new rows' rowids, in order: the next ones after the table's last, as SQLite
+   * would assign them. Call inside `atomically`, so no other insert comes between.
+   */
   insertDeviceJobs(jobId: string, rows: readonly NewDeviceJobRow[]): number[] {
-    return rows.map((row) => Number(this.insertDeviceJobStatement.run(jobId, row.deviceId, row.status, JSON.stringify(row.record)).lastInsertRowid));
+    const first = (this.lastDeviceJobRowidStatement.get() as number) + 1;
+    const rowids = rows.map((_, i) => first + i);
+    const full = rows.length - (rows.length % ROWS_PER_STATEMENT);
+    const values: unknown[] = [];
+    for (let i = 0; i < full; i += ROWS_PER_STATEMENT) {
+      values.length = 0;
+      for (let j = i; j < i + ROWS_PER_STATEMENT; j++) {
+        const row = rows[j]!;
+        values.push(rowids[j], jobId, row.deviceId, row.status, deviceJobText(row.record));
+      }
+      this.insertDeviceJobsStatement.run(values);
+    }
+    for (let j = full; j < rows.length; j++) {
+      const row = rows[j]!;
+      this.insertDeviceJobStatement.run(rowids[j], jobId, row.deviceId, row.status, deviceJobText(row.record));
+    }
+    return rowids;
   }
 
-  updateDeviceJobs(rows: Iterable<DeviceJobRow>): void {
-    for (const row of rows) this.updateDeviceJobStatement.run(row.status, JSON.stringify(row.record), row.rowid);
+  updateDeviceJobs(rows: readonly DeviceJobRow[]): void {
+    const full = rows.length - (rows.length % ROWS_PER_STATEMENT);
+    const values: unknown[] = [];
+    for (let i = 0; i < full; i += ROWS_PER_STATEMENT) {
+      values.length = 0;
+      for (let j = i; j < i + ROWS_PER_STATEMENT; j++) {
+        const row = rows[j]!;
+        values.push(row.rowid, row.status, deviceJobText(row.record));
+      }
+      this.updateDeviceJobsStatement.run(values);
+    }
+    for (let j = full; j < rows.length; j++) {
+      const row = rows[j]!;
+      this.updateDeviceJobStatement.run(row.status, deviceJobText(row.record), row.rowid);
+    }
   }
 
   /** Forgets every job and device-job record (a hub reset). */
