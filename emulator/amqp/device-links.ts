@@ -13,6 +13,7 @@ import { acknowledgeNow, creditOf } from './c2d-service-routes.js';
 import type { LinkRoutes } from './link-routes.js';
 import { identityKeyOf, identityRoutes } from './module-links.js';
 import type { AmqpPeer } from './peer.js';
+import { SubscriptionWaiters } from '../subscription-waiters.js';
 
 export interface DeviceLinkDependencies {
   c2d: CloudToDeviceService;
@@ -46,12 +47,6 @@ interface DeviceLinks {
   inputsSender?: Sender;
 }
 
-interface Waiter {
-  kind: SubscriptionKind;
-  resolve: (online: boolean) => void;
-  timer: NodeJS.Timeout;
-}
-
 const uuidOf = (value: unknown): string | undefined => {
   if (value === undefined || value === null) return undefined;
   if (Buffer.isBuffer(value)) return value.length === 16 ? rhea.uuid_to_string(value) : value.toString('utf8');
@@ -67,7 +62,7 @@ const uuidOf = (value: unknown): string | undefined => {
  */
 export class AmqpDeviceLinks implements DeviceChannel {
   private readonly devices = new Map<string, DeviceLinks>();
-  private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly waiters = new SubscriptionWaiters((deviceId, kind) => this.isSubscribed(deviceId, kind));
   // Messages waiting for link credit, per sender.
   private readonly backlog = new WeakMap<Sender, AmqpMessage[]>();
 
@@ -199,21 +194,7 @@ export class AmqpDeviceLinks implements DeviceChannel {
   }
 
   whenSubscribed(deviceId: string, kind: SubscriptionKind, timeoutMs: number): Promise<boolean> {
-    if (this.isSubscribed(deviceId, kind)) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const set = this.waiters.get(deviceId) ?? new Set<Waiter>();
-      this.waiters.set(deviceId, set);
-      const waiter: Waiter = {
-        kind,
-        resolve,
-        timer: setTimeout(() => {
-          set.delete(waiter);
-          if (set.size === 0) this.waiters.delete(deviceId);
-          resolve(false);
-        }, timeoutMs),
-      };
-      set.add(waiter);
-    });
+    return this.waiters.wait(deviceId, kind, timeoutMs);
   }
 
   /** Puts what the services address as an MQTT topic on the device's AMQP link: method requests and desired patches. */
@@ -257,12 +238,6 @@ export class AmqpDeviceLinks implements DeviceChannel {
   }
 
   closeAll(): void {
-    for (const set of this.waiters.values()) {
-      for (const waiter of set) {
-        clearTimeout(waiter.timer);
-        waiter.resolve(false);
-      }
-    }
     this.waiters.clear();
   }
 
@@ -370,15 +345,7 @@ export class AmqpDeviceLinks implements DeviceChannel {
   }
 
   private wake(deviceId: string): void {
-    const set = this.waiters.get(deviceId);
-    if (!set) return;
-    for (const waiter of set) {
-      if (!this.isSubscribed(deviceId, waiter.kind)) continue;
-      clearTimeout(waiter.timer);
-      set.delete(waiter);
-      waiter.resolve(true);
-    }
-    if (set.size === 0) this.waiters.delete(deviceId);
+    this.waiters.wake(deviceId);
   }
 }
 

@@ -1,12 +1,7 @@
 import type { Client } from 'aedes';
 import { DESIRED_FILTER, METHODS_FILTER, TWIN_RESPONSE_FILTER, c2dFilter, moduleInputsFilter, type SubscriptionKind } from '../../protocol/topics.js';
 import type { DeviceChannel } from '../device-channel.js';
-
-interface Waiter {
-  kind: SubscriptionKind;
-  resolve: (online: boolean) => void;
-  timer: NodeJS.Timeout;
-}
+import { SubscriptionWaiters } from '../subscription-waiters.js';
 
 function filterFor(deviceId: string, kind: SubscriptionKind): string {
   switch (kind) {
@@ -38,7 +33,7 @@ export function subscriptionsOf(client: Client): Record<string, unknown> {
  */
 export class DeviceConnections implements DeviceChannel {
   private readonly clients = new Map<string, Client>();
-  private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly waiters = new SubscriptionWaiters((deviceId, kind) => this.isSubscribed(deviceId, kind));
   /** the connected modules of each device, so a device's disconnect reaches them without a scan */
   private readonly modulesOf = new Map<string, Set<string>>();
 
@@ -85,34 +80,12 @@ export class DeviceConnections implements DeviceChannel {
   }
 
   whenSubscribed(deviceId: string, kind: SubscriptionKind, timeoutMs: number): Promise<boolean> {
-    if (this.isSubscribed(deviceId, kind)) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const set = this.waiters.get(deviceId) ?? new Set<Waiter>();
-      this.waiters.set(deviceId, set);
-      const waiter: Waiter = {
-        kind,
-        resolve,
-        timer: setTimeout(() => {
-          set.delete(waiter);
-          if (set.size === 0) this.waiters.delete(deviceId);
-          resolve(false);
-        }, timeoutMs),
-      };
-      set.add(waiter);
-    });
+    return this.waiters.wait(deviceId, kind, timeoutMs);
   }
 
   /** Called when a device connected or subscribed: releases calls waiting for it. */
   wake(deviceId: string): void {
-    const set = this.waiters.get(deviceId);
-    if (!set) return;
-    for (const waiter of set) {
-      if (!this.isSubscribed(deviceId, waiter.kind)) continue;
-      clearTimeout(waiter.timer);
-      set.delete(waiter);
-      waiter.resolve(true);
-    }
-    if (set.size === 0) this.waiters.delete(deviceId);
+    this.waiters.wake(deviceId);
   }
 
   send(deviceId: string, topic: string, payload: string | Buffer): boolean {
@@ -152,12 +125,6 @@ export class DeviceConnections implements DeviceChannel {
   }
 
   closeAll(): void {
-    for (const set of this.waiters.values()) {
-      for (const waiter of set) {
-        clearTimeout(waiter.timer);
-        waiter.resolve(false);
-      }
-    }
     this.waiters.clear();
     for (const client of this.clients.values()) client.close();
     this.clients.clear();
