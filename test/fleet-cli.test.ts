@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,15 @@ function fleetCli(args: string[], env: Record<string, string> = {}) {
   child.stderr.on('data', (chunk) => (output += chunk));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, exited, output: () => output };
+}
+
+/** A project folder whose node_modules holds this package as `npm install iothub-emulator` leaves it. */
+function userProjectWithEmulatorInstalled(folder: string): string {
+  mkdirSync(path.join(folder, 'node_modules', '.bin'), { recursive: true });
+  writeFileSync(path.join(folder, 'package.json'), JSON.stringify({ name: 'user-project', private: true, devDependencies: { 'iothub-emulator': '*' } }));
+  symlinkSync(root, path.join(folder, 'node_modules', 'iothub-emulator'), 'dir');
+  symlinkSync(path.join('..', 'iothub-emulator', 'dist', 'cli', 'main.js'), path.join(folder, 'node_modules', '.bin', 'iothub-emulator'));
+  return folder;
 }
 
 describe('iothub-emulator fleet', () => {
@@ -104,10 +113,14 @@ describe('iothub-emulator fleet', () => {
   // npx runs the command as `sh -c …` in the terminal's process group, so one Ctrl-C reaches the
   // fleet twice: from the terminal, and forwarded by npm. With bash as the script shell (it hands
   // the exit code through) the fleet's own 0 is what npx returns; see docs/fleet.md for dash.
+  // It runs in a user's project with the emulator installed (node_modules/.bin), as users run it:
+  // in this repository's own root npx would install the package into its cache first, and that
+  // runs `prepare` (a whole build, rewriting dist/ under the other test files) before the fleet.
   it('exits 0 after one Ctrl-C to the whole process group under npx', async () => {
     const { NODE_EXTRA_CA_CERTS: _ignored, ...inherited } = process.env;
+    const project = userProjectWithEmulatorInstalled(path.join(dir, 'npx-project'));
     const child = spawn('npx', ['iothub-emulator', 'fleet', '--devices', '2', '--prefix', 'npx-', '--workers', '0', '--ca', hub.caPath], {
-      cwd: root,
+      cwd: project,
       detached: true,
       env: { ...inherited, IOTHUB_CONNECTION_STRING: hub.connectionString(), IOTHUB_FLEET_PROGRESS: 'lines', npm_config_script_shell: 'bash' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -116,7 +129,9 @@ describe('iothub-emulator fleet', () => {
     child.stdout.on('data', (c) => (output += c));
     child.stderr.on('data', (c) => (output += c));
     const done = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-    await waitUntil(() => /connected 2\/2/.test(output), 60_000, 'the fleet under npx connected', 100);
+    await waitUntil(() => /connected 2\/2/.test(output), 60_000, 'the fleet under npx connected', 100).catch((error: Error) => {
+      throw new Error(`${error.message}; it printed:\n${output}`);
+    });
     process.kill(-child.pid!, 'SIGINT'); // what a terminal does on Ctrl-C
     expect(await done).toEqual({ code: 0, signal: null });
     expect(output).toMatch(/SIGINT: disconnecting 2 devices/);
