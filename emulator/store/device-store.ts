@@ -1,6 +1,7 @@
 import type { DeviceRecord } from '../identity/device-record.js';
 import { DEVICE_CACHE_DEFAULT_RECORDS, DEVICE_ORDER_LOAD_CHUNK_ROWS, DEVICE_SCAN_CHUNK_ROWS } from '../limits.js';
 import { ChangeHooks, type ChangeHook } from './change-hook.js';
+import type { Statement } from 'better-sqlite3';
 import type { Db } from './database.js';
 
 /** What is owned by a device and goes with it (its modules): rows deleted in the same transaction. */
@@ -16,6 +17,20 @@ export interface DeviceStoreOptions {
   /** rows of the registry order read per event-loop turn while it loads in the background */
   loadChunkRows?: number;
 }
+
+/** Which parts of a cached record's twin a write changed (DeviceStore.saveTwin). */
+export interface TwinParts {
+  tags?: boolean;
+  desired?: boolean;
+  reported?: boolean;
+}
+
+/**
+ * A stored record is its `record` text with the parts a twin write saved on their own laid over it
+ * (migration 10): the columns read, in this order, after the rowid where there is one.
+ */
+const STORED_COLUMNS = 'record, twin_tags, twin_desired, twin_reported, twin_version, twin_etag, live';
+type StoredParts = [string, string | null, string | null, string | null, number | null, number | null, string | null];
 
 /** A cached record, with its live fields and status as they were when last read from or written to SQLite. */
 interface Cached {
@@ -71,6 +86,8 @@ export class DeviceStore {
   private readonly idsStatement;
   private readonly enabledStatement;
   private readonly prefetchStatement;
+  /** saveTwin's UPDATE for each combination of parts (bit 1 tags, 2 desired, 4 reported, 8 live fields), prepared on first use */
+  private readonly twinStatements: (Statement | undefined)[] = [];
   // Built once: better-sqlite3 makes a new wrapper for every transaction() call.
   private readonly commitAll;
   private readonly hooks = new ChangeHooks<DeviceRecord>();
@@ -82,7 +99,7 @@ export class DeviceStore {
   ) {
     this.capacity = options.cacheSize ?? DEVICE_CACHE_DEFAULT_RECORDS;
     this.loadChunkRows = options.loadChunkRows ?? DEVICE_ORDER_LOAD_CHUNK_ROWS;
-    this.selectStatement = db.prepare('SELECT rowid, record FROM devices WHERE device_id = ?').raw();
+    this.selectStatement = db.prepare(`SELECT rowid, ${STORED_COLUMNS} FROM devices WHERE device_id = ?`).raw();
     this.existsStatement = db.prepare('SELECT 1 FROM devices WHERE device_id = ?').pluck();
     this.updateStatement = db.prepare('UPDATE devices SET record = ? WHERE device_id = ?');
     this.updateWithStatusStatement = db.prepare('UPDATE devices SET record = ?, status = ? WHERE device_id = ?');
@@ -91,10 +108,10 @@ export class DeviceStore {
     this.clearStatement = db.prepare('DELETE FROM devices');
     // Ids only: reading every record's text cost a scan over cached records 6× the scan itself.
     this.chunkStatement = db.prepare('SELECT rowid, device_id FROM devices WHERE rowid > ? ORDER BY rowid LIMIT ?').raw();
-    this.byRowidStatement = db.prepare('SELECT record FROM devices WHERE rowid = ?').pluck();
+    this.byRowidStatement = db.prepare(`SELECT ${STORED_COLUMNS} FROM devices WHERE rowid = ?`).raw();
     this.rowidStatement = db.prepare('SELECT rowid FROM devices WHERE device_id = ?').pluck();
     this.idsStatement = db.prepare('SELECT device_id FROM devices ORDER BY rowid').pluck();
-    this.prefetchStatement = db.prepare('SELECT rowid, record FROM devices WHERE device_id IN (SELECT value FROM json_each(?))').raw();
+    this.prefetchStatement = db.prepare(`SELECT rowid, ${STORED_COLUMNS} FROM devices WHERE device_id IN (SELECT value FROM json_each(?))`).raw();
     this.enabledStatement = db.prepare("SELECT count(*) FROM devices WHERE status = 'enabled'").pluck();
     // Returns how many of the saved records are new (the store's size moves by that less the deletes).
     this.commitAll = db.transaction((texts: readonly string[], records: readonly DeviceRecord[], deviceIds: readonly string[]): number => {
@@ -174,12 +191,12 @@ export class DeviceStore {
     }
     if (!this.db.open) return undefined;
     if (this.loaded ? !this.order.has(deviceId) : this.isKnownAbsent(deviceId)) return undefined;
-    const row = this.selectStatement.get(deviceId) as [number, string] | undefined;
+    const row = this.selectStatement.get(deviceId) as [number, ...StoredParts] | undefined;
     if (row === undefined) {
       this.rememberAbsent([deviceId]);
       return undefined;
     }
-    const record = parseRecord(row[1]);
+    const record = parseRecord(row, 1);
     this.remember(record, row[0], true);
     return record;
   }
@@ -204,10 +221,10 @@ export class DeviceStore {
     const missing = deviceIds.filter((id) => !this.cache.has(id) && (!this.loaded || this.order.has(id)));
     if (missing.length === 0) return;
     const found = new Set<string>();
-    for (const [rowid, text] of this.prefetchStatement.all(JSON.stringify(missing)) as [number, string][]) {
-      const record = parseRecord(text);
+    for (const row of this.prefetchStatement.all(JSON.stringify(missing)) as [number, ...StoredParts][]) {
+      const record = parseRecord(row, 1);
       found.add(record.deviceId);
-      this.remember(record, rowid, true);
+      this.remember(record, row[0], true);
     }
     this.rememberAbsent(missing.filter((id) => !found.has(id)));
   }
@@ -258,9 +275,9 @@ export class DeviceStore {
   /** A record a scan reaches that is not cached: parsed, and kept only while the cache has room. */
   private readForScan(rowid: number): DeviceRecord | undefined {
     if (!this.db.open) return undefined;
-    const text = this.byRowidStatement.get(rowid) as string | undefined;
-    if (text === undefined) return undefined;
-    const record = parseRecord(text);
+    const row = this.byRowidStatement.get(rowid) as StoredParts | undefined;
+    if (row === undefined) return undefined;
+    const record = parseRecord(row, 0);
     if (this.cache.size < this.capacity) this.remember(record, rowid, false);
     return record;
   }
@@ -303,6 +320,48 @@ export class DeviceStore {
     // Connections closing while the hub stops still report in; the store is already closed then.
     if (!this.db.open) return;
     this.commit([record]);
+  }
+
+  /**
+   * Saves a twin write (docs/protocol.md §2): only the twin parts in `parts`, the twin's version
+   * and etag, and the live fields if they changed (as a whole-record save would carry them), in
+   * one statement, written through before the caller answers as save() is. Serialising the whole
+   * record was most of a twin write's cost. A record that is not the cached one, or whose status
+   * moved unsaved, takes the whole-record path.
+   */
+  saveTwin(record: DeviceRecord, parts: TwinParts): void {
+    if (!this.db.open) return;
+    const cached = this.cache.get(record.deviceId);
+    if (!cached || cached.record !== record || cached.status !== record.status) return this.commit([record]);
+    const twin = record.twin;
+    const live = liveFields(record);
+    const liveChanged = live !== cached.persisted;
+    const shape = (parts.tags ? 1 : 0) | (parts.desired ? 2 : 0) | (parts.reported ? 4 : 0) | (liveChanged ? 8 : 0);
+    const values: unknown[] = [twin.version, twin.etag];
+    if (parts.tags) values.push(JSON.stringify(twin.tags));
+    if (parts.desired) values.push(JSON.stringify(twin.desired));
+    if (parts.reported) values.push(JSON.stringify(twin.reported));
+    if (liveChanged) values.push(JSON.stringify(liveValues(record)));
+    // By rowid (no id index lookup), and the id too, so a rowid gone stale could never write another device.
+    values.push(cached.rowid, record.deviceId);
+    if (this.twinStatement(shape).run(...values).changes === 0) return this.commit([record]);
+    this.writes++;
+    cached.persisted = live;
+    // Told after the change is on disk, as commit() tells them.
+    this.hooks.changed(record.deviceId, record);
+  }
+
+  private twinStatement(shape: number): Statement {
+    let statement = this.twinStatements[shape];
+    if (statement) return statement;
+    const columns = ['twin_version', 'twin_etag'];
+    if (shape & 1) columns.push('twin_tags');
+    if (shape & 2) columns.push('twin_desired');
+    if (shape & 4) columns.push('twin_reported');
+    if (shape & 8) columns.push('live');
+    statement = this.db.prepare(`UPDATE devices SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE rowid = ? AND device_id = ?`);
+    this.twinStatements[shape] = statement;
+    return statement;
   }
 
   /**
@@ -426,11 +485,37 @@ export class DeviceStore {
   }
 }
 
-/** A stored record as the hub holds it; nothing is connected to a record just read from disk. */
-function parseRecord(text: string): DeviceRecord {
+/**
+ * A stored record as the hub holds it (`row` from `at` is STORED_COLUMNS): the record text with the
+ * parts saved on their own laid over it. Nothing is connected to a record just read from disk.
+ */
+function parseRecord(row: readonly unknown[], at: number): DeviceRecord {
+  const [text, tags, desired, reported, version, etag, live] = (at === 0 ? row : row.slice(at)) as StoredParts;
   const record = JSON.parse(text) as DeviceRecord;
+  if (version !== null) {
+    const twin = record.twin;
+    if (tags !== null) twin.tags = JSON.parse(tags);
+    if (desired !== null) twin.desired = JSON.parse(desired);
+    if (reported !== null) twin.reported = JSON.parse(reported);
+    twin.version = version;
+    twin.etag = etag!;
+    if (live !== null) {
+      const [connectionStateUpdatedTime, lastActivityTime, modelId, cloudToDeviceMessageCount] = JSON.parse(live) as LiveValues;
+      record.connectionStateUpdatedTime = connectionStateUpdatedTime;
+      record.lastActivityTime = lastActivityTime;
+      record.modelId = modelId;
+      record.cloudToDeviceMessageCount = cloudToDeviceMessageCount;
+    }
+  }
   record.connectionState = 'Disconnected';
   return record;
+}
+
+/** The live fields a twin write carries with it (connectionState is not: every record read is Disconnected). */
+type LiveValues = [string, string, string, number];
+
+function liveValues(record: DeviceRecord): LiveValues {
+  return [record.connectionStateUpdatedTime, record.lastActivityTime, record.modelId, record.cloudToDeviceMessageCount];
 }
 
 /** The fields the hub changes without writing the record (see DeviceStore). */

@@ -74,4 +74,23 @@ export const migrations: readonly string[] = [
   UPDATE devices SET status = json_extract(record, '$.status');
   CREATE INDEX devices_status ON devices(status);
   `,
+  // A twin write saves only the parts it changed (DeviceStore.saveTwin): serialising the whole
+  // record was the largest cost of a twin write. Each non-NULL column replaces that part of
+  // `record` when it is read; twin_version is set whenever any of them is. Writing `record`
+  // itself (a whole-record save, by any statement) clears them all in the same statement's
+  // trigger, so a writer that knows nothing of them stays correct.
+  `
+  ALTER TABLE devices ADD COLUMN twin_tags TEXT;
+  ALTER TABLE devices ADD COLUMN twin_desired TEXT;
+  ALTER TABLE devices ADD COLUMN twin_reported TEXT;
+  ALTER TABLE devices ADD COLUMN twin_version INTEGER;
+  ALTER TABLE devices ADD COLUMN twin_etag INTEGER;
+  ALTER TABLE devices ADD COLUMN live TEXT;
+  CREATE TRIGGER devices_record_supersedes_parts AFTER UPDATE OF record ON devices
+  WHEN NEW.twin_version IS NOT NULL
+  BEGIN
+    UPDATE devices SET twin_tags = NULL, twin_desired = NULL, twin_reported = NULL, twin_version = NULL, twin_etag = NULL, live = NULL
+    WHERE rowid = NEW.rowid;
+  END;
+  `,
 ];

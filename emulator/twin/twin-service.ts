@@ -5,7 +5,7 @@ import { HubError, deviceNotFound, moduleNotFound } from '../errors.js';
 import type { HubEventMap, HubEvents } from '../events.js';
 import type { DeviceRecord } from '../identity/device-record.js';
 import { isModuleRecord, moduleKey, splitIdentityKey, type ModuleRecord } from '../identity/module-record.js';
-import type { DeviceStore } from '../store/device-store.js';
+import type { DeviceStore, TwinParts } from '../store/device-store.js';
 import type { ModuleStore } from '../store/module-store.js';
 import { isoTime } from '../time.js';
 import { cloneJson, isJsonObject, type JsonObject } from './json.js';
@@ -24,6 +24,8 @@ interface MergeEffects {
   tagsPatch?: JsonObject;
   /** the desired change as the device receives it */
   notification?: JsonObject;
+  /** whether the desired section was written (its metadata and version move even when the notification is empty) */
+  desiredChanged: boolean;
 }
 
 export class TwinService {
@@ -50,7 +52,7 @@ export class TwinService {
     const change = readServiceChange(body);
     checkTwinEtag(record, ifMatch);
     const effects = this.merge(record, change);
-    if (effects) this.commit(record);
+    if (effects) this.commit(record, { tags: effects.tagsPatch !== undefined, desired: effects.desiredChanged });
     const view = effects ? uncachedTwinView(record) : twinView(record);
     answerThen(answer, view, effects && (() => this.announce(record, effects)));
     return view;
@@ -72,7 +74,7 @@ export class TwinService {
     const notification = replaceSection(record.twin.desired, desired, now, true);
     record.twin.version += 1;
     record.twin.etag += 1;
-    this.commit(record);
+    this.commit(record, { tags: true, desired: true });
     const view = uncachedTwinView(record);
     answerThen(answer, view, () => {
       this.events.emit('twinUpdated', twinEvent(record, 'service', 'tags', tags, record.twin.version));
@@ -154,7 +156,7 @@ export class TwinService {
     }
     twin.version += 1;
     twin.etag += 1;
-    return { tagsPatch, notification };
+    return { tagsPatch, notification, desiredChanged: desiredPatch !== undefined };
   }
 
   /** The events (and the desired notification to the device) a saved service change causes. */
@@ -180,7 +182,7 @@ export class TwinService {
     checkSectionSize('reported', previewMerge(record.twin.reported.properties, patch));
     mergeIntoSection(record.twin.reported, patch, isoTime(), false);
     record.twin.version += 1;
-    this.commit(record);
+    this.commit(record, { reported: true });
     const version = record.twin.reported.version;
     answerThen(answer, version, () => this.events.emit('twinUpdated', twinEvent(record, 'device', 'reported', patch, version)));
     return version;
@@ -195,7 +197,8 @@ export class TwinService {
     this.channel.send(key, desiredPatchTopic(version), JSON.stringify({ ...change, $version: version }));
   }
 
-  private commit(record: TwinOwner): void {
+  /** `parts`: what changed, so a device's save writes only those (DeviceStore.saveTwin). */
+  private commit(record: TwinOwner, parts: TwinParts): void {
     // Saves what the store holds now: a registry update may have replaced the record object
     // (sharing this twin) meanwhile, and a deleted device or module stays deleted.
     invalidateView(record);
@@ -209,7 +212,9 @@ export class TwinService {
     const current = this.store.get(record.deviceId);
     if (!current) return;
     invalidateView(current);
-    this.store.save(current);
+    // A record object replaced meanwhile may differ in more than the twin: saved whole, as before.
+    if (current === record) this.store.saveTwin(current, parts);
+    else this.store.save(current);
   }
 
   private require(deviceId: string, moduleId?: string): TwinOwner {

@@ -133,4 +133,41 @@ describe('DeviceStore', () => {
     expect(store.size).toBe(0);
     expect(store.ids()).toEqual([]);
   });
+
+  it('saves only the twin parts a write changed, and a whole-record save after them supersedes them', async () => {
+    const db = seeded(3);
+    const store = open(db, {});
+    await loaded(store);
+    const seen: string[] = [];
+    store.onChange({ changed: (id) => seen.push(id), cleared: () => undefined });
+    const twin = store.get('d01')!;
+    twin.twin.reported.properties = { battery: 90 };
+    twin.twin.reported.version = 2;
+    twin.twin.version = 2;
+    twin.lastActivityTime = '2026-12-01T01:00:00.0000000Z';
+    store.saveTwin(twin, { reported: true });
+    twin.twin.desired.properties = { mode: 'auto' };
+    twin.twin.tags = { tag: 'x' };
+    twin.twin.version = 3;
+    twin.twin.etag = 2;
+    store.saveTwin(twin, { desired: true, tags: true });
+    expect(seen).toEqual(['d01', 'd01']);
+    const partsSaved = () => db.prepare('SELECT count(*) FROM devices WHERE twin_version IS NOT NULL').pluck().get();
+    expect(partsSaved()).toBe(1);
+    // What another store on the same rows (a restart) reads: the record with every saved part over it.
+    const reread = (id: string) => open(db, {}).get(id)!;
+    const expected = { ...twin, connectionState: 'Disconnected' };
+    expect(reread('d01')).toEqual(expected);
+    expect(reread('d00')).toEqual(record('d00', 0));
+    // A whole-record save (a registry update) writes every part; the parts saved before are gone with it.
+    twin.status = 'disabled';
+    twin.twin.reported.properties = { battery: 80 };
+    store.save(twin);
+    expect(reread('d01')).toEqual({ ...twin, connectionState: 'Disconnected' });
+    expect(partsSaved()).toBe(0);
+    // A record that is not the cached object is saved whole.
+    const copy = { ...twin, twin: { ...twin.twin, tags: { tag: 'copy' } } };
+    store.saveTwin(copy, { tags: true });
+    expect(reread('d01').twin.tags).toEqual({ tag: 'copy' });
+  });
 });
