@@ -68,7 +68,7 @@ export function twinRoute(
       try {
         auth.authorize(req.headers.authorization, method === 'GET' ? READ : WRITE);
         if (method === 'GET') return answer(200, twins.get(deviceId));
-        const body = jsonBody([raw], raw.length);
+        const body = jsonBody(raw);
         const ifMatch = req.headers['if-match'];
         // The answer is written as soon as the change is saved; its events follow in this same turn.
         if (method === 'PATCH') twins.update(deviceId, body, ifMatch, undefined, answerOk);
@@ -83,10 +83,11 @@ export function twinRoute(
 }
 
 /** As request.ts's jsonBody reads express's raw body: empty is ArgumentNull, bad JSON ArgumentInvalid. */
-function jsonBody(chunks: Buffer[], size: number): unknown {
-  if (size === 0) throw new HubError('ArgumentNull', 'The request body cannot be empty.');
+function jsonBody(raw: Buffer): unknown {
+  if (raw.length === 0) throw new HubError('ArgumentNull', 'The request body cannot be empty.');
   try {
-    return JSON.parse(Buffer.concat(chunks, size).toString('utf8'));
+    // Decoded where it lies: readBody has already joined the chunks into this one buffer.
+    return JSON.parse(raw.toString('utf8'));
   } catch (error) {
     throw new HubError('ArgumentInvalid', `The request body is not valid JSON: ${(error as Error).message}`);
   }

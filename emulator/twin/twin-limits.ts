@@ -37,16 +37,35 @@ function walk(object: JsonObject, path: string, depth: number, allowNull: boolea
     throw new HubError('ArgumentInvalid', `Twin property '${path}' exceeds the maximum nesting depth of ${MAX_DEPTH}.`);
   }
   for (const key of Object.keys(object)) {
-    const keyPath = `${path}.${key}`;
     if (key.length === 0) throw new HubError('ArgumentInvalid', `Twin property names cannot be empty (in '${path}').`);
     if (FORBIDDEN_KEY_CHAR.test(key)) {
-      throw new HubError('ArgumentInvalid', `Twin property name '${keyPath}' contains a forbidden character ('.', '$', space or a control character).`);
+      throw new HubError('ArgumentInvalid', `Twin property name '${path}.${key}' contains a forbidden character ('.', '$', space or a control character).`);
     }
-    if (Buffer.byteLength(key) > KEY_MAX_BYTES) {
-      throw new HubError('ArgumentInvalid', `Twin property name '${keyPath.slice(0, 64)}…' is longer than ${KEY_MAX_BYTES} bytes.`);
+    if (!fitsBytes(key, KEY_MAX_BYTES)) {
+      throw new HubError('ArgumentInvalid', `Twin property name '${`${path}.${key}`.slice(0, 64)}…' is longer than ${KEY_MAX_BYTES} bytes.`);
     }
-    checkValue(object[key], keyPath, depth, allowNull);
+    const value = object[key];
+    // A leaf that passes (most of any patch) needs no path: it is built only for a deeper level or an error.
+    if ((typeof value === 'object' && value !== null) || !leafPasses(value, allowNull)) checkValue(value, `${path}.${key}`, depth, allowNull);
   }
+}
+
+/** Whether a leaf value passes checkValue (which, given one that does not, throws its error). */
+function leafPasses(value: Json, allowNull: boolean): boolean {
+  switch (typeof value) {
+    case 'string':
+      return fitsBytes(value, STRING_MAX_BYTES);
+    case 'number':
+      return Number.isFinite(value) && (!Number.isInteger(value) || (value <= MAX_SAFE && value >= MIN_SAFE));
+    case 'boolean':
+      return true;
+  }
+  return value === null && allowNull;
+}
+
+/** Buffer.byteLength(text) <= max, without measuring text whose UTF-16 length settles it (a code unit is at most 3 UTF-8 bytes). */
+function fitsBytes(text: string, max: number): boolean {
+  return text.length * 3 <= max || Buffer.byteLength(text) <= max;
 }
 
 function checkValue(value: Json, path: string, depth: number, allowNull: boolean): void {
@@ -56,7 +75,7 @@ function checkValue(value: Json, path: string, depth: number, allowNull: boolean
   }
   switch (typeof value) {
     case 'string':
-      if (Buffer.byteLength(value) > STRING_MAX_BYTES) {
+      if (!fitsBytes(value, STRING_MAX_BYTES)) {
         throw new HubError('ArgumentInvalid', `Twin property '${path}' is a string longer than ${STRING_MAX_BYTES} bytes.`);
       }
       return;
