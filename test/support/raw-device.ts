@@ -12,15 +12,23 @@ export async function connectRaw(hub: Hub, deviceId: string, options: { password
     options.password ??
     createSasToken(`${hub.hostName}/devices/${deviceId}`, record.authentication.symmetricKey.primaryKey!, Math.floor(Date.now() / 1000) + 3600);
   const url = options.ws ? `wss://${hub.hostName}:${hub.httpsPort}/$iothub/websocket` : `mqtts://${hub.hostName}:${hub.mqttPort}`;
-  const client = mqtt.connect(url, {
-    clientId: deviceId,
-    username: `${hub.hostName}/${deviceId}/?api-version=2021-04-12`,
-    password,
-    protocolVersion: 4,
-    clean: options.clean ?? false,
-    reconnectPeriod: 0,
-    ca: hub.ca,
+  return connected(hub, url, { clientId: deviceId, username: `${hub.hostName}/${deviceId}/?api-version=2021-04-12`, password, clean: options.clean ?? false });
+}
+
+/** The same as a module identity (client id `{deviceId}/{moduleId}`, its own SAS), on a clean session. */
+export async function connectRawModule(hub: Hub, deviceId: string, moduleId: string): Promise<MqttClient> {
+  const key = hub.registry.getModule(deviceId, moduleId).authentication.symmetricKey.primaryKey!;
+  return connected(hub, `mqtts://${hub.hostName}:${hub.mqttPort}`, {
+    clientId: `${deviceId}/${moduleId}`,
+    username: `${hub.hostName}/${deviceId}/${moduleId}/?api-version=2021-04-12`,
+    password: createSasToken(`${hub.hostName}/devices/${deviceId}/modules/${moduleId}`, key, Math.floor(Date.now() / 1000) + 3600),
+    clean: true,
   });
+}
+
+/** Connects without reconnects and resolves at CONNACK; later errors are the test's to observe through 'close'. */
+async function connected(hub: Hub, url: string, identity: { clientId: string; username: string; password: string; clean: boolean }): Promise<MqttClient> {
+  const client = mqtt.connect(url, { ...identity, protocolVersion: 4, reconnectPeriod: 0, ca: hub.ca });
   await new Promise<void>((resolve, reject) => {
     client.once('connect', () => resolve());
     client.once('error', reject);
