@@ -68,6 +68,15 @@ export function clientCommand(folder: string, host: () => string): (...args: str
   };
 }
 
+/**
+ * `start`'s flags for a test's own emulator: listening on and named after `host`, keeping `dataDir`,
+ * serving the tests' certificates (global-setup.ts) and logging at `logLevel`.
+ */
+export function startArgs(host: string, dataDir: string, options: { inMemory?: boolean; logLevel?: string } = {}): string[] {
+  const store = options.inMemory ? ['--in-memory', '--data-dir', dataDir] : ['--data-dir', dataDir];
+  return ['--host', host, '--hostname', host, ...store, '--cert-dir', process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!, '--log-level', options.logLevel ?? 'warn'];
+}
+
 export function exited(child: ChildProcess, timeoutMs = 20_000): Promise<number | null> {
   // A child ended by a signal (kill -9) has signalCode set and exitCode null.
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
