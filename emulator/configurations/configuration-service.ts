@@ -12,6 +12,7 @@ import { alreadyHolds, byPrecedence, readSettings, resolve, type Contender } fro
 import { ContenderSet } from './contender-set.js';
 import { EdgeDeployments } from './edge-deployments.js';
 import { statusRows } from './status-rows.js';
+import { PendingKeys } from './pending-keys.js';
 import { asIs, configurationEtag, configurationJson, countMetrics, readsStatuses } from './configuration-json.js';
 import { readConfigurationInput, validateConfigurationId, type ConfigurationRecord } from './configuration-record.js';
 import { CONFIGURATION_CONTENDER_SETS_CACHED, CONFIGURATIONS_MAX } from '../limits.js';
@@ -39,8 +40,7 @@ export class ConfigurationService {
   private compiled: Compiled[] | undefined;
   /** the empty contender set of `compiled`: the root of the trie its contender sets are interned in */
   private noneTargets: ContenderSet<Compiled> | undefined;
-  private readonly dirty = new Set<string>();
-  private flushScheduled = false;
+  private readonly dirty = new PendingKeys((keys) => this.apply(keys));
   /** true while the service writes twins itself: its own writes do not re-trigger evaluation */
   private applying = false;
   /** at-scale IoT Edge deployments: the configurations whose content is modulesContent (docs/protocol.md §17.1) */
@@ -218,14 +218,6 @@ export class ConfigurationService {
   private markDirty(key: string): void {
     if (this.applying || this.store.size === 0) return;
     this.dirty.add(key);
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
-      const keys = [...this.dirty];
-      this.dirty.clear();
-      this.apply(keys);
-    });
   }
 
   /**

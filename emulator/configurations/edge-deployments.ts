@@ -8,6 +8,7 @@ import { byPrecedence } from './configuration-content.js';
 import type { ConfigurationRecord } from './configuration-record.js';
 import { readDeploymentContent, resolveDeployments, sameDesired, type DeploymentContender, type DeploymentResolution } from './deployment-content.js';
 import { statusRows } from './status-rows.js';
+import { PendingKeys } from './pending-keys.js';
 import { asIs, configurationJson, countMetrics, readsStatuses } from './configuration-json.js';
 
 /** A deployment compiled for evaluation, kept until the configurations change. */
@@ -36,8 +37,7 @@ export type { DeploymentTargeting };
 
 export class EdgeDeployments {
   private compiled: CompiledDeployment[] | undefined;
-  private readonly dirty = new Set<string>();
-  private flushScheduled = false;
+  private readonly dirty = new PendingKeys((deviceIds) => this.apply(deviceIds));
 
   constructor(
     private readonly records: () => ConfigurationRecord[],
@@ -172,14 +172,6 @@ export class EdgeDeployments {
   private markDirty(deviceId: string): void {
     if (this.all().length === 0) return;
     this.dirty.add(deviceId);
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
-      const ids = [...this.dirty];
-      this.dirty.clear();
-      this.apply(ids);
-    });
   }
 
   /** Re-evaluates a few devices (created, their tags or reported properties changed, a module added). */
