@@ -1,11 +1,11 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, get, type Entry, type ModuleDetails } from '../api';
 import { ConnectionFeed, TelemetryFeed, type Connection, type Telemetry } from '../components/feeds';
+import { IdentityFacts } from '../components/identity-facts';
 import { MethodCard } from '../components/method-card';
 import { modulePath } from '../components/modules-card';
 import { TwinCard } from '../components/twin-card';
 import { ConnectionBadge, CopyButton, ErrorBox } from '../components/ui';
-import { ago, dateTime } from '../format';
 import { useLive } from '../live';
 import { navigate } from '../router';
 
@@ -120,32 +120,12 @@ export function ModulePage({ deviceId, moduleId }: { deviceId: string; moduleId:
             Delete
           </button>
         </div>
-        <dl class="facts">
-          <div>
-            <dt>Last activity</dt>
-            <dd title={module?.lastActivityTime}>{module ? ago(module.lastActivityTime) : '—'}</dd>
-          </div>
-          <div>
-            <dt>Connection changed</dt>
-            <dd>{module ? dateTime(module.connectionStateUpdatedTime) : '—'}</dd>
-          </div>
-          <div>
-            <dt>Twin version</dt>
-            <dd>{details?.twin.version ?? '—'}</dd>
-          </div>
-          <div>
-            <dt>Twin etag</dt>
-            <dd class="mono">{details?.twin.etag ?? '—'}</dd>
-          </div>
-          <div>
-            <dt>Generation</dt>
-            <dd class="mono">{module?.generationId ?? '—'}</dd>
-          </div>
+        <IdentityFacts identity={module} twin={details?.twin}>
           <div>
             <dt>Managed by</dt>
             <dd>{module ? (module.managedBy ?? '—') : '—'}</dd>
           </div>
-        </dl>
+        </IdentityFacts>
         <ErrorBox error={actionError} />
       </header>
       <div class="device-grid">
