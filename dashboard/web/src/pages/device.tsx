@@ -8,6 +8,7 @@ import { ModulesCard } from '../components/modules-card';
 import { TwinCard } from '../components/twin-card';
 import { ConnectionBadge, CopyButton, ErrorBox, StatusPill } from '../components/ui';
 import { useLive } from '../live';
+import { useTicking } from '../ticking';
 import { navigate } from '../router';
 
 const KEEP_TELEMETRY = 200;
@@ -25,7 +26,6 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
   const [connections, setConnections] = useState<Connection[]>([]);
   const [c2d, setC2d] = useState<C2dEvent[]>([]);
   const [actionError, setActionError] = useState<unknown>();
-  const [, setTick] = useState(0);
   const asked = useRef(0);
   const id = encodeURIComponent(deviceId);
 
@@ -54,11 +54,7 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
     });
   }, [deviceId]);
 
-  // "12 s ago" keeps counting without a fetch.
-  useEffect(() => {
-    const timer = setInterval(() => setTick((n) => n + 1), 5000);
-    return () => clearInterval(timer);
-  }, []);
+  useTicking();
 
   useLive(
     { rows: [deviceId], device: deviceId },

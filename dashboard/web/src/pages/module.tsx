@@ -7,6 +7,7 @@ import { modulePath } from '../components/modules-card';
 import { TwinCard } from '../components/twin-card';
 import { ConnectionBadge, CopyButton, ErrorBox } from '../components/ui';
 import { useLive } from '../live';
+import { useTicking } from '../ticking';
 import { navigate } from '../router';
 
 const KEEP_TELEMETRY = 200;
@@ -23,7 +24,6 @@ export function ModulePage({ deviceId, moduleId }: { deviceId: string; moduleId:
   const [actionError, setActionError] = useState<unknown>();
   const [telemetry, setTelemetry] = useState<Telemetry[]>([]);
   const [connections, setConnections] = useState<Connection[]>([]);
-  const [, setTick] = useState(0);
   const asked = useRef(0);
   const base = modulePath(deviceId, moduleId);
   const mine = (e: Entry): boolean => e.moduleId === moduleId;
@@ -52,10 +52,7 @@ export function ModulePage({ deviceId, moduleId }: { deviceId: string; moduleId:
     }, setLoadError);
   }, [deviceId, moduleId]);
 
-  useEffect(() => {
-    const timer = setInterval(() => setTick((n) => n + 1), 5000);
-    return () => clearInterval(timer);
-  }, []);
+  useTicking();
 
   useLive(
     { device: deviceId },
