@@ -38,6 +38,25 @@ async function connected(hub: Hub, url: string, identity: { clientId: string; us
   return client;
 }
 
+/**
+ * Connects `deviceId` with a Will on its own telemetry topic (`{"gone":true}`, QoS 1) and drops the
+ * socket without DISCONNECT, so the hub delivers the Will as telemetry (docs/protocol.md §1.9).
+ */
+export async function dropWithWill(hub: Hub, deviceId: string): Promise<MqttClient> {
+  const key = hub.registry.get(deviceId).authentication.symmetricKey.primaryKey!;
+  const client = mqtt.connect(`mqtts://${hub.hostName}:${hub.mqttPort}`, {
+    clientId: deviceId,
+    username: `${hub.hostName}/${deviceId}/?api-version=2021-04-12`,
+    reconnectPeriod: 0,
+    ca: hub.ca,
+    password: createSasToken(`${hub.hostName}/devices/${deviceId}`, key, Math.floor(Date.now() / 1000) + 60),
+    will: { topic: `devices/${deviceId}/messages/events/`, payload: Buffer.from('{"gone":true}'), qos: 1, retain: false },
+  });
+  await new Promise((resolve) => client.once('connect', resolve));
+  (client.stream as unknown as { destroy(): void }).destroy(); // ungraceful: no DISCONNECT
+  return client;
+}
+
 export function closed(client: MqttClient, timeoutMs = 3000): Promise<boolean> {
   if (!client.connected) return Promise.resolve(true);
   return new Promise((resolve) => {
