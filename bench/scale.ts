@@ -1,6 +1,5 @@
 import iothub from 'azure-iothub';
 import Database from 'better-sqlite3';
-import hdr from 'hdr-histogram-js';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
@@ -10,6 +9,7 @@ import { wellKnownPolicies } from '../emulator/identity/policies.js';
 import { createSasToken } from '../protocol/sas.js';
 import { cpuSeconds } from './support/floor-compare.js';
 import type { Bench, BenchRow } from './support/harness.js';
+import { sequentialLatency } from './support/latency.js';
 import { closeAll, connectDevices, inParallel, registerConnectingDevices, startOnDisk as startEmulatorOnDisk } from './support/mqtt-devices.js';
 import { request } from './support/provision.js';
 import { measureTlsFloor, settle } from './support/tls-floor.js';
@@ -387,15 +387,8 @@ function query(agent: https.Agent, token: string, sql: string): Promise<unknown>
   return request(HOST, token, 'POST', '/devices/query?api-version=2021-04-12', { query: sql }, { agent });
 }
 
-async function latency(op: () => Promise<unknown>): Promise<{ p50: number; p99: number }> {
-  for (let i = 0; i < WARM_UP; i++) await op();
-  const h = hdr.build({ numberOfSignificantValueDigits: 3 });
-  for (let i = 0; i < SAMPLES; i++) {
-    const t0 = performance.now();
-    await op();
-    h.recordValue(Math.round((performance.now() - t0) * 1000));
-  }
-  return { p50: h.getValueAtPercentile(50) / 1000, p99: h.getValueAtPercentile(99) / 1000 };
+function latency(op: () => Promise<unknown>): Promise<{ p50: number; p99: number }> {
+  return sequentialLatency(op, SAMPLES, WARM_UP);
 }
 
 const startOnDisk = (dataDir: string, certDir: string, args: string[] = []) =>
