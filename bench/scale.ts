@@ -1,6 +1,5 @@
 import iothub from 'azure-iothub';
 import Database from 'better-sqlite3';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
@@ -10,8 +9,9 @@ import { createSasToken } from '../protocol/sas.js';
 import { cpuSeconds } from './support/floor-compare.js';
 import type { Bench, BenchRow } from './support/harness.js';
 import { sequentialLatency } from './support/latency.js';
-import { closeAll, connectDevices, inParallel, registerConnectingDevices, startOnDisk as startEmulatorOnDisk } from './support/mqtt-devices.js';
+import { closeAll, connectDevices, registerConnectingDevices, startOnDisk as startEmulatorOnDisk } from './support/mqtt-devices.js';
 import { request } from './support/provision.js';
+import { addDevicesInBulk, registrationFloor, scaleDeviceId } from './support/registration-floor.js';
 import { measureTlsFloor, settle } from './support/tls-floor.js';
 
 const HOST = '127.0.0.215';
@@ -39,7 +39,7 @@ const GROUPED = 'SELECT tags.building, COUNT() AS devices FROM devices GROUP BY 
 const JOB_DEVICES = Math.min(DEVICES, 100_000);
 /** Declared at the restart (--query-index): the selective query's, GROUP BY's and the job condition's paths. */
 const INDEXED = ['deviceId', 'tags.building', 'tags.floor'];
-const id = (n: number): string => `scale-${String(n).padStart(7, '0')}`;
+const id = scaleDeviceId;
 
 /**
  * Issue 15's "Done means" in one run, over HTTPS with the real service SDK (docs/scaling.md §3.1.1):
@@ -79,11 +79,7 @@ export const bench: Bench = {
       const registry = iothub.Registry.fromConnectionString(connectionString);
       const cpuBefore = cpuSeconds(emulator.pid);
       const t0 = performance.now();
-      await inParallel(8, Math.ceil(DEVICES / 100), async (batch) => {
-        const devices = Array.from({ length: Math.min(100, DEVICES - batch * 100) }, (_, j) => smallTwinDevice(batch * 100 + j));
-        const { responseBody } = await registry.addDevices(devices as iothub.Registry.DeviceDescription[]);
-        if (!responseBody.isSuccessful) throw new Error(`addDevices: ${JSON.stringify(responseBody.errors).slice(0, 300)}`);
-      });
+      await addDevicesInBulk(registry, 0, DEVICES);
       const registerSeconds = (performance.now() - t0) / 1000;
       const registerCpuUs = ((cpuSeconds(emulator.pid) - cpuBefore) * 1e6) / DEVICES;
       const rate = DEVICES / registerSeconds;
@@ -96,7 +92,7 @@ export const bench: Bench = {
       // and parse every record (also the floor under building the indexes, which reads them all).
       await emulator.stop();
       phase('the registration floor (a bare HTTPS server)');
-      const floorRate = await registrationFloor(serverTls, registry);
+      const { rate: floorRate } = await registrationFloor(HOST, serverTls, registry, DEVICES);
       console.log(`  the same registration answered by a bare HTTPS server: ${Math.round(floorRate)} devices/s`);
       const eagerLoadMs = eagerLoad(dataDir);
       phase('restart');
@@ -332,15 +328,6 @@ function extrapolations(
   ];
 }
 
-function smallTwinDevice(n: number): Record<string, unknown> {
-  return {
-    deviceId: id(n),
-    status: 'enabled',
-    tags: { building: String(n % 100), floor: Math.floor(n / 100) % 20, model: ['lock-a', 'lock-b', 'lock-c'][n % 3] },
-    properties: { desired: { mode: n % 2 === 0 ? 'day' : 'night' } },
-  };
-}
-
 /** a·N + b·N² through the measured points (least squares, two unknowns). */
 function quadraticFit(points: { n: number; cpuSeconds: number }[]): { a: number; b: number } | undefined {
   if (points.length < 2) return undefined;
@@ -399,40 +386,6 @@ function loadAverage(): string {
     .loadavg()
     .map((l) => l.toFixed(1))
     .join(' ');
-}
-
-/**
- * The floor under bulk registration: the same Registry.addDevices calls (100 devices each, 8 in
- * flight, the same bodies) answered by a bare HTTPS server in a process of its own on the hub's
- * address and certificate, which reads each body and answers success. What is left is the SDK,
- * TLS and HTTP on both sides: the part of "end to end" that is not the emulator.
- */
-async function registrationFloor(serverTls: { key: Buffer; cert: Buffer }, registry: iothub.Registry): Promise<number> {
-  const script = `
-    const https = require('node:https'); const fs = require('node:fs');
-    const answer = JSON.stringify({ isSuccessful: true, errors: [], warnings: [] });
-    const tls = JSON.parse(fs.readFileSync(0, 'utf8'));
-    https.createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
-      const chunks = []; req.on('data', (c) => chunks.push(c));
-      req.on('end', () => { Buffer.concat(chunks); res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' }); res.end(answer); });
-    }).listen(443, process.argv[1], () => console.log('ready'));`;
-  const child = spawn(process.execPath, ['-e', script, HOST], { stdio: ['pipe', 'pipe', 'inherit'] });
-  child.stdin!.end(JSON.stringify({ key: serverTls.key.toString(), cert: serverTls.cert.toString() }));
-  try {
-    await new Promise<void>((resolve, reject) => {
-      child.stdout!.once('data', () => resolve());
-      child.once('exit', (code) => reject(new Error(`the floor server exited with code ${code}`)));
-    });
-    const t0 = performance.now();
-    await inParallel(8, Math.ceil(DEVICES / 100), async (batch) => {
-      const devices = Array.from({ length: Math.min(100, DEVICES - batch * 100) }, (_, j) => smallTwinDevice(batch * 100 + j));
-      await registry.addDevices(devices as iothub.Registry.DeviceDescription[]);
-    });
-    return DEVICES / ((performance.now() - t0) / 1000);
-  } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
-  }
 }
 
 /** What the previous DeviceStore did at start, timed alone: read and parse every stored record. */
