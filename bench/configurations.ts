@@ -1,9 +1,9 @@
-import hdr from 'hdr-histogram-js';
 import https from 'node:https';
 import { wellKnownPolicies } from '../emulator/identity/policies.js';
 import { createSasToken } from '../protocol/sas.js';
 import { startEmulatorProcess } from './support/emulator-process.js';
 import { cpuSeconds } from './support/floor-compare.js';
+import { sequentialLatency } from './support/latency.js';
 import type { Bench, BenchRow } from './support/harness.js';
 import { request } from './support/provision.js';
 
@@ -221,15 +221,8 @@ async function register(call: Call): Promise<void> {
   );
 }
 
-async function latency(op: () => Promise<unknown>): Promise<{ p50: number; p99: number }> {
-  for (let i = 0; i < WARM_UP; i++) await op();
-  const h = hdr.build({ numberOfSignificantValueDigits: 3 });
-  for (let i = 0; i < SAMPLES; i++) {
-    const t0 = performance.now();
-    await op();
-    h.recordValue(Math.round((performance.now() - t0) * 1000));
-  }
-  return { p50: h.getValueAtPercentile(50) / 1000, p99: h.getValueAtPercentile(99) / 1000 };
+function latency(op: () => Promise<unknown>): Promise<{ p50: number; p99: number }> {
+  return sequentialLatency(op, SAMPLES, WARM_UP);
 }
 
 function median(values: readonly number[]): number {

@@ -2,12 +2,8 @@ import iothub from 'azure-iothub';
 import device from 'azure-iot-device';
 import deviceMqtt from 'azure-iot-device-mqtt';
 import hdr from 'hdr-histogram-js';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { createSasToken } from '../protocol/sas.js';
-import { wellKnownPolicies } from '../emulator/identity/policies.js';
-import { connectBareDevices, startBareHub } from './support/bare-hub.js';
-import { startEmulatorProcess } from './support/emulator-process.js';
+import { connectBareDevices } from './support/bare-hub.js';
+import { ownerConnectionString, startBesideFloor } from './support/beside-floor.js';
 import { compareWithFloor, DEFAULT_COMPARE, floorRows } from './support/floor-compare.js';
 import type { Bench, BenchRow } from './support/harness.js';
 import { connectLeanDevices, disconnectAll } from './support/lean-devices.js';
@@ -18,9 +14,6 @@ const HOST = process.env.IOTHUB_EMULATOR_BENCH_METHODS_HOST ?? '127.0.0.201';
 const FLOOR_HOST = process.env.IOTHUB_EMULATOR_BENCH_METHODS_FLOOR_HOST ?? '127.0.0.211';
 const MODULE_CALLS = 3000;
 const FLEET = 1000;
-
-const owner = wellKnownPolicies[0];
-const connectionString = (host: string): string => `HostName=${host};SharedAccessKeyName=${owner.keyName};SharedAccessKey=${owner.primaryKey}`;
 
 /**
  * Direct methods through azure-iothub `Client.invokeDeviceMethod`, beside their floor: the same
@@ -34,15 +27,12 @@ export const bench: Bench = {
   name: 'methods',
   description: 'direct-method round trips through azure-iothub Client.invokeDeviceMethod, beside a bare floor',
   async run() {
-    const certDir = process.env.IOTHUB_EMULATOR_BENCH_CERT_DIR!;
-    const ca = readFileSync(path.join(certDir, 'ca.pem'), 'utf8');
-    const emulator = await startEmulatorProcess(HOST, certDir);
-    const floor = await startBareHub(FLOOR_HOST, certDir);
-    const token = createSasToken(HOST, owner.primaryKey, Math.floor(Date.now() / 1000) + 7200, owner.keyName);
+    const sides = await startBesideFloor(HOST, FLOOR_HOST);
+    const { ca, emulator, floor, token } = sides;
     const rows: BenchRow[] = [];
     try {
-      const service = iothub.Client.fromConnectionString(connectionString(HOST));
-      const floorService = iothub.Client.fromConnectionString(connectionString(FLOOR_HOST));
+      const service = iothub.Client.fromConnectionString(ownerConnectionString(HOST));
+      const floorService = iothub.Client.fromConnectionString(ownerConnectionString(FLOOR_HOST));
       const params = { methodName: 'lockDoor', payload: { by: 'bench' }, responseTimeoutInSeconds: 30 };
 
       const ids = Array.from({ length: FLEET }, (_, i) => `bench-m-${String(i).padStart(5, '0')}`);
@@ -117,8 +107,7 @@ export const bench: Bench = {
         note: `p99 ${(sdk.getValueAtPercentile(99) / 1000).toFixed(2)} ms; the device SDK's own time included`,
       });
     } finally {
-      await floor.stop();
-      await emulator.stop();
+      await sides.stop();
     }
     return rows;
   },

@@ -1,9 +1,9 @@
-import hdr from 'hdr-histogram-js';
 import https from 'node:https';
 import { wellKnownPolicies } from '../emulator/identity/policies.js';
 import { createSasToken } from '../protocol/sas.js';
 import { startEmulatorProcess } from './support/emulator-process.js';
 import { request } from './support/provision.js';
+import { sequentialLatency } from './support/latency.js';
 import type { Bench, BenchRow } from './support/harness.js';
 
 // Another loopback address may be given when a second checkout benchmarks on the same machine.
@@ -197,15 +197,8 @@ function query(agent: https.Agent, token: string, sql: string): Promise<unknown[
   return call(agent, token, 'POST', '/devices/query?api-version=2021-04-12', { query: sql }) as Promise<unknown[]>;
 }
 
-async function latency(op: () => Promise<unknown>, samples = SAMPLES): Promise<{ p50: number; p99: number }> {
-  for (let i = 0; i < Math.min(WARM_UP, samples); i++) await op();
-  const h = hdr.build({ numberOfSignificantValueDigits: 3 });
-  for (let i = 0; i < samples; i++) {
-    const t0 = performance.now();
-    await op();
-    h.recordValue(Math.round((performance.now() - t0) * 1000));
-  }
-  return { p50: h.getValueAtPercentile(50) / 1000, p99: h.getValueAtPercentile(99) / 1000 };
+function latency(op: () => Promise<unknown>, samples = SAMPLES): Promise<{ p50: number; p99: number }> {
+  return sequentialLatency(op, samples, Math.min(WARM_UP, samples));
 }
 
 function call(agent: https.Agent, token: string, method: string, urlPath: string, body?: unknown): Promise<unknown> {

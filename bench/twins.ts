@@ -1,12 +1,8 @@
 import iothub from 'azure-iothub';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { createSasToken } from '../protocol/sas.js';
 import { parseHubPublish, reportedPatchTopic, TWIN_RESPONSE_FILTER } from '../protocol/topics.js';
-import { wellKnownPolicies } from '../emulator/identity/policies.js';
-import { connectBareDevices, startBareHub } from './support/bare-hub.js';
-import { startEmulatorProcess } from './support/emulator-process.js';
+import { connectBareDevices } from './support/bare-hub.js';
+import { ownerConnectionString, startBesideFloor } from './support/beside-floor.js';
 import { compareWithFloor, DEFAULT_COMPARE, floorRows } from './support/floor-compare.js';
 import type { Bench, BenchRow } from './support/harness.js';
 import { connectLeanDevices, disconnectAll } from './support/lean-devices.js';
@@ -16,9 +12,6 @@ const HOST = '127.0.0.212';
 const FLOOR_HOST = '127.0.0.213';
 const FLEET = 1000;
 const TARGETS = { p50: '≤ 1.2×', p99: '≤ 1.3×', throughput: '≥ 0.9×' };
-
-const owner = wellKnownPolicies[0];
-const connectionString = (host: string): string => `HostName=${host};SharedAccessKeyName=${owner.keyName};SharedAccessKey=${owner.primaryKey}`;
 
 /**
  * The twin path beside its floor (bench/support/bare-hub.ts), each operation measured the same
@@ -32,17 +25,14 @@ export const bench: Bench = {
   name: 'twins',
   description: 'twin reads and writes (service GET/PATCH, device reported PATCH over MQTT), beside a bare floor',
   async run() {
-    const certDir = process.env.IOTHUB_EMULATOR_BENCH_CERT_DIR!;
-    const ca = readFileSync(path.join(certDir, 'ca.pem'), 'utf8');
-    const emulator = await startEmulatorProcess(HOST, certDir);
-    const floor = await startBareHub(FLOOR_HOST, certDir);
-    const token = createSasToken(HOST, owner.primaryKey, Math.floor(Date.now() / 1000) + 7200, owner.keyName);
+    const sides = await startBesideFloor(HOST, FLOOR_HOST);
+    const { ca, emulator, floor, token } = sides;
     const rows: BenchRow[] = [];
     try {
       const ids = Array.from({ length: FLEET }, (_, i) => `bench-t-${String(i).padStart(5, '0')}`);
       const credentials = await provisionDevices(HOST, token, ids, (i) => ({ building: `b${i % 10}`, floor: i % 20 }));
-      const registry = iothub.Registry.fromConnectionString(connectionString(HOST));
-      const floorRegistry = iothub.Registry.fromConnectionString(connectionString(FLOOR_HOST));
+      const registry = iothub.Registry.fromConnectionString(ownerConnectionString(HOST));
+      const floorRegistry = iothub.Registry.fromConnectionString(ownerConnectionString(FLOOR_HOST));
       const fleet = await connectLeanDevices({ host: HOST, hostName: HOST, devices: credentials, ca });
       const floorFleet = await connectBareDevices(FLOOR_HOST, ca, ids);
       // a reported section of a realistic size, the same on both sides
@@ -78,8 +68,7 @@ export const bench: Bench = {
       await disconnectAll(fleet);
       await Promise.all(floorFleet.map((c) => c.endAsync(true)));
     } finally {
-      await floor.stop();
-      await emulator.stop();
+      await sides.stop();
     }
     return rows;
   },

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { EventHubConsumerClient } from '@azure/event-hubs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { exited, runCli, startEmulatorCli, waitForHealth } from './support/cli-process.js';
+import { exited, runCli, startArgs, startEmulatorCli, waitForHealth } from './support/cli-process.js';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'iothub-emulator-amqp-cli-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -38,23 +38,7 @@ describe('the command line for AMQP and the Event Hubs-compatible endpoint', () 
   });
 
   it('the start banner prints the Event Hubs-compatible connection string on its own line, and it works', async () => {
-    const { child, host } = await startEmulatorCli((h) => [
-      '--host',
-      h,
-      '--hostname',
-      h,
-      '--in-memory',
-      '--data-dir',
-      dataDir,
-      '--cert-dir',
-      process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!,
-      '--log-level',
-      'warn',
-      '--partitions',
-      '2',
-      '--event-hub-name',
-      'door-hub',
-    ]);
+    const { child, host } = await startEmulatorCli((h) => [...startArgs(h, dataDir, { inMemory: true }), '--partitions', '2', '--event-hub-name', 'door-hub']);
     try {
       await waitForHealth(host);
       const line = child

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../emulator/hub.js';
-import { exited, runBuiltCli } from './support/cli-process.js';
+import { CLIENT_ENV, clientCommand, exited, runBuiltCli } from './support/cli-process.js';
 import { startTestHub } from './support/hub-factory.js';
 import { JobClient } from './support/job-helpers.js';
 import { openDevice, registryFor } from './support/sdk.js';
@@ -16,15 +16,7 @@ import { openDevice, registryFor } from './support/sdk.js';
 describe('iothub-emulator device / twin / method / query / job', () => {
   let hub: Hub;
   const folder = mkdtempSync(path.join(os.tmpdir(), 'cli-client-'));
-  // Nothing from the test runner's environment but IOTHUB_EMULATOR_CA_DIR (the test CA): no
-  // NODE_EXTRA_CA_CERTS, so the commands trust the emulator through its CA directory alone, and no
-  // IOTHUB_CONNECTION_STRING, so they find it by --host.
-  const env = { IOTHUB_CONNECTION_STRING: '', NODE_EXTRA_CA_CERTS: '' };
-  const cli = async (...args: string[]): Promise<{ code: number | null; out: string; stdout: string }> => {
-    const child = runBuiltCli([...args, '--host', hub.options.host], env, folder);
-    const code = await exited(child, 30_000);
-    return { code, out: child.output(), stdout: child.stdoutText() };
-  };
+  const cli = clientCommand(folder, () => hub.options.host);
 
   beforeAll(async () => {
     hub = await startTestHub();
@@ -187,7 +179,7 @@ describe('iothub-emulator device / twin / method / query / job', () => {
   });
 
   it('exits 3 when no emulator listens there, and when this process does not trust its certificate', async () => {
-    const nowhere = runBuiltCli(['device', 'list', '--host', '127.1.2.3'], env, folder);
+    const nowhere = runBuiltCli(['device', 'list', '--host', '127.1.2.3'], CLIENT_ENV, folder);
     const untrusted = cli('device', 'list', '--ca-dir', path.join(folder, 'no-ca-here'));
     expect(await exited(nowhere)).toBe(3);
     expect(nowhere.output()).toMatch(/Cannot reach the hub at 127\.1\.2\.3:443 \(ECONNREFUSED\): is the emulator running/);

@@ -3,19 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../emulator/hub.js';
-import { exited, runBuiltCli } from './support/cli-process.js';
+import { clientCommand } from './support/cli-process.js';
 import { startTestHub } from './support/hub-factory.js';
 
 /** `iothub-emulator fault …` and `throttling`: the chaos API from the command line, as a user runs it. */
 describe('iothub-emulator fault / throttling', () => {
   let hub: Hub;
   const folder = mkdtempSync(path.join(os.tmpdir(), 'cli-fault-'));
-  const env = { IOTHUB_CONNECTION_STRING: '', NODE_EXTRA_CA_CERTS: '' };
-  const cli = async (...args: string[]): Promise<{ code: number | null; out: string; stdout: string }> => {
-    const child = runBuiltCli([...args, '--host', hub.options.host], env, folder);
-    const code = await exited(child, 30_000);
-    return { code, out: child.output(), stdout: child.stdoutText() };
-  };
+  const cli = clientCommand(folder, () => hub.options.host);
 
   beforeAll(async () => {
     hub = await startTestHub({ tier: 'S1', units: 2 });

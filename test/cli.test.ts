@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { exited, runCli, startEmulatorCli, waitForHealth } from './support/cli-process.js';
+import { exited, runCli, startArgs, startEmulatorCli, waitForHealth } from './support/cli-process.js';
 import { Registry } from './support/sdk.js';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'iothub-emulator-cli-'));
@@ -47,10 +47,7 @@ describe('the iothub-emulator command', () => {
   });
 
   it('starts, prints the connection string and CA line, serves, and stops cleanly on SIGTERM', async () => {
-    const { child, host } = await startEmulatorCli(
-      (h) => ['--host', h, '--hostname', h, '--data-dir', dataDir, '--cert-dir', process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!, '--log-level', 'warn'],
-      { env: { IOTHUB_EMULATOR_MQTT_PLAIN_PORT: '18830' } },
-    );
+    const { child, host } = await startEmulatorCli((h) => startArgs(h, dataDir), { env: { IOTHUB_EMULATOR_MQTT_PLAIN_PORT: '18830' } });
     try {
       await waitForHealth(host);
       expect(child.output()).toContain(`HostName=${host};SharedAccessKeyName=iothubowner;SharedAccessKey=rRLBpgnCo0Oa8ww60kU1nM5HT4L3rAVjRIb3RRiooFk=`);
@@ -81,32 +78,9 @@ describe('the iothub-emulator command', () => {
   });
 
   it('exits non-zero with a clear message when a port is taken', async () => {
-    const { child: first, host } = await startEmulatorCli((h) => [
-      '--host',
-      h,
-      '--hostname',
-      h,
-      '--in-memory',
-      '--data-dir',
-      dataDir,
-      '--cert-dir',
-      process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!,
-      '--log-level',
-      'silent',
-    ]);
+    const { child: first, host } = await startEmulatorCli((h) => startArgs(h, dataDir, { inMemory: true, logLevel: 'silent' }));
     try {
-      const second = runCli([
-        'start',
-        '--host',
-        host,
-        '--in-memory',
-        '--data-dir',
-        dataDir,
-        '--cert-dir',
-        process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!,
-        '--log-level',
-        'silent',
-      ]);
+      const second = runCli(['start', ...startArgs(host, dataDir, { inMemory: true, logLevel: 'silent' })]);
       expect(await exited(second)).toBe(1);
       expect(second.output()).toMatch(new RegExp(`Cannot listen for HTTPS on ${host.replace(/\./g, '\\.')}:443: .*EADDRINUSE`));
     } finally {

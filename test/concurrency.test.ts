@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSasToken } from '../protocol/sas.js';
 import { findPolicy } from '../emulator/identity/policies.js';
 import type { Hub } from '../emulator/hub.js';
-import { exited, startEmulatorCli } from './support/cli-process.js';
+import { exited, startArgs, startEmulatorCli } from './support/cli-process.js';
 import { startTestHub } from './support/hub-factory.js';
 import { rest, type TwinJson } from './support/sdk.js';
 
@@ -71,11 +71,7 @@ describe('kill -9 during 1,000 concurrent twin PATCHes', () => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'iothub-emulator-kill-'));
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-  const start = (host?: string) =>
-    startEmulatorCli(
-      (h) => ['--host', h, '--hostname', h, '--data-dir', dataDir, '--cert-dir', process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!, '--log-level', 'warn'],
-      { host },
-    );
+  const start = (host?: string) => startEmulatorCli((h) => startArgs(h, dataDir), { host });
 
   it('keeps every acknowledged write after a restart on the same data directory, and none half-written', async () => {
     const first = await start();

@@ -1,17 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { exited, runCli, startEmulatorCli } from './support/cli-process.js';
+import { exited, runCli, startArgs, startEmulatorCli } from './support/cli-process.js';
 import { waitUntil } from './support/wait.js';
 
 /** The dashboard as `iothub-emulator start` serves it: its own plain-HTTP port on the hub's --host. */
-const certArgs = (): string[] => [
-  '--in-memory',
-  '--data-dir',
-  '/tmp/iothub-emulator-dashboard-cli',
-  '--cert-dir',
-  process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!,
-  '--log-level',
-  'warn',
-];
+const hubArgs = (host: string): string[] => startArgs(host, '/tmp/iothub-emulator-dashboard-cli', { inMemory: true });
 
 describe('the dashboard in iothub-emulator start', () => {
   it('documents --dashboard-port and its environment variable', async () => {
@@ -24,7 +16,7 @@ describe('the dashboard in iothub-emulator start', () => {
 
   it('prints its address on a line of its own and serves the page and its API there, to loopback names only', async () => {
     const port = 18_080 + Math.floor(Math.random() * 1000);
-    const { child, host } = await startEmulatorCli((h) => ['--host', h, '--hostname', h, ...certArgs()], {
+    const { child, host } = await startEmulatorCli(hubArgs, {
       env: { IOTHUB_EMULATOR_DASHBOARD_PORT: String(port) },
     });
     try {
@@ -93,7 +85,7 @@ describe('the dashboard in iothub-emulator start', () => {
     const squatter = net.createServer();
     await new Promise<void>((resolve, reject) => squatter.once('error', reject).listen(8080, host, () => resolve()));
     try {
-      const { child } = await startEmulatorCli((h) => ['--host', h, '--hostname', h, ...certArgs()], { host });
+      const { child } = await startEmulatorCli(hubArgs, { host });
       try {
         await waitUntil(() => child.output().includes('export NODE_EXTRA_CA_CERTS='), 10_000, 'the banner');
         // The warning goes through the logger, which may write it after the banner.
@@ -105,7 +97,7 @@ describe('the dashboard in iothub-emulator start', () => {
       }
       expect(await exited(child)).toBe(0);
 
-      const asked = runCli(['start', '--host', host, '--hostname', host, '--dashboard-port', '8080', ...certArgs()]);
+      const asked = runCli(['start', ...hubArgs(host), '--dashboard-port', '8080']);
       expect(await exited(asked)).toBe(1);
       expect(asked.output()).toContain(`iothub-emulator: Cannot listen for the dashboard on ${host}:8080`);
       expect(asked.output()).toContain('pick another --dashboard-port, or 0 to turn the dashboard off');
@@ -115,7 +107,7 @@ describe('the dashboard in iothub-emulator start', () => {
   });
 
   it('is off with --dashboard-port 0', async () => {
-    const { child, host } = await startEmulatorCli((h) => ['--host', h, '--hostname', h, '--dashboard-port', '0', ...certArgs()]);
+    const { child, host } = await startEmulatorCli((h) => [...hubArgs(h), '--dashboard-port', '0']);
     try {
       await waitUntil(() => child.output().includes('export NODE_EXTRA_CA_CERTS='), 10_000, 'the banner');
       expect(child.output()).not.toContain('Dashboard:');

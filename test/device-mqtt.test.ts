@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../emulator/hub.js';
 import { startTestHub } from './support/hub-factory.js';
-import { closed, connectRaw } from './support/raw-device.js';
+import { closed, connectRaw, dropWithWill } from './support/raw-device.js';
 import { createDevice, openDevice, registryFor, type TransportName, type TwinJson } from './support/sdk.js';
 import { waitUntil } from './support/wait.js';
 
@@ -182,19 +182,7 @@ describe('Will messages', () => {
     };
     hub.events.on('telemetry', listener);
     try {
-      const { default: mqtt } = await import('mqtt');
-      const { createSasToken } = await import('../protocol/sas.js');
-      const key = hub.registry.get(id).authentication.symmetricKey.primaryKey!;
-      const client = mqtt.connect(`mqtts://${hub.hostName}:${hub.mqttPort}`, {
-        clientId: id,
-        username: `${hub.hostName}/${id}/?api-version=2021-04-12`,
-        reconnectPeriod: 0,
-        ca: hub.ca,
-        password: createSasToken(`${hub.hostName}/devices/${id}`, key, Math.floor(Date.now() / 1000) + 60),
-        will: { topic: `devices/${id}/messages/events/`, payload: Buffer.from('{"gone":true}'), qos: 1, retain: false },
-      });
-      await new Promise((resolve) => client.once('connect', resolve));
-      (client.stream as unknown as { destroy(): void }).destroy(); // ungraceful: no DISCONNECT
+      const client = await dropWithWill(hub, id);
       await waitUntil(() => seen.length > 0, 3000, 'the Will');
       expect(seen[0]).toMatchObject({ 'iothub-MessageType': 'Will' });
       client.end(true);

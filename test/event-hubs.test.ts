@@ -5,8 +5,7 @@ import { partitionOf } from '../emulator/event-hubs/partitioner.js';
 import type { Hub } from '../emulator/hub.js';
 import { collect, consumerFor, openAmqpDevice } from './support/amqp.js';
 import { startTestHub } from './support/hub-factory.js';
-import mqtt from 'mqtt';
-import { createSasToken } from '../protocol/sas.js';
+import { dropWithWill } from './support/raw-device.js';
 import { createDevice, openDevice } from './support/sdk.js';
 
 let hub: Hub;
@@ -113,17 +112,7 @@ describe('the Event Hubs-compatible endpoint', () => {
   it("an MQTT device's Will becomes an event marked iothub-MessageType=Will", async () => {
     const id = 'eh-will';
     await createDevice(hub, id);
-    const key = hub.registry.get(id).authentication.symmetricKey.primaryKey!;
-    const client = mqtt.connect(`mqtts://${hub.hostName}:${hub.mqttPort}`, {
-      clientId: id,
-      username: `${hub.hostName}/${id}/?api-version=2021-04-12`,
-      reconnectPeriod: 0,
-      ca: hub.ca,
-      password: createSasToken(`${hub.hostName}/devices/${id}`, key, Math.floor(Date.now() / 1000) + 60),
-      will: { topic: `devices/${id}/messages/events/`, payload: Buffer.from('{"gone":true}'), qos: 1, retain: false },
-    });
-    await new Promise((resolve) => client.once('connect', resolve));
-    (client.stream as unknown as { destroy(): void }).destroy(); // ungraceful: no DISCONNECT
+    const client = await dropWithWill(hub, id);
     const consumer = consumerFor(hub);
     try {
       const events = await collect(

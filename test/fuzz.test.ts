@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runFuzz } from '../bench/fuzz/runner.js';
 import type { FuzzTarget } from '../bench/fuzz/target.js';
-import { exited, startEmulatorCli } from './support/cli-process.js';
+import { exited, startArgs, startEmulatorCli } from './support/cli-process.js';
 
 // The short, fixed-seed run of our fuzz suite (docs/protocol.md §14); `npm run bench -- fuzz`
 // runs the long one. The emulator is a child process so its descriptors and memory can be read.
@@ -15,21 +15,11 @@ let target: FuzzTarget;
 beforeAll(async () => {
   const certDir = process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!;
   emulator = await startEmulatorCli((h) => [
-    '--host',
-    h,
-    '--hostname',
-    h,
-    '--in-memory',
-    '--data-dir',
-    path.join(certDir, '..'),
-    '--cert-dir',
-    certDir,
+    ...startArgs(h, path.join(certDir, '..'), { inMemory: true }),
     '--mqtt-plain-port',
     '1883',
     '--tls-handshake-timeout',
     '2',
-    '--log-level',
-    'warn',
   ]);
   const child = emulator.child;
   target = {

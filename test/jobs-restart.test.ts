@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../cli/start-hub.js';
-import { exited, startEmulatorCli, waitForHealth } from './support/cli-process.js';
+import { exited, startArgs, startEmulatorCli, waitForHealth } from './support/cli-process.js';
 import { startTestHub, tempDataDir } from './support/hub-factory.js';
 import {
   call,
@@ -31,11 +31,7 @@ afterAll(async () => {
 
 /** Starts `iothub-emulator start` on a free loopback address of its own (or on `host`, for a restart). */
 async function startProcess(dataDir: string, host?: string, extra: string[] = []): Promise<{ child: ChildProcess; host: string }> {
-  const certDir = process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!;
-  const started = await startEmulatorCli(
-    (address) => ['--host', address, '--hostname', address, '--data-dir', dataDir, '--cert-dir', certDir, '--log-level', 'warn', ...extra],
-    { host },
-  );
+  const started = await startEmulatorCli((address) => [...startArgs(address, dataDir), ...extra], { host });
   children.push(started.child);
   await waitForHealth(started.host, 20_000);
   return started;

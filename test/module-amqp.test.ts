@@ -1,7 +1,6 @@
 import { earliestEventPosition, type ReceivedEventData } from '@azure/event-hubs';
 import device from 'azure-iot-device';
 import deviceMqtt from 'azure-iot-device-mqtt';
-import mqtt, { type MqttClient } from 'mqtt';
 import type { Connection, Receiver, Sender } from 'rhea';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../emulator/hub.js';
@@ -11,12 +10,12 @@ import { createSasToken } from '../protocol/sas.js';
 import { amqpTransports, collect, consumerFor, type AmqpTransportName } from './support/amqp.js';
 import { attached, closedConnection, detachedWith, putToken, rawAmqp, waitSendable } from './support/amqp-raw.js';
 import { openDevice, registryFor, rest, serviceClientFor, type TwinJson } from './support/sdk.js';
-import { closed } from './support/raw-device.js';
+import { closed, connectRawModule } from './support/raw-device.js';
+import { createModule, ModuleClient, openModule } from './support/modules.js';
 import { waitUntil } from './support/wait.js';
 import { startTestHub } from './support/hub-factory.js';
 
-const { ModuleClient, Message } = device;
-type Module = InstanceType<typeof ModuleClient>;
+const { Message } = device;
 
 let hub: Hub;
 let registry: ReturnType<typeof registryFor>;
@@ -28,18 +27,6 @@ beforeAll(async () => {
   service = serviceClientFor(hub);
 });
 afterAll(() => hub?.stop());
-
-async function addModule(deviceId: string, moduleId: string): Promise<string> {
-  if (!hub.registry.find(deviceId)) await registry.create({ deviceId });
-  await registry.addModule({ deviceId, moduleId } as never);
-  return hub.moduleConnectionString(deviceId, moduleId);
-}
-
-async function openModule(connectionString: string, transport: AmqpTransportName): Promise<Module> {
-  const client = ModuleClient.fromConnectionString(connectionString, amqpTransports[transport]);
-  await client.open();
-  return client;
-}
 
 const moduleState = async (deviceId: string, moduleId: string): Promise<string | undefined> =>
   ((await registry.getModule(deviceId, moduleId)).responseBody as TwinJson).connectionState;
@@ -78,7 +65,7 @@ async function attachOutcome(connection: Connection, link: Sender | Receiver): P
 describe.each<AmqpTransportName>(['Amqp', 'AmqpWs'])('azure-iot-device ModuleClient over %s', (transport) => {
   it('opens through $cbs with the module token, is Connected on the module only, reads its twin and reports properties the service sees', async () => {
     const deviceId = `ma-twin-${transport}`;
-    const client = await openModule(await addModule(deviceId, 'm'), transport);
+    const client = await openModule(await createModule(hub, deviceId, 'm'), transport);
     try {
       await registry.updateModuleTwin(deviceId, 'm', { properties: { desired: { rate: 7 } } }, '*');
       const twin = await client.getTwin();
@@ -102,7 +89,7 @@ describe.each<AmqpTransportName>(['Amqp', 'AmqpWs'])('azure-iot-device ModuleCli
 
   it('receives a desired-property notification for its own twin', async () => {
     const deviceId = `ma-desired-${transport}`;
-    const client = await openModule(await addModule(deviceId, 'm'), transport);
+    const client = await openModule(await createModule(hub, deviceId, 'm'), transport);
     try {
       const twin = await client.getTwin();
       const patches: Record<string, unknown>[] = [];
@@ -119,7 +106,7 @@ describe.each<AmqpTransportName>(['Amqp', 'AmqpWs'])('azure-iot-device ModuleCli
 
   it('answers Client.invokeDeviceMethod(deviceId, moduleId, …); once closed the module is 404103 DeviceNotOnline', async () => {
     const deviceId = `ma-method-${transport}`;
-    const client = await openModule(await addModule(deviceId, 'm'), transport);
+    const client = await openModule(await createModule(hub, deviceId, 'm'), transport);
     try {
       client.onMethod('lockDoor', (request, response) => {
         void response!.send(200, { locked: true, echo: request!.payload });
@@ -145,7 +132,7 @@ describe.each<AmqpTransportName>(['Amqp', 'AmqpWs'])('azure-iot-device ModuleCli
 
   it('sends telemetry that the Event Hubs-compatible endpoint delivers with iothub-connection-module-id', async () => {
     const deviceId = `ma-tel-${transport}`;
-    const client = await openModule(await addModule(deviceId, 'm'), transport);
+    const client = await openModule(await createModule(hub, deviceId, 'm'), transport);
     const consumer = consumerFor(hub);
     try {
       // Its input link shares the telemetry address; it attaches and stays empty (docs/protocol.md §12.3).
@@ -182,7 +169,7 @@ describe.each<AmqpTransportName>(['Amqp', 'AmqpWs'])('azure-iot-device ModuleCli
 describe('module telemetry over MQTT', () => {
   it('reaches the Event Hubs-compatible endpoint with the same module annotations as over AMQP', async () => {
     const deviceId = 'ma-tel-mqtt';
-    const client = ModuleClient.fromConnectionString(await addModule(deviceId, 'm'), deviceMqtt.Mqtt);
+    const client = ModuleClient.fromConnectionString(await createModule(hub, deviceId, 'm'), deviceMqtt.Mqtt);
     await client.open();
     const consumer = consumerFor(hub);
     try {
@@ -206,8 +193,8 @@ describe('module telemetry over MQTT', () => {
 
 describe('AMQP module credentials', () => {
   it('accepts the module key and a DeviceConnect policy for the module audience; refuses the device key, a sibling key and unknown modules', async () => {
-    await addModule('ma-cbs', 'a');
-    await addModule('ma-cbs', 'b');
+    await createModule(hub, 'ma-cbs', 'a');
+    await createModule(hub, 'ma-cbs', 'b');
     const audience = encodeURIComponent(`${hub.hostName}/devices/ma-cbs/modules/a`);
     const connection = await rawAmqp(hub);
     try {
@@ -238,7 +225,7 @@ describe('AMQP module credentials', () => {
   });
 
   it('closes a module connection whose token lapses without renewal, as for devices', async () => {
-    await addModule('ma-expiry', 'm');
+    await createModule(hub, 'ma-expiry', 'm');
     const key = hub.registry.getModule('ma-expiry', 'm').authentication.symmetricKey.primaryKey!;
     const connection = await rawAmqp(hub);
     const dropped = closedConnection(connection);
@@ -250,7 +237,7 @@ describe('AMQP module credentials', () => {
   });
 
   it('takes a module token as a SASL PLAIN password, as for devices', async () => {
-    await addModule('ma-plain', 'm');
+    await createModule(hub, 'ma-plain', 'm');
     const connection = await rawAmqp(hub, { username: 'ma-plain/modules/m@sas.emulator', password: moduleToken('ma-plain', 'm') });
     try {
       await expect.poll(() => moduleState('ma-plain', 'm'), { timeout: 5000 }).toBe('Connected');
@@ -262,7 +249,7 @@ describe('AMQP module credentials', () => {
   });
 
   it('refuses a module of a disabled device at put-token; disabling or deleting the device, or removing the module, drops its AMQP connection', async () => {
-    await addModule('ma-disable', 'm');
+    await createModule(hub, 'ma-disable', 'm');
     const connection = await rawModule('ma-disable', 'm');
     const dropped = closedConnection(connection);
     const record = (await registry.get('ma-disable')).responseBody as TwinJson;
@@ -273,8 +260,8 @@ describe('AMQP module credentials', () => {
     const error = await client.open().catch((e: Error) => e);
     expect((error as Error).constructor.name).toBe('UnauthorizedError');
 
-    await addModule('ma-delete', 'm');
-    await addModule('ma-delete', 'n');
+    await createModule(hub, 'ma-delete', 'm');
+    await createModule(hub, 'ma-delete', 'n');
     const removed = await rawModule('ma-delete', 'n');
     const removedClosed = closedConnection(removed);
     await registry.removeModule('ma-delete', 'n');
@@ -288,8 +275,8 @@ describe('AMQP module credentials', () => {
 
 describe('AMQP module isolation', () => {
   it("lets a module attach only its own links: never its device's, a sibling's, or a C2D link", async () => {
-    await addModule('ma-iso', 'a');
-    await addModule('ma-iso', 'b');
+    await createModule(hub, 'ma-iso', 'a');
+    await createModule(hub, 'ma-iso', 'b');
     const outcomes: Record<string, string> = {};
     const attempt = async (address: string, as: 'receiver' | 'sender'): Promise<void> => {
       // A refused link is fatal for the SDKs, not for the hub: each attempt gets a connection of its own.
@@ -331,7 +318,7 @@ describe('AMQP module isolation', () => {
   });
 
   it("does not let a device's credential attach its modules' links", async () => {
-    await addModule('ma-devcred', 'm');
+    await createModule(hub, 'ma-devcred', 'm');
     const connection = await rawAmqp(hub);
     try {
       expect((await putToken(connection, encodeURIComponent(`${hub.hostName}/devices/ma-devcred`), deviceToken('ma-devcred'))).status).toBe(200);
@@ -346,8 +333,8 @@ describe('AMQP module isolation', () => {
     const deviceId = 'ma-apart';
     await registry.create({ deviceId });
     const deviceClient = await openDevice(hub.deviceConnectionString(deviceId));
-    const a = await openModule(await addModule(deviceId, 'a'), 'Amqp');
-    const b = await openModule(await addModule(deviceId, 'b'), 'AmqpWs');
+    const a = await openModule(await createModule(hub, deviceId, 'a'), 'Amqp');
+    const b = await openModule(await createModule(hub, deviceId, 'b'), 'AmqpWs');
     try {
       const calls: string[] = [];
       deviceClient.onDeviceMethod('who', (_req, res) => void res.send(200, 'device').then(() => calls.push('device')));
@@ -388,7 +375,7 @@ describe('AMQP module isolation', () => {
   });
 
   it('refuses cloud-to-device messages addressed to a module, as modules have none', async () => {
-    await addModule('ma-c2d', 'm');
+    await createModule(hub, 'ma-c2d', 'm');
     // azure-iothub Client.send takes a device id only; a module path in it names no device.
     const error = await service.send('ma-c2d/modules/m', 'hello').catch((e: Error) => e);
     expect((error as Error).constructor.name).toBe('DeviceNotFoundError');
@@ -416,8 +403,8 @@ describe('AMQP module isolation', () => {
 describe('one connection per module identity', () => {
   it('a newer AMQP or MQTT connection of a module drops the older one, whichever protocol; its device and sibling stay connected', async () => {
     const deviceId = 'ma-once';
-    await addModule(deviceId, 'a');
-    const sibling = await openModule(await addModule(deviceId, 'b'), 'Amqp');
+    await createModule(hub, deviceId, 'a');
+    const sibling = await openModule(await createModule(hub, deviceId, 'b'), 'Amqp');
     // The device itself on a bare AMQP connection (no reconnects): a module's MQTT connection must never replace it.
     const deviceConnection = await rawAmqp(hub);
     expect((await putToken(deviceConnection, encodeURIComponent(`${hub.hostName}/devices/${deviceId}`), deviceToken(deviceId))).status).toBe(200);
@@ -435,7 +422,7 @@ describe('one connection per module identity', () => {
 
       // Over MQTT (a bare mqtt.js client that does not reconnect, so the two never take turns).
       const secondClosed = closedConnection(second);
-      const overMqtt = await connectRawModule(deviceId, 'a');
+      const overMqtt = await connectRawModule(hub, deviceId, 'a');
       expect(await secondClosed).toBeTruthy();
       await waitUntil(() => reasons().includes('connected again over MQTT'), 5000, 'the AMQP connection replaced over MQTT');
       expect(await moduleState(deviceId, 'a')).toBe('Connected');
@@ -461,23 +448,3 @@ describe('one connection per module identity', () => {
     }
   });
 });
-
-/** A bare mqtt.js client as a module (no reconnects). */
-async function connectRawModule(deviceId: string, moduleId: string): Promise<MqttClient> {
-  const client = mqtt.connect(`mqtts://${hub.hostName}:${hub.mqttPort}`, {
-    clientId: `${deviceId}/${moduleId}`,
-    username: `${hub.hostName}/${deviceId}/${moduleId}/?api-version=2021-04-12`,
-    password: moduleToken(deviceId, moduleId),
-    protocolVersion: 4,
-    clean: true,
-    reconnectPeriod: 0,
-    ca: hub.ca,
-  });
-  await new Promise<void>((resolve, reject) => {
-    client.once('connect', () => resolve());
-    client.once('error', reject);
-    client.once('close', () => reject(new Error('closed before CONNACK')));
-  });
-  client.on('error', () => undefined);
-  return client;
-}

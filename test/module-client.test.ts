@@ -1,18 +1,16 @@
 import { earliestEventPosition } from '@azure/event-hubs';
 import device from 'azure-iot-device';
-import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Hub } from '../emulator/hub.js';
-import { createSasToken } from '../protocol/sas.js';
 import { waitUntil } from './support/wait.js';
 import { startTestHub } from './support/hub-factory.js';
-import { closed } from './support/raw-device.js';
+import { closed, connectRawModule } from './support/raw-device.js';
+import { createModule, openModule } from './support/modules.js';
 import { collect, consumerFor } from './support/amqp.js';
 import { partitionOf } from '../emulator/event-hubs/partitioner.js';
-import { openDevice, registryFor, rest, serviceClientFor, transports, type TransportName, type TwinJson } from './support/sdk.js';
+import { openDevice, registryFor, rest, serviceClientFor, type TransportName, type TwinJson } from './support/sdk.js';
 
-const { ModuleClient, Message } = device;
-type Module = InstanceType<typeof ModuleClient>;
+const { Message } = device;
 
 let hub: Hub;
 let registry: ReturnType<typeof registryFor>;
@@ -25,43 +23,10 @@ beforeAll(async () => {
 });
 afterAll(() => hub?.stop());
 
-async function addModule(deviceId: string, moduleId: string): Promise<string> {
-  if (!hub.registry.find(deviceId)) await registry.create({ deviceId });
-  await registry.addModule({ deviceId, moduleId } as never);
-  return hub.moduleConnectionString(deviceId, moduleId);
-}
-
-async function openModule(connectionString: string, transport: TransportName): Promise<Module> {
-  const client = ModuleClient.fromConnectionString(connectionString, transports[transport]);
-  await client.open();
-  return client;
-}
-
-/** A bare mqtt.js client as a module, for what the SDK will not do (another identity's topics). */
-async function connectRawModule(deviceId: string, moduleId: string): Promise<MqttClient> {
-  const key = hub.registry.getModule(deviceId, moduleId).authentication.symmetricKey.primaryKey!;
-  const client = mqtt.connect(`mqtts://${hub.hostName}:${hub.mqttPort}`, {
-    clientId: `${deviceId}/${moduleId}`,
-    username: `${hub.hostName}/${deviceId}/${moduleId}/?api-version=2021-04-12`,
-    password: createSasToken(`${hub.hostName}/devices/${deviceId}/modules/${moduleId}`, key, Math.floor(Date.now() / 1000) + 3600),
-    protocolVersion: 4,
-    clean: true,
-    reconnectPeriod: 0,
-    ca: hub.ca,
-  });
-  await new Promise<void>((resolve, reject) => {
-    client.once('connect', () => resolve());
-    client.once('error', reject);
-    client.once('close', () => reject(new Error('closed before CONNACK')));
-  });
-  client.on('error', () => undefined);
-  return client;
-}
-
 describe.each<TransportName>(['Mqtt', 'MqttWs'])('azure-iot-device ModuleClient over %s', (transport) => {
   it('opens, shows Connected on the module (not the device), reads its twin and reports properties the service sees', async () => {
     const deviceId = `mc-twin-${transport}`;
-    const client = await openModule(await addModule(deviceId, 'm'), transport);
+    const client = await openModule(await createModule(hub, deviceId, 'm'), transport);
     try {
       await registry.updateModuleTwin(deviceId, 'm', { tags: { hidden: 1 }, properties: { desired: { rate: 7 } } }, '*');
       const twin = await client.getTwin();
@@ -83,7 +48,7 @@ describe.each<TransportName>(['Mqtt', 'MqttWs'])('azure-iot-device ModuleClient 
 
   it('receives a desired-property notification for its own twin', async () => {
     const deviceId = `mc-desired-${transport}`;
-    const client = await openModule(await addModule(deviceId, 'm'), transport);
+    const client = await openModule(await createModule(hub, deviceId, 'm'), transport);
     try {
       const twin = await client.getTwin();
       const patches: Record<string, unknown>[] = [];
@@ -99,7 +64,7 @@ describe.each<TransportName>(['Mqtt', 'MqttWs'])('azure-iot-device ModuleClient 
 
   it('answers a module direct method invoked with Client.invokeDeviceMethod(deviceId, moduleId, …)', async () => {
     const deviceId = `mc-method-${transport}`;
-    const client = await openModule(await addModule(deviceId, 'm'), transport);
+    const client = await openModule(await createModule(hub, deviceId, 'm'), transport);
     try {
       client.onMethod('lockDoor', (request, response) => {
         void response!.send(200, { locked: true, echo: request!.payload });
@@ -114,7 +79,7 @@ describe.each<TransportName>(['Mqtt', 'MqttWs'])('azure-iot-device ModuleClient 
 
   it('sends telemetry on its module topic, marked with its module id', async () => {
     const deviceId = `mc-tel-${transport}`;
-    const client = await openModule(await addModule(deviceId, 'm'), transport);
+    const client = await openModule(await createModule(hub, deviceId, 'm'), transport);
     try {
       const seen: { deviceId: string; moduleId?: string; payload: Buffer }[] = [];
       const listener = (event: { deviceId: string; moduleId?: string; payload: Buffer }): void => void seen.push(event);
@@ -151,7 +116,7 @@ describe.each<TransportName>(['Mqtt', 'MqttWs'])('azure-iot-device ModuleClient 
 
 describe('module methods and connections', () => {
   it('answers 404103 DeviceNotOnline for a module that is not connected, 404010 for an unknown one', async () => {
-    await addModule('mc-offline', 'm');
+    await createModule(hub, 'mc-offline', 'm');
     const offline = await rest(hub, 'POST', '/twins/mc-offline/modules/m/methods?api-version=2021-04-12', {
       methodName: 'lockDoor',
       payload: null,
@@ -172,7 +137,7 @@ describe('module methods and connections', () => {
   });
 
   it('times out a module that does not answer with 504 GatewayTimeout, as for a device', async () => {
-    const client = await openModule(await addModule('mc-slow', 'm'), 'Mqtt');
+    const client = await openModule(await createModule(hub, 'mc-slow', 'm'), 'Mqtt');
     try {
       client.onMethod('slow', () => undefined);
       await waitUntil(() => hub.connections.isSubscribed('mc-slow/m', 'methods'), 5000, 'the methods subscription');
@@ -188,8 +153,8 @@ describe('module methods and connections', () => {
     const deviceId = 'mc-iso';
     await registry.create({ deviceId });
     const deviceClient = await openDevice(hub.deviceConnectionString(deviceId));
-    const a = await openModule(await addModule(deviceId, 'a'), 'Mqtt');
-    const b = await openModule(await addModule(deviceId, 'b'), 'Mqtt');
+    const a = await openModule(await createModule(hub, deviceId, 'a'), 'Mqtt');
+    const b = await openModule(await createModule(hub, deviceId, 'b'), 'Mqtt');
     try {
       const calls: string[] = [];
       deviceClient.onDeviceMethod('who', (_req, res) => void res.send(200, 'device').then(() => calls.push('device')));
@@ -233,19 +198,19 @@ describe('module methods and connections', () => {
   });
 
   it("closes a module connection that subscribes to its device's C2D or publishes to its device's or a sibling's topics", async () => {
-    await addModule('mc-raw', 'a');
-    await addModule('mc-raw', 'b');
-    const c2d = await connectRawModule('mc-raw', 'a');
+    await createModule(hub, 'mc-raw', 'a');
+    await createModule(hub, 'mc-raw', 'b');
+    const c2d = await connectRawModule(hub, 'mc-raw', 'a');
     c2d.subscribe('devices/mc-raw/messages/devicebound/#');
     expect(await closed(c2d)).toBe(true);
-    const deviceTopic = await connectRawModule('mc-raw', 'a');
+    const deviceTopic = await connectRawModule(hub, 'mc-raw', 'a');
     deviceTopic.publish('devices/mc-raw/messages/events/', 'x', { qos: 1 });
     expect(await closed(deviceTopic)).toBe(true);
-    const sibling = await connectRawModule('mc-raw', 'a');
+    const sibling = await connectRawModule(hub, 'mc-raw', 'a');
     sibling.publish('devices/mc-raw/modules/b/messages/events/', 'x', { qos: 1 });
     expect(await closed(sibling)).toBe(true);
     // Its own topics are fine, inputs included.
-    const own = await connectRawModule('mc-raw', 'a');
+    const own = await connectRawModule(hub, 'mc-raw', 'a');
     try {
       await own.subscribeAsync('devices/mc-raw/modules/a/inputs/#');
       await own.publishAsync('devices/mc-raw/modules/a/messages/events/', 'ok', { qos: 1 });
@@ -256,28 +221,28 @@ describe('module methods and connections', () => {
   });
 
   it('refuses a module token signed for another identity and a module of a disabled device', async () => {
-    await addModule('mc-auth', 'a');
-    await addModule('mc-auth', 'b');
+    await createModule(hub, 'mc-auth', 'a');
+    await createModule(hub, 'mc-auth', 'b');
     const keyB = hub.registry.getModule('mc-auth', 'b').authentication.symmetricKey.primaryKey!;
     // b's key signing a's resource: refused with CONNACK 5, which the SDK reports as UnauthorizedError.
     const wrong = `HostName=${hub.hostName};DeviceId=mc-auth;ModuleId=a;SharedAccessKey=${keyB}`;
     const error = await openModule(wrong, 'Mqtt').catch((e: Error) => e);
     expect(error?.constructor.name).toBe('UnauthorizedError');
-    const connected = await connectRawModule('mc-auth', 'a');
+    const connected = await connectRawModule(hub, 'mc-auth', 'a');
     const droppedWithDevice = closed(connected, 5000);
     const record = (await registry.get('mc-auth')).responseBody as TwinJson;
     await registry.update({ ...record, status: 'disabled' } as never);
     expect(await droppedWithDevice).toBe(true);
-    await expect(connectRawModule('mc-auth', 'b')).rejects.toThrow();
+    await expect(connectRawModule(hub, 'mc-auth', 'b')).rejects.toThrow();
   });
 
   it('a second connection of the same module identity drops the first; the device and siblings stay connected', async () => {
-    await addModule('mc-twice', 'a');
-    await addModule('mc-twice', 'b');
-    const sibling = await connectRawModule('mc-twice', 'b');
-    const first = await connectRawModule('mc-twice', 'a');
+    await createModule(hub, 'mc-twice', 'a');
+    await createModule(hub, 'mc-twice', 'b');
+    const sibling = await connectRawModule(hub, 'mc-twice', 'b');
+    const first = await connectRawModule(hub, 'mc-twice', 'a');
     const firstClosed = closed(first);
-    const second = await connectRawModule('mc-twice', 'a');
+    const second = await connectRawModule(hub, 'mc-twice', 'a');
     try {
       expect(await firstClosed).toBe(true);
       await second.subscribeAsync('$iothub/twin/res/#');

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import iothub from 'azure-iothub';
 import type { Hub } from '../emulator/hub.js';
 import { startTestHub } from './support/hub-factory.js';
-import { exited, runCli, startEmulatorCli, waitForHealth } from './support/cli-process.js';
+import { exited, runCli, startArgs, startEmulatorCli, waitForHealth } from './support/cli-process.js';
 import { createDevice, openDevice, Registry, rest } from './support/sdk.js';
 
 const certDir = (): string => process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!;
@@ -70,22 +70,7 @@ describe('iothub-emulator start --seed, then iothub-emulator reset', () => {
         '',
       ].join('\n'),
     );
-    const args = (h: string): string[] => [
-      '--host',
-      h,
-      '--hostname',
-      h,
-      '--data-dir',
-      dataDir,
-      '--cert-dir',
-      certDir(),
-      '--seed',
-      seedFile,
-      '--log-level',
-      'info',
-      '--log-format',
-      'json',
-    ];
+    const args = (h: string): string[] => [...startArgs(h, dataDir, { logLevel: 'info' }), '--seed', seedFile, '--log-format', 'json'];
     const first = await startEmulatorCli(args);
     const host = first.host;
     const start = async (): Promise<ReturnType<typeof runCli>> => (await startEmulatorCli(args, { host })).child;

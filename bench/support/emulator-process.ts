@@ -64,7 +64,8 @@ export async function startEmulatorProcess(host: string, certDir: string, extraA
   };
 }
 
-function healthy(host: string): Promise<boolean> {
+/** Whether an emulator on `host` answers GET /health with 200 within a second. */
+export function healthy(host: string): Promise<boolean> {
   return new Promise((resolve) => {
     const req = https.get({ host, port: 443, path: '/health', timeout: 1000 }, (res) => {
       res.resume();

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createSasToken } from '../../protocol/sas.js';
 import { DESIRED_FILTER, METHODS_FILTER, reportedPatchTopic, TWIN_RESPONSE_FILTER, twinGetTopic } from '../../protocol/topics.js';
+import { healthy } from './emulator-process.js';
 import { cpuSeconds } from './floor-compare.js';
 import { settle } from './tls-floor.js';
 
@@ -142,20 +143,6 @@ export async function startOnDisk(host: string, dataDir: string, certDir: string
       await new Promise((r) => child.once('exit', r));
     },
   };
-}
-
-function healthy(host: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = https.get({ host, port: 443, path: '/health', timeout: 1000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on('error', () => resolve(false));
-    req.on('timeout', () => {
-      req.destroy();
-      resolve(false);
-    });
-  });
 }
 
 export async function inParallel(width: number, count: number, work: (i: number) => Promise<void>): Promise<void> {

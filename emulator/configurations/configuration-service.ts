@@ -2,7 +2,7 @@ import type { Clock } from '../clock.js';
 import { HubError, argumentInvalid } from '../errors.js';
 import type { HubEvents } from '../events.js';
 import { moduleKey } from '../identity/module-record.js';
-import { parseJobCondition, parseQuery, QueryError, type Query } from '../query/index.js';
+import { parseJobCondition, QueryError, type Query } from '../query/index.js';
 import type { DeviceSelection } from '../selection/device-selection.js';
 import type { ConfigurationStore } from '../store/configuration-store.js';
 import { isoTime } from '../time.js';
@@ -12,6 +12,8 @@ import { alreadyHolds, byPrecedence, readSettings, resolve, type Contender } fro
 import { ContenderSet } from './contender-set.js';
 import { EdgeDeployments } from './edge-deployments.js';
 import { statusRows } from './status-rows.js';
+import { PendingKeys } from './pending-keys.js';
+import { asIs, configurationEtag, configurationJson, countMetrics, readsStatuses } from './configuration-json.js';
 import { readConfigurationInput, validateConfigurationId, type ConfigurationRecord } from './configuration-record.js';
 import { CONFIGURATION_CONTENDER_SETS_CACHED, CONFIGURATIONS_MAX } from '../limits.js';
 
@@ -38,8 +40,7 @@ export class ConfigurationService {
   private compiled: Compiled[] | undefined;
   /** the empty contender set of `compiled`: the root of the trie its contender sets are interned in */
   private noneTargets: ContenderSet<Compiled> | undefined;
-  private readonly dirty = new Set<string>();
-  private flushScheduled = false;
+  private readonly dirty = new PendingKeys((keys) => this.apply(keys));
   /** true while the service writes twins itself: its own writes do not re-trigger evaluation */
   private applying = false;
   /** at-scale IoT Edge deployments: the configurations whose content is modulesContent (docs/protocol.md §17.1) */
@@ -217,14 +218,6 @@ export class ConfigurationService {
   private markDirty(key: string): void {
     if (this.applying || this.store.size === 0) return;
     this.dirty.add(key);
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
-      const keys = [...this.dirty];
-      this.dirty.clear();
-      this.apply(keys);
-    });
   }
 
   /**
@@ -358,34 +351,18 @@ export class ConfigurationService {
       }
     }
 
-    const results: Record<string, number> = {};
-    for (const [name, text] of Object.entries(record.metricQueries)) {
-      try {
-        const query = parseQuery(text);
-        results[name] = this.selection.count(query, targeting && readsStatuses(text) ? withStatuses(targeting) : asIs);
-      } catch {
-        results[name] = 0;
-      }
-    }
-    return {
-      id: record.id,
-      schemaVersion: record.schemaVersion,
-      labels: record.labels,
-      content: record.content as JsonObject,
-      targetCondition: record.targetCondition,
-      createdTimeUtc: record.createdTimeUtc,
-      lastUpdatedTimeUtc: record.lastUpdatedTimeUtc,
-      priority: record.priority,
-      systemMetrics: {
+    const results = countMetrics(this.selection, record.metricQueries, (text) => (targeting && readsStatuses(text) ? withStatuses(targeting) : asIs));
+    return configurationJson(
+      record,
+      {
         results: { targetedCount, appliedCount },
         queries: {
           targetedCount: compiled.condition.text,
           appliedCount: `${compiled.condition.text.replace(/^SELECT \*/, 'SELECT deviceId')} AND configurations.[[${record.id}]].status = 'Applied'`,
         },
       },
-      metrics: { results, queries: record.metricQueries },
-      etag: configurationEtag(record),
-    } as JsonObject;
+      results,
+    );
   }
 }
 
@@ -395,24 +372,15 @@ type Targeting = Map<string, ContenderSet<Compiled>>;
 const NO_STATUSES: JsonObject = {};
 
 /**
- * Metric queries see each twin's `configurations.{id}.status` ('Targeted' or 'Applied'), as on
- * the hub; a twin no configuration targets has an empty `configurations`. A query whose text
- * never names `configurations` cannot tell, so its rows are the twins' views as they are.
+ * A twin's `configurations.{id}.status` is 'Targeted' or 'Applied'; a twin no configuration
+ * targets has an empty `configurations`.
  */
-function readsStatuses(text: string): boolean {
-  return /configurations/i.test(text);
-}
-
 function withStatuses(targeting: Targeting): (key: string, view: object) => object {
   const untargeted = statusRows(NO_STATUSES);
   return (key, view) => {
     const set = targeting.get(key);
     return set ? set.statusRow(view) : untargeted(view);
   };
-}
-
-function asIs(_key: string, view: object): object {
-  return view;
 }
 
 function compile(record: ConfigurationRecord): Compiled {
@@ -435,10 +403,6 @@ function compile(record: ConfigurationRecord): Compiled {
   // and etag: a condition that names none of these reads the same twin before and after.
   const readsWrites = /desired|version|etag/i.test(condition.text);
   return { id: record.id, priority: record.priority, createdTimeUtc: record.createdTimeUtc, settings, record, target, condition, readsWrites };
-}
-
-function configurationEtag(record: ConfigurationRecord): string {
-  return Buffer.from(String(record.etagVersion)).toString('base64');
 }
 
 function checkEtag(record: ConfigurationRecord, ifMatch: string | undefined): void {

@@ -1,6 +1,6 @@
 import { HubError, argumentInvalid } from '../errors.js';
 import type { HubEvents } from '../events.js';
-import { parseJobCondition, parseQuery, QueryError, type Query } from '../query/index.js';
+import { parseJobCondition, QueryError, type Query } from '../query/index.js';
 import type { DeviceSelection } from '../selection/device-selection.js';
 import { isJsonObject, type JsonObject } from '../twin/json.js';
 import type { TwinService } from '../twin/twin-service.js';
@@ -8,6 +8,8 @@ import { byPrecedence } from './configuration-content.js';
 import type { ConfigurationRecord } from './configuration-record.js';
 import { readDeploymentContent, resolveDeployments, sameDesired, type DeploymentContender, type DeploymentResolution } from './deployment-content.js';
 import { statusRows } from './status-rows.js';
+import { PendingKeys } from './pending-keys.js';
+import { asIs, configurationJson, countMetrics, readsStatuses } from './configuration-json.js';
 
 /** A deployment compiled for evaluation, kept until the configurations change. */
 interface CompiledDeployment extends DeploymentContender {
@@ -35,8 +37,7 @@ export type { DeploymentTargeting };
 
 export class EdgeDeployments {
   private compiled: CompiledDeployment[] | undefined;
-  private readonly dirty = new Set<string>();
-  private flushScheduled = false;
+  private readonly dirty = new PendingKeys((deviceIds) => this.apply(deviceIds));
 
   constructor(
     private readonly records: () => ConfigurationRecord[],
@@ -97,27 +98,13 @@ export class EdgeDeployments {
       else if (code !== undefined && code !== null) reportedFailedCount++;
     }
 
-    const results: Record<string, number> = {};
-    for (const [name, text] of Object.entries(record.metricQueries)) {
-      try {
-        results[name] = this.selection.count(parseQuery(text), /configurations/i.test(text) ? withStatuses(targeting) : (_key, view) => view);
-      } catch {
-        results[name] = 0;
-      }
-    }
+    const results = countMetrics(this.selection, record.metricQueries, (text) => (readsStatuses(text) ? withStatuses(targeting) : asIs));
     const id = record.id;
     const applied = `select deviceId from devices.modules where moduleId = '${AGENT}' and configurations.[[${id}]].status = 'Applied'`;
     const reportedAt = `${applied} and properties.desired.$version = properties.reported.lastDesiredVersion`;
-    return {
-      id,
-      schemaVersion: record.schemaVersion,
-      labels: record.labels,
-      content: record.content as JsonObject,
-      targetCondition: record.targetCondition,
-      createdTimeUtc: record.createdTimeUtc,
-      lastUpdatedTimeUtc: record.lastUpdatedTimeUtc,
-      priority: record.priority,
-      systemMetrics: {
+    return configurationJson(
+      record,
+      {
         results: { appliedCount, reportedFailedCount, reportedSuccessfulCount, targetedCount },
         queries: {
           appliedCount: applied,
@@ -126,9 +113,8 @@ export class EdgeDeployments {
           targetedCount: `select deviceId from devices where capabilities.iotEdge = true${record.targetCondition.trim() ? ` and ${record.targetCondition}` : ''}`,
         },
       },
-      metrics: { results, queries: record.metricQueries },
-      etag: Buffer.from(String(record.etagVersion)).toString('base64'),
-    } as JsonObject;
+      results,
+    );
   }
 
   private all(): CompiledDeployment[] {
@@ -186,14 +172,6 @@ export class EdgeDeployments {
   private markDirty(deviceId: string): void {
     if (this.all().length === 0) return;
     this.dirty.add(deviceId);
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
-      const ids = [...this.dirty];
-      this.dirty.clear();
-      this.apply(ids);
-    });
   }
 
   /** Re-evaluates a few devices (created, their tags or reported properties changed, a module added). */

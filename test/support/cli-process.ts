@@ -22,18 +22,7 @@ export function runCli(
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  let stdout = '';
-  child.stdout!.on('data', (chunk) => {
-    output += chunk;
-    stdout += chunk;
-  });
-  child.stderr!.on('data', (chunk) => (output += chunk));
-  return Object.assign(child, { output: () => output, stdoutText: () => stdout }) as ChildProcess & {
-    output: () => string;
-    stdout: NodeJS.ReadableStream;
-    stdoutText: () => string;
-  };
+  return captured(child);
 }
 
 /**
@@ -43,7 +32,13 @@ export function runCli(
 export function runBuiltCli(args: string[], env: Record<string, string> = {}, cwd = root): ReturnType<typeof runCli> {
   const cli = path.join(root, 'dist/cli/main.js');
   if (!existsSync(cli)) throw new Error(`${cli} is missing: npm run build`);
-  const child = spawn(process.execPath, [cli, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return captured(spawn(process.execPath, [cli, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+type CliChild = ReturnType<typeof runCli>;
+
+/** The child with what it wrote: stdout and stderr as they interleaved (output), and stdout alone. */
+function captured(child: ChildProcess): CliChild {
   let output = '';
   let stdout = '';
   child.stdout!.on('data', (chunk) => {
@@ -51,7 +46,35 @@ export function runBuiltCli(args: string[], env: Record<string, string> = {}, cw
     stdout += chunk;
   });
   child.stderr!.on('data', (chunk) => (output += chunk));
-  return Object.assign(child, { output: () => output, stdoutText: () => stdout }) as ReturnType<typeof runCli>;
+  return Object.assign(child, { output: () => output, stdoutText: () => stdout }) as CliChild;
+}
+
+/**
+ * Nothing from the test runner's environment but IOTHUB_EMULATOR_CA_DIR (the test CA): no
+ * NODE_EXTRA_CA_CERTS, so the commands trust the emulator through its CA directory alone, and no
+ * IOTHUB_CONNECTION_STRING, so they find it by --host.
+ */
+export const CLIENT_ENV = { IOTHUB_CONNECTION_STRING: '', NODE_EXTRA_CA_CERTS: '' };
+
+/**
+ * A client command of the built CLI (device, twin, fault…) run to its end as a user runs it against
+ * a running emulator: from `folder`, with --host `host()` appended and CLIENT_ENV.
+ */
+export function clientCommand(folder: string, host: () => string): (...args: string[]) => Promise<{ code: number | null; out: string; stdout: string }> {
+  return async (...args) => {
+    const child = runBuiltCli([...args, '--host', host()], CLIENT_ENV, folder);
+    const code = await exited(child, 30_000);
+    return { code, out: child.output(), stdout: child.stdoutText() };
+  };
+}
+
+/**
+ * `start`'s flags for a test's own emulator: listening on and named after `host`, keeping `dataDir`,
+ * serving the tests' certificates (global-setup.ts) and logging at `logLevel`.
+ */
+export function startArgs(host: string, dataDir: string, options: { inMemory?: boolean; logLevel?: string } = {}): string[] {
+  const store = options.inMemory ? ['--in-memory', '--data-dir', dataDir] : ['--data-dir', dataDir];
+  return ['--host', host, '--hostname', host, ...store, '--cert-dir', process.env.IOTHUB_EMULATOR_TEST_CERT_DIR!, '--log-level', options.logLevel ?? 'warn'];
 }
 
 export function exited(child: ChildProcess, timeoutMs = 20_000): Promise<number | null> {

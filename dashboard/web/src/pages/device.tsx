@@ -3,11 +3,12 @@ import { api, get, type DeviceDetails, type DeviceRow, type Entry } from '../api
 import { C2dCard } from '../components/c2d-card';
 import { ConnectionFeed, TelemetryFeed, type C2dEvent, type Connection, type Telemetry } from '../components/feeds';
 import { MethodCard } from '../components/method-card';
+import { IdentityFacts } from '../components/identity-facts';
 import { ModulesCard } from '../components/modules-card';
 import { TwinCard } from '../components/twin-card';
 import { ConnectionBadge, CopyButton, ErrorBox, StatusPill } from '../components/ui';
-import { ago, dateTime } from '../format';
 import { useLive } from '../live';
+import { useTicking } from '../ticking';
 import { navigate } from '../router';
 
 const KEEP_TELEMETRY = 200;
@@ -25,7 +26,6 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
   const [connections, setConnections] = useState<Connection[]>([]);
   const [c2d, setC2d] = useState<C2dEvent[]>([]);
   const [actionError, setActionError] = useState<unknown>();
-  const [, setTick] = useState(0);
   const asked = useRef(0);
   const id = encodeURIComponent(deviceId);
 
@@ -54,11 +54,7 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
     });
   }, [deviceId]);
 
-  // "12 s ago" keeps counting without a fetch.
-  useEffect(() => {
-    const timer = setInterval(() => setTick((n) => n + 1), 5000);
-    return () => clearInterval(timer);
-  }, []);
+  useTicking();
 
   useLive(
     { rows: [deviceId], device: deviceId },
@@ -161,27 +157,7 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
             Delete
           </button>
         </div>
-        <dl class="facts">
-          <div>
-            <dt>Last activity</dt>
-            <dd title={device?.lastActivityTime}>{device ? ago(device.lastActivityTime) : '—'}</dd>
-          </div>
-          <div>
-            <dt>Connection changed</dt>
-            <dd>{device ? dateTime(device.connectionStateUpdatedTime) : '—'}</dd>
-          </div>
-          <div>
-            <dt>Twin version</dt>
-            <dd>{details?.twin.version ?? '—'}</dd>
-          </div>
-          <div>
-            <dt>Twin etag</dt>
-            <dd class="mono">{details?.twin.etag ?? '—'}</dd>
-          </div>
-          <div>
-            <dt>Generation</dt>
-            <dd class="mono">{device?.generationId ?? '—'}</dd>
-          </div>
+        <IdentityFacts identity={device} twin={details?.twin}>
           <div>
             <dt>Modules</dt>
             <dd data-testid="module-count">{details?.modules.length ?? '—'}</dd>
@@ -190,7 +166,7 @@ export function DevicePage({ deviceId }: { deviceId: string }) {
             <dt>C2D queue</dt>
             <dd>{details?.c2dPending ?? '—'}</dd>
           </div>
-        </dl>
+        </IdentityFacts>
         <ErrorBox error={actionError} />
       </header>
       <div class="device-grid">

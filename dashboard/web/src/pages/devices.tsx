@@ -3,6 +3,7 @@ import { api, get, type DevicePage, type DeviceRow } from '../api';
 import { ConnectionBadge, CopyButton, ErrorBox, StatusPill } from '../components/ui';
 import { ago, fmt } from '../format';
 import { useLive } from '../live';
+import { useTicking } from '../ticking';
 
 const PAGE_SIZE = 50;
 
@@ -20,7 +21,6 @@ export function DevicesPage() {
   const [page, setPage] = useState<DevicePage>();
   const [error, setError] = useState<unknown>();
   const [newId, setNewId] = useState('');
-  const [, setTick] = useState(0);
   const query = useRef('');
   const refetchAt = useRef(0);
 
@@ -64,11 +64,7 @@ export function DevicesPage() {
     return () => removeEventListener('keydown', onKey);
   }, []);
 
-  // "12 s ago" keeps counting without a fetch.
-  useEffect(() => {
-    const timer = setInterval(() => setTick((n) => n + 1), 5000);
-    return () => clearInterval(timer);
-  }, []);
+  useTicking();
 
   const lastCounts = useRef({ registered: -1, connected: -1 });
   useLive(

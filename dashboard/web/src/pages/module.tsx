@@ -1,12 +1,13 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, get, type Entry, type ModuleDetails } from '../api';
 import { ConnectionFeed, TelemetryFeed, type Connection, type Telemetry } from '../components/feeds';
+import { IdentityFacts } from '../components/identity-facts';
 import { MethodCard } from '../components/method-card';
 import { modulePath } from '../components/modules-card';
 import { TwinCard } from '../components/twin-card';
 import { ConnectionBadge, CopyButton, ErrorBox } from '../components/ui';
-import { ago, dateTime } from '../format';
 import { useLive } from '../live';
+import { useTicking } from '../ticking';
 import { navigate } from '../router';
 
 const KEEP_TELEMETRY = 200;
@@ -23,7 +24,6 @@ export function ModulePage({ deviceId, moduleId }: { deviceId: string; moduleId:
   const [actionError, setActionError] = useState<unknown>();
   const [telemetry, setTelemetry] = useState<Telemetry[]>([]);
   const [connections, setConnections] = useState<Connection[]>([]);
-  const [, setTick] = useState(0);
   const asked = useRef(0);
   const base = modulePath(deviceId, moduleId);
   const mine = (e: Entry): boolean => e.moduleId === moduleId;
@@ -52,10 +52,7 @@ export function ModulePage({ deviceId, moduleId }: { deviceId: string; moduleId:
     }, setLoadError);
   }, [deviceId, moduleId]);
 
-  useEffect(() => {
-    const timer = setInterval(() => setTick((n) => n + 1), 5000);
-    return () => clearInterval(timer);
-  }, []);
+  useTicking();
 
   useLive(
     { device: deviceId },
@@ -120,32 +117,12 @@ export function ModulePage({ deviceId, moduleId }: { deviceId: string; moduleId:
             Delete
           </button>
         </div>
-        <dl class="facts">
-          <div>
-            <dt>Last activity</dt>
-            <dd title={module?.lastActivityTime}>{module ? ago(module.lastActivityTime) : '—'}</dd>
-          </div>
-          <div>
-            <dt>Connection changed</dt>
-            <dd>{module ? dateTime(module.connectionStateUpdatedTime) : '—'}</dd>
-          </div>
-          <div>
-            <dt>Twin version</dt>
-            <dd>{details?.twin.version ?? '—'}</dd>
-          </div>
-          <div>
-            <dt>Twin etag</dt>
-            <dd class="mono">{details?.twin.etag ?? '—'}</dd>
-          </div>
-          <div>
-            <dt>Generation</dt>
-            <dd class="mono">{module?.generationId ?? '—'}</dd>
-          </div>
+        <IdentityFacts identity={module} twin={details?.twin}>
           <div>
             <dt>Managed by</dt>
             <dd>{module ? (module.managedBy ?? '—') : '—'}</dd>
           </div>
-        </dl>
+        </IdentityFacts>
         <ErrorBox error={actionError} />
       </header>
       <div class="device-grid">
