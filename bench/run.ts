@@ -19,13 +19,14 @@ const registry: Record<string, () => Promise<{ bench: Bench }>> = {
   telemetry: () => import('./telemetry.js'),
   throttle: () => import('./throttle.js'),
   'module-amqp': () => import('./module-amqp.js'),
+  register: () => import('./register.js'), // opt-in: issue 15 item 1 alone (bulk registration beside its floor); BENCH_REGISTER_DEVICES
   scale: () => import('./scale.js'), // issue 15's figures; BENCH_SCALE_DEVICES (default 100,000)
   'twin-job': () => import('./twin-job.js'), // opt-in: issue 15's twin-update job alone, in process; BENCH_TWIN_JOB_DEVICES
   connections: () => import('./connections.js'), // opt-in: issue 15 item 3 alone (CPU per connection, mass disconnect)
   'fleet-soak': () => import('./fleet-soak.js'), // opt-in: 18,000 devices for 5 minutes
   fuzz: () => import('./fuzz.js'), // opt-in: the long fuzz run (issue 17)
 };
-const OPT_IN = new Set(['fleet-soak', 'fuzz', 'scale', 'query-index', 'connections', 'twin-job']);
+const OPT_IN = new Set(['register', 'fleet-soak', 'fuzz', 'scale', 'query-index', 'connections', 'twin-job']);
 
 const certDir = path.join(os.tmpdir(), 'iothub-emulator-bench-certs');
 

@@ -1,7 +1,6 @@
 import iothub from 'azure-iothub';
 import Database from 'better-sqlite3';
 import hdr from 'hdr-histogram-js';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
@@ -10,8 +9,9 @@ import { wellKnownPolicies } from '../emulator/identity/policies.js';
 import { createSasToken } from '../protocol/sas.js';
 import { cpuSeconds } from './support/floor-compare.js';
 import type { Bench, BenchRow } from './support/harness.js';
-import { closeAll, connectDevices, inParallel, registerConnectingDevices, startOnDisk as startEmulatorOnDisk } from './support/mqtt-devices.js';
+import { closeAll, connectDevices, registerConnectingDevices, startOnDisk as startEmulatorOnDisk } from './support/mqtt-devices.js';
 import { request } from './support/provision.js';
+import { addDevicesInBulk, registrationFloor, scaleDeviceId } from './support/registration-floor.js';
 import { measureTlsFloor, settle } from './support/tls-floor.js';
 
 const HOST = '127.0.0.215';
@@ -35,7 +35,7 @@ const connectionString = `HostName=${HOST};SharedAccessKeyName=${owner.keyName};
 // tags.building has 100 values, tags.floor 20: the selective query matches DEVICES / 2000 twins.
 const SELECTIVE = "SELECT * FROM devices WHERE tags.building = '42' AND tags.floor = 7";
 const GROUPED = 'SELECT tags.building, COUNT() AS devices FROM devices GROUP BY tags.building';
-const id = (n: number): string => `scale-${String(n).padStart(7, '0')}`;
+const id = scaleDeviceId;
 
 /**
  * The issue-15 figures on today's code: bulk registration through Registry.addDevices, emulator
@@ -67,11 +67,7 @@ export const bench: Bench = {
       const registry = iothub.Registry.fromConnectionString(connectionString);
       const cpuBefore = cpuSeconds(emulator.pid);
       const t0 = performance.now();
-      await inParallel(8, Math.ceil(DEVICES / 100), async (batch) => {
-        const devices = Array.from({ length: Math.min(100, DEVICES - batch * 100) }, (_, j) => smallTwinDevice(batch * 100 + j));
-        const { responseBody } = await registry.addDevices(devices as iothub.Registry.DeviceDescription[]);
-        if (!responseBody.isSuccessful) throw new Error(`addDevices: ${JSON.stringify(responseBody.errors).slice(0, 300)}`);
-      });
+      await addDevicesInBulk(registry, 0, DEVICES);
       const registerSeconds = (performance.now() - t0) / 1000;
       const registerCpuUs = ((cpuSeconds(emulator.pid) - cpuBefore) * 1e6) / DEVICES;
       const rate = DEVICES / registerSeconds;
@@ -93,7 +89,7 @@ export const bench: Bench = {
       // 4. Start to ready on that data directory: nothing is loaded (the device store reads SQLite on
       // demand); beside it, what the previous store did before /health: read and parse every record.
       await emulator.stop();
-      const floorRate = await registrationFloor(serverTls, registry);
+      const { rate: floorRate } = await registrationFloor(HOST, serverTls, registry, DEVICES);
       console.log(`  the same registration answered by a bare HTTPS server: ${Math.round(floorRate)} devices/s`);
       const eagerLoadMs = eagerLoad(dataDir);
       emulator = await startOnDisk(dataDir, certDir);
@@ -282,15 +278,6 @@ export const bench: Bench = {
   },
 };
 
-function smallTwinDevice(n: number): Record<string, unknown> {
-  return {
-    deviceId: id(n),
-    status: 'enabled',
-    tags: { building: String(n % 100), floor: Math.floor(n / 100) % 20, model: ['lock-a', 'lock-b', 'lock-c'][n % 3] },
-    properties: { desired: { mode: n % 2 === 0 ? 'day' : 'night' } },
-  };
-}
-
 /** a·N + b·N² through the measured points (least squares, two unknowns). */
 function quadraticFit(points: { n: number; cpuSeconds: number }[]): { a: number; b: number } | undefined {
   if (points.length < 2) return undefined;
@@ -356,40 +343,6 @@ async function latency(op: () => Promise<unknown>): Promise<{ p50: number; p99: 
 }
 
 const startOnDisk = (dataDir: string, certDir: string) => startEmulatorOnDisk(HOST, dataDir, certDir, DEVICE_CACHE ? ['--device-cache', DEVICE_CACHE] : []);
-
-/**
- * The floor under bulk registration: the same Registry.addDevices calls (100 devices each, 8 in
- * flight, the same bodies) answered by a bare HTTPS server in a process of its own on the hub's
- * address and certificate, which reads each body and answers success. What is left is the SDK,
- * TLS and HTTP on both sides: the part of "end to end" that is not the emulator.
- */
-async function registrationFloor(serverTls: { key: Buffer; cert: Buffer }, registry: iothub.Registry): Promise<number> {
-  const script = `
-    const https = require('node:https'); const fs = require('node:fs');
-    const answer = JSON.stringify({ isSuccessful: true, errors: [], warnings: [] });
-    const tls = JSON.parse(fs.readFileSync(0, 'utf8'));
-    https.createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
-      const chunks = []; req.on('data', (c) => chunks.push(c));
-      req.on('end', () => { Buffer.concat(chunks); res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' }); res.end(answer); });
-    }).listen(443, process.argv[1], () => console.log('ready'));`;
-  const child = spawn(process.execPath, ['-e', script, HOST], { stdio: ['pipe', 'pipe', 'inherit'] });
-  child.stdin!.end(JSON.stringify({ key: serverTls.key.toString(), cert: serverTls.cert.toString() }));
-  try {
-    await new Promise<void>((resolve, reject) => {
-      child.stdout!.once('data', () => resolve());
-      child.once('exit', (code) => reject(new Error(`the floor server exited with code ${code}`)));
-    });
-    const t0 = performance.now();
-    await inParallel(8, Math.ceil(DEVICES / 100), async (batch) => {
-      const devices = Array.from({ length: Math.min(100, DEVICES - batch * 100) }, (_, j) => smallTwinDevice(batch * 100 + j));
-      await registry.addDevices(devices as iothub.Registry.DeviceDescription[]);
-    });
-    return DEVICES / ((performance.now() - t0) / 1000);
-  } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
-  }
-}
 
 /** What the previous DeviceStore did at start, timed alone: read and parse every stored record. */
 function eagerLoad(dataDir: string): number {
