@@ -98,6 +98,12 @@ export const MQTT_MAX_SUBSCRIPTIONS = 5;
 export const MQTT_CONNECT_TIMEOUT_MS = 30_000;
 export const MQTT_HEARTBEAT_MS = 60_000;
 /**
+ * Identities whose last verified device token is remembered (identity/auth.ts), so a reconnect
+ * with the same token skips its HMAC. ~0.4 KB each (the token text): 100,000 is ~40 MB at most,
+ * reached only when that many devices connected; the oldest is forgotten past it.
+ */
+export const DEVICE_TOKENS_REMEMBERED = 100_000;
+/**
  * The largest MQTT packet (its fixed header's remaining length) a device may send: the 256 KB
  * message plus room for the topic (device id, property bag) and the packet id. A larger one
  * closes the connection as soon as its fixed header arrives, before any of its body is buffered;

@@ -57,16 +57,21 @@ export function parseSasToken(token: string): SasToken | undefined {
  * literal `sr` first and over its canonical encoding second.
  */
 export function signatureMatches(token: SasToken, keys: readonly string[]): boolean {
+  return signingKey(token, keys) !== undefined;
+}
+
+/** The one of `keys` that signed the token (the first, should two be equal), as `signatureMatches` decides it. */
+export function signingKey(token: SasToken, keys: readonly string[]): string | undefined {
   const presented = Buffer.from(token.signature, 'base64');
   const candidates = new Set([token.rawResource, encodeURIComponent(token.resource), token.resource]);
   for (const key of keys) {
     if (!key) continue;
     for (const resource of candidates) {
       const expected = Buffer.from(sign(key, resource, token.expiry), 'base64');
-      if (expected.length === presented.length && timingSafeEqual(expected, presented)) return true;
+      if (expected.length === presented.length && timingSafeEqual(expected, presented)) return key;
     }
   }
-  return false;
+  return undefined;
 }
 
 /** Path-segment prefix rule (docs/protocol.md §1.4): `host/devices` covers `host/devices/d1`, not `host/devicesX`. */

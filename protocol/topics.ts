@@ -64,8 +64,7 @@ export function parseDevicePublish(deviceId: string, topic: string): DevicePubli
   if (topic === `devices/${path}/messages/events`) return { kind: 'telemetry', properties: {} };
   if (!topic.startsWith('$iothub/')) return undefined;
   const [topicPath, query = ''] = splitQuery(topic);
-  const params = new URLSearchParams(query);
-  const rid = params.get('$rid');
+  const rid = ridOf(query);
   if (topicPath === '$iothub/twin/GET/' || topicPath === '$iothub/twin/GET') {
     return rid ? { kind: 'twinGet', rid } : undefined;
   }
@@ -75,6 +74,15 @@ export function parseDevicePublish(deviceId: string, topic: string): DevicePubli
   const method = /^\$iothub\/methods\/res\/(\d{1,9})\/?$/.exec(topicPath);
   if (method && rid) return { kind: 'methodResponse', rid, status: Number(method[1]) };
   return undefined;
+}
+
+/**
+ * `$rid` of a device publish's query, as URLSearchParams reads it. The SDKs send `$rid=N` alone,
+ * which needs no parser; anything with another field, an escape or a `+` goes through one.
+ */
+function ridOf(query: string): string | null {
+  if (query.startsWith('$rid=') && !/[&%+]/.test(query)) return query.slice(5);
+  return new URLSearchParams(query).get('$rid');
 }
 
 /** What the hub published to a device, as a device understands it. */

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,7 +34,12 @@ function userProjectWithEmulatorInstalled(folder: string): string {
   mkdirSync(path.join(folder, 'node_modules', '.bin'), { recursive: true });
   writeFileSync(path.join(folder, 'package.json'), JSON.stringify({ name: 'user-project', private: true, devDependencies: { 'iothub-emulator': '*' } }));
   symlinkSync(root, path.join(folder, 'node_modules', 'iothub-emulator'), 'dir');
-  symlinkSync(path.join('..', 'iothub-emulator', 'dist', 'cli', 'main.js'), path.join(folder, 'node_modules', '.bin', 'iothub-emulator'));
+  const bin = path.join(root, 'dist', 'cli', 'main.js');
+  symlinkSync(
+    path.relative(path.join(folder, 'node_modules', '.bin'), path.join(folder, 'node_modules', 'iothub-emulator', 'dist', 'cli', 'main.js')),
+    path.join(folder, 'node_modules', '.bin', 'iothub-emulator'),
+  );
+  chmodSync(bin, 0o755); // npm's bin-links does this on install; tsc writes the file without it
   return folder;
 }
 

@@ -1,4 +1,5 @@
-import { parseSasToken, resourceCovers, signatureMatches } from '../../protocol/sas.js';
+import { parseSasToken, resourceCovers, signatureMatches, signingKey } from '../../protocol/sas.js';
+import { DEVICE_TOKENS_REMEMBERED } from '../limits.js';
 import { HubError } from '../errors.js';
 import type { DeviceRecord } from './device-record.js';
 import { isModuleRecord, type ModuleRecord } from './module-record.js';
@@ -44,6 +45,42 @@ export class ServiceAuthenticator {
 
 export type DeviceAuthResult = { ok: true; expiry: number } | { ok: false; reason: string };
 
+/** A device token that verified: the key that signed it (and the policy, for an skn token) and its expiry. */
+interface VerifiedDeviceToken {
+  password: string;
+  key: string;
+  keyName?: string;
+  expiry: number;
+}
+
+/**
+ * The last token each identity connected with that verified (docs/scaling.md §3.3). The SDKs keep
+ * their token until its renewal (an hour by default) and present the same one on every reconnect,
+ * so a hub restart or a network blip brings each device back with a token already checked: it is
+ * taken as verified while the key that signed it is still one of the identity's (or the policy's)
+ * keys, so a key rotation or regeneration makes it count for nothing at once, and its expiry is
+ * checked on every use as before. Oldest first out past the limit.
+ */
+const verifiedDeviceTokens = new Map<string, VerifiedDeviceToken>();
+
+function rememberedToken(identity: string, record: DeviceRecord | ModuleRecord, password: string): VerifiedDeviceToken | undefined {
+  const entry = verifiedDeviceTokens.get(identity);
+  if (!entry || entry.password !== password) return undefined;
+  if (entry.keyName === undefined) {
+    const { primaryKey, secondaryKey } = record.authentication.symmetricKey;
+    return entry.key === primaryKey || entry.key === secondaryKey ? entry : undefined;
+  }
+  const policy = findPolicy(entry.keyName);
+  const current = policy?.rights.includes('DeviceConnect') && (entry.key === policy.primaryKey || entry.key === policy.secondaryKey);
+  return current ? entry : undefined;
+}
+
+function remember(identity: string, entry: VerifiedDeviceToken): void {
+  verifiedDeviceTokens.delete(identity);
+  if (verifiedDeviceTokens.size >= DEVICE_TOKENS_REMEMBERED) verifiedDeviceTokens.delete(verifiedDeviceTokens.keys().next().value as string);
+  verifiedDeviceTokens.set(identity, entry);
+}
+
 /**
  * A device's MQTT password (docs/protocol.md §1.4): a token for `{host}/devices/{deviceId}` signed with one of
  * the device's keys, or signed by a DeviceConnect policy (skn) for that device or for `{host}/devices`.
@@ -51,22 +88,32 @@ export type DeviceAuthResult = { ok: true; expiry: number } | { ok: false; reaso
  */
 export function authenticateDevice(record: DeviceRecord | ModuleRecord, password: string | undefined, nowSeconds = Date.now() / 1000): DeviceAuthResult {
   if (!password) return { ok: false, reason: 'no SAS token in the password (X.509 authentication is not supported yet)' };
+  const identity = isModuleRecord(record) ? `${record.deviceId}/${record.moduleId}` : record.deviceId;
+  const remembered = rememberedToken(identity, record, password);
+  if (remembered) {
+    if (remembered.expiry < nowSeconds) return { ok: false, reason: 'the SAS token has expired' };
+    return { ok: true, expiry: remembered.expiry };
+  }
   const token = parseSasToken(password);
   if (!token) return { ok: false, reason: 'the password is not a SharedAccessSignature' };
   const slash = token.resource.indexOf('/');
   const path = slash < 0 ? '' : token.resource.slice(slash + 1);
   const devicePath = isModuleRecord(record) ? `devices/${record.deviceId}/modules/${record.moduleId}` : `devices/${record.deviceId}`;
+  let key: string | undefined;
   if (token.keyName) {
     const policy = findPolicy(token.keyName);
     if (!policy?.rights.includes('DeviceConnect')) return { ok: false, reason: `policy '${token.keyName}' cannot connect devices` };
     if (!resourceCovers(path, devicePath) && path !== '') return { ok: false, reason: `the token's resource '${token.resource}' does not cover ${devicePath}` };
-    if (!signatureMatches(token, [policy.primaryKey, policy.secondaryKey])) return { ok: false, reason: 'the signature does not match the policy key' };
+    key = signingKey(token, [policy.primaryKey, policy.secondaryKey]);
+    if (key === undefined) return { ok: false, reason: 'the signature does not match the policy key' };
   } else {
     // Device ids are case-sensitive, so the device path must match exactly.
     if (path !== devicePath) return { ok: false, reason: `the token's resource '${token.resource}' is not this identity's (${devicePath})` };
     const keys = [record.authentication.symmetricKey.primaryKey ?? '', record.authentication.symmetricKey.secondaryKey ?? ''];
-    if (!signatureMatches(token, keys)) return { ok: false, reason: 'the signature does not match the device keys' };
+    key = signingKey(token, keys);
+    if (key === undefined) return { ok: false, reason: 'the signature does not match the device keys' };
   }
+  remember(identity, { password, key, keyName: token.keyName || undefined, expiry: token.expiry });
   if (token.expiry < nowSeconds) return { ok: false, reason: 'the SAS token has expired' };
   return { ok: true, expiry: token.expiry };
 }

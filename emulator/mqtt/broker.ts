@@ -53,7 +53,9 @@ function parseUsername(username: string | undefined, clientId: string): { device
   if (parts.length < 1 + idParts) return undefined;
   const rest = parts.slice(1 + idParts).join('/');
   const query = rest.startsWith('?') ? rest.slice(1) : rest;
-  const modelId = new URLSearchParams(query).get('model-id') ?? undefined;
+  // Most usernames carry only api-version: without `model-id` (or an escape that could spell it) there is none to read.
+  const mayName = query.includes('model-id') || query.includes('%');
+  const modelId = mayName ? (new URLSearchParams(query).get('model-id') ?? undefined) : undefined;
   return { deviceId: parts.slice(1, 1 + idParts).join('/'), modelId };
 }
 
@@ -187,6 +189,8 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
     },
   });
 
+  skipClientBookkeepingPublishes(broker);
+
   // Subscriptions of CleanSession=0 clients survive restarts: aedes restores them on reconnect
   // and answers sessionPresent=1, which the Node SDK relies on (docs/protocol.md §0.5).
   for (const [clientId, subscriptions] of sessions.all()) {
@@ -260,4 +264,27 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
   }
 
   return broker;
+}
+
+/** The `$SYS/{brokerId}/…` topics aedes publishes for every client connecting, subscribing, unsubscribing, disconnecting. */
+const CLIENT_BOOKKEEPING = ['/new/clients', '/new/subscribes', '/new/unsubscribes', '/disconnect/clients'];
+
+/**
+ * aedes tells the topic tree of every connect, SUBSCRIBE, UNSUBSCRIBE and disconnect with a `$SYS`
+ * publish (the SUBSCRIBE's with its filters `JSON.stringify`d), a broker-wide publish per
+ * connection step (docs/scaling.md §3.3). Nothing can hear them here: devices may subscribe only
+ * to IoT Hub's topics (authorizeSubscribe, docs/protocol.md §1.9), the hub's own 'publish'
+ * listener counts device publishes only (operations/metrics.ts), and aedes's one listener
+ * (`$SYS/+/new/clients`, closing a client id taken over on *another* broker of a cluster) ignores
+ * its own broker's. So they are dropped before the publish pipeline; aedes's heartbeat and birth
+ * (once per interval, not per client) still go through it.
+ */
+function skipClientBookkeepingPublishes(broker: Aedes): void {
+  const prefix = `$SYS/${broker.id}`;
+  const topics = new Set(CLIENT_BOOKKEEPING.map((suffix) => prefix + suffix));
+  const publish = broker.publish.bind(broker);
+  broker.publish = ((packet: { topic: string }, client: unknown, done?: (error?: Error) => void) => {
+    if (typeof client === 'function' && topics.has(packet.topic)) return (client as () => void)();
+    return (publish as (...args: unknown[]) => void)(packet, client, done);
+  }) as Aedes['publish'];
 }

@@ -17,6 +17,7 @@ interface Persistence {
   outgoingEnqueueCombi(subs: SubscriptionRef[], packet: object, cb?: Callback): unknown;
   outgoingUpdate(client: ClientRef, packet: object, cb?: Callback): unknown;
   outgoingStream(client: ClientRef): unknown;
+  addSubscriptions(client: ClientRef, subs: object[], cb?: Callback): unknown;
 }
 
 /** What a retained-message stream is when nothing was ever retained: aedes only pipes it into its sender. */
@@ -31,7 +32,10 @@ const nothingRetained = { pipe: <T>(destination: T): T => destination };
  *   §1.9), so until something has been stored there is nothing to read;
  * - aedes replays every CONNECT's stored outgoing packets through a stream pipeline. A client id
  *   that never had a packet queued for it has none; it gets an empty list, which the pipeline
- *   finishes without building two streams. Any client id that ever had one goes the normal way.
+ *   finishes without building two streams. Any client id that ever had one goes the normal way;
+ * - aedes stores a SUBSCRIBE's filters once per filter, each time the packet's whole list (three
+ *   filters, nine stores); the list is stored the first time and the repeats of that same list
+ *   (aedes passes the packet's array itself, unchanged between them) are answered at once.
  * Everything else (subscriptions, wills, QoS 1 and 2 state) is aedes-persistence itself.
  */
 export function createSessionPersistence(): object {
@@ -67,6 +71,16 @@ export function createSessionPersistence(): object {
   };
   const outgoingStream = persistence.outgoingStream.bind(persistence);
   persistence.outgoingStream = (client) => (everQueued.has(client.id) ? outgoingStream(client) : []);
+
+  const storedLists = new WeakSet<object[]>();
+  const addSubscriptions = persistence.addSubscriptions.bind(persistence);
+  persistence.addSubscriptions = (client, subs, cb) => {
+    if (cb || !storedLists.has(subs)) {
+      storedLists.add(subs);
+      return addSubscriptions(client, subs, cb);
+    }
+    return Promise.resolve();
+  };
 
   return persistence;
 }

@@ -113,6 +113,34 @@ describe('DeviceStore', () => {
     expect(scanned[0]).toBe(connected);
   });
 
+  it('evicts the least recently used record, across many evictions, reads in between and a clear', async () => {
+    const db = seeded(40);
+    const store = open(db, { cacheSize: 3 });
+    await loaded(store);
+    const a = store.get('d00')!;
+    store.get('d01');
+    store.get('d02');
+    // d00 read again: d01 is now the least recently used, and goes first.
+    expect(store.get('d00')).toBe(a);
+    const d03 = store.get('d03')!;
+    expect(store.get('d00')).toBe(a);
+    expect(store.get('d03')).toBe(d03);
+    // Many evictions in a row, keeping d00 in use: it stays, every other record cycles out.
+    for (const id of ids(40).slice(4)) {
+      store.get(id);
+      expect(store.get('d00')).toBe(a);
+    }
+    const last = store.get('d39')!;
+    expect(store.get('d39')).toBe(last);
+    expect(store.get('d03')).not.toBe(d03);
+    store.clear();
+    store.commit(ids(5).map((id, i) => record(id, i)));
+    const fresh = ids(5).map((id) => store.get(id)!);
+    // After the clear the cache fills and evicts again from its new oldest entry.
+    expect(store.get('d04')).toBe(fresh[4]);
+    expect(store.get('d00')).not.toBe(fresh[0]);
+  });
+
   it('tells its change hooks of every committed change', () => {
     const db = seeded(3);
     const store = open(db, {});
