@@ -53,9 +53,43 @@ export class DeviceSelection {
       for (const record of this.candidates(query)) if (query.matches(twinView(record))) ids.push(record.deviceId);
       return ids;
     }
-    this.each(this.deviceIndexes, query, (key, record) => {
-      if (query.matches(twinView(record))) ids.push(key);
-    });
+    const known = this.idsOnly(this.deviceIndexes, query);
+    if (known) return known;
+    this.each(
+      this.deviceIndexes,
+      query,
+      (key, record) => {
+        if (query.matches(twinView(record))) ids.push(key);
+      },
+      query.termsExact,
+    );
+    return ids;
+  }
+
+  /**
+   * The keys a query selects when the registry order and the indexes know them without a record
+   * (no WHERE, or one the exact indexes answer whole: Query.termsExact), in registry order;
+   * undefined when the twins must be evaluated. A twin job over 100,000 devices not in the cache
+   * read, parsed and viewed each one here only to learn what the index already knew.
+   */
+  private idsOnly<R>(indexes: TwinIndexes<R>, query: Query): string[] | undefined {
+    if (!indexes.enabled || query.deviceIds) return undefined;
+    const order = indexes.ordered();
+    const ids: string[] = [];
+    if (query.everyRow) {
+      for (let slot = 0; slot < order.end; slot++) {
+        const key = order.keyAtSlot(slot);
+        if (key !== undefined) ids.push(key);
+      }
+      return ids;
+    }
+    if (!query.termsExact || query.terms === undefined) return undefined;
+    const seqs = indexes.exactly(query.terms);
+    if (!seqs) return undefined;
+    for (const seq of seqs) {
+      const key = order.keyOf(seq);
+      if (key !== undefined) ids.push(key);
+    }
     return ids;
   }
 
@@ -221,9 +255,9 @@ export class DeviceSelection {
   }
 
   /** Every twin the indexes leave for a full answer (all of them when they cannot narrow it), in registry order. */
-  private each<R>(indexes: TwinIndexes<R>, query: Query, visit: (key: string, record: R) => void): void {
+  private each<R>(indexes: TwinIndexes<R>, query: Query, visit: (key: string, record: R) => void, counted = false): void {
     const order = indexes.ordered();
-    const seqs = indexes.candidates(query.terms, fullCap(order.size));
+    const seqs = indexes.candidates(query.terms, fullCap(order.size), counted);
     if (seqs) {
       for (const seq of seqs) {
         const key = order.keyOf(seq);

@@ -92,11 +92,36 @@ export class TwinIndexes<R> implements ChangeHook<R> {
    * The sequence numbers (registry order, ascending) of the records `terms` allows, or undefined
    * when a scan is cheaper: a path without an index, or more than `cap` candidates.
    */
-  candidates(terms: IndexTerm | undefined, cap: number): Float64Array | undefined {
+  candidates(terms: IndexTerm | undefined, cap: number, counted = false): Float64Array | undefined {
     if (terms === undefined || !this.settings.enabled) return undefined;
     const order = this.ordered();
-    this.build([...pathsOf(terms).values()].filter((path) => this.used(path)));
-    const keys = candidateKeys(terms, (path) => this.indexes.get(pathId(path)) as PathIndex<unknown> | undefined, cap);
+    // `counted`: exactly() already counted this query's use of its paths.
+    if (!counted) this.build([...pathsOf(terms).values()].filter((path) => this.used(path)));
+    return this.keysToSeqs(
+      order,
+      candidateKeys(terms, (path) => this.indexes.get(pathId(path)) as PathIndex<unknown> | undefined, cap),
+    );
+  }
+
+  /**
+   * The sequence numbers (ascending) of exactly the records `terms` allow, when terms that say
+   * exactly what a WHERE does (Query.termsExact) meet an exact index on every path they name (one
+   * primitive value per key): the query's answer without reading a record. Undefined otherwise
+   * (the caller asks candidates() with `counted`: the use of the paths is counted here).
+   */
+  exactly(terms: IndexTerm): Float64Array | undefined {
+    if (!this.settings.enabled) return undefined;
+    const order = this.ordered();
+    const paths = [...pathsOf(terms).values()];
+    this.build(paths.filter((path) => this.used(path)));
+    if (!paths.every((path) => this.indexes.get(pathId(path))?.exact)) return undefined;
+    return this.keysToSeqs(
+      order,
+      candidateKeys(terms, (path) => this.indexes.get(pathId(path)) as PathIndex<unknown> | undefined, Number.POSITIVE_INFINITY),
+    );
+  }
+
+  private keysToSeqs(order: RegistryOrder, keys: string[] | undefined): Float64Array | undefined {
     if (keys === undefined) return undefined;
     const seqs = new Float64Array(keys.length);
     let n = 0;
