@@ -14,7 +14,8 @@ import { request } from './support/provision.js';
 import { addDevicesInBulk, registrationFloor, scaleDeviceId } from './support/registration-floor.js';
 import { measureTlsFloor, settle } from './support/tls-floor.js';
 
-const HOST = '127.0.0.215';
+/** BENCH_SCALE_HOST: another loopback address, for a run beside another engineer's scale run. */
+const HOST = process.env.BENCH_SCALE_HOST ?? '127.0.0.215';
 /** Registered devices (each with a small twin: three tags, one desired property). */
 const DEVICES = Number(process.env.SCALE_DEVICES ?? process.env.BENCH_SCALE_DEVICES ?? 100_000);
 /** Devices that run connect, subscribe, twin GET and reported PATCH for the CPU-per-connection figure. */
