@@ -170,7 +170,11 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
   const twins = new TwinService(store, modules, channels, events);
   const methods = new MethodService(store, modules, channels, events);
   const presence = new OneConnectionPerDevice(registry, events, connections);
-  const selection = new DeviceSelection(store, modules, queryIndexSettings(options.queryIndex, options.queryIndexAfter, options.queryIndexBuild));
+  const selection = new DeviceSelection(
+    store,
+    modules,
+    queryIndexSettings(options.queryIndex, options.queryIndexAfter, options.queryIndexBuild, options.queryIndexBuildSlice),
+  );
   const configurations = new ConfigurationService(new ConfigurationStore(db), selection, twins, events, clock);
   // Saying no on purpose: the tier's throttles (off unless --tier) and the chaos API's rules.
   const throttle = options.tier

@@ -51,8 +51,9 @@ export class DeviceSelection {
     store.onChange(this.deviceIndexes);
     modules.onChange(this.moduleIndexes);
     if (settings.build !== 'first-query') {
-      this.deviceIndexes.startBackgroundBuild(QUERY_INDEX_BUILD_SLICE_MS, QUERY_INDEX_BUILD_SLICE_RECORDS);
-      this.moduleIndexes.startBackgroundBuild(QUERY_INDEX_BUILD_SLICE_MS, QUERY_INDEX_BUILD_SLICE_RECORDS);
+      const slices = settings.buildSlice ?? { ms: QUERY_INDEX_BUILD_SLICE_MS, records: QUERY_INDEX_BUILD_SLICE_RECORDS };
+      this.deviceIndexes.startBackgroundBuild(slices);
+      this.moduleIndexes.startBackgroundBuild(slices);
     }
   }
 

@@ -1,5 +1,5 @@
 import { deviceReader, moduleReader } from './record-paths.js';
-import type { QueryIndexBuild, QueryIndexSettings } from './twin-indexes.js';
+import type { QueryIndexBuild, QueryIndexBuildSlice, QueryIndexSettings } from './twin-indexes.js';
 import { QUERY_MAX_INDEXES } from '../limits.js';
 
 /**
@@ -31,7 +31,12 @@ export function parseQueryIndexPaths(text: string): string[] | 'off' {
 export const QUERY_INDEX_BUILDS: readonly QueryIndexBuild[] = ['background', 'first-query'];
 
 /** The selection's settings from the hub's options (`--query-index`, `--query-index-after`, `--query-index-build`). */
-export function queryIndexSettings(paths: readonly string[] | 'off', after: number, build: QueryIndexBuild = 'background'): QueryIndexSettings {
+export function queryIndexSettings(
+  paths: readonly string[] | 'off',
+  after: number,
+  build: QueryIndexBuild = 'background',
+  buildSlice?: QueryIndexBuildSlice,
+): QueryIndexSettings {
   if (paths === 'off') return { enabled: false, declared: [], after: 0, build };
-  return { enabled: true, declared: paths.map((p) => p.toLowerCase().split('.')), after, build };
+  return { enabled: true, declared: paths.map((p) => p.toLowerCase().split('.')), after, build, ...(buildSlice && { buildSlice }) };
 }

@@ -19,6 +19,15 @@ export interface QueryIndexSettings {
    * slices between other work; 'first-query' by the first query, in one pass (the older way).
    */
   readonly build?: QueryIndexBuild;
+  /** the background build's slices (default QUERY_INDEX_BUILD_SLICE_*): tests make them small and slow */
+  readonly buildSlice?: QueryIndexBuildSlice;
+}
+
+/** How the background build cuts its work: each slice up to `ms` long, `records` read per statement, `pauseMs` between slices (0: the next turn). */
+export interface QueryIndexBuildSlice {
+  readonly ms: number;
+  readonly records: number;
+  readonly pauseMs?: number;
 }
 
 export type QueryIndexBuild = 'background' | 'first-query';
@@ -117,9 +126,9 @@ export class TwinIndexes<R> implements ChangeHook<R> {
   /**
    * Begins building the declared indexes in the background (`--query-index-build background`):
    * once the store's keys are cheap to read, the order is numbered in one step and the indexes
-   * are filled a slice per event-loop turn, each slice at most about `sliceMs` long.
+   * are filled a slice per event-loop turn, each slice about `slices.ms` long at most.
    */
-  startBackgroundBuild(sliceMs: number, sliceRecords: number): void {
+  startBackgroundBuild(slices: QueryIndexBuildSlice): void {
     if (!this.declaredPending || this.building !== undefined) return;
     const building: Building<R> = { fresh: this.freshIndexes(this.settings.declared), cursor: 0, walk: undefined, timer: undefined, waiting: [] };
     if (building.fresh.length === 0) {
@@ -135,7 +144,8 @@ export class TwinIndexes<R> implements ChangeHook<R> {
         return;
       }
       this.ordered();
-      if (!this.fill(building, sliceMs, sliceRecords)) building.timer = setImmediate(step);
+      if (this.fill(building, slices.ms, slices.records)) return;
+      building.timer = slices.pauseMs ? setTimeout(step, slices.pauseMs) : setImmediate(step);
     };
     building.timer = setImmediate(step);
   }
