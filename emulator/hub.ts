@@ -454,6 +454,8 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
         return stopping;
       },
     };
+    // Listening and ready: the declared query indexes are built from here on, between requests.
+    selection.startBackgroundBuilds();
     log.debug({ hostName, httpsPort, mqttPort }, 'hub started');
     return hub;
   } catch (error) {

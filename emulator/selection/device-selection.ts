@@ -9,7 +9,7 @@ import { scanPage, sliceArray, type Page, type PageRequest } from './paging.js';
 import { deviceReader, moduleReader } from './record-paths.js';
 import { QUERY_INDEX_BUILD_SLICE_MS, QUERY_INDEX_BUILD_SLICE_RECORDS } from '../limits.js';
 import type { TwinParts } from '../store/device-store.js';
-import { DEFAULT_QUERY_INDEX_SETTINGS, TwinIndexes, type QueryIndexSettings } from './twin-indexes.js';
+import { DEFAULT_QUERY_INDEX_SETTINGS, TwinIndexes, type QueryIndexBuildSlice, type QueryIndexSettings } from './twin-indexes.js';
 
 /** Device-job records in a stable order (the jobs component holds them): all after a rowid, or those of some devices. */
 export type DeviceJobRecords = (deviceIds?: readonly string[], afterRowid?: number) => Iterable<{ rowid: number; record: object }>;
@@ -26,6 +26,7 @@ export type DeviceJobRecords = (deviceIds?: readonly string[], afterRowid?: numb
 export class DeviceSelection {
   private readonly deviceIndexes: TwinIndexes<DeviceRecord>;
   private readonly moduleIndexes: TwinIndexes<ModuleRecord>;
+  private readonly slices: QueryIndexBuildSlice | undefined;
 
   constructor(
     private readonly store: DeviceStore,
@@ -50,11 +51,19 @@ export class DeviceSelection {
     );
     store.onChange(this.deviceIndexes);
     modules.onChange(this.moduleIndexes);
-    if (settings.build !== 'first-query') {
-      const slices = settings.buildSlice ?? { ms: QUERY_INDEX_BUILD_SLICE_MS, records: QUERY_INDEX_BUILD_SLICE_RECORDS };
-      this.deviceIndexes.startBackgroundBuild(slices);
-      this.moduleIndexes.startBackgroundBuild(slices);
-    }
+    this.slices =
+      settings.build === 'first-query' ? undefined : (settings.buildSlice ?? { ms: QUERY_INDEX_BUILD_SLICE_MS, records: QUERY_INDEX_BUILD_SLICE_RECORDS });
+  }
+
+  /**
+   * Begins building the declared indexes in the background (docs/scaling.md §3.2), unless they
+   * are built by the first query (`--query-index-build first-query`). The hub calls it once it
+   * listens, so the build does not delay being ready.
+   */
+  startBackgroundBuilds(): void {
+    if (this.slices === undefined) return;
+    this.deviceIndexes.startBackgroundBuild(this.slices);
+    this.moduleIndexes.startBackgroundBuild(this.slices);
   }
 
   /**

@@ -149,6 +149,7 @@ export function openHub(
   const twins = new TwinService(store, modules, channels, events);
   // Index every path on first use, so every query of the corpus that can use one does.
   const indexed = new DeviceSelection(store, modules, settings);
+  indexed.startBackgroundBuilds();
   const scanning = new DeviceSelection(store, modules, { enabled: false, declared: [], after: 0 });
   return { db, store, modules, registry, twins, indexed, scanning };
 }
