@@ -39,7 +39,7 @@ export class DeviceSelection {
         get: (key) => store.get(key),
         keyOf: (record) => record.deviceId,
         reader: deviceReader,
-        keys: () => store.ids(),
+        keys: () => store.idsInOrder(),
         keysReady: () => !store.loading,
         slice: (cursor, limit, paths) => store.indexSlice(cursor, limit, twinPartsOf(paths)),
       },

@@ -255,6 +255,15 @@ export class DeviceStore {
     return this.enabledStatement.get() as number;
   }
 
+  /**
+   * Every device id in registry order, without reading a record: once the order is loaded a live
+   * walk over it (ids added later come at the end, deleted ones are skipped, as a Map iterator
+   * does), until then the list SQLite holds now.
+   */
+  idsInOrder(): Iterable<string> {
+    return this.loaded ? this.order.keys() : this.ids();
+  }
+
   /** Every device id, in registry order, without reading a record. */
   ids(): string[] {
     if (this.loaded) return Array.from(this.order.keys());
