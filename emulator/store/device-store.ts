@@ -95,6 +95,8 @@ export class DeviceStore {
   private readonly batchStatement;
   /** records read by readBatch(), lent until endBatch() without entering the cache */
   private batch: Map<string, Cached> | undefined;
+  /** indexSlice's SELECT for each combination of twin parts (bit 1 tags, 2 desired, 4 reported), prepared on first use */
+  private readonly sliceStatements: (Statement | undefined)[] = [];
   /** saveTwin's UPDATE for each combination of parts (bit 1 tags, 2 desired, 4 reported, 8 live fields), prepared on first use */
   private readonly twinStatements: (Statement | undefined)[] = [];
   // Built once: better-sqlite3 makes a new wrapper for every transaction() call.
@@ -295,6 +297,15 @@ export class DeviceStore {
     return this.enabledStatement.get() as number;
   }
 
+  /**
+   * Every device id in registry order, without reading a record: once the order is loaded a live
+   * walk over it (ids added later come at the end, deleted ones are skipped, as a Map iterator
+   * does), until then the list SQLite holds now.
+   */
+  idsInOrder(): Iterable<string> {
+    return this.loaded ? this.order.keys() : this.ids();
+  }
+
   /** Every device id, in registry order, without reading a record. */
   ids(): string[] {
     if (this.loaded) return Array.from(this.order.keys());
@@ -433,6 +444,49 @@ export class DeviceStore {
     statement = this.db.prepare(`UPDATE devices SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE rowid = ? AND device_id = ?`);
     this.twinStatements[shape] = statement;
     return statement;
+  }
+
+  /**
+   * Up to `limit` devices after rowid `after` (0: the first), in registry order, for the
+   * background build of declared query indexes (docs/scaling.md §3.2). A cached record is
+   * returned as it is (it may hold changes kept in memory only); any other is a partial record
+   * holding only its id, status, connection state (Disconnected, as every record read from disk)
+   * and the twin parts `parts` names, read from their columns or by SQLite out of `record`
+   * without parsing the rest of it in JavaScript. Nothing is cached. `next` is where the
+   * following slice starts, undefined when no rows are left.
+   */
+  indexSlice(after: number, limit: number, parts: TwinParts): { records: DeviceRecord[]; next: number | undefined } {
+    if (!this.db.open) return { records: [], next: undefined };
+    const shape = (parts.tags ? 1 : 0) | (parts.desired ? 2 : 0) | (parts.reported ? 4 : 0);
+    let statement = this.sliceStatements[shape];
+    if (statement === undefined) {
+      // A part saved on its own replaces the one inside `record` (migration 10; parseRecord).
+      const columns = ['rowid', 'device_id', 'status'];
+      if (shape & 1) columns.push("coalesce(twin_tags, json_extract(record, '$.twin.tags'))");
+      if (shape & 2) columns.push("coalesce(twin_desired, json_extract(record, '$.twin.desired'))");
+      if (shape & 4) columns.push("coalesce(twin_reported, json_extract(record, '$.twin.reported'))");
+      statement = this.db.prepare(`SELECT ${columns.join(', ')} FROM devices WHERE rowid > ? ORDER BY rowid LIMIT ?`).raw();
+      this.sliceStatements[shape] = statement;
+    }
+    const rows = statement.all(after, limit) as [number, string, string, ...(string | null)[]][];
+    const part = (row: readonly unknown[], at: number): never => parsePart(row[at] as string | null);
+    const records: DeviceRecord[] = [];
+    for (const row of rows) {
+      const cached = this.cache.get(row[1]);
+      if (cached) {
+        records.push(cached.record);
+        continue;
+      }
+      let at = 3;
+      const empty = { properties: {} };
+      const twin = {
+        tags: shape & 1 ? part(row, at++) : {},
+        desired: shape & 2 ? part(row, at++) : empty,
+        reported: shape & 4 ? part(row, at++) : empty,
+      };
+      records.push({ deviceId: row[1], status: row[2], connectionState: 'Disconnected', twin } as unknown as DeviceRecord);
+    }
+    return { records, next: rows.length < limit ? undefined : rows[rows.length - 1]![0] };
   }
 
   /**
@@ -593,6 +647,11 @@ function parseRecord(row: readonly unknown[], at: number): DeviceRecord {
   }
   record.connectionState = 'Disconnected';
   return record;
+}
+
+/** A twin part as indexSlice reads it (JSON text; SQL NULL where the record has none). */
+function parsePart(text: string | null): never {
+  return (text === null ? {} : JSON.parse(text)) as never;
 }
 
 /** The live fields a twin write carries with it (connectionState is not: every record read is Disconnected). */
