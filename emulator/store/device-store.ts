@@ -1,6 +1,7 @@
 import type { DeviceRecord } from '../identity/device-record.js';
 import { DEVICE_CACHE_DEFAULT_RECORDS, DEVICE_ORDER_LOAD_CHUNK_ROWS, DEVICE_SCAN_CHUNK_ROWS } from '../limits.js';
 import { ChangeHooks, type ChangeHook } from './change-hook.js';
+import { decodeDevice, encodeDevice } from './device-codec.js';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './database.js';
 
@@ -392,7 +393,7 @@ export class DeviceStore {
    */
   commit(records: readonly DeviceRecord[], deviceIds: readonly string[] = []): void {
     if (records.length === 0 && deviceIds.length === 0) return;
-    const texts = records.map((record) => JSON.stringify(record));
+    const texts = records.map(encodeDevice);
     this.count += this.commitAll(texts, records, deviceIds);
     this.writes++;
     // New rows beyond what the background load has read reach the order through it, in rowid order.
@@ -430,7 +431,7 @@ export class DeviceStore {
     const changed = [...this.cache.values()].filter((cached) => liveFields(cached.record) !== cached.persisted);
     if (changed.length === 0) return;
     this.db.transaction(() => {
-      for (const cached of changed) this.updateWithStatusStatement.run(JSON.stringify(cached.record), cached.record.status, cached.record.deviceId);
+      for (const cached of changed) this.updateWithStatusStatement.run(encodeDevice(cached.record), cached.record.status, cached.record.deviceId);
     })();
     for (const cached of changed) cached.persisted = liveFields(cached.record);
     this.writes++;
@@ -502,7 +503,7 @@ export class DeviceStore {
       }
       // Live fields changed in memory only would be lost with the object: write them back.
       if (liveFields(record) !== cached.persisted && this.db.open) {
-        this.updateWithStatusStatement.run(JSON.stringify(record), record.status, deviceId);
+        this.updateWithStatusStatement.run(encodeDevice(record), record.status, deviceId);
         this.writes++;
       }
       if (this.order.get(deviceId) === cached) this.order.set(deviceId, cached.rowid);
@@ -517,7 +518,7 @@ export class DeviceStore {
  */
 function parseRecord(row: readonly unknown[], at: number): DeviceRecord {
   const [text, tags, desired, reported, version, etag, live] = (at === 0 ? row : row.slice(at)) as StoredParts;
-  const record = JSON.parse(text) as DeviceRecord;
+  const record = decodeDevice(text);
   if (version !== null) {
     const twin = record.twin;
     if (tags !== null) twin.tags = JSON.parse(tags);
