@@ -45,7 +45,11 @@ function busy(): DeviceRecord {
     status: 'disabled',
     statusReason: 'maintenance "window" \\ 3',
     statusUpdatedTime: '2026-12-01T01:00:00.0000000Z',
-    authentication: { type: 'selfSigned', symmetricKey: { primaryKey: null, secondaryKey: null }, x509Thumbprint: { primaryThumbprint: 'AB', secondaryThumbprint: 'CD' } },
+    authentication: {
+      type: 'selfSigned',
+      symmetricKey: { primaryKey: null, secondaryKey: null },
+      x509Thumbprint: { primaryThumbprint: 'AB', secondaryThumbprint: 'CD' },
+    },
     capabilities: { iotEdge: true },
     connectionStateUpdatedTime: '2026-12-01T02:00:00.0000000Z',
     lastActivityTime: '2026-12-01T03:00:00.0000000Z',
