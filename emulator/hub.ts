@@ -171,7 +171,11 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
   const twins = new TwinService(store, modules, channels, events);
   const methods = new MethodService(store, modules, channels, events);
   const presence = new OneConnectionPerDevice(registry, events, connections);
-  const selection = new DeviceSelection(store, modules, queryIndexSettings(options.queryIndex, options.queryIndexAfter));
+  const selection = new DeviceSelection(
+    store,
+    modules,
+    queryIndexSettings(options.queryIndex, options.queryIndexAfter, options.queryIndexBuild, options.queryIndexBuildSlice),
+  );
   const configurations = new ConfigurationService(new ConfigurationStore(db), selection, twins, events, clock);
   // Saying no on purpose: the tier's throttles (off unless --tier) and the chaos API's rules.
   const throttle = options.tier
@@ -434,6 +438,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
       stop() {
         stopping ??= (async () => {
           healthy = false;
+          selection.stop();
           // Before methods.close(): the calls it rejects stay in flight in the job records (as after a kill).
           jobs?.stop();
           methods.close();
@@ -451,6 +456,8 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
         return stopping;
       },
     };
+    // Listening and ready: the declared query indexes are built from here on, between requests.
+    selection.startBackgroundBuilds();
     log.debug({ hostName, httpsPort, mqttPort }, 'hub started');
     return hub;
   } catch (error) {

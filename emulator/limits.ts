@@ -266,3 +266,11 @@ export const DEVICE_CACHE_DEFAULT_RECORDS = 100_000;
 export const DEVICE_ORDER_LOAD_CHUNK_ROWS = 20_000;
 /** Rows a registry scan reads from SQLite at a time (while that order is still loading). */
 export const DEVICE_SCAN_CHUNK_ROWS = 512;
+/**
+ * The background build of declared query indexes (docs/scaling.md §3.2): how long one slice runs
+ * before it yields to the event loop, and the rows it reads from SQLite per statement. A request
+ * crosses the event loop several times (TLS, HTTP, the answer), each time behind at most one
+ * slice: 8 ms slices put a GET /twins at ~45 ms during the build, so slices are short.
+ */
+export const QUERY_INDEX_BUILD_SLICE_MS = 2;
+export const QUERY_INDEX_BUILD_SLICE_RECORDS = 256;

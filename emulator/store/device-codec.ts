@@ -69,6 +69,17 @@ type Unencoded = Exclude<keyof DeviceRecord, (typeof ENCODED_FIELDS)[number]>;
 const allFieldsEncoded: [Unencoded] extends [never] ? true : never = true;
 void allFieldsEncoded;
 
+/** Where each twin part lies in the encoded array (Encoded above). */
+const TWIN_PART_AT = { tags: 17, desired: 18, reported: 19 } as const;
+
+/**
+ * SQL reading one twin part of `column` (a device record's text) in either form, without
+ * parsing the rest in JavaScript (the background index build: DeviceStore.indexSlice).
+ */
+export function twinPartSql(column: string, part: keyof typeof TWIN_PART_AT): string {
+  return `CASE WHEN substr(${column}, 1, 1) = '[' THEN json_extract(${column}, '$[${TWIN_PART_AT[part]}]') ELSE json_extract(${column}, '$.twin.${part}') END`;
+}
+
 /** NEVER (a time not set yet) is stored as null. */
 const time = (value: string): string | null => (value === NEVER ? null : value);
 const untime = (value: string | null): string => value ?? NEVER;

@@ -97,4 +97,18 @@ describe('device record codec', () => {
     const reopened = new DeviceStore(db, new ModuleStore(db));
     expect(reopened.get(legacy.deviceId)).toEqual({ ...legacy, twin: { ...legacy.twin, tags: { moved: true } } });
   });
+
+  it('gives the background index build the twin parts of rows in either form', () => {
+    const db = openDatabase({ dataDir: '', inMemory: true });
+    const legacy = busy();
+    db.prepare('INSERT INTO devices (device_id, record, status) VALUES (?, ?, ?)').run(legacy.deviceId, JSON.stringify(legacy), legacy.status);
+    const compact = fresh('d5');
+    db.prepare('INSERT INTO devices (device_id, record, status) VALUES (?, ?, ?)').run(compact.deviceId, encodeDevice(compact), compact.status);
+    const store = new DeviceStore(db, new ModuleStore(db));
+    const { records } = store.indexSlice(0, 10, { tags: true, desired: true, reported: true });
+    expect(records.map((r) => [r.deviceId, r.twin.tags, r.twin.desired, r.twin.reported])).toEqual([
+      [legacy.deviceId, legacy.twin.tags, legacy.twin.desired, legacy.twin.reported],
+      [compact.deviceId, compact.twin.tags, compact.twin.desired, compact.twin.reported],
+    ]);
+  });
 });
