@@ -44,6 +44,7 @@ import { jobsRouter } from './rest/jobs-router.js';
 import { queryRouter } from './rest/query-router.js';
 import { operationsRouter } from './rest/operations-router.js';
 import { twinsRouter } from './rest/twins-router.js';
+import { bulkRoute } from './rest/bulk-route.js';
 import { C2dStore } from './store/c2d-store.js';
 import { DeviceSelection } from './selection/device-selection.js';
 import { queryIndexSettings } from './selection/index-settings.js';
@@ -285,9 +286,10 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
       (operation, ok) => metrics.count(`${operation}.${ok ? 'success' : 'failure'}`),
       (error) => log.error({ err: error }, 'unexpected error in a REST handler'),
     );
+    const bulkCalls = bulkRoute(auth, registry, twins, (error) => log.error({ err: error }, 'unexpected error in a REST handler'));
     const serve = (req: IncomingMessage, res: ServerResponse): void => {
-      // With a tier or chaos rules in force, twin calls go through express, where the gate is.
-      if (!directMethods(req, res) && (!gate.idle || !twinCalls(req, res))) app(req, res);
+      // With a tier or chaos rules in force, twin and bulk registry calls go through express, where the gate is.
+      if (!directMethods(req, res) && (!gate.idle || (!twinCalls(req, res) && !bulkCalls(req, res)))) app(req, res);
     };
     const httpsServer = https.createServer(
       { cert: credentials.cert, key: credentials.key, minVersion: 'TLSv1.2', maxHeaderSize: REST_MAX_HEADER_BYTES, ...tlsHandshakeOptions(options) },

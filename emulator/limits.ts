@@ -250,6 +250,14 @@ export const c2dLimits = {
 // ---- Device store (docs/scaling.md §3.1) ---------------------------------------------------
 
 /**
+ * How often the checkpoint thread copies the WAL into the database file (store/checkpointer.ts),
+ * and the WAL size (pages) at which the hub's own connection checkpoints instead, should that
+ * thread fall behind (SQLite's automatic checkpoint; 16,000 pages of 4 KB = 64 MB).
+ */
+export const WAL_CHECKPOINT_INTERVAL_MS = 100;
+export const WAL_BACKSTOP_CHECKPOINT_PAGES = 16_000;
+
+/**
  * Parsed device records the hub keeps in memory by default (`--device-cache`): the rest are read
  * from SQLite when used. ~1.5–2 KB each with a small twin; connected devices stay in any case.
  */

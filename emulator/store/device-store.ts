@@ -1,6 +1,7 @@
 import type { DeviceRecord } from '../identity/device-record.js';
 import { DEVICE_CACHE_DEFAULT_RECORDS, DEVICE_ORDER_LOAD_CHUNK_ROWS, DEVICE_SCAN_CHUNK_ROWS } from '../limits.js';
 import { ChangeHooks, type ChangeHook } from './change-hook.js';
+import { decodeDevice, encodeDevice, twinPartSql } from './device-codec.js';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './database.js';
 
@@ -451,7 +452,7 @@ export class DeviceStore {
    * background build of declared query indexes (docs/scaling.md §3.2). A cached record is
    * returned as it is (it may hold changes kept in memory only); any other is a partial record
    * holding only its id, status, connection state (Disconnected, as every record read from disk)
-   * and the twin parts `parts` names, read from their columns or by SQLite out of `record`
+   * and the twin parts `parts` names, read from their columns or by SQLite out of `record` (either form, device-codec.ts)
    * without parsing the rest of it in JavaScript. Nothing is cached. `next` is where the
    * following slice starts, undefined when no rows are left.
    */
@@ -462,9 +463,9 @@ export class DeviceStore {
     if (statement === undefined) {
       // A part saved on its own replaces the one inside `record` (migration 10; parseRecord).
       const columns = ['rowid', 'device_id', 'status'];
-      if (shape & 1) columns.push("coalesce(twin_tags, json_extract(record, '$.twin.tags'))");
-      if (shape & 2) columns.push("coalesce(twin_desired, json_extract(record, '$.twin.desired'))");
-      if (shape & 4) columns.push("coalesce(twin_reported, json_extract(record, '$.twin.reported'))");
+      if (shape & 1) columns.push(`coalesce(twin_tags, ${twinPartSql('record', 'tags')})`);
+      if (shape & 2) columns.push(`coalesce(twin_desired, ${twinPartSql('record', 'desired')})`);
+      if (shape & 4) columns.push(`coalesce(twin_reported, ${twinPartSql('record', 'reported')})`);
       statement = this.db.prepare(`SELECT ${columns.join(', ')} FROM devices WHERE rowid > ? ORDER BY rowid LIMIT ?`).raw();
       this.sliceStatements[shape] = statement;
     }
@@ -498,7 +499,7 @@ export class DeviceStore {
    */
   commit(records: readonly DeviceRecord[], deviceIds: readonly string[] = []): void {
     if (records.length === 0 && deviceIds.length === 0) return;
-    const texts = records.map((record) => JSON.stringify(record));
+    const texts = records.map(encodeDevice);
     this.count += this.commitAll(texts, records, deviceIds);
     this.writes++;
     // New rows beyond what the background load has read reach the order through it, in rowid order.
@@ -537,7 +538,7 @@ export class DeviceStore {
     const changed = [...this.cache.values()].filter((cached) => liveFields(cached.record) !== cached.persisted);
     if (changed.length === 0) return;
     this.db.transaction(() => {
-      for (const cached of changed) this.updateWithStatusStatement.run(JSON.stringify(cached.record), cached.record.status, cached.record.deviceId);
+      for (const cached of changed) this.updateWithStatusStatement.run(encodeDevice(cached.record), cached.record.status, cached.record.deviceId);
     })();
     for (const cached of changed) cached.persisted = liveFields(cached.record);
     this.writes++;
@@ -610,7 +611,7 @@ export class DeviceStore {
       }
       // Live fields changed in memory only would be lost with the object: write them back.
       if (liveFields(record) !== cached.persisted && this.db.open) {
-        this.updateWithStatusStatement.run(JSON.stringify(record), record.status, deviceId);
+        this.updateWithStatusStatement.run(encodeDevice(record), record.status, deviceId);
         this.writes++;
       }
       if (this.order.get(deviceId) === cached) this.order.set(deviceId, cached.rowid);
@@ -629,7 +630,7 @@ function entryOf(record: DeviceRecord, rowid: number): Cached {
  */
 function parseRecord(row: readonly unknown[], at: number): DeviceRecord {
   const [text, tags, desired, reported, version, etag, live] = (at === 0 ? row : row.slice(at)) as StoredParts;
-  const record = JSON.parse(text) as DeviceRecord;
+  const record = decodeDevice(text);
   if (version !== null) {
     const twin = record.twin;
     if (tags !== null) twin.tags = JSON.parse(tags);
