@@ -13,7 +13,7 @@ export interface BulkResult {
   warnings: { deviceId: string; warningCode: string; warningStatus: string }[];
 }
 
-const MODES = [
+const MODES = new Set([
   'create',
   'createorupdate',
   'createorupdateifmatchetag',
@@ -23,7 +23,7 @@ const MODES = [
   'deleteifmatchetag',
   'updatetwin',
   'updatetwinifmatchetag',
-];
+]);
 
 /**
  * `POST /devices` (docs/protocol.md §3.1): each item succeeds or fails on its own, and the successful ones
@@ -55,15 +55,26 @@ export function bulkImport(body: unknown, registry: RegistryService, twins: Twin
     const input = isJsonObject(item) ? item : {};
     const deviceId = typeof (input.id ?? input.deviceId) === 'string' ? String(input.id ?? input.deviceId) : '';
     const mode = typeof input.importMode === 'string' ? input.importMode.toLowerCase() : 'createorupdate';
-    const device: DeviceInput = { ...input, deviceId };
+    // What the registry reads of an item, named (a spread copied every field of every item).
+    const device: DeviceInput = {
+      deviceId,
+      status: input.status,
+      statusReason: input.statusReason,
+      authentication: input.authentication,
+      capabilities: input.capabilities,
+      deviceScope: input.deviceScope,
+      parentScopes: input.parentScopes,
+    };
     const eTag = typeof input.eTag === 'string' ? input.eTag : undefined;
     try {
-      if (!MODES.includes(mode)) throw new HubError('ArgumentInvalid', `Import mode '${String(input.importMode)}' is invalid.`);
+      if (!MODES.has(mode)) throw new HubError('ArgumentInvalid', `Import mode '${String(input.importMode)}' is invalid.`);
+      // `create` (Registry.addDevices) asks nothing of an existing record: prepareCreate refuses one.
+      if (mode === 'create') {
+        created.push(withTwin(registry.prepareCreate(device), input, twins));
+        continue;
+      }
       const exists = registry.find(deviceId) !== undefined;
       switch (mode) {
-        case 'create':
-          created.push(withTwin(registry.prepareCreate(device), input, twins));
-          break;
         case 'createorupdate':
         case 'createorupdateifmatchetag':
         case 'update':

@@ -119,8 +119,36 @@ export function sectionSize(value: Json): number {
   return size;
 }
 
+/**
+ * An upper bound of sectionSize(value) from UTF-16 lengths alone (a code unit is at most 3 UTF-8
+ * bytes, and dropping control characters only shrinks a string): no regex and no byte count per
+ * string. Measuring every key and string exactly was a third of a bulk-registered device's twin
+ * checks, for sections that are almost always far below the limit.
+ */
+function sizeBound(value: Json): number {
+  if (value === null) return 0;
+  switch (typeof value) {
+    case 'string':
+      return value.length * 3;
+    case 'number':
+      return 8;
+    case 'boolean':
+      return 4;
+  }
+  if (Array.isArray(value)) {
+    let sum = 0;
+    for (const v of value) sum += sizeBound(v);
+    return sum;
+  }
+  let size = 0;
+  for (const key of Object.keys(value)) size += key.length * 3 + sizeBound(value[key]);
+  return size;
+}
+
 export function checkSectionSize(section: SectionName, value: JsonObject): void {
   const limit = section === 'tags' ? TWIN_TAGS_MAX_BYTES : TWIN_PROPERTIES_MAX_BYTES;
+  // The exact measure only where the bound leaves it open (and for the error's figure).
+  if (sizeBound(value) <= limit) return;
   const size = sectionSize(value);
   if (size > limit) {
     const name = section === 'tags' ? 'tags' : `properties.${section}`;

@@ -1,7 +1,12 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NEVER, type DeviceRecord } from '../../emulator/identity/device-record.js';
 import { openDatabase, type Db } from '../../emulator/store/database.js';
 import { DeviceStore, type DeviceStoreOptions } from '../../emulator/store/device-store.js';
+import { migrations } from '../../emulator/store/migrations.js';
 import { ModuleStore } from '../../emulator/store/module-store.js';
 import { newTwin } from '../../emulator/twin/twin-view.js';
 
@@ -197,5 +202,36 @@ describe('DeviceStore', () => {
     const copy = { ...twin, twin: { ...twin.twin, tags: { tag: 'copy' } } };
     store.saveTwin(copy, { tags: true });
     expect(reread('d01').twin.tags).toEqual({ tag: 'copy' });
+  });
+});
+
+describe('the enabled count', () => {
+  it('reads through the index of non-enabled devices, on a data directory the earlier schema wrote', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'iothub-emulator-status-index-'));
+    try {
+      // The schema as it was before devices_not_enabled: every migration but the last.
+      const old = new Database(path.join(dir, 'hub.sqlite'));
+      for (const migration of migrations.slice(0, -1)) old.exec(migration);
+      old.pragma(`user_version = ${migrations.length - 1}`);
+      const insert = old.prepare('INSERT INTO devices (device_id, record, status) VALUES (?, ?, ?)');
+      for (let n = 0; n < 10; n++)
+        insert.run(`old-${n}`, JSON.stringify({ ...record(`old-${n}`), status: n < 3 ? 'disabled' : 'enabled' }), n < 3 ? 'disabled' : 'enabled');
+      old.close();
+
+      const db = openDatabase({ dataDir: dir, inMemory: false });
+      try {
+        const indexes = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'devices' AND sql IS NOT NULL").pluck().all();
+        expect(indexes).toEqual(['devices_not_enabled']);
+        const store = new DeviceStore(db);
+        expect([store.size, store.enabledCount()]).toEqual([10, 7]);
+        store.commit([{ ...record('new-0'), status: 'disabled' }, record('new-1')]);
+        store.commit([{ ...store.get('old-0')!, status: 'enabled' }], ['old-5']);
+        expect([store.size, store.enabledCount()]).toEqual([11, 8]);
+      } finally {
+        db.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
