@@ -37,7 +37,15 @@ describe('the CONNECT replay of the session persistence', () => {
   });
 
   it('replays what was queued for a client id, through Node’s own pipeline', async () => {
-    const packet = { cmd: 'publish', topic: 'devices/q1/messages/devicebound/', payload: Buffer.from('x'), qos: 1, messageId: 7, brokerId: 'b', brokerCounter: 1 };
+    const packet = {
+      cmd: 'publish',
+      topic: 'devices/q1/messages/devicebound/',
+      payload: Buffer.from('x'),
+      qos: 1,
+      messageId: 7,
+      brokerId: 'b',
+      brokerCounter: 1,
+    };
     await persistence.outgoingEnqueue({ clientId: 'q1' }, packet);
     const { replayed, piped } = await replay(persistence, 'q1');
     expect(piped).toBe(true);
