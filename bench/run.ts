@@ -21,12 +21,13 @@ const registry: Record<string, () => Promise<{ bench: Bench }>> = {
   'module-amqp': () => import('./module-amqp.js'),
   register: () => import('./register.js'), // opt-in: issue 15 item 1 alone (bulk registration beside its floor); BENCH_REGISTER_DEVICES
   scale: () => import('./scale.js'), // issue 15's figures; BENCH_SCALE_DEVICES (default 100,000)
+  'index-build': () => import('./index-build.js'), // opt-in: what the background build of declared query indexes reads, in process; BENCH_INDEX_BUILD_DEVICES
   'twin-job': () => import('./twin-job.js'), // opt-in: issue 15's twin-update job alone, in process; BENCH_TWIN_JOB_DEVICES
   connections: () => import('./connections.js'), // opt-in: issue 15 item 3 alone (CPU per connection, mass disconnect)
   'fleet-soak': () => import('./fleet-soak.js'), // opt-in: 18,000 devices for 5 minutes
   fuzz: () => import('./fuzz.js'), // opt-in: the long fuzz run (issue 17)
 };
-const OPT_IN = new Set(['register', 'fleet-soak', 'fuzz', 'scale', 'query-index', 'connections', 'twin-job']);
+const OPT_IN = new Set(['register', 'fleet-soak', 'fuzz', 'scale', 'query-index', 'connections', 'twin-job', 'index-build']);
 
 const certDir = path.join(os.tmpdir(), 'iothub-emulator-bench-certs');
 

@@ -16,6 +16,7 @@ import {
   errorMessage,
   monitor,
   parseQueryIndexPaths,
+  QUERY_INDEX_BUILDS,
   parseTier,
   readCa,
   RemoteHub,
@@ -267,7 +268,7 @@ hubOptions(
   .addOption(
     new Option(
       '--query-index <paths>',
-      "twin paths queries get an index on from the first query, e.g. tags.env,properties.reported.firmware (others get one on demand, see --query-index-after); 'off': every query scans",
+      "twin paths indexed from start on, e.g. tags.env,properties.reported.firmware (built as --query-index-build says; others get an index on demand, see --query-index-after); 'off': every query scans",
     )
       .env(env('QUERY_INDEX'))
       .argParser(parseQueryIndexPaths),
@@ -277,6 +278,15 @@ hubOptions(
       .env(env('QUERY_INDEX_AFTER'))
       .default(defaultOptions.queryIndexAfter)
       .argParser(count),
+  )
+  .addOption(
+    new Option(
+      '--query-index-build <when>',
+      "when the --query-index indexes are built: 'background' from start on, between other work (a query needing them meanwhile waits for the build), or 'first-query': by the first query, in one pass",
+    )
+      .env(env('QUERY_INDEX_BUILD'))
+      .choices(QUERY_INDEX_BUILDS)
+      .default(defaultOptions.queryIndexBuild),
   )
   .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent').env(env('LOG_LEVEL')).default('info'))
   .addOption(new Option('--log-format <format>', 'pretty (default on a terminal) or json').env(env('LOG_FORMAT')).choices(['pretty', 'json']))
@@ -310,6 +320,7 @@ hubOptions(
       deviceCacheSize: opts.deviceCache,
       queryIndex: opts.queryIndex ?? defaultOptions.queryIndex,
       queryIndexAfter: opts.queryIndexAfter,
+      queryIndexBuild: opts.queryIndexBuild,
       logLevel: opts.logLevel,
       logFormat: opts.logFormat,
     };

@@ -7,7 +7,7 @@
 export { defaultOptions, resolveEventHubName, resolveHostName, type HubOptions } from './config.js';
 export * from './limits.js';
 export { parseTier, tierNames } from './throttle/tiers.js';
-export { parseQueryIndexPaths } from './selection/index-settings.js';
+export { parseQueryIndexPaths, QUERY_INDEX_BUILDS } from './selection/index-settings.js';
 export { findPolicy, wellKnownPolicies, type Policy } from './identity/policies.js';
 export { defaultRecordingOptions, type RecordingOptions } from './operations/recording.js';
 export { entryKinds, type EntryKind } from './operations/recorded-entry.js';

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { DEFAULT_MAX_PENDING_CONNECTIONS, DEFAULT_MQTT_MAX_PACKET_BYTES, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS } from './limits.js';
 import { EVENT_HUB_DEFAULT_PARTITIONS, EVENT_HUB_DEFAULT_RETENTION_HOURS, EVENT_HUB_DEFAULT_RETENTION_MB } from './limits.js';
 import { DEVICE_CACHE_DEFAULT_RECORDS, THROTTLE_BACKLOG_MS, c2dLimits } from './limits.js';
+import type { QueryIndexBuild, QueryIndexBuildSlice } from './selection/twin-indexes.js';
 import type { TierName } from './throttle/tiers.js';
 
 export interface HubOptions {
@@ -59,6 +60,10 @@ export interface HubOptions {
   queryIndex: readonly string[] | 'off';
   /** queries that must name a path before it gets an index on demand; 0: only the declared ones */
   queryIndexAfter: number;
+  /** when the declared indexes are built: in the background from start on, or by the first query (docs/scaling.md §3.2) */
+  queryIndexBuild: QueryIndexBuild;
+  /** the background build's slices (tests: small and slow, so a query meets the build); no flag */
+  queryIndexBuildSlice?: QueryIndexBuildSlice;
 }
 
 export const defaultOptions: HubOptions = {
@@ -84,6 +89,7 @@ export const defaultOptions: HubOptions = {
   deviceCacheSize: DEVICE_CACHE_DEFAULT_RECORDS,
   queryIndex: [],
   queryIndexAfter: 1,
+  queryIndexBuild: 'background',
 };
 
 export function resolveHostName(options: Pick<HubOptions, 'host' | 'hostName'>): string {

@@ -44,6 +44,7 @@ import { jobsRouter } from './rest/jobs-router.js';
 import { queryRouter } from './rest/query-router.js';
 import { operationsRouter } from './rest/operations-router.js';
 import { twinsRouter } from './rest/twins-router.js';
+import { bulkRoute } from './rest/bulk-route.js';
 import { C2dStore } from './store/c2d-store.js';
 import { DeviceSelection } from './selection/device-selection.js';
 import { queryIndexSettings } from './selection/index-settings.js';
@@ -170,7 +171,11 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
   const twins = new TwinService(store, modules, channels, events);
   const methods = new MethodService(store, modules, channels, events);
   const presence = new OneConnectionPerDevice(registry, events, connections);
-  const selection = new DeviceSelection(store, modules, queryIndexSettings(options.queryIndex, options.queryIndexAfter));
+  const selection = new DeviceSelection(
+    store,
+    modules,
+    queryIndexSettings(options.queryIndex, options.queryIndexAfter, options.queryIndexBuild, options.queryIndexBuildSlice),
+  );
   const configurations = new ConfigurationService(new ConfigurationStore(db), selection, twins, events, clock);
   // Saying no on purpose: the tier's throttles (off unless --tier) and the chaos API's rules.
   const throttle = options.tier
@@ -281,9 +286,10 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
       (operation, ok) => metrics.count(`${operation}.${ok ? 'success' : 'failure'}`),
       (error) => log.error({ err: error }, 'unexpected error in a REST handler'),
     );
+    const bulkCalls = bulkRoute(auth, registry, twins, (error) => log.error({ err: error }, 'unexpected error in a REST handler'));
     const serve = (req: IncomingMessage, res: ServerResponse): void => {
-      // With a tier or chaos rules in force, twin calls go through express, where the gate is.
-      if (!directMethods(req, res) && (!gate.idle || !twinCalls(req, res))) app(req, res);
+      // With a tier or chaos rules in force, twin and bulk registry calls go through express, where the gate is.
+      if (!directMethods(req, res) && (!gate.idle || (!twinCalls(req, res) && !bulkCalls(req, res)))) app(req, res);
     };
     const httpsServer = https.createServer(
       { cert: credentials.cert, key: credentials.key, minVersion: 'TLSv1.2', maxHeaderSize: REST_MAX_HEADER_BYTES, ...tlsHandshakeOptions(options) },
@@ -432,6 +438,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
       stop() {
         stopping ??= (async () => {
           healthy = false;
+          selection.stop();
           // Before methods.close(): the calls it rejects stay in flight in the job records (as after a kill).
           jobs?.stop();
           methods.close();
@@ -449,6 +456,8 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
         return stopping;
       },
     };
+    // Listening and ready: the declared query indexes are built from here on, between requests.
+    selection.startBackgroundBuilds();
     log.debug({ hostName, httpsPort, mqttPort }, 'hub started');
     return hub;
   } catch (error) {

@@ -250,6 +250,14 @@ export const c2dLimits = {
 // ---- Device store (docs/scaling.md §3.1) ---------------------------------------------------
 
 /**
+ * How often the checkpoint thread copies the WAL into the database file (store/checkpointer.ts),
+ * and the WAL size (pages) at which the hub's own connection checkpoints instead, should that
+ * thread fall behind (SQLite's automatic checkpoint; 16,000 pages of 4 KB = 64 MB).
+ */
+export const WAL_CHECKPOINT_INTERVAL_MS = 100;
+export const WAL_BACKSTOP_CHECKPOINT_PAGES = 16_000;
+
+/**
  * Parsed device records the hub keeps in memory by default (`--device-cache`): the rest are read
  * from SQLite when used. ~1.5–2 KB each with a small twin; connected devices stay in any case.
  */
@@ -258,3 +266,11 @@ export const DEVICE_CACHE_DEFAULT_RECORDS = 100_000;
 export const DEVICE_ORDER_LOAD_CHUNK_ROWS = 20_000;
 /** Rows a registry scan reads from SQLite at a time (while that order is still loading). */
 export const DEVICE_SCAN_CHUNK_ROWS = 512;
+/**
+ * The background build of declared query indexes (docs/scaling.md §3.2): how long one slice runs
+ * before it yields to the event loop, and the rows it reads from SQLite per statement. A request
+ * crosses the event loop several times (TLS, HTTP, the answer), each time behind at most one
+ * slice: 8 ms slices put a GET /twins at ~45 ms during the build, so slices are short.
+ */
+export const QUERY_INDEX_BUILD_SLICE_MS = 2;
+export const QUERY_INDEX_BUILD_SLICE_RECORDS = 256;

@@ -160,6 +160,20 @@ function tighter(a: Bound | undefined, b: Bound | undefined, sign: 1 | -1): Boun
   return (a.value > b.value ? 1 : -1) === sign ? a : b;
 }
 
+/**
+ * Whether indexTerms(where) says exactly what the WHERE does, not a superset of it: every operand
+ * of every AND and OR became a term (nothing was dropped to be left to the compiled test). Each
+ * term alone has the compiled test's meaning (semantics.ts, functions.ts): a comparison holds only
+ * between values of the constant's type, STARTSWITH only for strings, IN for primitives in the
+ * list, a bare path only for true. So where every index read is exact (one primitive per key,
+ * PathIndex.exact), the keys the terms allow are the query's answer without evaluating a twin.
+ */
+export function indexTermsExact(where: Expr | undefined, source: QuerySource): boolean {
+  if (where === undefined || source === 'devices.jobs') return false;
+  const covered = (e: Expr): boolean => (e.kind === 'and' || e.kind === 'or' ? e.operands.every(covered) : termOf(e, source) !== undefined);
+  return covered(where);
+}
+
 export function indexTerms(where: Expr | undefined, source: QuerySource): IndexTerm | undefined {
   if (where === undefined || source === 'devices.jobs') return undefined;
   return termOf(where, source);

@@ -30,6 +30,13 @@ export interface Query {
   readonly deviceIds?: readonly string[];
   /** What an index could answer of the WHERE (docs/scaling.md §3.2); absent: nothing, scan. */
   readonly terms?: IndexTerm;
+  /**
+   * Present when `terms` say exactly what the WHERE does, not a superset: keys read from exact
+   * indexes (one primitive value per key) are then the answer without evaluating a twin.
+   */
+  readonly termsExact?: true;
+  /** Present when there is no WHERE: every row matches. */
+  readonly everyRow?: true;
   /** Present when counts per value of a path answer the query (COUNT() … GROUP BY without WHERE). */
   readonly counts?: CountPlan;
 }
@@ -56,6 +63,8 @@ function compileQuery(text: string): Query {
     matches: plan.matches,
     ...(plan.deviceIds !== undefined && { deviceIds: plan.deviceIds }),
     ...(plan.terms !== undefined && { terms: plan.terms }),
+    ...(plan.terms !== undefined && plan.termsExact && { termsExact: true as const }),
+    ...(plan.everyRow && { everyRow: true as const }),
     ...(plan.counts !== undefined && { counts: plan.counts }),
   });
   plans.set(query, plan);

@@ -20,7 +20,7 @@ import type { AggregateItem, PathExpr, QuerySource, SelectItem, SelectStatement 
 import { Compiler, type Test } from './compile.js';
 import { QueryError, quoteNear } from './errors.js';
 import { deviceIdHint } from './hints.js';
-import { indexTerms, type IndexTerm } from './index-terms.js';
+import { indexTerms, indexTermsExact, type IndexTerm } from './index-terms.js';
 import { pathProjector, rowPath } from './paths.js';
 
 export type QueryItemType = 'Twin' | 'DeviceJob' | 'Raw';
@@ -33,6 +33,10 @@ export interface Plan {
   readonly deviceIds: readonly string[] | undefined;
   /** What an index could answer of the WHERE (index-terms.ts); undefined: nothing. */
   readonly terms: IndexTerm | undefined;
+  /** Whether `terms` say exactly what the WHERE does (index-terms.ts indexTermsExact), not a superset. */
+  readonly termsExact: boolean;
+  /** Whether there is no WHERE: every row matches. */
+  readonly everyRow: boolean;
   /** Present when the answer needs only how many rows have each value of a path (see CountPlan). */
   readonly counts?: CountPlan;
   run(rows: Iterable<object>): unknown[];
@@ -103,6 +107,8 @@ export function createPlan(stmt: SelectStatement, text: string): Plan {
     matches,
     deviceIds: deviceIdHint(stmt.where, source),
     terms: indexTerms(stmt.where, source),
+    termsExact: indexTermsExact(stmt.where, source),
+    everyRow: stmt.where === undefined,
   };
 
   if (select === '*') {

@@ -70,7 +70,11 @@ export function queryRouter(auth: ServiceAuthenticator, selection: DeviceSelecti
       throw error;
     }
     const page = readPageRequest(req, text);
-    sendPage(res, query.itemType, selection.page(query, page, deviceJobs), page);
+    // Declared indexes still being built in the background (docs/scaling.md §3.2): the query waits
+    // for them without holding up other requests, then answers as it would have after the build.
+    const building = selection.indexesBuilding(query);
+    if (building === undefined) sendPage(res, query.itemType, selection.page(query, page, deviceJobs), page);
+    else return building.then(() => sendPage(res, query.itemType, selection.page(query, page, deviceJobs), page));
   });
 
   return router;

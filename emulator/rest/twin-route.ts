@@ -83,7 +83,7 @@ export function twinRoute(
 }
 
 /** As request.ts's jsonBody reads express's raw body: empty is ArgumentNull, bad JSON ArgumentInvalid. */
-function jsonBody(raw: Buffer): unknown {
+export function jsonBody(raw: Buffer): unknown {
   if (raw.length === 0) throw new HubError('ArgumentNull', 'The request body cannot be empty.');
   try {
     // Decoded where it lies: readBody has already joined the chunks into this one buffer.
@@ -93,7 +93,7 @@ function jsonBody(raw: Buffer): unknown {
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown, extraHeaders: Record<string, string> = {}): void {
+export function send(res: ServerResponse, status: number, body: unknown, extraHeaders: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body);
   const headers: Record<string, string | number> = { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text), ...extraHeaders };

@@ -7,7 +7,9 @@ import { twinView } from '../twin/twin-view.js';
 import { formatCursor, parseCursor } from './cursor.js';
 import { scanPage, sliceArray, type Page, type PageRequest } from './paging.js';
 import { deviceReader, moduleReader } from './record-paths.js';
-import { DEFAULT_QUERY_INDEX_SETTINGS, TwinIndexes, type QueryIndexSettings } from './twin-indexes.js';
+import { QUERY_INDEX_BUILD_SLICE_MS, QUERY_INDEX_BUILD_SLICE_RECORDS } from '../limits.js';
+import type { TwinParts } from '../store/device-store.js';
+import { DEFAULT_QUERY_INDEX_SETTINGS, TwinIndexes, type QueryIndexBuildSlice, type QueryIndexSettings } from './twin-indexes.js';
 
 /** Device-job records in a stable order (the jobs component holds them): all after a rowid, or those of some devices. */
 export type DeviceJobRecords = (deviceIds?: readonly string[], afterRowid?: number) => Iterable<{ rowid: number; record: object }>;
@@ -24,6 +26,7 @@ export type DeviceJobRecords = (deviceIds?: readonly string[], afterRowid?: numb
 export class DeviceSelection {
   private readonly deviceIndexes: TwinIndexes<DeviceRecord>;
   private readonly moduleIndexes: TwinIndexes<ModuleRecord>;
+  private readonly slices: QueryIndexBuildSlice | undefined;
 
   constructor(
     private readonly store: DeviceStore,
@@ -31,7 +34,15 @@ export class DeviceSelection {
     settings: QueryIndexSettings = DEFAULT_QUERY_INDEX_SETTINGS,
   ) {
     this.deviceIndexes = new TwinIndexes<DeviceRecord>(
-      { all: () => store.all(), get: (key) => store.get(key), keyOf: (record) => record.deviceId, reader: deviceReader },
+      {
+        all: () => store.all(),
+        get: (key) => store.get(key),
+        keyOf: (record) => record.deviceId,
+        reader: deviceReader,
+        keys: () => store.idsInOrder(),
+        keysReady: () => !store.loading,
+        slice: (cursor, limit, paths) => store.indexSlice(cursor, limit, twinPartsOf(paths)),
+      },
       settings,
     );
     this.moduleIndexes = new TwinIndexes<ModuleRecord>(
@@ -40,6 +51,37 @@ export class DeviceSelection {
     );
     store.onChange(this.deviceIndexes);
     modules.onChange(this.moduleIndexes);
+    this.slices =
+      settings.build === 'first-query' ? undefined : (settings.buildSlice ?? { ms: QUERY_INDEX_BUILD_SLICE_MS, records: QUERY_INDEX_BUILD_SLICE_RECORDS });
+  }
+
+  /**
+   * Begins building the declared indexes in the background (docs/scaling.md §3.2), unless they
+   * are built by the first query (`--query-index-build first-query`). The hub calls it once it
+   * listens, so the build does not delay being ready.
+   */
+  startBackgroundBuilds(): void {
+    if (this.slices === undefined) return;
+    this.deviceIndexes.startBackgroundBuild(this.slices);
+    this.moduleIndexes.startBackgroundBuild(this.slices);
+  }
+
+  /**
+   * Resolves when the declared indexes `query` may use are built, or undefined when there is
+   * nothing to wait for (docs/scaling.md §3.2): the REST face lets a query that arrives during
+   * the background build wait for it without holding up other work, where a direct call would
+   * finish the build at once.
+   */
+  indexesBuilding(query: Query): Promise<void> | undefined {
+    if (query.deviceIds || (query.terms === undefined && query.counts?.groupBy === undefined)) return undefined;
+    const indexes = query.source === 'devices' ? this.deviceIndexes : query.source === 'devices.modules' ? this.moduleIndexes : undefined;
+    return indexes?.buildingDeclared ? indexes.whenBuilt() : undefined;
+  }
+
+  /** Stops the background builds (the hub stopping). */
+  stop(): void {
+    this.deviceIndexes.stopBuild();
+    this.moduleIndexes.stopBuild();
   }
 
   /**
@@ -53,9 +95,43 @@ export class DeviceSelection {
       for (const record of this.candidates(query)) if (query.matches(twinView(record))) ids.push(record.deviceId);
       return ids;
     }
-    this.each(this.deviceIndexes, query, (key, record) => {
-      if (query.matches(twinView(record))) ids.push(key);
-    });
+    const known = this.idsOnly(this.deviceIndexes, query);
+    if (known) return known;
+    this.each(
+      this.deviceIndexes,
+      query,
+      (key, record) => {
+        if (query.matches(twinView(record))) ids.push(key);
+      },
+      query.termsExact,
+    );
+    return ids;
+  }
+
+  /**
+   * The keys a query selects when the registry order and the indexes know them without a record
+   * (no WHERE, or one the exact indexes answer whole: Query.termsExact), in registry order;
+   * undefined when the twins must be evaluated. A twin job over 100,000 devices not in the cache
+   * read, parsed and viewed each one here only to learn what the index already knew.
+   */
+  private idsOnly<R>(indexes: TwinIndexes<R>, query: Query): string[] | undefined {
+    if (!indexes.enabled || query.deviceIds) return undefined;
+    const order = indexes.ordered();
+    const ids: string[] = [];
+    if (query.everyRow) {
+      for (let slot = 0; slot < order.end; slot++) {
+        const key = order.keyAtSlot(slot);
+        if (key !== undefined) ids.push(key);
+      }
+      return ids;
+    }
+    if (!query.termsExact || query.terms === undefined) return undefined;
+    const seqs = indexes.exactly(query.terms);
+    if (!seqs) return undefined;
+    for (const seq of seqs) {
+      const key = order.keyOf(seq);
+      if (key !== undefined) ids.push(key);
+    }
     return ids;
   }
 
@@ -221,9 +297,9 @@ export class DeviceSelection {
   }
 
   /** Every twin the indexes leave for a full answer (all of them when they cannot narrow it), in registry order. */
-  private each<R>(indexes: TwinIndexes<R>, query: Query, visit: (key: string, record: R) => void): void {
+  private each<R>(indexes: TwinIndexes<R>, query: Query, visit: (key: string, record: R) => void, counted = false): void {
     const order = indexes.ordered();
-    const seqs = indexes.candidates(query.terms, fullCap(order.size));
+    const seqs = indexes.candidates(query.terms, fullCap(order.size), counted);
     if (seqs) {
       for (const seq of seqs) {
         const key = order.keyOf(seq);
@@ -283,6 +359,17 @@ function firstAbove(seqs: Float64Array, after: number): number {
     else hi = mid;
   }
   return lo;
+}
+
+/** The twin parts the background build reads for `paths` (the rest of a record it does not parse). */
+function twinPartsOf(paths: readonly (readonly string[])[]): TwinParts {
+  const parts: TwinParts = {};
+  for (const [first, second] of paths) {
+    if (first === 'tags') parts.tags = true;
+    else if (first === 'properties' && second === 'desired') parts.desired = true;
+    else if (first === 'properties' && second === 'reported') parts.reported = true;
+  }
+  return parts;
 }
 
 function moduleKeyOf(record: ModuleRecord): string {

@@ -1,11 +1,11 @@
 import { deviceReader, moduleReader } from './record-paths.js';
-import type { QueryIndexSettings } from './twin-indexes.js';
+import type { QueryIndexBuild, QueryIndexBuildSlice, QueryIndexSettings } from './twin-indexes.js';
 import { QUERY_MAX_INDEXES } from '../limits.js';
 
 /**
- * `--query-index` (docs/scaling.md §3.2): a comma-separated list of twin paths to index from the
- * first query on (`tags.env,properties.reported.firmware`), or `off` for no indexes at all (every
- * query scans). Names are case-insensitive, as in queries; a path no index can serve is an error
+ * `--query-index` (docs/scaling.md §3.2): a comma-separated list of twin paths to index from
+ * start on (`tags.env,properties.reported.firmware`; built in the background, or by the first
+ * query: `--query-index-build`), or `off` for no indexes at all (every query scans). Names are case-insensitive, as in queries; a path no index can serve is an error
  * here rather than a silent scan later.
  */
 export function parseQueryIndexPaths(text: string): string[] | 'off' {
@@ -27,8 +27,16 @@ export function parseQueryIndexPaths(text: string): string[] | 'off' {
   return paths;
 }
 
-/** The selection's settings from the hub's options (`--query-index`, `--query-index-after`). */
-export function queryIndexSettings(paths: readonly string[] | 'off', after: number): QueryIndexSettings {
-  if (paths === 'off') return { enabled: false, declared: [], after: 0 };
-  return { enabled: true, declared: paths.map((p) => p.toLowerCase().split('.')), after };
+/** `--query-index-build`: when the declared indexes are built (docs/scaling.md §3.2). */
+export const QUERY_INDEX_BUILDS: readonly QueryIndexBuild[] = ['background', 'first-query'];
+
+/** The selection's settings from the hub's options (`--query-index`, `--query-index-after`, `--query-index-build`). */
+export function queryIndexSettings(
+  paths: readonly string[] | 'off',
+  after: number,
+  build: QueryIndexBuild = 'background',
+  buildSlice?: QueryIndexBuildSlice,
+): QueryIndexSettings {
+  if (paths === 'off') return { enabled: false, declared: [], after: 0, build };
+  return { enabled: true, declared: paths.map((p) => p.toLowerCase().split('.')), after, build, ...(buildSlice && { buildSlice }) };
 }

@@ -1,6 +1,8 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { WAL_BACKSTOP_CHECKPOINT_PAGES } from '../limits.js';
+import { startCheckpointer } from './checkpointer.js';
 import { migrations } from './migrations.js';
 
 export type Db = Database.Database;
@@ -25,7 +27,25 @@ export function openDatabase(options: { dataDir: string; inMemory: boolean }): D
   // pages keep most of the id index of 1,000,000 devices and the hot records out of the OS's reads.
   db.pragma('cache_size = -32768');
   migrate(db);
+  if (!options.inMemory) checkpointInBackground(db);
   return db;
+}
+
+/**
+ * Checkpoints move to a thread of their own (checkpointer.ts); this connection's automatic
+ * checkpoint stays as the backstop, at a higher threshold, and comes back at 4,000 pages if the
+ * thread fails. Its connection is closed before this one (the last to close removes the WAL).
+ */
+function checkpointInBackground(db: Db): void {
+  const checkpointer = startCheckpointer(db.name, () => {
+    if (db.open) db.pragma('wal_autocheckpoint = 4000');
+  });
+  db.pragma(`wal_autocheckpoint = ${WAL_BACKSTOP_CHECKPOINT_PAGES}`);
+  const close = db.close.bind(db);
+  db.close = () => {
+    checkpointer.stop();
+    return close();
+  };
 }
 
 function migrate(db: Db): void {

@@ -1,6 +1,7 @@
 import type { DeviceRecord } from '../identity/device-record.js';
 import { DEVICE_CACHE_DEFAULT_RECORDS, DEVICE_ORDER_LOAD_CHUNK_ROWS, DEVICE_SCAN_CHUNK_ROWS } from '../limits.js';
 import { ChangeHooks, type ChangeHook } from './change-hook.js';
+import { decodeDevice, encodeDevice, twinPartSql } from './device-codec.js';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './database.js';
 
@@ -92,10 +93,16 @@ export class DeviceStore {
   private readonly idsStatement;
   private readonly enabledStatement;
   private readonly prefetchStatement;
+  private readonly batchStatement;
+  /** records read by readBatch(), lent until endBatch() without entering the cache */
+  private batch: Map<string, Cached> | undefined;
+  /** indexSlice's SELECT for each combination of twin parts (bit 1 tags, 2 desired, 4 reported), prepared on first use */
+  private readonly sliceStatements: (Statement | undefined)[] = [];
   /** saveTwin's UPDATE for each combination of parts (bit 1 tags, 2 desired, 4 reported, 8 live fields), prepared on first use */
   private readonly twinStatements: (Statement | undefined)[] = [];
   // Built once: better-sqlite3 makes a new wrapper for every transaction() call.
   private readonly commitAll;
+  private readonly saveTwinsAll;
   private readonly hooks = new ChangeHooks<DeviceRecord>();
 
   constructor(
@@ -118,6 +125,7 @@ export class DeviceStore {
     this.rowidStatement = db.prepare('SELECT rowid FROM devices WHERE device_id = ?').pluck();
     this.idsStatement = db.prepare('SELECT device_id FROM devices ORDER BY rowid').pluck();
     this.prefetchStatement = db.prepare(`SELECT rowid, ${STORED_COLUMNS} FROM devices WHERE device_id IN (SELECT value FROM json_each(?))`).raw();
+    this.batchStatement = db.prepare(`SELECT rowid, ${STORED_COLUMNS} FROM devices WHERE rowid IN (SELECT value FROM json_each(?))`).raw();
     this.enabledStatement = db.prepare("SELECT count(*) FROM devices WHERE status = 'enabled'").pluck();
     // Returns how many of the saved records are new (the store's size moves by that less the deletes).
     this.commitAll = db.transaction((texts: readonly string[], records: readonly DeviceRecord[], deviceIds: readonly string[]): number => {
@@ -151,6 +159,9 @@ export class DeviceStore {
       }
       this.inserted = inserted;
       return added - removed;
+    });
+    this.saveTwinsAll = db.transaction((records: readonly DeviceRecord[], parts: readonly TwinParts[]): void => {
+      for (let i = 0; i < records.length; i++) this.saveTwin(records[i]!, parts[i]!);
     });
     // The one thing read at start: counting uses the smallest index, not the records.
     this.count = db.prepare('SELECT count(*) FROM devices').pluck().get() as number;
@@ -195,6 +206,8 @@ export class DeviceStore {
       this.cache.set(deviceId, cached);
       return cached.record;
     }
+    const lent = this.batch?.get(deviceId);
+    if (lent) return lent.record;
     if (!this.db.open) return undefined;
     if (this.loaded) {
       const slot = this.order.get(deviceId);
@@ -248,9 +261,50 @@ export class DeviceStore {
     this.rememberAbsent(missing.filter((id) => !found.has(id)));
   }
 
+  /**
+   * Reads the records of `deviceIds` not cached in one statement, by the rowids the registry order
+   * holds, for one batch of work (a twin-job slice about to update each): one SELECT instead of
+   * one per device, and the records lent to get() and saveTwin() until endBatch() rather than
+   * entered in the cache. A job over 100,000 devices touched once would otherwise push the
+   * devices in use out of the cache, and each record it read would live long enough to be
+   * promoted and collected as old (the cache's churn and that GC were a fifth of the job).
+   * Before the order has loaded, and for ids it does not know, get() reads them as it always does.
+   */
+  readBatch(deviceIds: readonly string[]): void {
+    this.batch = undefined;
+    if (!this.db.open || !this.loaded) return;
+    const rowids: number[] = [];
+    for (const id of deviceIds) {
+      const slot = this.order.get(id);
+      if (typeof slot === 'number') rowids.push(slot);
+    }
+    if (rowids.length === 0) return;
+    const batch = new Map<string, Cached>();
+    for (const row of this.batchStatement.all(JSON.stringify(rowids)) as [number, ...StoredParts][]) {
+      const record = parseRecord(row, 1);
+      // The id too, as get() checks: a rowid gone stale must not lend another device's record.
+      if (this.order.get(record.deviceId) === row[0]) batch.set(record.deviceId, entryOf(record, row[0]));
+    }
+    this.batch = batch;
+  }
+
+  /** The batch's records are no longer lent: a later get() reads them from SQLite, with what was saved. */
+  endBatch(): void {
+    this.batch = undefined;
+  }
+
   /** How many devices are enabled (status is an indexed column of the table, migration 9). */
   enabledCount(): number {
     return this.enabledStatement.get() as number;
+  }
+
+  /**
+   * Every device id in registry order, without reading a record: once the order is loaded a live
+   * walk over it (ids added later come at the end, deleted ones are skipped, as a Map iterator
+   * does), until then the list SQLite holds now.
+   */
+  idsInOrder(): Iterable<string> {
+    return this.loaded ? this.order.keys() : this.ids();
   }
 
   /** Every device id, in registry order, without reading a record. */
@@ -350,7 +404,7 @@ export class DeviceStore {
    */
   saveTwin(record: DeviceRecord, parts: TwinParts): void {
     if (!this.db.open) return;
-    const cached = this.cache.get(record.deviceId);
+    const cached = this.cache.get(record.deviceId) ?? this.batch?.get(record.deviceId);
     if (!cached || cached.record !== record || cached.status !== record.status) return this.commit([record]);
     const twin = record.twin;
     const live = liveFields(record);
@@ -370,6 +424,16 @@ export class DeviceStore {
     this.hooks.changed(record.deviceId, record);
   }
 
+  /**
+   * saveTwin for many records in one transaction (a savepoint inside a caller's): a twin-update
+   * job's slice writes each twin's changed parts rather than each whole record. Records saveTwin
+   * would save whole are saved whole, in the same transaction.
+   */
+  saveTwins(records: readonly DeviceRecord[], parts: readonly TwinParts[]): void {
+    if (!this.db.open || records.length === 0) return;
+    this.saveTwinsAll(records, parts);
+  }
+
   private twinStatement(shape: number): Statement {
     let statement = this.twinStatements[shape];
     if (statement) return statement;
@@ -384,6 +448,49 @@ export class DeviceStore {
   }
 
   /**
+   * Up to `limit` devices after rowid `after` (0: the first), in registry order, for the
+   * background build of declared query indexes (docs/scaling.md §3.2). A cached record is
+   * returned as it is (it may hold changes kept in memory only); any other is a partial record
+   * holding only its id, status, connection state (Disconnected, as every record read from disk)
+   * and the twin parts `parts` names, read from their columns or by SQLite out of `record` (either form, device-codec.ts)
+   * without parsing the rest of it in JavaScript. Nothing is cached. `next` is where the
+   * following slice starts, undefined when no rows are left.
+   */
+  indexSlice(after: number, limit: number, parts: TwinParts): { records: DeviceRecord[]; next: number | undefined } {
+    if (!this.db.open) return { records: [], next: undefined };
+    const shape = (parts.tags ? 1 : 0) | (parts.desired ? 2 : 0) | (parts.reported ? 4 : 0);
+    let statement = this.sliceStatements[shape];
+    if (statement === undefined) {
+      // A part saved on its own replaces the one inside `record` (migration 10; parseRecord).
+      const columns = ['rowid', 'device_id', 'status'];
+      if (shape & 1) columns.push(`coalesce(twin_tags, ${twinPartSql('record', 'tags')})`);
+      if (shape & 2) columns.push(`coalesce(twin_desired, ${twinPartSql('record', 'desired')})`);
+      if (shape & 4) columns.push(`coalesce(twin_reported, ${twinPartSql('record', 'reported')})`);
+      statement = this.db.prepare(`SELECT ${columns.join(', ')} FROM devices WHERE rowid > ? ORDER BY rowid LIMIT ?`).raw();
+      this.sliceStatements[shape] = statement;
+    }
+    const rows = statement.all(after, limit) as [number, string, string, ...(string | null)[]][];
+    const part = (row: readonly unknown[], at: number): never => parsePart(row[at] as string | null);
+    const records: DeviceRecord[] = [];
+    for (const row of rows) {
+      const cached = this.cache.get(row[1]);
+      if (cached) {
+        records.push(cached.record);
+        continue;
+      }
+      let at = 3;
+      const empty = { properties: {} };
+      const twin = {
+        tags: shape & 1 ? part(row, at++) : {},
+        desired: shape & 2 ? part(row, at++) : empty,
+        reported: shape & 4 ? part(row, at++) : empty,
+      };
+      records.push({ deviceId: row[1], status: row[2], connectionState: 'Disconnected', twin } as unknown as DeviceRecord);
+    }
+    return { records, next: rows.length < limit ? undefined : rows[rows.length - 1]![0] };
+  }
+
+  /**
    * Saves `records` and deletes `deviceIds` in one transaction (bulk registry calls, twin-job
    * batches): on disk and in the cache, either all of it happened or none. Inside a caller's
    * transaction it is a savepoint of that one. A saved record replaces the cached one; a record
@@ -392,7 +499,7 @@ export class DeviceStore {
    */
   commit(records: readonly DeviceRecord[], deviceIds: readonly string[] = []): void {
     if (records.length === 0 && deviceIds.length === 0) return;
-    const texts = records.map((record) => JSON.stringify(record));
+    const texts = records.map(encodeDevice);
     this.count += this.commitAll(texts, records, deviceIds);
     this.writes++;
     // New rows beyond what the background load has read reach the order through it, in rowid order.
@@ -403,7 +510,7 @@ export class DeviceStore {
     }
     this.inserted = [];
     for (const record of records) {
-      const cached = this.cache.get(record.deviceId);
+      const cached = this.cache.get(record.deviceId) ?? this.batch?.get(record.deviceId);
       if (cached) {
         cached.record = record;
         cached.persisted = liveFields(record);
@@ -412,6 +519,7 @@ export class DeviceStore {
     }
     for (const id of deviceIds) {
       this.cache.delete(id);
+      this.batch?.delete(id);
       this.order.delete(id);
       this.dependents?.forgetDevice(id);
     }
@@ -430,7 +538,7 @@ export class DeviceStore {
     const changed = [...this.cache.values()].filter((cached) => liveFields(cached.record) !== cached.persisted);
     if (changed.length === 0) return;
     this.db.transaction(() => {
-      for (const cached of changed) this.updateWithStatusStatement.run(JSON.stringify(cached.record), cached.record.status, cached.record.deviceId);
+      for (const cached of changed) this.updateWithStatusStatement.run(encodeDevice(cached.record), cached.record.status, cached.record.deviceId);
     })();
     for (const cached of changed) cached.persisted = liveFields(cached.record);
     this.writes++;
@@ -446,6 +554,7 @@ export class DeviceStore {
     this.clearStatement.run();
     this.dependents?.clear();
     this.cache.clear();
+    this.batch = undefined;
     this.order.clear();
     // Nothing left to load.
     if (this.loader) clearImmediate(this.loader);
@@ -471,7 +580,7 @@ export class DeviceStore {
 
   /** Caches a record read from SQLite; `evict` makes room by dropping the least recently used. */
   private remember(record: DeviceRecord, rowid: number, evict: boolean): void {
-    const entry: Cached = { record, rowid, persisted: liveFields(record), status: record.status };
+    const entry = entryOf(record, rowid);
     this.cache.set(record.deviceId, entry);
     // Only where the order already has the id: while it loads, an id not reached yet must not jump the queue.
     if (this.order.has(record.deviceId)) this.order.set(record.deviceId, entry);
@@ -502,7 +611,7 @@ export class DeviceStore {
       }
       // Live fields changed in memory only would be lost with the object: write them back.
       if (liveFields(record) !== cached.persisted && this.db.open) {
-        this.updateWithStatusStatement.run(JSON.stringify(record), record.status, deviceId);
+        this.updateWithStatusStatement.run(encodeDevice(record), record.status, deviceId);
         this.writes++;
       }
       if (this.order.get(deviceId) === cached) this.order.set(deviceId, cached.rowid);
@@ -511,13 +620,17 @@ export class DeviceStore {
   }
 }
 
+function entryOf(record: DeviceRecord, rowid: number): Cached {
+  return { record, rowid, persisted: liveFields(record), status: record.status };
+}
+
 /**
  * A stored record as the hub holds it (`row` from `at` is STORED_COLUMNS): the record text with the
  * parts saved on their own laid over it. Nothing is connected to a record just read from disk.
  */
 function parseRecord(row: readonly unknown[], at: number): DeviceRecord {
   const [text, tags, desired, reported, version, etag, live] = (at === 0 ? row : row.slice(at)) as StoredParts;
-  const record = JSON.parse(text) as DeviceRecord;
+  const record = decodeDevice(text);
   if (version !== null) {
     const twin = record.twin;
     if (tags !== null) twin.tags = JSON.parse(tags);
@@ -535,6 +648,11 @@ function parseRecord(row: readonly unknown[], at: number): DeviceRecord {
   }
   record.connectionState = 'Disconnected';
   return record;
+}
+
+/** A twin part as indexSlice reads it (JSON text; SQL NULL where the record has none). */
+function parsePart(text: string | null): never {
+  return (text === null ? {} : JSON.parse(text)) as never;
 }
 
 /** The live fields a twin write carries with it (connectionState is not: every record read is Disconnected). */

@@ -92,6 +92,26 @@ export class TwinService {
   updateMany(deviceIds: readonly string[], change: ServiceTwinChange, ifMatch: string | undefined): unknown[] {
     const outcomes: unknown[] = [];
     const changed: { record: TwinOwner; effects: MergeEffects }[] = [];
+    // One read for the slice's devices not in the cache, lent until they are saved (device keys
+    // only: a module key has a '/').
+    this.store.readBatch(deviceIds.filter((key) => !key.includes('/')));
+    try {
+      this.mergeEach(deviceIds, change, ifMatch, outcomes, changed);
+      this.saveChanged(changed);
+    } finally {
+      this.store.endBatch();
+    }
+    for (const { record, effects } of changed) this.announce(record, effects);
+    return outcomes;
+  }
+
+  private mergeEach(
+    deviceIds: readonly string[],
+    change: ServiceTwinChange,
+    ifMatch: string | undefined,
+    outcomes: unknown[],
+    changed: { record: TwinOwner; effects: MergeEffects }[],
+  ): void {
     for (const key of deviceIds) {
       try {
         // Keys `{deviceId}/{moduleId}` name module twins (configurations apply to those too).
@@ -107,16 +127,23 @@ export class TwinService {
         outcomes.push(error);
       }
     }
+  }
+
+  /** Every changed twin saved in one transaction (a savepoint inside a caller's). */
+  private saveChanged(changed: readonly { record: TwinOwner; effects: MergeEffects }[]): void {
     const devices: DeviceRecord[] = [];
+    const parts: TwinParts[] = [];
     const modules: ModuleRecord[] = [];
-    for (const { record } of changed) {
+    for (const { record, effects } of changed) {
       if (isModuleRecord(record)) modules.push(record);
-      else devices.push(record);
+      else {
+        devices.push(record);
+        // Only what the change wrote (DeviceStore.saveTwin), as update() saves a PATCH.
+        parts.push({ tags: effects.tagsPatch !== undefined, desired: effects.desiredChanged });
+      }
     }
-    this.store.commit(devices);
+    this.store.saveTwins(devices, parts);
     this.modules.saveMany(modules);
-    for (const { record, effects } of changed) this.announce(record, effects);
-    return outcomes;
   }
 
   /**

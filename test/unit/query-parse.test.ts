@@ -84,6 +84,37 @@ describe('deviceIds hint', () => {
   });
 });
 
+describe('termsExact: the index terms say exactly what the WHERE does (a job selects without reading twins)', () => {
+  it.each([
+    "STARTSWITH(deviceId, 'scale-09')",
+    "deviceId = 'a' OR deviceId IN ['b', 'c']",
+    "tags.building = '42' AND tags.floor = 7",
+    "tags.n >= 2 AND tags.n < 5 AND properties.desired.mode = 'day'",
+    'tags.flag',
+    "status = 'enabled' AND (tags.a = 1 OR tags.b = true)",
+  ])('exact: %s', (condition) => {
+    expect(parseJobCondition(condition).termsExact).toBe(true);
+  });
+
+  it.each([
+    "tags.env = 'prod' AND NOT (tags.n = 1)",
+    "tags.env != 'prod'",
+    "tags.env NIN ['prod']",
+    "tags.env = 'prod' AND IS_DEFINED(tags.n)",
+    "tags.env = 'prod' AND 1 = 1",
+    'tags.a = tags.b',
+    "ENDSWITH(deviceId, 'x')",
+    "tags.env = 'prod' OR NOT (tags.n = 1)",
+  ])('a superset only: %s', (condition) => {
+    expect(parseJobCondition(condition).termsExact).toBeUndefined();
+  });
+
+  it('no WHERE selects every row', () => {
+    expect(parseJobCondition('*').everyRow).toBe(true);
+    expect(parseJobCondition("deviceId = 'a'").everyRow).toBeUndefined();
+  });
+});
+
 describe('parseJobCondition (docs/protocol.md §4.6)', () => {
   it("'*' means all devices", () => {
     const q = parseJobCondition('*');
