@@ -6,10 +6,16 @@ import { wellKnownPolicies } from '../emulator/identity/policies.js';
 import { createSasToken } from '../protocol/sas.js';
 import { cpuSeconds } from './support/floor-compare.js';
 import type { Bench, BenchRow } from './support/harness.js';
-import { closeAll, connectDevices, registerConnectingDevices, startOnDisk } from './support/mqtt-devices.js';
+import type { MqttClient } from 'mqtt';
+import tls from 'node:tls';
+import { DESIRED_FILTER, METHODS_FILTER, reportedPatchTopic, TWIN_RESPONSE_FILTER, twinGetTopic } from '../protocol/topics.js';
+import { closeAll, connectDevices, registerConnectingDevices, startOnDisk, twinCall } from './support/mqtt-devices.js';
+import { type ExchangeAnswers, startExchangeFloor } from './support/tls-exchange-floor.js';
 import { measureTlsFloor, settle } from './support/tls-floor.js';
 
 const HOST = '127.0.0.216';
+/** The bare TLS server carrying the same exchange (tls-exchange-floor.ts), beside the emulator's 8883. */
+const EXCHANGE_PORT = 18883;
 /** Devices per round of the CPU-per-connection figure (connect, subscribe, twin GET, reported PATCH). */
 const CONNECTS = Number(process.env.BENCH_CONNECTIONS_CONNECTS ?? 2_000);
 /** Rounds of floor + connections, alternating, so both sides see the same load; the table shows medians. */
@@ -29,8 +35,10 @@ const connectionString = `HostName=${HOST};SharedAccessKeyName=${owner.keyName};
 
 /**
  * Issue 15 item 3 on its own, without 100,000 registrations: the emulator's CPU per MQTT/TLS
- * connection beside a bare resumed TLS handshake to the same port (ROUNDS alternating rounds, the
- * median of each side and of the per-round ratio), and its CPU for N disconnects at growing N beside
+ * connection beside two floors (ROUNDS alternating rounds, the median of each side and of the
+ * per-round ratio): a bare resumed TLS handshake to the same port, and a bare TLS server carrying
+ * the same conversation (the same client code, the emulator's own answer bytes, answered packet by
+ * packet: the TLS and kernel cost of the exchange). Then its CPU for N disconnects at growing N beside
  * closing as many bare TLS sockets. The same figures as the connection rows of `bench -- scale`,
  * on a data directory on disk, as users run the hub.
  */
@@ -47,16 +55,30 @@ export const bench: Bench = {
       const token = createSasToken(HOST, owner.primaryKey, Math.floor(Date.now() / 1000) + 7200, owner.keyName);
       const registry = iothub.Registry.fromConnectionString(connectionString);
       // Each round connects devices never seen before (new sessions); the disconnect phases reuse the first ids.
-      await registerConnectingDevices(registry, Math.max(ROUNDS * CONNECTS, ...DISCONNECTS));
+      // One more device than the rounds use: the probe whose answers the exchange floor repeats.
+      const probeIndex = Math.max(ROUNDS * CONNECTS, ...DISCONNECTS);
+      await registerConnectingDevices(registry, probeIndex + 1);
+      const answers = await probeAnswers(ca, probeIndex);
+      const exchange = await startExchangeFloor(HOST, EXCHANGE_PORT, certDir, answers);
+      const exchangeSession = await resumableSession(ca, EXCHANGE_PORT);
+      // A fresh process: warm its TLS and read paths as the emulator's are by registration and the probe.
+      await dropAll(await connectDevices(HOST, ca, exchangeSession, 200, true, 0, EXCHANGE_PORT));
       await settle(emulator.pid);
 
-      const rounds: { floorMs: number; connectMs: number; perSecond: number }[] = [];
+      const rounds: { floorMs: number; exchangeMs: number; connectMs: number; perSecond: number }[] = [];
       const closeFloors: number[] = [];
       let session: Buffer | undefined;
       for (let r = 0; r < ROUNDS; r++) {
         const floor = await measureTlsFloor(HOST, 8883, caPath, emulator.pid, CONNECTS);
         session = floor.session;
         closeFloors.push(floor.closeCpuMs);
+        await settle(emulator.pid);
+        await settle(exchange.pid);
+        const exchangeBefore = cpuSeconds(exchange.pid);
+        const bare = await connectDevices(HOST, ca, exchangeSession, CONNECTS, true, r * CONNECTS, EXCHANGE_PORT);
+        const exchangeMs = ((cpuSeconds(exchange.pid) - exchangeBefore) * 1000) / CONNECTS;
+        await dropAll(bare);
+        await settle(exchange.pid);
         await settle(emulator.pid);
         const before = cpuSeconds(emulator.pid);
         const t0 = performance.now();
@@ -65,12 +87,13 @@ export const bench: Bench = {
         mark(`connect-${r + 1}-end`);
         const seconds = (performance.now() - t0) / 1000;
         const connectMs = ((cpuSeconds(emulator.pid) - before) * 1000) / CONNECTS;
-        rounds.push({ floorMs: floor.connectCpuMs, connectMs, perSecond: CONNECTS / seconds });
+        rounds.push({ floorMs: floor.connectCpuMs, exchangeMs, connectMs, perSecond: CONNECTS / seconds });
         console.log(
-          `  round ${r + 1}: ${connectMs.toFixed(2)} ms per connection, floor ${floor.connectCpuMs.toFixed(2)} ms (${(connectMs / floor.connectCpuMs).toFixed(2)}×)`,
+          `  round ${r + 1}: ${connectMs.toFixed(2)} ms per connection; floors: handshake ${floor.connectCpuMs.toFixed(2)} ms (${(connectMs / floor.connectCpuMs).toFixed(2)}×), same exchange over bare TLS ${exchangeMs.toFixed(2)} ms (${(connectMs / exchangeMs).toFixed(2)}×)`,
         );
         await closeAll(HOST, devices, emulator.pid, token);
       }
+      await exchange.stop();
 
       const disconnects: { n: number; cpuSeconds: number }[] = [];
       for (const n of DISCONNECTS) {
@@ -91,6 +114,14 @@ export const bench: Bench = {
           target: '≤ 1.5×',
           baseline: median(rounds.map((r) => r.floorMs)),
           note: `baseline: a bare TLS handshake (resumed) to the same port, alternating rounds; per-round ratios ${rounds.map((r) => (r.connectMs / r.floorMs).toFixed(2)).join(' / ')}× (median ${median(rounds.map((r) => r.connectMs / r.floorMs)).toFixed(2)}×); ${Math.round(median(rounds.map((r) => r.perSecond)))} connects/s with 100 in flight`,
+        },
+        {
+          metric: `the same beside bare TLS carrying the same exchange, median of ${ROUNDS}`,
+          value: median(rounds.map((r) => r.connectMs)),
+          unit: 'ms',
+          target: '≤ 1.5×',
+          baseline: median(rounds.map((r) => r.exchangeMs)),
+          note: `baseline: a bare Node TLS server (own process, no MQTT library, broker, auth or store) reading the same packets from the same client code and answering each with the emulator's answer bytes; per-round ratios ${rounds.map((r) => (r.connectMs / r.exchangeMs).toFixed(2)).join(' / ')}× (median ${median(rounds.map((r) => r.connectMs / r.exchangeMs)).toFixed(2)}×)`,
         },
         ...disconnects.map(({ n, cpuSeconds: s }) => ({
           metric: `emulator CPU for ${n} disconnects`,
@@ -119,6 +150,36 @@ export const bench: Bench = {
     }
   },
 };
+
+/** Connects one device to the emulator as a round does and keeps what the emulator answers it with. */
+async function probeAnswers(ca: string, index: number): Promise<ExchangeAnswers> {
+  const [client] = await connectDevices(HOST, ca, undefined, 1, false, index);
+  try {
+    const granted = await client!.subscribeAsync([METHODS_FILTER, TWIN_RESPONSE_FILTER, DESIRED_FILTER], { qos: 0 });
+    const get = await twinCall(client!, twinGetTopic('1'), '', '1');
+    const patch = await twinCall(client!, reportedPatchTopic('2'), JSON.stringify({ temperature: 20 }), '2');
+    return { getTopic: get.topic, getBody: get.body, patchTopic: patch.topic, grants: granted.map((g) => g.qos) };
+  } finally {
+    await client!.endAsync(true);
+  }
+}
+
+/** A TLS 1.2 session of the exchange floor's, so its devices resume as the emulator's do. */
+function resumableSession(ca: string, port: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: HOST, port, ca, maxVersion: 'TLSv1.2' });
+    socket.once('session', (s: Buffer) => {
+      resolve(s);
+      socket.destroy();
+    });
+    socket.once('error', reject);
+  });
+}
+
+async function dropAll(clients: MqttClient[]): Promise<void> {
+  for (const c of clients) c.stream.destroy();
+  await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
+}
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);

@@ -95,6 +95,15 @@ describe('UTF-8 in topics and client ids (MQTT 3.1.1 §1.5.3)', () => {
     expect(wire.packets()).toEqual([]);
   });
 
+  it('accepts a topic holding a well-formed U+FFFD (EF BF BD), which the parser decodes as it decodes ill-formed bytes', async () => {
+    await createDevice(hub, 'h-fffd');
+    const client = await connectRaw(hub, 'h-fffd');
+    const seen = new Promise<string>((resolve) => hub.events.on('telemetry', (e) => e.deviceId === 'h-fffd' && resolve(e.deviceId)));
+    await client.publishAsync('devices/h-fffd/messages/events/a=\uFFFD', 'x', { qos: 1 });
+    expect(await seen).toBe('h-fffd');
+    await client.endAsync();
+  });
+
   it('leaves other devices connected', async () => {
     const bystander = await openDevice(await createDevice(hub, 'h-bystander'));
     try {

@@ -34,16 +34,25 @@ export async function registerConnectingDevices(registry: iothub.Registry, count
 /**
  * Bare mqtt.js devices over TLS (CleanSession=0, as the SDKs connect), resuming the floor's
  * session: connect, subscribe as an SDK device does (methods, twin responses, desired); with
- * `twin`, then GET the twin and PATCH a reported property, each awaited. 100 in flight.
+ * `twin`, then GET the twin and PATCH a reported property, each awaited. 100 in flight. `port`
+ * other than 8883 is the bare exchange floor (tls-exchange-floor.ts), driven by this same code.
  */
-export async function connectDevices(host: string, ca: string, session: Buffer | undefined, count: number, twin: boolean, first = 0): Promise<MqttClient[]> {
+export async function connectDevices(
+  host: string,
+  ca: string,
+  session: Buffer | undefined,
+  count: number,
+  twin: boolean,
+  first = 0,
+  port = 8883,
+): Promise<MqttClient[]> {
   const clients: MqttClient[] = [];
   await inParallel(100, count, async (i) => {
     const deviceId = connectingDeviceId(first + i);
     const client = await mqtt.connectAsync({
       protocol: 'mqtts',
       host,
-      port: 8883,
+      port,
       protocolVersion: 4,
       clientId: deviceId,
       username: `${host}/${deviceId}/?api-version=2021-04-12`,
@@ -64,12 +73,13 @@ export async function connectDevices(host: string, ca: string, session: Buffer |
   return clients;
 }
 
-function twinCall(client: MqttClient, topic: string, body: string, rid: string): Promise<void> {
+/** One twin request and its answer (topic and body), as `connectDevices` makes it. */
+export function twinCall(client: MqttClient, topic: string, body: string, rid: string): Promise<{ topic: string; body: string }> {
   return new Promise((resolve, reject) => {
-    const onMessage = (t: string): void => {
+    const onMessage = (t: string, payload: Buffer): void => {
       if (!t.startsWith('$iothub/twin/res/') || !t.includes(`$rid=${rid}`)) return;
       client.off('message', onMessage);
-      if (/^\$iothub\/twin\/res\/20[04]\//.test(t)) resolve();
+      if (/^\$iothub\/twin\/res\/20[04]\//.test(t)) resolve({ topic: t, body: payload.toString('utf8') });
       else reject(new Error(`twin call answered ${t}`));
     };
     client.on('message', onMessage);

@@ -283,8 +283,20 @@ function skipClientBookkeepingPublishes(broker: Aedes): void {
   const prefix = `$SYS/${broker.id}`;
   const topics = new Set(CLIENT_BOOKKEEPING.map((suffix) => prefix + suffix));
   const publish = broker.publish.bind(broker);
+  const published = (broker as unknown as { published(packet: unknown, client: unknown, done: (error?: Error) => void): void }).published;
   broker.publish = ((packet: { topic: string }, client: unknown, done?: (error?: Error) => void) => {
     if (typeof client === 'function' && topics.has(packet.topic)) return (client as () => void)();
+    // A device's own publish (its topic passed router.classify in authorizePublish) reaches no
+    // subscriber: the filters a device may hold (classifySubscription) are the hub-to-device
+    // topics, which no device-to-hub topic falls under, and the hub subscribes to nothing itself;
+    // nor is anything retained (RETAIN is cleared). aedes's publish steps (a Packet, retained
+    // store, the offline-queue lookup for QoS 1, the topic tree) are skipped for it; its
+    // `published` hook and 'publish' event (operations/metrics.ts counts twin reads there) stay.
+    if (client && (client as HubClient)[stateKey] && typeof done === 'function') {
+      published.call(broker, packet, client, done);
+      broker.emit('publish', packet as never, client as Client);
+      return;
+    }
     return (publish as (...args: unknown[]) => void)(packet, client, done);
   }) as Aedes['publish'];
 }

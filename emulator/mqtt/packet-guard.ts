@@ -8,7 +8,7 @@ import { isUtf8 } from 'node:buffer';
  *   the connection is closed then, so a PUBLISH declaring 268 MB is never buffered;
  * - every UTF-8 string (client id, username, topic names and filters, Will topic) must be
  *   well-formed UTF-8 without U+0000, or the connection is closed (MQTT 3.1.1 §1.5.3). The parser
- *   decodes with replacement characters, so this looks at the raw bytes;
+ *   decodes with replacement characters, so a string holding one (or U+0000) is judged by its raw bytes;
  * - a SUBSCRIBE asking for QoS 2 is read as QoS 1 before aedes handles it: aedes writes its SUBACK
  *   from the requested QoS, not from the one authorizeSubscribe grants, and IoT Hub grants 1
  *   (docs/protocol.md §1.9).
@@ -38,6 +38,11 @@ export function guardParser(client: Client, maxPacketBytes: number): void {
     const start = this._pos;
     const result = parseString.call(this, maybeBuffer);
     if (result === null) return result;
+    // The parser decoded the bytes with Node's UTF-8 decoder, which turns every ill-formed sequence
+    // (overlong, surrogate, truncated, above U+10FFFF) into U+FFFD and only a 0 byte into U+0000:
+    // a string with neither came from well-formed bytes without U+0000, so the bytes need no second
+    // look. One that has U+FFFD (ill-formed, or a well-formed EF BF BD) is checked byte by byte.
+    if (!result.includes('\0') && !result.includes('\uFFFD')) return result;
     // The string's bytes follow its two-byte length.
     const bytes: Buffer = this._list.slice(start + 2, this._pos);
     if (bytes.includes(0) || !isUtf8(bytes)) {

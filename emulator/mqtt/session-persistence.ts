@@ -3,9 +3,6 @@ import aedesPersistence from 'aedes-persistence';
 interface ClientRef {
   id: string;
 }
-interface SubscriptionRef {
-  clientId: string;
-}
 type Callback = (...args: unknown[]) => void;
 
 /** The part of aedes-persistence 11 (its callback/promise layer over the memory store) this wraps. */
@@ -13,10 +10,6 @@ interface Persistence {
   storeRetained(packet: object, cb?: Callback): unknown;
   createRetainedStream(pattern: string): unknown;
   createRetainedStreamCombi(patterns: string[]): unknown;
-  outgoingEnqueue(sub: SubscriptionRef, packet: object, cb?: Callback): unknown;
-  outgoingEnqueueCombi(subs: SubscriptionRef[], packet: object, cb?: Callback): unknown;
-  outgoingUpdate(client: ClientRef, packet: object, cb?: Callback): unknown;
-  outgoingStream(client: ClientRef): unknown;
   addSubscriptions(client: ClientRef, subs: object[], cb?: Callback): unknown;
 }
 
@@ -24,15 +17,13 @@ interface Persistence {
 const nothingRetained = { pipe: <T>(destination: T): T => destination };
 
 /**
- * aedes' in-memory session store (aedes-persistence, the one aedes uses by default), with the two
- * streams every connection pays for answered at once when they can only be empty
- * (docs/scaling.md §3.3):
+ * aedes' in-memory session store (aedes-persistence, the one aedes uses by default), with the
+ * retained-message stream and the repeated filter stores of every SUBSCRIBE answered at once
+ * (docs/scaling.md §3.3). aedes's empty CONNECT replay (a `stream.pipeline` per connect) is left
+ * as aedes builds it: nothing local to this aedes instance reaches it (docs/scaling.md §3.3.1):
  * - aedes reads retained messages for every SUBSCRIBE (two nested `Readable.from` and a pipe). The
  *   hub never retains a message (broker.ts clears RETAIN before aedes stores anything, docs/protocol.md
  *   §1.9), so until something has been stored there is nothing to read;
- * - aedes replays every CONNECT's stored outgoing packets through a stream pipeline. A client id
- *   that never had a packet queued for it has none; it gets an empty list, which the pipeline
- *   finishes without building two streams. Any client id that ever had one goes the normal way;
  * - aedes stores a SUBSCRIBE's filters once per filter, each time the packet's whole list (three
  *   filters, nine stores); the list is stored the first time and the repeats of that same list
  *   (aedes passes the packet's array itself, unchanged between them) are answered at once.
@@ -41,7 +32,6 @@ const nothingRetained = { pipe: <T>(destination: T): T => destination };
 export function createSessionPersistence(): object {
   // The package is CommonJS: its default import is the factory itself (its typings say `.default`).
   const persistence = (aedesPersistence as unknown as () => Persistence)();
-  const everQueued = new Set<string>();
   let anyRetained = false;
 
   const storeRetained = persistence.storeRetained.bind(persistence);
@@ -53,24 +43,6 @@ export function createSessionPersistence(): object {
   persistence.createRetainedStream = (pattern) => (anyRetained ? retainedStream(pattern) : nothingRetained);
   const retainedStreamCombi = persistence.createRetainedStreamCombi.bind(persistence);
   persistence.createRetainedStreamCombi = (patterns) => (anyRetained ? retainedStreamCombi(patterns) : nothingRetained);
-
-  const enqueue = persistence.outgoingEnqueue.bind(persistence);
-  persistence.outgoingEnqueue = (sub, packet, cb) => {
-    everQueued.add(sub.clientId);
-    return enqueue(sub, packet, cb);
-  };
-  const enqueueCombi = persistence.outgoingEnqueueCombi.bind(persistence);
-  persistence.outgoingEnqueueCombi = (subs, packet, cb) => {
-    for (const sub of subs) everQueued.add(sub.clientId);
-    return enqueueCombi(subs, packet, cb);
-  };
-  const update = persistence.outgoingUpdate.bind(persistence);
-  persistence.outgoingUpdate = (client, packet, cb) => {
-    everQueued.add(client.id);
-    return update(client, packet, cb);
-  };
-  const outgoingStream = persistence.outgoingStream.bind(persistence);
-  persistence.outgoingStream = (client) => (everQueued.has(client.id) ? outgoingStream(client) : []);
 
   const storedLists = new WeakSet<object[]>();
   const addSubscriptions = persistence.addSubscriptions.bind(persistence);
