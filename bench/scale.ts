@@ -1,6 +1,5 @@
 import iothub from 'azure-iothub';
 import Database from 'better-sqlite3';
-import hdr from 'hdr-histogram-js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
@@ -9,7 +8,7 @@ import { wellKnownPolicies } from '../emulator/identity/policies.js';
 import { createSasToken } from '../protocol/sas.js';
 import { cpuSeconds } from './support/floor-compare.js';
 import type { Bench, BenchRow } from './support/harness.js';
-import { sequentialLatency } from './support/latency.js';
+import { latencyUntil, type LatencySummary, sequentialLatency } from './support/latency.js';
 import { closeAll, connectDevices, registerConnectingDevices, startOnDisk as startEmulatorOnDisk } from './support/mqtt-devices.js';
 import { request } from './support/provision.js';
 import { addDevicesInBulk, registrationFloor, scaleDeviceId } from './support/registration-floor.js';
@@ -420,10 +419,7 @@ async function firstAnswers(agent: https.Agent, token: string): Promise<number> 
  * another beside it until it answers: the query's latency and the reads' (records spread over
  * the registry, most not cached).
  */
-async function firstQueryBesideReads(
-  agent: https.Agent,
-  token: string,
-): Promise<{ queryMs: number; reads: { count: number; p50: number; p99: number; max: number } }> {
+async function firstQueryBesideReads(agent: https.Agent, token: string): Promise<{ queryMs: number; reads: LatencySummary }> {
   let answered = false;
   const reads = spreadReads(agent, token, () => answered);
   const q0 = performance.now();
@@ -435,21 +431,8 @@ async function firstQueryBesideReads(
 }
 
 /** GET /twins/{id} one after another over ids spread across the registry (most not cached), until `stop()` or `limit` reads. */
-async function spreadReads(
-  agent: https.Agent,
-  token: string,
-  stop: () => boolean,
-  limit = Number.POSITIVE_INFINITY,
-): Promise<{ count: number; p50: number; p99: number; max: number }> {
-  const h = hdr.build({ numberOfSignificantValueDigits: 3 });
-  let count = 0;
-  for (let k = 1; !stop() && count < limit; k++) {
-    const t0 = performance.now();
-    await request(HOST, token, 'GET', `/twins/${id((k * 7919) % DEVICES)}?api-version=2021-04-12`, undefined, { agent });
-    h.recordValue(Math.round((performance.now() - t0) * 1000));
-    count++;
-  }
-  return { count, p50: h.getValueAtPercentile(50) / 1000, p99: h.getValueAtPercentile(99) / 1000, max: h.maxValue / 1000 };
+function spreadReads(agent: https.Agent, token: string, stop: () => boolean, limit = Number.POSITIVE_INFINITY): Promise<LatencySummary> {
+  return latencyUntil((i) => request(HOST, token, 'GET', `/twins/${id(((i + 1) * 7919) % DEVICES)}?api-version=2021-04-12`, undefined, { agent }), stop, limit);
 }
 
 function query(agent: https.Agent, token: string, sql: string): Promise<unknown> {

@@ -296,7 +296,7 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
       serve,
     );
     httpsServer.keepAliveTimeout = HTTPS_KEEP_ALIVE_MS;
-    const verify = (audience: string, token: string) => verifyAmqpToken(audience, token, (key) => registry.findIdentity(key));
+    const verify = (audience: string, token: string) => verifyAmqpToken(audience, token, registry);
     const amqp = new AmqpServer({ verify, presence, log: log.child({ face: 'amqp' }), admitDevice: amqpConnectGate(gate, events, log) });
     registerTelemetryRoute(amqp.routes, {
       registry,

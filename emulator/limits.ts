@@ -17,6 +17,12 @@ export const REST_BODY_LIMIT_BYTES = 1024 * 1024;
 export const REST_MAX_HEADER_BYTES = 16 * 1024;
 /** How long an idle HTTPS keep-alive connection stays open (the SDKs reuse one agent). */
 export const HTTPS_KEEP_ALIVE_MS = 120_000;
+/**
+ * Service SAS tokens (REST `Authorization` headers) remembered as verified per hub (identity/auth.ts): the
+ * Node SDK re-signs per request with second resolution, so one token repeats many times a second.
+ * Past this many the memo starts again.
+ */
+export const SERVICE_TOKENS_REMEMBERED = 10_000;
 /** Devices per bulk registry call (`POST /devices`, docs/protocol.md §3.1). */
 export const BULK_MAX_DEVICES = 100;
 /** `GET /devices?top=`: values outside 1–this are read as this, as the hub does. */
@@ -98,9 +104,9 @@ export const MQTT_MAX_SUBSCRIPTIONS = 5;
 export const MQTT_CONNECT_TIMEOUT_MS = 30_000;
 export const MQTT_HEARTBEAT_MS = 60_000;
 /**
- * Identities whose last verified device token is remembered (identity/auth.ts), so a reconnect
+ * Identities whose last verified device token is remembered, per hub (identity/auth.ts), so a reconnect
  * with the same token skips its HMAC. ~0.4 KB each (the token text): 100,000 is ~40 MB at most,
- * reached only when that many devices connected; the oldest is forgotten past it.
+ * reached only when that many devices connected to one hub; the oldest is forgotten past it.
  */
 export const DEVICE_TOKENS_REMEMBERED = 100_000;
 /**

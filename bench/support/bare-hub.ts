@@ -1,11 +1,11 @@
 import { Aedes, type AedesPublishPacket } from 'aedes';
-import { spawn, type ChildProcess } from 'node:child_process';
 import https from 'node:https';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import { defaultOptions } from '../../emulator/config.js';
 import { createMqttTlsServer } from '../../emulator/mqtt/listeners.js';
 import { loadOrCreateCredentials } from '../../emulator/tls/certificates.js';
+import { type FloorProcess, startFloorProcess } from './floor-process.js';
 
 /**
  * The floor the method and twin benchmarks set beside the emulator: the same calls served by a
@@ -23,27 +23,12 @@ import { loadOrCreateCredentials } from '../../emulator/tls/certificates.js';
  * Devices are bare mqtt.js clients on the `bare/{id}/…` topics (connectBareDevices).
  */
 
-export interface BareHub {
-  pid: number;
-  stop(): Promise<void>;
-}
+export type BareHub = FloorProcess;
 
 /** Starts the floor as its own process (node flags from IOTHUB_EMULATOR_BENCH_FLOOR_NODE_ARGS). */
 export async function startBareHub(host: string, certDir: string): Promise<BareHub> {
   const nodeArgs = (process.env.IOTHUB_EMULATOR_BENCH_FLOOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, fileURLToPath(import.meta.url), host, certDir], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.once('data', () => resolve());
-    child.once('exit', (code) => reject(new Error(`the bare hub exited with code ${code}`)));
-  });
-  return {
-    pid: child.pid!,
-    async stop() {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    },
-  };
+  return startFloorProcess('the bare hub', [...nodeArgs, fileURLToPath(import.meta.url), host, certDir]);
 }
 
 /** mqtt.js devices of the floor: each answers its methods with 200 `{"locked":true}`, as the lean devices do. */

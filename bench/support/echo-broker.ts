@@ -1,10 +1,10 @@
 import { Aedes } from 'aedes';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import { createMqttTlsServer } from '../../emulator/mqtt/listeners.js';
 import { defaultOptions } from '../../emulator/config.js';
 import { loadOrCreateCredentials } from '../../emulator/tls/certificates.js';
+import { type FloorProcess, startFloorProcess } from './floor-process.js';
 
 /**
  * The raw-broker echo the job benchmark sets beside its figures: a bare aedes broker behind the
@@ -16,23 +16,10 @@ import { loadOrCreateCredentials } from '../../emulator/tls/certificates.js';
 const REQUEST = (id: string): string => `echo/${id}/req`;
 const RESPONSE = (id: string): string => `echo/${id}/res`;
 
-export interface EchoBroker {
-  stop(): Promise<void>;
-}
+export type EchoBroker = FloorProcess;
 
 export async function startEchoBroker(host: string, port: number, certDir: string): Promise<EchoBroker> {
-  const child: ChildProcess = spawn(process.execPath, [fileURLToPath(import.meta.url), host, String(port), certDir], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.once('data', () => resolve());
-    child.once('exit', (code) => reject(new Error(`the echo broker exited with code ${code}`)));
-  });
-  return {
-    async stop() {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    },
-  };
+  return startFloorProcess('the echo broker', [fileURLToPath(import.meta.url), host, String(port), certDir]);
 }
 
 /** Connects `ids` as echo devices; they answer every request on their own response topic. */

@@ -1,7 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import tls from 'node:tls';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadOrCreateCredentials } from '../../emulator/tls/certificates.js';
+import { type FloorProcess, startFloorProcess } from './floor-process.js';
 
 /**
  * The TLS and kernel cost of a device's connection conversation with nothing behind it: a bare
@@ -25,27 +25,10 @@ export interface ExchangeAnswers {
   grants: number[];
 }
 
-export interface ExchangeFloor {
-  pid: number;
-  stop(): Promise<void>;
-}
+export type ExchangeFloor = FloorProcess;
 
 export async function startExchangeFloor(host: string, port: number, certDir: string, answers: ExchangeAnswers): Promise<ExchangeFloor> {
-  const child: ChildProcess = spawn(process.execPath, [fileURLToPath(import.meta.url), host, String(port), certDir, JSON.stringify(answers)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.once('data', () => resolve());
-    child.once('exit', (code) => reject(new Error(`the exchange floor exited with code ${code}`)));
-  });
-  return {
-    pid: child.pid!,
-    async stop() {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    },
-  };
+  return startFloorProcess('the exchange floor', [fileURLToPath(import.meta.url), host, String(port), certDir, JSON.stringify(answers)]);
 }
 
 /** A QoS 0 PUBLISH packet, as the emulator writes it (no packet id). */

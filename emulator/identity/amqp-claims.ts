@@ -1,5 +1,5 @@
 import { parseSasToken, signatureMatches, signatureMatchesKeyString } from '../../protocol/sas.js';
-import { authenticateDevice } from './auth.js';
+import type { DeviceAuthenticator } from './auth.js';
 import type { DeviceRecord } from './device-record.js';
 import { moduleKey, type ModuleRecord } from './module-record.js';
 import { findPolicy, type Policy } from './policies.js';
@@ -24,18 +24,19 @@ export type ClaimResult = { ok: true; claim: AmqpClaim } | { ok: false; status: 
 
 const refuse = (description: string): ClaimResult => ({ ok: false, status: 401, description });
 
+/** What a device token is checked against: the hub's identities and its device authenticator (the registry service). */
+export interface AmqpIdentities {
+  findIdentity(key: string): DeviceRecord | ModuleRecord | undefined;
+  readonly deviceAuth: DeviceAuthenticator;
+}
+
 /**
  * Verifies a token for `audience`. IoT Hub tokens are HMAC'd with the base64-decoded key, Event
  * Hubs tokens (`sb://` audiences) with the key string itself (docs/protocol.md §10.3). A module's
  * audience `HOST/devices/{d}/modules/{m}` takes the module's own key or a DeviceConnect policy
- * (docs/protocol.md §12.3), never its device's key. `findIdentity` looks up a connection key.
+ * (docs/protocol.md §12.3), never its device's key. `identities.findIdentity` looks up a connection key.
  */
-export function verifyAmqpToken(
-  audience: string,
-  tokenText: string,
-  findIdentity: (key: string) => DeviceRecord | ModuleRecord | undefined,
-  nowSeconds = Date.now() / 1000,
-): ClaimResult {
+export function verifyAmqpToken(audience: string, tokenText: string, identities: AmqpIdentities, nowSeconds = Date.now() / 1000): ClaimResult {
   let decodedAudience: string;
   try {
     decodedAudience = decodeURIComponent(audience);
@@ -67,14 +68,14 @@ export function verifyAmqpToken(
   const device = /^devices\/([^/]+)(?:\/modules\/([^/]+))?$/.exec(path);
   if (device) {
     const [, deviceId, moduleId] = device;
-    const owner = findIdentity(deviceId);
+    const owner = identities.findIdentity(deviceId);
     if (!owner) return refuse(`Device '${deviceId}' is not registered.`);
     // A module connects only while its device is enabled (docs/protocol.md §12.1).
     if ((owner as DeviceRecord).status !== 'enabled') return refuse(`Device '${deviceId}' is disabled.`);
     const key = moduleId === undefined ? deviceId : moduleKey(deviceId, moduleId);
-    const record = moduleId === undefined ? owner : findIdentity(key);
+    const record = moduleId === undefined ? owner : identities.findIdentity(key);
     if (!record) return refuse(`Module '${moduleId}' is not registered on device '${deviceId}'.`);
-    const result = authenticateDevice(record, tokenText, nowSeconds);
+    const result = identities.deviceAuth.authenticate(record, tokenText, nowSeconds);
     if (!result.ok) return refuse(`${result.reason[0].toUpperCase()}${result.reason.slice(1)}.`);
     const policy = token.keyName ? findPolicy(token.keyName) : undefined;
     const claim = { kind: 'device' as const, key, deviceId, audience: decodedAudience, expiry: token.expiry, policy };

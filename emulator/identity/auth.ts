@@ -1,5 +1,5 @@
 import { parseSasToken, resourceCovers, signatureMatches, signingKey } from '../../protocol/sas.js';
-import { DEVICE_TOKENS_REMEMBERED } from '../limits.js';
+import { DEVICE_TOKENS_REMEMBERED, SERVICE_TOKENS_REMEMBERED } from '../limits.js';
 import { HubError } from '../errors.js';
 import type { DeviceRecord } from './device-record.js';
 import { isModuleRecord, type ModuleRecord } from './module-record.js';
@@ -32,7 +32,7 @@ export class ServiceAuthenticator {
       if (!policy) throw unauthorized(`there is no shared access policy named '${token.keyName}'.`);
       if (!signatureMatches(token, [policy.primaryKey, policy.secondaryKey])) throw unauthorized('the signature does not match the policy key.');
       entry = { policy, expiry: token.expiry };
-      if (this.verified.size > 10_000) this.verified.clear();
+      if (this.verified.size > SERVICE_TOKENS_REMEMBERED) this.verified.clear();
       this.verified.set(header, entry);
     }
     if (entry.expiry < nowSeconds) throw unauthorized('the SharedAccessSignature has expired.');
@@ -54,66 +54,80 @@ interface VerifiedDeviceToken {
 }
 
 /**
- * The last token each identity connected with that verified (docs/scaling.md §3.3). The SDKs keep
- * their token until its renewal (an hour by default) and present the same one on every reconnect,
- * so a hub restart or a network blip brings each device back with a token already checked: it is
- * taken as verified while the key that signed it is still one of the identity's (or the policy's)
- * keys, so a key rotation or regeneration makes it count for nothing at once, and its expiry is
- * checked on every use as before. Oldest first out past the limit.
+ * Checks devices' and modules' SAS tokens (MQTT passwords, AMQP CBS tokens), remembering the last
+ * token each identity connected with that verified (docs/scaling.md §3.3). The SDKs keep their
+ * token until its renewal (an hour by default) and present the same one on every reconnect, so a
+ * hub restart or a network blip brings each device back with a token already checked: it is taken
+ * as verified while the key that signed it is still one of the identity's (or the policy's) keys,
+ * so a key rotation or regeneration makes it count for nothing at once, and its expiry is checked
+ * on every use as before. Oldest first out past `limit`.
+ *
+ * One per hub (its RegistryService holds it): hubs in one process (tests run several side by
+ * side) keep their own, so one hub's devices neither evict another's nor outlive their hub.
  */
-const verifiedDeviceTokens = new Map<string, VerifiedDeviceToken>();
+export class DeviceAuthenticator {
+  private readonly verified = new Map<string, VerifiedDeviceToken>();
 
-function rememberedToken(identity: string, record: DeviceRecord | ModuleRecord, password: string): VerifiedDeviceToken | undefined {
-  const entry = verifiedDeviceTokens.get(identity);
-  if (!entry || entry.password !== password) return undefined;
-  if (entry.keyName === undefined) {
-    const { primaryKey, secondaryKey } = record.authentication.symmetricKey;
-    return entry.key === primaryKey || entry.key === secondaryKey ? entry : undefined;
-  }
-  const policy = findPolicy(entry.keyName);
-  const current = policy?.rights.includes('DeviceConnect') && (entry.key === policy.primaryKey || entry.key === policy.secondaryKey);
-  return current ? entry : undefined;
-}
+  constructor(private readonly limit = DEVICE_TOKENS_REMEMBERED) {}
 
-function remember(identity: string, entry: VerifiedDeviceToken): void {
-  verifiedDeviceTokens.delete(identity);
-  if (verifiedDeviceTokens.size >= DEVICE_TOKENS_REMEMBERED) verifiedDeviceTokens.delete(verifiedDeviceTokens.keys().next().value as string);
-  verifiedDeviceTokens.set(identity, entry);
-}
+  /** How many identities have a verified token remembered. */
+  get size(): number {
+    return this.verified.size;
+  }
 
-/**
- * A device's MQTT password (docs/protocol.md §1.4): a token for `{host}/devices/{deviceId}` signed with one of
- * the device's keys, or signed by a DeviceConnect policy (skn) for that device or for `{host}/devices`.
- * A module's is for `{host}/devices/{deviceId}/modules/{moduleId}`, signed with the module's own keys.
- */
-export function authenticateDevice(record: DeviceRecord | ModuleRecord, password: string | undefined, nowSeconds = Date.now() / 1000): DeviceAuthResult {
-  if (!password) return { ok: false, reason: 'no SAS token in the password (X.509 authentication is not supported yet)' };
-  const identity = isModuleRecord(record) ? `${record.deviceId}/${record.moduleId}` : record.deviceId;
-  const remembered = rememberedToken(identity, record, password);
-  if (remembered) {
-    if (remembered.expiry < nowSeconds) return { ok: false, reason: 'the SAS token has expired' };
-    return { ok: true, expiry: remembered.expiry };
+  /**
+   * A device's MQTT password (docs/protocol.md §1.4): a token for `{host}/devices/{deviceId}` signed with one of
+   * the device's keys, or signed by a DeviceConnect policy (skn) for that device or for `{host}/devices`.
+   * A module's is for `{host}/devices/{deviceId}/modules/{moduleId}`, signed with the module's own keys.
+   */
+  authenticate(record: DeviceRecord | ModuleRecord, password: string | undefined, nowSeconds = Date.now() / 1000): DeviceAuthResult {
+    if (!password) return { ok: false, reason: 'no SAS token in the password (X.509 authentication is not supported yet)' };
+    const identity = isModuleRecord(record) ? `${record.deviceId}/${record.moduleId}` : record.deviceId;
+    const remembered = this.rememberedToken(identity, record, password);
+    if (remembered) {
+      if (remembered.expiry < nowSeconds) return { ok: false, reason: 'the SAS token has expired' };
+      return { ok: true, expiry: remembered.expiry };
+    }
+    const token = parseSasToken(password);
+    if (!token) return { ok: false, reason: 'the password is not a SharedAccessSignature' };
+    const slash = token.resource.indexOf('/');
+    const path = slash < 0 ? '' : token.resource.slice(slash + 1);
+    const devicePath = isModuleRecord(record) ? `devices/${record.deviceId}/modules/${record.moduleId}` : `devices/${record.deviceId}`;
+    let key: string | undefined;
+    if (token.keyName) {
+      const policy = findPolicy(token.keyName);
+      if (!policy?.rights.includes('DeviceConnect')) return { ok: false, reason: `policy '${token.keyName}' cannot connect devices` };
+      if (!resourceCovers(path, devicePath) && path !== '')
+        return { ok: false, reason: `the token's resource '${token.resource}' does not cover ${devicePath}` };
+      key = signingKey(token, [policy.primaryKey, policy.secondaryKey]);
+      if (key === undefined) return { ok: false, reason: 'the signature does not match the policy key' };
+    } else {
+      // Device ids are case-sensitive, so the device path must match exactly.
+      if (path !== devicePath) return { ok: false, reason: `the token's resource '${token.resource}' is not this identity's (${devicePath})` };
+      const keys = [record.authentication.symmetricKey.primaryKey ?? '', record.authentication.symmetricKey.secondaryKey ?? ''];
+      key = signingKey(token, keys);
+      if (key === undefined) return { ok: false, reason: 'the signature does not match the device keys' };
+    }
+    this.remember(identity, { password, key, keyName: token.keyName || undefined, expiry: token.expiry });
+    if (token.expiry < nowSeconds) return { ok: false, reason: 'the SAS token has expired' };
+    return { ok: true, expiry: token.expiry };
   }
-  const token = parseSasToken(password);
-  if (!token) return { ok: false, reason: 'the password is not a SharedAccessSignature' };
-  const slash = token.resource.indexOf('/');
-  const path = slash < 0 ? '' : token.resource.slice(slash + 1);
-  const devicePath = isModuleRecord(record) ? `devices/${record.deviceId}/modules/${record.moduleId}` : `devices/${record.deviceId}`;
-  let key: string | undefined;
-  if (token.keyName) {
-    const policy = findPolicy(token.keyName);
-    if (!policy?.rights.includes('DeviceConnect')) return { ok: false, reason: `policy '${token.keyName}' cannot connect devices` };
-    if (!resourceCovers(path, devicePath) && path !== '') return { ok: false, reason: `the token's resource '${token.resource}' does not cover ${devicePath}` };
-    key = signingKey(token, [policy.primaryKey, policy.secondaryKey]);
-    if (key === undefined) return { ok: false, reason: 'the signature does not match the policy key' };
-  } else {
-    // Device ids are case-sensitive, so the device path must match exactly.
-    if (path !== devicePath) return { ok: false, reason: `the token's resource '${token.resource}' is not this identity's (${devicePath})` };
-    const keys = [record.authentication.symmetricKey.primaryKey ?? '', record.authentication.symmetricKey.secondaryKey ?? ''];
-    key = signingKey(token, keys);
-    if (key === undefined) return { ok: false, reason: 'the signature does not match the device keys' };
+
+  private rememberedToken(identity: string, record: DeviceRecord | ModuleRecord, password: string): VerifiedDeviceToken | undefined {
+    const entry = this.verified.get(identity);
+    if (!entry || entry.password !== password) return undefined;
+    if (entry.keyName === undefined) {
+      const { primaryKey, secondaryKey } = record.authentication.symmetricKey;
+      return entry.key === primaryKey || entry.key === secondaryKey ? entry : undefined;
+    }
+    const policy = findPolicy(entry.keyName);
+    const current = policy?.rights.includes('DeviceConnect') && (entry.key === policy.primaryKey || entry.key === policy.secondaryKey);
+    return current ? entry : undefined;
   }
-  remember(identity, { password, key, keyName: token.keyName || undefined, expiry: token.expiry });
-  if (token.expiry < nowSeconds) return { ok: false, reason: 'the SAS token has expired' };
-  return { ok: true, expiry: token.expiry };
+
+  private remember(identity: string, entry: VerifiedDeviceToken): void {
+    this.verified.delete(identity);
+    if (this.verified.size >= this.limit) this.verified.delete(this.verified.keys().next().value as string);
+    this.verified.set(identity, entry);
+  }
 }

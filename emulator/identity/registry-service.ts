@@ -9,6 +9,7 @@ import { isJsonObject } from '../twin/json.js';
 import { invalidateView, newTwin } from '../twin/twin-view.js';
 import { NEVER, type DeviceAuthentication, type DeviceRecord, type DeviceStatus } from './device-record.js';
 import { validateDeviceId, validateModuleId } from './device-id.js';
+import { DeviceAuthenticator } from './auth.js';
 import { assignScopes } from './edge-scopes.js';
 import { registryEtag } from './device-json.js';
 import { generateGenerationId, generateKey, validateKey } from './keys.js';
@@ -62,6 +63,8 @@ const identityKey = (record: DeviceRecord | ModuleRecord): string => (isModuleRe
 export class RegistryService {
   /** module key → module whose connection state changed since it was last written (devices: the store tracks them) */
   private readonly unsavedModules = new Map<string, ModuleRecord>();
+  /** Device and module SAS checks, with this hub's memo of verified tokens (every device face asks it). */
+  readonly deviceAuth = new DeviceAuthenticator();
 
   constructor(
     private readonly store: DeviceStore,

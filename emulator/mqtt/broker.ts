@@ -3,7 +3,6 @@ import type { QoS } from 'mqtt-packet';
 import type { Logger } from 'pino';
 import { classifySubscription } from '../../protocol/topics.js';
 import type { HubEvents } from '../events.js';
-import { authenticateDevice } from '../identity/auth.js';
 import { splitIdentityKey } from '../identity/module-record.js';
 import type { RegistryService } from '../identity/registry-service.js';
 import type { SessionStore } from '../store/session-store.js';
@@ -107,7 +106,7 @@ export async function createBroker(deps: BrokerDependencies): Promise<Aedes> {
         log.info({ deviceId: clientId }, 'connection refused: device is disabled');
         return done(refusal(5, 'Not authorized'), false);
       }
-      const result = authenticateDevice(record, password?.toString('utf8'));
+      const result = registry.deviceAuth.authenticate(record, password?.toString('utf8'));
       if (!result.ok) {
         log.info({ deviceId: clientId, reason: result.reason }, 'connection refused');
         return done(refusal(5, 'Not authorized'), false);

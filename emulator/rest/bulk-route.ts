@@ -6,8 +6,8 @@ import { bulkImport } from '../identity/bulk-import.js';
 import type { RegistryService } from '../identity/registry-service.js';
 import type { Permission } from '../identity/policies.js';
 import type { TwinService } from '../twin/twin-service.js';
+import { jsonBody, send } from './json.js';
 import { closeAfterAnswer, readBody, tooLarge } from './request-body.js';
-import { jsonBody, send } from './twin-route.js';
 
 // `/devices` alone: case-insensitive, an optional trailing slash and a query, as express matches it.
 const ROUTE = /^\/devices\/?(?:\?|$)/i;

@@ -3,12 +3,12 @@ import { asHubError, restErrorBody, restErrorHeaders, type RestEnvelope } from '
 import { HubError } from '../errors.js';
 import type { ServiceAuthenticator } from '../identity/auth.js';
 import { readMethodCall, type MethodService } from '../methods/method-service.js';
+import { jsonBody, send } from './json.js';
 import { closeAfterAnswer, readBody, tooLarge } from './request-body.js';
 import { HubGate } from '../faults/hub-gate.js';
 
 // The device form and the module form (`/twins/{id}/modules/{mid}/methods`, docs/protocol.md §3.4).
 const ROUTE = /^\/twins\/([^/?]+)(?:\/modules\/([^/?]+))?\/methods\/?(?:\?|$)/i;
-const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
  * `POST /twins/{id}/methods` (docs/protocol.md §3.4) served straight from Node's request event. It is the
@@ -56,14 +56,7 @@ export function directMethodRoute(auth: ServiceAuthenticator, methods: MethodSer
     auth.authorize(req.headers.authorization, ['ServiceConnect']);
     if (deviceId === undefined) throw new HubError('ArgumentInvalid', 'The device id in the path is not valid percent-encoding.');
     if (body === undefined) throw tooLarge();
-    if (body.length === 0) throw new HubError('ArgumentNull', 'The request body cannot be empty.');
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body.toString('utf8'));
-    } catch (error) {
-      throw new HubError('ArgumentInvalid', `The request body is not valid JSON: ${(error as Error).message}`);
-    }
-    const call = readMethodCall(parsed);
+    const call = readMethodCall(jsonBody(body));
     if (gate && !gate.idle) {
       // The throttle meters methods in 4 KB of request (docs/protocol.md §6); chaos rules may delay or fail the call.
       const id = deviceId;
@@ -82,12 +75,4 @@ export function directMethodRoute(auth: ServiceAuthenticator, methods: MethodSer
  */
 function envelopeFor(error: HubError): RestEnvelope {
   return error.errorName === 'DeviceNotOnline' || error.errorName === 'GatewayTimeout' ? 'B' : 'A';
-}
-
-function send(res: ServerResponse, status: number, body: unknown, extraHeaders: Record<string, string> = {}): void {
-  if (res.headersSent || res.destroyed) return;
-  const text = JSON.stringify(body);
-  const headers: Record<string, string | number> = { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text), ...extraHeaders };
-  res.writeHead(status, headers);
-  res.end(text);
 }

@@ -1,18 +1,12 @@
 import type { Request } from 'express';
-import { HubError } from '../errors.js';
+import { jsonBody as parseBody } from './json.js';
 
-/** The JSON body of a request; raw bytes are parsed here so bad JSON gets the hub's envelope. */
+const EMPTY = Buffer.alloc(0);
+
+/** The JSON body of a request; raw bytes are parsed here so bad JSON gets the hub's envelope (json.ts). */
 export function jsonBody(req: Request, required = true): unknown {
-  const raw = req.body as Buffer | undefined;
-  if (!Buffer.isBuffer(raw) || raw.length === 0) {
-    if (required) throw new HubError('ArgumentNull', 'The request body cannot be empty.');
-    return undefined;
-  }
-  try {
-    return JSON.parse(raw.toString('utf8'));
-  } catch (error) {
-    throw new HubError('ArgumentInvalid', `The request body is not valid JSON: ${(error as Error).message}`);
-  }
+  const raw = Buffer.isBuffer(req.body) ? req.body : EMPTY;
+  return !required && raw.length === 0 ? undefined : parseBody(raw);
 }
 
 export function ifMatch(req: Request): string | undefined {

@@ -4,12 +4,12 @@ import { HubError } from '../errors.js';
 import type { ServiceAuthenticator } from '../identity/auth.js';
 import type { Permission } from '../identity/policies.js';
 import type { TwinService } from '../twin/twin-service.js';
+import { jsonBody, send } from './json.js';
 import { closeAfterAnswer, readBody, tooLarge } from './request-body.js';
 
 // `/twins/{id}` alone: case-insensitive and with an optional trailing slash, as express matches
 // it; `/twins/{id}/modules/…`, `/twins/{id}/methods` and everything else are not this route.
 const ROUTE = /^\/twins\/([^/?]+)\/?(?:\?|$)/i;
-const JSON_TYPE = 'application/json; charset=utf-8';
 const READ: readonly Permission[] = ['RegistryRead', 'ServiceConnect'];
 const WRITE: readonly Permission[] = ['RegistryWrite', 'ServiceConnect'];
 
@@ -80,23 +80,4 @@ export function twinRoute(
     req.on('error', () => res.destroy());
     return true;
   };
-}
-
-/** As request.ts's jsonBody reads express's raw body: empty is ArgumentNull, bad JSON ArgumentInvalid. */
-export function jsonBody(raw: Buffer): unknown {
-  if (raw.length === 0) throw new HubError('ArgumentNull', 'The request body cannot be empty.');
-  try {
-    // Decoded where it lies: readBody has already joined the chunks into this one buffer.
-    return JSON.parse(raw.toString('utf8'));
-  } catch (error) {
-    throw new HubError('ArgumentInvalid', `The request body is not valid JSON: ${(error as Error).message}`);
-  }
-}
-
-export function send(res: ServerResponse, status: number, body: unknown, extraHeaders: Record<string, string> = {}): void {
-  if (res.headersSent || res.destroyed) return;
-  const text = JSON.stringify(body);
-  const headers: Record<string, string | number> = { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text), ...extraHeaders };
-  res.writeHead(status, headers);
-  res.end(text);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DeviceRecord } from '../../emulator/identity/device-record.js';
-import { authenticateDevice } from '../../emulator/identity/auth.js';
+import { DeviceAuthenticator } from '../../emulator/identity/auth.js';
 import { wellKnownPolicies } from '../../emulator/identity/policies.js';
 import { createSasToken } from '../../protocol/sas.js';
 
@@ -13,8 +13,10 @@ function device(deviceId: string, primaryKey: string, secondaryKey: string): Dev
 }
 
 // A verified token is remembered per identity (identity/auth.ts); these check that remembering it changes no answer.
-describe('authenticateDevice with a remembered token', () => {
+describe('DeviceAuthenticator with a remembered token', () => {
   const now = 1_800_000_000;
+  const auth = new DeviceAuthenticator();
+  const authenticateDevice = auth.authenticate.bind(auth);
 
   it('accepts the same token again, and refuses it once its expiry passes', () => {
     const record = device('memo-1', keyA, keyB);
@@ -43,5 +45,22 @@ describe('authenticateDevice with a remembered token', () => {
     expect(authenticateDevice(device('memo-5', keyA, keyB), policyToken, now)).toEqual({ ok: true, expiry: now + 60 });
     expect(authenticateDevice(device('memo-5', keyC, keyC), policyToken, now)).toEqual({ ok: true, expiry: now + 60 });
     expect(authenticateDevice(device('memo-5', keyA, keyB), policyToken, now + 61)).toEqual({ ok: false, reason: 'the SAS token has expired' });
+  });
+
+  it('keeps its memo to itself: another authenticator remembers none of it', () => {
+    const first = new DeviceAuthenticator();
+    const second = new DeviceAuthenticator();
+    const token = createSasToken('hub/devices/memo-6', keyA, now + 60);
+    expect(first.authenticate(device('memo-6', keyA, keyB), token, now).ok).toBe(true);
+    expect(first.size).toBe(1);
+    expect(second.size).toBe(0);
+  });
+
+  it('forgets the oldest identity past its limit', () => {
+    const small = new DeviceAuthenticator(2);
+    for (const id of ['memo-7', 'memo-8', 'memo-9']) {
+      expect(small.authenticate(device(id, keyA, keyB), createSasToken(`hub/devices/${id}`, keyA, now + 60), now).ok).toBe(true);
+    }
+    expect(small.size).toBe(2);
   });
 });
