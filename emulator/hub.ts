@@ -256,6 +256,10 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
   let broker: Aedes | undefined;
   let eventHubs: EventHubsEndpoint | undefined;
   const servers: net.Server[] = [];
+  const keepServer = (server: net.Server): void => {
+    trackSockets(server);
+    servers.push(server);
+  };
   let healthy = false;
   try {
     broker = await createBroker({ registry, router, connections, sessions, events, log, gate });
@@ -349,21 +353,21 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
     const plainServer = options.plainMqttPort !== undefined ? createMqttPlainServer(broker, options, log) : undefined;
 
     const httpsPort = await listen(httpsServer, options.host, options.httpsPort, 'HTTPS');
-    servers.push(httpsServer);
+    keepServer(httpsServer);
     const mqttPort = await listen(mqttServer, options.host, options.mqttPort, 'MQTT/TLS');
-    servers.push(mqttServer);
+    keepServer(mqttServer);
     let plainMqttPort: number | undefined;
     if (plainServer) {
       plainMqttPort = await listen(plainServer, options.host, options.plainMqttPort!, 'MQTT/TCP');
-      servers.push(plainServer);
+      keepServer(plainServer);
     }
     const amqpPort = await listen(amqpServer, options.host, options.amqpPort, 'AMQP/TLS');
     boundAmqpPort = amqpPort;
-    servers.push(amqpServer);
+    keepServer(amqpServer);
     let plainAmqpPort: number | undefined;
     if (plainAmqpServer) {
       plainAmqpPort = await listen(plainAmqpServer, options.host, options.plainAmqpPort!, 'AMQP/TCP');
-      servers.push(plainAmqpServer);
+      keepServer(plainAmqpServer);
     }
     jobs?.start();
     healthy = true;
@@ -511,9 +515,24 @@ function otherLoopback(host: string): string {
   return last && Number(last) >= 2 && Number(last) < 254 ? `127.0.0.${Number(last) + 1}` : '127.0.0.2';
 }
 
+/** Every server's accepted sockets, so a stop can end those no face holds yet (closeServer). */
+const openSockets = new WeakMap<net.Server, Set<net.Socket>>();
+
+function trackSockets(server: net.Server): void {
+  const sockets = new Set<net.Socket>();
+  openSockets.set(server, sockets);
+  server.on('connection', (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+}
+
 function closeServer(server: net.Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
     (server as https.Server).closeAllConnections?.();
+    // A socket accepted but not yet a face's client (a device SDK reconnecting mid-handshake as
+    // the hub stops) would hold close() open until its TLS handshake timed out.
+    for (const socket of openSockets.get(server) ?? []) socket.destroy();
   });
 }
