@@ -12,6 +12,9 @@ const HOST = '127.0.0.212';
 const FLOOR_HOST = '127.0.0.213';
 const FLEET = 1000;
 const TARGETS = { p50: '≤ 1.2×', p99: '≤ 1.3×', throughput: '≥ 0.9×' };
+// BENCH_TWINS_PATHS=get,patch,reported (any of them; default all): measure only those paths, to
+// profile or re-measure one without the others' minutes.
+const PATHS = new Set((process.env.BENCH_TWINS_PATHS ?? 'get,patch,reported').split(',').map((p) => p.trim()));
 
 /**
  * The twin path beside its floor (bench/support/bare-hub.ts), each operation measured the same
@@ -50,20 +53,26 @@ export const bench: Bench = {
           { pid: floor.pid, op: (i: number) => op('floor', i) },
         ] as const;
 
-      const get = sides((side, i) => (side === 'hub' ? registry : floorRegistry).getTwin(ids[i % FLEET]!));
-      rows.push(...floorRows('GET /twins/{id}', await compareWithFloor(get[0], get[1]), TARGETS, DEFAULT_COMPARE.inFlight, FLEET));
+      if (PATHS.has('get')) {
+        const get = sides((side, i) => (side === 'hub' ? registry : floorRegistry).getTwin(ids[i % FLEET]!));
+        rows.push(...floorRows('GET /twins/{id}', await compareWithFloor(get[0], get[1]), TARGETS, DEFAULT_COMPARE.inFlight, FLEET));
+      }
 
-      const patch = sides((side, i) =>
-        (side === 'hub' ? registry : floorRegistry).updateTwin(
-          ids[i % FLEET]!,
-          { properties: { desired: { lock: { mode: i % 2 ? 'auto' : 'manual', at: i } } } },
-          '*',
-        ),
-      );
-      rows.push(...floorRows('PATCH /twins/{id} (desired)', await compareWithFloor(patch[0], patch[1]), TARGETS, DEFAULT_COMPARE.inFlight, FLEET));
+      if (PATHS.has('patch')) {
+        const patch = sides((side, i) =>
+          (side === 'hub' ? registry : floorRegistry).updateTwin(
+            ids[i % FLEET]!,
+            { properties: { desired: { lock: { mode: i % 2 ? 'auto' : 'manual', at: i } } } },
+            '*',
+          ),
+        );
+        rows.push(...floorRows('PATCH /twins/{id} (desired)', await compareWithFloor(patch[0], patch[1]), TARGETS, DEFAULT_COMPARE.inFlight, FLEET));
+      }
 
-      const reported = sides((side, i) => (side === 'hub' ? reportedDriver : floorReportedDriver)(i));
-      rows.push(...floorRows('device reported PATCH (MQTT)', await compareWithFloor(reported[0], reported[1]), TARGETS, DEFAULT_COMPARE.inFlight, FLEET));
+      if (PATHS.has('reported')) {
+        const reported = sides((side, i) => (side === 'hub' ? reportedDriver : floorReportedDriver)(i));
+        rows.push(...floorRows('device reported PATCH (MQTT)', await compareWithFloor(reported[0], reported[1]), TARGETS, DEFAULT_COMPARE.inFlight, FLEET));
+      }
 
       await disconnectAll(fleet);
       await Promise.all(floorFleet.map((c) => c.endAsync(true)));

@@ -159,7 +159,8 @@ export async function openHub(partial: Partial<HubOptions & RecordingOptions> = 
     throw error;
   }
   const modules = new ModuleStore(db);
-  const store = new DeviceStore(db, modules, { cacheSize: options.deviceCacheSize });
+  // In memory nothing outlives the process: cached twins are written when they leave the cache (DeviceStore).
+  const store = new DeviceStore(db, modules, { cacheSize: options.deviceCacheSize, holdTwinWrites: options.inMemory });
   const sessions = new SessionStore(db, (error) => log.warn({ err: error }, 'could not save MQTT session subscriptions (kept, tried again)'));
   const events = new HubEvents();
   events.setMaxListeners(0);

@@ -336,7 +336,7 @@ export class RegistryService {
 
   /** Writes the connection state of every identity whose state changed since it was last written (the hub's stop). */
   saveConnectionStates(): void {
-    this.store.writeBackLiveFields();
+    this.store.writeBackUnsaved();
     const modules = [...this.unsavedModules.values()].filter((record) => this.modules.get(record.deviceId, record.moduleId) === record);
     this.unsavedModules.clear();
     if (modules.length > 0) this.modules.saveMany(modules);

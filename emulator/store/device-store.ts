@@ -17,6 +17,12 @@ export interface DeviceStoreOptions {
   cacheSize?: number;
   /** rows of the registry order read per event-loop turn while it loads in the background */
   loadChunkRows?: number;
+  /**
+   * Keep a cached record's twin writes in memory until the record leaves the cache (or the hub
+   * stops) instead of writing each one through: only for a database that does not outlive the
+   * process (`--in-memory`), where writing through protects nothing (see DeviceStore).
+   */
+  holdTwinWrites?: boolean;
 }
 
 /** Which parts of a cached record's twin a write changed (DeviceStore.saveTwin). */
@@ -39,6 +45,8 @@ interface Cached {
   rowid: number;
   persisted: string;
   status: string;
+  /** a twin write held in memory (holdTwinWrites): the stored row is older than the record */
+  twinHeld: boolean;
 }
 
 /**
@@ -46,6 +54,12 @@ interface Cached {
  * are kept in a bounded cache (least recently used first out, connected devices never), so a hub
  * of 1,000,000 devices neither loads them at start nor holds them all (docs/scaling.md §3.1).
  * Every change is written through before the caller answers, so a kill loses nothing.
+ *
+ * In memory (`--in-memory`, holdTwinWrites) nothing survives the process anyway, so a twin write
+ * to a cached record stays in the record until it leaves the cache (eviction, the hub's stop, a
+ * whole-record save): a device's reported PATCH then costs no serialisation and no UPDATE. Every
+ * read of a cached device is answered from the cache (get, scans, indexSlice, readBatch and
+ * prefetch read only what is not cached), so what SQLite holds meanwhile is never seen.
  *
  * The few fields the hub changes in memory without a write (connection state and times, the
  * model id, the C2D message count: hot, and reset or recomputed at start) are written back when
@@ -104,6 +118,7 @@ export class DeviceStore {
   private readonly commitAll;
   private readonly saveTwinsAll;
   private readonly hooks = new ChangeHooks<DeviceRecord>();
+  private readonly holdTwinWrites: boolean;
 
   constructor(
     private readonly db: Db,
@@ -112,6 +127,7 @@ export class DeviceStore {
   ) {
     this.capacity = options.cacheSize ?? DEVICE_CACHE_DEFAULT_RECORDS;
     this.loadChunkRows = options.loadChunkRows ?? DEVICE_ORDER_LOAD_CHUNK_ROWS;
+    this.holdTwinWrites = options.holdTwinWrites ?? false;
     this.selectStatement = db.prepare(`SELECT rowid, ${STORED_COLUMNS} FROM devices WHERE device_id = ?`).raw();
     this.existsStatement = db.prepare('SELECT 1 FROM devices WHERE device_id = ?').pluck();
     this.updateStatement = db.prepare('UPDATE devices SET record = ? WHERE device_id = ?');
@@ -405,8 +421,16 @@ export class DeviceStore {
    */
   saveTwin(record: DeviceRecord, parts: TwinParts): void {
     if (!this.db.open) return;
-    const cached = this.cache.get(record.deviceId) ?? this.batch?.get(record.deviceId);
+    const inCache = this.cache.get(record.deviceId);
+    const cached = inCache ?? this.batch?.get(record.deviceId);
     if (!cached || cached.record !== record || cached.status !== record.status) return this.commit([record]);
+    // A lent record (readBatch) leaves with its batch: it is always written.
+    if (this.holdTwinWrites && cached === inCache) {
+      cached.twinHeld = true;
+      this.writes++;
+      this.hooks.changed(record.deviceId, record);
+      return;
+    }
     const twin = record.twin;
     const live = liveFields(record);
     const liveChanged = live !== cached.persisted;
@@ -516,6 +540,8 @@ export class DeviceStore {
         cached.record = record;
         cached.persisted = liveFields(record);
         cached.status = record.status;
+        // The whole record was written, its twin as it is now with it.
+        cached.twinHeld = false;
       }
     }
     for (const id of deviceIds) {
@@ -531,17 +557,21 @@ export class DeviceStore {
 
   /**
    * Writes back every cached record whose in-memory-only fields (connection state and times, the
-   * model id, the C2D count) changed since it was last written, in one transaction: what eviction
-   * does one record at a time, for all of them (the hub's graceful stop, docs/protocol.md §18).
+   * model id, the C2D count) changed since it was last written, or whose twin write was held, in
+   * one transaction: what eviction does one record at a time, for all of them (the hub's graceful
+   * stop, docs/protocol.md §18).
    */
-  writeBackLiveFields(): void {
+  writeBackUnsaved(): void {
     if (!this.db.open) return;
-    const changed = [...this.cache.values()].filter((cached) => liveFields(cached.record) !== cached.persisted);
+    const changed = [...this.cache.values()].filter(unsaved);
     if (changed.length === 0) return;
     this.db.transaction(() => {
       for (const cached of changed) this.updateWithStatusStatement.run(encodeDevice(cached.record), cached.record.status, cached.record.deviceId);
     })();
-    for (const cached of changed) cached.persisted = liveFields(cached.record);
+    for (const cached of changed) {
+      cached.persisted = liveFields(cached.record);
+      cached.twinHeld = false;
+    }
     this.writes++;
   }
 
@@ -610,8 +640,8 @@ export class DeviceStore {
         this.cache.set(deviceId, cached);
         continue;
       }
-      // Live fields changed in memory only would be lost with the object: write them back.
-      if (liveFields(record) !== cached.persisted && this.db.open) {
+      // Live fields changed in memory only, or a held twin write, would be lost with the object: write them back.
+      if (unsaved(cached) && this.db.open) {
         this.updateWithStatusStatement.run(encodeDevice(record), record.status, deviceId);
         this.writes++;
       }
@@ -622,7 +652,12 @@ export class DeviceStore {
 }
 
 function entryOf(record: DeviceRecord, rowid: number): Cached {
-  return { record, rowid, persisted: liveFields(record), status: record.status };
+  return { record, rowid, persisted: liveFields(record), status: record.status, twinHeld: false };
+}
+
+/** Whether a cached record holds something its stored row does not. */
+function unsaved(cached: Cached): boolean {
+  return cached.twinHeld || liveFields(cached.record) !== cached.persisted;
 }
 
 /**

@@ -203,6 +203,46 @@ describe('DeviceStore', () => {
     store.saveTwin(copy, { tags: true });
     expect(reread('d01').twin.tags).toEqual({ tag: 'copy' });
   });
+
+  it('in memory, holds a cached twin write until the record leaves the cache, and writes a lent one at once', async () => {
+    const db = seeded(6);
+    const store = open(db, { cacheSize: 2, holdTwinWrites: true });
+    await loaded(store);
+    const seen: string[] = [];
+    store.onChange({ changed: (id) => seen.push(id), cleared: () => undefined });
+    const stored = (id: string) => db.prepare('SELECT twin_version, twin_reported FROM devices WHERE device_id = ?').get(id);
+    const reread = (id: string) => open(db, {}).get(id)!;
+    const held = store.get('d01')!;
+    held.twin.reported.properties = { battery: 90 };
+    held.twin.version = 2;
+    store.saveTwin(held, { reported: true });
+    // Told at once (the query indexes), written nowhere yet; the store answers with the record itself.
+    expect(seen).toEqual(['d01']);
+    expect(stored('d01')).toEqual({ twin_version: null, twin_reported: null });
+    expect(store.get('d01')).toBe(held);
+    expect(Array.from(store.all()).find((r) => r.deviceId === 'd01')).toBe(held);
+    // Pushed out of the cache, it is written whole on its way out.
+    for (const id of ['d02', 'd03', 'd04']) store.get(id);
+    expect(reread('d01')).toEqual({ ...held, connectionState: 'Disconnected' });
+    expect(store.get('d01')).not.toBe(held);
+    expect(store.get('d01')!.twin.reported.properties).toEqual({ battery: 90 });
+    // A record lent by readBatch (a twin job's slice) never enters the cache: its write goes through.
+    store.readBatch(['d05']);
+    const lent = store.get('d05')!;
+    lent.twin.tags = { tag: 'lent' };
+    lent.twin.version = 2;
+    store.saveTwin(lent, { tags: true });
+    store.endBatch();
+    expect(reread('d05').twin.tags).toEqual({ tag: 'lent' });
+    // The hub's stop writes back what is still held.
+    const last = store.get('d04')!;
+    last.twin.desired.properties = { mode: 'auto' };
+    last.twin.version = 2;
+    store.saveTwin(last, { desired: true });
+    expect(reread('d04').twin.desired.properties).toEqual({});
+    store.writeBackUnsaved();
+    expect(reread('d04')).toEqual({ ...last, connectionState: 'Disconnected' });
+  });
 });
 
 describe('the enabled count', () => {
