@@ -4,7 +4,7 @@ import { moduleEtag } from '../identity/module-json.js';
 import { isModuleRecord, type ModuleRecord } from '../identity/module-record.js';
 import { isoTime } from '../time.js';
 import type { JsonObject } from './json.js';
-import { newSection } from './twin-merge.js';
+import { newSection, type Section } from './twin-merge.js';
 
 export function newTwin(now: string = isoTime()): TwinState {
   return { tags: {}, desired: newSection(now, true), reported: newSection(now, false), version: 1, etag: 1 };
@@ -71,10 +71,7 @@ function buildView(record: DeviceRecord): JsonObject {
     version: twin.version,
     capabilities: record.capabilities,
     tags: twin.tags,
-    properties: {
-      desired: { ...twin.desired.properties, $metadata: twin.desired.metadata, $version: twin.desired.version },
-      reported: { ...twin.reported.properties, $metadata: twin.reported.metadata, $version: twin.reported.version },
-    },
+    properties: { desired: sectionView(twin.desired, true), reported: sectionView(twin.reported, true) },
   };
   if (record.deviceScope !== undefined) view.deviceScope = record.deviceScope;
   if (record.parentScopes !== undefined) view.parentScopes = record.parentScopes;
@@ -102,18 +99,26 @@ function buildModuleView(record: ModuleRecord): JsonObject {
     modelId: record.modelId,
     version: twin.version,
     tags: twin.tags,
-    properties: {
-      desired: { ...twin.desired.properties, $metadata: twin.desired.metadata, $version: twin.desired.version },
-      reported: { ...twin.reported.properties, $metadata: twin.reported.metadata, $version: twin.reported.version },
-    },
+    properties: { desired: sectionView(twin.desired, true), reported: sectionView(twin.reported, true) },
   } as JsonObject;
 }
 
 /** The device's view over MQTT (docs/protocol.md §1.7): no tags, no `properties` wrapper, no `$metadata`. */
 export function deviceTwinView(record: TwinOwner): JsonObject {
   const twin = record.twin;
-  return {
-    desired: { ...twin.desired.properties, $version: twin.desired.version },
-    reported: { ...twin.reported.properties, $version: twin.reported.version },
-  };
+  return { desired: sectionView(twin.desired, false), reported: sectionView(twin.reported, false) };
+}
+
+/**
+ * A section's properties with its `$metadata` (service view) and `$version` after them. Copied key
+ * by key: an object spread followed by two more keys cost 4× as much (3 µs of every twin write's
+ * answer), and the keys come out in the same order (Object.keys is the spread's own order).
+ */
+function sectionView(section: Section, withMetadata: boolean): JsonObject {
+  const view: Record<string, unknown> = {};
+  const properties = section.properties;
+  for (const key of Object.keys(properties)) view[key] = properties[key];
+  if (withMetadata) view.$metadata = section.metadata;
+  view.$version = section.version;
+  return view as JsonObject;
 }
