@@ -1,13 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { asHubError, restErrorBody, restErrorHeaders } from '../error-rendering.js';
+import { asHubError } from '../error-rendering.js';
 import { HubError } from '../errors.js';
 import type { ServiceAuthenticator } from '../identity/auth.js';
 import { bulkImport } from '../identity/bulk-import.js';
 import type { RegistryService } from '../identity/registry-service.js';
 import type { Permission } from '../identity/policies.js';
 import type { TwinService } from '../twin/twin-service.js';
-import { jsonBody, send } from './json.js';
-import { closeAfterAnswer, readBody, tooLarge } from './request-body.js';
+import { jsonBody, send, sendError } from './json.js';
+import { readBody, refuseTooLarge } from './request-body.js';
 
 // `/devices` alone: case-insensitive, an optional trailing slash and a query, as express matches it.
 const ROUTE = /^\/devices\/?(?:\?|$)/i;
@@ -33,19 +33,14 @@ export function bulkRoute(
     const encoding = req.headers['content-encoding'];
     if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return false;
     readBody(req, (raw) => {
-      if (raw === undefined) {
-        const error = tooLarge();
-        closeAfterAnswer(req, res);
-        return send(res, error.status, restErrorBody(error, 'A'), restErrorHeaders(error));
-      }
+      if (raw === undefined) return refuseTooLarge(req, res);
       try {
         auth.authorize(req.headers.authorization, WRITE);
         const result = bulkImport(jsonBody(raw), registry, twins);
         send(res, result.isSuccessful ? 200 : 400, result);
       } catch (error) {
         if (!(error instanceof HubError)) onUnexpected(error);
-        const hubError = asHubError(error);
-        send(res, hubError.status, restErrorBody(hubError, 'A'), restErrorHeaders(hubError));
+        sendError(res, asHubError(error));
       }
     });
     req.on('error', () => res.destroy());

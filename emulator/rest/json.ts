@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { restErrorBody, restErrorHeaders } from '../error-rendering.js';
 import { HubError } from '../errors.js';
 
 /**
@@ -28,4 +29,9 @@ export function send(res: ServerResponse, status: number, body: unknown, extraHe
   const headers: Record<string, string | number> = { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text), ...extraHeaders };
   res.writeHead(status, headers);
   res.end(text);
+}
+
+/** A hub error as the routes before express answer it: envelope A, its status and `iothub-errorcode` (express's is error-envelope.ts). */
+export function sendError(res: ServerResponse, error: HubError): void {
+  send(res, error.status, restErrorBody(error, 'A'), restErrorHeaders(error));
 }

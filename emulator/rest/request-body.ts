@@ -4,6 +4,7 @@ import zlib from 'node:zlib';
 import { HubError } from '../errors.js';
 import { REFUSED_CONNECTION_GRACE_MS, REST_BODY_LIMIT_BYTES } from '../limits.js';
 import { sendHubError } from './error-envelope.js';
+import { sendError } from './json.js';
 
 /**
  * Reads a request body of at most `limit` bytes, for every route (express and the direct-method
@@ -54,6 +55,15 @@ export function closeAfterAnswer(req: IncomingMessage, res: ServerResponse): voi
 }
 
 export const tooLarge = (): HubError => new HubError('MessageTooLarge', `The request body exceeds the maximum of ${REST_BODY_LIMIT_BYTES} bytes.`);
+
+/**
+ * A route before express refusing a body readBody found over the limit, as express's body reader
+ * does: 413 before any route or metric sees it, and the connection closed after the answer.
+ */
+export function refuseTooLarge(req: IncomingMessage, res: ServerResponse): void {
+  closeAfterAnswer(req, res);
+  sendError(res, tooLarge());
+}
 
 /**
  * express: the raw body as a Buffer on `req.body`, parsed by the handlers so bad JSON gets the

@@ -5,7 +5,7 @@ import type { ServiceAuthenticator } from '../identity/auth.js';
 import type { Permission } from '../identity/policies.js';
 import type { TwinService } from '../twin/twin-service.js';
 import { jsonBody, send } from './json.js';
-import { closeAfterAnswer, readBody, tooLarge } from './request-body.js';
+import { readBody, refuseTooLarge } from './request-body.js';
 
 // `/twins/{id}` alone: case-insensitive and with an optional trailing slash, as express matches
 // it; `/twins/{id}/modules/…`, `/twins/{id}/methods` and everything else are not this route.
@@ -58,13 +58,8 @@ export function twinRoute(
     };
 
     readBody(req, (raw) => {
-      // Express's body parser refuses an oversized body before any route (or metric) sees it; the
-      // rest of it is not read, and the connection closes after the answer (docs/protocol.md §14).
-      if (raw === undefined) {
-        const error = tooLarge();
-        closeAfterAnswer(req, res);
-        return send(res, error.status, restErrorBody(error, 'A'), restErrorHeaders(error));
-      }
+      // Not counted, as express's body reader refuses it before any route (docs/protocol.md §14).
+      if (raw === undefined) return refuseTooLarge(req, res);
       try {
         auth.authorize(req.headers.authorization, method === 'GET' ? READ : WRITE);
         if (method === 'GET') return answer(200, twins.get(deviceId));
