@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { NEVER, type DeviceRecord } from '../../emulator/identity/device-record.js';
+import type { DeviceRecord } from '../../emulator/identity/device-record.js';
 import { openDatabase } from '../../emulator/store/database.js';
 import { decodeDevice, encodeDevice } from '../../emulator/store/device-codec.js';
 import { DeviceStore } from '../../emulator/store/device-store.js';
 import { ModuleStore } from '../../emulator/store/module-store.js';
 import { newTwin } from '../../emulator/twin/twin-view.js';
+import { deviceRecord } from './support/device-records.js';
 
 // The stored form of a device record (device-codec.ts): every field comes back as it went in,
 // and a row written in the earlier form (the record object's JSON) still reads, and is rewritten
@@ -14,26 +15,7 @@ function fresh(deviceId: string): DeviceRecord {
   const twin = newTwin('2026-12-01T00:00:00.0000000Z');
   twin.tags = { building: '7', floor: 3 };
   twin.desired.properties = { mode: 'day' };
-  return {
-    deviceId,
-    generationId: '638123456789012345',
-    etagVersion: 1,
-    status: 'enabled',
-    statusReason: null,
-    statusUpdatedTime: NEVER,
-    authentication: {
-      type: 'sas',
-      symmetricKey: { primaryKey: 'cHJpbWFyeS1rZXktcHJpbWFyeS1rZXk=', secondaryKey: 'c2Vjb25kYXJ5LWtleS1zZWNvbmRhcnk=' },
-      x509Thumbprint: { primaryThumbprint: null, secondaryThumbprint: null },
-    },
-    capabilities: { iotEdge: false },
-    connectionState: 'Disconnected',
-    connectionStateUpdatedTime: NEVER,
-    lastActivityTime: NEVER,
-    cloudToDeviceMessageCount: 0,
-    modelId: '',
-    twin,
-  };
+  return deviceRecord(deviceId, twin);
 }
 
 /** Every field set away from its default, edge scopes included. */

@@ -3,12 +3,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { NEVER, type DeviceRecord } from '../../emulator/identity/device-record.js';
+import type { DeviceRecord } from '../../emulator/identity/device-record.js';
 import { openDatabase, type Db } from '../../emulator/store/database.js';
 import { DeviceStore, type DeviceStoreOptions } from '../../emulator/store/device-store.js';
 import { migrations } from '../../emulator/store/migrations.js';
 import { ModuleStore } from '../../emulator/store/module-store.js';
 import { newTwin } from '../../emulator/twin/twin-view.js';
+import { deviceRecord } from './support/device-records.js';
 
 // The store's own logic over a real SQLite database (in memory): the registry order loading in
 // the background while the store is used, the bounded cache, and the change observer. The hub
@@ -17,26 +18,7 @@ import { newTwin } from '../../emulator/twin/twin-view.js';
 function record(deviceId: string, tag = 0): DeviceRecord {
   const twin = newTwin('2026-12-01T00:00:00.0000000Z');
   twin.tags = { tag };
-  return {
-    deviceId,
-    generationId: '1',
-    etagVersion: 1,
-    status: 'enabled',
-    statusReason: null,
-    statusUpdatedTime: NEVER,
-    authentication: {
-      type: 'sas',
-      symmetricKey: { primaryKey: 'a', secondaryKey: 'b' },
-      x509Thumbprint: { primaryThumbprint: null, secondaryThumbprint: null },
-    },
-    capabilities: { iotEdge: false },
-    connectionState: 'Disconnected',
-    connectionStateUpdatedTime: NEVER,
-    lastActivityTime: NEVER,
-    cloudToDeviceMessageCount: 0,
-    modelId: '',
-    twin,
-  };
+  return deviceRecord(deviceId, twin);
 }
 
 const ids = (n: number): string[] => Array.from({ length: n }, (_, i) => `d${String(i).padStart(2, '0')}`);
