@@ -21,6 +21,8 @@ export async function startEmulatorProcess(host: string, certDir: string, extraA
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'iothub-emulator-bench-'));
   // IOTHUB_EMULATOR_BENCH_NODE_ARGS passes Node flags to the emulator (e.g. --cpu-prof to profile it).
   const nodeArgs = (process.env.IOTHUB_EMULATOR_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // IOTHUB_EMULATOR_BENCH_ON_DISK=1 runs a bench's in-memory emulator on its data directory instead (writes through to the WAL).
+  const onDisk = process.env.IOTHUB_EMULATOR_BENCH_ON_DISK === '1' ? ['--in-memory', 'false'] : [];
   const child = spawn(
     process.execPath,
     [
@@ -38,6 +40,7 @@ export async function startEmulatorProcess(host: string, certDir: string, extraA
       'warn',
       '--log-format',
       'json',
+      ...onDisk,
       ...extraArgs,
     ],
     {
