@@ -1,6 +1,6 @@
 import type { DeviceRecord } from '../identity/device-record.js';
 import { DEVICE_CACHE_DEFAULT_RECORDS, DEVICE_ORDER_LOAD_CHUNK_ROWS, DEVICE_SCAN_CHUNK_ROWS } from '../limits.js';
-import { ChangeHooks, type ChangeHook } from './change-hook.js';
+import { ChangeHooks, type ChangeHook, type TwinParts } from './change-hook.js';
 import { decodeDevice, encodeDevice, twinPartSql } from './device-codec.js';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './database.js';
@@ -19,12 +19,7 @@ export interface DeviceStoreOptions {
   loadChunkRows?: number;
 }
 
-/** Which parts of a cached record's twin a write changed (DeviceStore.saveTwin). */
-export interface TwinParts {
-  tags?: boolean;
-  desired?: boolean;
-  reported?: boolean;
-}
+export type { TwinParts };
 
 /**
  * A stored record is its `record` text with the parts a twin write saved on their own laid over it
@@ -421,8 +416,9 @@ export class DeviceStore {
     if (this.twinStatement(shape).run(...values).changes === 0) return this.commit([record]);
     this.writes++;
     cached.persisted = live;
-    // Told after the change is on disk, as commit() tells them.
-    this.hooks.changed(record.deviceId, record);
+    // Told after the change is on disk, as commit() tells them: which parts, unless the live
+    // fields went too (connectionState is one of them, and indexable).
+    this.hooks.changed(record.deviceId, record, liveChanged ? undefined : parts);
   }
 
   /**
