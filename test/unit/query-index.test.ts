@@ -34,7 +34,8 @@ describe('query indexes answer as the scan does', () => {
     // under desired move, those under tags, reported and the record's fields stay filed as they were.
     const desiredOnly = ids.filter(() => next() < 0.5);
     hub.twins.updateMany(desiredOnly.slice(0, 30), { desired: { level: Math.floor(next() * 5) } }, undefined);
-    for (const id of desiredOnly.slice(30)) hub.twins.update(id, { properties: { desired: { level: next() < 0.2 ? null : Math.floor(next() * 5) } } }, undefined);
+    for (const id of desiredOnly.slice(30))
+      hub.twins.update(id, { properties: { desired: { level: next() < 0.2 ? null : Math.floor(next() * 5) } } }, undefined);
     compareAll(hub, queries);
     for (const id of ids.filter(() => next() < 0.4)) {
       hub.twins.update(id, { tags: tagsFor(next) }, undefined);
