@@ -110,8 +110,9 @@ export function deviceJobTail(record: object): string | undefined {
   const fields = record as Record<string, unknown>;
   const id = fields.deviceId;
   if (typeof id !== 'string' || !PLAIN_JSON_STRING.test(id)) return undefined;
+  if (lastTemplate !== undefined && sameBesideDeviceId(lastTemplate, fields)) return lastTemplate.tail;
   // Makes the template where the record allows one.
-  if (lastTemplate === undefined || !sameBesideDeviceId(lastTemplate, fields)) deviceJobText(record);
+  deviceJobText(record);
   const template = lastTemplate;
   return template !== undefined && sameBesideDeviceId(template, fields) ? template.tail : undefined;
 }

@@ -1,4 +1,4 @@
-/** Which parts of a record's twin a write changed (DeviceStore.saveTwin; bit flags as the store's statements use them). */
+/** Which parts of a record's twin a write changed (DeviceStore.saveTwin writes only those). */
 export interface TwinParts {
   tags?: boolean;
   desired?: boolean;
