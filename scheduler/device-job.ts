@@ -99,6 +99,27 @@ export function deviceJobText(record: object): string {
   return text;
 }
 
+/**
+ * The text after `{"deviceId":"…",` that `record` shares with the records of its template (those
+ * differing only in their deviceId: a twin job's records, at its start and in each slice), or
+ * undefined. With it the store writes a run of records in one statement that builds each text
+ * from its row's device id (JobStore); only ids that JSON writes as they are qualify (device and
+ * module ids are printable ASCII, and none has `"` or `\`), so the text is deviceJobText's.
+ */
+export function deviceJobTail(record: object): string | undefined {
+  const fields = record as Record<string, unknown>;
+  const id = fields.deviceId;
+  if (typeof id !== 'string' || !PLAIN_JSON_STRING.test(id)) return undefined;
+  if (lastTemplate !== undefined && sameBesideDeviceId(lastTemplate, fields)) return lastTemplate.tail;
+  // Makes the template where the record allows one.
+  deviceJobText(record);
+  const template = lastTemplate;
+  return template !== undefined && sameBesideDeviceId(template, fields) ? template.tail : undefined;
+}
+
+/** A string JSON.stringify writes as `"` + itself + `"`: printable ASCII without `"` and `\`. */
+const PLAIN_JSON_STRING = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
 interface TextTemplate {
   /** the record's keys after deviceId, in order */
   keys: string[];

@@ -1,5 +1,5 @@
 import { JOB_RECORDS_READ_CHUNK, type Db, type HubStorage } from '../emulator/index.js';
-import { deviceJobText } from './device-job.js';
+import { deviceJobTail, deviceJobText } from './device-job.js';
 
 /**
  * Device-job rows per INSERT or UPDATE statement: one statement per device was most of what a
@@ -40,6 +40,8 @@ export class JobStore {
   private readonly insertDeviceJobsStatement;
   private readonly updateDeviceJobStatement;
   private readonly updateDeviceJobsStatement;
+  private readonly insertTailRunStatement;
+  private readonly updateTailRunStatement;
   private readonly lastDeviceJobRowidStatement;
   private readonly deviceJobsOfJobStatement;
   private readonly allDeviceJobsStatement;
@@ -56,6 +58,15 @@ export class JobStore {
     const insert = 'INSERT INTO device_jobs (rowid, job_id, device_id, status, record) VALUES ';
     this.insertDeviceJobStatement = db.prepare(`${insert}(?, ?, ?, ?, ?)`);
     this.insertDeviceJobsStatement = db.prepare(`${insert}${Array(ROWS_PER_STATEMENT).fill('(?, ?, ?, ?, ?)').join(', ')}`);
+    // A run of records that share their text but for the device id (deviceJobTail): one
+    // statement for the run, each text built by SQLite from its row's id. The per-row binds and
+    // texts of the statements above were ~40 % of a twin job's device-job writes (bare SQLite).
+    this.insertTailRunStatement = db.prepare(
+      `INSERT INTO device_jobs (rowid, job_id, device_id, status, record) SELECT ? + key, ?, value, ?, '{"deviceId":"' || value || '",' || ? FROM json_each(?)`,
+    );
+    this.updateTailRunStatement = db.prepare(
+      `UPDATE device_jobs SET status = ?, record = '{"deviceId":"' || device_id || '",' || ? WHERE rowid BETWEEN ? AND ?`,
+    );
     this.lastDeviceJobRowidStatement = db.prepare('SELECT coalesce(max(rowid), 0) FROM device_jobs').pluck();
     // By rowid: a job rewrites each of its records as it progresses, and the rowid skips the key index.
     this.updateDeviceJobStatement = db.prepare('UPDATE device_jobs SET status = ?, record = ? WHERE rowid = ?');
@@ -97,24 +108,54 @@ export class JobStore {
   insertDeviceJobs(jobId: string, rows: readonly NewDeviceJobRow[]): number[] {
     const first = (this.lastDeviceJobRowidStatement.get() as number) + 1;
     const rowids = rows.map((_, i) => first + i);
-    const full = rows.length - (rows.length % ROWS_PER_STATEMENT);
+    const others: number[] = [];
+    for (let i = 0; i < rows.length; ) {
+      const status = rows[i]!.status;
+      const tail = deviceJobTail(rows[i]!.record);
+      let end = i + 1;
+      if (tail !== undefined) while (end < rows.length && rows[end]!.status === status && deviceJobTail(rows[end]!.record) === tail) end++;
+      if (tail === undefined || end - i === 1) others.push(i);
+      else this.insertTailRunStatement.run(first + i, jobId, status, tail, JSON.stringify(rows.slice(i, end).map((row) => row.deviceId)));
+      i = end;
+    }
+    const full = others.length - (others.length % ROWS_PER_STATEMENT);
     const values: unknown[] = [];
     for (let i = 0; i < full; i += ROWS_PER_STATEMENT) {
       values.length = 0;
-      for (let j = i; j < i + ROWS_PER_STATEMENT; j++) {
+      for (let k = i; k < i + ROWS_PER_STATEMENT; k++) {
+        const j = others[k]!;
         const row = rows[j]!;
         values.push(rowids[j], jobId, row.deviceId, row.status, deviceJobText(row.record));
       }
       this.insertDeviceJobsStatement.run(values);
     }
-    for (let j = full; j < rows.length; j++) {
+    for (let k = full; k < others.length; k++) {
+      const j = others[k]!;
       const row = rows[j]!;
       this.insertDeviceJobStatement.run(rowids[j], jobId, row.deviceId, row.status, deviceJobText(row.record));
     }
     return rowids;
   }
 
+  /** Rewrites device-job rows: runs of consecutive rowids sharing a text but for the id in one statement each, the rest 100 a statement. */
   updateDeviceJobs(rows: readonly DeviceJobRow[]): void {
+    const others: DeviceJobRow[] = [];
+    for (let i = 0; i < rows.length; ) {
+      const { rowid, status } = rows[i]!;
+      const tail = deviceJobTail(rows[i]!.record);
+      let end = i + 1;
+      if (tail !== undefined) {
+        while (end < rows.length && rows[end]!.rowid === rowid + (end - i) && rows[end]!.status === status && deviceJobTail(rows[end]!.record) === tail) end++;
+      }
+      // Every rowid of [rowid, rowid + n) is one of the run's (consecutive), and each row's device_id is its record's.
+      if (tail === undefined || end - i === 1) others.push(rows[i]!);
+      else this.updateTailRunStatement.run(status, tail, rowid, rowid + (end - i) - 1);
+      i = end;
+    }
+    this.updateEach(others);
+  }
+
+  private updateEach(rows: readonly DeviceJobRow[]): void {
     const full = rows.length - (rows.length % ROWS_PER_STATEMENT);
     const values: unknown[] = [];
     for (let i = 0; i < full; i += ROWS_PER_STATEMENT) {

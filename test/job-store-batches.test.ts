@@ -6,8 +6,9 @@ import type { DeviceJob } from '../scheduler/job-model.js';
 import { JobStore } from '../scheduler/job-store.js';
 
 // Device-job records are written 100 rows per statement and serialised from a template when
-// they differ only in their deviceId (docs/scaling.md §5): the rows and texts must be exactly
-// what one statement and one JSON.stringify per record wrote.
+// they differ only in their deviceId, and a run of such records is one statement that builds
+// each text from its row's id (docs/scaling.md §5): the rows and texts must be exactly what one
+// statement and one JSON.stringify per record wrote.
 
 const T0 = Date.parse('2026-12-02T01:00:00.000Z');
 const records = (jobId: string, n: number): DeviceJob[] =>
@@ -76,6 +77,43 @@ describe('JobStore batched device-job writes', () => {
         expect(row.record).toEqual(expected);
       });
     }
+    db.close();
+  });
+
+  it('writes runs of records that differ only in their id as one statement per record would, byte for byte', () => {
+    const db = openDatabase({ dataDir: '', inMemory: true });
+    const store = new JobStore(hubStorage(db));
+    const rows = () => db.prepare('SELECT rowid, job_id, device_id, status, record FROM device_jobs ORDER BY rowid').raw().all();
+    const expected = (jobId: string, all: readonly DeviceJob[], rowids: readonly number[]) =>
+      all.map((record, i) => [rowids[i], jobId, record.deviceId, record.status, JSON.stringify(record)]);
+    store.insertJob('j', 'running', T0, { jobId: 'j' });
+    const all = records('j', 40);
+    // Ids JSON escapes break a run (their text is stringified), as does a record of another shape.
+    all[7]!.deviceId = 'quote"d';
+    all[8]!.deviceId = 'back\\slash';
+    all[20]!.deviceId = "dev-!#$%'()*+,-.:;=?@_";
+    const rowids = store.atomically(() =>
+      store.insertDeviceJobs(
+        'j',
+        all.map((record) => ({ deviceId: record.deviceId, status: record.status, record })),
+      ),
+    );
+    expect(rows()).toEqual(expected('j', all, rowids));
+    all.forEach((record, i) => {
+      if (i === 12 || i === 30) markFailed(record, { code: 'JobTimeout', description: 'late' }, T0 + 1);
+      else markCompleted(record, null, i < 25 ? T0 + 1 : T0 + 2);
+    });
+    // Consecutive rowids in runs, a gap (29 is not written), and the same tail again after it.
+    const changed = all.map((record, i) => ({ rowid: rowids[i]!, deviceId: record.deviceId, status: record.status, record })).filter((_, i) => i !== 29);
+    store.atomically(() => store.updateDeviceJobs(changed));
+    const pending = newDeviceJob('j', 'scheduleUpdateTwin', 'dev-29', T0, 3600, T0);
+    expect(rows()).toEqual(
+      expected(
+        'j',
+        all.map((record, i) => (i === 29 ? pending : record)),
+        rowids,
+      ),
+    );
     db.close();
   });
 });

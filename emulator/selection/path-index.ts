@@ -1,5 +1,6 @@
 import type { Bound, Primitive } from '../query/index.js';
-import type { RecordReader } from './record-paths.js';
+import type { TwinParts } from '../store/change-hook.js';
+import { twinPartOf, type RecordReader } from './record-paths.js';
 
 /** The keys holding one value: a lone key as itself (most values of an id-like path), several as a Set. */
 type Bucket = string | Set<string>;
@@ -108,11 +109,20 @@ export class PathIndex<R> {
   private readonly strings = new SortedValues<string>();
   /** keys whose value is not exactly one primitive (several values, an object, an array) */
   private irregular = 0;
+  /** the twin part the path reads under, or undefined for a field of the record itself */
+  private readonly part: keyof TwinParts | undefined;
 
   constructor(
     readonly path: readonly string[],
     private readonly read: RecordReader<R>,
-  ) {}
+  ) {
+    this.part = twinPartOf(path);
+  }
+
+  /** Whether a change that wrote only `parts` of a twin (undefined: anything) can move this path's values. */
+  reachedBy(parts: Readonly<TwinParts> | undefined): boolean {
+    return parts === undefined || (this.part !== undefined && parts[this.part] === true);
+  }
 
   /** How many keys have a value at the path. */
   get size(): number {

@@ -1,5 +1,6 @@
 import type { DeviceRecord } from '../identity/device-record.js';
 import type { ModuleRecord } from '../identity/module-record.js';
+import type { TwinParts } from '../store/change-hook.js';
 
 /**
  * Which twin paths can be indexed and how to read them from a record without building its twin
@@ -52,6 +53,18 @@ function twinPart(path: readonly string[]): RecordReader<DeviceRecord | ModuleRe
     if (second === 'desired') return within((r) => r.twin.desired.properties, path.slice(2));
     if (second === 'reported') return within((r) => r.twin.reported.properties, path.slice(2));
   }
+  return undefined;
+}
+
+/**
+ * The twin part a path reads under (`tags.…`, `properties.desired.…`, `properties.reported.…`),
+ * or undefined for a field of the record itself (deviceId, status, connectionState, moduleId): a
+ * change that wrote only other parts (ChangeHook's `parts`) leaves the path's values as they were.
+ */
+export function twinPartOf(path: readonly string[]): keyof TwinParts | undefined {
+  const [first, second] = path;
+  if (first === 'tags') return 'tags';
+  if (first === 'properties' && (second === 'desired' || second === 'reported')) return second;
   return undefined;
 }
 

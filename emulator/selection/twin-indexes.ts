@@ -1,5 +1,5 @@
 import type { IndexTerm, Primitive } from '../query/index.js';
-import type { ChangeHook } from '../store/change-hook.js';
+import type { ChangeHook, TwinParts } from '../store/change-hook.js';
 import { QUERY_MAX_INDEXES } from '../limits.js';
 import { candidateKeys, pathId, pathsOf } from './candidates.js';
 import { PathIndex } from './path-index.js';
@@ -294,16 +294,17 @@ export class TwinIndexes<R> implements ChangeHook<R> {
     return [...this.indexes.values()].map((i) => i.path.join('.'));
   }
 
-  changed(key: string, record: R | undefined): void {
+  changed(key: string, record: R | undefined, parts?: Readonly<TwinParts>): void {
     // Before the first query nothing is derived yet: the first query reads the store as it is then.
     if (this.order === undefined) return;
     // Not numbered yet while the order is numbered: the walk will reach it if it still exists.
     if (this.numbering && !this.order.has(key)) return;
     if (record === undefined) this.order.remove(key);
     else this.order.add(key);
-    for (const index of this.indexes.values()) index.set(key, record);
+    // `parts`: only the twin parts named changed, so only the paths under them are read again.
+    for (const index of this.indexes.values()) if (index.reachedBy(parts)) index.set(key, record);
     // The indexes the background build is filling: a change reaches them whether or not the build has read the key yet.
-    if (this.building) for (const index of this.building.fresh) index.set(key, record);
+    if (this.building) for (const index of this.building.fresh) if (index.reachedBy(parts)) index.set(key, record);
   }
 
   cleared(): void {

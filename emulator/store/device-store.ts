@@ -1,6 +1,6 @@
 import type { DeviceRecord } from '../identity/device-record.js';
 import { DEVICE_CACHE_DEFAULT_RECORDS, DEVICE_ORDER_LOAD_CHUNK_ROWS, DEVICE_SCAN_CHUNK_ROWS } from '../limits.js';
-import { ChangeHooks, type ChangeHook } from './change-hook.js';
+import { ChangeHooks, type ChangeHook, type TwinParts } from './change-hook.js';
 import { decodeDevice, encodeDevice, twinPartSql } from './device-codec.js';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './database.js';
@@ -25,18 +25,15 @@ export interface DeviceStoreOptions {
   holdTwinWrites?: boolean;
 }
 
-/** Which parts of a cached record's twin a write changed (DeviceStore.saveTwin). */
-export interface TwinParts {
-  tags?: boolean;
-  desired?: boolean;
-  reported?: boolean;
-}
+export type { TwinParts };
 
 /**
  * A stored record is its `record` text with the parts a twin write saved on their own laid over it
- * (migration 10): the columns read, in this order, after the rowid where there is one.
+ * (its `device_twins` row, migrations.ts): the columns read, in this order, after the rowid where
+ * there is one, FROM STORED.
  */
-const STORED_COLUMNS = 'record, twin_tags, twin_desired, twin_reported, twin_version, twin_etag, live';
+const STORED_COLUMNS = 'd.record, t.tags, t.desired, t.reported, t.version, t.etag, t.live';
+const STORED = 'devices d LEFT JOIN device_twins t ON t.device_rowid = d.rowid';
 type StoredParts = [string, string | null, string | null, string | null, number | null, number | null, string | null];
 
 /** A cached record, with its live fields and status as they were when last read from or written to SQLite. */
@@ -100,9 +97,12 @@ export class DeviceStore {
   private readonly insertStatement;
   private readonly updateWithStatusStatement;
   private readonly deleteStatement;
+  private readonly deleteTwinStatement;
   private readonly clearStatement;
+  private readonly clearTwinsStatement;
   private readonly chunkStatement;
   private readonly rowidStatement;
+  private readonly deviceIdAtStatement;
   private readonly byRowidStatement;
   private readonly idsStatement;
   private readonly notEnabledStatement;
@@ -128,20 +128,24 @@ export class DeviceStore {
     this.capacity = options.cacheSize ?? DEVICE_CACHE_DEFAULT_RECORDS;
     this.loadChunkRows = options.loadChunkRows ?? DEVICE_ORDER_LOAD_CHUNK_ROWS;
     this.holdTwinWrites = options.holdTwinWrites ?? false;
-    this.selectStatement = db.prepare(`SELECT rowid, ${STORED_COLUMNS} FROM devices WHERE device_id = ?`).raw();
+    this.selectStatement = db.prepare(`SELECT d.rowid, ${STORED_COLUMNS} FROM ${STORED} WHERE d.device_id = ?`).raw();
     this.existsStatement = db.prepare('SELECT 1 FROM devices WHERE device_id = ?').pluck();
     this.updateStatement = db.prepare('UPDATE devices SET record = ? WHERE device_id = ?');
     this.updateWithStatusStatement = db.prepare('UPDATE devices SET record = ?, status = ? WHERE device_id = ?');
     this.insertStatement = db.prepare('INSERT INTO devices (device_id, record, status) VALUES (?, ?, ?) ON CONFLICT(device_id) DO NOTHING');
     this.deleteStatement = db.prepare('DELETE FROM devices WHERE device_id = ?');
+    // A device's twin row goes with it (a new device may be given the rowid again).
+    this.deleteTwinStatement = db.prepare('DELETE FROM device_twins WHERE device_rowid = (SELECT rowid FROM devices WHERE device_id = ?)');
     this.clearStatement = db.prepare('DELETE FROM devices');
+    this.clearTwinsStatement = db.prepare('DELETE FROM device_twins');
     // Ids only: reading every record's text cost a scan over cached records 6× the scan itself.
     this.chunkStatement = db.prepare('SELECT rowid, device_id FROM devices WHERE rowid > ? ORDER BY rowid LIMIT ?').raw();
-    this.byRowidStatement = db.prepare(`SELECT ${STORED_COLUMNS} FROM devices WHERE rowid = ?`).raw();
+    this.byRowidStatement = db.prepare(`SELECT ${STORED_COLUMNS} FROM ${STORED} WHERE d.rowid = ?`).raw();
     this.rowidStatement = db.prepare('SELECT rowid FROM devices WHERE device_id = ?').pluck();
+    this.deviceIdAtStatement = db.prepare('SELECT device_id FROM devices WHERE rowid = ?').pluck();
     this.idsStatement = db.prepare('SELECT device_id FROM devices ORDER BY rowid').pluck();
-    this.prefetchStatement = db.prepare(`SELECT rowid, ${STORED_COLUMNS} FROM devices WHERE device_id IN (SELECT value FROM json_each(?))`).raw();
-    this.batchStatement = db.prepare(`SELECT rowid, ${STORED_COLUMNS} FROM devices WHERE rowid IN (SELECT value FROM json_each(?))`).raw();
+    this.prefetchStatement = db.prepare(`SELECT d.rowid, ${STORED_COLUMNS} FROM ${STORED} WHERE d.device_id IN (SELECT value FROM json_each(?))`).raw();
+    this.batchStatement = db.prepare(`SELECT d.rowid, ${STORED_COLUMNS} FROM ${STORED} WHERE d.rowid IN (SELECT value FROM json_each(?))`).raw();
     // Through the partial index devices_not_enabled (its WHERE, word for word): enabled is the rest.
     this.notEnabledStatement = db.prepare("SELECT count(*) FROM devices WHERE status IS NOT 'enabled'").pluck();
     // Returns how many of the saved records are new (the store's size moves by that less the deletes).
@@ -171,6 +175,7 @@ export class DeviceStore {
       }
       let removed = 0;
       for (const id of deviceIds) {
+        this.deleteTwinStatement.run(id);
         removed += this.deleteStatement.run(id).changes;
         this.dependents?.deleteRowsOf(id);
       }
@@ -415,22 +420,27 @@ export class DeviceStore {
   /**
    * Saves a twin write (docs/protocol.md §2): only the twin parts in `parts`, the twin's version
    * and etag, and the live fields if they changed (as a whole-record save would carry them), in
-   * one statement, written through before the caller answers as save() is. Serialising the whole
-   * record was most of a twin write's cost. A record that is not the cached one, or whose status
-   * moved unsaved, takes the whole-record path.
+   * the device's `device_twins` row, written through before the caller answers as save() is.
+   * Serialising the whole record was most of a twin write's cost. A record that is not the cached
+   * one, whose status moved unsaved, or whose row is gone takes the whole-record path.
    */
   saveTwin(record: DeviceRecord, parts: TwinParts): void {
     if (!this.db.open) return;
-    const inCache = this.cache.get(record.deviceId);
-    const cached = inCache ?? this.batch?.get(record.deviceId);
+    const lent = this.batch?.get(record.deviceId);
+    const cached = this.cache.get(record.deviceId) ?? lent;
     if (!cached || cached.record !== record || cached.status !== record.status) return this.commit([record]);
-    // A lent record (readBatch) leaves with its batch: it is always written.
-    if (this.holdTwinWrites && cached === inCache) {
+    // In memory a cached record keeps the write until it leaves the cache (holdTwinWrites); a
+    // lent one (readBatch) leaves with its batch, so it is always written.
+    if (this.holdTwinWrites && cached !== lent) {
       cached.twinHeld = true;
       this.writes++;
-      this.hooks.changed(record.deviceId, record);
+      this.hooks.changed(record.deviceId, record, liveFields(record) === cached.persisted ? parts : undefined);
       return;
     }
+    // The row must still be this device's, so a rowid gone stale could never write another
+    // device's twin: a lent record's was read with its id in this same synchronous batch, a
+    // cached one's is looked up (the check inside the write cost a twin job ~6 µs a device).
+    if (cached !== lent && this.deviceIdAtStatement.get(cached.rowid) !== record.deviceId) return this.commit([record]);
     const twin = record.twin;
     const live = liveFields(record);
     const liveChanged = live !== cached.persisted;
@@ -440,13 +450,13 @@ export class DeviceStore {
     if (parts.desired) values.push(JSON.stringify(twin.desired));
     if (parts.reported) values.push(JSON.stringify(twin.reported));
     if (liveChanged) values.push(JSON.stringify(liveValues(record)));
-    // By rowid (no id index lookup), and the id too, so a rowid gone stale could never write another device.
-    values.push(cached.rowid, record.deviceId);
-    if (this.twinStatement(shape).run(...values).changes === 0) return this.commit([record]);
+    values.push(cached.rowid);
+    this.twinStatement(shape).run(...values);
     this.writes++;
     cached.persisted = live;
-    // Told after the change is on disk, as commit() tells them.
-    this.hooks.changed(record.deviceId, record);
+    // Told after the change is on disk, as commit() tells them: which parts, unless the live
+    // fields went too (connectionState is one of them, and indexable).
+    this.hooks.changed(record.deviceId, record, liveChanged ? undefined : parts);
   }
 
   /**
@@ -462,12 +472,17 @@ export class DeviceStore {
   private twinStatement(shape: number): Statement {
     let statement = this.twinStatements[shape];
     if (statement) return statement;
-    const columns = ['twin_version', 'twin_etag'];
-    if (shape & 1) columns.push('twin_tags');
-    if (shape & 2) columns.push('twin_desired');
-    if (shape & 4) columns.push('twin_reported');
+    const columns = ['version', 'etag'];
+    if (shape & 1) columns.push('tags');
+    if (shape & 2) columns.push('desired');
+    if (shape & 4) columns.push('reported');
     if (shape & 8) columns.push('live');
-    statement = this.db.prepare(`UPDATE devices SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE rowid = ? AND device_id = ?`);
+    // The device's twin row, made by the first part-wise write (its other parts NULL: still those
+    // inside `record`), else the parts named written over it.
+    statement = this.db.prepare(
+      `INSERT INTO device_twins (${columns.join(', ')}, device_rowid) VALUES (${columns.map(() => '?').join(', ')}, ?) ` +
+        `ON CONFLICT(device_rowid) DO UPDATE SET ${columns.map((c) => `${c} = excluded.${c}`).join(', ')}`,
+    );
     this.twinStatements[shape] = statement;
     return statement;
   }
@@ -486,12 +501,14 @@ export class DeviceStore {
     const shape = (parts.tags ? 1 : 0) | (parts.desired ? 2 : 0) | (parts.reported ? 4 : 0);
     let statement = this.sliceStatements[shape];
     if (statement === undefined) {
-      // A part saved on its own replaces the one inside `record` (migration 10; parseRecord).
-      const columns = ['rowid', 'device_id', 'status'];
-      if (shape & 1) columns.push(`coalesce(twin_tags, ${twinPartSql('record', 'tags')})`);
-      if (shape & 2) columns.push(`coalesce(twin_desired, ${twinPartSql('record', 'desired')})`);
-      if (shape & 4) columns.push(`coalesce(twin_reported, ${twinPartSql('record', 'reported')})`);
-      statement = this.db.prepare(`SELECT ${columns.join(', ')} FROM devices WHERE rowid > ? ORDER BY rowid LIMIT ?`).raw();
+      // A part saved on its own replaces the one inside `record` (device_twins, migrations.ts; parseRecord).
+      const columns = ['d.rowid', 'd.device_id', 'd.status'];
+      if (shape & 1) columns.push(`coalesce(t.tags, ${twinPartSql('d.record', 'tags')})`);
+      if (shape & 2) columns.push(`coalesce(t.desired, ${twinPartSql('d.record', 'desired')})`);
+      if (shape & 4) columns.push(`coalesce(t.reported, ${twinPartSql('d.record', 'reported')})`);
+      // Without a part to read, no twin row is looked up.
+      const from = shape === 0 ? 'devices d' : STORED;
+      statement = this.db.prepare(`SELECT ${columns.join(', ')} FROM ${from} WHERE d.rowid > ? ORDER BY d.rowid LIMIT ?`).raw();
       this.sliceStatements[shape] = statement;
     }
     const rows = statement.all(after, limit) as [number, string, string, ...(string | null)[]][];
@@ -582,6 +599,7 @@ export class DeviceStore {
   }
 
   clear(): void {
+    this.clearTwinsStatement.run();
     this.clearStatement.run();
     this.dependents?.clear();
     this.cache.clear();

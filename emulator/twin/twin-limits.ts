@@ -1,5 +1,6 @@
 import { HubError } from '../errors.js';
 import { isJsonObject, type Json, type JsonObject } from './json.js';
+import { previewMerge } from './twin-merge.js';
 import {
   TWIN_KEY_MAX_BYTES,
   TWIN_MAX_DEPTH,
@@ -143,6 +144,18 @@ function sizeBound(value: Json): number {
   let size = 0;
   for (const key of Object.keys(value)) size += key.length * 3 + sizeBound(value[key]);
   return size;
+}
+
+/**
+ * checkSectionSize of what merging `patch` into `current` would produce. The merge holds no key
+ * and no value that is in neither, so the two bounds summed bound it: only when they leave it
+ * open is the merge built to be measured (building it for every device of a twin job was
+ * garbage for nothing, twins being far below the limit).
+ */
+export function checkMergedSectionSize(section: SectionName, current: JsonObject, patch: JsonObject): void {
+  const limit = section === 'tags' ? TWIN_TAGS_MAX_BYTES : TWIN_PROPERTIES_MAX_BYTES;
+  if (sizeBound(current) + sizeBound(patch) <= limit) return;
+  checkSectionSize(section, previewMerge(current, patch));
 }
 
 export function checkSectionSize(section: SectionName, value: JsonObject): void {

@@ -9,8 +9,8 @@ import type { DeviceStore, TwinParts } from '../store/device-store.js';
 import type { ModuleStore } from '../store/module-store.js';
 import { isoTime } from '../time.js';
 import { cloneJson, isJsonObject, type JsonObject } from './json.js';
-import { checkSectionSize, validateSection } from './twin-limits.js';
-import { effectiveChange, mergeIntoSection, previewMerge, replaceSection } from './twin-merge.js';
+import { checkMergedSectionSize, checkSectionSize, validateSection } from './twin-limits.js';
+import { effectiveChange, mergeIntoSection, replaceSection } from './twin-merge.js';
 import { deviceTwinView, invalidateView, twinEtag, twinView, uncachedTwinView, type TwinOwner } from './twin-view.js';
 
 /** A service-side change to one twin: what `PATCH`/`PUT /twins/{id}` and twin jobs carry. */
@@ -167,11 +167,11 @@ export class TwinService {
     const desiredPatch = change.desired === null ? nullsFor(twin.desired.properties) : change.desired;
     if (tagsPatch) {
       validateSection('tags', tagsPatch, true);
-      checkSectionSize('tags', previewMerge(twin.tags, tagsPatch));
+      checkMergedSectionSize('tags', twin.tags, tagsPatch);
     }
     if (desiredPatch) {
       validateSection('desired', desiredPatch, true);
-      checkSectionSize('desired', previewMerge(twin.desired.properties, desiredPatch));
+      checkMergedSectionSize('desired', twin.desired.properties, desiredPatch);
     }
     if (!tagsPatch && !desiredPatch) return undefined;
     const now = isoTime();
@@ -206,7 +206,7 @@ export class TwinService {
     const record = this.requireKey(key);
     if (!isJsonObject(patch)) throw new HubError('ArgumentInvalid', 'The reported properties patch must be a JSON object.');
     validateSection('reported', patch, true);
-    checkSectionSize('reported', previewMerge(record.twin.reported.properties, patch));
+    checkMergedSectionSize('reported', record.twin.reported.properties, patch);
     mergeIntoSection(record.twin.reported, patch, isoTime(), false);
     record.twin.version += 1;
     this.commit(record, { reported: true });

@@ -167,7 +167,7 @@ describe('DeviceStore', () => {
     twin.twin.etag = 2;
     store.saveTwin(twin, { desired: true, tags: true });
     expect(seen).toEqual(['d01', 'd01']);
-    const partsSaved = () => db.prepare('SELECT count(*) FROM devices WHERE twin_version IS NOT NULL').pluck().get();
+    const partsSaved = () => db.prepare('SELECT count(*) FROM device_twins').pluck().get();
     expect(partsSaved()).toBe(1);
     // What another store on the same rows (a restart) reads: the record with every saved part over it.
     const reread = (id: string) => open(db, {}).get(id)!;
@@ -192,7 +192,8 @@ describe('DeviceStore', () => {
     await loaded(store);
     const seen: string[] = [];
     store.onChange({ changed: (id) => seen.push(id), cleared: () => undefined });
-    const stored = (id: string) => db.prepare('SELECT twin_version, twin_reported FROM devices WHERE device_id = ?').get(id);
+    const stored = (id: string) =>
+      db.prepare('SELECT count(*) FROM device_twins WHERE device_rowid = (SELECT rowid FROM devices WHERE device_id = ?)').pluck().get(id);
     const reread = (id: string) => open(db, {}).get(id)!;
     const held = store.get('d01')!;
     held.twin.reported.properties = { battery: 90 };
@@ -200,7 +201,7 @@ describe('DeviceStore', () => {
     store.saveTwin(held, { reported: true });
     // Told at once (the query indexes), written nowhere yet; the store answers with the record itself.
     expect(seen).toEqual(['d01']);
-    expect(stored('d01')).toEqual({ twin_version: null, twin_reported: null });
+    expect(stored('d01')).toBe(0);
     expect(store.get('d01')).toBe(held);
     expect(Array.from(store.all()).find((r) => r.deviceId === 'd01')).toBe(held);
     // Pushed out of the cache, it is written whole on its way out.
@@ -225,16 +226,69 @@ describe('DeviceStore', () => {
     store.writeBackUnsaved();
     expect(reread('d04')).toEqual({ ...last, connectionState: 'Disconnected' });
   });
+
+  it('deletes the twin parts saved apart with their device: a device given its rowid again reads its own twin', () => {
+    const db = seeded(2);
+    const store = open(db, {});
+    const last = store.get('d01')!;
+    last.twin.tags = { tag: 'saved apart' };
+    store.saveTwin(last, { tags: true });
+    store.delete('d01');
+    // SQLite gives the largest rowid again once its row is gone.
+    store.commit([record('d02', 2)]);
+    expect(db.prepare("SELECT rowid FROM devices WHERE device_id = 'd02'").pluck().get()).toBe(2);
+    expect(open(db, {}).get('d02')!.twin.tags).toEqual({ tag: 2 });
+    store.clear();
+    expect(db.prepare('SELECT count(*) FROM device_twins').pluck().get()).toBe(0);
+  });
+
+  it('reads the twin parts an earlier schema saved in the devices row, after moving them to device_twins', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'iothub-emulator-device-twins-'));
+    try {
+      // The schema before device_twins, with one record whose desired part and live fields were saved on their own.
+      const before = migrations.findIndex((migration) => migration.includes('CREATE TABLE device_twins'));
+      const old = new Database(path.join(dir, 'hub.sqlite'));
+      for (const migration of migrations.slice(0, before)) old.exec(migration);
+      old.pragma(`user_version = ${before}`);
+      const insert = old.prepare('INSERT INTO devices (device_id, record, status) VALUES (?, ?, ?)');
+      for (const id of ['a', 'b']) insert.run(id, JSON.stringify(record(id)), 'enabled');
+      const desired = { properties: { mode: 'eco' }, metadata: { $lastUpdated: '2026-12-01T01:00:00.0000000Z' }, version: 2 };
+      const live = ['2026-12-01T01:00:00.0000000Z', '2026-12-01T02:00:00.0000000Z', 'dtmi:x;1', 3];
+      old
+        .prepare("UPDATE devices SET twin_desired = ?, twin_version = 4, twin_etag = 3, live = ? WHERE device_id = 'b'")
+        .run(JSON.stringify(desired), JSON.stringify(live));
+      old.close();
+
+      const db = openDatabase({ dataDir: dir, inMemory: false });
+      try {
+        expect(db.prepare('SELECT count(*) FROM devices WHERE twin_version IS NOT NULL').pluck().get()).toBe(0);
+        const store = open(db, {});
+        const b = store.get('b')!;
+        expect(b.twin).toEqual({ ...record('b').twin, desired, version: 4, etag: 3 });
+        expect([b.connectionStateUpdatedTime, b.lastActivityTime, b.modelId, b.cloudToDeviceMessageCount]).toEqual(live);
+        expect(store.get('a')).toEqual(record('a'));
+        // A whole-record save supersedes the parts, as before.
+        store.save(b);
+        expect(db.prepare('SELECT count(*) FROM device_twins').pluck().get()).toBe(0);
+        expect(open(db, {}).get('b')).toEqual(b);
+      } finally {
+        db.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('the enabled count', () => {
   it('reads through the index of non-enabled devices, on a data directory the earlier schema wrote', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'iothub-emulator-status-index-'));
     try {
-      // The schema as it was before devices_not_enabled: every migration but the last.
+      // The schema as it was before devices_not_enabled: every migration before it.
+      const before = migrations.findIndex((migration) => migration.includes('CREATE INDEX devices_not_enabled'));
       const old = new Database(path.join(dir, 'hub.sqlite'));
-      for (const migration of migrations.slice(0, -1)) old.exec(migration);
-      old.pragma(`user_version = ${migrations.length - 1}`);
+      for (const migration of migrations.slice(0, before)) old.exec(migration);
+      old.pragma(`user_version = ${before}`);
       const insert = old.prepare('INSERT INTO devices (device_id, record, status) VALUES (?, ?, ?)');
       for (let n = 0; n < 10; n++)
         insert.run(`old-${n}`, JSON.stringify({ ...record(`old-${n}`), status: n < 3 ? 'disabled' : 'enabled' }), n < 3 ? 'disabled' : 'enabled');

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { HubError } from '../../emulator/errors.js';
 import { TWIN_TAGS_MAX_BYTES } from '../../emulator/limits.js';
-import { checkSectionSize, sectionSize } from '../../emulator/twin/twin-limits.js';
+import { checkMergedSectionSize, checkSectionSize, sectionSize } from '../../emulator/twin/twin-limits.js';
+import { previewMerge } from '../../emulator/twin/twin-merge.js';
 
 const sizeError = (value: Record<string, unknown>): string | undefined => {
   try {
@@ -40,5 +41,41 @@ describe('checkSectionSize', () => {
     expect(sizeError({ k: 'a'.repeat(TWIN_TAGS_MAX_BYTES) })).toBe(
       `Twin tags would be ${TWIN_TAGS_MAX_BYTES + 1} bytes, over the limit of ${TWIN_TAGS_MAX_BYTES} bytes.`,
     );
+  });
+});
+
+// A merge's size is bounded by the two sections' bounds summed; where that leaves it open the
+// merge is built and measured, so the answer is always checkSectionSize's of the merged section.
+describe('checkMergedSectionSize', () => {
+  const mergedError = (current: Record<string, unknown>, patch: Record<string, unknown>): string | undefined => {
+    try {
+      checkMergedSectionSize('tags', current as never, patch as never);
+      return undefined;
+    } catch (error) {
+      expect(error).toBeInstanceOf(HubError);
+      return (error as HubError).message;
+    }
+  };
+  const big = 'a'.repeat(TWIN_TAGS_MAX_BYTES - 10);
+
+  it('answers as checkSectionSize of the merge, inside, at and over the limit', () => {
+    const cases: [Record<string, unknown>, Record<string, unknown>][] = [
+      [{ a: 1 }, { b: 'x' }],
+      // Replaced, deleted, nested: the sum of the bounds is over the limit, the merge is not.
+      [{ k: big }, { k: 'small' }],
+      [{ k: big, o: { p: big } }, { o: null }],
+      [{ o: { p: big, q: 1 } }, { o: { p: 'short' } }],
+      // Over the limit only once merged, or by exact measure exactly at it.
+      [{ k: big }, { j: 'b'.repeat(20) }],
+      [{ o: { p: big } }, { o: { q: 'b'.repeat(20) } }],
+      [{ k: 'a'.repeat(TWIN_TAGS_MAX_BYTES - 2) }, { j: '' }],
+      [{ k: 'a'.repeat(TWIN_TAGS_MAX_BYTES - 2) }, { jj: '' }],
+    ];
+    const outcomes = cases.map(([current, patch]) => {
+      const expected = sizeError(previewMerge(current as never, patch as never));
+      expect(mergedError(current, patch)).toBe(expected);
+      return expected === undefined;
+    });
+    expect(outcomes).toEqual([true, true, true, true, false, false, true, false]);
   });
 });
