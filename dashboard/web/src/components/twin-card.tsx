@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, type Twin } from '../api';
 import { withoutMetadata } from '../format';
 import { Card, ErrorBox, JsonBlock } from './ui';
@@ -17,18 +17,27 @@ function editable(twin: Twin): string {
  */
 export function TwinCard({ base, title, twin, onSaved }: { base: string; title: string; twin?: Twin; onSaved: () => Promise<unknown> }) {
   const [text, setText] = useState('');
-  const [dirty, setDirty] = useState(false);
+  const [dirty, setDirtyState] = useState(false);
+  // What the effect below reads when it runs: effects run after paint, and one left from before an
+  // edit began must not overwrite what the user has typed since (its `dirty` is from its render).
+  const dirtyNow = useRef(false);
+  const setDirty = (value: boolean): void => {
+    dirtyNow.current = value;
+    setDirtyState(value);
+  };
   const [metadata, setMetadata] = useState(false);
   const [error, setError] = useState<unknown>();
   const [saved, setSaved] = useState<string>();
   const [etag, setEtag] = useState<string>();
+  const [latest, setLatest] = useState<Twin>();
   // A change from elsewhere refreshes the editor unless the user is in the middle of an edit.
   useEffect(() => {
-    if (twin && !dirty) {
-      setText(editable(twin));
-      setEtag(twin.etag);
+    const current = newer(twin, latest);
+    if (current && !dirtyNow.current) {
+      setText(editable(current));
+      setEtag(current.etag);
     }
-  }, [twin, dirty]);
+  }, [twin, latest, dirty]);
 
   const send = async (): Promise<void> => {
     setError(undefined);
@@ -42,6 +51,9 @@ export function TwinCard({ base, title, twin, onSaved }: { base: string; title: 
     }
     try {
       const updated = await api<Twin>('PATCH', `${base}/twin`, { patch, etag });
+      // The answer is the twin as saved: the editor goes on from it, not from the older twin the
+      // page holds until the refetch below lands (which may be after the user starts typing again).
+      setLatest(updated);
       setSaved(`Saved: twin version ${updated.version}, desired $version ${String(updated.properties.desired.$version)}`);
       setDirty(false);
       await onSaved();
@@ -109,4 +121,10 @@ export function TwinCard({ base, title, twin, onSaved }: { base: string; title: 
       </form>
     </Card>
   );
+}
+
+/** The later of the page's twin and the one a save answered with (by twin version). */
+function newer(twin: Twin | undefined, saved: Twin | undefined): Twin | undefined {
+  if (!twin || !saved) return twin ?? saved;
+  return saved.version > twin.version ? saved : twin;
 }
