@@ -37,6 +37,15 @@ function seeded(n: number): Db {
   return db;
 }
 
+/** A data directory's database at the schema before the migration that holds `marker`: every migration before it, as an older hub left it. */
+function schemaBefore(dir: string, marker: string): Database.Database {
+  const before = migrations.findIndex((migration) => migration.includes(marker));
+  const db = new Database(path.join(dir, 'hub.sqlite'));
+  for (const migration of migrations.slice(0, before)) db.exec(migration);
+  db.pragma(`user_version = ${before}`);
+  return db;
+}
+
 describe('DeviceStore', () => {
   it('answers a device touched while the registry order still loads, and keeps that order', async () => {
     const db = seeded(20);
@@ -246,10 +255,7 @@ describe('DeviceStore', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'iothub-emulator-device-twins-'));
     try {
       // The schema before device_twins, with one record whose desired part and live fields were saved on their own.
-      const before = migrations.findIndex((migration) => migration.includes('CREATE TABLE device_twins'));
-      const old = new Database(path.join(dir, 'hub.sqlite'));
-      for (const migration of migrations.slice(0, before)) old.exec(migration);
-      old.pragma(`user_version = ${before}`);
+      const old = schemaBefore(dir, 'CREATE TABLE device_twins');
       const insert = old.prepare('INSERT INTO devices (device_id, record, status) VALUES (?, ?, ?)');
       for (const id of ['a', 'b']) insert.run(id, JSON.stringify(record(id)), 'enabled');
       const desired = { properties: { mode: 'eco' }, metadata: { $lastUpdated: '2026-12-01T01:00:00.0000000Z' }, version: 2 };
@@ -284,11 +290,7 @@ describe('the enabled count', () => {
   it('reads through the index of non-enabled devices, on a data directory the earlier schema wrote', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'iothub-emulator-status-index-'));
     try {
-      // The schema as it was before devices_not_enabled: every migration before it.
-      const before = migrations.findIndex((migration) => migration.includes('CREATE INDEX devices_not_enabled'));
-      const old = new Database(path.join(dir, 'hub.sqlite'));
-      for (const migration of migrations.slice(0, before)) old.exec(migration);
-      old.pragma(`user_version = ${before}`);
+      const old = schemaBefore(dir, 'CREATE INDEX devices_not_enabled');
       const insert = old.prepare('INSERT INTO devices (device_id, record, status) VALUES (?, ?, ?)');
       for (let n = 0; n < 10; n++)
         insert.run(`old-${n}`, JSON.stringify({ ...record(`old-${n}`), status: n < 3 ? 'disabled' : 'enabled' }), n < 3 ? 'disabled' : 'enabled');

@@ -30,7 +30,8 @@ export function TwinCard({ base, title, twin, onSaved }: { base: string; title: 
   const [saved, setSaved] = useState<string>();
   const [etag, setEtag] = useState<string>();
   const [latest, setLatest] = useState<Twin>();
-  // A change from elsewhere refreshes the editor unless the user is in the middle of an edit.
+  // A change from elsewhere refreshes the editor unless the user is in the middle of an edit;
+  // `dirty` is a dependency so that a save or a discard (dirty back to false) refreshes it too.
   useEffect(() => {
     const current = newer(twin, latest);
     if (current && !dirtyNow.current) {
