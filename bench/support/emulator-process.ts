@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
@@ -45,7 +45,8 @@ export async function startEmulatorProcess(host: string, certDir: string, extraA
     ],
     {
       env: { ...process.env, IOTHUB_EMULATOR_CERT_DIR: certDir },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      // IOTHUB_EMULATOR_BENCH_STDOUT names a file for the emulator's stdout (e.g. with --trace-gc in the Node flags).
+      stdio: ['ignore', process.env.IOTHUB_EMULATOR_BENCH_STDOUT ? openSync(process.env.IOTHUB_EMULATOR_BENCH_STDOUT, 'w') : 'ignore', 'inherit'],
     },
   );
   const deadline = Date.now() + 30_000;

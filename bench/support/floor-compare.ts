@@ -81,6 +81,8 @@ export async function compareWithFloor(emulator: Side, floor: Side, options: Com
   return { emulator: medianOf('emulator'), floor: medianOf('floor'), ratios, rounds: rounds.length };
 }
 
+const TAIL_PERCENTILES = [50, 90, 95, 98, 99, 99.5, 99.9, 100];
+
 const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}×`;
 
 export function median(values: readonly number[]): number {
@@ -101,6 +103,14 @@ async function compareOnce(emulator: Side, floor: Side, options: CompareOptions)
         await sides[s]!.op(i);
         latency[s]!.recordValue(Math.round((performance.now() - t0) * 1000));
       }
+    }
+  }
+  // IOTHUB_EMULATOR_BENCH_TAIL=1 prints each round's latency percentiles per side: a p99 that
+  // swings between rounds sits on a knee of the distribution, and this shows where the knee is.
+  if (process.env.IOTHUB_EMULATOR_BENCH_TAIL) {
+    for (const [s, name] of ['emulator', 'floor   '].entries()) {
+      const tail = TAIL_PERCENTILES.map((p) => `p${p} ${(latency[s]!.getValueAtPercentile(p) / 1000).toFixed(2)}`);
+      console.log(`    ${name} ms: ${tail.join(', ')}`);
     }
   }
   const calls = [0, 0];
