@@ -44,6 +44,8 @@ interface Cached {
   status: string;
   /** a twin write held in memory (holdTwinWrites): the stored row is older than the record */
   twinHeld: boolean;
+  /** `DeviceStore.placements` when the entry was last put at the cache's most recent end */
+  placed: number;
 }
 
 /**
@@ -69,6 +71,8 @@ interface Cached {
  */
 export class DeviceStore {
   private readonly cache = new Map<string, Cached>();
+  /** entries put at the cache's most recent end so far (inserts and moves): see `get` */
+  private placements = 0;
   /**
    * Where eviction goes on from: the least recently used end of the cache. A fresh `for … of`
    * per eviction starts at the Map's first slot and steps over every entry deleted since V8 last
@@ -223,9 +227,15 @@ export class DeviceStore {
   get(deviceId: string): DeviceRecord | undefined {
     const cached = this.cache.get(deviceId);
     if (cached) {
-      // Most recently used goes last (a Map keeps insertion order).
-      this.cache.delete(deviceId);
-      this.cache.set(deviceId, cached);
+      // Most recently used goes last (a Map keeps insertion order). An entry placed fewer than a
+      // quarter of the capacity's placements ago has at most that many entries behind it, so it is
+      // far from the eviction end and stays where it is: the delete and set of every read churned
+      // the Map's table into a rehash every few hundred reads of a hot device set, tables big
+      // enough to be promoted. Up to a capacity of 4 only the newest entry qualifies: exact LRU.
+      if (this.placements - cached.placed >= this.capacity / 4) {
+        this.cache.delete(deviceId);
+        this.place(deviceId, cached);
+      }
       return cached.record;
     }
     const lent = this.batch?.get(deviceId);
@@ -627,10 +637,16 @@ export class DeviceStore {
     for (const id of deviceIds) this.absent.add(id);
   }
 
+  /** Puts an entry at the cache's most recent end (every `cache.set` goes through here, for `get`'s count). */
+  private place(deviceId: string, entry: Cached): void {
+    entry.placed = ++this.placements;
+    this.cache.set(deviceId, entry);
+  }
+
   /** Caches a record read from SQLite; `evict` makes room by dropping the least recently used. */
   private remember(record: DeviceRecord, rowid: number, evict: boolean): void {
     const entry = entryOf(record, rowid);
-    this.cache.set(record.deviceId, entry);
+    this.place(record.deviceId, entry);
     // Only where the order already has the id: while it loads, an id not reached yet must not jump the queue.
     if (this.order.has(record.deviceId)) this.order.set(record.deviceId, entry);
     if (evict && this.cache.size > this.capacity) this.evictOne();
@@ -655,7 +671,7 @@ export class DeviceStore {
       const record = cached.record;
       this.cache.delete(deviceId);
       if (record.connectionState === 'Connected') {
-        this.cache.set(deviceId, cached);
+        this.place(deviceId, cached);
         continue;
       }
       // Live fields changed in memory only, or a held twin write, would be lost with the object: write them back.
@@ -670,7 +686,7 @@ export class DeviceStore {
 }
 
 function entryOf(record: DeviceRecord, rowid: number): Cached {
-  return { record, rowid, persisted: liveFields(record), status: record.status, twinHeld: false };
+  return { record, rowid, persisted: liveFields(record), status: record.status, twinHeld: false, placed: 0 };
 }
 
 /** Whether a cached record holds something its stored row does not. */

@@ -109,6 +109,27 @@ describe('DeviceStore', () => {
     expect(scanned[0]).toBe(connected);
   });
 
+  it('keeps a hot set cached while others stream through, when reads of recent entries do not move them', async () => {
+    // A read of an entry placed less than a quarter of the capacity ago leaves it where it is
+    // (DeviceStore.get): it must still never be the one evicted.
+    const db = seeded(216);
+    const store = open(db, { cacheSize: 16 });
+    await loaded(store);
+    const hot = ids(216).slice(0, 4);
+    const held = hot.map((id) => store.get(id)!);
+    const cold = ids(216).slice(4);
+    const firsts: DeviceRecord[] = [];
+    for (const id of cold) {
+      firsts.push(store.get(id)!);
+      hot.forEach((h, j) => expect(store.get(h)).toBe(held[j]));
+    }
+    // The cache holds 16: the 4 hot records and the 12 cold ones read last (reading a cached
+    // record evicts nothing); the cold ones before them left it.
+    for (let i = cold.length - 12; i < cold.length; i++) expect(store.get(cold[i]!)).toBe(firsts[i]);
+    hot.forEach((h, j) => expect(store.get(h)).toBe(held[j]));
+    expect(store.get(cold[0]!)).not.toBe(firsts[0]);
+  });
+
   it('evicts the least recently used record, across many evictions, reads in between and a clear', async () => {
     const db = seeded(40);
     const store = open(db, { cacheSize: 3 });
