@@ -31,7 +31,27 @@ const OPT_IN = new Set(['register', 'fleet-soak', 'fuzz', 'scale', 'query-index'
 
 const certDir = path.join(os.tmpdir(), 'iothub-emulator-bench-certs');
 
+const HELP = `npm run bench -- [NAME…]   (default: every benchmark but the opt-in ones)
+
+Benchmarks: ${Object.keys(registry)
+  .map((n) => (OPT_IN.has(n) ? `${n} (opt-in)` : n))
+  .join(', ')}
+
+Settings shared by the benchmarks that start an emulator beside a floor (environment):
+  IOTHUB_EMULATOR_BENCH_ROUNDS=N             floor comparisons per path (methods, twins; default 3)
+  IOTHUB_EMULATOR_BENCH_NODE_ARGS="…"        Node flags of the emulator's process (--cpu-prof, --trace-gc, --inspect)
+  IOTHUB_EMULATOR_BENCH_FLOOR_NODE_ARGS="…"  the same for the floor's process
+  IOTHUB_EMULATOR_BENCH_STDOUT=FILE          keep the emulator's stdout in FILE (e.g. --trace-gc output; default: dropped)
+  IOTHUB_EMULATOR_BENCH_TAIL=1               print each round's latency percentiles per side
+  IOTHUB_EMULATOR_BENCH_ON_DISK=1            the emulator on a data directory instead of --in-memory
+A benchmark's own sizes (BENCH_…) are named at the top of its file in bench/; docs/performance.md
+says how the floors are measured.`;
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    console.log(HELP);
+    return;
+  }
   const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
   const selected = names.length ? names : Object.keys(registry).filter((n) => !OPT_IN.has(n));
   const unknown = selected.filter((n) => !registry[n]);
