@@ -45,8 +45,7 @@ export async function startEmulatorProcess(host: string, certDir: string, extraA
     ],
     {
       env: { ...process.env, IOTHUB_EMULATOR_CERT_DIR: certDir },
-      // IOTHUB_EMULATOR_BENCH_STDOUT names a file for the emulator's stdout (e.g. with --trace-gc in the Node flags).
-      stdio: ['ignore', process.env.IOTHUB_EMULATOR_BENCH_STDOUT ? openSync(process.env.IOTHUB_EMULATOR_BENCH_STDOUT, 'w') : 'ignore', 'inherit'],
+      stdio: emulatorStdio(),
     },
   );
   const deadline = Date.now() + 30_000;
@@ -81,4 +80,10 @@ export function healthy(host: string): Promise<boolean> {
       resolve(false);
     });
   });
+}
+
+/** The emulator's stdio in a bench: its stdout dropped, or kept in IOTHUB_EMULATOR_BENCH_STDOUT (e.g. with --trace-gc in its Node flags). */
+export function emulatorStdio(): ['ignore', 'ignore' | number, 'inherit'] {
+  const file = process.env.IOTHUB_EMULATOR_BENCH_STDOUT;
+  return ['ignore', file ? openSync(file, 'w') : 'ignore', 'inherit'];
 }

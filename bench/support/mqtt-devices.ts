@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createSasToken } from '../../protocol/sas.js';
 import { DESIRED_FILTER, METHODS_FILTER, reportedPatchTopic, TWIN_RESPONSE_FILTER, twinGetTopic } from '../../protocol/topics.js';
-import { healthy } from './emulator-process.js';
+import { emulatorStdio, healthy } from './emulator-process.js';
 import { cpuSeconds } from './floor-compare.js';
 import { settle } from './tls-floor.js';
 
@@ -133,7 +133,7 @@ export async function startOnDisk(host: string, dataDir: string, certDir: string
     [...nodeArgs, cli, 'start', '--host', host, '--hostname', host, '--data-dir', dataDir, '--log-level', 'warn', '--log-format', 'json', ...extraArgs],
     {
       env: { ...process.env, IOTHUB_EMULATOR_CERT_DIR: certDir },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: emulatorStdio(),
     },
   );
   const deadline = Date.now() + 600_000;
