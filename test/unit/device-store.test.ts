@@ -121,12 +121,12 @@ describe('DeviceStore', () => {
     const firsts: DeviceRecord[] = [];
     for (const id of cold) {
       firsts.push(store.get(id)!);
-      hot.forEach((h, j) => expect(store.get(h)).toBe(held[j]));
+      for (const [j, h] of hot.entries()) expect(store.get(h)).toBe(held[j]);
     }
     // The cache holds 16: the 4 hot records and the 12 cold ones read last (reading a cached
     // record evicts nothing); the cold ones before them left it.
     for (let i = cold.length - 12; i < cold.length; i++) expect(store.get(cold[i]!)).toBe(firsts[i]);
-    hot.forEach((h, j) => expect(store.get(h)).toBe(held[j]));
+    for (const [j, h] of hot.entries()) expect(store.get(h)).toBe(held[j]);
     expect(store.get(cold[0]!)).not.toBe(firsts[0]);
   });
 
