@@ -25,9 +25,21 @@ const DISCONNECTS = (process.env.BENCH_CONNECTIONS_DISCONNECTS ?? '1000,2000,400
   .split(',')
   .map(Number)
   .filter((n) => n > 0);
+/**
+ * Devices that connect and exchange on each server (exchange floor and emulator) before the first
+ * round, then drop: a round's worth, so the first round measures a process whose JIT and heap have
+ * already seen a connect storm, as the later rounds do.
+ */
+const WARM_UP = Number(process.env.BENCH_CONNECTIONS_WARM_UP ?? CONNECTS);
+/** With BENCH_CONNECTIONS_IN_MEMORY=1 the emulator runs --in-memory: what the on-disk store adds to a connection. */
+const IN_MEMORY = process.env.BENCH_CONNECTIONS_IN_MEMORY === '1';
 const owner = wellKnownPolicies[0]!;
-/** With the emulator under --cpu-prof, phase boundaries on the monotonic clock (µs, the profile's own time base), to slice it. */
-const profiling = (process.env.IOTHUB_EMULATOR_BENCH_NODE_ARGS ?? '').includes('--cpu-prof');
+/**
+ * Phase boundaries on the monotonic clock (µs: a CPU profile's own time base, and what a per-thread
+ * sampler of /proc reads), to slice a profile or a sample log by phase; on under --cpu-prof.
+ */
+const profiling =
+  (process.env.IOTHUB_EMULATOR_BENCH_NODE_ARGS ?? '').includes('--cpu-prof') || process.env.IOTHUB_EMULATOR_BENCH_MARKS === '1';
 const mark = (phase: string): void => {
   if (profiling) console.log(`  phase ${phase} at ${process.hrtime.bigint() / 1000n} µs`);
 };
@@ -38,31 +50,37 @@ const connectionString = `HostName=${HOST};SharedAccessKeyName=${owner.keyName};
  * connection beside two floors (ROUNDS alternating rounds, the median of each side and of the
  * per-round ratio): a bare resumed TLS handshake to the same port, and a bare TLS server carrying
  * the same conversation (the same client code, the emulator's own answer bytes, answered packet by
- * packet: the TLS and kernel cost of the exchange). Then its CPU for N disconnects at growing N beside
- * closing as many bare TLS sockets. The same figures as the connection rows of `bench -- scale`,
- * on a data directory on disk, as users run the hub.
+ * packet: the TLS and kernel cost of the exchange), each server warmed first by a round's worth of
+ * devices. Then its CPU for N disconnects at growing N beside closing as many bare TLS sockets.
+ * The same figures as the connection rows of `bench -- scale`, on a data directory on disk, as
+ * users run the hub (BENCH_CONNECTIONS_IN_MEMORY=1: --in-memory).
  */
 export const bench: Bench = {
   name: 'connections',
-  description: `MQTT/TLS connections and mass disconnects (on disk), ${ROUNDS} rounds, load average ${os.loadavg()[0]!.toFixed(1)} at start`,
+  description: `MQTT/TLS connections and mass disconnects (${IN_MEMORY ? 'in memory' : 'on disk'}), ${ROUNDS} rounds, load average ${os.loadavg()[0]!.toFixed(1)} at start`,
   async run() {
     const certDir = process.env.IOTHUB_EMULATOR_BENCH_CERT_DIR!;
     const caPath = path.join(certDir, 'ca.pem');
     const ca = readFileSync(caPath, 'utf8');
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'iothub-emulator-bench-connections-'));
-    const emulator = await startOnDisk(HOST, dataDir, certDir);
+    const emulator = await startOnDisk(HOST, dataDir, certDir, IN_MEMORY ? ['--in-memory'] : []);
     try {
       const token = createSasToken(HOST, owner.primaryKey, Math.floor(Date.now() / 1000) + 7200, owner.keyName);
       const registry = iothub.Registry.fromConnectionString(connectionString);
       // Each round connects devices never seen before (new sessions); the disconnect phases reuse the first ids.
-      // One more device than the rounds use: the probe whose answers the exchange floor repeats.
+      // Past the ids the rounds use: the probe whose answers the exchange floor repeats, then the
+      // devices that warm the emulator's MQTT path.
       const probeIndex = Math.max(ROUNDS * CONNECTS, ...DISCONNECTS);
-      await registerConnectingDevices(registry, probeIndex + 1);
+      await registerConnectingDevices(registry, probeIndex + 1 + WARM_UP);
       const answers = await probeAnswers(ca, probeIndex);
       const exchange = await startExchangeFloor(HOST, EXCHANGE_PORT, certDir, answers);
       const exchangeSession = await resumableSession(ca, EXCHANGE_PORT);
-      // A fresh process: warm its TLS and read paths as the emulator's are by registration and the probe.
-      await dropAll(await connectDevices(HOST, ca, exchangeSession, 200, true, 0, EXCHANGE_PORT));
+      // Both servers get the same warm-up before the first round (the same exchange, resumed, then
+      // dropped): a fresh floor process has run nothing yet, and registration and one probe device
+      // leave the emulator's connect path cold, which made its first round the dearest.
+      await dropAll(await connectDevices(HOST, ca, exchangeSession, WARM_UP, true, 0, EXCHANGE_PORT));
+      const warmUp = await connectDevices(HOST, ca, await resumableSession(ca, 8883), WARM_UP, true, probeIndex + 1);
+      await closeAll(HOST, warmUp, emulator.pid, token);
       await settle(emulator.pid);
 
       const rounds: { floorMs: number; exchangeMs: number; connectMs: number; perSecond: number }[] = [];
@@ -75,7 +93,9 @@ export const bench: Bench = {
         await settle(emulator.pid);
         await settle(exchange.pid);
         const exchangeBefore = cpuSeconds(exchange.pid);
+        mark(`exchange-${r + 1}-start`);
         const bare = await connectDevices(HOST, ca, exchangeSession, CONNECTS, true, r * CONNECTS, EXCHANGE_PORT);
+        mark(`exchange-${r + 1}-end`);
         const exchangeMs = ((cpuSeconds(exchange.pid) - exchangeBefore) * 1000) / CONNECTS;
         await dropAll(bare);
         await settle(exchange.pid);
@@ -164,7 +184,7 @@ async function probeAnswers(ca: string, index: number): Promise<ExchangeAnswers>
   }
 }
 
-/** A TLS 1.2 session of the exchange floor's, so its devices resume as the emulator's do. */
+/** A TLS 1.2 session of the server on `port`, so devices resume against it as a round's do. */
 function resumableSession(ca: string, port: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const socket = tls.connect({ host: HOST, port, ca, maxVersion: 'TLSv1.2' });

@@ -43,6 +43,7 @@ Settings shared by the benchmarks that start an emulator beside a floor (environ
   IOTHUB_EMULATOR_BENCH_FLOOR_NODE_ARGS="…"  the same for the floor's process
   IOTHUB_EMULATOR_BENCH_STDOUT=FILE          keep the emulator's stdout in FILE (e.g. --trace-gc output; default: dropped)
   IOTHUB_EMULATOR_BENCH_TAIL=1               print each round's latency percentiles per side
+  IOTHUB_EMULATOR_BENCH_MARKS=1              connections: print each phase's start and end (monotonic µs; also under --cpu-prof)
   IOTHUB_EMULATOR_BENCH_ON_DISK=1            the emulator on a data directory instead of --in-memory
 A benchmark's own sizes (BENCH_…) are named at the top of its file in bench/; docs/performance.md
 says how the floors are measured.`;
