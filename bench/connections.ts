@@ -10,6 +10,7 @@ import type { MqttClient } from 'mqtt';
 import tls from 'node:tls';
 import { DESIRED_FILTER, METHODS_FILTER, reportedPatchTopic, TWIN_RESPONSE_FILTER, twinGetTopic } from '../protocol/topics.js';
 import { closeAll, connectDevices, registerConnectingDevices, startOnDisk, twinCall } from './support/mqtt-devices.js';
+import { type AedesExchangeFloor, startAedesExchangeFloor } from './support/aedes-exchange-floor.js';
 import { type ExchangeAnswers, startExchangeFloor } from './support/tls-exchange-floor.js';
 import { measureTlsFloor, settle } from './support/tls-floor.js';
 
@@ -33,6 +34,13 @@ const DISCONNECTS = (process.env.BENCH_CONNECTIONS_DISCONNECTS ?? '1000,2000,400
 const WARM_UP = Number(process.env.BENCH_CONNECTIONS_WARM_UP ?? CONNECTS);
 /** With BENCH_CONNECTIONS_IN_MEMORY=1 the emulator runs --in-memory: what the on-disk store adds to a connection. */
 const IN_MEMORY = process.env.BENCH_CONNECTIONS_IN_MEMORY === '1';
+/**
+ * With BENCH_CONNECTIONS_AEDES_FLOOR=1 each round also measures bare aedes carrying the same
+ * exchange (aedes-exchange-floor.ts): what of the emulator's cost above bare TLS is the MQTT library's.
+ */
+const AEDES_FLOOR = process.env.BENCH_CONNECTIONS_AEDES_FLOOR === '1';
+/** The bare aedes floor's port, beside the exchange floor's. */
+const AEDES_PORT = 18884;
 const owner = wellKnownPolicies[0]!;
 /**
  * Phase boundaries on the monotonic clock (µs: a CPU profile's own time base, and what a per-thread
@@ -78,11 +86,12 @@ export const bench: Bench = {
       // dropped): a fresh floor process has run nothing yet, and registration and one probe device
       // leave the emulator's connect path cold, which made its first round the dearest.
       await dropAll(await connectDevices(HOST, ca, exchangeSession, WARM_UP, true, 0, EXCHANGE_PORT));
+      const aedes = AEDES_FLOOR ? await startAedesFloor(ca, certDir, answers) : undefined;
       const warmUp = await connectDevices(HOST, ca, await resumableSession(ca, 8883), WARM_UP, true, probeIndex + 1);
       await closeAll(HOST, warmUp, emulator.pid, token);
       await settle(emulator.pid);
 
-      const rounds: { floorMs: number; exchangeMs: number; connectMs: number; perSecond: number }[] = [];
+      const rounds: { floorMs: number; exchangeMs: number; aedesMs: number | undefined; connectMs: number; perSecond: number }[] = [];
       const closeFloors: number[] = [];
       let session: Buffer | undefined;
       for (let r = 0; r < ROUNDS; r++) {
@@ -90,14 +99,8 @@ export const bench: Bench = {
         session = floor.session;
         closeFloors.push(floor.closeCpuMs);
         await settle(emulator.pid);
-        await settle(exchange.pid);
-        const exchangeBefore = cpuSeconds(exchange.pid);
-        mark(`exchange-${r + 1}-start`);
-        const bare = await connectDevices(HOST, ca, exchangeSession, CONNECTS, true, r * CONNECTS, EXCHANGE_PORT);
-        mark(`exchange-${r + 1}-end`);
-        const exchangeMs = ((cpuSeconds(exchange.pid) - exchangeBefore) * 1000) / CONNECTS;
-        await dropAll(bare);
-        await settle(exchange.pid);
+        const exchangeMs = await floorRound(exchange.pid, ca, exchangeSession, EXCHANGE_PORT, r * CONNECTS, `exchange-${r + 1}`);
+        const aedesMs = aedes ? await floorRound(aedes.floor.pid, ca, aedes.session, AEDES_PORT, r * CONNECTS, `aedes-${r + 1}`) : undefined;
         await settle(emulator.pid);
         const before = cpuSeconds(emulator.pid);
         const t0 = performance.now();
@@ -106,13 +109,17 @@ export const bench: Bench = {
         mark(`connect-${r + 1}-end`);
         const seconds = (performance.now() - t0) / 1000;
         const connectMs = ((cpuSeconds(emulator.pid) - before) * 1000) / CONNECTS;
-        rounds.push({ floorMs: floor.connectCpuMs, exchangeMs, connectMs, perSecond: CONNECTS / seconds });
+        rounds.push({ floorMs: floor.connectCpuMs, exchangeMs, aedesMs, connectMs, perSecond: CONNECTS / seconds });
         console.log(
-          `  round ${r + 1}: ${connectMs.toFixed(2)} ms per connection; floors: handshake ${floor.connectCpuMs.toFixed(2)} ms (${(connectMs / floor.connectCpuMs).toFixed(2)}×), same exchange over bare TLS ${exchangeMs.toFixed(2)} ms (${(connectMs / exchangeMs).toFixed(2)}×)`,
+          `  round ${r + 1}: ${connectMs.toFixed(2)} ms per connection; floors: handshake ${floor.connectCpuMs.toFixed(2)} ms (${(connectMs / floor.connectCpuMs).toFixed(2)}×), same exchange over bare TLS ${exchangeMs.toFixed(2)} ms (${(connectMs / exchangeMs).toFixed(2)}×)` +
+            (aedesMs === undefined
+              ? ''
+              : `, over bare aedes ${aedesMs.toFixed(2)} ms (${(connectMs / aedesMs).toFixed(2)}×; aedes ${(aedesMs / exchangeMs).toFixed(2)}× bare TLS)`),
         );
         await closeAll(HOST, devices, emulator.pid, token);
       }
       await exchange.stop();
+      await aedes?.floor.stop();
 
       const disconnects: { n: number; cpuSeconds: number }[] = [];
       for (const n of DISCONNECTS) {
@@ -142,6 +149,17 @@ export const bench: Bench = {
           baseline: median(rounds.map((r) => r.exchangeMs)),
           note: `baseline: a bare Node TLS server (own process, no MQTT library, broker, auth or store) reading the same packets from the same client code and answering each with the emulator's answer bytes; per-round ratios ${rounds.map((r) => (r.connectMs / r.exchangeMs).toFixed(2)).join(' / ')}× (median ${median(rounds.map((r) => r.connectMs / r.exchangeMs)).toFixed(2)}×)`,
         },
+        ...(aedes
+          ? [
+              {
+                metric: `the same beside bare aedes carrying the same exchange, median of ${ROUNDS}`,
+                value: median(rounds.map((r) => r.connectMs)),
+                unit: 'ms',
+                baseline: median(rounds.map((r) => r.aedesMs!)),
+                note: `baseline: aedes with its defaults behind the same TLS listener options (own process, no auth, hub or store) answering the twin calls with the same bytes; per-round ratios ${rounds.map((r) => (r.connectMs / r.aedesMs!).toFixed(2)).join(' / ')}×; bare aedes over bare TLS ${rounds.map((r) => (r.aedesMs! / r.exchangeMs).toFixed(2)).join(' / ')}×`,
+              },
+            ]
+          : []),
         ...disconnects.map(({ n, cpuSeconds: s }) => ({
           metric: `emulator CPU for ${n} disconnects`,
           value: s,
@@ -181,6 +199,27 @@ async function probeAnswers(ca: string, index: number): Promise<ExchangeAnswers>
   } finally {
     await client!.endAsync(true);
   }
+}
+
+/** CPU ms per connection of a floor process carrying a round's exchange; its devices are dropped after. */
+async function floorRound(pid: number, ca: string, session: Buffer, port: number, first: number, phase: string): Promise<number> {
+  await settle(pid);
+  const before = cpuSeconds(pid);
+  mark(`${phase}-start`);
+  const devices = await connectDevices(HOST, ca, session, CONNECTS, true, first, port);
+  mark(`${phase}-end`);
+  const ms = ((cpuSeconds(pid) - before) * 1000) / CONNECTS;
+  await dropAll(devices);
+  await settle(pid);
+  return ms;
+}
+
+/** The bare aedes floor, warmed as the others are, with a session to resume against it. */
+async function startAedesFloor(ca: string, certDir: string, answers: ExchangeAnswers): Promise<{ floor: AedesExchangeFloor; session: Buffer }> {
+  const floor = await startAedesExchangeFloor(HOST, AEDES_PORT, certDir, answers);
+  const session = await resumableSession(ca, AEDES_PORT);
+  await dropAll(await connectDevices(HOST, ca, session, WARM_UP, true, 0, AEDES_PORT));
+  return { floor, session };
 }
 
 /** A TLS 1.2 session of the server on `port`, so devices resume against it as a round's do. */
