@@ -2,7 +2,7 @@ import { Aedes, type Client, type PublishPacket } from 'aedes';
 import tls from 'node:tls';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadOrCreateCredentials } from '../../emulator/tls/certificates.js';
-import { type FloorProcess, startFloorProcess } from './floor-process.js';
+import { type FloorProcess, listenAsFloor, startFloorProcess } from './floor-process.js';
 import type { ExchangeAnswers } from './tls-exchange-floor.js';
 
 /**
@@ -44,12 +44,7 @@ async function main(host: string, port: number, certDir: string, answers: Exchan
     socket.setNoDelay(true);
     broker.handle(socket);
   });
-  await new Promise<void>((resolve) => server.listen(port, host, () => resolve()));
-  process.stdout.write('ready\n');
-  process.on('SIGTERM', () => {
-    server.close();
-    broker.close(() => process.exit(0));
-  });
+  await listenAsFloor(host, [[server, port]], (done) => broker.close(done));
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

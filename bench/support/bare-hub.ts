@@ -5,7 +5,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { defaultOptions } from '../../emulator/config.js';
 import { createMqttTlsServer } from '../../emulator/mqtt/listeners.js';
 import { loadOrCreateCredentials } from '../../emulator/tls/certificates.js';
-import { type FloorProcess, startFloorProcess } from './floor-process.js';
+import { type FloorProcess, listenAsFloor, startFloorProcess } from './floor-process.js';
 
 /**
  * The floor the method and twin benchmarks set beside the emulator: the same calls served by a
@@ -150,14 +150,14 @@ async function main(host: string, certDir: string): Promise<void> {
   });
   // The hub's own listener and bounds, so the floor pays what the hub pays per packet.
   const mqttServer = createMqttTlsServer(broker, credentials, defaultOptions);
-  await new Promise<void>((resolve) => server.listen(443, host, () => resolve()));
-  await new Promise<void>((resolve) => mqttServer.listen(8883, host, () => resolve()));
-  process.stdout.write('ready\n');
-  process.on('SIGTERM', () => {
-    server.close();
-    mqttServer.close();
-    broker.close(() => process.exit(0));
-  });
+  await listenAsFloor(
+    host,
+    [
+      [server, 443],
+      [mqttServer, 8883],
+    ],
+    (done) => broker.close(done),
+  );
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

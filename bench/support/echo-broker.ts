@@ -4,7 +4,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { createMqttTlsServer } from '../../emulator/mqtt/listeners.js';
 import { defaultOptions } from '../../emulator/config.js';
 import { loadOrCreateCredentials } from '../../emulator/tls/certificates.js';
-import { type FloorProcess, startFloorProcess } from './floor-process.js';
+import { type FloorProcess, listenAsFloor, startFloorProcess } from './floor-process.js';
 
 /**
  * The raw-broker echo the job benchmark sets beside its figures: a bare aedes broker behind the
@@ -87,12 +87,7 @@ async function main(host: string, port: number, certDir: string): Promise<void> 
   const broker = await Aedes.createBroker();
   // The hub's own listener and bounds, so the baseline pays what the hub pays per packet.
   const server = createMqttTlsServer(broker, credentials, defaultOptions);
-  await new Promise<void>((resolve) => server.listen(port, host, () => resolve()));
-  process.stdout.write('ready\n');
-  process.on('SIGTERM', () => {
-    server.close();
-    broker.close(() => process.exit(0));
-  });
+  await listenAsFloor(host, [[server, port]], (done) => broker.close(done));
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

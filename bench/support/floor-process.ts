@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import type net from 'node:net';
 
 /** A bench's helper process (a floor, a bare broker): its pid, for CPU and RSS readings, and how to stop it. */
 export interface FloorProcess {
@@ -25,4 +26,22 @@ export async function startFloorProcess(name: string, args: readonly string[]): 
       await new Promise((r) => child.once('exit', r));
     },
   };
+}
+
+/**
+ * The helper process's own side of startFloorProcess: listens on each server's port, says so on
+ * stdout (what startFloorProcess waits for), and on SIGTERM closes the servers, runs `stop` (a
+ * broker's close, say) and exits.
+ */
+export async function listenAsFloor(
+  host: string,
+  listeners: readonly (readonly [net.Server, number])[],
+  stop: (done: () => void) => void = (done) => done(),
+): Promise<void> {
+  for (const [server, port] of listeners) await new Promise<void>((resolve) => server.listen(port, host, () => resolve()));
+  process.stdout.write('ready\n');
+  process.on('SIGTERM', () => {
+    for (const [server] of listeners) server.close();
+    stop(() => process.exit(0));
+  });
 }

@@ -1,7 +1,7 @@
 import tls from 'node:tls';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadOrCreateCredentials } from '../../emulator/tls/certificates.js';
-import { type FloorProcess, startFloorProcess } from './floor-process.js';
+import { type FloorProcess, listenAsFloor, startFloorProcess } from './floor-process.js';
 
 /**
  * The TLS and kernel cost of a device's connection conversation with nothing behind it: a bare
@@ -118,12 +118,7 @@ async function main(host: string, port: number, certDir: string, answers: Exchan
     socket.setNoDelay(true);
     serve(socket, answers, get, patch);
   });
-  await new Promise<void>((resolve) => server.listen(port, host, () => resolve()));
-  process.stdout.write('ready\n');
-  process.on('SIGTERM', () => {
-    server.close();
-    process.exit(0);
-  });
+  await listenAsFloor(host, [[server, port]]);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
