@@ -11,6 +11,7 @@ import tls from 'node:tls';
 import { DESIRED_FILTER, METHODS_FILTER, reportedPatchTopic, TWIN_RESPONSE_FILTER, twinGetTopic } from '../protocol/topics.js';
 import { closeAll, connectDevices, registerConnectingDevices, startOnDisk, twinCall } from './support/mqtt-devices.js';
 import { type AedesExchangeFloor, startAedesExchangeFloor } from './support/aedes-exchange-floor.js';
+import type { FloorProcess } from './support/floor-process.js';
 import { type ExchangeAnswers, startExchangeFloor } from './support/tls-exchange-floor.js';
 import { measureTlsFloor, settle } from './support/tls-floor.js';
 
@@ -27,7 +28,7 @@ const DISCONNECTS = (process.env.BENCH_CONNECTIONS_DISCONNECTS ?? '1000,2000,400
   .map(Number)
   .filter((n) => n > 0);
 /**
- * Devices that connect and exchange on each server (exchange floor and emulator) before the first
+ * Devices that connect and exchange on each server (the floors and the emulator) before the first
  * round, then drop: a round's worth, so the first round measures a process whose JIT and heap have
  * already seen a connect storm, as the later rounds do.
  */
@@ -71,6 +72,8 @@ export const bench: Bench = {
     const ca = readFileSync(caPath, 'utf8');
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'iothub-emulator-bench-connections-'));
     const emulator = await startOnDisk(HOST, dataDir, certDir, IN_MEMORY ? ['--in-memory'] : []);
+    // The floor processes, stopped however the run ends (each holds a port of HOST).
+    const floors: FloorProcess[] = [];
     try {
       const token = createSasToken(HOST, owner.primaryKey, Math.floor(Date.now() / 1000) + 7200, owner.keyName);
       const registry = iothub.Registry.fromConnectionString(connectionString);
@@ -81,12 +84,13 @@ export const bench: Bench = {
       await registerConnectingDevices(registry, probeIndex + 1 + WARM_UP);
       const answers = await probeAnswers(ca, probeIndex);
       const exchange = await startExchangeFloor(HOST, EXCHANGE_PORT, certDir, answers);
+      floors.push(exchange);
       const exchangeSession = await resumableSession(ca, EXCHANGE_PORT);
-      // Both servers get the same warm-up before the first round (the same exchange, resumed, then
+      // Every server gets the same warm-up before the first round (the same exchange, resumed, then
       // dropped): a fresh floor process has run nothing yet, and registration and one probe device
       // leave the emulator's connect path cold, which made its first round the dearest.
       await dropAll(await connectDevices(HOST, ca, exchangeSession, WARM_UP, true, 0, EXCHANGE_PORT));
-      const aedes = AEDES_FLOOR ? await startAedesFloor(ca, certDir, answers) : undefined;
+      const aedes = AEDES_FLOOR ? await startAedesFloor(ca, certDir, answers, floors) : undefined;
       const warmUp = await connectDevices(HOST, ca, await resumableSession(ca, 8883), WARM_UP, true, probeIndex + 1);
       await closeAll(HOST, warmUp, emulator.pid, token);
       await settle(emulator.pid);
@@ -118,8 +122,7 @@ export const bench: Bench = {
         );
         await closeAll(HOST, devices, emulator.pid, token);
       }
-      await exchange.stop();
-      await aedes?.floor.stop();
+      for (const floor of floors.splice(0)) await floor.stop();
 
       const disconnects: { n: number; cpuSeconds: number }[] = [];
       for (const n of DISCONNECTS) {
@@ -182,6 +185,7 @@ export const bench: Bench = {
       }
       return rows;
     } finally {
+      for (const floor of floors) await floor.stop();
       await emulator.stop();
       rmSync(dataDir, { recursive: true, force: true });
     }
@@ -214,9 +218,15 @@ async function floorRound(pid: number, ca: string, session: Buffer, port: number
   return ms;
 }
 
-/** The bare aedes floor, warmed as the others are, with a session to resume against it. */
-async function startAedesFloor(ca: string, certDir: string, answers: ExchangeAnswers): Promise<{ floor: AedesExchangeFloor; session: Buffer }> {
+/** The bare aedes floor (added to `floors`), warmed as the others are, with a session to resume against it. */
+async function startAedesFloor(
+  ca: string,
+  certDir: string,
+  answers: ExchangeAnswers,
+  floors: FloorProcess[],
+): Promise<{ floor: AedesExchangeFloor; session: Buffer }> {
   const floor = await startAedesExchangeFloor(HOST, AEDES_PORT, certDir, answers);
+  floors.push(floor);
   const session = await resumableSession(ca, AEDES_PORT);
   await dropAll(await connectDevices(HOST, ca, session, WARM_UP, true, 0, AEDES_PORT));
   return { floor, session };
