@@ -47,9 +47,9 @@ const owner = wellKnownPolicies[0]!;
  * Phase boundaries on the monotonic clock (µs: a CPU profile's own time base, and what a per-thread
  * sampler of /proc reads), to slice a profile or a sample log by phase; on under --cpu-prof.
  */
-const profiling = (process.env.IOTHUB_EMULATOR_BENCH_NODE_ARGS ?? '').includes('--cpu-prof') || process.env.IOTHUB_EMULATOR_BENCH_MARKS === '1';
+const marking = (process.env.IOTHUB_EMULATOR_BENCH_NODE_ARGS ?? '').includes('--cpu-prof') || process.env.IOTHUB_EMULATOR_BENCH_MARKS === '1';
 const mark = (phase: string): void => {
-  if (profiling) console.log(`  phase ${phase} at ${process.hrtime.bigint() / 1000n} µs`);
+  if (marking) console.log(`  phase ${phase} at ${process.hrtime.bigint() / 1000n} µs`);
 };
 const connectionString = `HostName=${HOST};SharedAccessKeyName=${owner.keyName};SharedAccessKey=${owner.primaryKey}`;
 

@@ -40,8 +40,8 @@ Benchmarks: ${Object.keys(registry)
 Settings shared by the benchmarks that start an emulator beside a floor (environment):
   IOTHUB_EMULATOR_BENCH_ROUNDS=N             floor comparisons per path (methods, twins; default 3)
   IOTHUB_EMULATOR_BENCH_NODE_ARGS="…"        Node flags of the emulator's process (--cpu-prof, --trace-gc, --inspect)
-  IOTHUB_EMULATOR_BENCH_FLOOR_NODE_ARGS="…"  the same for the floor's process
-  IOTHUB_EMULATOR_BENCH_STDOUT=FILE          keep the emulator's stdout in FILE (e.g. --trace-gc output; default: dropped)
+  IOTHUB_EMULATOR_BENCH_FLOOR_NODE_ARGS="…"  the same for every floor's process
+  IOTHUB_EMULATOR_BENCH_STDOUT=FILE          append the emulator's stdout to FILE (e.g. --trace-gc output; default: dropped)
   IOTHUB_EMULATOR_BENCH_TAIL=1               print each round's latency percentiles per side
   IOTHUB_EMULATOR_BENCH_MARKS=1              connections: print each phase's start and end (monotonic µs; also under --cpu-prof)
   IOTHUB_EMULATOR_BENCH_ON_DISK=1            the emulator on a data directory instead of --in-memory

@@ -25,10 +25,9 @@ import { type FloorProcess, listenAsFloor, startFloorProcess } from './floor-pro
 
 export type BareHub = FloorProcess;
 
-/** Starts the floor as its own process (node flags from IOTHUB_EMULATOR_BENCH_FLOOR_NODE_ARGS). */
+/** Starts the floor as its own process (node flags from IOTHUB_EMULATOR_BENCH_FLOOR_NODE_ARGS, as every floor). */
 export async function startBareHub(host: string, certDir: string): Promise<BareHub> {
-  const nodeArgs = (process.env.IOTHUB_EMULATOR_BENCH_FLOOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  return startFloorProcess('the bare hub', [...nodeArgs, fileURLToPath(import.meta.url), host, certDir]);
+  return startFloorProcess('the bare hub', [fileURLToPath(import.meta.url), host, certDir]);
 }
 
 /** mqtt.js devices of the floor: each answers its methods with 200 `{"locked":true}`, as the lean devices do. */

@@ -82,8 +82,12 @@ export function healthy(host: string): Promise<boolean> {
   });
 }
 
-/** The emulator's stdio in a bench: its stdout dropped, or kept in IOTHUB_EMULATOR_BENCH_STDOUT (e.g. with --trace-gc in its Node flags). */
+/**
+ * The emulator's stdio in a bench: its stdout dropped, or appended to IOTHUB_EMULATOR_BENCH_STDOUT
+ * (e.g. with --trace-gc in its Node flags). Appended, so a bench that starts the emulator again
+ * (a restart) does not overwrite what the first one wrote.
+ */
 export function emulatorStdio(): ['ignore', 'ignore' | number, 'inherit'] {
   const file = process.env.IOTHUB_EMULATOR_BENCH_STDOUT;
-  return ['ignore', file ? openSync(file, 'w') : 'ignore', 'inherit'];
+  return ['ignore', file ? openSync(file, 'a') : 'ignore', 'inherit'];
 }

@@ -8,12 +8,14 @@ export interface FloorProcess {
 }
 
 /**
- * Runs `node …args` as a process of its own (as the emulator is), its stderr on ours, and resolves
- * once it writes to stdout (it says it is listening); rejects if it exits first. `name` is for
- * that error. stop() sends SIGTERM and waits for the exit.
+ * Runs `node …args` as a process of its own (as the emulator is), with the Node flags of
+ * IOTHUB_EMULATOR_BENCH_FLOOR_NODE_ARGS and its stderr on ours, and resolves once it writes to
+ * stdout (it says it is listening); rejects if it exits first. `name` is for that error. stop()
+ * sends SIGTERM and waits for the exit.
  */
 export async function startFloorProcess(name: string, args: readonly string[]): Promise<FloorProcess> {
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const nodeArgs = (process.env.IOTHUB_EMULATOR_BENCH_FLOOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     child.stdout!.once('data', () => resolve());
     child.once('exit', (code) => reject(new Error(`${name} exited with code ${code}`)));
